@@ -1,0 +1,205 @@
+//! Compressing and inflating whole messages (RFC 7692 section 7.2).
+
+use bytes::{Bytes, BytesMut};
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use crate::error::ProtocolError;
+
+/// The four bytes a sync flush ends with; stripped before sending and
+/// appended again before inflating.
+const SYNC_TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// Compresses outgoing messages. The zlib state is allocated on the first
+/// message, so a connection that never sends pays nothing for it.
+pub struct Deflater {
+    state: Option<Compress>,
+    level: u32,
+    window_bits: u8,
+    reset_after_message: bool,
+}
+
+impl Deflater {
+    /// A compressor at zlib `level` with a `window_bits` window (8-15), that
+    /// resets after each message when `no_context_takeover` is set.
+    pub fn new(level: u32, window_bits: u8, no_context_takeover: bool) -> Self {
+        Deflater {
+            state: None,
+            level,
+            // zlib's raw deflate has no 256-byte window: see the module docs.
+            window_bits: window_bits.clamp(9, 15),
+            reset_after_message: no_context_takeover,
+        }
+    }
+
+    /// Compresses one whole message payload.
+    ///
+    /// ```
+    /// use pushwire_proto::deflate::{Deflater, Inflater};
+    /// let mut d = Deflater::new(1, 15, false);
+    /// let mut i = Inflater::new(false);
+    /// let packed = d.compress(b"hello hello hello hello");
+    /// let mut out = bytes::BytesMut::new();
+    /// i.inflate(&packed, &mut out, 1 << 20).unwrap();
+    /// i.finish_message(&mut out, 1 << 20).unwrap();
+    /// assert_eq!(&out[..], b"hello hello hello hello");
+    /// ```
+    pub fn compress(&mut self, input: &[u8]) -> Bytes {
+        let (level, bits) = (self.level, self.window_bits);
+        let state = self
+            .state
+            .get_or_insert_with(|| Compress::new_with_window_bits(Compression::new(level), false, bits));
+        let mut out = Vec::with_capacity(input.len() / 2 + 64);
+        let start = state.total_in();
+        loop {
+            let consumed = (state.total_in() - start) as usize;
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity().max(64));
+            }
+            // A compressor used only with in-memory buffers cannot fail.
+            state
+                .compress_vec(&input[consumed..], &mut out, FlushCompress::Sync)
+                .expect("deflate of an in-memory buffer");
+            let consumed = (state.total_in() - start) as usize;
+            if consumed == input.len() && out.len() < out.capacity() {
+                break;
+            }
+        }
+        if out.ends_with(&SYNC_TRAILER) {
+            out.truncate(out.len() - SYNC_TRAILER.len());
+        }
+        if self.reset_after_message {
+            state.reset();
+        }
+        Bytes::from(out)
+    }
+}
+
+impl std::fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deflater")
+            .field("window_bits", &self.window_bits)
+            .field("reset_after_message", &self.reset_after_message)
+            .finish()
+    }
+}
+
+/// Inflates incoming messages frame by frame, never producing more than a
+/// given limit: a compression bomb stops at the limit, not in memory.
+pub struct Inflater {
+    state: Option<Decompress>,
+    reset_after_message: bool,
+}
+
+impl Inflater {
+    /// An inflater that resets after each message when the peer compresses
+    /// with `no_context_takeover`.
+    pub fn new(no_context_takeover: bool) -> Self {
+        Inflater {
+            state: None,
+            reset_after_message: no_context_takeover,
+        }
+    }
+
+    /// Inflates the next compressed piece of a message into `out`, failing
+    /// with [`ProtocolError::MessageTooBig`] as soon as `out` would pass `limit`.
+    pub fn inflate(&mut self, input: &[u8], out: &mut BytesMut, limit: usize) -> Result<(), ProtocolError> {
+        let state = self
+            .state
+            .get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
+        let start = state.total_in();
+        let mut chunk = Vec::new();
+        loop {
+            let consumed_before = (state.total_in() - start) as usize;
+            let room = limit.saturating_sub(out.len()).saturating_add(1).min(64 << 10);
+            chunk.clear();
+            chunk.reserve(room);
+            let status = state
+                .decompress_vec(&input[consumed_before..], &mut chunk, FlushDecompress::Sync)
+                .map_err(|_| ProtocolError::InvalidCompressedData)?;
+            if out.len() + chunk.len() > limit {
+                return Err(ProtocolError::MessageTooBig);
+            }
+            out.extend_from_slice(&chunk);
+            let consumed = (state.total_in() - start) as usize;
+            let stalled = chunk.is_empty() && consumed == consumed_before;
+            if status == Status::StreamEnd || stalled || (consumed == input.len() && chunk.len() < room) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ends a message: feeds the stripped sync trailer and flushes what it frees.
+    pub fn finish_message(&mut self, out: &mut BytesMut, limit: usize) -> Result<(), ProtocolError> {
+        self.inflate(&SYNC_TRAILER, out, limit)?;
+        if self.reset_after_message {
+            if let Some(state) = &mut self.state {
+                state.reset(false);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("reset_after_message", &self.reset_after_message)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(d: &mut Deflater, i: &mut Inflater, msg: &[u8]) -> Vec<u8> {
+        let packed = d.compress(msg);
+        let mut out = BytesMut::new();
+        i.inflate(&packed, &mut out, 1 << 24).unwrap();
+        i.finish_message(&mut out, 1 << 24).unwrap();
+        out.to_vec()
+    }
+
+    #[test]
+    fn round_trips_with_and_without_context_takeover_at_every_window() {
+        let msg: Vec<u8> = (0..5000u32).map(|i| b"abcdefgh"[(i * i % 7) as usize]).collect();
+        for bits in 8..=15 {
+            for reset in [false, true] {
+                let mut d = Deflater::new(6, bits, reset);
+                let mut i = Inflater::new(reset);
+                for _ in 0..3 {
+                    assert_eq!(round_trip(&mut d, &mut i, &msg), msg);
+                }
+                assert_eq!(round_trip(&mut d, &mut i, b""), b"");
+            }
+        }
+    }
+
+    #[test]
+    fn rfc_example_hello() {
+        // RFC 7692 section 7.2.3.1: "Hello" compressed without context.
+        let mut i = Inflater::new(false);
+        let mut out = BytesMut::new();
+        i.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 100).unwrap();
+        i.finish_message(&mut out, 100).unwrap();
+        assert_eq!(&out[..], b"Hello");
+    }
+
+    #[test]
+    fn bomb_stops_at_the_limit() {
+        let mut d = Deflater::new(9, 15, false);
+        let packed = d.compress(&vec![0u8; 50 << 20]);
+        assert!(packed.len() < 100 << 10);
+        let mut i = Inflater::new(false);
+        let mut out = BytesMut::new();
+        assert_eq!(i.inflate(&packed, &mut out, 1 << 20), Err(ProtocolError::MessageTooBig));
+        assert!(out.len() <= 1 << 20);
+    }
+
+    #[test]
+    fn garbage_is_invalid() {
+        let mut i = Inflater::new(false);
+        let mut out = BytesMut::new();
+        assert_eq!(i.inflate(&[0xff; 16], &mut out, 100), Err(ProtocolError::InvalidCompressedData));
+    }
+}

@@ -1,0 +1,118 @@
+//! The sending half of the protocol: messages in, frames out.
+
+use bytes::Bytes;
+
+use crate::deflate::Deflater;
+use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
+use crate::mask::apply_mask;
+use crate::message::Message;
+use crate::role::Role;
+
+/// One encoded frame: its header and its (masked, compressed) payload.
+///
+/// The payload is kept apart from the header so that an unmasked payload
+/// is never copied: a server sending the same bytes to many connections
+/// shares one buffer among all of them.
+#[derive(Debug, Clone)]
+pub struct EncodedFrame {
+    header: [u8; MAX_HEADER_LEN],
+    header_len: u8,
+    /// The payload as it goes on the wire.
+    pub payload: Bytes,
+}
+
+impl EncodedFrame {
+    /// The header bytes.
+    pub fn header(&self) -> &[u8] {
+        &self.header[..self.header_len as usize]
+    }
+
+    /// Header plus payload length.
+    pub fn len(&self) -> usize {
+        self.header_len as usize + self.payload.len()
+    }
+
+    /// Never true: a frame has at least a two-byte header.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Encodes messages into frames: masks in the client role, compresses
+/// data messages when permessage-deflate was negotiated.
+///
+/// ```
+/// use pushwire_proto::{Message, Role, Sender};
+/// let mut tx = Sender::new(Role::Server, None, 0);
+/// let frame = tx.encode(&Message::text("Hello"), [0; 4]);
+/// assert_eq!(frame.header(), &[0x81, 0x05]);
+/// assert_eq!(&frame.payload[..], b"Hello");
+/// ```
+#[derive(Debug)]
+pub struct Sender {
+    role: Role,
+    deflater: Option<Deflater>,
+    min_compress_size: usize,
+}
+
+impl Sender {
+    /// A sender for `role`; with a `deflater`, data messages of at least
+    /// `min_compress_size` bytes are compressed.
+    pub fn new(role: Role, deflater: Option<Deflater>, min_compress_size: usize) -> Self {
+        Sender {
+            role,
+            deflater,
+            min_compress_size,
+        }
+    }
+
+    /// The role this sender encodes for.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Encodes `message` as one frame. `mask_key` masks it in the client
+    /// role and must come from a strong random source there (RFC 6455
+    /// section 5.3); the server role ignores it.
+    pub fn encode(&mut self, message: &Message, mask_key: [u8; 4]) -> EncodedFrame {
+        let (opcode, payload) = match message {
+            Message::Text(t) => (OpCode::Text, t.as_bytes().clone()),
+            Message::Binary(b) => (OpCode::Binary, b.clone()),
+            Message::Ping(b) => (OpCode::Ping, b.clone()),
+            Message::Pong(b) => (OpCode::Pong, b.clone()),
+            Message::Close(None) => (OpCode::Close, Bytes::new()),
+            Message::Close(Some(frame)) => (OpCode::Close, frame.encode()),
+        };
+        let (payload, compressed) = match &mut self.deflater {
+            Some(d) if !opcode.is_control() && payload.len() >= self.min_compress_size => {
+                (d.compress(&payload), true)
+            }
+            _ => (payload, false),
+        };
+        let mask = (self.role == Role::Client).then_some(mask_key);
+        let header = FrameHeader {
+            fin: true,
+            rsv1: compressed,
+            rsv2: false,
+            rsv3: false,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        let payload = match mask {
+            Some(key) if !payload.is_empty() => {
+                let mut masked = payload.to_vec();
+                apply_mask(&mut masked, key, 0);
+                Bytes::from(masked)
+            }
+            _ => payload,
+        };
+        let mut bytes = [0u8; MAX_HEADER_LEN];
+        let header_len = header.encode(&mut bytes) as u8;
+        EncodedFrame {
+            header: bytes,
+            header_len,
+            payload,
+        }
+    }
+}
