@@ -1,1 +1,53 @@
-fn main() {}
+//! The `pushwire` command.
+
+mod connect;
+mod echo;
+
+use clap::{Parser, Subcommand};
+
+/// Real-time web for Rust: WebSocket servers and clients.
+#[derive(Parser)]
+#[command(name = "pushwire", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a WebSocket echo server on every path (text and binary, deflate offered).
+    Echo(echo::EchoArgs),
+    /// Connect to a ws:// or wss:// URL: send stdin lines, print what arrives.
+    Connect(connect::ConnectArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("pushwire: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Echo(args) => echo::run(args).await,
+            Command::Connect(args) => connect::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pushwire: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

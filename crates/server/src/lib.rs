@@ -1,1 +1,39 @@
-//! stub
+//! pushwire: real-time web for Rust.
+//!
+//! This crate is the IO layer over [`pushwire_proto`]: a [`WebSocket`]
+//! connection over any async byte stream, the server handshake
+//! ([`accept`]) and a `ws://` / `wss://` client ([`connect`],
+//! [`ClientBuilder`]).
+//!
+//! ```no_run
+//! use pushwire::{accept, Message, WebSocketConfig};
+//!
+//! # async fn serve() -> Result<(), pushwire::Error> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+//! loop {
+//!     let (tcp, _) = listener.accept().await?;
+//!     tokio::spawn(async move {
+//!         let Ok((mut ws, _request)) = accept(tcp, &WebSocketConfig::default(), &[]).await else { return };
+//!         while let Some(Ok(message)) = ws.recv().await {
+//!             if message.is_data() && ws.send(message).await.is_err() {
+//!                 break;
+//!             }
+//!         }
+//!     });
+//! }
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod accept;
+mod client;
+mod config;
+mod error;
+mod ws;
+
+pub use accept::accept;
+pub use client::{connect, ClientBuilder, ClientStream};
+pub use config::WebSocketConfig;
+pub use error::Error;
+pub use pushwire_proto::{self as proto, CloseCode, CloseFrame, Message, Role, Utf8Bytes};
+pub use ws::{Negotiated, WebSocket, WsReader, WsWriter};

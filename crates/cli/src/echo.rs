@@ -1,0 +1,56 @@
+//! `pushwire echo`: a WebSocket echo server on every path.
+
+use std::net::SocketAddr;
+
+use pushwire::{Message, WebSocketConfig};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Arguments of `pushwire echo`.
+#[derive(clap::Args)]
+pub struct EchoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    listen: SocketAddr,
+    /// Do not offer permessage-deflate.
+    #[arg(long)]
+    no_deflate: bool,
+}
+
+pub async fn run(args: EchoArgs) -> Result<(), pushwire::Error> {
+    let listener = TcpListener::bind(args.listen).await?;
+    tracing::info!("echo server listening on ws://{}", listener.local_addr()?);
+    let mut config = WebSocketConfig::default();
+    if args.no_deflate {
+        config.deflate = None;
+    }
+    let config = std::sync::Arc::new(config);
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors and the like: keep serving the others.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let config = config.clone();
+        tokio::spawn(async move {
+            if let Err(e) = echo(tcp, &config).await {
+                tracing::debug!("{peer}: {e}");
+            }
+        });
+    }
+}
+
+async fn echo(tcp: TcpStream, config: &WebSocketConfig) -> Result<(), pushwire::Error> {
+    tcp.set_nodelay(true)?;
+    let (mut ws, _request) = pushwire::accept(tcp, config, &[]).await?;
+    while let Some(message) = ws.recv().await {
+        match message? {
+            message @ (Message::Text(_) | Message::Binary(_)) => ws.send(message).await?,
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! Runs every case of an Autobahn fuzzing server against the pushwire
+//! client: `autobahn_client ws://127.0.0.1:9001 [agent]`.
+
+use pushwire::{connect, Message};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), pushwire::Error> {
+    let mut args = std::env::args().skip(1);
+    let base = args.next().unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let agent = args.next().unwrap_or_else(|| "pushwire".into());
+    let count = case_count(&base).await?;
+    eprintln!("running {count} cases");
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={agent}");
+        if let Err(e) = echo_case(&url).await {
+            eprintln!("case {case}: {e}");
+        }
+    }
+    let mut ws = connect(&format!("{base}/updateReports?agent={agent}")).await?;
+    ws.close(None).await?;
+    Ok(())
+}
+
+async fn case_count(base: &str) -> Result<u32, pushwire::Error> {
+    let mut ws = connect(&format!("{base}/getCaseCount")).await?;
+    let mut count = 0;
+    while let Some(message) = ws.recv().await {
+        if let Message::Text(text) = message? {
+            count = text.as_str().trim().parse().unwrap_or(0);
+        }
+    }
+    Ok(count)
+}
+
+async fn echo_case(url: &str) -> Result<(), pushwire::Error> {
+    let mut ws = connect(url).await?;
+    while let Some(message) = ws.recv().await {
+        match message? {
+            message @ (Message::Text(_) | Message::Binary(_)) => ws.send(message).await?,
+            _ => {}
+        }
+    }
+    Ok(())
+}

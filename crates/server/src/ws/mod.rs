@@ -1,0 +1,424 @@
+//! The WebSocket connection over any async byte stream.
+
+mod keepalive;
+mod read;
+mod split;
+mod write;
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use pushwire_proto::deflate::{DeflateConfig, DeflateParams, Deflater, Inflater};
+use pushwire_proto::{CloseCode, CloseFrame, Message, Receiver, Role, Sender};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Sleep;
+
+use crate::{Error, WebSocketConfig};
+use keepalive::Keepalive;
+use read::{ReadState, Received};
+pub use split::{WsReader, WsWriter};
+use split::{Side, WriteWakers};
+use write::WriteQueue;
+
+/// What the opening handshake agreed on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The subprotocol chosen by the server.
+    pub protocol: Option<String>,
+    /// The permessage-deflate parameters, when compression is on.
+    pub deflate: Option<DeflateParams>,
+}
+
+/// Where the close handshake stands.
+#[derive(Debug)]
+enum State {
+    Open,
+    /// This side sent a close frame and waits for the reply.
+    CloseSent,
+    /// The close handshake is over (or failed): flush, shut down, then
+    /// report `result` once.
+    Closing(Option<Result<Message, Error>>),
+    Done,
+}
+
+/// A WebSocket connection over a byte stream `S`: a TCP or TLS stream,
+/// or an HTTP/2 stream.
+///
+/// Replies to pings and to the peer's close frame by itself, fails the
+/// connection with the right close code when the peer breaks the
+/// protocol, and holds no read or write buffer while idle.
+///
+/// ```no_run
+/// # async fn demo(mut ws: pushwire::WebSocket<tokio::net::TcpStream>) -> Result<(), pushwire::Error> {
+/// use pushwire::Message;
+/// while let Some(message) = ws.recv().await {
+///     match message? {
+///         message @ (Message::Text(_) | Message::Binary(_)) => ws.send(message).await?,
+///         _ => {}
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    io: S,
+    role: Role,
+    read: ReadState,
+    write: WriteQueue,
+    sender: Sender,
+    state: State,
+    negotiated: Negotiated,
+    max_write_buffer: usize,
+    close_timeout: Duration,
+    close_timer: Option<Pin<Box<Sleep>>>,
+    keepalive: Option<Box<Keepalive>>,
+    /// Set once split: both halves may write, so both must be woken.
+    split_wakers: Option<(Arc<WriteWakers>, Waker)>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Wraps a stream whose opening handshake is done. `leftover` holds
+    /// bytes read past the handshake, which belong to the first frames.
+    pub fn from_upgraded(io: S, role: Role, config: &WebSocketConfig, negotiated: Negotiated, leftover: BytesMut) -> Self {
+        let (deflater, inflater) = codecs(role, config.deflate.as_ref(), negotiated.deflate.as_ref());
+        let min_compress = config.deflate.map_or(0, |d| d.min_compress_size);
+        WebSocket {
+            io,
+            role,
+            read: ReadState::new(Receiver::new(role, config.limits, inflater), leftover),
+            write: WriteQueue::default(),
+            sender: Sender::new(role, deflater, min_compress),
+            state: State::Open,
+            negotiated,
+            max_write_buffer: config.max_write_buffer,
+            close_timeout: config.close_timeout,
+            close_timer: None,
+            keepalive: config
+                .ping_interval
+                .map(|interval| Box::new(Keepalive::new(interval, config.pong_timeout))),
+            split_wakers: None,
+        }
+    }
+
+    /// What the handshake agreed on.
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.negotiated
+    }
+
+    /// The chosen subprotocol.
+    pub fn protocol(&self) -> Option<&str> {
+        self.negotiated.protocol.as_deref()
+    }
+
+    /// Bytes accepted by `send` or `feed` and not yet written to the
+    /// stream, like the browser's `WebSocket.bufferedAmount`.
+    pub fn buffered_amount(&self) -> usize {
+        self.write.buffered()
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// Receives the next message. Pings are answered automatically and
+    /// also returned; a close frame is returned once, after which the
+    /// stream ends with `None`.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Sends a message and flushes it.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Queues a message without flushing, waiting first if the write
+    /// buffer is full. Several feeds then one flush go out together.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_ready(cx)).await?;
+        self.start_send(message)
+    }
+
+    /// Writes everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    /// Closes the connection: sends a close frame (code 1000 when `frame`
+    /// is `None`), then reads until the peer's reply or the close timeout,
+    /// discarding messages that arrive meanwhile.
+    pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        if matches!(self.state, State::Open) {
+            let frame = frame.unwrap_or_else(|| CloseFrame::new(CloseCode::NORMAL, ""));
+            self.start_send(Message::Close(Some(frame)))?;
+        }
+        while let Some(message) = self.recv().await {
+            match message {
+                Ok(_) => {}
+                Err(e) if e.is_io() => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Splits the connection into halves usable from two tasks.
+    pub fn split(mut self) -> (WsReader<S>, WsWriter<S>) {
+        let wakers = Arc::new(WriteWakers::default());
+        let waker = Waker::from(wakers.clone());
+        self.split_wakers = Some((wakers, waker));
+        split::split(self)
+    }
+
+    /// Polls for the next message; see [`WebSocket::recv`].
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        self.poll_recv_as(cx, Side::Reader)
+    }
+
+    fn poll_recv_as(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            match &mut self.state {
+                State::Done => return Poll::Ready(None),
+                State::Closing(_) => {
+                    ready!(self.poll_shutdown(cx, side));
+                    let State::Closing(result) = std::mem::replace(&mut self.state, State::Done) else {
+                        unreachable!("state checked above")
+                    };
+                    match result {
+                        Some(result) => return Poll::Ready(Some(result)),
+                        None => return Poll::Ready(None),
+                    }
+                }
+                State::CloseSent => {
+                    if self.poll_close_timer(cx).is_ready() {
+                        self.enter_closing(Some(Err(Error::timeout("close handshake"))));
+                        continue;
+                    }
+                }
+                State::Open => {}
+            }
+            if self.write.buffered() > 0 {
+                if let Poll::Ready(Err(e)) = self.poll_write_out(cx, side) {
+                    self.state = State::Done;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            }
+            if let Some(keepalive) = &mut self.keepalive {
+                match keepalive.poll(cx) {
+                    Poll::Ready(keepalive::Due::Ping) => {
+                        self.queue(Message::Ping(bytes::Bytes::new()));
+                        continue;
+                    }
+                    Poll::Ready(keepalive::Due::Dead) => {
+                        self.state = State::Done;
+                        return Poll::Ready(Some(Err(Error::timeout("no pong from peer"))));
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            let received = match ready!(self.read.poll_receive(cx, &mut self.io)) {
+                Ok(received) => received,
+                Err(e) if e.is_protocol() => {
+                    if matches!(self.state, State::Open | State::CloseSent) {
+                        let code = e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
+                        self.queue(Message::Close(Some(CloseFrame::new(code, e.to_string()))));
+                    }
+                    self.enter_closing(Some(Err(e)));
+                    continue;
+                }
+                Err(e) => {
+                    self.state = State::Done;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            };
+            let message = match received {
+                Received::Message(message) => message,
+                Received::Eof => {
+                    self.state = State::Done;
+                    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed the stream without a close frame");
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            };
+            if let Some(keepalive) = &mut self.keepalive {
+                keepalive.saw_traffic();
+            }
+            match &message {
+                Message::Ping(payload) if matches!(self.state, State::Open) => {
+                    self.queue(Message::Pong(payload.clone()));
+                }
+                Message::Close(frame) => {
+                    if matches!(self.state, State::Open) {
+                        let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
+                        self.queue(Message::Close(reply));
+                    }
+                    self.enter_closing(Some(Ok(message)));
+                    continue;
+                }
+                _ => {}
+            }
+            return Poll::Ready(Some(Ok(message)));
+        }
+    }
+
+    /// Waits until the write buffer has room for another message.
+    pub fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.poll_ready_as(cx, Side::Reader)
+    }
+
+    fn poll_ready_as(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<Result<(), Error>> {
+        if self.write.buffered() >= self.max_write_buffer {
+            ready!(self.poll_write_out(cx, side))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queues a message after [`WebSocket::poll_ready`] said there is room.
+    /// Sending a close frame starts the close handshake.
+    pub fn start_send(&mut self, message: Message) -> Result<(), Error> {
+        if !matches!(self.state, State::Open) {
+            return Err(Error::closed());
+        }
+        if matches!(message, Message::Close(_)) {
+            self.state = State::CloseSent;
+        }
+        self.queue(message);
+        Ok(())
+    }
+
+    /// Writes everything queued.
+    pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.poll_flush_as(cx, Side::Reader)
+    }
+
+    fn poll_flush_as(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<Result<(), Error>> {
+        Poll::Ready(ready!(self.poll_write_out(cx, side)).map_err(Error::from))
+    }
+
+    /// Encodes a message into the write queue.
+    fn queue(&mut self, message: Message) {
+        let key = match self.role {
+            Role::Client => rand::random(),
+            Role::Server => [0; 4],
+        };
+        self.write.push(self.sender.encode(&message, key));
+    }
+
+    fn enter_closing(&mut self, result: Option<Result<Message, Error>>) {
+        self.state = State::Closing(result);
+    }
+
+    /// Polls the close deadline, arming it on first use.
+    fn poll_close_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let timeout = self.close_timeout;
+        self.close_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)))
+            .as_mut()
+            .poll(cx)
+    }
+
+    /// Flushes the close frame and shuts the stream down, within the
+    /// close timeout. A client then waits for the server to close the TCP
+    /// connection first, as RFC 6455 section 7.1.1 asks.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<()> {
+        if self.poll_close_timer(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        if ready!(self.poll_write_out(cx, side)).is_err() {
+            return Poll::Ready(());
+        }
+        let shutdown = self.with_write_waker(cx, side, |io, cx| Pin::new(io).poll_shutdown(cx));
+        if ready!(shutdown).is_err() || self.role == Role::Server {
+            return Poll::Ready(());
+        }
+        loop {
+            match ready!(self.read.poll_receive(cx, &mut self.io)) {
+                Ok(Received::Message(_)) => continue,
+                _ => return Poll::Ready(()),
+            }
+        }
+    }
+
+    fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
+        let WebSocket {
+            io,
+            write,
+            split_wakers,
+            ..
+        } = self;
+        match split_wakers {
+            None => write.poll_flush(cx, io),
+            Some((wakers, waker)) => {
+                wakers.register(side, cx.waker());
+                write.poll_flush(&mut Context::from_waker(waker), io)
+            }
+        }
+    }
+
+    fn with_write_waker<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        side: Side,
+        f: impl FnOnce(&mut S, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        match &self.split_wakers {
+            None => f(&mut self.io, cx),
+            Some((wakers, waker)) => {
+                wakers.register(side, cx.waker());
+                let waker = waker.clone();
+                f(&mut self.io, &mut Context::from_waker(&waker))
+            }
+        }
+    }
+}
+
+/// The compressor and inflater for `role` from the agreed parameters.
+fn codecs(role: Role, config: Option<&DeflateConfig>, params: Option<&DeflateParams>) -> (Option<Deflater>, Option<Inflater>) {
+    let Some(p) = params else {
+        return (None, None);
+    };
+    let level = config.map_or(1, |c| c.compression_level);
+    let (own_bits, own_reset, peer_reset) = match role {
+        Role::Server => (p.server_max_window_bits, p.server_no_context_takeover, p.client_no_context_takeover),
+        Role::Client => (p.client_max_window_bits, p.client_no_context_takeover, p.server_no_context_takeover),
+    };
+    (Some(Deflater::new(level, own_bits, own_reset)), Some(Inflater::new(peer_reset)))
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> futures_core::Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.get_mut().start_send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if matches!(this.state, State::Open) {
+            this.start_send(Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, ""))))?;
+        }
+        this.poll_flush(cx)
+    }
+}

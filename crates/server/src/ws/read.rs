@@ -1,0 +1,79 @@
+//! The read side of a connection: socket bytes into protocol messages.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::BytesMut;
+use pushwire_proto::{Message, Receiver};
+use tokio::io::{AsyncRead, ReadBuf};
+
+use crate::Error;
+
+/// Bytes read per call when no frame is in progress. The scratch space
+/// lives on the stack of the poll call, so an idle connection holds no
+/// read buffer at all.
+const READ_CHUNK: usize = 8 << 10;
+
+/// The least room kept ahead when reading into the buffer.
+const MIN_ROOM: usize = 4 << 10;
+
+/// Buffers what the socket delivers and decodes it.
+#[derive(Debug)]
+pub(crate) struct ReadState {
+    buf: BytesMut,
+    receiver: Receiver,
+}
+
+/// What one read produced.
+pub(crate) enum Received {
+    Message(Message),
+    /// The peer closed the stream.
+    Eof,
+}
+
+impl ReadState {
+    pub(crate) fn new(receiver: Receiver, leftover: BytesMut) -> Self {
+        ReadState {
+            buf: leftover,
+            receiver,
+        }
+    }
+
+    /// Decodes the next message, reading from `io` as needed.
+    pub(crate) fn poll_receive<R: AsyncRead + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut R,
+    ) -> Poll<Result<Received, Error>> {
+        loop {
+            if let Some(message) = self.receiver.decode(&mut self.buf)? {
+                if self.buf.is_empty() {
+                    // Release the buffer: idle connections keep none.
+                    self.buf = BytesMut::new();
+                }
+                return Poll::Ready(Ok(Received::Message(message)));
+            }
+            let read = ready!(self.poll_fill(cx, io))?;
+            if read == 0 {
+                return Poll::Ready(Ok(Received::Eof));
+            }
+        }
+    }
+
+    /// Reads once from `io` into the buffer; returns the bytes read.
+    fn poll_fill<R: AsyncRead + Unpin>(&mut self, cx: &mut Context<'_>, io: &mut R) -> Poll<io::Result<usize>> {
+        if self.buf.capacity() == 0 {
+            let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut read_buf = ReadBuf::uninit(&mut scratch);
+            ready!(Pin::new(io).poll_read(cx, &mut read_buf))?;
+            self.buf.extend_from_slice(read_buf.filled());
+            return Poll::Ready(Ok(read_buf.filled().len()));
+        }
+        if self.buf.capacity() - self.buf.len() < MIN_ROOM {
+            self.buf.reserve(MIN_ROOM);
+        }
+        tokio_util::io::poll_read_buf(Pin::new(io), cx, &mut self.buf)
+    }
+}
