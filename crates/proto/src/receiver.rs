@@ -38,7 +38,21 @@ pub struct Receiver {
     role: Role,
     limits: Limits,
     inflater: Option<Inflater>,
+    /// The frame whose payload is still arriving.
+    frame: Option<FrameInProgress>,
+    /// The fragmented message being reassembled.
     partial: Option<Partial>,
+    /// Validates the text message in progress, frame by frame and byte by byte.
+    utf8: Utf8Validator,
+}
+
+/// A frame whose header is parsed and whose payload is partly here.
+#[derive(Debug)]
+struct FrameInProgress {
+    header: FrameHeader,
+    header_len: usize,
+    /// Payload bytes already unmasked (and, for plain text, validated).
+    seen: usize,
 }
 
 /// A fragmented message being reassembled.
@@ -48,7 +62,6 @@ struct Partial {
     compressed: bool,
     data: BytesMut,
     fragments: usize,
-    utf8: Utf8Validator,
 }
 
 impl Receiver {
@@ -58,7 +71,9 @@ impl Receiver {
             role,
             limits,
             inflater,
+            frame: None,
             partial: None,
+            utf8: Utf8Validator::default(),
         }
     }
 
@@ -71,27 +86,53 @@ impl Receiver {
     ///
     /// Consumes whole frames only. Returns `Ok(None)` when `buf` holds no
     /// complete message yet, after reserving room for the frame in progress.
+    /// The payload of a frame still arriving is unmasked and, for text,
+    /// validated as it comes: invalid UTF-8 fails at once, not at the end.
     /// An error is final: close the connection with its
     /// [`close_code`](ProtocolError::close_code).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Message>, ProtocolError> {
         loop {
-            let Some((header, header_len)) = FrameHeader::parse(buf)? else {
-                return Ok(None);
+            let mut frame = match self.frame.take() {
+                Some(frame) => frame,
+                None => {
+                    let Some((header, header_len)) = FrameHeader::parse(buf)? else {
+                        return Ok(None);
+                    };
+                    self.check_header(&header)?;
+                    FrameInProgress { header, header_len, seen: 0 }
+                }
             };
-            self.check_header(&header)?;
-            let total = header_len + header.payload_len as usize;
-            if buf.len() < total {
-                buf.reserve((total - buf.len()).min(RESERVE_AHEAD));
+            let payload_len = frame.header.payload_len as usize;
+            let arrived = (buf.len() - frame.header_len).min(payload_len);
+            if arrived > frame.seen {
+                let fresh = &mut buf[frame.header_len + frame.seen..frame.header_len + arrived];
+                if let Some(key) = frame.header.mask {
+                    apply_mask(fresh, key, frame.seen);
+                }
+                if self.validates_raw_text(&frame.header) {
+                    self.utf8.feed(fresh).map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+                frame.seen = arrived;
+            }
+            if arrived < payload_len {
+                buf.reserve((payload_len - arrived).min(RESERVE_AHEAD));
+                self.frame = Some(frame);
                 return Ok(None);
             }
-            buf.advance(header_len);
-            let mut payload = buf.split_to(header.payload_len as usize);
-            if let Some(key) = header.mask {
-                apply_mask(&mut payload, key, 0);
-            }
-            if let Some(message) = self.on_frame(&header, payload)? {
+            buf.advance(frame.header_len);
+            let payload = buf.split_to(payload_len);
+            if let Some(message) = self.on_frame(&frame.header, payload)? {
                 return Ok(Some(message));
             }
+        }
+    }
+
+    /// Whether this frame carries uncompressed text, validated as it arrives.
+    fn validates_raw_text(&self, h: &FrameHeader) -> bool {
+        match h.opcode {
+            OpCode::Text => !h.rsv1,
+            OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.text && !p.compressed),
+            _ => false,
         }
     }
 
@@ -134,97 +175,71 @@ impl Receiver {
         }
     }
 
-    /// Handles one unmasked frame; returns a message when one is complete.
+    /// Handles one whole, unmasked frame; returns a message when one is complete.
     fn on_frame(&mut self, h: &FrameHeader, payload: BytesMut) -> Result<Option<Message>, ProtocolError> {
-        let limit = self.limits.max_message_size;
-        match h.opcode {
-            OpCode::Ping => Ok(Some(Message::Ping(payload.freeze()))),
-            OpCode::Pong => Ok(Some(Message::Pong(payload.freeze()))),
-            OpCode::Close => match parse_close_payload(&payload) {
-                Ok(frame) => Ok(Some(Message::Close(frame))),
-                Err(ClosePayloadError::InvalidReason) => Err(ProtocolError::InvalidUtf8),
-                Err(_) => Err(ProtocolError::InvalidClosePayload),
-            },
-            OpCode::Text | OpCode::Binary if h.fin && !h.rsv1 => {
-                Ok(Some(complete(h.opcode == OpCode::Text, payload)?))
-            }
-            OpCode::Text | OpCode::Binary => {
-                let mut partial = Partial {
-                    text: h.opcode == OpCode::Text,
-                    compressed: h.rsv1,
-                    data: BytesMut::new(),
-                    fragments: 1,
-                    utf8: Utf8Validator::default(),
-                };
-                self.append(&mut partial, &payload, limit)?;
-                if h.fin {
-                    return self.finish(partial).map(Some);
+        let mut partial = match h.opcode {
+            OpCode::Ping => return Ok(Some(Message::Ping(payload.freeze()))),
+            OpCode::Pong => return Ok(Some(Message::Pong(payload.freeze()))),
+            OpCode::Close => {
+                return match parse_close_payload(&payload) {
+                    Ok(frame) => Ok(Some(Message::Close(frame))),
+                    Err(ClosePayloadError::InvalidReason) => Err(ProtocolError::InvalidUtf8),
+                    Err(_) => Err(ProtocolError::InvalidClosePayload),
                 }
-                self.partial = Some(partial);
-                Ok(None)
             }
+            OpCode::Text if h.fin && !h.rsv1 => {
+                self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                return Ok(Some(Message::Text(Utf8Bytes::from_validated(payload.freeze()))));
+            }
+            OpCode::Binary if h.fin && !h.rsv1 => return Ok(Some(Message::Binary(payload.freeze()))),
+            OpCode::Text | OpCode::Binary => Partial {
+                text: h.opcode == OpCode::Text,
+                compressed: h.rsv1,
+                data: BytesMut::new(),
+                fragments: 1,
+            },
             OpCode::Continuation => {
                 let mut partial = self.partial.take().expect("checked in check_header");
                 partial.fragments += 1;
-                self.append(&mut partial, &payload, limit)?;
-                if h.fin {
-                    return self.finish(partial).map(Some);
-                }
-                self.partial = Some(partial);
-                Ok(None)
+                partial
             }
-        }
-    }
-
-    /// Adds one fragment's payload, inflating it if needed, and validates
-    /// the new text at once.
-    fn append(&mut self, partial: &mut Partial, payload: &[u8], limit: usize) -> Result<(), ProtocolError> {
-        let before = partial.data.len();
+        };
         if partial.compressed {
-            let inflater = self.inflater.as_mut().expect("rsv1 only with deflate");
-            inflater.inflate(payload, &mut partial.data, limit)?;
+            self.inflate(&mut partial, &payload, false)?;
         } else {
-            partial.data.extend_from_slice(payload);
+            partial.data.extend_from_slice(&payload);
+        }
+        if !h.fin {
+            self.partial = Some(partial);
+            return Ok(None);
+        }
+        if partial.compressed {
+            self.inflate(&mut partial, &[], true)?;
         }
         if partial.text {
-            partial
-                .utf8
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            return Ok(Some(Message::Text(Utf8Bytes::from_validated(partial.data.freeze()))));
+        }
+        Ok(Some(Message::Binary(partial.data.freeze())))
+    }
+
+    /// Inflates one fragment of a compressed message (or, at the end, the
+    /// sync trailer) and validates the text it produces at once.
+    fn inflate(&mut self, partial: &mut Partial, payload: &[u8], last: bool) -> Result<(), ProtocolError> {
+        let before = partial.data.len();
+        let limit = self.limits.max_message_size;
+        let inflater = self.inflater.as_mut().expect("rsv1 only with deflate");
+        if last {
+            inflater.finish_message(&mut partial.data, limit)?;
+        } else {
+            inflater.inflate(payload, &mut partial.data, limit)?;
+        }
+        if partial.text {
+            self.utf8
                 .feed(&partial.data[before..])
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
     }
-
-    /// Completes a reassembled (or compressed) message.
-    fn finish(&mut self, mut partial: Partial) -> Result<Message, ProtocolError> {
-        if partial.compressed {
-            let before = partial.data.len();
-            let limit = self.limits.max_message_size;
-            let inflater = self.inflater.as_mut().expect("rsv1 only with deflate");
-            inflater.finish_message(&mut partial.data, limit)?;
-            if partial.text {
-                partial
-                    .utf8
-                    .feed(&partial.data[before..])
-                    .map_err(|_| ProtocolError::InvalidUtf8)?;
-            }
-        }
-        if partial.text {
-            partial.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            return Ok(Message::Text(Utf8Bytes::from_validated(partial.data.freeze())));
-        }
-        Ok(Message::Binary(partial.data.freeze()))
-    }
 }
 
-/// A message that arrived whole in one uncompressed frame.
-fn complete(text: bool, payload: BytesMut) -> Result<Message, ProtocolError> {
-    let payload = payload.freeze();
-    if text {
-        Utf8Bytes::try_from_bytes(payload)
-            .map(Message::Text)
-            .map_err(|_| ProtocolError::InvalidUtf8)
-    } else {
-        Ok(Message::Binary(payload))
-    }
-}
