@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use pushwire::{Message, WebSocketConfig};
+use pushwire::WebSocketConfig;
 use tokio::net::{TcpListener, TcpStream};
 
 /// Arguments of `pushwire echo`.
@@ -47,9 +47,9 @@ async fn echo(tcp: TcpStream, config: &WebSocketConfig) -> Result<(), pushwire::
     tcp.set_nodelay(true)?;
     let (mut ws, _request) = pushwire::accept(tcp, config, &[]).await?;
     while let Some(message) = ws.recv().await {
-        match message? {
-            message @ (Message::Text(_) | Message::Binary(_)) => ws.send(message).await?,
-            _ => {}
+        let message = message?;
+        if message.is_data() {
+            ws.send(message).await?;
         }
     }
     Ok(())

@@ -110,8 +110,8 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, ClosePa
             if !code.is_sendable() {
                 return Err(ClosePayloadError::InvalidCode(code.0));
             }
-            let reason = std::str::from_utf8(&payload[2..])
-                .map_err(|_| ClosePayloadError::InvalidReason)?;
+            let reason =
+                std::str::from_utf8(&payload[2..]).map_err(|_| ClosePayloadError::InvalidReason)?;
             Ok(Some(CloseFrame {
                 code,
                 reason: reason.to_owned(),
@@ -126,10 +126,15 @@ mod tests {
 
     #[test]
     fn codes_sendable_or_not() {
-        for code in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999] {
+        for code in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+            4000, 4999,
+        ] {
             assert!(CloseCode(code).is_sendable(), "{code}");
         }
-        for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for code in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
             assert!(!CloseCode(code).is_sendable(), "{code}");
         }
     }
@@ -138,9 +143,17 @@ mod tests {
     fn parse_payloads() {
         assert_eq!(parse_close_payload(&[]), Ok(None));
         assert_eq!(parse_close_payload(&[3]), Err(ClosePayloadError::Truncated));
-        assert_eq!(parse_close_payload(&[0x03, 0xed]), Err(ClosePayloadError::InvalidCode(1005)));
-        assert_eq!(parse_close_payload(&[0x03, 0xe8, 0xff]), Err(ClosePayloadError::InvalidReason));
-        let frame = parse_close_payload(&[0x03, 0xe8, b'o', b'k']).unwrap().unwrap();
+        assert_eq!(
+            parse_close_payload(&[0x03, 0xed]),
+            Err(ClosePayloadError::InvalidCode(1005))
+        );
+        assert_eq!(
+            parse_close_payload(&[0x03, 0xe8, 0xff]),
+            Err(ClosePayloadError::InvalidReason)
+        );
+        let frame = parse_close_payload(&[0x03, 0xe8, b'o', b'k'])
+            .unwrap()
+            .unwrap();
         assert_eq!(frame, CloseFrame::new(CloseCode::NORMAL, "ok"));
         assert_eq!(parse_close_payload(&frame.encode()), Ok(Some(frame)));
     }

@@ -219,10 +219,22 @@ mod tests {
 
     #[test]
     fn rejects_what_the_rfc_forbids() {
-        assert_eq!(FrameHeader::parse(&[0x83, 0]), Err(ProtocolError::ReservedOpcode(3)));
-        assert_eq!(FrameHeader::parse(&[0x8b, 0]), Err(ProtocolError::ReservedOpcode(0xb)));
-        assert_eq!(FrameHeader::parse(&[0x09, 0]), Err(ProtocolError::FragmentedControl));
-        assert_eq!(FrameHeader::parse(&[0x89, 126, 0, 126]), Err(ProtocolError::ControlTooLong));
+        assert_eq!(
+            FrameHeader::parse(&[0x83, 0]),
+            Err(ProtocolError::ReservedOpcode(3))
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x8b, 0]),
+            Err(ProtocolError::ReservedOpcode(0xb))
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x09, 0]),
+            Err(ProtocolError::FragmentedControl)
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x89, 126, 0, 126]),
+            Err(ProtocolError::ControlTooLong)
+        );
         let mut huge = [0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(FrameHeader::parse(&huge), Err(ProtocolError::InvalidLength));
         huge[2] = 0x7f;

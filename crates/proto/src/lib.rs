@@ -38,6 +38,7 @@ mod role;
 mod sender;
 pub mod utf8;
 
+pub use bytes;
 pub use close::{CloseCode, CloseFrame};
 pub use config::Limits;
 pub use error::ProtocolError;
@@ -45,4 +46,3 @@ pub use message::{Message, Utf8Bytes};
 pub use receiver::Receiver;
 pub use role::Role;
 pub use sender::{EncodedFrame, Sender};
-pub use bytes;

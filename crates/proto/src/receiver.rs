@@ -99,7 +99,11 @@ impl Receiver {
                         return Ok(None);
                     };
                     self.check_header(&header)?;
-                    FrameInProgress { header, header_len, seen: 0 }
+                    FrameInProgress {
+                        header,
+                        header_len,
+                        seen: 0,
+                    }
                 }
             };
             let payload_len = frame.header.payload_len as usize;
@@ -110,7 +114,9 @@ impl Receiver {
                     apply_mask(fresh, key, frame.seen);
                 }
                 if self.validates_raw_text(&frame.header) {
-                    self.utf8.feed(fresh).map_err(|_| ProtocolError::InvalidUtf8)?;
+                    self.utf8
+                        .feed(fresh)
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
                 frame.seen = arrived;
             }
@@ -131,7 +137,10 @@ impl Receiver {
     fn validates_raw_text(&self, h: &FrameHeader) -> bool {
         match h.opcode {
             OpCode::Text => !h.rsv1,
-            OpCode::Continuation => self.partial.as_ref().is_some_and(|p| p.text && !p.compressed),
+            OpCode::Continuation => self
+                .partial
+                .as_ref()
+                .is_some_and(|p| p.text && !p.compressed),
             _ => false,
         }
     }
@@ -141,8 +150,7 @@ impl Receiver {
         if h.rsv2 || h.rsv3 {
             return Err(ProtocolError::ReservedBits);
         }
-        if h.rsv1
-            && (self.inflater.is_none() || !matches!(h.opcode, OpCode::Text | OpCode::Binary))
+        if h.rsv1 && (self.inflater.is_none() || !matches!(h.opcode, OpCode::Text | OpCode::Binary))
         {
             return Err(ProtocolError::ReservedBits);
         }
@@ -162,7 +170,8 @@ impl Receiver {
             }
             (OpCode::Continuation, Some(p))
                 if !p.compressed
-                    && p.data.len() as u64 + h.payload_len > self.limits.max_message_size as u64 =>
+                    && p.data.len() as u64 + h.payload_len
+                        > self.limits.max_message_size as u64 =>
             {
                 Err(ProtocolError::MessageTooBig)
             }
@@ -176,7 +185,11 @@ impl Receiver {
     }
 
     /// Handles one whole, unmasked frame; returns a message when one is complete.
-    fn on_frame(&mut self, h: &FrameHeader, payload: BytesMut) -> Result<Option<Message>, ProtocolError> {
+    fn on_frame(
+        &mut self,
+        h: &FrameHeader,
+        payload: BytesMut,
+    ) -> Result<Option<Message>, ProtocolError> {
         let mut partial = match h.opcode {
             OpCode::Ping => return Ok(Some(Message::Ping(payload.freeze()))),
             OpCode::Pong => return Ok(Some(Message::Pong(payload.freeze()))),
@@ -189,9 +202,13 @@ impl Receiver {
             }
             OpCode::Text if h.fin && !h.rsv1 => {
                 self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                return Ok(Some(Message::Text(Utf8Bytes::from_validated(payload.freeze()))));
+                return Ok(Some(Message::Text(Utf8Bytes::from_validated(
+                    payload.freeze(),
+                ))));
             }
-            OpCode::Binary if h.fin && !h.rsv1 => return Ok(Some(Message::Binary(payload.freeze()))),
+            OpCode::Binary if h.fin && !h.rsv1 => {
+                return Ok(Some(Message::Binary(payload.freeze())))
+            }
             OpCode::Text | OpCode::Binary => Partial {
                 text: h.opcode == OpCode::Text,
                 compressed: h.rsv1,
@@ -218,14 +235,21 @@ impl Receiver {
         }
         if partial.text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            return Ok(Some(Message::Text(Utf8Bytes::from_validated(partial.data.freeze()))));
+            return Ok(Some(Message::Text(Utf8Bytes::from_validated(
+                partial.data.freeze(),
+            ))));
         }
         Ok(Some(Message::Binary(partial.data.freeze())))
     }
 
     /// Inflates one fragment of a compressed message (or, at the end, the
     /// sync trailer) and validates the text it produces at once.
-    fn inflate(&mut self, partial: &mut Partial, payload: &[u8], last: bool) -> Result<(), ProtocolError> {
+    fn inflate(
+        &mut self,
+        partial: &mut Partial,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<(), ProtocolError> {
         let before = partial.data.len();
         let limit = self.limits.max_message_size;
         let inflater = self.inflater.as_mut().expect("rsv1 only with deflate");
@@ -242,4 +266,3 @@ impl Receiver {
         Ok(())
     }
 }
-

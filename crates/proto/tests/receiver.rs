@@ -55,7 +55,12 @@ fn single_frames_of_each_kind() {
     wire.extend(frame(OpCode::Binary, true, false, &[0, 1, 2]));
     wire.extend(frame(OpCode::Ping, true, false, b"p"));
     wire.extend(frame(OpCode::Pong, true, false, b""));
-    wire.extend(frame(OpCode::Close, true, false, &CloseFrame::new(CloseCode::NORMAL, "bye").encode()));
+    wire.extend(frame(
+        OpCode::Close,
+        true,
+        false,
+        &CloseFrame::new(CloseCode::NORMAL, "bye").encode(),
+    ));
     let messages = decode_all(&wire).unwrap();
     assert_eq!(
         messages,
@@ -79,32 +84,92 @@ fn control_frames_interleave_with_fragments() {
     let messages = decode_all(&wire).unwrap();
     assert_eq!(
         messages,
-        vec![Message::Ping("x".into()), Message::Pong("y".into()), Message::text("fragmented")]
+        vec![
+            Message::Ping("x".into()),
+            Message::Pong("y".into()),
+            Message::text("fragmented")
+        ]
     );
 }
 
 #[test]
 fn each_malformed_input_gets_its_error_and_code() {
     let cases: Vec<(Vec<u8>, ProtocolError, u16)> = vec![
-        (vec![0x83, 0x80, 0, 0, 0, 0], ProtocolError::ReservedOpcode(3), 1002),
-        (vec![0xc1, 0x80, 0, 0, 0, 0], ProtocolError::ReservedBits, 1002),
-        (vec![0xa1, 0x80, 0, 0, 0, 0], ProtocolError::ReservedBits, 1002),
-        (vec![0x91, 0x80, 0, 0, 0, 0], ProtocolError::ReservedBits, 1002),
-        (vec![0x81, 0x00], ProtocolError::UnmaskedFrame, 1002),
-        (frame(OpCode::Ping, false, false, b""), ProtocolError::FragmentedControl, 1002),
-        (frame(OpCode::Ping, true, false, &[0; 126]), ProtocolError::ControlTooLong, 1002),
-        (frame(OpCode::Continuation, true, false, b"x"), ProtocolError::UnexpectedContinuation, 1002),
         (
-            [frame(OpCode::Text, false, false, b"a"), frame(OpCode::Text, true, false, b"b")].concat(),
+            vec![0x83, 0x80, 0, 0, 0, 0],
+            ProtocolError::ReservedOpcode(3),
+            1002,
+        ),
+        (
+            vec![0xc1, 0x80, 0, 0, 0, 0],
+            ProtocolError::ReservedBits,
+            1002,
+        ),
+        (
+            vec![0xa1, 0x80, 0, 0, 0, 0],
+            ProtocolError::ReservedBits,
+            1002,
+        ),
+        (
+            vec![0x91, 0x80, 0, 0, 0, 0],
+            ProtocolError::ReservedBits,
+            1002,
+        ),
+        (vec![0x81, 0x00], ProtocolError::UnmaskedFrame, 1002),
+        (
+            frame(OpCode::Ping, false, false, b""),
+            ProtocolError::FragmentedControl,
+            1002,
+        ),
+        (
+            frame(OpCode::Ping, true, false, &[0; 126]),
+            ProtocolError::ControlTooLong,
+            1002,
+        ),
+        (
+            frame(OpCode::Continuation, true, false, b"x"),
+            ProtocolError::UnexpectedContinuation,
+            1002,
+        ),
+        (
+            [
+                frame(OpCode::Text, false, false, b"a"),
+                frame(OpCode::Text, true, false, b"b"),
+            ]
+            .concat(),
             ProtocolError::ExpectedContinuation,
             1002,
         ),
-        (frame(OpCode::Close, true, false, &[3]), ProtocolError::InvalidClosePayload, 1002),
-        (frame(OpCode::Close, true, false, &[0x03, 0xee]), ProtocolError::InvalidClosePayload, 1002),
-        (frame(OpCode::Close, true, false, &[0x03, 0xe8, 0xc0]), ProtocolError::InvalidUtf8, 1007),
-        (frame(OpCode::Text, true, false, &[0xce, 0xba, 0xed, 0xa0, 0x80]), ProtocolError::InvalidUtf8, 1007),
-        (frame(OpCode::Text, true, false, &[0xe2, 0x82]), ProtocolError::InvalidUtf8, 1007),
-        (frame(OpCode::Binary, true, true, b"x"), ProtocolError::ReservedBits, 1002),
+        (
+            frame(OpCode::Close, true, false, &[3]),
+            ProtocolError::InvalidClosePayload,
+            1002,
+        ),
+        (
+            frame(OpCode::Close, true, false, &[0x03, 0xee]),
+            ProtocolError::InvalidClosePayload,
+            1002,
+        ),
+        (
+            frame(OpCode::Close, true, false, &[0x03, 0xe8, 0xc0]),
+            ProtocolError::InvalidUtf8,
+            1007,
+        ),
+        (
+            frame(OpCode::Text, true, false, &[0xce, 0xba, 0xed, 0xa0, 0x80]),
+            ProtocolError::InvalidUtf8,
+            1007,
+        ),
+        (
+            frame(OpCode::Text, true, false, &[0xe2, 0x82]),
+            ProtocolError::InvalidUtf8,
+            1007,
+        ),
+        (
+            frame(OpCode::Binary, true, true, b"x"),
+            ProtocolError::ReservedBits,
+            1002,
+        ),
     ];
     for (wire, error, code) in cases {
         assert_eq!(decode_all(&wire), Err(error), "{wire:x?}");
@@ -132,15 +197,30 @@ fn invalid_text_fails_before_the_frame_is_complete() {
 
 #[test]
 fn limits_are_enforced_from_the_header() {
-    let limits = Limits { max_frame_size: 100, max_message_size: 150, max_fragments: 3, ..Limits::default() };
+    let limits = Limits {
+        max_frame_size: 100,
+        max_message_size: 150,
+        max_fragments: 3,
+        ..Limits::default()
+    };
     let mut rx = Receiver::new(Role::Server, limits, None);
     // The header alone is enough: no payload needs to arrive.
     let header_only = &frame(OpCode::Binary, true, false, &[0; 101])[..8];
-    assert_eq!(feed(&mut rx, header_only, 100), Err(ProtocolError::FrameTooBig));
+    assert_eq!(
+        feed(&mut rx, header_only, 100),
+        Err(ProtocolError::FrameTooBig)
+    );
 
     let mut rx = Receiver::new(Role::Server, limits, None);
-    let wire = [frame(OpCode::Binary, false, false, &[0; 100]), frame(OpCode::Continuation, true, false, &[0; 51])].concat();
-    assert_eq!(feed(&mut rx, &wire, 1000), Err(ProtocolError::MessageTooBig));
+    let wire = [
+        frame(OpCode::Binary, false, false, &[0; 100]),
+        frame(OpCode::Continuation, true, false, &[0; 51]),
+    ]
+    .concat();
+    assert_eq!(
+        feed(&mut rx, &wire, 1000),
+        Err(ProtocolError::MessageTooBig)
+    );
 
     let mut rx = Receiver::new(Role::Server, limits, None);
     let wire = [
@@ -150,17 +230,26 @@ fn limits_are_enforced_from_the_header() {
         frame(OpCode::Continuation, true, false, b""),
     ]
     .concat();
-    assert_eq!(feed(&mut rx, &wire, 1000), Err(ProtocolError::TooManyFragments));
+    assert_eq!(
+        feed(&mut rx, &wire, 1000),
+        Err(ProtocolError::TooManyFragments)
+    );
 }
 
 #[test]
 fn compressed_bomb_closes_with_1009() {
-    let limits = Limits { max_message_size: 1 << 20, ..Limits::default() };
+    let limits = Limits {
+        max_message_size: 1 << 20,
+        ..Limits::default()
+    };
     let mut rx = Receiver::new(Role::Server, limits, Some(Inflater::new(false)));
     let packed = Deflater::new(9, 15, false).compress(&vec![b'a'; 8 << 20]);
     let wire = frame(OpCode::Text, true, true, &packed);
     let err = feed(&mut rx, &wire, 4096).unwrap_err();
-    assert_eq!((err, err.close_code()), (ProtocolError::MessageTooBig, CloseCode::TOO_BIG));
+    assert_eq!(
+        (err, err.close_code()),
+        (ProtocolError::MessageTooBig, CloseCode::TOO_BIG)
+    );
 }
 
 #[test]
@@ -169,7 +258,11 @@ fn compressed_fragments_decode() {
     let text = "compressed ".repeat(100);
     let packed = Deflater::new(1, 15, false).compress(text.as_bytes());
     let (a, b) = packed.split_at(packed.len() / 2);
-    let wire = [frame(OpCode::Text, false, true, a), frame(OpCode::Continuation, true, false, b)].concat();
+    let wire = [
+        frame(OpCode::Text, false, true, a),
+        frame(OpCode::Continuation, true, false, b),
+    ]
+    .concat();
     assert_eq!(feed(&mut rx, &wire, 7).unwrap(), vec![Message::text(text)]);
 }
 

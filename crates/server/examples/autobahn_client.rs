@@ -1,7 +1,12 @@
 //! Runs every case of an Autobahn fuzzing server against the pushwire
 //! client: `autobahn_client ws://127.0.0.1:9001 [agent]`.
+//!
+//! The client offers permessage-deflate with `client_no_context_takeover`:
+//! the fuzzing server asks for no context takeover only from clients that
+//! offer it (cases 13.2, 13.5, 13.6), and the other cases accept the offer.
 
-use pushwire::{connect, Message};
+use pushwire::proto::deflate::DeflateConfig;
+use pushwire::{connect, ClientBuilder, Message, WebSocketConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), pushwire::Error> {
@@ -33,11 +38,18 @@ async fn case_count(base: &str) -> Result<u32, pushwire::Error> {
 }
 
 async fn echo_case(url: &str) -> Result<(), pushwire::Error> {
-    let mut ws = connect(url).await?;
+    let config = WebSocketConfig {
+        deflate: Some(DeflateConfig {
+            client_no_context_takeover: true,
+            ..DeflateConfig::default()
+        }),
+        ..WebSocketConfig::default()
+    };
+    let mut ws = ClientBuilder::new(url).config(config).connect().await?;
     while let Some(message) = ws.recv().await {
-        match message? {
-            message @ (Message::Text(_) | Message::Binary(_)) => ws.send(message).await?,
-            _ => {}
+        let message = message?;
+        if message.is_data() {
+            ws.send(message).await?;
         }
     }
     Ok(())

@@ -23,7 +23,11 @@ use crate::{Error, Negotiated, WebSocket, WebSocketConfig};
 /// println!("WebSocket on {}", request.target);
 /// # Ok(()) }
 /// ```
-pub async fn accept<S>(mut stream: S, config: &WebSocketConfig, protocols: &[&str]) -> Result<(WebSocket<S>, RequestHead), Error>
+pub async fn accept<S>(
+    mut stream: S,
+    config: &WebSocketConfig,
+    protocols: &[&str],
+) -> Result<(WebSocket<S>, RequestHead), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -64,7 +68,10 @@ where
 
 /// Reads until a whole request head has arrived; returns it and the bytes
 /// that followed it.
-async fn read_request<S: AsyncRead + Unpin>(stream: &mut S, max_bytes: usize) -> Result<(RequestHead, BytesMut), Error> {
+async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    max_bytes: usize,
+) -> Result<(RequestHead, BytesMut), Error> {
     let mut buf = BytesMut::with_capacity(1024);
     loop {
         if let Some((head, used)) = parse_request(&buf, max_bytes)? {

@@ -107,7 +107,8 @@ impl ClientBuilder {
         tcp.set_nodelay(true)?;
         let mut stream = if url.secure {
             let connector = tokio_rustls::TlsConnector::from(Arc::new(self.tls_config()?));
-            let name = rustls::pki_types::ServerName::try_from(url.host.clone()).map_err(Error::tls)?;
+            let name =
+                rustls::pki_types::ServerName::try_from(url.host.clone()).map_err(Error::tls)?;
             ClientStream::Tls(Box::new(connector.connect(name, tcp).await?))
         } else {
             ClientStream::Plain(tcp)
@@ -127,13 +128,21 @@ impl ClientBuilder {
                 break parsed;
             }
             if stream.read_buf(&mut buf).await? == 0 {
-                return Err(HandshakeError::Malformed("connection closed during the handshake").into());
+                return Err(
+                    HandshakeError::Malformed("connection closed during the handshake").into(),
+                );
             }
         };
         let _ = buf.split_to(used);
         let (protocol, deflate) = response.validate(&request)?;
         let negotiated = Negotiated { protocol, deflate };
-        Ok(WebSocket::from_upgraded(stream, Role::Client, &self.config, negotiated, buf))
+        Ok(WebSocket::from_upgraded(
+            stream,
+            Role::Client,
+            &self.config,
+            negotiated,
+            buf,
+        ))
     }
 
     fn tls_config(&self) -> Result<rustls::ClientConfig, Error> {
@@ -182,7 +191,9 @@ impl WsUrl {
         let target = target.split('#').next().unwrap_or("/").to_owned();
         let default_port = if secure { 443 } else { 80 };
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(|| Error::url("unclosed [ in host"))?;
+            let (host, after) = v6
+                .split_once(']')
+                .ok_or_else(|| Error::url("unclosed [ in host"))?;
             (host, after.strip_prefix(':'))
         } else {
             match authority.rsplit_once(':') {
@@ -194,7 +205,9 @@ impl WsUrl {
             return Err(Error::url("missing host, or credentials in the URL"));
         }
         let port = match port {
-            Some(p) => p.parse().map_err(|_| Error::url(format!("invalid port {p:?}")))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| Error::url(format!("invalid port {p:?}")))?,
             None => default_port,
         };
         Ok(WsUrl {
@@ -219,7 +232,11 @@ impl WsUrl {
 }
 
 impl AsyncRead for ClientStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Tls(s) => Pin::new(s).poll_read(cx, buf),
@@ -228,14 +245,22 @@ impl AsyncRead for ClientStream {
 }
 
 impl AsyncWrite for ClientStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Tls(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ClientStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             ClientStream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
@@ -271,11 +296,20 @@ mod tests {
     #[test]
     fn parses_urls() {
         let u = WsUrl::parse("ws://example.com").unwrap();
-        assert_eq!((u.secure, u.host.as_str(), u.port, u.target.as_str()), (false, "example.com", 80, "/"));
+        assert_eq!(
+            (u.secure, u.host.as_str(), u.port, u.target.as_str()),
+            (false, "example.com", 80, "/")
+        );
         let u = WsUrl::parse("wss://h:8443/a/b?c=1#frag").unwrap();
-        assert_eq!((u.secure, u.port, u.target.as_str(), u.host_header()), (true, 8443, "/a/b?c=1", "h:8443".into()));
+        assert_eq!(
+            (u.secure, u.port, u.target.as_str(), u.host_header()),
+            (true, 8443, "/a/b?c=1", "h:8443".into())
+        );
         let u = WsUrl::parse("ws://[::1]:9001?x").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.target.as_str(), u.host_header()), ("::1", 9001, "/?x", "[::1]:9001".into()));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.target.as_str(), u.host_header()),
+            ("::1", 9001, "/?x", "[::1]:9001".into())
+        );
         for bad in ["http://x", "ws://", "ws://h:port", "ws://u@h/", "ws://[::1"] {
             assert!(WsUrl::parse(bad).is_err(), "{bad}");
         }

@@ -45,9 +45,9 @@ impl Deflater {
     /// ```
     pub fn compress(&mut self, input: &[u8]) -> Bytes {
         let (level, bits) = (self.level, self.window_bits);
-        let state = self
-            .state
-            .get_or_insert_with(|| Compress::new_with_window_bits(Compression::new(level), false, bits));
+        let state = self.state.get_or_insert_with(|| {
+            Compress::new_with_window_bits(Compression::new(level), false, bits)
+        });
         let mut out = Vec::with_capacity(input.len() / 2 + 64);
         let start = state.total_in();
         loop {
@@ -102,7 +102,12 @@ impl Inflater {
 
     /// Inflates the next compressed piece of a message into `out`, failing
     /// with [`ProtocolError::MessageTooBig`] as soon as `out` would pass `limit`.
-    pub fn inflate(&mut self, input: &[u8], out: &mut BytesMut, limit: usize) -> Result<(), ProtocolError> {
+    pub fn inflate(
+        &mut self,
+        input: &[u8],
+        out: &mut BytesMut,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
         let state = self
             .state
             .get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
@@ -110,7 +115,10 @@ impl Inflater {
         let mut chunk = Vec::new();
         loop {
             let consumed_before = (state.total_in() - start) as usize;
-            let room = limit.saturating_sub(out.len()).saturating_add(1).min(64 << 10);
+            let room = limit
+                .saturating_sub(out.len())
+                .saturating_add(1)
+                .min(64 << 10);
             chunk.clear();
             chunk.reserve(room);
             let status = state
@@ -122,14 +130,21 @@ impl Inflater {
             out.extend_from_slice(&chunk);
             let consumed = (state.total_in() - start) as usize;
             let stalled = chunk.is_empty() && consumed == consumed_before;
-            if status == Status::StreamEnd || stalled || (consumed == input.len() && chunk.len() < room) {
+            if status == Status::StreamEnd
+                || stalled
+                || (consumed == input.len() && chunk.len() < room)
+            {
                 return Ok(());
             }
         }
     }
 
     /// Ends a message: feeds the stripped sync trailer and flushes what it frees.
-    pub fn finish_message(&mut self, out: &mut BytesMut, limit: usize) -> Result<(), ProtocolError> {
+    pub fn finish_message(
+        &mut self,
+        out: &mut BytesMut,
+        limit: usize,
+    ) -> Result<(), ProtocolError> {
         self.inflate(&SYNC_TRAILER, out, limit)?;
         if self.reset_after_message {
             if let Some(state) = &mut self.state {
@@ -162,7 +177,9 @@ mod tests {
 
     #[test]
     fn round_trips_with_and_without_context_takeover_at_every_window() {
-        let msg: Vec<u8> = (0..5000u32).map(|i| b"abcdefgh"[(i * i % 7) as usize]).collect();
+        let msg: Vec<u8> = (0..5000u32)
+            .map(|i| b"abcdefgh"[(i * i % 7) as usize])
+            .collect();
         for bits in 8..=15 {
             for reset in [false, true] {
                 let mut d = Deflater::new(6, bits, reset);
@@ -180,7 +197,8 @@ mod tests {
         // RFC 7692 section 7.2.3.1: "Hello" compressed without context.
         let mut i = Inflater::new(false);
         let mut out = BytesMut::new();
-        i.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 100).unwrap();
+        i.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 100)
+            .unwrap();
         i.finish_message(&mut out, 100).unwrap();
         assert_eq!(&out[..], b"Hello");
     }
@@ -192,7 +210,10 @@ mod tests {
         assert!(packed.len() < 100 << 10);
         let mut i = Inflater::new(false);
         let mut out = BytesMut::new();
-        assert_eq!(i.inflate(&packed, &mut out, 1 << 20), Err(ProtocolError::MessageTooBig));
+        assert_eq!(
+            i.inflate(&packed, &mut out, 1 << 20),
+            Err(ProtocolError::MessageTooBig)
+        );
         assert!(out.len() <= 1 << 20);
     }
 
@@ -200,6 +221,9 @@ mod tests {
     fn garbage_is_invalid() {
         let mut i = Inflater::new(false);
         let mut out = BytesMut::new();
-        assert_eq!(i.inflate(&[0xff; 16], &mut out, 100), Err(ProtocolError::InvalidCompressedData));
+        assert_eq!(
+            i.inflate(&[0xff; 16], &mut out, 100),
+            Err(ProtocolError::InvalidCompressedData)
+        );
     }
 }

@@ -92,10 +92,16 @@ impl DeflateParams {
             out.push_str("; client_no_context_takeover");
         }
         if self.server_max_window_bits < 15 {
-            out.push_str(&format!("; server_max_window_bits={}", self.server_max_window_bits));
+            out.push_str(&format!(
+                "; server_max_window_bits={}",
+                self.server_max_window_bits
+            ));
         }
         if self.client_max_window_bits < 15 {
-            out.push_str(&format!("; client_max_window_bits={}", self.client_max_window_bits));
+            out.push_str(&format!(
+                "; client_max_window_bits={}",
+                self.client_max_window_bits
+            ));
         }
         out
     }

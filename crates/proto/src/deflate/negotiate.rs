@@ -166,10 +166,16 @@ pub fn client_offer(config: &DeflateConfig) -> String {
         out.push_str("; client_no_context_takeover");
     }
     if config.server_max_window_bits < 15 {
-        out.push_str(&format!("; server_max_window_bits={}", config.server_max_window_bits));
+        out.push_str(&format!(
+            "; server_max_window_bits={}",
+            config.server_max_window_bits
+        ));
     }
     if config.client_max_window_bits < 15 {
-        out.push_str(&format!("; client_max_window_bits={}", config.client_max_window_bits));
+        out.push_str(&format!(
+            "; client_max_window_bits={}",
+            config.client_max_window_bits
+        ));
     } else {
         out.push_str("; client_max_window_bits");
     }
@@ -185,7 +191,10 @@ pub fn validate_response(
     let mut accepted = None;
     for ext in response {
         if ext.name != "permessage-deflate" {
-            return Err(NegotiationError(format!("extension {} was not offered", ext.name)));
+            return Err(NegotiationError(format!(
+                "extension {} was not offered",
+                ext.name
+            )));
         }
         if accepted.is_some() {
             return Err(NegotiationError("permessage-deflate accepted twice".into()));
@@ -193,20 +202,28 @@ pub fn validate_response(
         let p = read_params(ext).map_err(NegotiationError)?;
         let server_bits = p.server_max_window_bits.unwrap_or(15);
         if server_bits > config.server_max_window_bits {
-            return Err(NegotiationError("server_max_window_bits above the offer".into()));
+            return Err(NegotiationError(
+                "server_max_window_bits above the offer".into(),
+            ));
         }
         let client_bits = match p.client_max_window_bits {
             None => config.client_max_window_bits,
             Some(None) => {
-                return Err(NegotiationError("client_max_window_bits without a value".into()))
+                return Err(NegotiationError(
+                    "client_max_window_bits without a value".into(),
+                ))
             }
             Some(Some(bits)) if bits <= config.client_max_window_bits => bits,
             Some(Some(_)) => {
-                return Err(NegotiationError("client_max_window_bits above the offer".into()))
+                return Err(NegotiationError(
+                    "client_max_window_bits above the offer".into(),
+                ))
             }
         };
         if config.server_no_context_takeover && !p.server_no_context_takeover {
-            return Err(NegotiationError("server_no_context_takeover was required".into()));
+            return Err(NegotiationError(
+                "server_no_context_takeover was required".into(),
+            ));
         }
         accepted = Some(DeflateParams {
             server_no_context_takeover: p.server_no_context_takeover,
@@ -248,32 +265,64 @@ mod tests {
         assert!(accept("permessage-deflate; server_max_window_bits").is_none());
         assert!(accept("permessage-deflate; client_max_window_bits=16").is_none());
         assert!(accept("permessage-deflate; foo").is_none());
-        assert!(accept("permessage-deflate; server_no_context_takeover; server_no_context_takeover").is_none());
-        let p = accept("permessage-deflate; bar, permessage-deflate; server_max_window_bits=12").unwrap();
+        assert!(accept(
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover"
+        )
+        .is_none());
+        let p = accept("permessage-deflate; bar, permessage-deflate; server_max_window_bits=12")
+            .unwrap();
         assert_eq!(p.server_max_window_bits, 12);
         assert!(accept("x-webkit-deflate-frame").is_none());
     }
 
     #[test]
     fn server_limits_client_window_only_when_offered() {
-        let config = DeflateConfig { client_max_window_bits: 10, ..DeflateConfig::default() };
+        let config = DeflateConfig {
+            client_max_window_bits: 10,
+            ..DeflateConfig::default()
+        };
         let with = parse_extensions("permessage-deflate; client_max_window_bits").unwrap();
-        assert_eq!(accept_offer(&config, &with).unwrap().client_max_window_bits, 10);
+        assert_eq!(
+            accept_offer(&config, &with).unwrap().client_max_window_bits,
+            10
+        );
         let without = parse_extensions("permessage-deflate").unwrap();
-        assert_eq!(accept_offer(&config, &without).unwrap().client_max_window_bits, 15);
+        assert_eq!(
+            accept_offer(&config, &without)
+                .unwrap()
+                .client_max_window_bits,
+            15
+        );
     }
 
     #[test]
     fn client_validates_response() {
         let config = DeflateConfig::default();
         let check = |s: &str| validate_response(&config, &parse_extensions(s).unwrap());
-        assert_eq!(check("permessage-deflate").unwrap().unwrap().client_max_window_bits, 15);
-        assert_eq!(check("permessage-deflate; client_max_window_bits=8").unwrap().unwrap().client_max_window_bits, 8);
+        assert_eq!(
+            check("permessage-deflate")
+                .unwrap()
+                .unwrap()
+                .client_max_window_bits,
+            15
+        );
+        assert_eq!(
+            check("permessage-deflate; client_max_window_bits=8")
+                .unwrap()
+                .unwrap()
+                .client_max_window_bits,
+            8
+        );
         assert!(check("permessage-deflate; client_max_window_bits").is_err());
         assert!(check("permessage-deflate, permessage-deflate").is_err());
         assert!(check("x-foo").is_err());
-        let strict = DeflateConfig { server_max_window_bits: 10, ..config };
-        assert!(validate_response(&strict, &parse_extensions("permessage-deflate").unwrap()).is_err());
+        let strict = DeflateConfig {
+            server_max_window_bits: 10,
+            ..config
+        };
+        assert!(
+            validate_response(&strict, &parse_extensions("permessage-deflate").unwrap()).is_err()
+        );
     }
 
     #[test]

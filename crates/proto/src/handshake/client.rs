@@ -3,7 +3,9 @@
 use base64::Engine;
 
 use super::{accept_key, tokens, HandshakeError, MAX_HEADERS};
-use crate::deflate::{client_offer, parse_extensions, validate_response, DeflateConfig, DeflateParams};
+use crate::deflate::{
+    client_offer, parse_extensions, validate_response, DeflateConfig, DeflateParams,
+};
 
 /// Encodes 16 random bytes as a `Sec-WebSocket-Key`.
 ///
@@ -48,10 +50,16 @@ impl ClientRequest {
             self.target, self.host, self.key
         );
         if !self.protocols.is_empty() {
-            out.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", self.protocols.join(", ")));
+            out.push_str(&format!(
+                "Sec-WebSocket-Protocol: {}\r\n",
+                self.protocols.join(", ")
+            ));
         }
         if let Some(deflate) = &self.deflate {
-            out.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", client_offer(deflate)));
+            out.push_str(&format!(
+                "Sec-WebSocket-Extensions: {}\r\n",
+                client_offer(deflate)
+            ));
         }
         for (name, value) in &self.headers {
             out.push_str(&format!("{name}: {value}\r\n"));
@@ -71,7 +79,10 @@ pub struct ServerResponse {
 }
 
 /// Parses a response head from the start of `buf`; `Ok(None)`: read more.
-pub fn parse_response(buf: &[u8], max_bytes: usize) -> Result<Option<(ServerResponse, usize)>, HandshakeError> {
+pub fn parse_response(
+    buf: &[u8],
+    max_bytes: usize,
+) -> Result<Option<(ServerResponse, usize)>, HandshakeError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut res = httparse::Response::new(&mut storage);
     match res.parse(buf) {
@@ -79,7 +90,12 @@ pub fn parse_response(buf: &[u8], max_bytes: usize) -> Result<Option<(ServerResp
             let headers = res
                 .headers
                 .iter()
-                .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
+                .map(|h| {
+                    (
+                        h.name.to_owned(),
+                        String::from_utf8_lossy(h.value).into_owned(),
+                    )
+                })
                 .collect();
             Ok(Some((
                 ServerResponse {
@@ -107,36 +123,59 @@ impl ServerResponse {
 
     /// Checks that this response accepts `request`; returns the chosen
     /// subprotocol and the agreed permessage-deflate parameters.
-    pub fn validate(&self, request: &ClientRequest) -> Result<(Option<String>, Option<DeflateParams>), HandshakeError> {
+    pub fn validate(
+        &self,
+        request: &ClientRequest,
+    ) -> Result<(Option<String>, Option<DeflateParams>), HandshakeError> {
         let invalid = |what: &str| HandshakeError::InvalidResponse(what.to_owned());
         if self.status != 101 {
             return Err(HandshakeError::Rejected(self.status));
         }
-        if !self.values("upgrade").flat_map(tokens).any(|t| t.eq_ignore_ascii_case("websocket")) {
+        if !self
+            .values("upgrade")
+            .flat_map(tokens)
+            .any(|t| t.eq_ignore_ascii_case("websocket"))
+        {
             return Err(invalid("Upgrade is not websocket"));
         }
-        if !self.values("connection").flat_map(tokens).any(|t| t.eq_ignore_ascii_case("upgrade")) {
+        if !self
+            .values("connection")
+            .flat_map(tokens)
+            .any(|t| t.eq_ignore_ascii_case("upgrade"))
+        {
             return Err(invalid("Connection does not include Upgrade"));
         }
         let expected = accept_key(request.key.as_bytes());
-        if self.values("sec-websocket-accept").map(str::trim).ne([expected.as_str()]) {
+        if self
+            .values("sec-websocket-accept")
+            .map(str::trim)
+            .ne([expected.as_str()])
+        {
             return Err(invalid("Sec-WebSocket-Accept does not match the key"));
         }
-        let protocols: Vec<&str> = self.values("sec-websocket-protocol").flat_map(tokens).collect();
+        let protocols: Vec<&str> = self
+            .values("sec-websocket-protocol")
+            .flat_map(tokens)
+            .collect();
         let protocol = match protocols.as_slice() {
             [] => None,
             [p] if request.protocols.iter().any(|o| o == p) => Some((*p).to_owned()),
             _ => return Err(invalid("Sec-WebSocket-Protocol was not offered")),
         };
-        let extensions = self.values("sec-websocket-extensions").collect::<Vec<_>>().join(",");
+        let extensions = self
+            .values("sec-websocket-extensions")
+            .collect::<Vec<_>>()
+            .join(",");
         let deflate = if extensions.trim().is_empty() {
             None
         } else {
-            let parsed = parse_extensions(&extensions).ok_or_else(|| invalid("invalid Sec-WebSocket-Extensions"))?;
+            let parsed = parse_extensions(&extensions)
+                .ok_or_else(|| invalid("invalid Sec-WebSocket-Extensions"))?;
             let Some(config) = &request.deflate else {
                 return Err(invalid("extension accepted that was not offered"));
             };
-            validate_response(config, &parsed).map_err(|e| HandshakeError::InvalidResponse(e.to_string()))?
+            validate_response(config, &parsed)
+                .map_err(|e| HandshakeError::InvalidResponse(e.to_string()))?
         };
         Ok((protocol, deflate))
     }
@@ -174,10 +213,16 @@ mod tests {
 
     #[test]
     fn rejects_invalid_responses() {
-        assert!(response("Sec-WebSocket-Protocol: other\r\n").validate(&request()).is_err());
-        assert!(response("Sec-WebSocket-Extensions: x-foo\r\n").validate(&request()).is_err());
+        assert!(response("Sec-WebSocket-Protocol: other\r\n")
+            .validate(&request())
+            .is_err());
+        assert!(response("Sec-WebSocket-Extensions: x-foo\r\n")
+            .validate(&request())
+            .is_err());
         let mut wrong_key = response("");
-        wrong_key.headers.retain(|(n, _)| n != "Sec-WebSocket-Accept");
+        wrong_key
+            .headers
+            .retain(|(n, _)| n != "Sec-WebSocket-Accept");
         assert!(wrong_key.validate(&request()).is_err());
         let raw = b"HTTP/1.1 403 Forbidden\r\n\r\n";
         let (r, _) = parse_response(raw, 100).unwrap().unwrap();
@@ -188,7 +233,8 @@ mod tests {
     fn request_carries_offers() {
         let text = String::from_utf8(request().encode()).unwrap();
         assert!(text.contains("Sec-WebSocket-Protocol: chat\r\n"));
-        assert!(text.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
+        assert!(text
+            .contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
         assert!(text.contains("Origin: http://h\r\n"));
         assert!(text.ends_with("\r\n\r\n"));
     }

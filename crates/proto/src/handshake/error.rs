@@ -70,11 +70,17 @@ impl std::fmt::Display for HandshakeError {
         match self {
             HandshakeError::Malformed(what) => write!(f, "malformed HTTP head: {what}"),
             HandshakeError::TooLarge => f.write_str("handshake head too large"),
-            HandshakeError::NotWebSocket => f.write_str("this resource requires a WebSocket upgrade"),
+            HandshakeError::NotWebSocket => {
+                f.write_str("this resource requires a WebSocket upgrade")
+            }
             HandshakeError::MethodNotAllowed => f.write_str("WebSocket upgrade requires GET"),
-            HandshakeError::UnsupportedVersion => f.write_str("unsupported Sec-WebSocket-Version, expected 13"),
+            HandshakeError::UnsupportedVersion => {
+                f.write_str("unsupported Sec-WebSocket-Version, expected 13")
+            }
             HandshakeError::BadRequest(what) => write!(f, "bad WebSocket request: {what}"),
-            HandshakeError::Rejected(status) => write!(f, "server rejected the upgrade with status {status}"),
+            HandshakeError::Rejected(status) => {
+                write!(f, "server rejected the upgrade with status {status}")
+            }
             HandshakeError::InvalidResponse(what) => write!(f, "invalid upgrade response: {what}"),
         }
     }

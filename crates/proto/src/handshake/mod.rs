@@ -41,7 +41,13 @@ mod tests {
 
     #[test]
     fn accept_key_vectors() {
-        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-        assert_eq!(accept_key(b"sN9cRrP/n9NdMgdcy2VJFQ=="), "fFBooB7FAkLlXgRSz0BT3v4hq5s=");
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(
+            accept_key(b"sN9cRrP/n9NdMgdcy2VJFQ=="),
+            "fFBooB7FAkLlXgRSz0BT3v4hq5s="
+        );
     }
 }

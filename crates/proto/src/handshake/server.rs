@@ -42,7 +42,10 @@ impl RequestHead {
 /// let (head, used) = parse_request(raw, 1024).unwrap().unwrap();
 /// assert_eq!((head.method.as_str(), head.target.as_str(), used), ("GET", "/chat", raw.len() - 4));
 /// ```
-pub fn parse_request(buf: &[u8], max_bytes: usize) -> Result<Option<(RequestHead, usize)>, HandshakeError> {
+pub fn parse_request(
+    buf: &[u8],
+    max_bytes: usize,
+) -> Result<Option<(RequestHead, usize)>, HandshakeError> {
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut storage);
     match req.parse(buf) {
@@ -100,7 +103,8 @@ impl ClientOffer {
         let mut protocols = Vec::new();
         let mut extensions = String::new();
         for (name, value) in headers {
-            let text = std::str::from_utf8(value).map_err(|_| HandshakeError::Malformed("non-UTF-8 header value"))?;
+            let text = std::str::from_utf8(value)
+                .map_err(|_| HandshakeError::Malformed("non-UTF-8 header value"))?;
             if name.eq_ignore_ascii_case("upgrade") {
                 upgrade |= tokens(text).any(|t| t.eq_ignore_ascii_case("websocket"));
             } else if name.eq_ignore_ascii_case("connection") {
@@ -127,7 +131,9 @@ impl ClientOffer {
             return Err(HandshakeError::MethodNotAllowed);
         }
         if !connection {
-            return Err(HandshakeError::BadRequest("Connection must include Upgrade"));
+            return Err(HandshakeError::BadRequest(
+                "Connection must include Upgrade",
+            ));
         }
         if version != Some("13") {
             return Err(HandshakeError::UnsupportedVersion);
@@ -137,12 +143,16 @@ impl ClientOffer {
             .decode(key.trim_ascii())
             .map_err(|_| HandshakeError::BadRequest("Sec-WebSocket-Key is not base64"))?;
         if decoded.len() != 16 {
-            return Err(HandshakeError::BadRequest("Sec-WebSocket-Key is not 16 bytes"));
+            return Err(HandshakeError::BadRequest(
+                "Sec-WebSocket-Key is not 16 bytes",
+            ));
         }
         let extensions = if extensions.is_empty() {
             Vec::new()
         } else {
-            parse_extensions(&extensions).ok_or(HandshakeError::BadRequest("invalid Sec-WebSocket-Extensions"))?
+            parse_extensions(&extensions).ok_or(HandshakeError::BadRequest(
+                "invalid Sec-WebSocket-Extensions",
+            ))?
         };
         Ok(ClientOffer {
             key: String::from_utf8_lossy(key.trim_ascii()).into_owned(),
@@ -190,17 +200,25 @@ impl ServerAccept {
     /// ```
     pub fn to_response(&self, extra: &[(&str, &str)]) -> Vec<u8> {
         let mut out = String::with_capacity(160);
-        out.push_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
+        out.push_str(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+        );
         if let Some(protocol) = &self.protocol {
             out.push_str(&format!("Sec-WebSocket-Protocol: {protocol}\r\n"));
         }
         if let Some(deflate) = &self.deflate {
-            out.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", deflate.to_header()));
+            out.push_str(&format!(
+                "Sec-WebSocket-Extensions: {}\r\n",
+                deflate.to_header()
+            ));
         }
         for (name, value) in extra {
             out.push_str(&format!("{name}: {value}\r\n"));
         }
-        out.push_str(&format!("Sec-WebSocket-Accept: {}\r\n\r\n", self.accept_key));
+        out.push_str(&format!(
+            "Sec-WebSocket-Accept: {}\r\n\r\n",
+            self.accept_key
+        ));
         out.into_bytes()
     }
 }
@@ -228,13 +246,22 @@ mod tests {
         let cases = [
             (GOOD.replace("Upgrade: websocket\r\n", ""), 426),
             (GOOD.replace("GET", "POST"), 405),
-            (GOOD.replace("Connection: Upgrade", "Connection: keep-alive"), 400),
+            (
+                GOOD.replace("Connection: Upgrade", "Connection: keep-alive"),
+                400,
+            ),
             (GOOD.replace("Version: 13", "Version: 8"), 426),
             (GOOD.replace("Sec-WebSocket-Version: 13\r\n", ""), 426),
             (GOOD.replace("sN9cRrP/n9NdMgdcy2VJFQ==", "c2hvcnQ="), 400),
             (GOOD.replace("sN9cRrP/n9NdMgdcy2VJFQ==", "!!!"), 400),
-            (GOOD.replace("Sec-WebSocket-Key: sN9cRrP/n9NdMgdcy2VJFQ==\r\n", ""), 400),
-            (format!("{GOOD}Sec-WebSocket-Key: sN9cRrP/n9NdMgdcy2VJFQ==\r\n"), 400),
+            (
+                GOOD.replace("Sec-WebSocket-Key: sN9cRrP/n9NdMgdcy2VJFQ==\r\n", ""),
+                400,
+            ),
+            (
+                format!("{GOOD}Sec-WebSocket-Key: sN9cRrP/n9NdMgdcy2VJFQ==\r\n"),
+                400,
+            ),
         ];
         for (raw, status) in cases {
             let err = offer(&format!("{raw}\r\n")).unwrap_err();
@@ -271,13 +298,28 @@ mod tests {
     #[test]
     fn head_limits() {
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(100));
-        assert_eq!(parse_request(big.as_bytes(), 50), Err(HandshakeError::TooLarge));
-        assert_eq!(parse_request(&big.as_bytes()[..60], 50), Err(HandshakeError::TooLarge));
+        assert_eq!(
+            parse_request(big.as_bytes(), 50),
+            Err(HandshakeError::TooLarge)
+        );
+        assert_eq!(
+            parse_request(&big.as_bytes()[..60], 50),
+            Err(HandshakeError::TooLarge)
+        );
         assert_eq!(parse_request(&big.as_bytes()[..40], 50), Ok(None));
         let many: String = (0..100).map(|i| format!("H{i}: v\r\n")).collect();
         let raw = format!("GET / HTTP/1.1\r\n{many}\r\n");
-        assert_eq!(parse_request(raw.as_bytes(), 1 << 20), Err(HandshakeError::TooLarge));
-        assert!(matches!(parse_request(b"GARBAGE\x01\r\n\r\n", 100), Err(HandshakeError::Malformed(_))));
-        assert!(matches!(parse_request(b"GET / HTTP/1.0\r\n\r\n", 100), Err(HandshakeError::Malformed(_))));
+        assert_eq!(
+            parse_request(raw.as_bytes(), 1 << 20),
+            Err(HandshakeError::TooLarge)
+        );
+        assert!(matches!(
+            parse_request(b"GARBAGE\x01\r\n\r\n", 100),
+            Err(HandshakeError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse_request(b"GET / HTTP/1.0\r\n\r\n", 100),
+            Err(HandshakeError::Malformed(_))
+        ));
     }
 }

@@ -53,7 +53,9 @@ impl Keepalive {
                 self.timer.as_mut().reset(Instant::now() + self.interval);
             } else if !self.awaiting_pong {
                 self.awaiting_pong = true;
-                self.timer.as_mut().reset(Instant::now() + self.pong_timeout);
+                self.timer
+                    .as_mut()
+                    .reset(Instant::now() + self.pong_timeout);
                 return Poll::Ready(Due::Ping);
             } else {
                 return Poll::Ready(Due::Dead);

@@ -21,8 +21,8 @@ use tokio::time::Sleep;
 use crate::{Error, WebSocketConfig};
 use keepalive::Keepalive;
 use read::{ReadState, Received};
-pub use split::{WsReader, WsWriter};
 use split::{Side, WriteWakers};
+pub use split::{WsReader, WsWriter};
 use write::WriteQueue;
 
 /// What the opening handshake agreed on.
@@ -84,8 +84,15 @@ pub struct WebSocket<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Wraps a stream whose opening handshake is done. `leftover` holds
     /// bytes read past the handshake, which belong to the first frames.
-    pub fn from_upgraded(io: S, role: Role, config: &WebSocketConfig, negotiated: Negotiated, leftover: BytesMut) -> Self {
-        let (deflater, inflater) = codecs(role, config.deflate.as_ref(), negotiated.deflate.as_ref());
+    pub fn from_upgraded(
+        io: S,
+        role: Role,
+        config: &WebSocketConfig,
+        negotiated: Negotiated,
+        leftover: BytesMut,
+    ) -> Self {
+        let (deflater, inflater) =
+            codecs(role, config.deflate.as_ref(), negotiated.deflate.as_ref());
         let min_compress = config.deflate.map_or(0, |d| d.min_compress_size);
         WebSocket {
             io,
@@ -182,13 +189,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.poll_recv_as(cx, Side::Reader)
     }
 
-    fn poll_recv_as(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<Option<Result<Message, Error>>> {
+    fn poll_recv_as(
+        &mut self,
+        cx: &mut Context<'_>,
+        side: Side,
+    ) -> Poll<Option<Result<Message, Error>>> {
         loop {
             match &mut self.state {
                 State::Done => return Poll::Ready(None),
                 State::Closing(_) => {
                     ready!(self.poll_shutdown(cx, side));
-                    let State::Closing(result) = std::mem::replace(&mut self.state, State::Done) else {
+                    let State::Closing(result) = std::mem::replace(&mut self.state, State::Done)
+                    else {
                         unreachable!("state checked above")
                     };
                     match result {
@@ -242,7 +254,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Received::Message(message) => message,
                 Received::Eof => {
                     self.state = State::Done;
-                    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed the stream without a close frame");
+                    let e = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "peer closed the stream without a close frame",
+                    );
                     return Poll::Ready(Some(Err(e.into())));
                 }
             };
@@ -379,16 +394,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 }
 
 /// The compressor and inflater for `role` from the agreed parameters.
-fn codecs(role: Role, config: Option<&DeflateConfig>, params: Option<&DeflateParams>) -> (Option<Deflater>, Option<Inflater>) {
+fn codecs(
+    role: Role,
+    config: Option<&DeflateConfig>,
+    params: Option<&DeflateParams>,
+) -> (Option<Deflater>, Option<Inflater>) {
     let Some(p) = params else {
         return (None, None);
     };
     let level = config.map_or(1, |c| c.compression_level);
     let (own_bits, own_reset, peer_reset) = match role {
-        Role::Server => (p.server_max_window_bits, p.server_no_context_takeover, p.client_no_context_takeover),
-        Role::Client => (p.client_max_window_bits, p.client_no_context_takeover, p.server_no_context_takeover),
+        Role::Server => (
+            p.server_max_window_bits,
+            p.server_no_context_takeover,
+            p.client_no_context_takeover,
+        ),
+        Role::Client => (
+            p.client_max_window_bits,
+            p.client_no_context_takeover,
+            p.server_no_context_takeover,
+        ),
     };
-    (Some(Deflater::new(level, own_bits, own_reset)), Some(Inflater::new(peer_reset)))
+    (
+        Some(Deflater::new(level, own_bits, own_reset)),
+        Some(Inflater::new(peer_reset)),
+    )
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> futures_core::Stream for WebSocket<S> {

@@ -63,7 +63,11 @@ impl ReadState {
     }
 
     /// Reads once from `io` into the buffer; returns the bytes read.
-    fn poll_fill<R: AsyncRead + Unpin>(&mut self, cx: &mut Context<'_>, io: &mut R) -> Poll<io::Result<usize>> {
+    fn poll_fill<R: AsyncRead + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut R,
+    ) -> Poll<io::Result<usize>> {
         if self.buf.capacity() == 0 {
             let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
             let mut read_buf = ReadBuf::uninit(&mut scratch);

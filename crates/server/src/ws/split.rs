@@ -104,10 +104,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     }
 
     /// Sends a close frame (1000 when `frame` is `None`) and flushes it;
-    /// the reader half sees the peer's reply and then the end.
+    /// the reader half sees the peer's reply and then the end. Closing a
+    /// connection that is already closing is not an error.
     pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
         let frame = frame.unwrap_or_else(|| CloseFrame::new(CloseCode::NORMAL, ""));
-        self.send(Message::Close(Some(frame))).await
+        match self.send(Message::Close(Some(frame))).await {
+            Err(e) if e.is_closed() => Ok(()),
+            result => result,
+        }
     }
 
     /// Bytes queued and not yet written; see [`WebSocket::buffered_amount`].

@@ -55,7 +55,11 @@ impl WriteQueue {
     }
 
     /// Writes everything queued, then flushes `io`.
-    pub(crate) fn poll_flush<W: AsyncWrite + Unpin>(&mut self, cx: &mut Context<'_>, io: &mut W) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_flush<W: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut W,
+    ) -> Poll<io::Result<()>> {
         self.seal();
         while !self.segments.is_empty() {
             let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
