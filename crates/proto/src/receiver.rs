@@ -62,6 +62,8 @@ struct Partial {
     compressed: bool,
     data: BytesMut,
     fragments: usize,
+    /// Compressed bytes received for this message.
+    compressed_len: usize,
 }
 
 impl Receiver {
@@ -214,6 +216,7 @@ impl Receiver {
                 compressed: h.rsv1,
                 data: BytesMut::new(),
                 fragments: 1,
+                compressed_len: 0,
             },
             OpCode::Continuation => {
                 let mut partial = self.partial.take().expect("checked in check_header");
@@ -222,6 +225,7 @@ impl Receiver {
             }
         };
         if partial.compressed {
+            partial.compressed_len += payload.len();
             self.inflate(&mut partial, &payload, false)?;
         } else {
             partial.data.extend_from_slice(&payload);
@@ -230,7 +234,10 @@ impl Receiver {
             self.partial = Some(partial);
             return Ok(None);
         }
-        if partial.compressed {
+        // Some peers send an empty payload for an empty compressed message:
+        // feeding the sync trailer alone would leave the inflater inside a
+        // stored block, so there is nothing to finish.
+        if partial.compressed && partial.compressed_len > 0 {
             self.inflate(&mut partial, &[], true)?;
         }
         if partial.text {

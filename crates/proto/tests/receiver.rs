@@ -266,6 +266,23 @@ fn compressed_fragments_decode() {
     assert_eq!(feed(&mut rx, &wire, 7).unwrap(), vec![Message::text(text)]);
 }
 
+#[test]
+fn empty_compressed_messages_keep_the_stream_in_sync() {
+    let mut rx = Receiver::new(Role::Server, Limits::default(), Some(Inflater::new(false)));
+    let mut deflater = Deflater::new(1, 15, false);
+    let mut wire = frame(OpCode::Text, true, true, &deflater.compress(b"first"));
+    wire.extend(frame(OpCode::Text, true, true, b"")); // a peer's empty payload
+    wire.extend(frame(OpCode::Text, true, true, &deflater.compress(b"")));
+    wire.extend(frame(
+        OpCode::Text,
+        true,
+        true,
+        &deflater.compress(b"after"),
+    ));
+    let expected = ["first", "", "", "after"].map(Message::text).to_vec();
+    assert_eq!(feed(&mut rx, &wire, 3).unwrap(), expected);
+}
+
 proptest! {
     /// Any split of a message into fragments, delivered in any chunk size,
     /// decodes to the same message.

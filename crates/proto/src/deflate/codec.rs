@@ -67,6 +67,11 @@ impl Deflater {
         if out.ends_with(&SYNC_TRAILER) {
             out.truncate(out.len() - SYNC_TRAILER.len());
         }
+        if out.is_empty() {
+            // A sync flush with no new input emits nothing; an empty
+            // message is one empty stored block (RFC 7692 section 7.2.3.6).
+            out.push(0x00);
+        }
         if self.reset_after_message {
             state.reset();
         }
@@ -188,8 +193,18 @@ mod tests {
                     assert_eq!(round_trip(&mut d, &mut i, &msg), msg);
                 }
                 assert_eq!(round_trip(&mut d, &mut i, b""), b"");
+                assert_eq!(round_trip(&mut d, &mut i, b""), b"");
+                assert_eq!(round_trip(&mut d, &mut i, &msg), msg);
             }
         }
+    }
+
+    #[test]
+    fn empty_message_is_one_empty_block() {
+        let mut d = Deflater::new(1, 15, false);
+        assert_eq!(&d.compress(b"")[..], &[0x00]);
+        d.compress(b"data");
+        assert_eq!(&d.compress(b"")[..], &[0x00]);
     }
 
     #[test]

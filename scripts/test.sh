@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every pushwire test. On a fresh machine it first installs what the
+# tests need (the Autobahn suite, via the PyPI package kosoku, in a venv).
+#
+#   scripts/test.sh            everything
+#   QUICK=1 scripts/test.sh    skip the Autobahn conformance runs
+#   FUZZ_SECONDS=N scripts/test.sh   also fuzz each target for N seconds
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup)" >&2; exit 1; }
+if command -v rustup >/dev/null; then
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
+fi
+cargo --version
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "unit, property and integration tests"
+cargo test --workspace
+
+step "benchmarks compile and run once"
+cargo bench -p pushwire-proto --bench codec -- --test >/dev/null
+
+if [[ ${QUICK:-} != 1 ]]; then
+  step "Autobahn conformance, server role"
+  conformance/autobahn.sh server
+  step "Autobahn conformance, client role"
+  SKIP_BUILD=1 conformance/autobahn.sh client
+fi
+
+if [[ -n ${FUZZ_SECONDS:-} ]]; then
+  step "fuzzing, ${FUZZ_SECONDS}s per target"
+  fuzz/run.sh "$FUZZ_SECONDS"
+fi
+
+step "all tests passed"
