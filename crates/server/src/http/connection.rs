@@ -1,0 +1,112 @@
+//! What a handler may know about the connection a request came on.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::shutdown::Lifecycle;
+use super::stats::ServerStats;
+
+/// The connection a request arrived on, and the server serving it.
+///
+/// A [`Server`](crate::Server) puts one in the extensions of every
+/// request; cloning it is cheap.
+///
+/// ```
+/// # fn handler(req: hyper::Request<hyper::body::Incoming>) {
+/// if let Some(conn) = req.extensions().get::<pushwire::ConnectionInfo>() {
+///     println!("request from {} over TLS: {}", conn.remote_addr(), conn.is_tls());
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    remote_addr: SocketAddr,
+    local_addr: SocketAddr,
+    tls: bool,
+    alpn: Option<Vec<u8>>,
+    server: Arc<ServerShared>,
+}
+
+/// What every connection of one server shares.
+#[derive(Debug, Default)]
+pub(crate) struct ServerShared {
+    pub(crate) stats: Arc<ServerStats>,
+    pub(crate) lifecycle: Lifecycle,
+}
+
+impl ConnectionInfo {
+    pub(crate) fn new(
+        remote_addr: SocketAddr,
+        local_addr: SocketAddr,
+        tls: bool,
+        alpn: Option<Vec<u8>>,
+        server: Arc<ServerShared>,
+    ) -> Self {
+        ConnectionInfo {
+            inner: Arc::new(Inner {
+                remote_addr,
+                local_addr,
+                tls,
+                alpn,
+                server,
+            }),
+        }
+    }
+
+    /// The client's address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.inner.remote_addr
+    }
+
+    /// The server's address this connection was accepted on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.inner.tls
+    }
+
+    /// The ALPN protocol TLS agreed on (`h2` or `http/1.1`), if any.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.inner.alpn.as_deref()
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> &Arc<ServerStats> {
+        &self.inner.server.stats
+    }
+
+    /// Whether the server has begun shutting down.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.server.lifecycle.draining.is_cancelled()
+    }
+
+    /// Resolves when the server begins shutting down: a long-lived
+    /// handler (a WebSocket, an event stream) should then finish, e.g.
+    /// close its WebSocket with 1001, before the server's deadline.
+    pub fn shutting_down(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.inner
+            .server
+            .lifecycle
+            .draining
+            .clone()
+            .cancelled_owned()
+    }
+
+    /// Spawns a task the server's shutdown waits for (and drops at its
+    /// deadline).
+    pub(crate) fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.inner.server.lifecycle.spawn(task);
+    }
+}

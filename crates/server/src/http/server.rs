@@ -1,0 +1,422 @@
+//! One listener, every protocol: HTTP/1.1 and HTTP/2 (by prior knowledge
+//! in cleartext, by ALPN over TLS), serving one hyper service.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response, Version};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::Service;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio_util::sync::CancellationToken;
+
+use super::body::BoxError;
+use super::connection::{ConnectionInfo, ServerShared};
+use super::sniff::{sniff, Prefixed, Protocol};
+use super::stats::{Counter, ServerStats};
+use super::tls::Tls;
+
+/// An HTTP server on one TCP listener: HTTP/1.1 (keep-alive, upgrades)
+/// and HTTP/2 on the same port, in cleartext (HTTP/2 by prior knowledge,
+/// "h2c") or over TLS (ALPN `h2`, `http/1.1`). HTTP/2 announces
+/// `SETTINGS_ENABLE_CONNECT_PROTOCOL`, so browsers may open WebSockets as
+/// extended CONNECT streams (RFC 8441); see [`Upgrade`](crate::Upgrade).
+///
+/// Every request carries a [`ConnectionInfo`] in its extensions. The
+/// defaults, each with a builder method:
+///
+/// | setting | default |
+/// |---|---|
+/// | [`header_read_timeout`](Server::header_read_timeout) | 10 s |
+/// | [`max_header_bytes`](Server::max_header_bytes) | 32 KiB |
+/// | [`max_concurrent_streams`](Server::max_concurrent_streams) | 256 per HTTP/2 connection |
+/// | [`http2_keep_alive`](Server::http2_keep_alive) | a ping every 30 s, dropped after 20 s more without reply |
+/// | [`shutdown_timeout`](Server::shutdown_timeout) | 10 s |
+///
+/// ```no_run
+/// use std::convert::Infallible;
+/// use hyper::{body::Incoming, service::service_fn, Request, Response};
+/// use pushwire::{Body, Server, Upgrade};
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let server = Server::bind("127.0.0.1:8080").await?;
+/// let service = service_fn(|mut req: Request<Incoming>| async move {
+///     let response = match Upgrade::require(&mut req) {
+///         Ok(upgrade) => upgrade.on_upgrade(|mut ws| async move {
+///             while let Some(Ok(message)) = ws.recv().await {
+///                 if message.is_data() && ws.send(message).await.is_err() {
+///                     break;
+///                 }
+///             }
+///         }),
+///         Err(rejection) => rejection.into_response(),
+///     };
+///     Ok::<Response<Body>, Infallible>(response)
+/// });
+/// server.serve_with_shutdown(service, pushwire::shutdown_signal()).await
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    tls: Option<Tls>,
+    header_read_timeout: Duration,
+    max_header_bytes: usize,
+    max_concurrent_streams: u32,
+    http2_keep_alive: Option<Duration>,
+    shutdown_timeout: Duration,
+    shared: Arc<ServerShared>,
+}
+
+impl Server {
+    /// Binds a TCP listener.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
+        Ok(Server::from_listener(TcpListener::bind(addr).await?))
+    }
+
+    /// Serves on a listener bound elsewhere.
+    pub fn from_listener(listener: TcpListener) -> Server {
+        Server {
+            listener,
+            tls: None,
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 32 << 10,
+            max_concurrent_streams: 256,
+            http2_keep_alive: Some(Duration::from_secs(30)),
+            shutdown_timeout: Duration::from_secs(10),
+            shared: Arc::default(),
+        }
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves TLS only (ALPN `h2` and `http/1.1`).
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// How long a client may take to complete its TLS handshake, to send
+    /// its first bytes, and (HTTP/1.1) to send each request head; a
+    /// client slower than that (slowloris) is disconnected. On HTTP/1.1
+    /// keep-alive it also bounds the wait for the next request.
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// The most bytes a request's header section may take: HTTP/1.1
+    /// answers `431` beyond it, HTTP/2 announces it as
+    /// `SETTINGS_MAX_HEADER_LIST_SIZE`.
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes;
+        self
+    }
+
+    /// The most streams (requests, WebSockets, event streams) a client may
+    /// open at once on one HTTP/2 connection.
+    pub fn max_concurrent_streams(mut self, streams: u32) -> Self {
+        self.max_concurrent_streams = streams;
+        self
+    }
+
+    /// Pings an HTTP/2 connection idle this long and drops it when the
+    /// ping is not answered within 20 s; `None` sends no pings.
+    pub fn http2_keep_alive(mut self, interval: Option<Duration>) -> Self {
+        self.http2_keep_alive = interval;
+        self
+    }
+
+    /// How long [`Server::serve_with_shutdown`] lets connections finish
+    /// after the signal before dropping them.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The server's counters, readable while it runs.
+    pub fn stats(&self) -> Arc<ServerStats> {
+        self.shared.stats.clone()
+    }
+
+    /// Serves until the process ends.
+    pub async fn serve<S, B>(self, service: S) -> io::Result<()>
+    where
+        S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        self.serve_with_shutdown(service, std::future::pending())
+            .await
+    }
+
+    /// Serves until `signal` resolves, then shuts down gracefully: stops
+    /// accepting, lets HTTP/1.1 connections finish their request, sends
+    /// HTTP/2 `GOAWAY`, tells long-lived handlers through
+    /// [`ConnectionInfo::shutting_down`], waits up to the
+    /// [`shutdown_timeout`](Server::shutdown_timeout) for all of it, then
+    /// drops whatever is left and returns.
+    pub async fn serve_with_shutdown<S, B, F>(self, service: S, signal: F) -> io::Result<()>
+    where
+        S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+        F: Future<Output = ()>,
+    {
+        let local_addr = self.listener.local_addr()?;
+        let conn = Arc::new(ConnSettings::new(&self));
+        let Server {
+            listener,
+            shutdown_timeout,
+            shared,
+            ..
+        } = self;
+        let mut signal = pin!(signal);
+        loop {
+            let accepted = tokio::select! {
+                () = &mut signal => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (tcp, remote_addr) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) if is_per_connection(&e) => continue,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait for some to free.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::select! {
+                        () = &mut signal => break,
+                        () = tokio::time::sleep(Duration::from_millis(50)) => continue,
+                    }
+                }
+            };
+            let (conn, service) = (conn.clone(), service.clone());
+            shared.lifecycle.spawn(async move {
+                conn.serve_tcp(tcp, remote_addr, local_addr, service).await;
+            });
+        }
+        drop(listener);
+        tracing::info!("shutting down: waiting up to {shutdown_timeout:?} for open connections");
+        if !shared.lifecycle.shut_down(shutdown_timeout).await {
+            tracing::warn!("shutdown deadline passed: dropped the connections still open");
+        }
+        Ok(())
+    }
+}
+
+/// Accept errors that concern one connection only.
+fn is_per_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+    )
+}
+
+/// What every connection task needs, built once.
+struct ConnSettings {
+    shared: Arc<ServerShared>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    header_read_timeout: Duration,
+    h1: http1::Builder,
+    h2: http2::Builder<TokioExecutor>,
+}
+
+impl ConnSettings {
+    fn new(server: &Server) -> Self {
+        let mut h1 = http1::Builder::new();
+        h1.timer(TokioTimer::new())
+            .keep_alive(true)
+            .header_read_timeout(server.header_read_timeout)
+            .max_header_size(server.max_header_bytes)
+            .max_buf_size(server.max_header_bytes.saturating_add(8192).max(400 << 10));
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
+            .enable_connect_protocol()
+            .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX))
+            .max_concurrent_streams(server.max_concurrent_streams)
+            .keep_alive_interval(server.http2_keep_alive)
+            .keep_alive_timeout(Duration::from_secs(20));
+        ConnSettings {
+            shared: server.shared.clone(),
+            tls: server
+                .tls
+                .as_ref()
+                .map(|tls| tokio_rustls::TlsAcceptor::from(tls.rustls_config().clone())),
+            header_read_timeout: server.header_read_timeout,
+            h1,
+            h2,
+        }
+    }
+
+    async fn serve_tcp<S, B>(
+        &self,
+        tcp: TcpStream,
+        remote_addr: SocketAddr,
+        local_addr: SocketAddr,
+        service: S,
+    ) where
+        S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let stats = &self.shared.stats;
+        stats.bump(Counter::Connections);
+        let _open = stats.connection_guard();
+        let _ = tcp.set_nodelay(true);
+        let Some(acceptor) = &self.tls else {
+            let info =
+                ConnectionInfo::new(remote_addr, local_addr, false, None, self.shared.clone());
+            return self.serve_io(tcp, info, service).await;
+        };
+        let handshake = tokio::time::timeout(self.header_read_timeout, acceptor.accept(tcp));
+        let tls = tokio::select! {
+            result = handshake => result,
+            () = self.shared.lifecycle.draining.cancelled() => return,
+        };
+        match tls {
+            Ok(Ok(tls)) => {
+                let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+                let info =
+                    ConnectionInfo::new(remote_addr, local_addr, true, alpn, self.shared.clone());
+                self.serve_io(tls, info, service).await;
+            }
+            Ok(Err(e)) => {
+                stats.bump(Counter::TlsHandshakeFailures);
+                tracing::info!("{remote_addr}: TLS handshake failed: {e}");
+            }
+            Err(_) => {
+                stats.bump(Counter::TlsHandshakeFailures);
+                tracing::info!(
+                    "{remote_addr}: TLS handshake not done within {:?}",
+                    self.header_read_timeout
+                );
+            }
+        }
+    }
+
+    async fn serve_io<I, S, B>(&self, mut io: I, info: ConnectionInfo, service: S)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let draining = &self.shared.lifecycle.draining;
+        let remote_addr = info.remote_addr();
+        let sniffed = tokio::select! {
+            sniffed = tokio::time::timeout(self.header_read_timeout, sniff(&mut io)) => sniffed,
+            () = draining.cancelled() => return,
+        };
+        let (protocol, prefix) = match sniffed {
+            Ok(Ok(Some(sniffed))) => sniffed,
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => {
+                tracing::debug!("{remote_addr}: read failed: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::info!(
+                    "{remote_addr}: closed: nothing received within {:?}",
+                    self.header_read_timeout
+                );
+                return;
+            }
+        };
+        let io = TokioIo::new(Prefixed::new(prefix, io));
+        let service = WithConnection {
+            inner: service,
+            info,
+        };
+        let result = match protocol {
+            Protocol::Http1 => {
+                let conn = self.h1.serve_connection(io, service).with_upgrades();
+                drive(conn, draining, |conn| conn.graceful_shutdown()).await
+            }
+            Protocol::Http2 => {
+                let conn = self.h2.serve_connection(io, service);
+                drive(conn, draining, |conn| conn.graceful_shutdown()).await
+            }
+        };
+        if let Err(e) = result {
+            if e.is_timeout() {
+                tracing::info!(
+                    "{remote_addr}: closed: request head not received within {:?}",
+                    self.header_read_timeout
+                );
+            } else if e.is_parse_too_large() {
+                tracing::info!("{remote_addr}: 431: request head too large");
+            } else {
+                tracing::debug!("{remote_addr}: connection ended: {e}");
+            }
+        }
+    }
+}
+
+/// Runs a connection; when draining begins, asks it to finish gracefully
+/// and runs it to its end.
+async fn drive<C, E>(
+    conn: C,
+    draining: &CancellationToken,
+    graceful_shutdown: impl FnOnce(Pin<&mut C>),
+) -> Result<(), E>
+where
+    C: Future<Output = Result<(), E>>,
+{
+    let mut conn = pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => return result,
+        () = draining.cancelled() => {}
+    }
+    graceful_shutdown(conn.as_mut());
+    conn.await
+}
+
+/// Puts the [`ConnectionInfo`] into each request and counts it.
+#[derive(Clone)]
+struct WithConnection<S> {
+    inner: S,
+    info: ConnectionInfo,
+}
+
+impl<S> Service<Request<Incoming>> for WithConnection<S>
+where
+    S: Service<Request<Incoming>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+        let counter = if req.version() == Version::HTTP_2 {
+            Counter::H2Requests
+        } else {
+            Counter::H1Requests
+        };
+        self.info.stats().bump(counter);
+        req.extensions_mut().insert(self.info.clone());
+        self.inner.call(req)
+    }
+}

@@ -1,0 +1,224 @@
+//! Turning an HTTP request into a WebSocket, over HTTP/1.1 (`Upgrade`,
+//! RFC 6455) or HTTP/2 (extended CONNECT, RFC 8441), in the spirit of
+//! axum's `WebSocketUpgrade`.
+
+mod offer;
+mod rejection;
+mod stream;
+
+use std::future::Future;
+use std::io;
+
+use bytes::BytesMut;
+use http::header::{
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_PROTOCOL, UPGRADE,
+};
+use http::{HeaderValue, Request, Response, StatusCode, Version};
+use pushwire_proto::handshake::{ClientOffer, HandshakeError};
+use pushwire_proto::Role;
+
+use crate::http::stats::Counter;
+use crate::{Body, ConnectionInfo, Error, Negotiated, WebSocket, WebSocketConfig};
+pub use rejection::UpgradeRejection;
+pub use stream::UpgradedStream;
+
+/// A request that asks for a WebSocket, ready to be accepted.
+///
+/// Three ways to use it, after dwebsocket's decorators:
+///
+/// - *accept* — one route serves both: [`Upgrade::from_request`] gives
+///   `Ok(None)` for a plain request, which the route answers as usual;
+/// - *require* — WebSocket only: [`Upgrade::require`] turns a plain
+///   request into an [`UpgradeRejection`] answered `426 Upgrade Required`;
+/// - either way a faulty upgrade (wrong version, missing key) is an
+///   [`UpgradeRejection`] with its status.
+///
+/// Then [`Upgrade::on_upgrade`] answers `101 Switching Protocols`
+/// (HTTP/1.1) or `200` (HTTP/2) and runs the callback on the WebSocket
+/// in a task of its own. Subprotocol and permessage-deflate are
+/// negotiated the same way over both protocols.
+///
+/// ```no_run
+/// use hyper::{body::Incoming, Request, Response};
+/// use pushwire::{Body, Message, Upgrade};
+///
+/// // accept semantics: a page and a WebSocket on one path
+/// async fn chat(mut req: Request<Incoming>) -> Response<Body> {
+///     match Upgrade::from_request(&mut req) {
+///         Ok(Some(upgrade)) => upgrade.protocols(["chat.v1"]).on_upgrade(|mut ws| async move {
+///             let _ = ws.send(Message::text("welcome")).await;
+///         }),
+///         Ok(None) => Response::new(Body::from("<!doctype html><title>chat</title>")),
+///         Err(rejection) => rejection.into_response(),
+///     }
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Upgrade {
+    version: Version,
+    offer: ClientOffer,
+    on_upgrade: hyper::upgrade::OnUpgrade,
+    protocols: Vec<String>,
+    config: WebSocketConfig,
+    connection: Option<ConnectionInfo>,
+}
+
+impl Upgrade {
+    /// *accept* semantics: `Ok(Some(_))` for a valid WebSocket request
+    /// (an HTTP/1.1 `Upgrade: websocket`, or an HTTP/2 CONNECT with
+    /// `:protocol` `websocket`), `Ok(None)` for a plain request, and a
+    /// rejection for a faulty WebSocket request.
+    ///
+    /// Takes the upgrade out of the request's extensions: call it once.
+    pub fn from_request<B>(req: &mut Request<B>) -> Result<Option<Upgrade>, UpgradeRejection> {
+        let version = req.version();
+        let offer = match offer::read_offer(req) {
+            Ok(Some(offer)) => offer,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(UpgradeRejection::new(e, version)),
+        };
+        Ok(Some(Upgrade {
+            version,
+            offer,
+            on_upgrade: hyper::upgrade::on(&mut *req),
+            protocols: Vec::new(),
+            config: WebSocketConfig::default(),
+            connection: req.extensions().get::<ConnectionInfo>().cloned(),
+        }))
+    }
+
+    /// *require* semantics: like [`Upgrade::from_request`], but a plain
+    /// request is rejected with `426 Upgrade Required`.
+    pub fn require<B>(req: &mut Request<B>) -> Result<Upgrade, UpgradeRejection> {
+        let version = req.version();
+        Upgrade::from_request(req)?
+            .ok_or_else(|| UpgradeRejection::new(HandshakeError::NotWebSocket, version))
+    }
+
+    /// The subprotocols this route speaks, most preferred first: the
+    /// first one the client also offered is chosen. Default: none.
+    pub fn protocols<I, P>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The connection's settings, including what permessage-deflate to
+    /// accept. Default: [`WebSocketConfig::default`].
+    pub fn config(mut self, config: WebSocketConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The subprotocols the client offered, in its order.
+    pub fn requested_protocols(&self) -> &[String] {
+        &self.offer.protocols
+    }
+
+    /// `HTTP/1.1` for an `Upgrade`, `HTTP/2` for an extended CONNECT.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The connection the request came on, when served by a
+    /// [`Server`](crate::Server).
+    pub fn connection_info(&self) -> Option<&ConnectionInfo> {
+        self.connection.as_ref()
+    }
+
+    /// Accepts: returns the response to send (which must be returned by
+    /// the service for the upgrade to happen) and a future that resolves
+    /// to the WebSocket once it has been sent. For callers that run the
+    /// WebSocket themselves; [`Upgrade::on_upgrade`] is the usual way.
+    pub fn accept(
+        self,
+    ) -> (
+        Response<Body>,
+        impl Future<Output = Result<WebSocket<UpgradedStream>, Error>> + Send + 'static,
+    ) {
+        let supported: Vec<&str> = self.protocols.iter().map(String::as_str).collect();
+        let accept = self.offer.accept(&supported, self.config.deflate.as_ref());
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = if self.version == Version::HTTP_2 {
+            StatusCode::OK
+        } else {
+            StatusCode::SWITCHING_PROTOCOLS
+        };
+        let headers = response.headers_mut();
+        if self.version != Version::HTTP_2 {
+            headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+            if let Ok(key) = HeaderValue::from_str(&accept.accept_key) {
+                headers.insert(SEC_WEBSOCKET_ACCEPT, key);
+            }
+        }
+        // Both values are made of tokens the client sent or ASCII text.
+        if let Some(protocol) = accept.protocol.as_deref() {
+            if let Ok(value) = HeaderValue::from_str(protocol) {
+                headers.insert(SEC_WEBSOCKET_PROTOCOL, value);
+            }
+        }
+        if let Some(deflate) = &accept.deflate {
+            if let Ok(value) = HeaderValue::from_str(&deflate.to_header()) {
+                headers.insert(SEC_WEBSOCKET_EXTENSIONS, value);
+            }
+        }
+        let open = self.connection.as_ref().map(|conn| {
+            let stats = conn.stats();
+            stats.bump(if self.version == Version::HTTP_2 {
+                Counter::ExtendedConnects
+            } else {
+                Counter::H1Upgrades
+            });
+            stats.websocket_guard()
+        });
+        let negotiated = Negotiated {
+            protocol: accept.protocol,
+            deflate: accept.deflate,
+        };
+        let (version, config, on_upgrade) = (self.version, self.config, self.on_upgrade);
+        let websocket = async move {
+            let upgraded = on_upgrade
+                .await
+                .map_err(|e| io::Error::other(format!("upgrade failed: {e}")))?;
+            let stream = UpgradedStream::new(upgraded, version, open);
+            let leftover = BytesMut::new(); // hyper replays what it read ahead
+            Ok(WebSocket::from_upgraded(
+                stream,
+                Role::Server,
+                &config,
+                negotiated,
+                leftover,
+            ))
+        };
+        (response, websocket)
+    }
+
+    /// Accepts and returns the response; once it is sent, runs `callback`
+    /// on the WebSocket in a task of its own (one the server's graceful
+    /// shutdown waits for, when served by a [`Server`](crate::Server)).
+    pub fn on_upgrade<F, Fut>(self, callback: F) -> Response<Body>
+    where
+        F: FnOnce(WebSocket<UpgradedStream>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        let (response, websocket) = self.accept();
+        let task = async move {
+            match websocket.await {
+                Ok(ws) => callback(ws).await,
+                Err(e) => tracing::debug!("WebSocket not opened: {e}"),
+            }
+        };
+        match connection {
+            Some(connection) => connection.spawn(task),
+            None => {
+                tokio::spawn(task);
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,389 @@
+//! What the HTTP server tests share: a test application, a server runner,
+//! and an HTTP/2 client stream usable as a WebSocket's byte stream.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use h2::client::SendRequest;
+use h2::{RecvStream, SendStream};
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use pushwire::proto::deflate::{parse_extensions, validate_response, DeflateConfig};
+use pushwire::{
+    Body, CloseCode, CloseFrame, ConnectionInfo, Message, Negotiated, Role, Server, ServerStats,
+    Upgrade, UpgradedStream, WebSocket, WebSocketConfig,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long any single step of a test may take.
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+/// The test application:
+/// - `/echo`: WebSocket echo, *require* semantics, subprotocol `chat`;
+///   closes with 1001 when the server shuts down;
+/// - `/accept`: a page for plain requests, WebSocket echo otherwise;
+/// - `/stubborn`: a WebSocket that ignores shutdown;
+/// - `/info`: the request's HTTP version and the connection's ALPN;
+/// - `/healthz`: `ok`; anything else 404.
+pub async fn route(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let info = req.extensions().get::<ConnectionInfo>().cloned();
+    let response = match req.uri().path() {
+        "/echo" => match Upgrade::require(&mut req) {
+            Ok(upgrade) => upgrade
+                .protocols(["chat"])
+                .on_upgrade(move |ws| echo(ws, info)),
+            Err(rejection) => rejection.into_response(),
+        },
+        "/accept" => match Upgrade::from_request(&mut req) {
+            Ok(Some(upgrade)) => upgrade.on_upgrade(move |ws| echo(ws, info)),
+            Ok(None) => Response::new(Body::from("a plain page")),
+            Err(rejection) => rejection.into_response(),
+        },
+        "/stubborn" => match Upgrade::require(&mut req) {
+            Ok(upgrade) => upgrade.on_upgrade(|ws| echo(ws, None)),
+            Err(rejection) => rejection.into_response(),
+        },
+        "/info" => {
+            let alpn = info
+                .as_ref()
+                .and_then(|i| i.alpn())
+                .map(|a| String::from_utf8_lossy(a).into_owned());
+            Response::new(Body::from(format!("{:?} {:?}", req.version(), alpn)))
+        }
+        "/healthz" => Response::new(Body::from("ok")),
+        _ => {
+            let mut response = Response::new(Body::from("not found"));
+            *response.status_mut() = http::StatusCode::NOT_FOUND;
+            response
+        }
+    };
+    Ok(response)
+}
+
+async fn echo(mut ws: WebSocket<UpgradedStream>, info: Option<ConnectionInfo>) {
+    let shutdown = async {
+        match &info {
+            Some(info) => info.shutting_down().await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            message = ws.recv() => match message {
+                Some(Ok(message)) if message.is_data() => {
+                    if ws.send(message).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                _ => return,
+            },
+            () = &mut shutdown => {
+                let frame = CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down");
+                let _ = ws.close(Some(frame)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// A running test server.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub stats: Arc<ServerStats>,
+    stop: Option<oneshot::Sender<()>>,
+    pub task: JoinHandle<io::Result<()>>,
+}
+
+impl TestServer {
+    /// Starts serving [`route`] on 127.0.0.1, port 0.
+    pub async fn start(configure: impl FnOnce(Server) -> Server) -> TestServer {
+        let server = configure(Server::bind("127.0.0.1:0").await.unwrap());
+        let addr = server.local_addr().unwrap();
+        let stats = server.stats();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve_with_shutdown(service_fn(route), async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            stats,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Sends the shutdown signal.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits until `check` holds for the counters.
+    pub async fn wait_for(&self, what: &str, check: impl Fn(&pushwire::StatsSnapshot) -> bool) {
+        let deadline = tokio::time::Instant::now() + LIMIT;
+        loop {
+            let now = self.stats.snapshot();
+            if check(&now) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {now:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Sends `raw` on a fresh TCP connection and returns the response head.
+pub async fn raw_request(addr: SocketAddr, raw: &str) -> String {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(raw.as_bytes()).await.unwrap();
+    read_head(&mut tcp).await
+}
+
+/// Reads a response head (through the blank line).
+pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> String {
+    let mut head = Vec::new();
+    let read = async {
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8];
+            if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+    };
+    tokio::time::timeout(LIMIT, read).await.unwrap();
+    String::from_utf8(head).unwrap()
+}
+
+/// Sends each message and expects it back.
+pub async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>, tag: &str) {
+    let messages = [
+        Message::text(format!("hello from {tag}")),
+        Message::binary(vec![7u8; 70_000]),
+    ];
+    for message in messages {
+        ws.send(message.clone()).await.unwrap();
+        let echoed = tokio::time::timeout(LIMIT, ws.recv())
+            .await
+            .expect("echo in time")
+            .expect("a message")
+            .expect("no error");
+        assert_eq!(echoed, message, "{tag}");
+    }
+}
+
+/// Opens an HTTP/2 connection over `io` and waits until it serves a
+/// request (so the server's SETTINGS have arrived).
+pub async fn h2_client<IO>(io: IO) -> SendRequest<Bytes>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, connection) = h2::client::handshake(io).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.unwrap();
+    let (status, body) = h2_get(&mut client, "/healthz").await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    client
+}
+
+/// A GET over HTTP/2: status and body.
+pub async fn h2_get(client: &mut SendRequest<Bytes>, path: &str) -> (u16, String) {
+    let request = Request::get(format!("http://localhost{path}"))
+        .body(())
+        .unwrap();
+    let (response, _) = client.send_request(request, true).unwrap();
+    let response = tokio::time::timeout(LIMIT, response)
+        .await
+        .unwrap()
+        .unwrap();
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+        bytes.extend_from_slice(&chunk);
+    }
+    (status, String::from_utf8(bytes).unwrap())
+}
+
+/// Sends an RFC 8441 extended CONNECT for `path` with `headers`; returns
+/// the response head and the stream.
+pub async fn h2_connect(
+    client: &mut SendRequest<Bytes>,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (http::response::Parts, H2Stream) {
+    let mut request = Request::builder()
+        .method(Method::CONNECT)
+        .uri(format!("http://localhost{path}"))
+        .extension(h2::ext::Protocol::from_static("websocket"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let client = tokio::time::timeout(LIMIT, client.clone().ready())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut client = client;
+    let (response, send) = client
+        .send_request(request.body(()).unwrap(), false)
+        .unwrap();
+    let response = tokio::time::timeout(LIMIT, response)
+        .await
+        .unwrap()
+        .unwrap();
+    let (parts, recv) = response.into_parts();
+    (parts, H2Stream::new(send, recv))
+}
+
+/// Opens a WebSocket over HTTP/2 (RFC 8441) to `path`, offering `chat`
+/// and permessage-deflate.
+pub async fn h2_websocket(client: &mut SendRequest<Bytes>, path: &str) -> WebSocket<H2Stream> {
+    let deflate = DeflateConfig::default();
+    let offer = pushwire::proto::deflate::client_offer(&deflate);
+    let (parts, stream) = h2_connect(
+        client,
+        path,
+        &[
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-protocol", "chat"),
+            ("sec-websocket-extensions", &offer),
+        ],
+    )
+    .await;
+    assert_eq!(parts.status, 200, "{parts:?}");
+    assert!(parts.headers.get("sec-websocket-accept").is_none());
+    let protocol = parts
+        .headers
+        .get("sec-websocket-protocol")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let extensions = parts
+        .headers
+        .get("sec-websocket-extensions")
+        .map(|v| parse_extensions(v.to_str().unwrap()).unwrap())
+        .unwrap_or_default();
+    let negotiated = Negotiated {
+        protocol,
+        deflate: validate_response(&deflate, &extensions).unwrap(),
+    };
+    WebSocket::from_upgraded(
+        stream,
+        Role::Client,
+        &WebSocketConfig::default(),
+        negotiated,
+        BytesMut::new(),
+    )
+}
+
+/// One HTTP/2 stream as an async byte stream: DATA frames in and out.
+pub struct H2Stream {
+    send: Arc<Mutex<SendStream<Bytes>>>,
+    recv: RecvStream,
+    buf: Bytes,
+    shut: bool,
+}
+
+impl std::fmt::Debug for H2Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("H2Stream")
+    }
+}
+
+impl H2Stream {
+    pub fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
+        H2Stream {
+            send: Arc::new(Mutex::new(send)),
+            recv,
+            buf: Bytes::new(),
+            shut: false,
+        }
+    }
+
+    /// Sends RST_STREAM for this stream.
+    pub fn reset(&self, reason: h2::Reason) {
+        self.send.lock().unwrap().send_reset(reason);
+    }
+}
+
+impl AsyncRead for H2Stream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.buf.is_empty() {
+            match ready!(self.recv.poll_data(cx)) {
+                None => return Poll::Ready(Ok(())),
+                Some(Ok(data)) => {
+                    let _ = self.recv.flow_control().release_capacity(data.len());
+                    self.buf = data;
+                }
+                Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
+            }
+        }
+        let n = self.buf.len().min(out.remaining());
+        out.put_slice(&self.buf[..n]);
+        self.buf.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for H2Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let mut send = self.send.lock().unwrap();
+        send.reserve_capacity(buf.len());
+        loop {
+            match ready!(send.poll_capacity(cx)) {
+                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+                Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
+                Some(Ok(0)) => continue,
+                Some(Ok(n)) => {
+                    let n = n.min(buf.len());
+                    send.send_data(Bytes::copy_from_slice(&buf[..n]), false)
+                        .map_err(io::Error::other)?;
+                    return Poll::Ready(Ok(n));
+                }
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.shut {
+            self.shut = true;
+            let mut send = self.send.lock().unwrap();
+            send.send_data(Bytes::new(), true)
+                .map_err(io::Error::other)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+}

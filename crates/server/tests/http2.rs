@@ -1,0 +1,125 @@
+//! WebSocket over HTTP/2 (RFC 8441) on a cleartext connection opened by
+//! prior knowledge: SETTINGS_ENABLE_CONNECT_PROTOCOL, extended CONNECT,
+//! several WebSockets multiplexed on one connection, and RST_STREAM
+//! ending one stream only.
+
+mod common;
+
+use common::{h2_client, h2_connect, h2_get, h2_websocket, round_trip, TestServer, LIMIT};
+use pushwire::Message;
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn server_advertises_extended_connect_and_serves_plain_requests() {
+    let server = TestServer::start(|s| s).await;
+    let mut client = h2_client(TcpStream::connect(server.addr).await.unwrap()).await;
+    assert!(client.is_extended_connect_protocol_enabled());
+    assert_eq!(
+        h2_get(&mut client, "/info").await,
+        (200, "HTTP/2.0 None".to_string())
+    );
+    assert_eq!(
+        h2_get(&mut client, "/accept").await,
+        (200, "a plain page".to_string())
+    );
+    assert_eq!(h2_get(&mut client, "/nope").await.0, 404);
+    assert_eq!(server.stats.snapshot().h2_requests, 4);
+}
+
+#[tokio::test]
+async fn websocket_echo_over_extended_connect() {
+    let server = TestServer::start(|s| s).await;
+    let mut client = h2_client(TcpStream::connect(server.addr).await.unwrap()).await;
+    let mut ws = h2_websocket(&mut client, "/echo").await;
+    assert_eq!(ws.protocol(), Some("chat"));
+    assert!(
+        ws.negotiated().deflate.is_some(),
+        "deflate negotiated over h2"
+    );
+    round_trip(&mut ws, "h2").await;
+    ws.close(None).await.unwrap();
+    let stats = server.stats.snapshot();
+    assert_eq!((stats.extended_connects, stats.h1_upgrades), (1, 0));
+    server
+        .wait_for("the WebSocket to close", |s| s.open_websockets == 0)
+        .await;
+    // The connection outlives the WebSocket.
+    assert_eq!(h2_get(&mut client, "/healthz").await.0, 200);
+}
+
+#[tokio::test]
+async fn require_rejects_plain_and_faulty_requests_over_h2() {
+    let server = TestServer::start(|s| s).await;
+    let mut client = h2_client(TcpStream::connect(server.addr).await.unwrap()).await;
+    // A plain GET to a WebSocket-only route.
+    let request = http::Request::get("http://localhost/echo")
+        .body(())
+        .unwrap();
+    let (response, _) = client.send_request(request, true).unwrap();
+    let response = tokio::time::timeout(LIMIT, response)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 426);
+    assert_eq!(response.headers()["sec-websocket-version"], "13");
+    assert!(
+        response.headers().get("upgrade").is_none(),
+        "no connection headers in h2"
+    );
+    // Extended CONNECT with a wrong or missing version.
+    for headers in [&[("sec-websocket-version", "8")][..], &[]] {
+        let (parts, _) = h2_connect(&mut client, "/echo", headers).await;
+        assert_eq!(parts.status, 426, "{headers:?}");
+        assert_eq!(parts.headers["sec-websocket-version"], "13");
+    }
+    assert_eq!(server.stats.snapshot().extended_connects, 0);
+    assert!(client.is_extended_connect_protocol_enabled());
+}
+
+#[tokio::test]
+async fn rst_stream_ends_one_websocket_only() {
+    let server = TestServer::start(|s| s).await;
+    let mut client = h2_client(TcpStream::connect(server.addr).await.unwrap()).await;
+    let mut sockets = Vec::new();
+    for i in 0..4 {
+        let mut ws = h2_websocket(&mut client, "/echo").await;
+        round_trip(&mut ws, &format!("stream {i}")).await;
+        sockets.push(ws);
+    }
+    server
+        .wait_for("four WebSockets", |s| s.open_websockets == 4)
+        .await;
+
+    // Reset one stream explicitly, and drop another (h2 then sends
+    // RST_STREAM CANCEL for it).
+    let reset = sockets.remove(1);
+    reset.get_ref().reset(h2::Reason::CANCEL);
+    drop(reset);
+    server
+        .wait_for("the reset WebSocket to end", |s| s.open_websockets == 3)
+        .await;
+    drop(sockets.remove(1));
+    server
+        .wait_for("the dropped WebSocket to end", |s| s.open_websockets == 2)
+        .await;
+
+    // The others, and the connection, live on.
+    for (i, ws) in sockets.iter_mut().enumerate() {
+        round_trip(ws, &format!("survivor {i}")).await;
+    }
+    let mut fresh = h2_websocket(&mut client, "/echo").await;
+    round_trip(&mut fresh, "after the reset").await;
+    assert_eq!(h2_get(&mut client, "/healthz").await.0, 200);
+    let stats = server.stats.snapshot();
+    assert_eq!(stats.extended_connects, 5);
+    assert_eq!(stats.connections, 1);
+    assert_eq!(stats.open_connections, 1);
+
+    for ws in sockets.iter_mut().chain([&mut fresh]) {
+        ws.send(Message::text("bye")).await.unwrap();
+        ws.close(None).await.unwrap();
+    }
+    server
+        .wait_for("every WebSocket to end", |s| s.open_websockets == 0)
+        .await;
+}
