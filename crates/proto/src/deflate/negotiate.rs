@@ -158,28 +158,18 @@ pub fn accept_offer(config: &DeflateConfig, offers: &[Extension]) -> Option<Defl
 /// assert_eq!(client_offer(&DeflateConfig::default()), "permessage-deflate; client_max_window_bits");
 /// ```
 pub fn client_offer(config: &DeflateConfig) -> String {
-    let mut out = String::from("permessage-deflate");
-    if config.server_no_context_takeover {
-        out.push_str("; server_no_context_takeover");
+    let requested = DeflateParams {
+        server_no_context_takeover: config.server_no_context_takeover,
+        client_no_context_takeover: config.client_no_context_takeover,
+        server_max_window_bits: config.server_max_window_bits,
+        client_max_window_bits: config.client_max_window_bits,
+    };
+    let mut offer = requested.to_header();
+    if config.client_max_window_bits >= 15 {
+        // Without a value: the server may choose any window for the client.
+        offer.push_str("; client_max_window_bits");
     }
-    if config.client_no_context_takeover {
-        out.push_str("; client_no_context_takeover");
-    }
-    if config.server_max_window_bits < 15 {
-        out.push_str(&format!(
-            "; server_max_window_bits={}",
-            config.server_max_window_bits
-        ));
-    }
-    if config.client_max_window_bits < 15 {
-        out.push_str(&format!(
-            "; client_max_window_bits={}",
-            config.client_max_window_bits
-        ));
-    } else {
-        out.push_str("; client_max_window_bits");
-    }
-    out
+    offer
 }
 
 /// Client side: checks the server's `Sec-WebSocket-Extensions` response to
@@ -323,6 +313,34 @@ mod tests {
         assert!(
             validate_response(&strict, &parse_extensions("permessage-deflate").unwrap()).is_err()
         );
+    }
+
+    #[test]
+    fn every_client_offer_is_accepted_as_offered() {
+        for bits in 8..=15 {
+            for flags in 0..4 {
+                let config = DeflateConfig {
+                    server_no_context_takeover: flags & 1 != 0,
+                    client_no_context_takeover: flags & 2 != 0,
+                    server_max_window_bits: bits,
+                    client_max_window_bits: 23 - bits,
+                    ..DeflateConfig::default()
+                };
+                let offer = parse_extensions(&client_offer(&config)).unwrap();
+                let params = accept_offer(&DeflateConfig::default(), &offer).unwrap();
+                assert_eq!(
+                    params.server_no_context_takeover,
+                    config.server_no_context_takeover
+                );
+                assert_eq!(
+                    params.client_no_context_takeover,
+                    config.client_no_context_takeover
+                );
+                assert_eq!(params.server_max_window_bits, bits);
+                let response = parse_extensions(&params.to_header()).unwrap();
+                assert_eq!(validate_response(&config, &response).unwrap(), Some(params));
+            }
+        }
     }
 
     #[test]
