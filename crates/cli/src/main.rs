@@ -2,6 +2,7 @@
 
 mod connect;
 mod echo;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +20,10 @@ enum Command {
     Echo(echo::EchoArgs),
     /// Connect to a ws:// or wss:// URL: send stdin lines, print what arrives.
     Connect(connect::ConnectArgs),
+    /// Serve HTTP/1.1 and HTTP/2 (cleartext or TLS) on one port: a page at /,
+    /// WebSocket echo at /echo (WebSocket only: a plain request gets 426),
+    /// /healthz and /stats.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +49,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
             Command::Connect(args) => connect::run(args).await,
+            Command::Serve(args) => serve::run(args).await,
         }
     });
     match result {

@@ -1,0 +1,212 @@
+//! `pushwire serve`: HTTP/1.1 and HTTP/2, cleartext or TLS, on one port.
+//!
+//! Routes at this stage: `/` a placeholder page, `/echo` a WebSocket echo
+//! that only takes WebSockets (a plain request gets 426), `/healthz`, and
+//! `/stats` (the server's counters as JSON).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use pushwire::{
+    Body, CloseCode, CloseFrame, ConnectionInfo, Server, ServerStats, Tls, Upgrade, UpgradedStream,
+    WebSocket, WebSocketConfig,
+};
+
+/// Arguments of `pushwire serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// TLS certificate chain (PEM, leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key", conflicts_with = "tls_self_signed")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); needs --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve TLS with a freshly generated self-signed certificate for
+    /// localhost, 127.0.0.1 and ::1 (development only).
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// With --tls-self-signed: write the certificate (PEM) here, for
+    /// clients and browsers to trust.
+    #[arg(long, requires = "tls_self_signed")]
+    write_cert: Option<PathBuf>,
+    /// Do not accept permessage-deflate.
+    #[arg(long)]
+    no_deflate: bool,
+}
+
+struct App {
+    stats: Arc<ServerStats>,
+    websocket: WebSocketConfig,
+}
+
+pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
+    let tls = tls(&args)?;
+    let mut server = Server::bind(args.listen).await?;
+    let addr = server.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(tls) = tls {
+        server = server.tls(tls);
+    }
+    let mut websocket = WebSocketConfig::default();
+    if args.no_deflate {
+        websocket.deflate = None;
+    }
+    let app = Arc::new(App {
+        stats: server.stats(),
+        websocket,
+    });
+    tracing::info!(
+        "pushwire serving {scheme}://{addr}/ (HTTP/1.1 and HTTP/2; WebSocket echo at /echo)"
+    );
+    let service = service_fn(move |req| route(req, app.clone()));
+    server
+        .serve_with_shutdown(service, pushwire::shutdown_signal())
+        .await?;
+    tracing::info!("pushwire stopped");
+    Ok(())
+}
+
+fn tls(args: &ServeArgs) -> Result<Option<Tls>, pushwire::Error> {
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        return Tls::from_pem_files(cert, key).map(Some);
+    }
+    if !args.tls_self_signed {
+        return Ok(None);
+    }
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    let ip = args.listen.ip();
+    if !ip.is_unspecified() && !ip.is_loopback() {
+        names.push(ip.to_string());
+    }
+    let tls = Tls::self_signed(names)?;
+    if let Some(path) = &args.write_cert {
+        tls.write_certificate(path)?;
+        tracing::info!("self-signed certificate written to {}", path.display());
+    }
+    Ok(Some(tls))
+}
+
+async fn route(mut req: Request<Incoming>, app: Arc<App>) -> Result<Response<Body>, Infallible> {
+    let info = req.extensions().get::<ConnectionInfo>().cloned();
+    let path = req.uri().path().to_owned();
+    let response = match path.as_str() {
+        "/echo" => match Upgrade::require(&mut req) {
+            Ok(upgrade) => upgrade
+                .config(app.websocket.clone())
+                .on_upgrade(move |ws| echo(ws, info)),
+            Err(rejection) => {
+                log_rejection(&req, info.as_ref(), &rejection.to_string());
+                rejection.into_response()
+            }
+        },
+        "/" | "/healthz" | "/stats" if !matches!(*req.method(), Method::GET | Method::HEAD) => {
+            log_rejection(&req, info.as_ref(), "405 method not allowed");
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            response
+                .headers_mut()
+                .insert(ALLOW, "GET, HEAD".parse().expect("valid header"));
+            response
+        }
+        "/" => with_type(Response::new(Body::from(INDEX)), "text/html; charset=utf-8"),
+        "/healthz" => text(StatusCode::OK, "ok"),
+        "/stats" => {
+            let mut response = with_type(
+                Response::new(Body::from(app.stats.snapshot().to_json())),
+                "application/json",
+            );
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, "no-store".parse().expect("valid header"));
+            response
+        }
+        _ => {
+            log_rejection(&req, info.as_ref(), "404 not found");
+            text(StatusCode::NOT_FOUND, "not found\n")
+        }
+    };
+    Ok(response)
+}
+
+fn log_rejection(req: &Request<Incoming>, info: Option<&ConnectionInfo>, why: &str) {
+    let peer = info.map_or_else(|| "?".to_string(), |i| i.remote_addr().to_string());
+    tracing::info!(
+        "{peer} {} {} {:?}: rejected: {why}",
+        req.method(),
+        req.uri().path(),
+        req.version()
+    );
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut response = with_type(Response::new(Body::from(body)), "text/plain; charset=utf-8");
+    *response.status_mut() = status;
+    response
+}
+
+fn with_type(mut response: Response<Body>, content_type: &'static str) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, content_type.parse().expect("valid header"));
+    response
+}
+
+/// Echoes text and binary messages; closes with 1001 when the server
+/// shuts down.
+async fn echo(mut ws: WebSocket<UpgradedStream>, info: Option<ConnectionInfo>) {
+    let shutdown = async {
+        match &info {
+            Some(info) => info.shutting_down().await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            message = ws.recv() => match message {
+                Some(Ok(message)) if message.is_data() => {
+                    if let Err(e) = ws.send(message).await {
+                        tracing::debug!("echo: {e}");
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::debug!("echo: {e}");
+                    return;
+                }
+                None => return,
+            },
+            () = &mut shutdown => {
+                let frame = CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down");
+                let _ = ws.close(Some(frame)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// The page at `/` until the demo page replaces it.
+const INDEX: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>pushwire</title></head>
+<body>
+<h1>pushwire is running</h1>
+<p>WebSocket echo at <code>/echo</code> (over HTTP/1.1 and HTTP/2),
+health at <a href="/healthz"><code>/healthz</code></a>,
+counters at <a href="/stats"><code>/stats</code></a>.</p>
+</body>
+</html>
+"#;

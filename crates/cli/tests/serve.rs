@@ -1,0 +1,111 @@
+//! `pushwire serve` as a user runs it: the routes, then SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use pushwire::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// Starts `pushwire serve` on a free port; returns the child and its address.
+fn start() -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushwire"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the pushwire binary runs");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("a log line").unwrap();
+        if let Some(rest) = line.split("serving http://").nth(1) {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    // Keep draining the log so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
+}
+
+async fn get(addr: &str, path: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(LIMIT, tcp.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    response
+}
+
+#[tokio::test]
+async fn serve_routes_then_stops_on_sigterm() {
+    let (mut child, addr) = start();
+    let health = get(&addr, "/healthz").await;
+    assert!(
+        health.starts_with("HTTP/1.1 200 OK\r\n") && health.ends_with("\r\n\r\nok"),
+        "{health}"
+    );
+    let page = get(&addr, "/").await;
+    assert!(
+        page.contains("text/html") && page.contains("pushwire is running"),
+        "{page}"
+    );
+    let plain = get(&addr, "/echo").await.to_ascii_lowercase();
+    assert!(
+        plain.starts_with("http/1.1 426 upgrade required\r\n"),
+        "{plain}"
+    );
+    assert!(plain.contains("\r\nupgrade: websocket\r\n"), "{plain}");
+    assert!(
+        plain.contains("\r\nsec-websocket-version: 13\r\n"),
+        "{plain}"
+    );
+    assert!(get(&addr, "/missing").await.starts_with("HTTP/1.1 404 "));
+
+    let mut ws = pushwire::connect(&format!("ws://{addr}/echo"))
+        .await
+        .unwrap();
+    assert!(ws.negotiated().deflate.is_some());
+    ws.send(Message::text("hello")).await.unwrap();
+    let echoed = tokio::time::timeout(LIMIT, ws.recv()).await.unwrap();
+    assert_eq!(echoed.unwrap().unwrap(), Message::text("hello"));
+
+    let stats = get(&addr, "/stats").await;
+    assert!(stats.contains("application/json"), "{stats}");
+    assert!(stats.contains("\"h1_upgrades\":1"), "{stats}");
+    assert!(stats.contains("\"extended_connects\":0"), "{stats}");
+
+    // SIGTERM: the open WebSocket is closed with 1001, the process exits 0.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let close = tokio::time::timeout(LIMIT, ws.recv()).await.unwrap();
+    match close {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(frame.code, pushwire::CloseCode::GOING_AWAY)
+        }
+        other => panic!("expected close 1001, got {other:?}"),
+    }
+    let deadline = std::time::Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pushwire serve did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}
