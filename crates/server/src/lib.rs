@@ -1,9 +1,15 @@
 //! pushwire: real-time web for Rust.
 //!
 //! This crate is the IO layer over [`pushwire_proto`]: a [`WebSocket`]
-//! connection over any async byte stream, the server handshake
-//! ([`accept`]) and a `ws://` / `wss://` client ([`connect`],
+//! connection over any async byte stream, the server handshake on a raw
+//! stream ([`accept`]) and a `ws://` / `wss://` client ([`connect`],
 //! [`ClientBuilder`]).
+//!
+//! It also serves HTTP: a [`Server`] runs a hyper service over HTTP/1.1
+//! and HTTP/2 on one port, cleartext or [`Tls`], and [`Upgrade`] turns a
+//! request into a WebSocket over either protocol (`Upgrade: websocket`,
+//! or an RFC 8441 extended CONNECT), with *accept* and *require*
+//! semantics; see [`Server`] for a complete example.
 //!
 //! ```no_run
 //! use pushwire::{accept, Message, WebSocketConfig};

@@ -6,8 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{h2_client, h2_websocket, round_trip, TestServer, LIMIT};
+use common::{h2_client, h2_websocket, read_head, round_trip, TestServer, LIMIT};
 use pushwire::{CloseCode, Message};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[tokio::test]
@@ -21,8 +22,21 @@ async fn websockets_are_closed_with_1001_and_the_server_returns() {
     let mut h2 = h2_websocket(&mut client, "/echo").await;
     round_trip(&mut h2, "h2").await;
 
+    // An idle keep-alive connection, after one request.
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_head(&mut idle).await.starts_with("HTTP/1.1 200 "));
+
     let started = Instant::now();
     server.stop();
+    let mut rest = Vec::new();
+    tokio::time::timeout(LIMIT, idle.read_to_end(&mut rest))
+        .await
+        .expect("the idle connection is closed")
+        .unwrap();
+    assert_eq!(rest, b"ok", "only the rest of the body, then the close");
     for code in [next_close(&mut h1).await, next_close(&mut h2).await] {
         assert_eq!(code, CloseCode::GOING_AWAY);
     }
