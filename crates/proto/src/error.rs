@@ -27,8 +27,6 @@ pub enum ProtocolError {
     ExpectedContinuation,
     /// A close frame of one byte, or with a code that must not be sent.
     InvalidClosePayload,
-    /// A data frame after the peer's close frame.
-    FrameAfterClose,
     /// Text, or a close reason, that is not valid UTF-8.
     InvalidUtf8,
     /// A compressed payload that does not inflate.
@@ -73,7 +71,6 @@ impl std::fmt::Display for ProtocolError {
             ProtocolError::UnexpectedContinuation => "continuation frame without a message",
             ProtocolError::ExpectedContinuation => "new message inside a fragmented message",
             ProtocolError::InvalidClosePayload => "invalid close frame payload",
-            ProtocolError::FrameAfterClose => "frame after close",
             ProtocolError::InvalidUtf8 => "invalid UTF-8",
             ProtocolError::InvalidCompressedData => "invalid compressed data",
             ProtocolError::FrameTooBig => "frame exceeds max_frame_size",

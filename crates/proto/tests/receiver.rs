@@ -283,6 +283,20 @@ fn empty_compressed_messages_keep_the_stream_in_sync() {
     assert_eq!(feed(&mut rx, &wire, 3).unwrap(), expected);
 }
 
+#[test]
+fn message_after_a_bfinal_block_is_not_lost() {
+    // RFC 7692 section 7.2.3.4 ("Hello" ending in a BFINAL block), then 7.2.3.1.
+    let mut rx = Receiver::new(Role::Client, Limits::default(), Some(Inflater::new(false)));
+    let wire = [
+        0xc1, 0x08, 0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0xc1, 0x07, 0xf2, 0x48, 0xcd,
+        0xc9, 0xc9, 0x07, 0x00,
+    ];
+    assert_eq!(
+        feed(&mut rx, &wire, 5).unwrap(),
+        vec![Message::text("Hello"), Message::text("Hello")]
+    );
+}
+
 proptest! {
     /// Any split of a message into fragments, delivered in any chunk size,
     /// decodes to the same message.

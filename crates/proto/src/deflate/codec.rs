@@ -93,6 +93,10 @@ impl std::fmt::Debug for Deflater {
 pub struct Inflater {
     state: Option<Decompress>,
     reset_after_message: bool,
+    /// The message ended its DEFLATE stream with a BFINAL block
+    /// (RFC 7692 section 7.2.3.4): the rest of it is ignored and the next
+    /// message starts a new stream.
+    stream_ended: bool,
 }
 
 impl Inflater {
@@ -102,6 +106,7 @@ impl Inflater {
         Inflater {
             state: None,
             reset_after_message: no_context_takeover,
+            stream_ended: false,
         }
     }
 
@@ -113,6 +118,9 @@ impl Inflater {
         out: &mut BytesMut,
         limit: usize,
     ) -> Result<(), ProtocolError> {
+        if self.stream_ended {
+            return Ok(());
+        }
         let state = self
             .state
             .get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
@@ -134,11 +142,12 @@ impl Inflater {
             }
             out.extend_from_slice(&chunk);
             let consumed = (state.total_in() - start) as usize;
+            if status == Status::StreamEnd {
+                self.stream_ended = true;
+                return Ok(());
+            }
             let stalled = chunk.is_empty() && consumed == consumed_before;
-            if status == Status::StreamEnd
-                || stalled
-                || (consumed == input.len() && chunk.len() < room)
-            {
+            if stalled || (consumed == input.len() && chunk.len() < room) {
                 return Ok(());
             }
         }
@@ -151,7 +160,7 @@ impl Inflater {
         limit: usize,
     ) -> Result<(), ProtocolError> {
         self.inflate(&SYNC_TRAILER, out, limit)?;
-        if self.reset_after_message {
+        if self.reset_after_message || std::mem::take(&mut self.stream_ended) {
             if let Some(state) = &mut self.state {
                 state.reset(false);
             }
@@ -216,6 +225,21 @@ mod tests {
             .unwrap();
         i.finish_message(&mut out, 100).unwrap();
         assert_eq!(&out[..], b"Hello");
+    }
+
+    #[test]
+    fn bfinal_block_ends_only_its_message() {
+        // RFC 7692 section 7.2.3.4 ("Hello" in a BFINAL block), then 7.2.3.1.
+        let mut i = Inflater::new(false);
+        for packed in [
+            &[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00][..],
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+        ] {
+            let mut out = BytesMut::new();
+            i.inflate(packed, &mut out, 100).unwrap();
+            i.finish_message(&mut out, 100).unwrap();
+            assert_eq!(&out[..], b"Hello");
+        }
     }
 
     #[test]
