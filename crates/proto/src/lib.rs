@@ -10,6 +10,7 @@
 //! - [`close`]: close codes and payloads;
 //! - [`handshake`]: the opening handshake, both roles;
 //! - [`deflate`]: permessage-deflate (RFC 7692);
+//! - [`sse`]: Server-Sent Events, encoder and incremental parser;
 //! - [`Receiver`] / [`Sender`]: the protocol state machines.
 //!
 //! ```
@@ -36,6 +37,7 @@ mod message;
 mod receiver;
 mod role;
 mod sender;
+pub mod sse;
 pub mod utf8;
 
 pub use bytes;
