@@ -1,8 +1,11 @@
 //! `pushwire serve`: HTTP/1.1 and HTTP/2, cleartext or TLS, on one port.
 //!
 //! Routes at this stage: `/` a placeholder page, `/echo` a WebSocket echo
-//! that only takes WebSockets (a plain request gets 426), `/healthz`, and
-//! `/stats` (the server's counters as JSON).
+//! that only takes WebSockets (a plain request gets 426), `/healthz`,
+//! `/stats` (the server's counters as JSON), and the push demo in
+//! [`push`]: `/sse`, `/publish`, `/poll`.
+
+mod push;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -46,6 +49,7 @@ pub struct ServeArgs {
 struct App {
     stats: Arc<ServerStats>,
     websocket: WebSocketConfig,
+    push: push::Push,
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
@@ -63,6 +67,7 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
     let app = Arc::new(App {
         stats: server.stats(),
         websocket,
+        push: push::Push::default(),
     });
     tracing::info!(
         "pushwire serving {scheme}://{addr}/ (HTTP/1.1 and HTTP/2; WebSocket echo at /echo)"
@@ -99,9 +104,14 @@ fn tls(args: &ServeArgs) -> Result<Option<Tls>, pushwire::Error> {
     Ok(Some(tls))
 }
 
-async fn route(mut req: Request<Incoming>, app: Arc<App>) -> Result<Response<Body>, Infallible> {
+async fn route(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Body>, Infallible> {
     let info = req.extensions().get::<ConnectionInfo>().cloned();
     let path = req.uri().path().to_owned();
+    let req = match push::route(&app.push, req, info.as_ref()).await {
+        Ok(response) => return Ok(response),
+        Err(req) => req,
+    };
+    let mut req = req;
     let response = match path.as_str() {
         "/echo" => match Upgrade::require(&mut req) {
             Ok(upgrade) => upgrade
@@ -140,7 +150,7 @@ async fn route(mut req: Request<Incoming>, app: Arc<App>) -> Result<Response<Bod
     Ok(response)
 }
 
-fn log_rejection(req: &Request<Incoming>, info: Option<&ConnectionInfo>, why: &str) {
+pub(crate) fn log_rejection<B>(req: &Request<B>, info: Option<&ConnectionInfo>, why: &str) {
     let peer = info.map_or_else(|| "?".to_string(), |i| i.remote_addr().to_string());
     tracing::info!(
         "{peer} {} {} {:?}: rejected: {why}",
@@ -150,13 +160,16 @@ fn log_rejection(req: &Request<Incoming>, info: Option<&ConnectionInfo>, why: &s
     );
 }
 
-fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     let mut response = with_type(Response::new(Body::from(body)), "text/plain; charset=utf-8");
     *response.status_mut() = status;
     response
 }
 
-fn with_type(mut response: Response<Body>, content_type: &'static str) -> Response<Body> {
+pub(crate) fn with_type(
+    mut response: Response<Body>,
+    content_type: &'static str,
+) -> Response<Body> {
     response
         .headers_mut()
         .insert(CONTENT_TYPE, content_type.parse().expect("valid header"));

@@ -11,6 +11,9 @@
 //! or an RFC 8441 extended CONNECT), with *accept* and *require*
 //! semantics; see [`Server`] for a complete example.
 //!
+//! For clients that cannot use WebSockets, [`sse`] streams Server-Sent
+//! Events and [`longpoll`] holds requests on a cursor over a message log.
+//!
 //! ```no_run
 //! use pushwire::{accept, Message, WebSocketConfig};
 //!
@@ -36,6 +39,8 @@ mod client;
 mod config;
 mod error;
 mod http;
+pub mod longpoll;
+pub mod sse;
 mod upgrade;
 mod ws;
 

@@ -1,0 +1,279 @@
+//! The push demo routes of `pushwire serve`, a contract the browser tests
+//! rely on:
+//!
+//! - `GET /sse`: an event stream. First `retry: 1000`, then every 250 ms
+//!   an event `id: n`, `event: tick`, `data: {"n":n}` for n = 1, 2, 3…;
+//!   a reconnecting client (`Last-Event-ID: k`, or `?lastEventId=k`)
+//!   resumes at n = k + 1. A heartbeat comment after 15 s without events.
+//! - `POST /publish`: appends the body (UTF-8 text, at most 64 KiB, else
+//!   413) to the demo log; `202 {"cursor":M}`.
+//! - `GET /poll?cursor=N&timeout_ms=T`: long poll on that log (N default
+//!   0, T default 25000, at most 60000): `200 {"cursor":M,"messages":[…]}`,
+//!   empty on timeout, `"reset":true` added when N is outside the log's
+//!   retained window (see [`pushwire::longpoll`]).
+//!
+//! Cross-origin rule, for these three routes: a request without `Origin`
+//! is served; one whose `Origin` is the server's own (same scheme, and the
+//! same host and port as its `Host` header or HTTP/2 `:authority`) is
+//! served with `Access-Control-Allow-Origin` set to it and
+//! `Vary: Origin`; any other `Origin` gets `403`. `OPTIONS` is answered as
+//! a CORS preflight under the same rule (`204` or `403`).
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{
+    HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ALLOW, CACHE_CONTROL, CONTENT_LENGTH,
+    HOST, ORIGIN, VARY,
+};
+use hyper::{Method, Request, Response, StatusCode};
+use pushwire::longpoll::{self, Log};
+use pushwire::proto::sse::Event;
+use pushwire::sse::{last_event_id, Sse};
+use pushwire::{Body, ConnectionInfo};
+
+use super::{log_rejection, text, with_type};
+
+/// The largest body `/publish` takes.
+pub const MAX_PUBLISH_BYTES: usize = 64 * 1024;
+/// How many messages the demo log retains.
+const LOG_CAPACITY: usize = 1000;
+/// The longest `/poll` may be held.
+const MAX_POLL: Duration = Duration::from_secs(60);
+/// The interval between `/sse` ticks.
+const TICK: Duration = Duration::from_millis(250);
+
+/// The state of the push routes.
+pub struct Push {
+    log: Log<String>,
+}
+
+impl Default for Push {
+    fn default() -> Self {
+        Push {
+            log: Log::new(LOG_CAPACITY),
+        }
+    }
+}
+
+/// Serves the push routes; gives back any other request.
+pub async fn route(
+    push: &Push,
+    req: Request<Incoming>,
+    info: Option<&ConnectionInfo>,
+) -> Result<Response<Body>, Request<Incoming>> {
+    let allowed: &'static str = match req.uri().path() {
+        "/sse" => "GET, HEAD, OPTIONS",
+        "/poll" => "GET, HEAD, OPTIONS",
+        "/publish" => "POST, OPTIONS",
+        _ => return Err(req),
+    };
+    let origin = match cors(&req, info) {
+        Ok(origin) => origin,
+        Err(()) => {
+            log_rejection(&req, info, "403 cross-origin request");
+            return Ok(text(
+                StatusCode::FORBIDDEN,
+                "cross-origin request refused\n",
+            ));
+        }
+    };
+    let method = req.method().clone();
+    let mut response = match (req.uri().path(), &method) {
+        (_, &Method::OPTIONS) => {
+            let mut response = Response::new(Body::empty());
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            let headers = response.headers_mut();
+            headers.insert(
+                ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(allowed),
+            );
+            headers.insert(
+                ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("content-type, last-event-id"),
+            );
+            headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            response
+        }
+        ("/sse", &Method::GET | &Method::HEAD) => ticks(&req, info),
+        ("/poll", &Method::GET | &Method::HEAD) => poll(push, &req, info).await,
+        ("/publish", &Method::POST) => publish(push, req, info).await,
+        _ => {
+            log_rejection(&req, info, "405 method not allowed");
+            let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allowed));
+            response
+        }
+    };
+    if let Some(origin) = origin {
+        let headers = response.headers_mut();
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(VARY, HeaderValue::from_static("origin"));
+    }
+    Ok(response)
+}
+
+/// The cross-origin rule: `Ok(None)` without `Origin`, `Ok(Some(origin))`
+/// when it is the server's own, `Err(())` otherwise.
+fn cors<B>(req: &Request<B>, info: Option<&ConnectionInfo>) -> Result<Option<HeaderValue>, ()> {
+    let Some(origin) = req.headers().get(ORIGIN) else {
+        return Ok(None);
+    };
+    let scheme = if info.is_some_and(ConnectionInfo::is_tls) {
+        "https://"
+    } else {
+        "http://"
+    };
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers().get(HOST).and_then(|h| h.to_str().ok()));
+    let same = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.strip_prefix(scheme))
+        .zip(host)
+        .is_some_and(|(o, host)| o.eq_ignore_ascii_case(host));
+    if same {
+        Ok(Some(origin.clone()))
+    } else {
+        Err(())
+    }
+}
+
+/// The value of query parameter `name` (no percent-decoding: the demo's
+/// parameters are numbers).
+fn query<'a, B>(req: &'a Request<B>, name: &str) -> Option<&'a str> {
+    req.uri()
+        .query()?
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find_map(|(key, value)| (key == name).then_some(value))
+}
+
+/// A query parameter as a number: `Ok(None)` when absent, `Err` when not
+/// a number.
+fn number<B>(req: &Request<B>, name: &str) -> Result<Option<u64>, Response<Body>> {
+    match query(req, name) {
+        None => Ok(None),
+        Some(value) => value
+            .parse()
+            .map(Some)
+            .map_err(|_| text(StatusCode::BAD_REQUEST, "bad query parameter\n")),
+    }
+}
+
+/// `GET /sse`: ticks every 250 ms, resuming after `Last-Event-ID`.
+fn ticks(req: &Request<Incoming>, info: Option<&ConnectionInfo>) -> Response<Body> {
+    let last = last_event_id(req)
+        .or_else(|| query(req, "lastEventId"))
+        .and_then(|id| id.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let (tx, sse) = Sse::channel(4);
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(TICK);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut first = Some(Event::new().retry(1000));
+        for n in last + 1.. {
+            interval.tick().await;
+            let event = Event::new()
+                .id(n.to_string())
+                .event("tick")
+                .data(format!("{{\"n\":{n}}}"));
+            if let Some(retry) = first.take() {
+                if tx.send(retry).await.is_err() {
+                    return;
+                }
+            }
+            if tx.send(event).await.is_err() {
+                // The client went away or the server is shutting down.
+                return;
+            }
+        }
+    });
+    let sse = match info {
+        Some(info) => sse.until(info.shutting_down()),
+        None => sse,
+    };
+    sse.into_response()
+}
+
+/// `POST /publish`: appends the text body to the log.
+async fn publish(
+    push: &Push,
+    req: Request<Incoming>,
+    info: Option<&ConnectionInfo>,
+) -> Response<Body> {
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_PUBLISH_BYTES as u64) {
+        log_rejection(&req, info, "413 body too large");
+        return too_large();
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, MAX_PUBLISH_BYTES).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<LengthLimitError>() => {
+            log_rejection(&Request::from_parts(parts, ()), info, "413 body too large");
+            return too_large();
+        }
+        Err(e) => {
+            tracing::debug!("/publish: reading the body: {e}");
+            return text(StatusCode::BAD_REQUEST, "could not read the body\n");
+        }
+    };
+    let Ok(message) = String::from_utf8(bytes.into()) else {
+        return text(StatusCode::BAD_REQUEST, "the body must be UTF-8 text\n");
+    };
+    let cursor = push.log.publish(message);
+    let mut response = json(format!("{{\"cursor\":{cursor}}}"));
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response
+}
+
+fn too_large() -> Response<Body> {
+    text(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the body is larger than 64 KiB\n",
+    )
+}
+
+/// `GET /poll`: held until a message is published after the cursor, or
+/// the timeout, or the server shutting down.
+async fn poll(
+    push: &Push,
+    req: &Request<Incoming>,
+    info: Option<&ConnectionInfo>,
+) -> Response<Body> {
+    let (cursor, timeout) = match (number(req, "cursor"), number(req, "timeout_ms")) {
+        (Ok(cursor), Ok(timeout)) => (cursor.unwrap_or(0), timeout),
+        (Err(response), _) | (_, Err(response)) => return response,
+    };
+    let timeout = timeout.map_or(longpoll::DEFAULT_TIMEOUT, Duration::from_millis);
+    let wait = push.log.poll(cursor, timeout.min(MAX_POLL));
+    let batch = match info {
+        Some(info) => {
+            tokio::select! {
+                batch = wait => batch,
+                () = info.shutting_down() => push.log.read(cursor),
+            }
+        }
+        None => wait.await,
+    };
+    json(batch.to_json())
+}
+
+fn json(body: String) -> Response<Body> {
+    let mut response = with_type(Response::new(Body::from(body)), "application/json");
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

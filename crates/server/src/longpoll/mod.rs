@@ -1,0 +1,271 @@
+//! Long polling: a bounded in-memory message log with sequence numbers,
+//! and held requests that return when a message arrives or a timeout
+//! passes.
+//!
+//! The protocol a client follows: start with cursor `0`, ask for
+//! everything after its cursor, take the returned cursor for the next
+//! poll. Every message has a sequence number one above the previous one
+//! (the first is 1), and a [`Batch`] holds *all* retained messages after
+//! the cursor asked for, so nothing published between two polls is lost
+//! or sent twice.
+//!
+//! The log keeps only its last `capacity` messages. A cursor older than
+//! that window, or newer than anything published (the server restarted),
+//! gets a batch with [`reset`](Batch::reset) set: the client has missed
+//! messages and should resynchronize; the batch still carries everything
+//! retained and a valid cursor to continue from.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pushwire::longpoll::Log;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let log = Log::new(100);
+//! log.publish("a".to_string());
+//! log.publish("b".to_string());
+//! let batch = log.poll(0, Duration::from_secs(25)).await; // returns at once
+//! assert_eq!((batch.cursor, batch.messages.as_slice()), (2, &["a".to_string(), "b".to_string()][..]));
+//! assert_eq!(batch.to_json(), r#"{"cursor":2,"messages":["a","b"]}"#);
+//! # }
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+/// The default time a poll is held before it returns empty.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// A bounded, shareable (put it in an `Arc`) log of messages numbered
+/// 1, 2, 3…, with waiters woken when one is published.
+#[derive(Debug)]
+pub struct Log<T> {
+    state: Mutex<State<T>>,
+    /// The sequence number of the newest message; waiters watch it.
+    latest: watch::Sender<u64>,
+}
+
+#[derive(Debug)]
+struct State<T> {
+    capacity: usize,
+    /// The retained messages; the last has sequence number `last`.
+    messages: VecDeque<T>,
+    last: u64,
+}
+
+/// What a poll returns: messages after the cursor asked for, and the
+/// cursor to ask with next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch<T> {
+    /// The sequence number of the last message in this batch (or, when it
+    /// is empty, the cursor to keep using).
+    pub cursor: u64,
+    /// The messages after the requested cursor, oldest first.
+    pub messages: Vec<T>,
+    /// Messages between the requested cursor and these were lost: the
+    /// cursor was older than the retained window, or newer than the log.
+    pub reset: bool,
+}
+
+impl<T: Clone> Log<T> {
+    /// An empty log retaining the last `capacity` messages (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Log {
+            state: Mutex::new(State {
+                capacity,
+                messages: VecDeque::with_capacity(capacity.min(1024)),
+                last: 0,
+            }),
+            latest: watch::Sender::new(0),
+        }
+    }
+
+    /// Appends a message, wakes every waiting poll, and returns the
+    /// message's sequence number.
+    pub fn publish(&self, message: T) -> u64 {
+        let seq = {
+            let mut state = self.lock();
+            if state.messages.len() == state.capacity {
+                state.messages.pop_front();
+            }
+            state.messages.push_back(message);
+            state.last += 1;
+            state.last
+        };
+        self.latest.send_replace(seq);
+        seq
+    }
+
+    /// The sequence number of the newest message (0 when none yet).
+    pub fn cursor(&self) -> u64 {
+        self.lock().last
+    }
+
+    /// What is there after `cursor` now, without waiting.
+    pub fn read(&self, cursor: u64) -> Batch<T> {
+        let state = self.lock();
+        let first = state.last + 1 - state.messages.len() as u64;
+        if cursor > state.last || cursor + 1 < first {
+            return Batch {
+                cursor: state.last,
+                messages: state.messages.iter().cloned().collect(),
+                reset: true,
+            };
+        }
+        let skip = (cursor + 1 - first) as usize;
+        Batch {
+            cursor: state.last,
+            messages: state.messages.iter().skip(skip).cloned().collect(),
+            reset: false,
+        }
+    }
+
+    /// Messages after `cursor`: at once if there are any (or the cursor
+    /// needs a reset), else as soon as one is published, else an empty
+    /// batch after `timeout`. Cancel-safe: to end a poll early (the server
+    /// is shutting down), drop it, e.g. in `tokio::select!`.
+    pub async fn poll(&self, cursor: u64, timeout: Duration) -> Batch<T> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Subscribe before reading: a publish after the read marks the
+        // receiver changed, so no wake-up is missed.
+        let mut latest = self.latest.subscribe();
+        loop {
+            let batch = self.read(cursor);
+            if !batch.messages.is_empty() || batch.reset {
+                return batch;
+            }
+            match tokio::time::timeout_at(deadline, latest.changed()).await {
+                Ok(Ok(())) => continue,
+                // Timed out (the sender cannot be gone: we borrow it).
+                _ => return self.read(cursor),
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
+        // A panic while holding the lock leaves the log consistent (every
+        // update is a push, a pop and an increment), so poison is ignored.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<T: AsRef<str>> Batch<T> {
+    /// The batch as JSON: `{"cursor":M,"messages":["…",…]}`, with
+    /// `"reset":true` added only when set.
+    pub fn to_json(&self) -> String {
+        let mut json = format!("{{\"cursor\":{},\"messages\":[", self.cursor);
+        for (i, message) in self.messages.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json_string(&mut json, message.as_ref());
+        }
+        json.push(']');
+        if self.reset {
+            json.push_str(",\"reset\":true");
+        }
+        json.push('}');
+        json
+    }
+}
+
+/// Appends `text` as a JSON string literal.
+fn json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn reads_after_the_cursor_and_resets_outside_the_window() {
+        let log = Log::new(3);
+        assert_eq!(
+            log.read(0),
+            Batch {
+                cursor: 0,
+                messages: vec![],
+                reset: false
+            }
+        );
+        for m in ["a", "b", "c", "d"] {
+            log.publish(m.to_string());
+        }
+        assert_eq!(log.cursor(), 4);
+        // Retained: b (2), c (3), d (4).
+        assert_eq!(log.read(1).messages, strings(&["b", "c", "d"]));
+        assert_eq!(log.read(3).messages, strings(&["d"]));
+        assert_eq!(
+            log.read(4),
+            Batch {
+                cursor: 4,
+                messages: vec![],
+                reset: false
+            }
+        );
+        let old = log.read(0);
+        assert!(old.reset);
+        assert_eq!((old.cursor, old.messages), (4, strings(&["b", "c", "d"])));
+        let ahead = log.read(9);
+        assert!(ahead.reset);
+        assert_eq!(ahead.cursor, 4);
+    }
+
+    #[test]
+    fn json_escapes() {
+        let batch = Batch {
+            cursor: 7,
+            messages: vec!["q\"\\\n\u{1}é".to_string()],
+            reset: true,
+        };
+        assert_eq!(
+            batch.to_json(),
+            "{\"cursor\":7,\"messages\":[\"q\\\"\\\\\\n\\u0001é\"],\"reset\":true}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn poll_waits_for_a_publish_or_the_timeout() {
+        let log = std::sync::Arc::new(Log::new(10));
+        let started = tokio::time::Instant::now();
+        let empty = log.poll(0, Duration::from_secs(25)).await;
+        assert_eq!(
+            (empty.cursor, empty.messages.len(), empty.reset),
+            (0, 0, false)
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(25));
+
+        let publisher = log.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            publisher.publish("x".to_string());
+        });
+        let started = tokio::time::Instant::now();
+        let batch = log.poll(0, Duration::from_secs(25)).await;
+        assert_eq!((batch.cursor, batch.messages), (1, strings(&["x"])));
+        assert_eq!(started.elapsed(), Duration::from_secs(3));
+    }
+}
