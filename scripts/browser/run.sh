@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# pushwire in a real browser: installs Debian chromium and the npm test tools
+# when missing, builds `pushwire` (unless PUSHWIRE_BIN names one), and runs
+# the Node test files here against `pushwire serve`.
+#
+#   scripts/browser/run.sh
+#   PUSHWIRE_BIN=target/release/pushwire scripts/browser/run.sh
+#   scripts/browser/run.sh --test-name-pattern=WebSocket   (extra args go to node --test)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+# shellcheck source=../lib/browser.sh
+source "$ROOT/scripts/lib/browser.sh"
+ensure_browser_tools
+
+if [[ -z ${PUSHWIRE_BIN:-} ]]; then
+  (cd "$ROOT" && cargo build --quiet -p pushwire-cli)
+  PUSHWIRE_BIN="$ROOT/target/debug/pushwire"
+fi
+# The tests resolve PUSHWIRE_BIN from their own directory; hand them an absolute path.
+PUSHWIRE_BIN=$(realpath "$PUSHWIRE_BIN")
+[[ -x $PUSHWIRE_BIN ]] || { echo "run.sh: $PUSHWIRE_BIN is not an executable" >&2; exit 1; }
+export PUSHWIRE_BIN
+
+cd "$HERE"
+exec node --test --test-timeout=60000 "$@" ./*.test.mjs
