@@ -1,0 +1,253 @@
+//! The push routes of `pushwire serve`, as the browser page uses them:
+//! `/sse` ticks with resume, `/publish` + `/poll` losing and duplicating
+//! nothing, poll timeout, body limit, and the cross-origin rule.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use pushwire::proto::sse::{Parser, Received};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+struct Serve(Child, String);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `pushwire serve` on a free port.
+fn start() -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushwire"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the pushwire binary runs");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("a log line").unwrap();
+        if let Some(rest) = line.split("serving http://").nth(1) {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Serve(child, addr)
+}
+
+/// One request on a fresh connection (`Connection: close`): status line
+/// and headers (lower-cased), and body.
+async fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> (String, String) {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n{headers}\r\n",
+        body.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    // The server may answer (413) before taking all of a large body.
+    let _ = tcp.write_all(body).await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(LIMIT, tcp.read_to_end(&mut response))
+        .await
+        .expect("a response in time");
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+async fn publish(addr: &str, text: &str) {
+    let (head, body) = request(addr, "POST", "/publish", "", text.as_bytes()).await;
+    assert!(head.starts_with("http/1.1 202"), "{head}");
+    assert!(body.starts_with("{\"cursor\":"), "{body}");
+}
+
+/// Polls; returns the cursor and the messages (the test's messages hold
+/// no characters JSON escapes).
+async fn poll(addr: &str, cursor: u64, timeout_ms: u64) -> (u64, Vec<String>) {
+    let path = format!("/poll?cursor={cursor}&timeout_ms={timeout_ms}");
+    let (head, body) = request(addr, "GET", &path, "", b"").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let rest = body.strip_prefix("{\"cursor\":").expect(&body);
+    let (cursor, rest) = rest.split_once(",\"messages\":[").expect(&body);
+    let list = rest.strip_suffix("]}").expect("no reset");
+    let messages = if list.is_empty() {
+        Vec::new()
+    } else {
+        list.split(',')
+            .map(|m| m.trim_matches('"').to_owned())
+            .collect()
+    };
+    (cursor.parse().unwrap(), messages)
+}
+
+#[tokio::test]
+async fn sse_ticks_and_resumes_after_last_event_id() {
+    let serve = start();
+    for (path, headers) in [("/sse", "Last-Event-ID: 7\r\n"), ("/sse?lastEventId=7", "")] {
+        let mut tcp = TcpStream::connect(&serve.1).await.unwrap();
+        let req = format!("GET {path} HTTP/1.0\r\nHost: x\r\n{headers}\r\n");
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut parser = Parser::new();
+        let mut raw = Vec::new();
+        let mut items = Vec::new();
+        while items
+            .iter()
+            .filter(|i| matches!(i, Received::Message(_)))
+            .count()
+            < 3
+        {
+            let mut buf = [0u8; 1024];
+            let n = tokio::time::timeout(LIMIT, tcp.read(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(n > 0);
+            if raw.len() < 4 || !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                raw.extend_from_slice(&buf[..n]);
+                if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&raw[..at]).to_ascii_lowercase();
+                    assert!(head.contains("content-type: text/event-stream"), "{head}");
+                    parser.feed(&raw[at + 4..]);
+                }
+            } else {
+                parser.feed(&buf[..n]);
+            }
+            items.extend(parser.by_ref());
+        }
+        assert_eq!(items[0], Received::Retry(1000));
+        let messages: Vec<_> = items
+            .into_iter()
+            .filter_map(|i| match i {
+                Received::Message(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        for (k, m) in messages.iter().enumerate() {
+            let n = 8 + k;
+            assert_eq!((m.id.clone(), m.event.as_str()), (n.to_string(), "tick"));
+            assert_eq!(m.data, format!("{{\"n\":{n}}}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn long_poll_loses_and_duplicates_nothing() {
+    let serve = start();
+    let addr = serve.1.clone();
+    const N: usize = 60;
+    let publisher = tokio::spawn(async move {
+        for i in 0..N {
+            publish(&addr, &format!("m{i}")).await;
+            // Bursts and pauses, so messages land both during and
+            // between polls.
+            if i % 7 == 0 {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        }
+    });
+    let mut cursor = 0;
+    let mut received = Vec::new();
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while received.len() < N {
+        assert!(tokio::time::Instant::now() < deadline, "got {received:?}");
+        let (next, messages) = poll(&serve.1, cursor, 2000).await;
+        assert_eq!(next, cursor + messages.len() as u64);
+        cursor = next;
+        received.extend(messages);
+    }
+    publisher.await.unwrap();
+    let expected: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    assert_eq!(received, expected);
+    // Caught up: a poll times out empty, keeping the cursor.
+    let started = std::time::Instant::now();
+    assert_eq!(poll(&serve.1, cursor, 300).await, (cursor, vec![]));
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[tokio::test]
+async fn a_held_poll_returns_when_a_message_is_published() {
+    let serve = start();
+    let addr = serve.1.clone();
+    let held = tokio::spawn(async move { poll(&addr, 0, 20_000).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!held.is_finished());
+    publish(&serve.1, "wake").await;
+    let got = tokio::time::timeout(LIMIT, held).await.unwrap().unwrap();
+    assert_eq!(got, (1, vec!["wake".to_string()]));
+}
+
+#[tokio::test]
+async fn oversized_publish_gets_413() {
+    let serve = start();
+    let big = vec![b'a'; 64 * 1024 + 1];
+    let (head, _) = request(&serve.1, "POST", "/publish", "", &big).await;
+    assert!(head.starts_with("http/1.1 413"), "{head}");
+    let exact = vec![b'a'; 64 * 1024];
+    let (head, _) = request(&serve.1, "POST", "/publish", "", &exact).await;
+    assert!(head.starts_with("http/1.1 202"), "{head}");
+    let (head, _) = request(&serve.1, "GET", "/publish", "", b"").await;
+    assert!(head.starts_with("http/1.1 405"), "{head}");
+}
+
+#[tokio::test]
+async fn cross_origin_rule() {
+    let serve = start();
+    let own = format!("Origin: http://{}\r\n", serve.1);
+    // Same origin: served, with the origin allowed back.
+    let (head, _) = request(&serve.1, "GET", "/poll?timeout_ms=1", &own, b"").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains(&format!("access-control-allow-origin: http://{}", serve.1)),
+        "{head}"
+    );
+    // No Origin: served, no CORS headers.
+    let (head, _) = request(&serve.1, "GET", "/poll?timeout_ms=1", "", b"").await;
+    assert!(
+        head.starts_with("http/1.1 200") && !head.contains("access-control"),
+        "{head}"
+    );
+    // Another origin (or scheme): refused everywhere.
+    for origin in [
+        "http://evil.example",
+        &format!("https://{}", serve.1),
+        "null",
+    ] {
+        let header = format!("Origin: {origin}\r\n");
+        for (method, path) in [
+            ("GET", "/sse"),
+            ("GET", "/poll"),
+            ("POST", "/publish"),
+            ("OPTIONS", "/publish"),
+        ] {
+            let (head, _) = request(&serve.1, method, path, &header, b"").await;
+            assert!(
+                head.starts_with("http/1.1 403"),
+                "{origin} {method} {path}: {head}"
+            );
+            assert!(!head.contains("access-control-allow-origin"), "{head}");
+        }
+    }
+    // Preflight from the own origin.
+    for path in ["/publish", "/poll"] {
+        let preflight = format!("{own}Access-Control-Request-Method: POST\r\n");
+        let (head, _) = request(&serve.1, "OPTIONS", path, &preflight, b"").await;
+        assert!(head.starts_with("http/1.1 204"), "{head}");
+        assert!(head.contains("access-control-allow-methods:"), "{head}");
+        assert!(head.contains("access-control-allow-origin:"), "{head}");
+    }
+}
