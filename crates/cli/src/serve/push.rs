@@ -158,14 +158,8 @@ fn query<'a, B>(req: &'a Request<B>, name: &str) -> Option<&'a str> {
 
 /// A query parameter as a number: `Ok(None)` when absent, `Err` when not
 /// a number.
-fn number<B>(req: &Request<B>, name: &str) -> Result<Option<u64>, Response<Body>> {
-    match query(req, name) {
-        None => Ok(None),
-        Some(value) => value
-            .parse()
-            .map(Some)
-            .map_err(|_| text(StatusCode::BAD_REQUEST, "bad query parameter\n")),
-    }
+fn number<B>(req: &Request<B>, name: &str) -> Result<Option<u64>, std::num::ParseIntError> {
+    query(req, name).map(str::parse).transpose()
 }
 
 /// `GET /sse`: ticks every 250 ms, resuming after `Last-Event-ID`.
@@ -254,7 +248,7 @@ async fn poll(
 ) -> Response<Body> {
     let (cursor, timeout) = match (number(req, "cursor"), number(req, "timeout_ms")) {
         (Ok(cursor), Ok(timeout)) => (cursor.unwrap_or(0), timeout),
-        (Err(response), _) | (_, Err(response)) => return response,
+        _ => return text(StatusCode::BAD_REQUEST, "bad cursor or timeout_ms\n"),
     };
     let timeout = timeout.map_or(longpoll::DEFAULT_TIMEOUT, Duration::from_millis);
     let wait = push.log.poll(cursor, timeout.min(MAX_POLL));
