@@ -20,9 +20,17 @@ _browser_apt_install() {
     sudo=(sudo -n)
   fi
   echo "browser.sh: installing $* with apt-get" >&2
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null || return 1
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" \
-    >/dev/null </dev/null || return 1
+  local out
+  out=$(mktemp)
+  # apt's chatter goes to a file, shown only when something fails.
+  if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } \
+    >"$out" 2>&1 </dev/null; then
+    cat "$out" >&2
+    rm -f "$out"
+    return 1
+  fi
+  rm -f "$out"
 }
 
 # Debian's chromium (not a Playwright-downloaded build: only registries are reachable).
@@ -49,10 +57,15 @@ ensure_browser_node_modules() {
     return 0
   fi
   echo "browser.sh: npm ci in scripts/browser" >&2
-  (cd "$BROWSER_DIR" && CI=true npm ci --no-audit --no-fund --loglevel=error >/dev/null </dev/null) || {
+  local out
+  out=$(mktemp)
+  (cd "$BROWSER_DIR" && CI=true npm ci --no-audit --no-fund --loglevel=error) >"$out" 2>&1 </dev/null || {
+    cat "$out" >&2
+    rm -f "$out"
     echo "browser.sh: npm ci failed" >&2
     return 1
   }
+  rm -f "$out"
   touch "$stamp"
 }
 
