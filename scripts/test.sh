@@ -4,6 +4,7 @@
 #
 #   scripts/test.sh            everything
 #   QUICK=1 scripts/test.sh    skip the Autobahn conformance runs
+#   SKIP_BROWSER=1 scripts/test.sh   skip the headless Chromium tests
 #   FUZZ_SECONDS=N scripts/test.sh   also fuzz each target for N seconds
 set -euo pipefail
 
@@ -30,6 +31,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "unit, property and integration tests"
 cargo test --workspace
+
+if [[ ${SKIP_BROWSER:-} != 1 ]]; then
+  step "browser tests: headless Chromium against pushwire serve"
+  scripts/browser/run.sh
+fi
 
 step "benchmarks compile and run once"
 cargo bench -p pushwire-proto --bench codec -- --test >/dev/null

@@ -9,8 +9,6 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { launchChromium, Server } from './harness.mjs';
 
 const T = { timeout: 20000 }; // per test
@@ -159,10 +157,8 @@ function assertEcho(r) {
   assert.ok(r.bufferedAfterSend > 0, `bufferedAmount after send: ${r.bufferedAfterSend}`);
   assert.equal(r.bufferedAtEnd, 0, 'bufferedAmount drains to 0');
   assert.match(r.extensions, /permessage-deflate/, `extensions: ${r.extensions}`);
-  // The server's close reply carries the client's code back; pushwire's
-  // connection echoes the code and leaves the reason empty (RFC 6455 5.5.1
-  // only asks for the code), so onclose sees 4000 and "".
-  assert.deepEqual(r.close, { code: 4000, reason: '', wasClean: true });
+  // The server's close reply carries the client's code and reason back.
+  assert.deepEqual(r.close, { code: 4000, reason: 'done: pushwire browser test', wasClean: true });
 }
 
 const report = (what, data) => console.log(`${what}: ${JSON.stringify(data)}`);
@@ -438,50 +434,28 @@ describe('long polling', () => {
 
 // ------------------------------------------------------------------ the demo page
 
-const DEMO = fileURLToPath(new URL('../../web/index.html', import.meta.url));
-
-/**
- * Opens the demo page at the server's origin. When `/` is not the demo page
- * yet (serve.rs still embedding its placeholder), the repository's
- * web/index.html is written into the placeholder's document, so the page's
- * own same-origin WebSocket, EventSource and fetch calls still reach the server.
- */
+/** Opens the demo page that `pushwire serve` serves at `/`. */
 async function openDemo(server) {
   const page = await browser.newPage();
   page.setDefaultTimeout(10000);
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    // The placeholder page has no icon link, so Chromium asks for /favicon.ico (404).
+    // Chromium asks for /favicon.ico, which is not served (404).
     if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) {
       problems.push(`console: ${m.text()} (${m.location().url})`);
     }
   });
   await page.goto(`${server.origin}/`);
-  let served = true;
-  if ((await page.locator('#ws-connect').count()) === 0) {
-    served = false;
-    // Written into the document loaded from the server, not handed in by
-    // page.route: a document Chromium did not fetch from 127.0.0.1 has no
-    // address space, and its WebSocket to the loopback address is blocked
-    // (ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS).
-    const html = await readFile(DEMO, 'utf8');
-    await page.evaluate((html) => {
-      document.open();
-      document.write(html);
-      document.close();
-    }, html);
-    await page.locator('#ws-connect').waitFor();
-  }
-  return { page, problems, served };
+  await page.locator('#ws-connect').waitFor();
+  return { page, problems };
 }
 
 describe('demo page (web/index.html)', () => {
   for (const [name, server] of [['HTTP/1.1', () => plain], ['HTTP/2', () => tls]]) {
     test(`its buttons drive WebSocket, SSE and long polling over ${name}`, { timeout: 30000 }, async () => {
-      const { page, problems, served } = await openDemo(server());
+      const { page, problems } = await openDemo(server());
       try {
-        if (!served) console.log(`NOTE: / is not web/index.html yet; testing web/index.html injected at ${server().origin}/`);
         const wsLog = page.locator('#ws-log');
         await page.click('#ws-connect');
         await page.locator('#ws-state', { hasText: 'OPEN' }).waitFor();

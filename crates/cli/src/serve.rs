@@ -211,15 +211,5 @@ async fn echo(mut ws: WebSocket<UpgradedStream>, info: Option<ConnectionInfo>) {
     }
 }
 
-/// The page at `/` until the demo page replaces it.
-const INDEX: &str = r#"<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>pushwire</title></head>
-<body>
-<h1>pushwire is running</h1>
-<p>WebSocket echo at <code>/echo</code> (over HTTP/1.1 and HTTP/2),
-health at <a href="/healthz"><code>/healthz</code></a>,
-counters at <a href="/stats"><code>/stats</code></a>.</p>
-</body>
-</html>
-"#;
+/// The demo page at `/`: WebSocket, SSE and long polling in the browser.
+const INDEX: &str = include_str!("../../../web/index.html");
