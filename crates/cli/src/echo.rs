@@ -45,7 +45,7 @@ pub async fn run(args: EchoArgs) -> Result<(), pushwire::Error> {
 
 async fn echo(tcp: TcpStream, config: &WebSocketConfig) -> Result<(), pushwire::Error> {
     tcp.set_nodelay(true)?;
-    let (mut ws, _request) = pushwire::accept(tcp, config, &[]).await?;
+    let (mut ws, _) = pushwire::accept(tcp, config, &[]).await?;
     while let Some(message) = ws.recv().await {
         let message = message?;
         if message.is_data() {

@@ -40,8 +40,9 @@ pub struct Receiver {
     inflater: Option<Inflater>,
     /// The frame whose payload is still arriving.
     frame: Option<FrameInProgress>,
-    /// The fragmented message being reassembled.
-    partial: Option<Partial>,
+    /// The fragmented message being reassembled (boxed: rare, and an idle
+    /// connection should stay small).
+    partial: Option<Box<Partial>>,
     /// Validates the text message in progress, frame by frame and byte by byte.
     utf8: Utf8Validator,
 }
@@ -211,13 +212,13 @@ impl Receiver {
             OpCode::Binary if h.fin && !h.rsv1 => {
                 return Ok(Some(Message::Binary(payload.freeze())))
             }
-            OpCode::Text | OpCode::Binary => Partial {
+            OpCode::Text | OpCode::Binary => Box::new(Partial {
                 text: h.opcode == OpCode::Text,
                 compressed: h.rsv1,
                 data: BytesMut::new(),
                 fragments: 1,
                 compressed_len: 0,
-            },
+            }),
             OpCode::Continuation => {
                 let mut partial = self.partial.take().expect("checked in check_header");
                 partial.fragments += 1;

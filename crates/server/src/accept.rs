@@ -24,6 +24,19 @@ use crate::{Error, Negotiated, WebSocket, WebSocketConfig};
 /// # Ok(()) }
 /// ```
 pub async fn accept<S>(
+    stream: S,
+    config: &WebSocketConfig,
+    protocols: &[&str],
+) -> Result<(WebSocket<S>, RequestHead), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    // Boxed: the handshake state lives on the heap only while it runs,
+    // instead of widening every caller's connection future for its lifetime.
+    Box::pin(accept_inner(stream, config, protocols)).await
+}
+
+async fn accept_inner<S>(
     mut stream: S,
     config: &WebSocketConfig,
     protocols: &[&str],

@@ -12,7 +12,7 @@ const SYNC_TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// Compresses outgoing messages. The zlib state is allocated on the first
 /// message, so a connection that never sends pays nothing for it.
 pub struct Deflater {
-    state: Option<Compress>,
+    state: Option<Box<Compress>>,
     level: u32,
     window_bits: u8,
     reset_after_message: bool,
@@ -46,7 +46,11 @@ impl Deflater {
     pub fn compress(&mut self, input: &[u8]) -> Bytes {
         let (level, bits) = (self.level, self.window_bits);
         let state = self.state.get_or_insert_with(|| {
-            Compress::new_with_window_bits(Compression::new(level), false, bits)
+            Box::new(Compress::new_with_window_bits(
+                Compression::new(level),
+                false,
+                bits,
+            ))
         });
         let mut out = Vec::with_capacity(input.len() / 2 + 64);
         let start = state.total_in();
@@ -91,7 +95,7 @@ impl std::fmt::Debug for Deflater {
 /// Inflates incoming messages frame by frame, never producing more than a
 /// given limit: a compression bomb stops at the limit, not in memory.
 pub struct Inflater {
-    state: Option<Decompress>,
+    state: Option<Box<Decompress>>,
     reset_after_message: bool,
     /// The message ended its DEFLATE stream with a BFINAL block
     /// (RFC 7692 section 7.2.3.4): the rest of it is ignored and the next
@@ -123,7 +127,7 @@ impl Inflater {
         }
         let state = self
             .state
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, 15));
+            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, 15)));
         let start = state.total_in();
         let mut chunk = Vec::new();
         loop {

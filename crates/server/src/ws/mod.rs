@@ -41,8 +41,8 @@ enum State {
     /// This side sent a close frame and waits for the reply.
     CloseSent,
     /// The close handshake is over (or failed): flush, shut down, then
-    /// report `result` once.
-    Closing(Option<Result<Message, Error>>),
+    /// report the result once. Boxed: it is rare, and the state stays small.
+    Closing(Option<Box<Result<Message, Error>>>),
     Done,
 }
 
@@ -78,7 +78,7 @@ pub struct WebSocket<S> {
     close_timer: Option<Pin<Box<Sleep>>>,
     keepalive: Option<Box<Keepalive>>,
     /// Set once split: both halves may write, so both must be woken.
-    split_wakers: Option<(Arc<WriteWakers>, Waker)>,
+    split_wakers: Option<Box<(Arc<WriteWakers>, Waker)>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
@@ -142,8 +142,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Sends a message and flushes it.
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.feed(message).await?;
-        self.flush().await
+        // One flat future: it stays small inside every connection task.
+        let mut message = Some(message);
+        std::future::poll_fn(|cx| {
+            if message.is_some() {
+                ready!(self.poll_ready(cx))?;
+                self.start_send(message.take().expect("checked above"))?;
+            }
+            self.poll_flush(cx)
+        })
+        .await
     }
 
     /// Queues a message without flushing, waiting first if the write
@@ -180,7 +188,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub fn split(mut self) -> (WsReader<S>, WsWriter<S>) {
         let wakers = Arc::new(WriteWakers::default());
         let waker = Waker::from(wakers.clone());
-        self.split_wakers = Some((wakers, waker));
+        self.split_wakers = Some(Box::new((wakers, waker)));
         split::split(self)
     }
 
@@ -203,10 +211,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     else {
                         unreachable!("state checked above")
                     };
-                    match result {
-                        Some(result) => return Poll::Ready(Some(result)),
-                        None => return Poll::Ready(None),
-                    }
+                    return Poll::Ready(result.map(|result| *result));
                 }
                 State::CloseSent => {
                     if self.poll_close_timer(cx).is_ready() {
@@ -270,7 +275,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 }
                 Message::Close(frame) => {
                     if matches!(self.state, State::Open) {
-                        let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
+                        let reply = frame.clone();
                         self.queue(Message::Close(reply));
                     }
                     self.enter_closing(Some(Ok(message)));
@@ -326,7 +331,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     fn enter_closing(&mut self, result: Option<Result<Message, Error>>) {
-        self.state = State::Closing(result);
+        self.state = State::Closing(result.map(Box::new));
     }
 
     /// Polls the close deadline, arming it on first use.
@@ -348,7 +353,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if ready!(self.poll_write_out(cx, side)).is_err() {
             return Poll::Ready(());
         }
-        let shutdown = self.with_write_waker(cx, side, |io, cx| Pin::new(io).poll_shutdown(cx));
+        let shutdown = self.poll_writing(cx, side, |_, io, cx| Pin::new(io).poll_shutdown(cx));
         if ready!(shutdown).is_err() || self.role == Role::Server {
             return Poll::Ready(());
         }
@@ -361,34 +366,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
-        let WebSocket {
-            io,
-            write,
-            split_wakers,
-            ..
-        } = self;
-        match split_wakers {
-            None => write.poll_flush(cx, io),
-            Some((wakers, waker)) => {
-                wakers.register(side, cx.waker());
-                write.poll_flush(&mut Context::from_waker(waker), io)
-            }
-        }
+        self.poll_writing(cx, side, |write, io, cx| write.poll_flush(cx, io))
     }
 
-    fn with_write_waker<T>(
+    /// Runs a write-side poll. Once split, both halves may write, so the
+    /// stream is polled with a waker that wakes whichever halves wait.
+    fn poll_writing<T>(
         &mut self,
         cx: &mut Context<'_>,
         side: Side,
-        f: impl FnOnce(&mut S, &mut Context<'_>) -> Poll<T>,
+        f: impl FnOnce(&mut WriteQueue, &mut S, &mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
-        match &self.split_wakers {
-            None => f(&mut self.io, cx),
-            Some((wakers, waker)) => {
-                wakers.register(side, cx.waker());
-                let waker = waker.clone();
-                f(&mut self.io, &mut Context::from_waker(&waker))
-            }
+        let shared = self.split_wakers.as_ref().map(|split| {
+            split.0.register(side, cx.waker());
+            split.1.clone()
+        });
+        match shared {
+            None => f(&mut self.write, &mut self.io, cx),
+            Some(waker) => f(
+                &mut self.write,
+                &mut self.io,
+                &mut Context::from_waker(&waker),
+            ),
         }
     }
 }

@@ -36,7 +36,12 @@ pub(crate) enum Received {
 impl ReadState {
     pub(crate) fn new(receiver: Receiver, leftover: BytesMut) -> Self {
         ReadState {
-            buf: leftover,
+            // An empty leftover still owns the handshake buffer: drop it.
+            buf: if leftover.is_empty() {
+                BytesMut::new()
+            } else {
+                leftover
+            },
             receiver,
         }
     }

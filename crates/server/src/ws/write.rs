@@ -75,6 +75,7 @@ impl WriteQueue {
         }
         // Nothing in flight: give the memory back.
         self.cork = BytesMut::new();
+        self.segments = VecDeque::new();
         Pin::new(io).poll_flush(cx)
     }
 
@@ -89,9 +90,6 @@ impl WriteQueue {
                 front.advance(written);
                 written = 0;
             }
-        }
-        if self.segments.is_empty() && self.segments.capacity() > 16 {
-            self.segments = VecDeque::new();
         }
     }
 }
