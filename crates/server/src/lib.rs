@@ -56,4 +56,4 @@ pub use http::stats::{ServerStats, StatsSnapshot};
 pub use http::tls::{Tls, ALPN_PROTOCOLS};
 pub use pushwire_proto::{self as proto, CloseCode, CloseFrame, Message, Role, Utf8Bytes};
 pub use upgrade::{Upgrade, UpgradeRejection, UpgradedStream};
-pub use ws::{Negotiated, WebSocket, WsReader, WsWriter};
+pub use ws::{Negotiated, SendFuture, WebSocket, WsReader, WsWriter};

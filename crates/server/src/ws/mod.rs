@@ -34,6 +34,30 @@ pub struct Negotiated {
     pub deflate: Option<DeflateParams>,
 }
 
+/// The future of [`WebSocket::send`]: queues the message once there is
+/// room, then flushes. A named type rather than an `async fn`, so that it
+/// adds only a pointer and the message to every connection task.
+#[derive(Debug)]
+#[must_use = "futures do nothing unless polled"]
+pub struct SendFuture<'a, S> {
+    ws: &'a mut WebSocket<S>,
+    message: Option<Message>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Future for SendFuture<'_, S> {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.message.is_some() {
+            ready!(this.ws.poll_ready(cx))?;
+            let message = this.message.take().expect("checked above");
+            this.ws.start_send(message)?;
+        }
+        this.ws.poll_flush(cx)
+    }
+}
+
 /// Where the close handshake stands.
 #[derive(Debug)]
 enum State {
@@ -141,17 +165,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Sends a message and flushes it.
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        // One flat future: it stays small inside every connection task.
-        let mut message = Some(message);
-        std::future::poll_fn(|cx| {
-            if message.is_some() {
-                ready!(self.poll_ready(cx))?;
-                self.start_send(message.take().expect("checked above"))?;
-            }
-            self.poll_flush(cx)
-        })
-        .await
+    pub fn send(&mut self, message: Message) -> SendFuture<'_, S> {
+        SendFuture {
+            ws: self,
+            message: Some(message),
+        }
     }
 
     /// Queues a message without flushing, waiting first if the write
