@@ -9,7 +9,8 @@
 //! and HTTP/2 on one port, cleartext or [`Tls`], and [`Upgrade`] turns a
 //! request into a WebSocket over either protocol (`Upgrade: websocket`,
 //! or an RFC 8441 extended CONNECT), with *accept* and *require*
-//! semantics; see [`Server`] for a complete example.
+//! semantics; see [`Server`] for a complete example. [`WebSocketLayer`]
+//! makes every route of a service upgradable (*everywhere*).
 //!
 //! For clients that cannot use WebSockets, [`sse`] streams Server-Sent
 //! Events and [`longpoll`] holds requests on a cursor over a message log.
@@ -38,6 +39,7 @@ mod accept;
 mod client;
 mod config;
 mod error;
+mod everywhere;
 mod http;
 pub mod longpoll;
 pub mod sse;
@@ -48,6 +50,7 @@ pub use accept::accept;
 pub use client::{connect, ClientBuilder, ClientStream};
 pub use config::WebSocketConfig;
 pub use error::Error;
+pub use everywhere::{BoxFuture, WebSocketLayer, WebSocketService};
 pub use http::body::{Body, BoxError};
 pub use http::connection::ConnectionInfo;
 pub use http::server::Server;

@@ -1,0 +1,233 @@
+//! *everywhere*: a tower [`Layer`] that makes every route of a service
+//! upgradable, after dwebsocket's middleware with `WEBSOCKET_ACCEPT_ALL`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tower_layer::Layer;
+
+use crate::{Body, BoxError, Upgrade, UpgradedStream, WebSocket, WebSocketConfig};
+
+/// A boxed, `Send` future, as [`WebSocketService`] returns.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// A tower [`Layer`] that answers a WebSocket request to *any* route by
+/// upgrading it and running one handler, and passes every other request
+/// to the inner service untouched.
+///
+/// The handler gets the WebSocket and the original request without its
+/// body (method, path, headers, and extensions such as the
+/// [`ConnectionInfo`](crate::ConnectionInfo)), so it can route on them.
+/// Both HTTP/1.1 upgrades and HTTP/2 extended CONNECT (RFC 8441) are
+/// taken; subprotocol and permessage-deflate are negotiated as with
+/// [`Upgrade`]. A faulty WebSocket request (wrong version, missing key)
+/// is answered with its [`UpgradeRejection`](crate::UpgradeRejection)
+/// and never reaches the inner service.
+///
+/// The wrapped [`WebSocketService`] is a hyper `Service` when the inner
+/// one is (so it can be given to [`Server`](crate::Server) directly), and
+/// a tower `Service` when the inner one is (axum's `Router`, tower
+/// stacks).
+///
+/// ```no_run
+/// use std::convert::Infallible;
+/// use hyper::{body::Incoming, service::service_fn, Request, Response};
+/// use pushwire::{Body, Message, Server, WebSocketLayer};
+/// use tower_layer::Layer;
+///
+/// # async fn demo() -> std::io::Result<()> {
+/// let pages = service_fn(|req: Request<Incoming>| async move {
+///     Ok::<_, Infallible>(Response::new(Body::from(format!("page {}", req.uri().path()))))
+/// });
+/// let app = WebSocketLayer::new(|mut ws, req: Request<()>| async move {
+///     let _ = ws.send(Message::text(format!("hello from {}", req.uri().path()))).await;
+/// })
+/// .layer(pages);
+/// Server::bind("127.0.0.1:8080").await?.serve(app).await
+/// # }
+/// ```
+pub struct WebSocketLayer<H> {
+    handler: H,
+    protocols: Arc<[String]>,
+    config: WebSocketConfig,
+}
+
+impl<H: Clone> Clone for WebSocketLayer<H> {
+    fn clone(&self) -> Self {
+        WebSocketLayer {
+            handler: self.handler.clone(),
+            protocols: self.protocols.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<H> fmt::Debug for WebSocketLayer<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocketLayer")
+            .field("protocols", &self.protocols)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H, Fut> WebSocketLayer<H>
+where
+    H: Fn(WebSocket<UpgradedStream>, Request<()>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    /// A layer running `handler` on every WebSocket, with no subprotocol
+    /// and [`WebSocketConfig::default`].
+    pub fn new(handler: H) -> Self {
+        WebSocketLayer {
+            handler,
+            protocols: Arc::from(Vec::new()),
+            config: WebSocketConfig::default(),
+        }
+    }
+}
+
+impl<H> WebSocketLayer<H> {
+    /// The subprotocols spoken, most preferred first; see
+    /// [`Upgrade::protocols`]. Default: none.
+    pub fn protocols<I, P>(mut self, protocols: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<String>,
+    {
+        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The connections' settings; see [`Upgrade::config`].
+    pub fn config(mut self, config: WebSocketConfig) -> Self {
+        self.config = config;
+        self
+    }
+}
+
+impl<S, H: Clone> Layer<S> for WebSocketLayer<H> {
+    type Service = WebSocketService<S, H>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WebSocketService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`WebSocketLayer`]: WebSocket requests go to the
+/// handler, the rest to the inner service.
+pub struct WebSocketService<S, H> {
+    inner: S,
+    layer: WebSocketLayer<H>,
+}
+
+impl<S: Clone, H: Clone> Clone for WebSocketService<S, H> {
+    fn clone(&self) -> Self {
+        WebSocketService {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, H> fmt::Debug for WebSocketService<S, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocketService")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+impl<S, H> WebSocketService<S, H> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// `Ok(response)` when the request was a WebSocket request (upgraded
+    /// or rejected), `Err(request)` to pass it on. The request is moved
+    /// straight into the inner service, so its size does not matter.
+    #[allow(clippy::result_large_err)]
+    fn intercept<B, Fut>(&self, mut req: Request<B>) -> Result<Response<Body>, Request<B>>
+    where
+        H: Fn(WebSocket<UpgradedStream>, Request<()>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        match Upgrade::from_request(&mut req) {
+            Ok(None) => Err(req),
+            Err(rejection) => Ok(rejection.into_response()),
+            Ok(Some(upgrade)) => {
+                let (parts, _body) = req.into_parts();
+                let request = Request::from_parts(parts, ());
+                let handler = self.layer.handler.clone();
+                Ok(upgrade
+                    .protocols(self.layer.protocols.iter().cloned())
+                    .config(self.layer.config.clone())
+                    .on_upgrade(move |ws| handler(ws, request)))
+            }
+        }
+    }
+}
+
+impl<S, H, Fut, B, ResBody> tower_service::Service<Request<B>> for WebSocketService<S, H>
+where
+    S: tower_service::Service<Request<B>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+    H: Fn(WebSocket<UpgradedStream>, Request<()>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        match self.intercept(req) {
+            Ok(response) => Box::pin(std::future::ready(Ok(response))),
+            Err(req) => {
+                let future = self.inner.call(req);
+                Box::pin(async move { Ok(future.await?.map(Body::new)) })
+            }
+        }
+    }
+}
+
+impl<S, H, Fut, B, ResBody> hyper::service::Service<Request<B>> for WebSocketService<S, H>
+where
+    S: hyper::service::Service<Request<B>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
+    H: Fn(WebSocket<UpgradedStream>, Request<()>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Response<Body>, S::Error>>;
+
+    fn call(&self, req: Request<B>) -> Self::Future {
+        match self.intercept(req) {
+            Ok(response) => Box::pin(std::future::ready(Ok(response))),
+            Err(req) => {
+                let future = self.inner.call(req);
+                Box::pin(async move { Ok(future.await?.map(Body::new)) })
+            }
+        }
+    }
+}
