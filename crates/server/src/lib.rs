@@ -10,7 +10,8 @@
 //! request into a WebSocket over either protocol (`Upgrade: websocket`,
 //! or an RFC 8441 extended CONNECT), with *accept* and *require*
 //! semantics; see [`Server`] for a complete example. [`WebSocketLayer`]
-//! makes every route of a service upgradable (*everywhere*).
+//! makes every route of a service upgradable (*everywhere*), and with
+//! the `axum` feature `pushwire::axum::WebSocketUpgrade` is an axum extractor.
 //!
 //! For clients that cannot use WebSockets, [`sse`] streams Server-Sent
 //! Events and [`longpoll`] holds requests on a cursor over a message log.
@@ -36,6 +37,8 @@
 #![deny(missing_docs)]
 
 mod accept;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod client;
 mod config;
 mod error;

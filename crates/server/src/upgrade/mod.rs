@@ -87,6 +87,18 @@ impl Upgrade {
         }))
     }
 
+    /// [`Upgrade::from_request`] on a request's head, for frameworks
+    /// that hand out [`http::request::Parts`] (axum's `FromRequestParts`).
+    pub fn from_parts(
+        parts: &mut http::request::Parts,
+    ) -> Result<Option<Upgrade>, UpgradeRejection> {
+        let placeholder = Request::new(()).into_parts().0;
+        let mut req = Request::from_parts(std::mem::replace(parts, placeholder), ());
+        let upgrade = Upgrade::from_request(&mut req);
+        *parts = req.into_parts().0;
+        upgrade
+    }
+
     /// *require* semantics: like [`Upgrade::from_request`], but a plain
     /// request is rejected with `426 Upgrade Required`.
     pub fn require<B>(req: &mut Request<B>) -> Result<Upgrade, UpgradeRejection> {

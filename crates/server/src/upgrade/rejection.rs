@@ -37,6 +37,12 @@ impl UpgradeRejection {
         UpgradeRejection { error, version }
     }
 
+    /// A plain request where only WebSocket is served: `426`.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn plain_request(version: Version) -> Self {
+        UpgradeRejection::new(HandshakeError::NotWebSocket, version)
+    }
+
     /// The status the rejection is answered with.
     pub fn status(&self) -> StatusCode {
         StatusCode::from_u16(self.error.status()).unwrap_or(StatusCode::BAD_REQUEST)
