@@ -44,7 +44,7 @@ use ::axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::Version;
 
-use crate::{Upgrade, UpgradeRejection, UpgradedStream, WebSocket, WebSocketConfig};
+use crate::{OriginPolicy, Upgrade, UpgradeRejection, UpgradedStream, WebSocket, WebSocketConfig};
 
 /// An axum extractor for a WebSocket request: *require* semantics as is,
 /// *accept* semantics as `Option<WebSocketUpgrade>`. See the
@@ -69,6 +69,12 @@ impl WebSocketUpgrade {
     /// The connection's settings; see [`Upgrade::config`].
     pub fn config(mut self, config: WebSocketConfig) -> Self {
         self.upgrade = self.upgrade.config(config);
+        self
+    }
+
+    /// Which pages may open this WebSocket; see [`Upgrade::origins`].
+    pub fn origins(mut self, origins: OriginPolicy) -> Self {
+        self.upgrade = self.upgrade.origins(origins);
         self
     }
 

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use tower_layer::Layer;
 
-use crate::{Body, BoxError, Upgrade, UpgradedStream, WebSocket, WebSocketConfig};
+use crate::{Body, BoxError, OriginPolicy, Upgrade, UpgradedStream, WebSocket, WebSocketConfig};
 
 /// A boxed, `Send` future, as [`WebSocketService`] returns.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -55,6 +55,7 @@ pub struct WebSocketLayer<H> {
     handler: H,
     protocols: Arc<[String]>,
     config: WebSocketConfig,
+    origins: OriginPolicy,
 }
 
 impl<H: Clone> Clone for WebSocketLayer<H> {
@@ -63,6 +64,7 @@ impl<H: Clone> Clone for WebSocketLayer<H> {
             handler: self.handler.clone(),
             protocols: self.protocols.clone(),
             config: self.config.clone(),
+            origins: self.origins.clone(),
         }
     }
 }
@@ -72,6 +74,7 @@ impl<H> fmt::Debug for WebSocketLayer<H> {
         f.debug_struct("WebSocketLayer")
             .field("protocols", &self.protocols)
             .field("config", &self.config)
+            .field("origins", &self.origins)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +91,7 @@ where
             handler,
             protocols: Arc::from(Vec::new()),
             config: WebSocketConfig::default(),
+            origins: OriginPolicy::default(),
         }
     }
 }
@@ -107,6 +111,13 @@ impl<H> WebSocketLayer<H> {
     /// The connections' settings; see [`Upgrade::config`].
     pub fn config(mut self, config: WebSocketConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Which pages may open WebSockets; see [`Upgrade::origins`].
+    /// Default: [`OriginPolicy::SameOrigin`].
+    pub fn origins(mut self, origins: OriginPolicy) -> Self {
+        self.origins = origins;
         self
     }
 }
@@ -172,6 +183,7 @@ impl<S, H> WebSocketService<S, H> {
                 Ok(upgrade
                     .protocols(self.layer.protocols.iter().cloned())
                     .config(self.layer.config.clone())
+                    .origins(self.layer.origins.clone())
                     .on_upgrade(move |ws| handler(ws, request)))
             }
         }

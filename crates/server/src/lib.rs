@@ -61,5 +61,5 @@ pub use http::shutdown::shutdown_signal;
 pub use http::stats::{ServerStats, StatsSnapshot};
 pub use http::tls::{Tls, ALPN_PROTOCOLS};
 pub use pushwire_proto::{self as proto, CloseCode, CloseFrame, Message, Role, Utf8Bytes};
-pub use upgrade::{Upgrade, UpgradeRejection, UpgradedStream};
+pub use upgrade::{OriginPolicy, Upgrade, UpgradeRejection, UpgradedStream};
 pub use ws::{Negotiated, SendFuture, WebSocket, WsReader, WsWriter};

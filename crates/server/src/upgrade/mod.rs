@@ -3,6 +3,7 @@
 //! axum's `WebSocketUpgrade`.
 
 mod offer;
+mod origin;
 mod rejection;
 mod stream;
 
@@ -19,6 +20,7 @@ use pushwire_proto::Role;
 
 use crate::http::stats::Counter;
 use crate::{Body, ConnectionInfo, Error, Negotiated, WebSocket, WebSocketConfig};
+pub use origin::OriginPolicy;
 pub use rejection::UpgradeRejection;
 pub use stream::UpgradedStream;
 
@@ -61,6 +63,9 @@ pub struct Upgrade {
     protocols: Vec<String>,
     config: WebSocketConfig,
     connection: Option<ConnectionInfo>,
+    origin: Option<String>,
+    host: Option<String>,
+    origins: OriginPolicy,
 }
 
 impl Upgrade {
@@ -84,6 +89,14 @@ impl Upgrade {
             protocols: Vec::new(),
             config: WebSocketConfig::default(),
             connection: req.extensions().get::<ConnectionInfo>().cloned(),
+            origin: header_text(req, http::header::ORIGIN),
+            // HTTP/2 carries the host as `:authority`, HTTP/1.1 as `Host`.
+            host: req
+                .uri()
+                .authority()
+                .map(|a| a.as_str().to_string())
+                .or_else(|| header_text(req, http::header::HOST)),
+            origins: OriginPolicy::default(),
         }))
     }
 
@@ -125,6 +138,18 @@ impl Upgrade {
         self
     }
 
+    /// Which pages may open this WebSocket. Default:
+    /// [`OriginPolicy::SameOrigin`]; a refused request is answered `403`.
+    pub fn origins(mut self, origins: OriginPolicy) -> Self {
+        self.origins = origins;
+        self
+    }
+
+    /// The request's `Origin` header, when it has a readable one.
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
     /// The subprotocols the client offered, in its order.
     pub fn requested_protocols(&self) -> &[String] {
         &self.offer.protocols
@@ -145,7 +170,46 @@ impl Upgrade {
     /// the service for the upgrade to happen) and a future that resolves
     /// to the WebSocket once it has been sent. For callers that run the
     /// WebSocket themselves; [`Upgrade::on_upgrade`] is the usual way.
+    ///
+    /// A request from an origin the [`OriginPolicy`] refuses gets
+    /// `403 Forbidden` instead, and the future an error.
     pub fn accept(
+        self,
+    ) -> (
+        Response<Body>,
+        impl Future<Output = Result<WebSocket<UpgradedStream>, Error>> + Send + 'static,
+    ) {
+        let (response, websocket) = if self.origins.permits(self.origin(), self.host.as_deref()) {
+            let (response, websocket) = self.accept_allowed();
+            (response, Some(websocket))
+        } else {
+            tracing::warn!(
+                origin = self.origin(),
+                host = self.host.as_deref(),
+                remote = ?self.connection.as_ref().map(ConnectionInfo::remote_addr),
+                "WebSocket refused: origin not allowed (403)"
+            );
+            let mut response = Response::new(Body::from("origin not allowed\n"));
+            *response.status_mut() = StatusCode::FORBIDDEN;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            (response, None)
+        };
+        let websocket = async move {
+            match websocket {
+                Some(websocket) => websocket.await,
+                None => Err(Error::from(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "origin not allowed",
+                ))),
+            }
+        };
+        (response, websocket)
+    }
+
+    fn accept_allowed(
         self,
     ) -> (
         Response<Body>,
@@ -233,4 +297,9 @@ impl Upgrade {
         }
         response
     }
+}
+
+fn header_text<B>(req: &Request<B>, name: http::header::HeaderName) -> Option<String> {
+    let value = req.headers().get(name)?.to_str().ok()?;
+    Some(value.to_string())
 }
