@@ -8,7 +8,7 @@
 //! Both work over HTTP/1.1 (`Upgrade: websocket`) and HTTP/2 (RFC 8441
 //! extended CONNECT), with subprotocol and permessage-deflate negotiated
 //! as in [`Upgrade`]. An HTTP/2 WebSocket arrives as a `CONNECT`, so
-//! mount WebSocket routes with [`axum::routing::any`](::axum::routing::any)
+//! mount WebSocket routes with `axum::routing::any`
 //! rather than `get`.
 //!
 //! ```no_run
