@@ -32,6 +32,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "unit, property and integration tests"
 cargo test --workspace
 
+step "the axum feature"
+cargo clippy -p pushwire --all-targets --features axum -- -D warnings
+cargo test -p pushwire --features axum
+
 if [[ ${SKIP_BROWSER:-} != 1 ]]; then
   step "browser tests: headless Chromium against pushwire serve"
   scripts/browser/run.sh
