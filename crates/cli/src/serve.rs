@@ -17,7 +17,7 @@ use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use pushwire::{
-    Body, CloseCode, CloseFrame, ConnectionInfo, Server, ServerStats, Tls, Upgrade, UpgradedStream,
+    Body, ConnectionInfo, OriginPolicy, Server, ServerStats, Tls, Upgrade, UpgradedStream,
     WebSocket, WebSocketConfig,
 };
 
@@ -44,17 +44,68 @@ pub struct ServeArgs {
     /// Do not accept permessage-deflate.
     #[arg(long)]
     no_deflate: bool,
+    /// Let pages from this origin (`scheme://host[:port]`) open
+    /// WebSockets and make cross-origin requests to /sse, /poll and
+    /// /publish, besides the server's own origin. Repeat for more; `*`
+    /// allows any origin.
+    #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    allow_origins: Vec<String>,
+    /// The most connections served at once (0: no limit); beyond it a
+    /// client gets 503.
+    #[arg(long, default_value_t = 16_384)]
+    max_connections: usize,
+    /// The most connections one client IP address may hold (0: no
+    /// limit); beyond it the client gets 429. Set 0 behind a proxy.
+    #[arg(long, default_value_t = 1_024)]
+    max_connections_per_ip: usize,
 }
 
 struct App {
     stats: Arc<ServerStats>,
     websocket: WebSocketConfig,
+    /// Who may open WebSockets and make cross-origin requests.
+    origins: OriginPolicy,
     push: push::Push,
+}
+
+/// An `--allow-origin` value: `*`, or an origin without path.
+fn parse_origin(value: &str) -> Result<String, String> {
+    if value == "*" {
+        return Ok(value.to_string());
+    }
+    let value = value.trim_end_matches('/');
+    let host = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"))
+        .ok_or("an origin starts with http:// or https://")?;
+    if host.is_empty() || host.contains(['/', '?', '#', ' ']) {
+        return Err("an origin is scheme://host[:port], without a path".into());
+    }
+    Ok(value.to_string())
+}
+
+/// The origin rule from the `--allow-origin` values.
+fn origin_policy(allowed: &[String]) -> OriginPolicy {
+    if allowed.iter().any(|origin| origin == "*") {
+        OriginPolicy::Any
+    } else if allowed.is_empty() {
+        OriginPolicy::SameOrigin
+    } else {
+        OriginPolicy::allow(allowed)
+    }
+}
+
+/// A limit from the command line: 0 means none.
+fn limit(value: usize) -> Option<usize> {
+    (value > 0).then_some(value)
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
     let tls = tls(&args)?;
-    let mut server = Server::bind(args.listen).await?;
+    let mut server = Server::bind(args.listen)
+        .await?
+        .max_connections(limit(args.max_connections))
+        .max_connections_per_ip(limit(args.max_connections_per_ip));
     let addr = server.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     if let Some(tls) = tls {
@@ -67,6 +118,7 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
     let app = Arc::new(App {
         stats: server.stats(),
         websocket,
+        origins: origin_policy(&args.allow_origins),
         push: push::Push::default(),
     });
     tracing::info!(
@@ -107,7 +159,7 @@ fn tls(args: &ServeArgs) -> Result<Option<Tls>, pushwire::Error> {
 async fn route(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Body>, Infallible> {
     let info = req.extensions().get::<ConnectionInfo>().cloned();
     let path = req.uri().path().to_owned();
-    let req = match push::route(&app.push, req, info.as_ref()).await {
+    let req = match push::route(&app.push, &app.origins, req, info.as_ref()).await {
         Ok(response) => return Ok(response),
         Err(req) => req,
     };
@@ -116,6 +168,7 @@ async fn route(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Body>, 
         "/echo" => match Upgrade::require(&mut req) {
             Ok(upgrade) => upgrade
                 .config(app.websocket.clone())
+                .origins(app.origins.clone())
                 .on_upgrade(move |ws| echo(ws, info)),
             Err(rejection) => {
                 log_rejection(&req, info.as_ref(), &rejection.to_string());
@@ -177,7 +230,7 @@ pub(crate) fn with_type(
 }
 
 /// Echoes text and binary messages; closes with 1001 when the server
-/// shuts down.
+/// shuts down, 1012 when it restarts.
 async fn echo(mut ws: WebSocket<UpgradedStream>, info: Option<ConnectionInfo>) {
     let shutdown = async {
         match &info {
@@ -203,8 +256,8 @@ async fn echo(mut ws: WebSocket<UpgradedStream>, info: Option<ConnectionInfo>) {
                 None => return,
             },
             () = &mut shutdown => {
-                let frame = CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down");
-                let _ = ws.close(Some(frame)).await;
+                let reason = info.as_ref().and_then(ConnectionInfo::shutdown).unwrap_or_default();
+                let _ = ws.close(Some(reason.close_frame())).await;
                 return;
             }
         }

@@ -1,6 +1,7 @@
 //! The push routes of `pushwire serve`, as the browser page uses them:
 //! `/sse` ticks with resume, `/publish` + `/poll` losing and duplicating
-//! nothing, poll timeout, body limit, and the cross-origin rule.
+//! nothing, poll timeout, body limit, and the cross-origin rule with
+//! and without `--allow-origin`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -23,8 +24,14 @@ impl Drop for Serve {
 
 /// Starts `pushwire serve` on a free port.
 fn start() -> Serve {
+    start_with(&[])
+}
+
+/// Starts `pushwire serve` on a free port with more arguments.
+fn start_with(args: &[&str]) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pushwire"))
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
@@ -250,4 +257,56 @@ async fn cross_origin_rule() {
         assert!(head.contains("access-control-allow-methods:"), "{head}");
         assert!(head.contains("access-control-allow-origin:"), "{head}");
     }
+}
+
+#[tokio::test]
+async fn allow_origin_admits_that_origin_to_websockets_and_cors() {
+    const APP: &str = "http://app.example:8000";
+    let serve = start_with(&["--allow-origin", APP]);
+    let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    for (origin, allowed) in [(APP, true), ("http://evil.example", false)] {
+        let header = format!("Origin: {origin}\r\n");
+        let (head, _) = request(&serve.1, "GET", "/poll?timeout_ms=1", &header, b"").await;
+        if allowed {
+            assert!(head.starts_with("http/1.1 200"), "{head}");
+            let allow = format!("access-control-allow-origin: {origin}");
+            assert!(head.contains(&allow), "{head}");
+        } else {
+            assert!(head.starts_with("http/1.1 403"), "{head}");
+        }
+        // The WebSocket handshake: 101 is the first line, whatever follows.
+        let mut tcp = TcpStream::connect(&serve.1).await.unwrap();
+        let handshake = format!(
+            "GET /echo HTTP/1.1\r\nHost: {}\r\n{header}{upgrade}\r\n",
+            serve.1
+        );
+        tcp.write_all(handshake.as_bytes()).await.unwrap();
+        let mut first = [0u8; 12];
+        tokio::time::timeout(LIMIT, tcp.read_exact(&mut first))
+            .await
+            .unwrap()
+            .unwrap();
+        let expected: &[u8] = if allowed {
+            b"HTTP/1.1 101"
+        } else {
+            b"HTTP/1.1 403"
+        };
+        assert_eq!(&first, expected, "{origin}");
+    }
+    // The server's own origin stays allowed.
+    let own = format!("Origin: http://{}\r\n", serve.1);
+    let (head, _) = request(&serve.1, "GET", "/poll?timeout_ms=1", &own, b"").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+}
+
+#[test]
+fn a_malformed_allow_origin_is_refused_with_a_reason() {
+    let output = Command::new(env!("CARGO_BIN_EXE_pushwire"))
+        .args(["serve", "--allow-origin", "app.example/path"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--allow-origin"), "{stderr}");
+    assert!(stderr.contains("http:// or https://"), "{stderr}");
 }

@@ -109,3 +109,38 @@ async fn serve_routes_then_stops_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn sighup_closes_websockets_with_1012_and_exits() {
+    let (mut child, addr) = start();
+    let mut ws = pushwire::connect(&format!("ws://{addr}/echo"))
+        .await
+        .unwrap();
+    ws.send(Message::text("hello")).await.unwrap();
+    let echoed = tokio::time::timeout(LIMIT, ws.recv()).await.unwrap();
+    assert_eq!(echoed.unwrap().unwrap(), Message::text("hello"));
+    let killed = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    match tokio::time::timeout(LIMIT, ws.recv()).await.unwrap() {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(frame.code, pushwire::CloseCode::SERVICE_RESTART);
+            assert_eq!(frame.reason.as_str(), "server restarting");
+        }
+        other => panic!("expected close 1012, got {other:?}"),
+    }
+    let deadline = std::time::Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pushwire serve did not exit"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}

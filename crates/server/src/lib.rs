@@ -57,7 +57,7 @@ pub use everywhere::{BoxFuture, WebSocketLayer, WebSocketService};
 pub use http::body::{Body, BoxError};
 pub use http::connection::ConnectionInfo;
 pub use http::server::Server;
-pub use http::shutdown::shutdown_signal;
+pub use http::shutdown::{shutdown_signal, Shutdown};
 pub use http::stats::{ServerStats, StatsSnapshot};
 pub use http::tls::{Tls, ALPN_PROTOCOLS};
 pub use pushwire_proto::{self as proto, CloseCode, CloseFrame, Message, Role, Utf8Bytes};

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{h2_client, h2_websocket, read_head, round_trip, TestServer, LIMIT};
-use pushwire::{CloseCode, Message};
+use pushwire::{CloseCode, Message, Shutdown};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -93,4 +93,25 @@ async fn handlers_that_ignore_shutdown_are_dropped_at_the_deadline() {
     let ended = tokio::time::timeout(LIMIT, ws.recv()).await.unwrap();
     assert!(matches!(ended, Some(Err(_)) | None), "{ended:?}");
     assert_eq!(server.stats.snapshot().open_websockets, 0);
+}
+
+#[tokio::test]
+async fn a_restart_closes_websockets_with_1012() {
+    let mut server = TestServer::start(|s| s).await;
+    let mut h1 = pushwire::connect(&format!("ws://{}/echo", server.addr))
+        .await
+        .unwrap();
+    round_trip(&mut h1, "h1").await;
+    let mut client = h2_client(TcpStream::connect(server.addr).await.unwrap()).await;
+    let mut h2 = h2_websocket(&mut client, "/echo").await;
+    round_trip(&mut h2, "h2").await;
+    server.shut_down(Shutdown::Restart);
+    for code in [next_close(&mut h1).await, next_close(&mut h2).await] {
+        assert_eq!(code, CloseCode::SERVICE_RESTART);
+    }
+    tokio::time::timeout(LIMIT, &mut server.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
 }

@@ -12,12 +12,14 @@
 //!   empty on timeout, `"reset":true` added when N is outside the log's
 //!   retained window (see [`pushwire::longpoll`]).
 //!
-//! Cross-origin rule, for these three routes: a request without `Origin`
-//! is served; one whose `Origin` is the server's own (same scheme, and the
-//! same host and port as its `Host` header or HTTP/2 `:authority`) is
-//! served with `Access-Control-Allow-Origin` set to it and
-//! `Vary: Origin`; any other `Origin` gets `403`. `OPTIONS` is answered as
-//! a CORS preflight under the same rule (`204` or `403`).
+//! Cross-origin rule, for these three routes, the server's
+//! [`OriginPolicy`] (as for WebSockets): a request without `Origin` is
+//! served; one whose `Origin` the policy permits (by default only the
+//! server's own: same scheme, and the same host and port as its `Host`
+//! header or HTTP/2 `:authority`; more with `--allow-origin`) is served
+//! with `Access-Control-Allow-Origin` set to it and `Vary: Origin`; any
+//! other `Origin` gets `403`. `OPTIONS` is answered as a CORS preflight
+//! under the same rule (`204` or `403`).
 
 use std::time::Duration;
 
@@ -26,13 +28,13 @@ use hyper::body::Incoming;
 use hyper::header::{
     HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ALLOW, CACHE_CONTROL, CONTENT_LENGTH,
-    HOST, ORIGIN, VARY,
+    ORIGIN, VARY,
 };
 use hyper::{Method, Request, Response, StatusCode};
 use pushwire::longpoll::{self, Log};
 use pushwire::proto::sse::Event;
 use pushwire::sse::{last_event_id, Sse};
-use pushwire::{Body, ConnectionInfo};
+use pushwire::{Body, ConnectionInfo, OriginPolicy};
 
 use super::{log_rejection, text, with_type};
 
@@ -61,6 +63,7 @@ impl Default for Push {
 /// Serves the push routes; gives back any other request.
 pub async fn route(
     push: &Push,
+    origins: &OriginPolicy,
     req: Request<Incoming>,
     info: Option<&ConnectionInfo>,
 ) -> Result<Response<Body>, Request<Incoming>> {
@@ -70,16 +73,14 @@ pub async fn route(
         "/publish" => "POST, OPTIONS",
         _ => return Err(req),
     };
-    let origin = match cors(&req, info) {
-        Ok(origin) => origin,
-        Err(()) => {
-            log_rejection(&req, info, "403 cross-origin request");
-            return Ok(text(
-                StatusCode::FORBIDDEN,
-                "cross-origin request refused\n",
-            ));
-        }
-    };
+    if !origins.permits_request(&req) {
+        log_rejection(&req, info, "403 cross-origin request");
+        return Ok(text(
+            StatusCode::FORBIDDEN,
+            "cross-origin request refused\n",
+        ));
+    }
+    let origin = req.headers().get(ORIGIN).cloned();
     let method = req.method().clone();
     let mut response = match (req.uri().path(), &method) {
         (_, &Method::OPTIONS) => {
@@ -115,35 +116,6 @@ pub async fn route(
         headers.insert(VARY, HeaderValue::from_static("origin"));
     }
     Ok(response)
-}
-
-/// The cross-origin rule: `Ok(None)` without `Origin`, `Ok(Some(origin))`
-/// when it is the server's own, `Err(())` otherwise.
-fn cors<B>(req: &Request<B>, info: Option<&ConnectionInfo>) -> Result<Option<HeaderValue>, ()> {
-    let Some(origin) = req.headers().get(ORIGIN) else {
-        return Ok(None);
-    };
-    let scheme = if info.is_some_and(ConnectionInfo::is_tls) {
-        "https://"
-    } else {
-        "http://"
-    };
-    let host = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| req.headers().get(HOST).and_then(|h| h.to_str().ok()));
-    let same = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.strip_prefix(scheme))
-        .zip(host)
-        .is_some_and(|(o, host)| o.eq_ignore_ascii_case(host));
-    if same {
-        Ok(Some(origin.clone()))
-    } else {
-        Err(())
-    }
 }
 
 /// The value of query parameter `name` (no percent-decoding: the demo's

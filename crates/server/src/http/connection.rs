@@ -4,7 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::shutdown::Lifecycle;
+use super::shutdown::{Lifecycle, Shutdown};
 use super::stats::ServerStats;
 
 /// The connection a request arrived on, and the server serving it.
@@ -91,7 +91,8 @@ impl ConnectionInfo {
 
     /// Resolves when the server begins shutting down: a long-lived
     /// handler (a WebSocket, an event stream) should then finish, e.g.
-    /// close its WebSocket with 1001, before the server's deadline.
+    /// close its WebSocket with [`ConnectionInfo::shutdown`]'s close frame
+    /// (1001, or 1012 for a restart), before the server's deadline.
     pub fn shutting_down(&self) -> impl Future<Output = ()> + Send + 'static {
         self.inner
             .server
@@ -99,6 +100,20 @@ impl ConnectionInfo {
             .draining
             .clone()
             .cancelled_owned()
+    }
+
+    /// Why the server shuts down, once it has begun: its
+    /// [`Shutdown::close_frame`] is what to close a WebSocket with.
+    ///
+    /// ```
+    /// # async fn handler(info: pushwire::ConnectionInfo, mut ws: pushwire::WebSocket<pushwire::UpgradedStream>) {
+    /// info.shutting_down().await;
+    /// let reason = info.shutdown().unwrap_or_default();
+    /// let _ = ws.close(Some(reason.close_frame())).await;
+    /// # }
+    /// ```
+    pub fn shutdown(&self) -> Option<Shutdown> {
+        self.inner.server.lifecycle.reason()
     }
 
     /// Spawns a task the server's shutdown waits for (and drops at its

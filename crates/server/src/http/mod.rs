@@ -3,6 +3,7 @@
 
 pub(crate) mod body;
 pub(crate) mod connection;
+pub(crate) mod limits;
 pub(crate) mod server;
 pub(crate) mod shutdown;
 pub(crate) mod sniff;

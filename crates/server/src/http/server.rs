@@ -17,8 +17,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio_util::sync::CancellationToken;
 
+use super::body::Body;
 use super::body::BoxError;
 use super::connection::{ConnectionInfo, ServerShared};
+use super::limits::{Admission, ConnectionLimits, Refusal};
+use super::shutdown::Shutdown;
 use super::sniff::{sniff, Prefixed, Protocol};
 use super::stats::{Counter, ServerStats};
 use super::tls::Tls;
@@ -38,6 +41,8 @@ use super::tls::Tls;
 /// | [`max_header_bytes`](Server::max_header_bytes) | 32 KiB |
 /// | [`max_concurrent_streams`](Server::max_concurrent_streams) | 256 per HTTP/2 connection |
 /// | [`http2_keep_alive`](Server::http2_keep_alive) | a ping every 30 s, dropped after 20 s more without reply |
+/// | [`max_connections`](Server::max_connections) | no limit (the process's open-file limit) |
+/// | [`max_connections_per_ip`](Server::max_connections_per_ip) | no limit |
 /// | [`shutdown_timeout`](Server::shutdown_timeout) | 10 s |
 ///
 /// ```no_run
@@ -71,6 +76,8 @@ pub struct Server {
     max_header_bytes: usize,
     max_concurrent_streams: u32,
     http2_keep_alive: Option<Duration>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
     shutdown_timeout: Duration,
     shared: Arc<ServerShared>,
 }
@@ -90,6 +97,8 @@ impl Server {
             max_header_bytes: 32 << 10,
             max_concurrent_streams: 256,
             http2_keep_alive: Some(Duration::from_secs(30)),
+            max_connections: None,
+            max_connections_per_ip: None,
             shutdown_timeout: Duration::from_secs(10),
             shared: Arc::default(),
         }
@@ -137,6 +146,25 @@ impl Server {
         self
     }
 
+    /// The most connections served at once; `None` for no limit. A
+    /// connection beyond it is answered `503 Service Unavailable` (with
+    /// `Retry-After`) on its first request and closed, and logged (at
+    /// most one line a second).
+    pub fn max_connections(mut self, max: Option<usize>) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// The most connections one client IP address may hold at once;
+    /// `None` for no limit. A connection beyond it is answered
+    /// `429 Too Many Requests` on its first request and closed, and logged
+    /// (at most one line a second). Behind a proxy every client has the
+    /// proxy's address: leave this unset there.
+    pub fn max_connections_per_ip(mut self, max: Option<usize>) -> Self {
+        self.max_connections_per_ip = max;
+        self
+    }
+
     /// How long [`Server::serve_with_shutdown`] lets connections finish
     /// after the signal before dropping them.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -159,7 +187,7 @@ impl Server {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        self.serve_with_shutdown(service, std::future::pending())
+        self.serve_with_shutdown(service, std::future::pending::<()>())
             .await
     }
 
@@ -169,6 +197,10 @@ impl Server {
     /// [`ConnectionInfo::shutting_down`], waits up to the
     /// [`shutdown_timeout`](Server::shutdown_timeout) for all of it, then
     /// drops whatever is left and returns.
+    ///
+    /// The signal resolves to `()` or to a [`Shutdown`], which handlers
+    /// read from [`ConnectionInfo::shutdown`]: WebSockets close with 1001
+    /// for [`Shutdown::Stop`], 1012 for [`Shutdown::Restart`].
     pub async fn serve_with_shutdown<S, B, F>(self, service: S, signal: F) -> io::Result<()>
     where
         S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
@@ -177,7 +209,8 @@ impl Server {
         B: http_body::Body + Send + 'static,
         B::Data: Send,
         B::Error: Into<BoxError>,
-        F: Future<Output = ()>,
+        F: Future,
+        F::Output: Into<Shutdown>,
     {
         let local_addr = self.listener.local_addr()?;
         let conn = Arc::new(ConnSettings::new(&self));
@@ -188,9 +221,9 @@ impl Server {
             ..
         } = self;
         let mut signal = pin!(signal);
-        loop {
+        let reason = loop {
             let accepted = tokio::select! {
-                () = &mut signal => break,
+                reason = &mut signal => break reason.into(),
                 accepted = listener.accept() => accepted,
             };
             let (tcp, remote_addr) = match accepted {
@@ -200,19 +233,26 @@ impl Server {
                     // Out of file descriptors and the like: wait for some to free.
                     tracing::warn!("accept failed: {e}");
                     tokio::select! {
-                        () = &mut signal => break,
+                        reason = &mut signal => break reason.into(),
                         () = tokio::time::sleep(Duration::from_millis(50)) => continue,
                     }
                 }
             };
+            let admission = conn.limits.admit(remote_addr.ip());
             let (conn, service) = (conn.clone(), service.clone());
             shared.lifecycle.spawn(async move {
-                conn.serve_tcp(tcp, remote_addr, local_addr, service).await;
+                let addrs = (remote_addr, local_addr);
+                match admission {
+                    Ok(admission) => conn.serve_tcp(tcp, addrs, Some(admission), service).await,
+                    Err(refusal) => conn.serve_tcp(tcp, addrs, None, Refuse(refusal)).await,
+                }
             });
-        }
+        };
         drop(listener);
-        tracing::info!("shutting down: waiting up to {shutdown_timeout:?} for open connections");
-        if !shared.lifecycle.shut_down(shutdown_timeout).await {
+        tracing::info!(
+            "shutting down ({reason:?}): waiting up to {shutdown_timeout:?} for open connections"
+        );
+        if !shared.lifecycle.shut_down(reason, shutdown_timeout).await {
             tracing::warn!("shutdown deadline passed: dropped the connections still open");
         }
         Ok(())
@@ -232,6 +272,7 @@ fn is_per_connection(e: &io::Error) -> bool {
 /// What every connection task needs, built once.
 struct ConnSettings {
     shared: Arc<ServerShared>,
+    limits: Arc<ConnectionLimits>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     header_read_timeout: Duration,
     h1: http1::Builder,
@@ -255,6 +296,10 @@ impl ConnSettings {
             .keep_alive_timeout(Duration::from_secs(20));
         ConnSettings {
             shared: server.shared.clone(),
+            limits: Arc::new(ConnectionLimits::new(
+                server.max_connections,
+                server.max_connections_per_ip,
+            )),
             tls: server
                 .tls
                 .as_ref()
@@ -265,11 +310,14 @@ impl ConnSettings {
         }
     }
 
+    /// Serves one accepted connection: `admission` is its place under the
+    /// connection limits, `None` for a refused one (then `service` answers
+    /// its first request with the refusal, and the connection closes).
     async fn serve_tcp<S, B>(
         &self,
         tcp: TcpStream,
-        remote_addr: SocketAddr,
-        local_addr: SocketAddr,
+        (remote_addr, local_addr): (SocketAddr, SocketAddr),
+        admission: Option<Admission>,
         service: S,
     ) where
         S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
@@ -281,12 +329,16 @@ impl ConnSettings {
     {
         let stats = &self.shared.stats;
         stats.bump(Counter::Connections);
+        let refused = admission.is_none();
+        if refused {
+            stats.bump(Counter::RefusedConnections);
+        }
         let _open = stats.connection_guard();
         let _ = tcp.set_nodelay(true);
         let Some(acceptor) = &self.tls else {
             let info =
                 ConnectionInfo::new(remote_addr, local_addr, false, None, self.shared.clone());
-            return self.serve_io(tcp, info, service).await;
+            return self.serve_io(tcp, info, service, refused).await;
         };
         let handshake = tokio::time::timeout(self.header_read_timeout, acceptor.accept(tcp));
         let tls = tokio::select! {
@@ -298,7 +350,7 @@ impl ConnSettings {
                 let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
                 let info =
                     ConnectionInfo::new(remote_addr, local_addr, true, alpn, self.shared.clone());
-                self.serve_io(tls, info, service).await;
+                self.serve_io(tls, info, service, refused).await;
             }
             Ok(Err(e)) => {
                 stats.bump(Counter::TlsHandshakeFailures);
@@ -314,7 +366,9 @@ impl ConnSettings {
         }
     }
 
-    async fn serve_io<I, S, B>(&self, mut io: I, info: ConnectionInfo, service: S)
+    /// Serves HTTP/1.1 or HTTP/2 on a connection; a `refused` one is
+    /// closed after answering what its client sent at once.
+    async fn serve_io<I, S, B>(&self, mut io: I, info: ConnectionInfo, service: S, refused: bool)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
@@ -351,11 +405,25 @@ impl ConnSettings {
             info,
         };
         let result = match protocol {
+            Protocol::Http1 if refused => {
+                let mut h1 = self.h1.clone();
+                h1.keep_alive(false).serve_connection(io, service).await
+            }
             Protocol::Http1 => {
                 let conn = self.h1.serve_connection(io, service).with_upgrades();
                 drive(conn, draining, |conn| conn.graceful_shutdown()).await
             }
             Protocol::Http2 => {
+                // A refused connection shuts down at once: HTTP/2's two-step
+                // GOAWAY still answers the streams the client sent with its
+                // preface.
+                let already_cancelled = CancellationToken::new();
+                already_cancelled.cancel();
+                let draining = if refused {
+                    &already_cancelled
+                } else {
+                    draining
+                };
                 let conn = self.h2.serve_connection(io, service);
                 drive(conn, draining, |conn| conn.graceful_shutdown()).await
             }
@@ -418,5 +486,31 @@ where
         self.info.stats().bump(counter);
         req.extensions_mut().insert(self.info.clone());
         self.inner.call(req)
+    }
+}
+
+/// The service of a refused connection: every request gets the refusal's
+/// status (`503` or `429`), `Retry-After` and `Connection: close`.
+#[derive(Clone, Copy)]
+struct Refuse(Refusal);
+
+impl Service<Request<Incoming>> for Refuse {
+    type Response = Response<Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Response<Body>, Self::Error>>;
+
+    fn call(&self, _req: Request<Incoming>) -> Self::Future {
+        let mut response = Response::new(Body::from(self.0.message()));
+        *response.status_mut() = self.0.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1"),
+        );
+        std::future::ready(Ok(response))
     }
 }

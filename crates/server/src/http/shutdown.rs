@@ -2,7 +2,9 @@
 //! deadline after which whatever is left is dropped.
 
 use std::future::Future;
+use std::sync::OnceLock;
 
+use pushwire_proto::{CloseCode, CloseFrame};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -15,6 +17,53 @@ pub(crate) struct Lifecycle {
     /// Cancelled when the deadline passes: every task is dropped.
     kill: CancellationToken,
     tracker: TaskTracker,
+    /// Set just before `draining` is cancelled.
+    reason: OnceLock<Shutdown>,
+}
+
+/// Why a server shuts down, which decides what its WebSockets are told:
+/// the value a [`Server::serve_with_shutdown`](crate::Server::serve_with_shutdown)
+/// signal resolves to. A signal that resolves to `()` means
+/// [`Shutdown::Stop`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Shutdown {
+    /// The server is going away: WebSockets close with 1001 (Going Away).
+    #[default]
+    Stop,
+    /// The server restarts and will be back: WebSockets close with 1012
+    /// (Service Restart), telling clients to reconnect shortly.
+    Restart,
+}
+
+impl Shutdown {
+    /// The close code a WebSocket gets: 1001 or 1012.
+    pub fn close_code(self) -> CloseCode {
+        match self {
+            Shutdown::Stop => CloseCode::GOING_AWAY,
+            Shutdown::Restart => CloseCode::SERVICE_RESTART,
+        }
+    }
+
+    /// The close frame a WebSocket gets: the code and a short reason.
+    ///
+    /// ```
+    /// use pushwire::{CloseCode, Shutdown};
+    /// assert_eq!(Shutdown::Restart.close_frame().code, CloseCode::SERVICE_RESTART);
+    /// ```
+    pub fn close_frame(self) -> CloseFrame {
+        let reason = match self {
+            Shutdown::Stop => "server shutting down",
+            Shutdown::Restart => "server restarting",
+        };
+        CloseFrame::new(self.close_code(), reason)
+    }
+}
+
+impl From<()> for Shutdown {
+    fn from((): ()) -> Self {
+        Shutdown::Stop
+    }
 }
 
 impl Lifecycle {
@@ -32,9 +81,15 @@ impl Lifecycle {
         });
     }
 
+    /// Why the server shuts down, once it has begun.
+    pub(crate) fn reason(&self) -> Option<Shutdown> {
+        self.reason.get().copied()
+    }
+
     /// Begins draining, waits up to `deadline` for every task, then drops
     /// the rest. Returns whether everything finished in time.
-    pub(crate) async fn shut_down(&self, deadline: std::time::Duration) -> bool {
+    pub(crate) async fn shut_down(&self, reason: Shutdown, deadline: std::time::Duration) -> bool {
+        let _ = self.reason.set(reason);
         self.draining.cancel();
         self.tracker.close();
         if tokio::time::timeout(deadline, self.tracker.wait())
@@ -49,8 +104,11 @@ impl Lifecycle {
     }
 }
 
-/// Resolves on ctrl-c (SIGINT) or, on Unix, SIGTERM: the usual signal to
-/// pass to [`Server::serve_with_shutdown`](crate::Server::serve_with_shutdown).
+/// Resolves on ctrl-c (SIGINT) or, on Unix, SIGTERM, to [`Shutdown::Stop`];
+/// on Unix also on SIGHUP, to [`Shutdown::Restart`] (for a process
+/// manager that starts the server again: its WebSockets close with 1012).
+/// The usual signal to pass to
+/// [`Server::serve_with_shutdown`](crate::Server::serve_with_shutdown).
 ///
 /// ```no_run
 /// # async fn demo(server: pushwire::Server) -> std::io::Result<()> {
@@ -59,25 +117,28 @@ impl Lifecycle {
 /// server.serve_with_shutdown(service, pushwire::shutdown_signal()).await
 /// # }
 /// ```
-pub async fn shutdown_signal() {
+pub async fn shutdown_signal() -> Shutdown {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let unix_signal = |kind: SignalKind, name: &'static str| async move {
+            match signal(kind) {
+                Ok(mut s) => s.recv().await,
+                Err(e) => {
+                    tracing::warn!("cannot listen for {name}: {e}");
+                    std::future::pending().await
                 }
             }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                let _ = tokio::signal::ctrl_c().await;
-            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => Shutdown::Stop,
+            _ = unix_signal(SignalKind::terminate(), "SIGTERM") => Shutdown::Stop,
+            _ = unix_signal(SignalKind::hangup(), "SIGHUP") => Shutdown::Restart,
         }
     }
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+        Shutdown::Stop
     }
 }

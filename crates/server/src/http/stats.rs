@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct ServerStats {
     connections: AtomicU64,
     open_connections: AtomicU64,
+    refused_connections: AtomicU64,
     tls_handshake_failures: AtomicU64,
     h1_requests: AtomicU64,
     h2_requests: AtomicU64,
@@ -34,6 +35,10 @@ pub struct StatsSnapshot {
     /// TCP connections being served now (an HTTP/1.1 connection that
     /// became a WebSocket is counted under `open_websockets` instead).
     pub open_connections: u64,
+    /// Connections over a limit of [`Server::max_connections`](crate::Server::max_connections)
+    /// or [`Server::max_connections_per_ip`](crate::Server::max_connections_per_ip),
+    /// answered `503` or `429` and closed.
+    pub refused_connections: u64,
     /// TLS handshakes that failed or timed out.
     pub tls_handshake_failures: u64,
     /// Requests received over HTTP/1.x.
@@ -53,12 +58,14 @@ impl StatsSnapshot {
     pub fn to_json(&self) -> String {
         format!(
             concat!(
-                "{{\"connections\":{},\"open_connections\":{},\"tls_handshake_failures\":{},",
+                "{{\"connections\":{},\"open_connections\":{},\"refused_connections\":{},",
+                "\"tls_handshake_failures\":{},",
                 "\"h1_requests\":{},\"h2_requests\":{},\"h1_upgrades\":{},",
                 "\"extended_connects\":{},\"open_websockets\":{}}}"
             ),
             self.connections,
             self.open_connections,
+            self.refused_connections,
             self.tls_handshake_failures,
             self.h1_requests,
             self.h2_requests,
@@ -73,6 +80,7 @@ impl StatsSnapshot {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Counter {
     Connections,
+    RefusedConnections,
     TlsHandshakeFailures,
     H1Requests,
     H2Requests,
@@ -87,6 +95,7 @@ impl ServerStats {
         StatsSnapshot {
             connections: get(&self.connections),
             open_connections: get(&self.open_connections),
+            refused_connections: get(&self.refused_connections),
             tls_handshake_failures: get(&self.tls_handshake_failures),
             h1_requests: get(&self.h1_requests),
             h2_requests: get(&self.h2_requests),
@@ -109,6 +118,7 @@ impl ServerStats {
     pub(crate) fn bump(&self, counter: Counter) {
         let c = match counter {
             Counter::Connections => &self.connections,
+            Counter::RefusedConnections => &self.refused_connections,
             Counter::TlsHandshakeFailures => &self.tls_handshake_failures,
             Counter::H1Requests => &self.h1_requests,
             Counter::H2Requests => &self.h2_requests,

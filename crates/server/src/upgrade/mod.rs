@@ -90,12 +90,7 @@ impl Upgrade {
             config: WebSocketConfig::default(),
             connection: req.extensions().get::<ConnectionInfo>().cloned(),
             origin: header_text(req, http::header::ORIGIN),
-            // HTTP/2 carries the host as `:authority`, HTTP/1.1 as `Host`.
-            host: req
-                .uri()
-                .authority()
-                .map(|a| a.as_str().to_string())
-                .or_else(|| header_text(req, http::header::HOST)),
+            host: origin::request_host(req).map(str::to_string),
             origins: OriginPolicy::default(),
         }))
     }
@@ -179,7 +174,11 @@ impl Upgrade {
         Response<Body>,
         impl Future<Output = Result<WebSocket<UpgradedStream>, Error>> + Send + 'static,
     ) {
-        let (response, websocket) = if self.origins.permits(self.origin(), self.host.as_deref()) {
+        let (response, websocket) = if self.origins.permits_on(
+            self.origin(),
+            self.host.as_deref(),
+            self.connection.as_ref().map(ConnectionInfo::is_tls),
+        ) {
             let (response, websocket) = self.accept_allowed();
             (response, Some(websocket))
         } else {

@@ -1,8 +1,15 @@
 //! Which pages may open a WebSocket: the `Origin` check against
-//! cross-site WebSocket hijacking.
+//! cross-site WebSocket hijacking. The same rule decides cross-origin
+//! (CORS) requests for event streams and polls.
 
-/// Which origins may open a WebSocket, checked against the request's
-/// `Origin` header when it is accepted. A request without `Origin` (not
+use http::header::{HeaderName, HOST, ORIGIN};
+use http::Request;
+
+use crate::ConnectionInfo;
+
+/// Which origins may open a WebSocket (or, through
+/// [`OriginPolicy::permits_request`], make a cross-origin request),
+/// checked against the request's `Origin` header. A request without `Origin` (not
 /// sent by a browser) is always allowed; a refused one is answered
 /// `403 Forbidden` and logged (`warn`).
 ///
@@ -48,36 +55,92 @@ impl OriginPolicy {
     }
 
     /// Whether a request with this `Origin` header, to this host
-    /// (`host[:port]`), may open a WebSocket.
+    /// (`host[:port]`), may be served. Without the connection's scheme a
+    /// same-origin page may be `http` or `https`; see
+    /// [`OriginPolicy::permits_request`].
     pub fn permits(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+        self.permits_on(origin, host, None)
+    }
+
+    /// Whether this request may be served: its `Origin` header against
+    /// its `Host` (or HTTP/2 `:authority`). When a [`Server`](crate::Server)
+    /// delivered it (a [`ConnectionInfo`] in its extensions), a
+    /// same-origin page must also have the connection's scheme: `https`
+    /// over TLS, `http` in cleartext.
+    ///
+    /// The rule for WebSockets and for cross-origin (CORS) requests
+    /// alike: an event stream or a poll refused here should get `403`.
+    ///
+    /// ```
+    /// use pushwire::OriginPolicy;
+    ///
+    /// let req = http::Request::get("/events")
+    ///     .header("host", "example.com")
+    ///     .header("origin", "https://example.com")
+    ///     .body(())
+    ///     .unwrap();
+    /// assert!(OriginPolicy::SameOrigin.permits_request(&req));
+    /// ```
+    pub fn permits_request<B>(&self, req: &Request<B>) -> bool {
+        let secure = req
+            .extensions()
+            .get::<ConnectionInfo>()
+            .map(ConnectionInfo::is_tls);
+        self.permits_on(header(req, ORIGIN), request_host(req), secure)
+    }
+
+    /// [`OriginPolicy::permits`], with the connection's scheme when known
+    /// (`Some(true)` for TLS).
+    pub(crate) fn permits_on(
+        &self,
+        origin: Option<&str>,
+        host: Option<&str>,
+        secure: Option<bool>,
+    ) -> bool {
         let Some(origin) = origin else { return true };
         match self {
             OriginPolicy::Any => true,
-            OriginPolicy::SameOrigin => same_origin(origin, host),
+            OriginPolicy::SameOrigin => same_origin(origin, host, secure),
             OriginPolicy::AllowList(list) => {
                 list.iter()
                     .any(|allowed| allowed.eq_ignore_ascii_case(origin))
-                    || same_origin(origin, host)
+                    || same_origin(origin, host, secure)
             }
         }
     }
 }
 
-fn same_origin(origin: &str, host: Option<&str>) -> bool {
+/// The host a request was sent to: HTTP/2 carries it as `:authority`,
+/// HTTP/1.1 as `Host`.
+pub(crate) fn request_host<B>(req: &Request<B>) -> Option<&str> {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| header(req, HOST))
+}
+
+fn header<B>(req: &Request<B>, name: HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn same_origin(origin: &str, host: Option<&str>, secure: Option<bool>) -> bool {
     let Some(host) = host else { return false };
     let Some((scheme, rest)) = origin.split_once("://") else {
         return false; // "null", or not an origin
     };
-    let default = match scheme.to_ascii_lowercase().as_str() {
-        "http" | "ws" => Some(80),
-        "https" | "wss" => Some(443),
-        _ => None,
+    let origin_secure = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => false,
+        "https" | "wss" => true,
+        _ => return false,
     };
+    if secure.is_some_and(|secure| secure != origin_secure) {
+        return false;
+    }
+    let default = if origin_secure { 443 } else { 80 };
     match (split_host_port(rest), split_host_port(host)) {
         (Some((origin_host, origin_port)), Some((host, port))) => {
             origin_host.eq_ignore_ascii_case(host)
-                && origin_port.or(default).is_some()
-                && origin_port.or(default) == port.or(default)
+                && origin_port.unwrap_or(default) == port.unwrap_or(default)
         }
         _ => false,
     }
@@ -118,6 +181,21 @@ mod tests {
         assert!(!p.permits(Some("http://example.com"), None));
         assert!(!p.permits(Some("http://example.com:x"), Some("example.com")));
         assert!(p.permits(None, None));
+        assert!(!p.permits(Some("ftp://example.com"), Some("example.com")));
+    }
+
+    #[test]
+    fn a_known_connection_scheme_must_match_the_origin() {
+        let p = OriginPolicy::SameOrigin;
+        let host = Some("example.com:8443");
+        assert!(p.permits_on(Some("https://example.com:8443"), host, Some(true)));
+        assert!(!p.permits_on(Some("http://example.com:8443"), host, Some(true)));
+        assert!(p.permits_on(Some("http://example.com:8443"), host, Some(false)));
+        assert!(!p.permits_on(Some("https://example.com:8443"), host, Some(false)));
+        assert!(p.permits_on(Some("https://example.com:8443"), host, None));
+        // An allow-listed origin is allowed whatever the scheme.
+        let p = OriginPolicy::allow(["http://app.example.com"]);
+        assert!(p.permits_on(Some("http://app.example.com"), host, Some(true)));
     }
 
     #[test]

@@ -18,8 +18,8 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use pushwire::proto::deflate::{parse_extensions, validate_response, DeflateConfig};
 use pushwire::{
-    Body, CloseCode, CloseFrame, ConnectionInfo, Message, Negotiated, Role, Server, ServerStats,
-    Upgrade, UpgradedStream, WebSocket, WebSocketConfig,
+    Body, ConnectionInfo, Message, Negotiated, Role, Server, ServerStats, Shutdown, Upgrade,
+    UpgradedStream, WebSocket, WebSocketConfig,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::oneshot;
@@ -30,7 +30,7 @@ pub const LIMIT: Duration = Duration::from_secs(10);
 
 /// The test application:
 /// - `/echo`: WebSocket echo, *require* semantics, subprotocol `chat`;
-///   closes with 1001 when the server shuts down;
+///   closes with 1001 when the server shuts down (1012 for a restart);
 /// - `/accept`: a page for plain requests, WebSocket echo otherwise;
 /// - `/stubborn`: a WebSocket that ignores shutdown;
 /// - `/info`: the request's HTTP version and the connection's ALPN;
@@ -90,8 +90,8 @@ async fn echo(mut ws: WebSocket<UpgradedStream>, info: Option<ConnectionInfo>) {
                 _ => return,
             },
             () = &mut shutdown => {
-                let frame = CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down");
-                let _ = ws.close(Some(frame)).await;
+                let reason = info.as_ref().and_then(ConnectionInfo::shutdown);
+                let _ = ws.close(Some(reason.unwrap_or_default().close_frame())).await;
                 return;
             }
         }
@@ -102,7 +102,7 @@ async fn echo(mut ws: WebSocket<UpgradedStream>, info: Option<ConnectionInfo>) {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub stats: Arc<ServerStats>,
-    stop: Option<oneshot::Sender<()>>,
+    stop: Option<oneshot::Sender<Shutdown>>,
     pub task: JoinHandle<io::Result<()>>,
 }
 
@@ -112,9 +112,9 @@ impl TestServer {
         let server = configure(Server::bind("127.0.0.1:0").await.unwrap());
         let addr = server.local_addr().unwrap();
         let stats = server.stats();
-        let (stop, stopped) = oneshot::channel::<()>();
+        let (stop, stopped) = oneshot::channel::<Shutdown>();
         let task = tokio::spawn(server.serve_with_shutdown(service_fn(route), async {
-            let _ = stopped.await;
+            stopped.await.unwrap_or_default()
         }));
         TestServer {
             addr,
@@ -126,8 +126,13 @@ impl TestServer {
 
     /// Sends the shutdown signal.
     pub fn stop(&mut self) {
+        self.shut_down(Shutdown::Stop);
+    }
+
+    /// Sends the shutdown signal with this reason.
+    pub fn shut_down(&mut self, reason: Shutdown) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(reason);
         }
     }
 
