@@ -61,9 +61,9 @@ export function request(url, { method = 'GET', headers = {}, body, ca, peek = fa
 
 /** A running `pushwire serve`; `stop()` ends it. */
 export class Server {
-  static async start({ tls = false, port } = {}) {
+  static async start({ tls = false, port, args: extra = [] } = {}) {
     port ??= await freePort();
-    const args = ['serve', '--listen', `127.0.0.1:${port}`];
+    const args = ['serve', '--listen', `127.0.0.1:${port}`, ...extra];
     let certDir = null;
     if (tls) {
       certDir = await mkdtemp(join(tmpdir(), 'pushwire-cert-'));
