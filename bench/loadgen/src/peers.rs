@@ -1,0 +1,231 @@
+//! The peer registry: every server the harness compares, how to start it,
+//! what it supports and where its version comes from. Adding a peer is
+//! adding an entry to [`all`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where the harness finds the servers.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The `bench/` directory.
+    pub bench: PathBuf,
+    /// The `pushwire` binary (`cargo build --release -p pushwire-cli`).
+    pub pushwire_bin: PathBuf,
+    /// The bench workspace's release binaries.
+    pub bench_bin: PathBuf,
+    /// `bench/peers/node` (package.json, node_modules, the two scripts).
+    pub node_dir: PathBuf,
+}
+
+impl Paths {
+    /// Paths relative to the `bench/` directory, `pushwire_bin` overriding
+    /// the default `../target/release/pushwire`.
+    pub fn new(bench: PathBuf, pushwire_bin: Option<PathBuf>) -> Self {
+        let repo = bench
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| bench.clone());
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| bench.join("target"));
+        Paths {
+            pushwire_bin: pushwire_bin.unwrap_or_else(|| repo.join("target/release/pushwire")),
+            bench_bin: target.join("release"),
+            node_dir: bench.join("peers/node"),
+            bench,
+        }
+    }
+}
+
+/// How a peer is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Launcher {
+    /// `pushwire echo --listen ADDR [--no-deflate]`.
+    Pushwire,
+    /// A binary of the bench workspace taking the listen address.
+    BenchBinary(&'static str),
+    /// `node bench/peers/node/ws-echo.mjs PORT [--deflate]`.
+    NodeWs,
+    /// `bun bench/peers/node/bun-echo.js PORT [--deflate]`.
+    Bun,
+}
+
+/// One server in the comparison.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Short name, used in tables, JSON and `--peers`.
+    pub name: &'static str,
+    /// What it is, for the report.
+    pub description: &'static str,
+    /// Whether it speaks permessage-deflate.
+    pub supports_deflate: bool,
+    launcher: Launcher,
+}
+
+/// Name of the peer all throughput ratios are quoted against first.
+pub const BUN: &str = "bun";
+/// Name of the second reference peer.
+pub const FASTWEBSOCKETS: &str = "fastwebsockets";
+/// Name of the product.
+pub const PUSHWIRE: &str = "pushwire";
+
+/// Every peer, pushwire first.
+pub fn all() -> Vec<Peer> {
+    vec![
+        Peer {
+            name: PUSHWIRE,
+            description: "`pushwire echo` (crates/cli), tokio runtime",
+            supports_deflate: true,
+            launcher: Launcher::Pushwire,
+        },
+        Peer {
+            name: BUN,
+            description: "Bun.serve websocket handler (uWebSockets), npm package `bun`",
+            supports_deflate: true,
+            launcher: Launcher::Bun,
+        },
+        Peer {
+            name: FASTWEBSOCKETS,
+            description: "fastwebsockets + hyper upgrade, FragmentCollector, current-thread tokio",
+            supports_deflate: false,
+            launcher: Launcher::BenchBinary("fastwebsockets-echo"),
+        },
+        Peer {
+            name: "tokio-tungstenite",
+            description:
+                "tokio-tungstenite accept_async + forward, default config, current-thread tokio",
+            supports_deflate: false,
+            launcher: Launcher::BenchBinary("tungstenite-echo"),
+        },
+        Peer {
+            name: "node-ws",
+            description: "Node.js `ws` WebSocketServer, perMessageDeflate defaults when on",
+            supports_deflate: true,
+            launcher: Launcher::NodeWs,
+        },
+    ]
+}
+
+impl Peer {
+    /// The command that starts this peer on `addr`, or why it cannot start.
+    pub fn command(
+        &self,
+        paths: &Paths,
+        addr: SocketAddr,
+        deflate: bool,
+    ) -> Result<Command, String> {
+        let port = addr.port().to_string();
+        let existing = |path: PathBuf, hint: &str| {
+            if path.exists() {
+                Ok(path)
+            } else {
+                Err(format!("{} is missing ({hint})", path.display()))
+            }
+        };
+        let mut command = match self.launcher {
+            Launcher::Pushwire => {
+                let bin = existing(
+                    paths.pushwire_bin.clone(),
+                    "cargo build --release -p pushwire-cli",
+                )?;
+                let mut command = Command::new(bin);
+                command.args(["echo", "--listen", &addr.to_string()]);
+                if !deflate {
+                    command.arg("--no-deflate");
+                }
+                command.env("RUST_LOG", "warn");
+                command
+            }
+            Launcher::BenchBinary(name) => {
+                let bin = existing(
+                    paths.bench_bin.join(name),
+                    "cargo build --release in bench/",
+                )?;
+                let mut command = Command::new(bin);
+                command.arg(addr.to_string());
+                command
+            }
+            Launcher::NodeWs => {
+                existing(
+                    paths.node_dir.join("node_modules/ws"),
+                    "npm ci in bench/peers/node",
+                )?;
+                let mut command = Command::new("node");
+                command.arg(paths.node_dir.join("ws-echo.mjs")).arg(&port);
+                if deflate {
+                    command.arg("--deflate");
+                }
+                command
+            }
+            Launcher::Bun => {
+                let bin = existing(bun_binary(paths), "npm ci in bench/peers/node")?;
+                let mut command = Command::new(bin);
+                command.arg(paths.node_dir.join("bun-echo.js")).arg(&port);
+                if deflate {
+                    command.arg("--deflate");
+                }
+                command
+            }
+        };
+        command.current_dir(&paths.bench);
+        Ok(command)
+    }
+
+    /// The peer's version, as far as it can be found.
+    pub fn version(&self, paths: &Paths) -> Option<String> {
+        match self.launcher {
+            Launcher::Pushwire => {
+                command_output(Command::new(&paths.pushwire_bin).arg("--version"))
+            }
+            Launcher::BenchBinary(name) => {
+                let crate_name = if name.starts_with("fastwebsockets") {
+                    "fastwebsockets"
+                } else {
+                    "tokio-tungstenite"
+                };
+                locked_version(&paths.bench.join("Cargo.lock"), crate_name)
+                    .map(|v| format!("{crate_name} {v}"))
+            }
+            Launcher::NodeWs => {
+                let package =
+                    std::fs::read_to_string(paths.node_dir.join("node_modules/ws/package.json"))
+                        .ok()?;
+                let json: serde_json::Value = serde_json::from_str(&package).ok()?;
+                let node =
+                    command_output(Command::new("node").arg("--version")).unwrap_or_default();
+                Some(format!("ws {} on node {node}", json["version"].as_str()?))
+            }
+            Launcher::Bun => command_output(Command::new(bun_binary(paths)).arg("--version"))
+                .map(|v| format!("bun {v}")),
+        }
+    }
+}
+
+/// The `bun` executable installed by npm.
+fn bun_binary(paths: &Paths) -> PathBuf {
+    paths.node_dir.join("node_modules/.bin/bun")
+}
+
+/// The trimmed standard output of a command that succeeded.
+fn command_output(command: &mut Command) -> Option<String> {
+    let out = command.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// The version of `crate_name` recorded in a Cargo.lock.
+fn locked_version(lock: &Path, crate_name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(lock).ok()?;
+    let needle = format!("name = \"{crate_name}\"");
+    let mut lines = text.lines().skip_while(|line| line.trim() != needle);
+    lines.next()?;
+    lines
+        .next()?
+        .trim()
+        .strip_prefix("version = \"")?
+        .strip_suffix('"')
+        .map(str::to_owned)
+}
