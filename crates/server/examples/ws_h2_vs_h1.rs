@@ -1,0 +1,539 @@
+//! WebSocket echo throughput over HTTP/1.1 (`Upgrade`) and over HTTP/2
+//! (RFC 8441 extended CONNECT), side by side on the same server and load.
+//!
+//! ```text
+//! ws_h2_vs_h1 server [--listen 127.0.0.1:0]
+//! ws_h2_vs_h1 load --addr 127.0.0.1:PORT --transport h1|h2 [--sockets N=10]
+//!     [--connections C=1] [--size BYTES=20] [--warmup-ms MS=500]
+//!     [--duration-ms MS=2000] [--window browser|h2-default] [--server-pid PID]
+//! ```
+//!
+//! `server` is a [`pushwire::Server`] with one *require* route, `/echo`,
+//! that sends every data message back; it prints `listening ADDR` once
+//! bound. `load` opens `--sockets` WebSockets to it without
+//! permessage-deflate (so compression does not drown the transport's
+//! cost): over HTTP/1.1 each on its own TCP connection, over HTTP/2 as
+//! extended CONNECT streams spread round-robin over `--connections` h2c
+//! connections (one: all streams on one connection, as a browser does
+//! per origin). Every WebSocket runs a closed loop: send one binary
+//! message of `--size` bytes, wait for its echo, repeat. After the
+//! warm-up, echoes are counted for `--duration-ms`, and one JSON line is
+//! printed: messages per second and, when `--server-pid` is given, the
+//! CPU time server and generator spent in the window (from
+//! `/proc/PID/stat`, in microseconds per message), which tells which side
+//! was saturated.
+//!
+//! The h2 client announces browser-like receive windows by default
+//! (`--window browser`: 6 MiB per stream, 15 MiB per connection, as
+//! Chromium does); `--window h2-default` keeps the protocol's 64 KiB.
+//!
+//! `bench/ws-h2-vs-h1.sh` builds this in release mode, pins server and
+//! generator to different cores and prints the table.
+
+use std::convert::Infallible;
+use std::io::{self, IoSlice, Write as _};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use h2::client::SendRequest;
+use h2::{RecvStream, SendStream};
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use pushwire::{
+    Body, ClientBuilder, Message, Negotiated, Role, Server, Upgrade, UpgradedStream, WebSocket,
+    WebSocketConfig,
+};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+const USAGE: &str = "usage:
+  ws_h2_vs_h1 server [--listen ADDR=127.0.0.1:0]
+  ws_h2_vs_h1 load --addr ADDR --transport h1|h2 [--sockets N=10] [--connections C=1]
+      [--size BYTES=20] [--warmup-ms MS=500] [--duration-ms MS=2000]
+      [--window browser|h2-default] [--server-pid PID]";
+
+fn main() -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some("server") => {
+            let mut listen = "127.0.0.1:0".to_owned();
+            while let Some(arg) = args.next() {
+                match arg.as_str() {
+                    "--listen" => listen = args.next().ok_or("--listen needs a value")?,
+                    _ => return Err(format!("unknown argument {arg:?}\n{USAGE}")),
+                }
+            }
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(serve(&listen))
+                .map_err(|e| e.to_string())
+        }
+        Some("load") => {
+            let load = LoadArgs::parse(args)?;
+            // The generator is pinned to one core: one thread drives it all.
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(run_load(load))
+        }
+        _ => Err(USAGE.to_owned()),
+    }
+}
+
+// ---------------------------------------------------------------- server
+
+async fn serve(listen: &str) -> io::Result<()> {
+    let server = Server::bind(listen).await?;
+    println!("listening {}", server.local_addr()?);
+    io::stdout().flush()?;
+    server
+        .serve_with_shutdown(service_fn(route), pushwire::shutdown_signal())
+        .await
+}
+
+/// `/echo`: WebSocket only, every data message sent back; `/healthz`: `ok`.
+async fn route(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    Ok(match req.uri().path() {
+        "/echo" => match Upgrade::require(&mut req) {
+            Ok(upgrade) => upgrade.on_upgrade(echo),
+            Err(rejection) => rejection.into_response(),
+        },
+        "/healthz" => Response::new(Body::from("ok")),
+        _ => {
+            let mut response = Response::new(Body::from("not found"));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            response
+        }
+    })
+}
+
+async fn echo(mut ws: WebSocket<UpgradedStream>) {
+    while let Some(Ok(message)) = ws.recv().await {
+        if message.is_data() && ws.send(message).await.is_err() {
+            break;
+        }
+    }
+}
+
+// ------------------------------------------------------------------ load
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    H1,
+    H2,
+}
+
+/// The receive windows the HTTP/2 client announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Window {
+    /// 6 MiB per stream, 15 MiB per connection (Chromium's values).
+    Browser,
+    /// The protocol default: 64 KiB - 1 for both.
+    H2Default,
+}
+
+struct LoadArgs {
+    addr: SocketAddr,
+    transport: Transport,
+    sockets: usize,
+    connections: usize,
+    size: usize,
+    warmup: Duration,
+    duration: Duration,
+    window: Window,
+    server_pid: Option<u32>,
+}
+
+impl LoadArgs {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let mut load = LoadArgs {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            transport: Transport::H1,
+            sockets: 10,
+            connections: 1,
+            size: 20,
+            warmup: Duration::from_millis(500),
+            duration: Duration::from_millis(2000),
+            window: Window::Browser,
+            server_pid: None,
+        };
+        let mut addr = None;
+        while let Some(arg) = args.next() {
+            let value = args.next().ok_or(format!("{arg} needs a value"))?;
+            let number = || value.parse::<u64>().map_err(|e| format!("{value:?}: {e}"));
+            match arg.as_str() {
+                "--addr" => addr = Some(value.parse().map_err(|e| format!("{value:?}: {e}"))?),
+                "--transport" => {
+                    load.transport = match value.as_str() {
+                        "h1" => Transport::H1,
+                        "h2" => Transport::H2,
+                        _ => return Err(format!("--transport h1|h2, not {value:?}")),
+                    }
+                }
+                "--sockets" => load.sockets = number()?.max(1) as usize,
+                "--connections" => load.connections = number()?.max(1) as usize,
+                "--size" => load.size = number()? as usize,
+                "--warmup-ms" => load.warmup = Duration::from_millis(number()?),
+                "--duration-ms" => load.duration = Duration::from_millis(number()?),
+                "--window" => {
+                    load.window = match value.as_str() {
+                        "browser" => Window::Browser,
+                        "h2-default" => Window::H2Default,
+                        _ => return Err(format!("--window browser|h2-default, not {value:?}")),
+                    }
+                }
+                "--server-pid" => load.server_pid = Some(number()? as u32),
+                _ => return Err(format!("unknown argument {arg:?}\n{USAGE}")),
+            }
+        }
+        load.addr = addr.ok_or(format!("--addr is required\n{USAGE}"))?;
+        load.connections = load.connections.min(load.sockets);
+        Ok(load)
+    }
+}
+
+/// The WebSocket's byte stream: a TCP connection after `101` (HTTP/1.1),
+/// or one HTTP/2 stream.
+enum Socket {
+    H1(WebSocket<pushwire::ClientStream>),
+    H2(WebSocket<H2Stream>),
+}
+
+impl Socket {
+    async fn echo(&mut self, message: Message) -> Result<Message, String> {
+        async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(
+            ws: &mut WebSocket<S>,
+            message: Message,
+        ) -> Result<Message, String> {
+            ws.send(message).await.map_err(|e| e.to_string())?;
+            loop {
+                match ws.recv().await {
+                    Some(Ok(reply)) if reply.is_data() => return Ok(reply),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.to_string()),
+                    None => return Err("the server closed the WebSocket".to_owned()),
+                }
+            }
+        }
+        match self {
+            Socket::H1(ws) => round_trip(ws, message).await,
+            Socket::H2(ws) => round_trip(ws, message).await,
+        }
+    }
+}
+
+/// WebSocket settings for the generator: no permessage-deflate offered.
+fn client_config() -> WebSocketConfig {
+    WebSocketConfig {
+        deflate: None,
+        ..WebSocketConfig::default()
+    }
+}
+
+async fn open_sockets(load: &LoadArgs) -> Result<Vec<Socket>, String> {
+    let mut sockets = Vec::with_capacity(load.sockets);
+    match load.transport {
+        Transport::H1 => {
+            let url = format!("ws://{}/echo", load.addr);
+            for _ in 0..load.sockets {
+                let ws = ClientBuilder::new(url.clone())
+                    .config(client_config())
+                    .connect()
+                    .await
+                    .map_err(|e| format!("h1 connect: {e}"))?;
+                sockets.push(Socket::H1(ws));
+            }
+        }
+        Transport::H2 => {
+            let mut connections = Vec::with_capacity(load.connections);
+            for _ in 0..load.connections {
+                connections.push(h2_connection(load.addr, load.window).await?);
+            }
+            for i in 0..load.sockets {
+                let client = &mut connections[i % load.connections];
+                sockets.push(Socket::H2(h2_websocket(client).await?));
+            }
+        }
+    }
+    Ok(sockets)
+}
+
+/// An h2c connection by prior knowledge, once the server's SETTINGS
+/// (with SETTINGS_ENABLE_CONNECT_PROTOCOL) have arrived.
+async fn h2_connection(addr: SocketAddr, window: Window) -> Result<SendRequest<Bytes>, String> {
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut builder = h2::client::Builder::new();
+    if window == Window::Browser {
+        builder
+            .initial_window_size(6 << 20)
+            .initial_connection_window_size(15 << 20);
+    }
+    let (client, connection) = builder
+        .handshake::<_, Bytes>(tcp)
+        .await
+        .map_err(|e| format!("h2 handshake: {e}"))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.map_err(|e| e.to_string())?;
+    // A first request makes sure the server's SETTINGS have been applied.
+    let request = Request::get(format!("http://{addr}/healthz"))
+        .body(())
+        .map_err(|e| e.to_string())?;
+    let (response, _) = client
+        .send_request(request, true)
+        .map_err(|e| e.to_string())?;
+    let response = response.await.map_err(|e| format!("GET /healthz: {e}"))?;
+    if response.status() != StatusCode::OK {
+        return Err(format!("GET /healthz: {}", response.status()));
+    }
+    if !client.is_extended_connect_protocol_enabled() {
+        return Err("the server did not send SETTINGS_ENABLE_CONNECT_PROTOCOL".to_owned());
+    }
+    Ok(client)
+}
+
+/// Opens a WebSocket by extended CONNECT (`:protocol = websocket`).
+async fn h2_websocket(client: &mut SendRequest<Bytes>) -> Result<WebSocket<H2Stream>, String> {
+    let request = Request::builder()
+        .method(Method::CONNECT)
+        .uri("http://localhost/echo")
+        .extension(h2::ext::Protocol::from_static("websocket"))
+        .header("sec-websocket-version", "13")
+        .body(())
+        .map_err(|e| e.to_string())?;
+    let mut client = client.clone().ready().await.map_err(|e| e.to_string())?;
+    let (response, send) = client
+        .send_request(request, false)
+        .map_err(|e| format!("extended CONNECT: {e}"))?;
+    let response = response
+        .await
+        .map_err(|e| format!("extended CONNECT: {e}"))?;
+    if response.status() != StatusCode::OK {
+        return Err(format!("extended CONNECT: {}", response.status()));
+    }
+    let negotiated = Negotiated {
+        protocol: None,
+        deflate: None,
+    };
+    Ok(WebSocket::from_upgraded(
+        H2Stream::new(send, response.into_body()),
+        Role::Client,
+        &client_config(),
+        negotiated,
+        BytesMut::new(),
+    ))
+}
+
+/// CPU time a process has used, in clock ticks (utime + stime of
+/// `/proc/PID/stat`; Linux reports them in units of 1/100 s).
+fn cpu_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: count fields after its ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// A moment of the measurement: echoes so far, and CPU ticks used.
+struct Mark {
+    at: Instant,
+    echoes: u64,
+    server_ticks: Option<u64>,
+    client_ticks: Option<u64>,
+}
+
+impl Mark {
+    fn now(echoes: &AtomicU64, server_pid: Option<u32>) -> Mark {
+        Mark {
+            at: Instant::now(),
+            echoes: echoes.load(Ordering::Relaxed),
+            server_ticks: server_pid.and_then(|pid| cpu_ticks(&pid.to_string())),
+            client_ticks: cpu_ticks("self"),
+        }
+    }
+}
+
+async fn run_load(load: LoadArgs) -> Result<(), String> {
+    let sockets = open_sockets(&load).await?;
+    let echoes = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let payload = Bytes::from(vec![0x5a; load.size]);
+    let mut tasks = tokio::task::JoinSet::new();
+    for mut socket in sockets {
+        let (echoes, stop, payload) = (echoes.clone(), stop.clone(), payload.clone());
+        tasks.spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let reply = socket.echo(Message::binary(payload.clone())).await?;
+                if reply.len() != payload.len() {
+                    return Err(format!(
+                        "echo of {} bytes came back as {}",
+                        payload.len(),
+                        reply.len()
+                    ));
+                }
+                echoes.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<(), String>(())
+        });
+    }
+    tokio::time::sleep(load.warmup).await;
+    let start = Mark::now(&echoes, load.server_pid);
+    tokio::time::sleep(load.duration).await;
+    let end = Mark::now(&echoes, load.server_pid);
+    stop.store(true, Ordering::Relaxed);
+    while let Some(result) = tasks.join_next().await {
+        result.map_err(|e| e.to_string())??;
+    }
+
+    let messages = end.echoes - start.echoes;
+    let secs = (end.at - start.at).as_secs_f64();
+    // 10 ms a tick; reported as µs of CPU per echoed message.
+    let per_message = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) if messages > 0 => {
+            format!("{:.3}", (b - a) as f64 * 1e4 / messages as f64)
+        }
+        _ => "null".to_owned(),
+    };
+    println!(
+        "{{\"transport\":\"{}\",\"sockets\":{},\"connections\":{},\"size\":{},\"messages\":{},\"secs\":{:.3},\"msgs_per_sec\":{:.1},\"server_cpu_us_per_msg\":{},\"client_cpu_us_per_msg\":{}}}",
+        match load.transport {
+            Transport::H1 => "h1",
+            Transport::H2 => "h2",
+        },
+        load.sockets,
+        if load.transport == Transport::H1 { load.sockets } else { load.connections },
+        load.size,
+        messages,
+        secs,
+        messages as f64 / secs,
+        per_message(start.server_ticks, end.server_ticks),
+        per_message(start.client_ticks, end.client_ticks),
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------- h2 byte stream
+
+/// One HTTP/2 stream as an async byte stream for the client WebSocket:
+/// DATA frames in and out. A vectored write becomes one DATA frame.
+struct H2Stream {
+    send: SendStream<Bytes>,
+    recv: RecvStream,
+    /// Received bytes not yet read.
+    pending: Bytes,
+}
+
+impl H2Stream {
+    fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
+        H2Stream {
+            send,
+            recv,
+            pending: Bytes::new(),
+        }
+    }
+
+    /// Waits for send capacity (flow-control window) for up to `wanted`
+    /// bytes; returns how many may be sent now.
+    fn poll_send_capacity(
+        &mut self,
+        cx: &mut Context<'_>,
+        wanted: usize,
+    ) -> Poll<io::Result<usize>> {
+        if self.send.capacity() == 0 {
+            self.send.reserve_capacity(wanted);
+            while self.send.capacity() == 0 {
+                match ready!(self.send.poll_capacity(cx)) {
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
+                    None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+                }
+            }
+        }
+        Poll::Ready(Ok(self.send.capacity().min(wanted)))
+    }
+}
+
+impl AsyncRead for H2Stream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.pending.is_empty() {
+            match ready!(self.recv.poll_data(cx)) {
+                None => return Poll::Ready(Ok(())),
+                Some(Ok(data)) => {
+                    let _ = self.recv.flow_control().release_capacity(data.len());
+                    self.pending = data;
+                }
+                Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
+            }
+        }
+        let n = self.pending.len().min(out.remaining());
+        out.put_slice(&self.pending[..n]);
+        self.pending.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for H2Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        let n = ready!(self.poll_send_capacity(cx, total))?;
+        let mut data = BytesMut::with_capacity(n);
+        for buf in bufs {
+            let take = buf.len().min(n - data.len());
+            data.extend_from_slice(&buf[..take]);
+            if data.len() == n {
+                break;
+            }
+        }
+        self.send
+            .send_data(data.freeze(), false)
+            .map_err(io::Error::other)?;
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = self.send.send_data(Bytes::new(), true);
+        Poll::Ready(Ok(()))
+    }
+}
