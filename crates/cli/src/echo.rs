@@ -14,6 +14,10 @@ pub struct EchoArgs {
     /// Do not offer permessage-deflate.
     #[arg(long)]
     no_deflate: bool,
+    /// Send every message received to every connection instead of
+    /// echoing it to its sender (the fan-out benchmark endpoint).
+    #[arg(long)]
+    broadcast: bool,
 }
 
 pub async fn run(args: EchoArgs) -> Result<(), pushwire::Error> {
@@ -24,6 +28,7 @@ pub async fn run(args: EchoArgs) -> Result<(), pushwire::Error> {
         config.deflate = None;
     }
     let config = std::sync::Arc::new(config);
+    let room = args.broadcast.then(crate::broadcast::Room::default);
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -35,11 +40,20 @@ pub async fn run(args: EchoArgs) -> Result<(), pushwire::Error> {
             }
         };
         let config = config.clone();
-        tokio::spawn(async move {
-            if let Err(e) = echo(tcp, &config).await {
-                tracing::debug!("{peer}: {e}");
-            }
-        });
+        // Two kinds of task, so an echo connection's task does not carry
+        // the larger broadcast state.
+        match room.clone() {
+            Some(room) => tokio::spawn(async move {
+                if let Err(e) = room.serve(tcp, &config).await {
+                    tracing::debug!("{peer}: {e}");
+                }
+            }),
+            None => tokio::spawn(async move {
+                if let Err(e) = echo(tcp, &config).await {
+                    tracing::debug!("{peer}: {e}");
+                }
+            }),
+        };
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `pushwire` command.
 
+mod broadcast;
 mod connect;
 mod echo;
 mod serve;
@@ -16,7 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a WebSocket echo server on every path (text and binary, deflate offered).
+    /// Run a WebSocket echo server on every path (text and binary, deflate
+    /// offered); with --broadcast, every message goes to every connection.
     Echo(echo::EchoArgs),
     /// Connect to a ws:// or wss:// URL: send stdin lines, print what arrives.
     Connect(connect::ConnectArgs),
