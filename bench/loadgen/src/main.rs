@@ -250,6 +250,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
         mode: if settings.quick { "quick" } else { "full" },
         total_secs: started.elapsed().as_secs_f64(),
         machine,
+        pushwire_source: pushwire_source(&bench_dir),
         settings: settings.clone(),
         peers: infos,
         scenarios: results,
@@ -267,17 +268,40 @@ fn run(cli: Cli) -> Result<(), BenchError> {
         eprintln!("wrote {}", path.display());
     }
     eprintln!("pushwire-bench: done in {:.1} s", report.total_secs);
-    let measured = report
-        .scenarios
-        .iter()
-        .flat_map(|s| &s.cells)
-        .any(|c| c.status == results::CellStatus::Measured);
-    if !measured {
-        return Err(BenchError::Setup(
-            "no peer could be measured in any scenario".to_owned(),
-        ));
+    pushwire_verdict(&report)
+}
+
+/// Fails the run (after the results are written) when pushwire itself did
+/// not run cleanly: a failed or unavailable scenario, or errors counted by
+/// the generator. This is what makes `--quick` a smoke test.
+fn pushwire_verdict(report: &RunReport) -> Result<(), BenchError> {
+    let mut problems = Vec::new();
+    for scenario in &report.scenarios {
+        let Some(cell) = scenario.cell(peers::PUSHWIRE) else {
+            continue;
+        };
+        match cell.status {
+            results::CellStatus::Failed | results::CellStatus::Unavailable => {
+                problems.push(format!(
+                    "{}: {}",
+                    scenario.spec.id,
+                    cell.note.as_deref().unwrap_or("failed")
+                ))
+            }
+            _ if cell.errors > 0 => {
+                problems.push(format!("{}: {} errors", scenario.spec.id, cell.errors))
+            }
+            _ => {}
+        }
     }
-    Ok(())
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(BenchError::Peer(format!(
+            "pushwire did not run cleanly: {}",
+            problems.join("; ")
+        )))
+    }
 }
 
 /// Fails early when the idle scenarios cannot hold their connections.
@@ -300,6 +324,30 @@ fn check_open_file_limit(scenarios: &[Box<dyn scenarios::Scenario>]) -> Result<(
         ))),
         _ => Ok(()),
     }
+}
+
+/// `commit 1a2b3c4`, with a remark when `crates/` differs from it.
+fn pushwire_source(bench_dir: &std::path::Path) -> Option<String> {
+    let repo = bench_dir.parent()?.to_str()?;
+    let commit = command_text("git", &["-C", repo, "rev-parse", "--short", "HEAD"])?;
+    let dirty = command_text(
+        "git",
+        &[
+            "-C",
+            repo,
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            "crates",
+        ],
+    )
+    .is_some_and(|changes| !changes.is_empty());
+    Some(if dirty {
+        format!("commit {commit} plus uncommitted changes in crates/")
+    } else {
+        format!("commit {commit}")
+    })
 }
 
 fn online_cpus() -> usize {

@@ -18,6 +18,9 @@ pub struct RunReport {
     pub total_secs: f64,
     /// The machine it ran on.
     pub machine: Machine,
+    /// The commit pushwire was built from, and whether `crates/` had
+    /// uncommitted changes at the time.
+    pub pushwire_source: Option<String>,
     /// Durations and repetitions.
     pub settings: Settings,
     /// The peers and their versions.

@@ -18,6 +18,9 @@ pub fn page(report: &RunReport) -> String {
          Total time {:.0} s.\n",
         report.mode, report.machine.cpus, report.machine.kernel, report.machine.load_average_at_start, report.total_secs
     );
+    if let Some(source) = &report.pushwire_source {
+        let _ = writeln!(out, "pushwire built from {source}.\n");
+    }
     let _ = writeln!(
         out,
         "Method: every server pinned to CPU {}, the generator (`pushwire-bench`, one thread, epoll) to CPU {}. \
@@ -42,6 +45,12 @@ pub fn page(report: &RunReport) -> String {
     }
     let _ = writeln!(out, "\n## Summary\n");
     out.push_str(&summary_table(report));
+    let _ = writeln!(
+        out,
+        "\nServer CPU time per unit of work (µs, median; lower is better). On a shared machine this is \
+         steadier than throughput, since it does not depend on who else got the core:\n"
+    );
+    out.push_str(&cpu_table(report));
     out.push_str(&targets(report));
 
     let mut groups: Vec<_> = Vec::new();
@@ -96,6 +105,49 @@ pub fn summary_table(report: &RunReport) -> String {
                 .ratio(PUSHWIRE, reference)
                 .map(format::ratio)
                 .unwrap_or_else(|| "—".to_owned())
+        };
+        let _ = writeln!(out, " {} | {} |", ratio(BUN), ratio(FASTWEBSOCKETS));
+    }
+    out
+}
+
+/// Rows: throughput scenarios; columns: every peer's server CPU per unit
+/// of work and pushwire's ratios (pushwire's cost ÷ the reference's).
+fn cpu_table(report: &RunReport) -> String {
+    let mut out = String::new();
+    let peers: Vec<&str> = report.peers.iter().map(|p| p.name.as_str()).collect();
+    let _ = write!(out, "| scenario | per |");
+    for peer in &peers {
+        let _ = write!(out, " {peer} |");
+    }
+    let _ = writeln!(out, " pushwire ÷ bun | pushwire ÷ fastwebsockets |");
+    let _ = write!(out, "|---|---|");
+    for _ in &peers {
+        out.push_str("---:|");
+    }
+    out.push_str("---:|---:|\n");
+    let cost = |scenario: &ScenarioResult, peer: &str| {
+        scenario
+            .cell(peer)
+            .filter(|c| c.status == CellStatus::Measured)
+            .and_then(|c| c.server_cpu_us_per_work)
+    };
+    for scenario in report.scenarios.iter().filter(|s| s.higher_is_better) {
+        let _ = write!(
+            out,
+            "| {} | {} |",
+            scenario.spec.title,
+            scenario.spec.unit.work_label()
+        );
+        for peer in &peers {
+            let text = cost(scenario, peer)
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_else(|| "—".to_owned());
+            let _ = write!(out, " {text} |");
+        }
+        let ratio = |reference| match (cost(scenario, PUSHWIRE), cost(scenario, reference)) {
+            (Some(p), Some(r)) if r > 0.0 => format::ratio(p / r),
+            _ => "—".to_owned(),
         };
         let _ = writeln!(out, " {} | {} |", ratio(BUN), ratio(FASTWEBSOCKETS));
     }
