@@ -55,7 +55,7 @@ cargo build --release --quiet -p pushwire --example sse_idle
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 bin="$target_dir/release/examples/sse_idle"
 
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/pushwire-sse-idle.XXXXXX")
 server_pid="" client_pid=""
 stop() { # stop PID...: kill and reap
   for pid in "$@"; do

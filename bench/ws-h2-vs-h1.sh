@@ -47,7 +47,7 @@ cargo build --release --quiet -p pushwire --example ws_h2_vs_h1
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 bin="$target_dir/release/examples/ws_h2_vs_h1"
 
-server_out=$(mktemp)
+server_out=$(mktemp "${TMPDIR:-/tmp}/pushwire-ws-h2-vs-h1.XXXXXX")
 taskset -c "$server_core" "$bin" server >"$server_out" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; rm -f "$server_out"' EXIT
