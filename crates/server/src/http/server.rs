@@ -340,7 +340,10 @@ impl ConnSettings {
                 ConnectionInfo::new(remote_addr, local_addr, false, None, self.shared.clone());
             return self.serve_io(tcp, info, service, refused).await;
         };
-        let handshake = tokio::time::timeout(self.header_read_timeout, acceptor.accept(tcp));
+        // Boxed, like the TLS connection below: a TLS connection's state
+        // stays out of every cleartext connection's task.
+        let handshake =
+            tokio::time::timeout(self.header_read_timeout, Box::pin(acceptor.accept(tcp)));
         let tls = tokio::select! {
             result = handshake => result,
             () = self.shared.lifecycle.draining.cancelled() => return,
@@ -350,7 +353,7 @@ impl ConnSettings {
                 let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
                 let info =
                     ConnectionInfo::new(remote_addr, local_addr, true, alpn, self.shared.clone());
-                self.serve_io(tls, info, service, refused).await;
+                Box::pin(self.serve_io(tls, info, service, refused)).await;
             }
             Ok(Err(e)) => {
                 stats.bump(Counter::TlsHandshakeFailures);
@@ -425,7 +428,8 @@ impl ConnSettings {
                     draining
                 };
                 let conn = self.h2.serve_connection(io, service);
-                drive(conn, draining, |conn| conn.graceful_shutdown()).await
+                // Boxed: the HTTP/2 state does not widen HTTP/1.1 tasks.
+                Box::pin(drive(conn, draining, |conn| conn.graceful_shutdown())).await
             }
         };
         if let Err(e) = result {

@@ -66,6 +66,13 @@ impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
             let n = self.prefix.len().min(buf.remaining());
             buf.put_slice(&self.prefix[..n]);
             self.prefix.advance(n);
+            if self.prefix.is_empty() && buf.remaining() > 0 {
+                // Hand over what already follows the prefix in the same
+                // read, so the reader sees the request head at once and
+                // does not grow its buffer for a second read. Pending or
+                // an error shows on the next read.
+                let _ = Pin::new(&mut self.io).poll_read(cx, buf);
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.io).poll_read(cx, buf)
