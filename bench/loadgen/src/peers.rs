@@ -39,6 +39,23 @@ impl Paths {
     }
 }
 
+/// What a scenario needs the server to do. Every peer is an echo server;
+/// some also have a broadcast server (every message any client sends goes
+/// to every connection, the sender included), and pushwire has its
+/// HTTP push routes (`pushwire serve`: `/publish`, `/poll`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerRole {
+    /// A WebSocket echo server.
+    #[default]
+    Echo,
+    /// A WebSocket broadcast server.
+    Broadcast,
+    /// `pushwire serve`: `POST /publish`, long polling on `GET /poll`.
+    #[allow(dead_code)] // the polling scenarios come next
+    HttpPush,
+}
+
 /// How a peer is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Launcher {
@@ -109,13 +126,41 @@ pub fn all() -> Vec<Peer> {
 }
 
 impl Peer {
-    /// The command that starts this peer on `addr`, or why it cannot start.
+    /// Whether the peer has a server for `role`.
+    pub fn supports(&self, role: ServerRole) -> bool {
+        match role {
+            ServerRole::Echo => true,
+            ServerRole::Broadcast => matches!(
+                self.launcher,
+                Launcher::Pushwire | Launcher::Bun | Launcher::NodeWs
+            ),
+            ServerRole::HttpPush => self.launcher == Launcher::Pushwire,
+        }
+    }
+
+    /// The command that starts this peer's echo server on `addr`, or why
+    /// it cannot start.
     pub fn command(
         &self,
         paths: &Paths,
         addr: SocketAddr,
         deflate: bool,
     ) -> Result<Command, String> {
+        self.command_as(paths, addr, ServerRole::Echo, deflate)
+    }
+
+    /// The command that starts this peer's server for `role` on `addr`,
+    /// or why it cannot start.
+    pub fn command_as(
+        &self,
+        paths: &Paths,
+        addr: SocketAddr,
+        role: ServerRole,
+        deflate: bool,
+    ) -> Result<Command, String> {
+        if !self.supports(role) {
+            return Err(format!("{} has no {role:?} server", self.name));
+        }
         let port = addr.port().to_string();
         let existing = |path: PathBuf, hint: &str| {
             if path.exists() {
@@ -131,7 +176,25 @@ impl Peer {
                     "cargo build --release -p pushwire-cli",
                 )?;
                 let mut command = Command::new(bin);
-                command.args(["echo", "--listen", &addr.to_string()]);
+                match role {
+                    ServerRole::Echo => {
+                        command.args(["echo", "--listen", &addr.to_string()]);
+                    }
+                    ServerRole::Broadcast => {
+                        command.args(["echo", "--broadcast", "--listen", &addr.to_string()]);
+                    }
+                    ServerRole::HttpPush => {
+                        command.args([
+                            "serve",
+                            "--listen",
+                            &addr.to_string(),
+                            "--max-connections",
+                            "0",
+                            "--max-connections-per-ip",
+                            "0",
+                        ]);
+                    }
+                }
                 if !deflate {
                     command.arg("--no-deflate");
                 }
@@ -152,8 +215,12 @@ impl Peer {
                     paths.node_dir.join("node_modules/ws"),
                     "npm ci in bench/peers/node",
                 )?;
+                let script = match role {
+                    ServerRole::Broadcast => "ws-broadcast.mjs",
+                    _ => "ws-echo.mjs",
+                };
                 let mut command = Command::new("node");
-                command.arg(paths.node_dir.join("ws-echo.mjs")).arg(&port);
+                command.arg(paths.node_dir.join(script)).arg(&port);
                 if deflate {
                     command.arg("--deflate");
                 }
@@ -161,8 +228,12 @@ impl Peer {
             }
             Launcher::Bun => {
                 let bin = existing(bun_binary(paths), "npm ci in bench/peers/node")?;
+                let script = match role {
+                    ServerRole::Broadcast => "bun-broadcast.js",
+                    _ => "bun-echo.js",
+                };
                 let mut command = Command::new(bin);
-                command.arg(paths.node_dir.join("bun-echo.js")).arg(&port);
+                command.arg(paths.node_dir.join(script)).arg(&port);
                 if deflate {
                     command.arg("--deflate");
                 }

@@ -5,8 +5,7 @@
 //! over all of them instead of hitting one.
 
 use crate::error::BenchError;
-use crate::peers::{Paths, Peer};
-use crate::probe::probe;
+use crate::peers::{Paths, Peer, ServerRole};
 use crate::progress::Progress;
 use crate::results::{Cell, CellStatus, ScenarioResult};
 use crate::scenarios::Scenario;
@@ -85,6 +84,8 @@ impl<'a> Runner<'a> {
             let name = entrant.peer.name;
             let cell = if let Some(why) = &entrant.unavailable {
                 Cell::skipped(name, CellStatus::Unavailable, why.clone())
+            } else if !entrant.peer.supports(scenario.server_role()) {
+                Cell::skipped(name, CellStatus::Unsupported, "no server of this kind")
             } else if spec.deflate && !entrant.peer.supports_deflate {
                 Cell::skipped(name, CellStatus::Unsupported, "no permessage-deflate")
             } else {
@@ -172,8 +173,10 @@ impl<'a> Runner<'a> {
             spec.id, self.entrants[index].peer.name
         ));
         let failed = |e: BenchError| (CellStatus::Failed, e.to_string());
-        let server = self.server(index, spec.deflate).map_err(failed)?;
-        let report = probe(server.addr, &scenario.probe_message(), spec.deflate).map_err(failed)?;
+        let server = self
+            .server(index, scenario.server_role(), spec.deflate)
+            .map_err(failed)?;
+        let report = scenario.probe(server.addr).map_err(failed)?;
         if spec.deflate && report.deflate.is_none() {
             return Err((
                 CellStatus::Unsupported,
@@ -181,7 +184,9 @@ impl<'a> Runner<'a> {
             ));
         }
         let settings = self.settings;
-        let server = self.server(index, spec.deflate).map_err(failed)?;
+        let server = self
+            .server(index, scenario.server_role(), spec.deflate)
+            .map_err(failed)?;
         scenario.warm_up(server, settings).map_err(failed)?;
         Ok(report.extensions)
     }
@@ -195,33 +200,39 @@ impl<'a> Runner<'a> {
         let spec = scenario.spec();
         if spec.fresh_server_per_run {
             self.entrants[index].server = None;
-            let server = self.server(index, spec.deflate)?;
-            let report = probe(server.addr, &scenario.probe_message(), spec.deflate)?;
+            let server = self.server(index, scenario.server_role(), spec.deflate)?;
+            let report = scenario.probe(server.addr)?;
             let settings = self.settings;
-            let server = self.server(index, spec.deflate)?;
+            let server = self.server(index, scenario.server_role(), spec.deflate)?;
             let sample = scenario.measure(server, settings)?;
             self.entrants[index].server = None;
             return Ok((sample, report.extensions));
         }
         let settings = self.settings;
-        let server = self.server(index, spec.deflate)?;
+        let server = self.server(index, scenario.server_role(), spec.deflate)?;
         Ok((scenario.measure(server, settings)?, None))
     }
 
     /// The peer's running server with the right deflate setting, started if needed.
-    fn server(&mut self, index: usize, deflate: bool) -> Result<&mut ServerProcess, BenchError> {
+    fn server(
+        &mut self,
+        index: usize,
+        role: ServerRole,
+        deflate: bool,
+    ) -> Result<&mut ServerProcess, BenchError> {
         let settings = self.settings;
         let paths = self.paths;
         let entrant = &mut self.entrants[index];
         let reusable = match &mut entrant.server {
-            Some(server) => server.deflate == deflate && server.is_running(),
+            Some(server) => server.deflate == deflate && server.role == role && server.is_running(),
             None => false,
         };
         if !reusable {
             entrant.server = None;
-            entrant.server = Some(ServerProcess::start(
+            entrant.server = Some(ServerProcess::start_as(
                 &entrant.peer,
                 paths,
+                role,
                 deflate,
                 settings.server_cpu,
             )?);

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::BenchError;
-use crate::peers::{Paths, Peer};
+use crate::peers::{Paths, Peer, ServerRole};
 use crate::procfs;
 
 /// How long a server may take to start listening.
@@ -26,29 +26,37 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// Whether it was started with permessage-deflate on.
     pub deflate: bool,
+    /// What kind of server it is (echo, broadcast, HTTP push).
+    pub role: ServerRole,
     log: PathBuf,
 }
 
 impl ServerProcess {
-    /// Starts `peer` on a free loopback port, pinned to `cpu`, and waits
-    /// until it accepts connections. Its stderr goes to a log file under
-    /// `bench/target/peer-logs/`.
-    pub fn start(
+    /// Starts `peer`'s server of `role` on a free loopback port, pinned
+    /// to `cpu`, and waits until it accepts connections. Its stderr goes
+    /// to a log file under `bench/target/peer-logs/`.
+    pub fn start_as(
         peer: &Peer,
         paths: &Paths,
+        role: ServerRole,
         deflate: bool,
         cpu: usize,
     ) -> Result<Self, BenchError> {
         let addr = free_port()?;
         let inner = peer
-            .command(paths, addr, deflate)
+            .command_as(paths, addr, role, deflate)
             .map_err(BenchError::Setup)?;
         let log_dir = paths.bench.join("target/peer-logs");
         std::fs::create_dir_all(&log_dir)
             .map_err(|e| BenchError::io(format!("creating {}", log_dir.display()), e))?;
         let log = log_dir.join(format!(
-            "{}{}.log",
+            "{}{}{}.log",
             peer.name,
+            match role {
+                ServerRole::Echo => "",
+                ServerRole::Broadcast => "-broadcast",
+                ServerRole::HttpPush => "-push",
+            },
             if deflate { "-deflate" } else { "" }
         ));
         let log_file = File::create(&log)
@@ -75,6 +83,7 @@ impl ServerProcess {
             peer: peer.name,
             addr,
             deflate,
+            role,
             log,
         };
         server.wait_until_listening()?;

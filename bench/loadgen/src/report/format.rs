@@ -5,8 +5,8 @@ use crate::scenarios::Unit;
 /// A value in its unit, short: `412.3k`, `1.21M`, `1,440 B`, `5.6 KiB`.
 pub fn value(unit: Unit, v: f64) -> String {
     match unit {
-        Unit::BytesPerConnection => bytes(v),
-        Unit::MessagesPerSecond | Unit::HandshakesPerSecond => count(v),
+        Unit::BytesPerConnection | Unit::BytesPerMessage => bytes(v),
+        Unit::MessagesPerSecond | Unit::HandshakesPerSecond | Unit::DeliveriesPerSecond => count(v),
     }
 }
 

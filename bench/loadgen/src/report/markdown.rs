@@ -52,6 +52,7 @@ pub fn page(report: &RunReport) -> String {
     );
     out.push_str(&cpu_table(report));
     out.push_str(&targets(report));
+    out.push_str(&super::metrics::targets(report));
 
     let mut groups: Vec<_> = Vec::new();
     for scenario in &report.scenarios {
@@ -67,6 +68,7 @@ pub fn page(report: &RunReport) -> String {
         );
         for scenario in report.scenarios.iter().filter(|s| s.spec.group == group) {
             out.push_str(&detail_table(scenario));
+            out.push_str(&super::metrics::table(scenario));
         }
     }
     out

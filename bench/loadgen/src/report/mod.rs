@@ -3,6 +3,7 @@
 
 mod format;
 mod markdown;
+mod metrics;
 mod svg;
 
 use std::path::{Path, PathBuf};

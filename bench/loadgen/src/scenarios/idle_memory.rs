@@ -106,6 +106,7 @@ impl Scenario for IdleMemory {
                 .saturating_sub(own_cpu)
                 .as_secs_f64(),
             counters: engine.counters().clone(),
+            metrics: Vec::new(),
         };
         engine.close_all();
         Ok(sample)

@@ -1,13 +1,24 @@
 //! Scenarios: one file each, all behind the [`Scenario`] trait, so a new
-//! one (broadcast fan-out, SSE fan-out, long polling, polling vs push
-//! bytes on the wire) is a new file plus a line in [`all`]. The runner
-//! handles peers, warm-up, repetition, interleaving and reporting.
+//! one is a new file plus a line in [`all`]. The runner handles peers,
+//! warm-up, repetition, interleaving and reporting.
 
 mod echo;
+mod fanout;
+mod fanout_client;
 mod handshake_rate;
+// mod http_conn;
 mod idle_memory;
+mod latency;
+// mod long_poll;
+mod metric;
+// mod old_vs_new;
+// mod poll_client;
+// mod sched_cpu;
+mod stamp;
+mod stamp_reader;
 mod window;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use pushwire_proto::Message;
@@ -15,8 +26,11 @@ use serde::Serialize;
 
 use crate::engine::Counters;
 use crate::error::BenchError;
+use crate::peers::ServerRole;
+use crate::probe::ProbeReport;
 use crate::server::ServerProcess;
 use crate::settings::Settings;
+pub use metric::Metric;
 pub use window::Window;
 
 /// A family of scenarios that share a table and a chart.
@@ -38,6 +52,11 @@ pub enum Unit {
     HandshakesPerSecond,
     /// Server memory per connection.
     BytesPerConnection,
+    /// Messages delivered to subscribers per second (fan-out).
+    DeliveriesPerSecond,
+    /// Bytes on the wire at the client per delivered message.
+    #[allow(dead_code)] // the polling scenarios come next
+    BytesPerMessage,
 }
 
 impl Unit {
@@ -47,6 +66,8 @@ impl Unit {
             Unit::MessagesPerSecond => "msgs/s",
             Unit::HandshakesPerSecond => "handshakes/s",
             Unit::BytesPerConnection => "B/conn",
+            Unit::DeliveriesPerSecond => "deliveries/s",
+            Unit::BytesPerMessage => "B/msg",
         }
     }
 
@@ -56,12 +77,13 @@ impl Unit {
             Unit::MessagesPerSecond => "msg",
             Unit::HandshakesPerSecond => "handshake",
             Unit::BytesPerConnection => "conn",
+            Unit::DeliveriesPerSecond | Unit::BytesPerMessage => "delivery",
         }
     }
 
     /// Whether a larger number is better.
     pub fn higher_is_better(self) -> bool {
-        !matches!(self, Unit::BytesPerConnection)
+        !matches!(self, Unit::BytesPerConnection | Unit::BytesPerMessage)
     }
 }
 
@@ -97,6 +119,10 @@ pub struct Sample {
     pub generator_cpu_secs: f64,
     /// What the engine counted in the window.
     pub counters: Counters,
+    /// Further numbers of the run (latency percentiles, bytes, rates),
+    /// reported in a table of their own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metric>,
 }
 
 impl Sample {
@@ -113,6 +139,19 @@ pub trait Scenario {
 
     /// The message a peer must echo correctly before being measured.
     fn probe_message(&self) -> Message;
+
+    /// The kind of server the scenario runs against (echo by default);
+    /// peers without one are marked n/a.
+    fn server_role(&self) -> ServerRole {
+        ServerRole::Echo
+    }
+
+    /// Proves a freshly started server works before it is measured: by
+    /// default one WebSocket connection echoes [`Scenario::probe_message`]
+    /// twice, checked byte for byte.
+    fn probe(&self, addr: SocketAddr) -> Result<ProbeReport, BenchError> {
+        crate::probe::probe(addr, &self.probe_message(), self.spec().deflate)
+    }
 
     /// One unrecorded run, to warm caches, allocators and JITs.
     fn warm_up(&self, server: &mut ServerProcess, settings: &Settings) -> Result<(), BenchError> {
@@ -145,5 +184,8 @@ pub fn all(settings: &Settings) -> Vec<Box<dyn Scenario>> {
         }
     }
     list.extend(idle_memory::variants(settings));
+    list.extend(fanout::variants(settings));
+    // list.extend(long_poll::variants(settings));
+    // list.extend(old_vs_new::variants(settings));
     list
 }

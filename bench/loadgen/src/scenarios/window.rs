@@ -63,6 +63,7 @@ impl Window {
             server_cpu_secs: server_cpu.as_secs_f64(),
             generator_cpu_secs: generator_cpu.as_secs_f64(),
             counters: delta,
+            metrics: Vec::new(),
         })
     }
 }

@@ -1,0 +1,100 @@
+//! The metrics tables: for a scenario whose runs carry extra numbers
+//! ([`crate::scenarios::Metric`]: latency percentiles, bytes, rates), one
+//! row per peer with the median of each over the runs; and the targets
+//! of issue 4 that those numbers decide (fan-out p99 and deliveries/s).
+
+use std::fmt::Write;
+
+use crate::peers::{BUN, PUSHWIRE};
+use crate::results::{Cell, CellStatus, RunReport, ScenarioResult};
+use crate::stats::Summary;
+
+/// The median of metric `name` over a cell's runs.
+pub fn median(cell: &Cell, name: &str) -> Option<f64> {
+    let values: Vec<f64> = cell
+        .samples
+        .iter()
+        .filter_map(|s| s.metrics.iter().find(|m| m.name == name))
+        .map(|m| m.value)
+        .collect();
+    Summary::of(&values).map(|s| s.median)
+}
+
+/// The metrics table of one scenario, or nothing when it has none.
+pub fn table(scenario: &ScenarioResult) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for sample in scenario.cells.iter().flat_map(|c| &c.samples) {
+        for metric in &sample.metrics {
+            if !names.contains(&metric.name) {
+                names.push(metric.name);
+            }
+        }
+    }
+    if names.is_empty() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let _ = write!(out, "| peer |");
+    for name in &names {
+        let _ = write!(out, " {name} |");
+    }
+    out.push_str("\n|---|");
+    for _ in &names {
+        out.push_str("---:|");
+    }
+    out.push('\n');
+    for cell in scenario
+        .cells
+        .iter()
+        .filter(|c| c.status == CellStatus::Measured)
+    {
+        let _ = write!(out, "| {} |", cell.peer);
+        for name in &names {
+            let text = match median(cell, name) {
+                Some(v) if v.abs() >= 100.0 => format!("{v:.0}"),
+                Some(v) if v.abs() >= 1.0 => format!("{v:.2}"),
+                Some(v) => format!("{v:.3}"),
+                None => "—".to_owned(),
+            };
+            let _ = write!(out, " {text} |");
+        }
+        out.push('\n');
+    }
+    out.push_str("\n(medians over the runs)\n\n");
+    out
+}
+
+/// Issue 4's fan-out target lines: p99 ≤ 20 ms at 100 pub/s to 15,000
+/// subscribers, and deliveries/s ≥ Bun's `server.publish`.
+pub fn targets(report: &RunReport) -> String {
+    let mut out = String::new();
+    let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
+    for scenario in report
+        .scenarios
+        .iter()
+        .filter(|s| s.spec.group.id == "fanout")
+    {
+        let Some(cell) = scenario.cell(PUSHWIRE) else {
+            continue;
+        };
+        if scenario.spec.id.ends_with("-100ps") {
+            if let Some(p99) = median(cell, "p99 ms") {
+                let _ = writeln!(
+                    out,
+                    "- fan-out, {}: pushwire p99 {p99:.1} ms (target ≤ 20 ms): {}",
+                    scenario.spec.title,
+                    verdict(p99 <= 20.0)
+                );
+            }
+        }
+        if let Some(r) = scenario.ratio(PUSHWIRE, BUN) {
+            let _ = writeln!(
+                out,
+                "- fan-out, {}: pushwire {r:.2}× Bun's deliveries/s (target ≥ 1.0×): {}",
+                scenario.spec.title,
+                verdict(r >= 0.995)
+            );
+        }
+    }
+    out
+}
