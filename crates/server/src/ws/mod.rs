@@ -59,15 +59,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for SendFuture<'_, S> {
 }
 
 /// Where the close handshake stands.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Open,
     /// This side sent a close frame and waits for the reply.
     CloseSent,
     /// The close handshake is over (or failed): flush, shut down, then
-    /// report the result once. Boxed: it is rare, and the state stays small.
-    Closing(Option<Box<Result<Message, Error>>>),
+    /// report the result (kept in [`Rare::close_result`]) once.
+    Closing,
     Done,
+}
+
+/// What the handshake agrees on when it agrees on nothing.
+static NOTHING_NEGOTIATED: Negotiated = Negotiated {
+    protocol: None,
+    deflate: None,
+};
+
+/// State that most connections never need, kept behind one pointer so an
+/// idle connection stays small; allocated on first use.
+#[derive(Debug, Default)]
+struct Rare {
+    keepalive: Option<Keepalive>,
+    close_timer: Option<Pin<Box<Sleep>>>,
+    /// What to report once the close handshake is over.
+    close_result: Option<Result<Message, Error>>,
+    /// Set once split: both halves may write, so both must be woken.
+    split_wakers: Option<(Arc<WriteWakers>, Waker)>,
 }
 
 /// A WebSocket connection over a byte stream `S`: a TCP or TLS stream,
@@ -88,21 +106,24 @@ enum State {
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// Every idle connection holds one, so it is kept small: 240 bytes
+/// besides the stream, checked by a test. What few connections use
+/// (keepalive, close timer, split halves) lives behind one pointer,
+/// allocated on first use.
 #[derive(Debug)]
 pub struct WebSocket<S> {
     io: S,
-    role: Role,
     read: ReadState,
     write: WriteQueue,
     sender: Sender,
-    state: State,
-    negotiated: Negotiated,
     max_write_buffer: usize,
     close_timeout: Duration,
-    close_timer: Option<Pin<Box<Sleep>>>,
-    keepalive: Option<Box<Keepalive>>,
-    /// Set once split: both halves may write, so both must be woken.
-    split_wakers: Option<Box<(Arc<WriteWakers>, Waker)>>,
+    /// `None` when nothing was negotiated (no subprotocol, no extension).
+    negotiated: Option<Box<Negotiated>>,
+    rare: Option<Box<Rare>>,
+    state: State,
+    role: Role,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
@@ -118,32 +139,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let (deflater, inflater) =
             codecs(role, config.deflate.as_ref(), negotiated.deflate.as_ref());
         let min_compress = config.deflate.map_or(0, |d| d.min_compress_size);
+        let rare = config.ping_interval.map(|interval| {
+            Box::new(Rare {
+                keepalive: Some(Keepalive::new(interval, config.pong_timeout)),
+                ..Rare::default()
+            })
+        });
         WebSocket {
             io,
-            role,
             read: ReadState::new(Receiver::new(role, config.limits, inflater), leftover),
             write: WriteQueue::default(),
             sender: Sender::new(role, deflater, min_compress),
-            state: State::Open,
-            negotiated,
             max_write_buffer: config.max_write_buffer,
             close_timeout: config.close_timeout,
-            close_timer: None,
-            keepalive: config
-                .ping_interval
-                .map(|interval| Box::new(Keepalive::new(interval, config.pong_timeout))),
-            split_wakers: None,
+            negotiated: (negotiated != NOTHING_NEGOTIATED).then(|| Box::new(negotiated)),
+            rare,
+            state: State::Open,
+            role,
         }
     }
 
     /// What the handshake agreed on.
     pub fn negotiated(&self) -> &Negotiated {
-        &self.negotiated
+        self.negotiated.as_deref().unwrap_or(&NOTHING_NEGOTIATED)
     }
 
     /// The chosen subprotocol.
     pub fn protocol(&self) -> Option<&str> {
-        self.negotiated.protocol.as_deref()
+        self.negotiated().protocol.as_deref()
     }
 
     /// Bytes accepted by `send` or `feed` and not yet written to the
@@ -206,8 +229,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub fn split(mut self) -> (WsReader<S>, WsWriter<S>) {
         let wakers = Arc::new(WriteWakers::default());
         let waker = Waker::from(wakers.clone());
-        self.split_wakers = Some(Box::new((wakers, waker)));
+        self.rare().split_wakers = Some((wakers, waker));
         split::split(self)
+    }
+
+    /// The rarely used state, allocated on first use.
+    fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    fn keepalive(&mut self) -> Option<&mut Keepalive> {
+        self.rare.as_mut()?.keepalive.as_mut()
     }
 
     /// Polls for the next message; see [`WebSocket::recv`].
@@ -221,15 +253,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         side: Side,
     ) -> Poll<Option<Result<Message, Error>>> {
         loop {
-            match &mut self.state {
+            match self.state {
                 State::Done => return Poll::Ready(None),
-                State::Closing(_) => {
+                State::Closing => {
                     ready!(self.poll_shutdown(cx, side));
-                    let State::Closing(result) = std::mem::replace(&mut self.state, State::Done)
-                    else {
-                        unreachable!("state checked above")
-                    };
-                    return Poll::Ready(result.map(|result| *result));
+                    self.state = State::Done;
+                    return Poll::Ready(self.rare.as_mut().and_then(|r| r.close_result.take()));
                 }
                 State::CloseSent => {
                     if self.poll_close_timer(cx).is_ready() {
@@ -245,7 +274,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     return Poll::Ready(Some(Err(e.into())));
                 }
             }
-            if let Some(keepalive) = &mut self.keepalive {
+            if let Some(keepalive) = self.keepalive() {
                 match keepalive.poll(cx) {
                     Poll::Ready(keepalive::Due::Ping) => {
                         self.queue(Message::Ping(bytes::Bytes::new()));
@@ -284,7 +313,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     return Poll::Ready(Some(Err(e.into())));
                 }
             };
-            if let Some(keepalive) = &mut self.keepalive {
+            if let Some(keepalive) = self.keepalive() {
                 keepalive.saw_traffic();
             }
             match &message {
@@ -349,13 +378,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     fn enter_closing(&mut self, result: Option<Result<Message, Error>>) {
-        self.state = State::Closing(result.map(Box::new));
+        self.state = State::Closing;
+        self.rare().close_result = result;
     }
 
     /// Polls the close deadline, arming it on first use.
     fn poll_close_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let timeout = self.close_timeout;
-        self.close_timer
+        self.rare()
+            .close_timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)))
             .as_mut()
             .poll(cx)
@@ -395,7 +426,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         side: Side,
         f: impl FnOnce(&mut WriteQueue, &mut S, &mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
-        let shared = self.split_wakers.as_ref().map(|split| {
+        let split_wakers = self.rare.as_ref().and_then(|r| r.split_wakers.as_ref());
+        let shared = split_wakers.map(|split| {
             split.0.register(side, cx.waker());
             split.1.clone()
         });
@@ -467,5 +499,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> futures_sink::Sink<Message> for WebSocke
             this.start_send(Message::Close(Some(CloseFrame::new(CloseCode::NORMAL, ""))))?;
         }
         this.poll_flush(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every idle connection holds one: keep it small (issue 4: at most
+    /// 1 KiB of server memory per idle connection). The stream is left
+    /// out, since `TcpStream` itself differs between debug and release.
+    #[test]
+    fn websocket_stays_small() {
+        use tokio::net::TcpStream;
+        let own = std::mem::size_of::<WebSocket<TcpStream>>() - std::mem::size_of::<TcpStream>();
+        assert!(own <= 240, "WebSocket<S> adds {own} bytes to S");
+        assert!(std::mem::size_of::<Option<Box<Rare>>>() == 8);
     }
 }
