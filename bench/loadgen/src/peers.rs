@@ -52,7 +52,6 @@ pub enum ServerRole {
     /// A WebSocket broadcast server.
     Broadcast,
     /// `pushwire serve`: `POST /publish`, long polling on `GET /poll`.
-    #[allow(dead_code)] // the polling scenarios come next
     HttpPush,
 }
 

@@ -6,14 +6,14 @@ mod echo;
 mod fanout;
 mod fanout_client;
 mod handshake_rate;
-// mod http_conn;
+mod http_conn;
 mod idle_memory;
 mod latency;
-// mod long_poll;
+mod long_poll;
 mod metric;
-// mod old_vs_new;
-// mod poll_client;
-// mod sched_cpu;
+mod old_vs_new;
+mod poll_client;
+mod sched_cpu;
 mod stamp;
 mod stamp_reader;
 mod window;
@@ -55,7 +55,6 @@ pub enum Unit {
     /// Messages delivered to subscribers per second (fan-out).
     DeliveriesPerSecond,
     /// Bytes on the wire at the client per delivered message.
-    #[allow(dead_code)] // the polling scenarios come next
     BytesPerMessage,
 }
 
@@ -185,7 +184,7 @@ pub fn all(settings: &Settings) -> Vec<Box<dyn Scenario>> {
     }
     list.extend(idle_memory::variants(settings));
     list.extend(fanout::variants(settings));
-    // list.extend(long_poll::variants(settings));
-    // list.extend(old_vs_new::variants(settings));
+    list.extend(long_poll::variants(settings));
+    list.extend(old_vs_new::variants(settings));
     list
 }

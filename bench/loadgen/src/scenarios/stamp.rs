@@ -57,7 +57,6 @@ pub fn parse(bytes: &[u8]) -> Option<u64> {
 
 /// Calls `found` with every timestamp in `text` (a poll response body);
 /// returns how many there were.
-#[allow(dead_code)] // used by the polling scenarios
 pub fn scan(text: &[u8], mut found: impl FnMut(u64)) -> usize {
     let mut count = 0;
     let mut at = 0;

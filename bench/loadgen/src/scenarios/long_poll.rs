@@ -1,0 +1,158 @@
+//! Long-polling delivery (issue 4, scenario 6), on the fan-out method:
+//! N clients hold `GET /poll?cursor=N&timeout_ms=25000` on `pushwire
+//! serve` (browser-like request heads), one publisher posts timestamped
+//! 50 B messages to `POST /publish` at a fixed rate, and each client
+//! re-polls as soon as it is answered. The number is deliveries per
+//! second at the clients; the metrics add latency from publish to the
+//! response, polls answered, messages per poll and bytes per delivery.
+//!
+//! SSE fan-out is not measured: `pushwire serve`'s `/sse` is a demo
+//! ticker, not fed by `/publish`. It needs a route such as
+//! `GET /events?cursor=N` streaming every published message of the same
+//! log as `id: <cursor>` / `data: <message>` events, resuming after
+//! `Last-Event-ID`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use pushwire_proto::Message;
+
+use super::poll_client::{PollClient, PollMode};
+use super::{old_vs_new, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
+use crate::error::BenchError;
+use crate::peers::ServerRole;
+use crate::probe::ProbeReport;
+use crate::procfs;
+use crate::server::ServerProcess;
+use crate::settings::Settings;
+
+/// The long-polling scenarios.
+pub const LONG_POLL: Group = Group {
+    id: "long-poll",
+    title: "Long-polling delivery (pushwire serve: POST /publish, GET /poll)",
+};
+
+/// Bytes per publication.
+const MESSAGE_SIZE: usize = 50;
+
+/// One long-polling scenario.
+pub struct LongPoll {
+    spec: ScenarioSpec,
+    clients: usize,
+    rate: f64,
+}
+
+/// 1,000 clients at 10 and 100 publications per second, 15,000 at 10.
+pub fn variants(settings: &Settings) -> Vec<Box<dyn Scenario>> {
+    [
+        (settings.scale(1_000, 50), 10.0),
+        (settings.scale(1_000, 50), 100.0),
+        (settings.scale(15_000, 200), 10.0),
+    ]
+    .into_iter()
+    .map(|(clients, rate)| {
+        Box::new(LongPoll {
+            spec: ScenarioSpec {
+                id: format!("long-poll-{clients}-{rate}ps"),
+                group: LONG_POLL,
+                title: format!("{clients} long-polling clients, {rate} pub/s"),
+                unit: Unit::DeliveriesPerSecond,
+                deflate: false,
+                fresh_server_per_run: false,
+            },
+            clients,
+            rate,
+        }) as Box<dyn Scenario>
+    })
+    .collect()
+}
+
+impl Scenario for LongPoll {
+    fn spec(&self) -> &ScenarioSpec {
+        &self.spec
+    }
+
+    fn probe_message(&self) -> Message {
+        Message::text(super::stamp::stamped(1, MESSAGE_SIZE))
+    }
+
+    fn server_role(&self) -> ServerRole {
+        ServerRole::HttpPush
+    }
+
+    fn probe(&self, addr: SocketAddr) -> Result<ProbeReport, BenchError> {
+        old_vs_new::probe_push(addr)
+    }
+
+    fn warm_up(&self, _: &mut ServerProcess, _: &Settings) -> Result<(), BenchError> {
+        // Each run ramps up before its window.
+        Ok(())
+    }
+
+    fn measure(
+        &self,
+        server: &mut ServerProcess,
+        settings: &Settings,
+    ) -> Result<Sample, BenchError> {
+        let mut client = PollClient::open(
+            server.addr,
+            self.clients,
+            PollMode::Long,
+            MESSAGE_SIZE,
+            settings.scale_timeout(),
+        )?;
+        let ramp = Duration::from_millis(if settings.quick { 200 } else { 1000 });
+        client.run(self.rate, ramp);
+        client.reset();
+        let server_cpu = server.cpu_time()?;
+        let own_cpu = procfs::own_cpu_time()?;
+        let started = std::time::Instant::now();
+        client.run(self.rate, settings.duration);
+        let wall = started.elapsed().as_secs_f64();
+        let server_cpu = server.cpu_time()?.saturating_sub(server_cpu).as_secs_f64();
+        let generator_cpu = procfs::own_cpu_time()?
+            .saturating_sub(own_cpu)
+            .as_secs_f64();
+        if !server.is_running() {
+            return Err(BenchError::Peer(format!(
+                "{} exited during the run",
+                server.peer
+            )));
+        }
+        let stats = client.stats.clone();
+        let mut counters = client.counters.clone();
+        counters.replies = stats.deliveries;
+        let n = stats.deliveries.max(1) as f64;
+        let expected = stats.published as f64 * self.clients as f64;
+        let latency = &stats.latency;
+        Ok(Sample {
+            value: stats.deliveries as f64 / wall,
+            work: stats.deliveries,
+            wall_secs: wall,
+            server_cpu_secs: server_cpu,
+            generator_cpu_secs: generator_cpu,
+            counters,
+            metrics: vec![
+                Metric::new("mean ms", latency.mean_ms()),
+                Metric::new("p50 ms", latency.quantile_ms(0.5)),
+                Metric::new("p99 ms", latency.quantile_ms(0.99)),
+                Metric::new("max ms", latency.max_ms()),
+                Metric::new("pub/s sent", stats.published as f64 / wall),
+                Metric::new(
+                    "delivered %",
+                    if expected > 0.0 {
+                        stats.deliveries as f64 / expected * 100.0
+                    } else {
+                        f64::NAN
+                    },
+                ),
+                Metric::new(
+                    "msgs per poll",
+                    stats.deliveries as f64 / stats.polls.max(1) as f64,
+                ),
+                Metric::new("B/delivery", (stats.bytes_up + stats.bytes_down) as f64 / n),
+                Metric::new("log resets", stats.resets as f64),
+            ],
+        })
+    }
+}
