@@ -5,6 +5,7 @@
 #   scripts/test.sh            everything
 #   QUICK=1 scripts/test.sh    skip the Autobahn conformance runs
 #   SKIP_BROWSER=1 scripts/test.sh   skip the headless Chromium tests
+#   SKIP_BENCH=1 scripts/test.sh     skip the side-by-side benchmark smoke run
 #   FUZZ_SECONDS=N scripts/test.sh   also fuzz each target for N seconds
 set -euo pipefail
 
@@ -43,6 +44,10 @@ fi
 
 step "benchmarks compile and run once"
 cargo bench -p pushwire-proto --bench codec -- --test >/dev/null
+if [[ ${SKIP_BENCH:-} != 1 ]]; then
+  step "side-by-side benchmarks, quick smoke run (bench/run.sh --quick)"
+  bench/run.sh --quick >/dev/null
+fi
 
 if [[ ${QUICK:-} != 1 ]]; then
   step "Autobahn conformance, server role"
