@@ -3,7 +3,7 @@
 //! Routes at this stage: `/` a placeholder page, `/echo` a WebSocket echo
 //! that only takes WebSockets (a plain request gets 426), `/healthz`,
 //! `/stats` (the server's counters as JSON), and the push demo in
-//! [`push`]: `/sse`, `/publish`, `/poll`.
+//! [`push`]: `/sse`, `/events`, `/publish`, `/poll`.
 
 mod push;
 

@@ -310,3 +310,81 @@ fn a_malformed_allow_origin_is_refused_with_a_reason() {
     assert!(stderr.contains("--allow-origin"), "{stderr}");
     assert!(stderr.contains("http:// or https://"), "{stderr}");
 }
+
+/// An event stream opened with HTTP/1.0 (no chunking): the connection
+/// and a parser fed with what followed the response head.
+async fn open_events(addr: &str, path: &str, headers: &str) -> (TcpStream, Parser) {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.0\r\nHost: x\r\n{headers}\r\n");
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut parser = Parser::new();
+    loop {
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(LIMIT, tcp.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the stream ended before its head");
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..at]).to_ascii_lowercase();
+            assert!(head.contains("content-type: text/event-stream"), "{head}");
+            parser.feed(&raw[at + 4..]);
+            return (tcp, parser);
+        }
+    }
+}
+
+/// The next `count` events: (id, event type, data).
+async fn next_events(
+    tcp: &mut TcpStream,
+    parser: &mut Parser,
+    count: usize,
+) -> Vec<(String, String, String)> {
+    let mut events = Vec::new();
+    loop {
+        for item in parser.by_ref() {
+            if let Received::Message(m) = item {
+                events.push((m.id, m.event, m.data));
+            }
+        }
+        if events.len() >= count {
+            return events;
+        }
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(LIMIT, tcp.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "the stream ended");
+        parser.feed(&buf[..n]);
+    }
+}
+
+#[tokio::test]
+async fn events_streams_published_messages_and_resumes_after_last_event_id() {
+    let serve = start();
+    publish(&serve.1, "before").await;
+    // Without a cursor the stream starts at what is published next.
+    let (mut tcp, mut parser) = open_events(&serve.1, "/events", "").await;
+    publish(&serve.1, "one").await;
+    publish(&serve.1, "two\nlines").await;
+    let events = next_events(&mut tcp, &mut parser, 2).await;
+    let message = |id: &str, data: &str| (id.to_string(), "message".to_string(), data.to_string());
+    assert_eq!(events, [message("2", "one"), message("3", "two\nlines")]);
+
+    // A reconnect with Last-Event-ID gets what came after it; ?cursor= too.
+    for (path, headers) in [
+        ("/events", "Last-Event-ID: 1\r\n"),
+        ("/events?cursor=1", ""),
+    ] {
+        let (mut tcp, mut parser) = open_events(&serve.1, path, headers).await;
+        let events = next_events(&mut tcp, &mut parser, 2).await;
+        assert_eq!(events, [message("2", "one"), message("3", "two\nlines")]);
+    }
+    // A cursor the log never reached: a reset, then the messages to come.
+    let (mut tcp, mut parser) = open_events(&serve.1, "/events?cursor=99", "").await;
+    let events = next_events(&mut tcp, &mut parser, 2).await;
+    assert_eq!(events[0].1, "reset");
+}

@@ -7,6 +7,11 @@
 //!   resumes at n = k + 1. A heartbeat comment after 15 s without events.
 //! - `POST /publish`: appends the body (UTF-8 text, at most 64 KiB, else
 //!   413) to the demo log; `202 {"cursor":M}`.
+//! - `GET /events`: the same log as an event stream: each message
+//!   published after the cursor (`Last-Event-ID: N`, or `?cursor=N`;
+//!   default: from now on) as `id: <its cursor>`, `data: <message>`; an
+//!   event `reset` first when messages between were lost. A heartbeat
+//!   comment after 15 s without events.
 //! - `GET /poll?cursor=N&timeout_ms=T`: long poll on that log (N default
 //!   0, T default 25000, at most 60000): `200 {"cursor":M,"messages":[…]}`,
 //!   empty on timeout, `"reset":true` added when N is outside the log's
@@ -21,6 +26,7 @@
 //! other `Origin` gets `403`. `OPTIONS` is answered as a CORS preflight
 //! under the same rule (`204` or `403`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -49,13 +55,13 @@ const TICK: Duration = Duration::from_millis(250);
 
 /// The state of the push routes.
 pub struct Push {
-    log: Log<String>,
+    log: Arc<Log<String>>,
 }
 
 impl Default for Push {
     fn default() -> Self {
         Push {
-            log: Log::new(LOG_CAPACITY),
+            log: Arc::new(Log::new(LOG_CAPACITY)),
         }
     }
 }
@@ -68,7 +74,7 @@ pub async fn route(
     info: Option<&ConnectionInfo>,
 ) -> Result<Response<Body>, Request<Incoming>> {
     let allowed: &'static str = match req.uri().path() {
-        "/sse" => "GET, HEAD, OPTIONS",
+        "/sse" | "/events" => "GET, HEAD, OPTIONS",
         "/poll" => "GET, HEAD, OPTIONS",
         "/publish" => "POST, OPTIONS",
         _ => return Err(req),
@@ -99,6 +105,7 @@ pub async fn route(
             response
         }
         ("/sse", &Method::GET | &Method::HEAD) => ticks(&req, info),
+        ("/events", &Method::GET | &Method::HEAD) => events(push, &req, info),
         ("/poll", &Method::GET | &Method::HEAD) => poll(push, &req, info).await,
         ("/publish", &Method::POST) => publish(push, req, info).await,
         _ => {
@@ -160,6 +167,41 @@ fn ticks(req: &Request<Incoming>, info: Option<&ConnectionInfo>) -> Response<Bod
                 // The client went away or the server is shutting down.
                 return;
             }
+        }
+    });
+    let sse = match info {
+        Some(info) => sse.until(info.shutting_down()),
+        None => sse,
+    };
+    sse.into_response()
+}
+
+/// `GET /events`: the published messages after the client's cursor, as
+/// they come.
+fn events(push: &Push, req: &Request<Incoming>, info: Option<&ConnectionInfo>) -> Response<Body> {
+    let cursor = last_event_id(req)
+        .or_else(|| query(req, "cursor"))
+        .and_then(|id| id.trim().parse::<u64>().ok());
+    let mut cursor = cursor.unwrap_or_else(|| push.log.cursor());
+    let log = push.log.clone();
+    let (tx, sse) = Sse::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let batch = tokio::select! {
+                batch = log.poll(cursor, MAX_POLL) => batch,
+                () = tx.closed() => return,
+            };
+            if batch.reset && tx.send(Event::new().event("reset").data("")).await.is_err() {
+                return;
+            }
+            let first = batch.cursor + 1 - batch.messages.len() as u64;
+            for (seq, message) in (first..).zip(batch.messages) {
+                let event = Event::new().id(seq.to_string()).data(message);
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+            cursor = batch.cursor;
         }
     });
     let sse = match info {
