@@ -1,9 +1,13 @@
 //! The server side of the opening handshake on a raw byte stream.
 
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
 use bytes::BytesMut;
 use pushwire_proto::handshake::{parse_request, ClientOffer, HandshakeError, RequestHead};
 use pushwire_proto::Role;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::{Error, Negotiated, WebSocket, WebSocketConfig};
 
@@ -44,40 +48,60 @@ async fn accept_inner<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let handshake = async {
-        let (head, leftover) = read_request(&mut stream, config.limits.max_handshake_bytes).await?;
-        match ClientOffer::from_headers(&head.method, head.header_pairs()) {
-            Ok(offer) => {
-                let accept = offer.accept(protocols, config.deflate.as_ref());
-                stream.write_all(&accept.to_response(&[])).await?;
-                let negotiated = Negotiated {
-                    protocol: accept.protocol,
-                    deflate: accept.deflate,
-                };
-                Ok((negotiated, head, leftover))
-            }
-            Err(e) => Err(e.into()),
-        }
-    };
-    let result = match tokio::time::timeout(config.handshake_timeout, handshake).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::timeout("opening handshake")),
-    };
-    match result {
-        Ok((negotiated, head, leftover)) => {
+    let handshake = handshake(&mut stream, config, protocols);
+    match tokio::time::timeout(config.handshake_timeout, handshake).await {
+        Ok(Ok((negotiated, head, leftover))) => {
             let ws = WebSocket::from_upgraded(stream, Role::Server, config, negotiated, leftover);
             Ok((ws, head))
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             if let Some(handshake) = e.handshake() {
-                // Best effort: the peer may already be gone.
-                let _ = stream.write_all(&handshake.to_response()).await;
-                let _ = stream.shutdown().await;
+                refuse(&mut stream, handshake.to_response()).await;
             }
             Err(e)
         }
+        Err(_) => Err(Error::timeout("opening handshake")),
     }
 }
+
+/// Reads the request and answers it; returns what was agreed, the request
+/// and the bytes that followed it.
+async fn handshake<S>(
+    stream: &mut S,
+    config: &WebSocketConfig,
+    protocols: &[&str],
+) -> Result<(Negotiated, RequestHead, BytesMut), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (head, leftover) = read_request(stream, config.limits.max_handshake_bytes).await?;
+    // In a block, so the offer is gone before the write: a future keeps
+    // whatever is in scope across an await.
+    let (negotiated, response) = {
+        let offer = ClientOffer::from_headers(&head.method, head.header_pairs())?;
+        let accept = offer.accept(protocols, config.deflate.as_ref());
+        let response = accept.to_response(&[]);
+        let negotiated = Negotiated {
+            protocol: accept.protocol,
+            deflate: accept.deflate,
+        };
+        (negotiated, response)
+    };
+    stream.write_all(&response).await?;
+    Ok((negotiated, head, leftover))
+}
+
+/// Sends the refusal, best effort (the peer may already be gone), and
+/// shuts the stream down.
+async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, response: Vec<u8>) {
+    let _ = stream.write_all(&response).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Bytes read per call while the request head arrives. The scratch space
+/// lives on the stack of the poll call, so a handshake waiting for its
+/// request holds no buffer.
+const READ_CHUNK: usize = 4 << 10;
 
 /// Reads until a whole request head has arrived; returns it and the bytes
 /// that followed it.
@@ -85,14 +109,29 @@ async fn read_request<S: AsyncRead + Unpin>(
     stream: &mut S,
     max_bytes: usize,
 ) -> Result<(RequestHead, BytesMut), Error> {
-    let mut buf = BytesMut::with_capacity(1024);
+    let mut buf = BytesMut::new();
     loop {
+        let read = std::future::poll_fn(|cx| poll_read_some(stream, &mut buf, cx)).await?;
+        if read == 0 {
+            return Err(HandshakeError::Malformed("connection closed during the handshake").into());
+        }
         if let Some((head, used)) = parse_request(&buf, max_bytes)? {
             let _ = buf.split_to(used);
             return Ok((head, buf));
         }
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err(HandshakeError::Malformed("connection closed during the handshake").into());
-        }
     }
+}
+
+/// Reads once from `stream` and appends what came to `buf`: only the
+/// bytes that arrived are kept, not a read-ahead buffer.
+fn poll_read_some<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<usize>> {
+    let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+    let mut read_buf = ReadBuf::uninit(&mut scratch);
+    ready!(Pin::new(stream).poll_read(cx, &mut read_buf))?;
+    buf.extend_from_slice(read_buf.filled());
+    Poll::Ready(Ok(read_buf.filled().len()))
 }
