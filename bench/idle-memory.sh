@@ -6,6 +6,8 @@
 #
 #   bench/idle-memory.sh                       the table
 #   bench/idle-memory.sh --arena-max 2         server runs with MALLOC_ARENA_MAX=2
+#                                              (glibc only: the binary allocates with
+#                                              jemalloc where the platform has it)
 #   bench/idle-memory.sh --check               exit 1 if idle (no deflate) > 1024 B
 #   COUNTS="1000 10000" bench/idle-memory.sh   connection counts to run
 #
@@ -26,7 +28,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --arena-max) arena="$2"; shift 2 ;;
     --check) check=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -83,7 +85,7 @@ for n in $counts; do
 done
 
 echo
-echo "Server RSS per idle connection (\`pushwire echo\`, glibc malloc${arena:+, MALLOC_ARENA_MAX=$arena}), bytes:"
+echo "Server RSS per idle connection (\`pushwire echo\`, jemalloc${arena:+, MALLOC_ARENA_MAX=$arena}), bytes:"
 echo
 echo "|      N | deflate | negot | idle B/conn | after 1 echo | base KiB |   run s | <=1KiB |"
 echo "|-------:|---------|------:|------------:|-------------:|---------:|--------:|--------|"
