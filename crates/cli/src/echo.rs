@@ -9,17 +9,6 @@ use std::task::{ready, Context, Poll};
 use pushwire::{WebSocket, WebSocketConfig};
 use tokio::net::{TcpListener, TcpStream};
 
-/// The allocator of the whole `pushwire` binary (every command, not only
-/// `echo`). tokio allocates each task and each socket's readiness state
-/// aligned to 128 bytes; glibc's `memalign` leaves padding around such
-/// blocks that it rarely reuses, while jemalloc's size classes are
-/// aligned as they are. bench/idle-memory.sh, 10,000 idle connections:
-/// 1,070 B each with glibc, about 700 with jemalloc; with deflate after
-/// one message, within 2% of glibc.
-#[cfg(not(target_env = "msvc"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 /// Arguments of `pushwire echo`.
 #[derive(clap::Args)]
 pub struct EchoArgs {

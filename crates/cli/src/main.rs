@@ -7,6 +7,16 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
+/// The binary's allocator. tokio allocates each task and each socket's
+/// readiness state aligned to 128 bytes; glibc's `memalign` leaves
+/// padding around such blocks that it rarely reuses, while jemalloc's
+/// size classes are aligned as they are. bench/idle-memory.sh, 10,000
+/// idle connections: 1,064 B each with glibc, 683 B with jemalloc; with
+/// deflate after one message, within 2% of glibc.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Real-time web for Rust: WebSocket servers and clients.
 #[derive(Parser)]
 #[command(name = "pushwire", version, about)]
