@@ -2,48 +2,26 @@
 //! client, and a subscriber that stops reading is disconnected without
 //! holding up the others.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
+use common::Running;
 use pushwire::{ClientStream, Message, WebSocket};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-struct Echo(Child, String);
-
-impl Drop for Echo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start() -> Echo {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pushwire"))
-        .args([
+fn start() -> Running {
+    common::start(
+        &[
             "echo",
             "--broadcast",
             "--no-deflate",
             "--listen",
             "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the pushwire binary runs");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("a log line").unwrap();
-        if let Some(rest) = line.split("listening on ws://").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Echo(child, addr)
+        ],
+        "listening on ws://",
+    )
 }
 
 async fn next(ws: &mut WebSocket<ClientStream>) -> Message {
@@ -57,7 +35,7 @@ async fn next(ws: &mut WebSocket<ClientStream>) -> Message {
 #[tokio::test]
 async fn every_client_receives_every_publication() {
     let echo = start();
-    let url = format!("ws://{}/", echo.1);
+    let url = format!("ws://{}/", echo.addr);
     let mut clients = Vec::new();
     for _ in 0..3 {
         clients.push(pushwire::connect(&url).await.unwrap());
@@ -85,7 +63,7 @@ async fn every_client_receives_every_publication() {
 #[tokio::test]
 async fn a_subscriber_that_stops_reading_is_dropped_and_the_others_get_everything() {
     let echo = start();
-    let url = format!("ws://{}/", echo.1);
+    let url = format!("ws://{}/", echo.addr);
     let mut publisher = pushwire::connect(&url).await.unwrap();
     let mut stalled = pushwire::connect(&url).await.unwrap();
     for ws in [&mut publisher, &mut stalled] {

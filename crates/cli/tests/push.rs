@@ -3,51 +3,22 @@
 //! nothing, poll timeout, body limit, and the cross-origin rule with
 //! and without `--allow-origin`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
 
 use pushwire::proto::sse::{Parser, Received};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use common::{serve, Running};
+
 const LIMIT: Duration = Duration::from_secs(10);
 
-struct Serve(Child, String);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `pushwire serve` on a free port.
-fn start() -> Serve {
-    start_with(&[])
-}
-
-/// Starts `pushwire serve` on a free port with more arguments.
-fn start_with(args: &[&str]) -> Serve {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pushwire"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the pushwire binary runs");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("a log line").unwrap();
-        if let Some(rest) = line.split("serving http://").nth(1) {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Serve(child, addr)
+fn start() -> Running {
+    serve(&[])
 }
 
 /// One request on a fresh connection (`Connection: close`): status line
@@ -106,7 +77,7 @@ async fn poll(addr: &str, cursor: u64, timeout_ms: u64) -> (u64, Vec<String>) {
 async fn sse_ticks_and_resumes_after_last_event_id() {
     let serve = start();
     for (path, headers) in [("/sse", "Last-Event-ID: 7\r\n"), ("/sse?lastEventId=7", "")] {
-        let mut tcp = TcpStream::connect(&serve.1).await.unwrap();
+        let mut tcp = TcpStream::connect(&serve.addr).await.unwrap();
         let req = format!("GET {path} HTTP/1.0\r\nHost: x\r\n{headers}\r\n");
         tcp.write_all(req.as_bytes()).await.unwrap();
         let mut parser = Parser::new();
@@ -155,7 +126,7 @@ async fn sse_ticks_and_resumes_after_last_event_id() {
 #[tokio::test]
 async fn long_poll_loses_and_duplicates_nothing() {
     let serve = start();
-    let addr = serve.1.clone();
+    let addr = serve.addr.clone();
     const N: usize = 60;
     let publisher = tokio::spawn(async move {
         for i in 0..N {
@@ -172,7 +143,7 @@ async fn long_poll_loses_and_duplicates_nothing() {
     let deadline = tokio::time::Instant::now() + LIMIT;
     while received.len() < N {
         assert!(tokio::time::Instant::now() < deadline, "got {received:?}");
-        let (next, messages) = poll(&serve.1, cursor, 2000).await;
+        let (next, messages) = poll(&serve.addr, cursor, 2000).await;
         assert_eq!(next, cursor + messages.len() as u64);
         cursor = next;
         received.extend(messages);
@@ -182,18 +153,18 @@ async fn long_poll_loses_and_duplicates_nothing() {
     assert_eq!(received, expected);
     // Caught up: a poll times out empty, keeping the cursor.
     let started = std::time::Instant::now();
-    assert_eq!(poll(&serve.1, cursor, 300).await, (cursor, vec![]));
+    assert_eq!(poll(&serve.addr, cursor, 300).await, (cursor, vec![]));
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
 
 #[tokio::test]
 async fn a_held_poll_returns_when_a_message_is_published() {
     let serve = start();
-    let addr = serve.1.clone();
+    let addr = serve.addr.clone();
     let held = tokio::spawn(async move { poll(&addr, 0, 20_000).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!held.is_finished());
-    publish(&serve.1, "wake").await;
+    publish(&serve.addr, "wake").await;
     let got = tokio::time::timeout(LIMIT, held).await.unwrap().unwrap();
     assert_eq!(got, (1, vec!["wake".to_string()]));
 }
@@ -202,28 +173,31 @@ async fn a_held_poll_returns_when_a_message_is_published() {
 async fn oversized_publish_gets_413() {
     let serve = start();
     let big = vec![b'a'; 64 * 1024 + 1];
-    let (head, _) = request(&serve.1, "POST", "/publish", "", &big).await;
+    let (head, _) = request(&serve.addr, "POST", "/publish", "", &big).await;
     assert!(head.starts_with("http/1.1 413"), "{head}");
     let exact = vec![b'a'; 64 * 1024];
-    let (head, _) = request(&serve.1, "POST", "/publish", "", &exact).await;
+    let (head, _) = request(&serve.addr, "POST", "/publish", "", &exact).await;
     assert!(head.starts_with("http/1.1 202"), "{head}");
-    let (head, _) = request(&serve.1, "GET", "/publish", "", b"").await;
+    let (head, _) = request(&serve.addr, "GET", "/publish", "", b"").await;
     assert!(head.starts_with("http/1.1 405"), "{head}");
 }
 
 #[tokio::test]
 async fn cross_origin_rule() {
     let serve = start();
-    let own = format!("Origin: http://{}\r\n", serve.1);
+    let own = format!("Origin: http://{}\r\n", serve.addr);
     // Same origin: served, with the origin allowed back.
-    let (head, _) = request(&serve.1, "GET", "/poll?timeout_ms=1", &own, b"").await;
+    let (head, _) = request(&serve.addr, "GET", "/poll?timeout_ms=1", &own, b"").await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
     assert!(
-        head.contains(&format!("access-control-allow-origin: http://{}", serve.1)),
+        head.contains(&format!(
+            "access-control-allow-origin: http://{}",
+            serve.addr
+        )),
         "{head}"
     );
     // No Origin: served, no CORS headers.
-    let (head, _) = request(&serve.1, "GET", "/poll?timeout_ms=1", "", b"").await;
+    let (head, _) = request(&serve.addr, "GET", "/poll?timeout_ms=1", "", b"").await;
     assert!(
         head.starts_with("http/1.1 200") && !head.contains("access-control"),
         "{head}"
@@ -231,7 +205,7 @@ async fn cross_origin_rule() {
     // Another origin (or scheme): refused everywhere.
     for origin in [
         "http://evil.example",
-        &format!("https://{}", serve.1),
+        &format!("https://{}", serve.addr),
         "null",
     ] {
         let header = format!("Origin: {origin}\r\n");
@@ -241,7 +215,7 @@ async fn cross_origin_rule() {
             ("POST", "/publish"),
             ("OPTIONS", "/publish"),
         ] {
-            let (head, _) = request(&serve.1, method, path, &header, b"").await;
+            let (head, _) = request(&serve.addr, method, path, &header, b"").await;
             assert!(
                 head.starts_with("http/1.1 403"),
                 "{origin} {method} {path}: {head}"
@@ -252,7 +226,7 @@ async fn cross_origin_rule() {
     // Preflight from the own origin.
     for path in ["/publish", "/poll"] {
         let preflight = format!("{own}Access-Control-Request-Method: POST\r\n");
-        let (head, _) = request(&serve.1, "OPTIONS", path, &preflight, b"").await;
+        let (head, _) = request(&serve.addr, "OPTIONS", path, &preflight, b"").await;
         assert!(head.starts_with("http/1.1 204"), "{head}");
         assert!(head.contains("access-control-allow-methods:"), "{head}");
         assert!(head.contains("access-control-allow-origin:"), "{head}");
@@ -262,11 +236,11 @@ async fn cross_origin_rule() {
 #[tokio::test]
 async fn allow_origin_admits_that_origin_to_websockets_and_cors() {
     const APP: &str = "http://app.example:8000";
-    let serve = start_with(&["--allow-origin", APP]);
+    let serve = serve(&["--allow-origin", APP]);
     let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
     for (origin, allowed) in [(APP, true), ("http://evil.example", false)] {
         let header = format!("Origin: {origin}\r\n");
-        let (head, _) = request(&serve.1, "GET", "/poll?timeout_ms=1", &header, b"").await;
+        let (head, _) = request(&serve.addr, "GET", "/poll?timeout_ms=1", &header, b"").await;
         if allowed {
             assert!(head.starts_with("http/1.1 200"), "{head}");
             let allow = format!("access-control-allow-origin: {origin}");
@@ -275,10 +249,10 @@ async fn allow_origin_admits_that_origin_to_websockets_and_cors() {
             assert!(head.starts_with("http/1.1 403"), "{head}");
         }
         // The WebSocket handshake: 101 is the first line, whatever follows.
-        let mut tcp = TcpStream::connect(&serve.1).await.unwrap();
+        let mut tcp = TcpStream::connect(&serve.addr).await.unwrap();
         let handshake = format!(
             "GET /echo HTTP/1.1\r\nHost: {}\r\n{header}{upgrade}\r\n",
-            serve.1
+            serve.addr
         );
         tcp.write_all(handshake.as_bytes()).await.unwrap();
         let mut first = [0u8; 12];
@@ -294,8 +268,8 @@ async fn allow_origin_admits_that_origin_to_websockets_and_cors() {
         assert_eq!(&first, expected, "{origin}");
     }
     // The server's own origin stays allowed.
-    let own = format!("Origin: http://{}\r\n", serve.1);
-    let (head, _) = request(&serve.1, "GET", "/poll?timeout_ms=1", &own, b"").await;
+    let own = format!("Origin: http://{}\r\n", serve.addr);
+    let (head, _) = request(&serve.addr, "GET", "/poll?timeout_ms=1", &own, b"").await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
 }
 
@@ -365,11 +339,11 @@ async fn next_events(
 #[tokio::test]
 async fn events_streams_published_messages_and_resumes_after_last_event_id() {
     let serve = start();
-    publish(&serve.1, "before").await;
+    publish(&serve.addr, "before").await;
     // Without a cursor the stream starts at what is published next.
-    let (mut tcp, mut parser) = open_events(&serve.1, "/events", "").await;
-    publish(&serve.1, "one").await;
-    publish(&serve.1, "two\nlines").await;
+    let (mut tcp, mut parser) = open_events(&serve.addr, "/events", "").await;
+    publish(&serve.addr, "one").await;
+    publish(&serve.addr, "two\nlines").await;
     let events = next_events(&mut tcp, &mut parser, 2).await;
     let message = |id: &str, data: &str| (id.to_string(), "message".to_string(), data.to_string());
     assert_eq!(events, [message("2", "one"), message("3", "two\nlines")]);
@@ -379,12 +353,12 @@ async fn events_streams_published_messages_and_resumes_after_last_event_id() {
         ("/events", "Last-Event-ID: 1\r\n"),
         ("/events?cursor=1", ""),
     ] {
-        let (mut tcp, mut parser) = open_events(&serve.1, path, headers).await;
+        let (mut tcp, mut parser) = open_events(&serve.addr, path, headers).await;
         let events = next_events(&mut tcp, &mut parser, 2).await;
         assert_eq!(events, [message("2", "one"), message("3", "two\nlines")]);
     }
     // A cursor the log never reached: a reset, then the messages to come.
-    let (mut tcp, mut parser) = open_events(&serve.1, "/events?cursor=99", "").await;
+    let (mut tcp, mut parser) = open_events(&serve.addr, "/events?cursor=99", "").await;
     let events = next_events(&mut tcp, &mut parser, 2).await;
     assert_eq!(events[0].1, "reset");
 }

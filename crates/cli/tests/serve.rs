@@ -1,7 +1,8 @@
 //! `pushwire serve` as a user runs it: the routes, then SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
 
 use pushwire::Message;
@@ -9,29 +10,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const LIMIT: Duration = Duration::from_secs(10);
-
-/// Starts `pushwire serve` on a free port; returns the child and its address.
-fn start() -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pushwire"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the pushwire binary runs");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("a log line").unwrap();
-        if let Some(rest) = line.split("serving http://").nth(1) {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
-    // Keep draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
-}
 
 async fn get(addr: &str, path: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
@@ -47,7 +25,8 @@ async fn get(addr: &str, path: &str) -> String {
 
 #[tokio::test]
 async fn serve_routes_then_stops_on_sigterm() {
-    let (mut child, addr) = start();
+    let mut serve = common::serve(&[]);
+    let addr = serve.addr.clone();
     let health = get(&addr, "/healthz").await;
     assert!(
         health.starts_with("HTTP/1.1 200 OK\r\n") && health.ends_with("\r\n\r\nok"),
@@ -85,7 +64,7 @@ async fn serve_routes_then_stops_on_sigterm() {
 
     // SIGTERM: the open WebSocket is closed with 1001, the process exits 0.
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &serve.child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -96,23 +75,14 @@ async fn serve_routes_then_stops_on_sigterm() {
         }
         other => panic!("expected close 1001, got {other:?}"),
     }
-    let deadline = std::time::Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "pushwire serve did not exit"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = common::exit_status(&mut serve.child, LIMIT).await;
     assert!(status.success(), "{status:?}");
 }
 
 #[tokio::test]
 async fn sighup_closes_websockets_with_1012_and_exits() {
-    let (mut child, addr) = start();
+    let mut serve = common::serve(&[]);
+    let addr = serve.addr.clone();
     let mut ws = pushwire::connect(&format!("ws://{addr}/echo"))
         .await
         .unwrap();
@@ -120,7 +90,7 @@ async fn sighup_closes_websockets_with_1012_and_exits() {
     let echoed = tokio::time::timeout(LIMIT, ws.recv()).await.unwrap();
     assert_eq!(echoed.unwrap().unwrap(), Message::text("hello"));
     let killed = Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
+        .args(["-HUP", &serve.child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
@@ -131,16 +101,6 @@ async fn sighup_closes_websockets_with_1012_and_exits() {
         }
         other => panic!("expected close 1012, got {other:?}"),
     }
-    let deadline = std::time::Instant::now() + LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "pushwire serve did not exit"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = common::exit_status(&mut serve.child, LIMIT).await;
     assert!(status.success(), "{status:?}");
 }
