@@ -169,11 +169,7 @@ fn ticks(req: &Request<Incoming>, info: Option<&ConnectionInfo>) -> Response<Bod
             }
         }
     });
-    let sse = match info {
-        Some(info) => sse.until(info.shutting_down()),
-        None => sse,
-    };
-    sse.into_response()
+    stream_until_shutdown(sse, info)
 }
 
 /// `GET /events`: the published messages after the client's cursor, as
@@ -204,11 +200,16 @@ fn events(push: &Push, req: &Request<Incoming>, info: Option<&ConnectionInfo>) -
             cursor = batch.cursor;
         }
     });
-    let sse = match info {
+    stream_until_shutdown(sse, info)
+}
+
+/// The event stream's response, ended cleanly when the server shuts down.
+fn stream_until_shutdown(sse: Sse, info: Option<&ConnectionInfo>) -> Response<Body> {
+    match info {
         Some(info) => sse.until(info.shutting_down()),
         None => sse,
-    };
-    sse.into_response()
+    }
+    .into_response()
 }
 
 /// `POST /publish`: appends the text body to the log.
