@@ -89,7 +89,7 @@ impl Upgrade {
             protocols: Vec::new(),
             config: WebSocketConfig::default(),
             connection: req.extensions().get::<ConnectionInfo>().cloned(),
-            origin: header_text(req, http::header::ORIGIN),
+            origin: origin::header(req, http::header::ORIGIN).map(str::to_string),
             host: origin::request_host(req).map(str::to_string),
             origins: OriginPolicy::default(),
         }))
@@ -296,9 +296,4 @@ impl Upgrade {
         }
         response
     }
-}
-
-fn header_text<B>(req: &Request<B>, name: http::header::HeaderName) -> Option<String> {
-    let value = req.headers().get(name)?.to_str().ok()?;
-    Some(value.to_string())
 }

@@ -119,7 +119,8 @@ pub(crate) fn request_host<B>(req: &Request<B>) -> Option<&str> {
         .or_else(|| header(req, HOST))
 }
 
-fn header<B>(req: &Request<B>, name: HeaderName) -> Option<&str> {
+/// A header's value, when it is readable text.
+pub(crate) fn header<B>(req: &Request<B>, name: HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
