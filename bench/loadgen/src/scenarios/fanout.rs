@@ -14,7 +14,7 @@ use std::time::Duration;
 use pushwire_proto::Message;
 
 use super::fanout_client::FanoutClient;
-use super::{Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
+use super::{delivery_metrics, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
 use crate::error::BenchError;
 use crate::peers::ServerRole;
 use crate::probe::ProbeReport;
@@ -139,7 +139,6 @@ impl Scenario for Fanout {
         let expected = stats.published as f64 * self.readers as f64;
         let mut counters = client.counters.clone();
         counters.replies = stats.deliveries;
-        let latency = &stats.latency;
         Ok(Sample {
             value: stats.deliveries as f64 / wall,
             work: stats.deliveries,
@@ -147,25 +146,20 @@ impl Scenario for Fanout {
             server_cpu_secs: server_cpu,
             generator_cpu_secs: generator_cpu,
             counters,
-            metrics: vec![
-                Metric::new("mean ms", latency.mean_ms()),
-                Metric::new("p50 ms", latency.quantile_ms(0.5)),
-                Metric::new("p99 ms", latency.quantile_ms(0.99)),
-                Metric::new("max ms", latency.max_ms()),
-                Metric::new("pub/s sent", stats.published as f64 / wall),
-                Metric::new(
-                    "delivered %",
-                    if expected > 0.0 {
-                        stats.deliveries as f64 / expected * 100.0
-                    } else {
-                        f64::NAN
-                    },
-                ),
-                Metric::new(
+            metrics: {
+                let mut metrics = delivery_metrics(
+                    &stats.latency,
+                    stats.published,
+                    stats.deliveries,
+                    expected,
+                    wall,
+                );
+                metrics.extend([Metric::new(
                     "subscribers closed by server",
                     stats.closed_by_server as f64,
-                ),
-            ],
+                )]);
+                metrics
+            },
         })
     }
 }

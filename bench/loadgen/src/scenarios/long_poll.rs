@@ -18,7 +18,7 @@ use std::time::Duration;
 use pushwire_proto::Message;
 
 use super::poll_client::{PollClient, PollMode};
-use super::{old_vs_new, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
+use super::{delivery_metrics, old_vs_new, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
 use crate::error::BenchError;
 use crate::peers::ServerRole;
 use crate::probe::ProbeReport;
@@ -124,7 +124,6 @@ impl Scenario for LongPoll {
         counters.replies = stats.deliveries;
         let n = stats.deliveries.max(1) as f64;
         let expected = stats.published as f64 * self.clients as f64;
-        let latency = &stats.latency;
         Ok(Sample {
             value: stats.deliveries as f64 / wall,
             work: stats.deliveries,
@@ -132,27 +131,24 @@ impl Scenario for LongPoll {
             server_cpu_secs: server_cpu,
             generator_cpu_secs: generator_cpu,
             counters,
-            metrics: vec![
-                Metric::new("mean ms", latency.mean_ms()),
-                Metric::new("p50 ms", latency.quantile_ms(0.5)),
-                Metric::new("p99 ms", latency.quantile_ms(0.99)),
-                Metric::new("max ms", latency.max_ms()),
-                Metric::new("pub/s sent", stats.published as f64 / wall),
-                Metric::new(
-                    "delivered %",
-                    if expected > 0.0 {
-                        stats.deliveries as f64 / expected * 100.0
-                    } else {
-                        f64::NAN
-                    },
-                ),
-                Metric::new(
-                    "msgs per poll",
-                    stats.deliveries as f64 / stats.polls.max(1) as f64,
-                ),
-                Metric::new("B/delivery", (stats.bytes_up + stats.bytes_down) as f64 / n),
-                Metric::new("log resets", stats.resets as f64),
-            ],
+            metrics: {
+                let mut metrics = delivery_metrics(
+                    &stats.latency,
+                    stats.published,
+                    stats.deliveries,
+                    expected,
+                    wall,
+                );
+                metrics.extend([
+                    Metric::new(
+                        "msgs per poll",
+                        stats.deliveries as f64 / stats.polls.max(1) as f64,
+                    ),
+                    Metric::new("B/delivery", (stats.bytes_up + stats.bytes_down) as f64 / n),
+                    Metric::new("log resets", stats.resets as f64),
+                ]);
+                metrics
+            },
         })
     }
 }

@@ -30,7 +30,7 @@ use crate::peers::ServerRole;
 use crate::probe::ProbeReport;
 use crate::server::ServerProcess;
 use crate::settings::Settings;
-pub use metric::Metric;
+pub use metric::{delivery_metrics, Metric};
 pub use window::Window;
 
 /// A family of scenarios that share a table and a chart.
