@@ -45,8 +45,10 @@ impl Room {
         config: &WebSocketConfig,
     ) -> Result<(), pushwire::Error> {
         tcp.set_nodelay(true)?;
-        let (mut ws, _) = pushwire::accept(tcp, config, &[]).await?;
+        // Subscribed before the handshake is answered, so a client that
+        // has its `101` receives everything published from then on.
         let mut subscription = self.publications.subscribe();
+        let (mut ws, _) = pushwire::accept(tcp, config, &[]).await?;
         loop {
             let first = tokio::select! {
                 incoming = ws.recv() => match incoming {
