@@ -120,14 +120,14 @@ impl Future for EchoConnection {
     }
 }
 
-/// Sends every data message back, each flushed before the next is read,
-/// until the connection ends.
+/// Sends every data message back until the connection ends. The replies
+/// to what one wake-up reads are written together, once reading would
+/// wait (see [`WebSocket::poll_recv`]).
 fn poll_echo(
     ws: &mut WebSocket<TcpStream>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), pushwire::Error>> {
     loop {
-        ready!(ws.poll_flush(cx))?;
         ready!(ws.poll_ready(cx))?;
         match ready!(ws.poll_recv(cx)) {
             Some(Ok(message)) if message.is_data() => ws.start_send(message)?,

@@ -183,6 +183,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Receives the next message. Pings are answered automatically and
     /// also returned; a close frame is returned once, after which the
     /// stream ends with `None`.
+    ///
+    /// Whatever is queued ([`WebSocket::feed`], automatic replies) is
+    /// written when `recv` would wait for the peer, so a loop of `recv`
+    /// and `feed` writes the replies to everything one read brought in
+    /// together.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
@@ -268,10 +273,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 }
                 State::Open => {}
             }
-            if self.write.buffered() > 0 {
-                if let Poll::Ready(Err(e)) = self.poll_write_out(cx, side) {
-                    self.state = State::Done;
-                    return Poll::Ready(Some(Err(e.into())));
+            // Queued frames go out when reading would wait, so that what
+            // one wake-up queues leaves in one write; earlier only when
+            // the queue is full.
+            if self.write.buffered() >= self.max_write_buffer {
+                if let Err(e) = self.try_write_out(cx, side) {
+                    return Poll::Ready(Some(Err(e)));
                 }
             }
             if let Some(keepalive) = self.keepalive() {
@@ -287,9 +294,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     Poll::Pending => {}
                 }
             }
-            let received = match ready!(self.read.poll_receive(cx, &mut self.io)) {
-                Ok(received) => received,
-                Err(e) if e.is_protocol() => {
+            let received = match self.read.poll_receive(cx, &mut self.io) {
+                Poll::Pending => {
+                    if self.write.buffered() > 0 {
+                        if let Err(e) = self.try_write_out(cx, side) {
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok(received)) => received,
+                Poll::Ready(Err(e)) if e.is_protocol() => {
                     if matches!(self.state, State::Open | State::CloseSent) {
                         let code = e.close_code().unwrap_or(CloseCode::PROTOCOL_ERROR);
                         self.queue(Message::Close(Some(CloseFrame::new(code, e.to_string()))));
@@ -297,7 +312,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     self.enter_closing(Some(Err(e)));
                     continue;
                 }
-                Err(e) => {
+                Poll::Ready(Err(e)) => {
                     self.state = State::Done;
                     return Poll::Ready(Some(Err(e)));
                 }
@@ -305,6 +320,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             let message = match received {
                 Received::Message(message) => message,
                 Received::Eof => {
+                    // A peer that only shut down its sending side still
+                    // gets what was queued for it.
+                    if self.write.buffered() > 0 {
+                        let _ = ready!(self.poll_write_out(cx, side));
+                    }
                     self.state = State::Done;
                     let e = io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -414,6 +434,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
+    /// Writes what the stream takes now without waiting for the rest; a
+    /// write error ends the connection.
+    fn try_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Result<(), Error> {
+        match self.poll_write_out(cx, side) {
+            Poll::Ready(Err(e)) => {
+                self.state = State::Done;
+                Err(e.into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
         self.poll_writing(cx, side, |write, io, cx| write.poll_flush(cx, io))
     }
@@ -515,5 +547,82 @@ mod tests {
         let own = std::mem::size_of::<WebSocket<TcpStream>>() - std::mem::size_of::<TcpStream>();
         assert!(own <= 240, "WebSocket<S> adds {own} bytes to S");
         assert!(std::mem::size_of::<Option<Box<Rare>>>() == 8);
+    }
+
+    /// A stream that counts the writes made to it.
+    struct CountingWrites {
+        inner: tokio::io::DuplexStream,
+        writes: usize,
+    }
+
+    impl AsyncRead for CountingWrites {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for CountingWrites {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.writes += 1;
+            Pin::new(&mut self.inner).poll_write(cx, buf)
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// Sixteen messages that arrive in one read are answered, through
+    /// `recv` and `feed`, in one write: made once `recv` has to wait.
+    #[tokio::test]
+    async fn replies_to_one_read_leave_in_one_write() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (near, mut far) = tokio::io::duplex(1 << 16);
+        let io = CountingWrites {
+            inner: near,
+            writes: 0,
+        };
+        let config = WebSocketConfig::default();
+        let mut ws = WebSocket::from_upgraded(
+            io,
+            Role::Server,
+            &config,
+            Negotiated::default(),
+            BytesMut::new(),
+        );
+        let mut client = Sender::new(Role::Client, None, 0);
+        let mut burst = Vec::new();
+        for n in 0..16 {
+            let frame = client.encode(&Message::text(format!("message {n}")), [1, 2, 3, 4]);
+            burst.extend_from_slice(frame.header());
+            burst.extend_from_slice(&frame.payload);
+        }
+        far.write_all(&burst).await.unwrap();
+        for n in 0..16 {
+            let message = ws.recv().await.unwrap().unwrap();
+            assert_eq!(message, Message::text(format!("message {n}")));
+            ws.feed(message).await.unwrap();
+        }
+        assert_eq!(ws.get_ref().writes, 0, "nothing written while reading");
+        let polled = std::future::poll_fn(|cx| Poll::Ready(ws.poll_recv(cx))).await;
+        assert!(polled.is_pending());
+        assert_eq!(ws.get_ref().writes, 1);
+        assert_eq!(ws.buffered_amount(), 0);
+        let mut replies = vec![0; 16 * (2 + "message 10".len()) - 10];
+        far.read_exact(&mut replies).await.unwrap();
+        assert!(replies.starts_with(b"\x81\x09message 0"));
+        assert!(replies.ends_with(b"\x81\x0amessage 15"));
     }
 }
