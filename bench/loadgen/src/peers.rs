@@ -41,8 +41,9 @@ impl Paths {
 
 /// What a scenario needs the server to do. Every peer is an echo server;
 /// some also have a broadcast server (every message any client sends goes
-/// to every connection, the sender included), and pushwire has its
-/// HTTP push routes (`pushwire serve`: `/publish`, `/poll`).
+/// to every connection, the sender included), pushwire has its HTTP push
+/// routes (`pushwire serve`: `/publish`, `/poll`), and pushwire and Bun
+/// have an event stream fed by `/publish` (`/events`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServerRole {
@@ -53,6 +54,9 @@ pub enum ServerRole {
     Broadcast,
     /// `pushwire serve`: `POST /publish`, long polling on `GET /poll`.
     HttpPush,
+    /// `POST /publish` streamed to every `GET /events` as SSE events
+    /// `id: <cursor>`, `data: <message>`.
+    EventStream,
 }
 
 /// How a peer is started.
@@ -134,6 +138,7 @@ impl Peer {
                 Launcher::Pushwire | Launcher::Bun | Launcher::NodeWs
             ),
             ServerRole::HttpPush => self.launcher == Launcher::Pushwire,
+            ServerRole::EventStream => matches!(self.launcher, Launcher::Pushwire | Launcher::Bun),
         }
     }
 
@@ -182,7 +187,7 @@ impl Peer {
                     ServerRole::Broadcast => {
                         command.args(["echo", "--broadcast", "--listen", &addr.to_string()]);
                     }
-                    ServerRole::HttpPush => {
+                    ServerRole::HttpPush | ServerRole::EventStream => {
                         command.args([
                             "serve",
                             "--listen",
@@ -229,6 +234,7 @@ impl Peer {
                 let bin = existing(bun_binary(paths), "npm ci in bench/peers/node")?;
                 let script = match role {
                     ServerRole::Broadcast => "bun-broadcast.js",
+                    ServerRole::EventStream => "bun-sse.js",
                     _ => "bun-echo.js",
                 };
                 let mut command = Command::new(bin);

@@ -56,6 +56,7 @@ impl ServerProcess {
                 ServerRole::Echo => "",
                 ServerRole::Broadcast => "-broadcast",
                 ServerRole::HttpPush => "-push",
+                ServerRole::EventStream => "-sse",
             },
             if deflate { "-deflate" } else { "" }
         ));

@@ -26,7 +26,7 @@ use crate::wire::rng::Rng;
 use connection::{ConnectState, Connection, Phase};
 pub use counters::Counters;
 pub use plan::Plan;
-use source_addr::SourceAddresses;
+pub use source_addr::SourceAddresses;
 
 /// Bytes read per `read` call (one buffer shared by all connections).
 const READ_BUFFER: usize = 256 * 1024;

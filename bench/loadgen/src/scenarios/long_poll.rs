@@ -6,11 +6,8 @@
 //! second at the clients; the metrics add latency from publish to the
 //! response, polls answered, messages per poll and bytes per delivery.
 //!
-//! SSE fan-out is not measured: `pushwire serve`'s `/sse` is a demo
-//! ticker, not fed by `/publish`. It needs a route such as
-//! `GET /events?cursor=N` streaming every published message of the same
-//! log as `id: <cursor>` / `data: <message>` events, resuming after
-//! `Last-Event-ID`.
+//! SSE fan-out on the same method, against the same log streamed by
+//! `GET /events`, is [`super::sse_fanout`].
 
 use std::net::SocketAddr;
 use std::time::Duration;

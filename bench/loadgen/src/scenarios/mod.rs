@@ -2,6 +2,7 @@
 //! one is a new file plus a line in [`all`]. The runner handles peers,
 //! warm-up, repetition, interleaving and reporting.
 
+mod chunked;
 mod echo;
 mod fanout;
 mod fanout_client;
@@ -13,7 +14,12 @@ mod long_poll;
 mod metric;
 mod old_vs_new;
 mod poll_client;
+mod publisher;
 mod sched_cpu;
+mod sse_client;
+mod sse_fanout;
+mod sse_probe;
+mod sse_reader;
 mod stamp;
 mod stamp_reader;
 mod window;
@@ -185,6 +191,7 @@ pub fn all(settings: &Settings) -> Vec<Box<dyn Scenario>> {
     list.extend(idle_memory::variants(settings));
     list.extend(fanout::variants(settings));
     list.extend(long_poll::variants(settings));
+    list.extend(sse_fanout::variants(settings));
     list.extend(old_vs_new::variants(settings));
     list
 }

@@ -2,15 +2,17 @@
 //! messages (10 per second, 50 B, from a separate publisher connection)
 //! to one client, delivered by Ajax polling every second
 //! (`GET /poll?cursor=N&timeout_ms=0`), by long polling (`pushwire
-//! serve`), and by WebSocket (`pushwire echo --broadcast`: the client
-//! subscribes, the publisher's messages reach it). The number is bytes on
-//! the wire at the client socket per delivered message, both directions,
-//! HTTP heads included (browser-like ~450 B request heads for the polls;
-//! the WebSocket upgrade is left out, as it is paid once per session).
-//! The metrics add the server's CPU time per delivered message (from
+//! serve`), by server-sent events (`pushwire serve`'s `GET /events`, one
+//! chunked response carrying an `id:` / `data:` event per message) and by
+//! WebSocket (`pushwire echo --broadcast`: the client subscribes, the
+//! publisher's messages reach it). The number is bytes on the wire at the
+//! client socket per delivered message, both directions, HTTP heads
+//! included (browser-like ~450 B request heads for the polls; the
+//! WebSocket upgrade and the event stream's request and response heads
+//! are left out, as they are paid once per session). The metrics add the
+//! server's CPU time per delivered message (from
 //! `/proc/PID/task/*/schedstat`, nanoseconds; publishing included) and
-//! the delivery latency. SSE is not measured: `pushwire serve` has no
-//! SSE stream fed by `/publish` yet (its `/sse` is a demo ticker).
+//! the delivery latency.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -20,7 +22,8 @@ use pushwire_proto::Message;
 use super::fanout_client::FanoutClient;
 use super::latency::Histogram;
 use super::poll_client::{PollClient, PollMode};
-use super::{sched_cpu, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
+use super::sse_client::SseClient;
+use super::{sched_cpu, sse_probe, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
 use crate::engine::Counters;
 use crate::error::BenchError;
 use crate::peers::ServerRole;
@@ -32,7 +35,7 @@ use crate::settings::Settings;
 /// The old-vs-new scenarios.
 pub const OLD_VS_NEW: Group = Group {
     id: "old-vs-new",
-    title: "Polling vs long polling vs WebSocket: bytes on the wire per delivered message",
+    title: "Polling vs long polling vs SSE vs WebSocket: bytes on the wire per delivered message",
 };
 
 /// Bytes per message.
@@ -47,6 +50,8 @@ enum Transport {
     AjaxPolling,
     /// Held `/poll` requests.
     LongPolling,
+    /// One `GET /events` stream.
+    ServerSentEvents,
     /// A WebSocket subscriber of a broadcast server.
     WebSocket,
 }
@@ -57,7 +62,7 @@ pub struct OldVsNew {
     transport: Transport,
 }
 
-/// Ajax polling every second, long polling, WebSocket.
+/// Ajax polling every second, long polling, SSE, WebSocket.
 pub fn variants(_: &Settings) -> Vec<Box<dyn Scenario>> {
     [
         (
@@ -66,6 +71,11 @@ pub fn variants(_: &Settings) -> Vec<Box<dyn Scenario>> {
             "Ajax polling every 1 s",
         ),
         (Transport::LongPolling, "wire-long-polling", "long polling"),
+        (
+            Transport::ServerSentEvents,
+            "wire-sse",
+            "server-sent events",
+        ),
         (Transport::WebSocket, "wire-websocket", "WebSocket"),
     ]
     .into_iter()
@@ -77,7 +87,11 @@ pub fn variants(_: &Settings) -> Vec<Box<dyn Scenario>> {
                 title: format!("{title}: 10 msgs/s × 50 B to one client"),
                 unit: Unit::BytesPerMessage,
                 deflate: false,
-                fresh_server_per_run: false,
+                // The event-stream servers would otherwise be the ones
+                // that just held the SSE fan-out's 15,000 streams (Bun has
+                // no polling server in between): their threads winding
+                // down then skew the live-thread CPU sum of `sched_cpu`.
+                fresh_server_per_run: transport == Transport::ServerSentEvents,
             },
             transport,
         }) as Box<dyn Scenario>
@@ -157,6 +171,24 @@ impl OldVsNew {
                     counters,
                 })
             }
+            Transport::ServerSentEvents => {
+                let mut client = SseClient::open(addr, 1, MESSAGE_SIZE, settings.scale_timeout())?;
+                client.run(RATE, ramp);
+                client.reset();
+                during();
+                client.run(RATE, window);
+                let stats = client.stats.clone();
+                let mut counters = client.counters.clone();
+                counters.replies = stats.deliveries;
+                Ok(Measured {
+                    latency: stats.latency,
+                    deliveries: stats.deliveries,
+                    bytes_up: stats.bytes_up,
+                    bytes_down: stats.bytes_down,
+                    requests: 0,
+                    counters,
+                })
+            }
             Transport::AjaxPolling | Transport::LongPolling => {
                 let mode = if self.transport == Transport::LongPolling {
                     PollMode::Long
@@ -197,14 +229,18 @@ impl Scenario for OldVsNew {
     fn server_role(&self) -> ServerRole {
         match self.transport {
             Transport::WebSocket => ServerRole::Broadcast,
-            _ => ServerRole::HttpPush,
+            Transport::ServerSentEvents => ServerRole::EventStream,
+            Transport::AjaxPolling | Transport::LongPolling => ServerRole::HttpPush,
         }
     }
 
     fn probe(&self, addr: SocketAddr) -> Result<ProbeReport, BenchError> {
         match self.transport {
             Transport::WebSocket => crate::probe::probe(addr, &self.probe_message(), false),
-            _ => probe_push(addr),
+            Transport::ServerSentEvents => {
+                sse_probe::probe(addr, &super::stamp::stamped(1, MESSAGE_SIZE))
+            }
+            Transport::AjaxPolling | Transport::LongPolling => probe_push(addr),
         }
     }
 
