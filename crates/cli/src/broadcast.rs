@@ -18,7 +18,7 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 /// How many publications a subscriber may fall behind before it is
 /// disconnected.
-pub const BACKLOG: usize = 1024;
+pub const BACKLOG: usize = 8192;
 /// How long a subscriber may leave a write pending.
 pub const SEND_DEADLINE: Duration = Duration::from_secs(5);
 

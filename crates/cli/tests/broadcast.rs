@@ -10,6 +10,9 @@ use common::Running;
 use pushwire::{ClientStream, Message, WebSocket};
 
 const LIMIT: Duration = Duration::from_secs(20);
+/// How long the endpoint lets a subscriber's write stay pending
+/// (`SEND_DEADLINE` in crates/cli/src/broadcast.rs).
+const SEND_DEADLINE: Duration = Duration::from_secs(5);
 
 fn start() -> Running {
     common::start(
@@ -91,8 +94,11 @@ async fn a_subscriber_that_stops_reading_is_dropped_and_the_others_get_everythin
     tokio::time::timeout(LIMIT, async { tokio::join!(write, read) })
         .await
         .expect("the reading subscriber got every publication in time");
-    // The stalled one was cut off: what it reads now ends before all
-    // 3000 publications, with a close or an error.
+    // 3000 × 16 KiB is more than the write buffer and the kernel's
+    // socket buffers hold, so the stalled one's writes stopped; once the
+    // send deadline is over it is cut off, and what it reads ends before
+    // all 3000 publications, with a close or an error.
+    tokio::time::sleep(SEND_DEADLINE + Duration::from_secs(1)).await;
     let mut received = 0;
     let ended = loop {
         match tokio::time::timeout(LIMIT, stalled.recv()).await.unwrap() {
