@@ -14,7 +14,6 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pushwire_proto::bytes::BytesMut;
 use pushwire_proto::deflate::Inflater;
 
 /// Piece sizes: a small xorshift stream seeded by the input.
@@ -39,7 +38,7 @@ impl Pieces {
     }
 }
 
-fn check_limit(out: &BytesMut, limit: usize) {
+fn check_limit(out: &[u8], limit: usize) {
     assert!(
         out.len() <= limit,
         "{} bytes out, over the limit {limit}",
@@ -54,8 +53,8 @@ fn message(
     payload: &[u8],
     limit: usize,
     mut piece: impl FnMut() -> usize,
-) -> Result<BytesMut, ()> {
-    let mut out = BytesMut::new();
+) -> Result<Vec<u8>, ()> {
+    let mut out = Vec::new();
     let mut rest = payload;
     loop {
         let n = piece().min(rest.len());

@@ -1,7 +1,9 @@
 // WebSocket echo server on Bun (uWebSockets underneath), a peer in
 // pushwire's benchmarks. Usage: bun bun-echo.js PORT [--deflate]
 // --deflate turns on Bun's permessage-deflate with its own defaults
-// (`perMessageDeflate: true`).
+// (`perMessageDeflate: true`) and compresses every reply: Bun's
+// `ws.send` sends uncompressed unless asked, which would leave Bun only
+// inflating where the other peers also compress.
 const port = Number(process.argv[2]);
 if (!Number.isInteger(port) || port <= 0) {
   console.error('usage: bun bun-echo.js PORT [--deflate]');
@@ -19,7 +21,7 @@ Bun.serve({
   websocket: {
     perMessageDeflate: deflate,
     message(ws, message) {
-      ws.send(message);
+      ws.send(message, deflate);
     },
   },
 });

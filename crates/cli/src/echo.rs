@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use pushwire::{WebSocket, WebSocketConfig};
+
+use crate::deflate_args::DeflateArgs;
 use tokio::net::{TcpListener, TcpStream};
 
 /// Arguments of `pushwire echo`.
@@ -15,9 +17,8 @@ pub struct EchoArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:9001")]
     listen: SocketAddr,
-    /// Do not offer permessage-deflate.
-    #[arg(long)]
-    no_deflate: bool,
+    #[command(flatten)]
+    deflate: DeflateArgs,
     /// Send every message received to every connection instead of
     /// echoing it to its sender (the fan-out benchmark endpoint).
     #[arg(long)]
@@ -27,11 +28,7 @@ pub struct EchoArgs {
 pub async fn run(args: EchoArgs) -> Result<(), pushwire::Error> {
     let listener = TcpListener::bind(args.listen).await?;
     tracing::info!("echo server listening on ws://{}", listener.local_addr()?);
-    let mut config = WebSocketConfig::default();
-    if args.no_deflate {
-        config.deflate = None;
-    }
-    let config = Arc::new(config);
+    let config = Arc::new(args.deflate.websocket_config());
     let room = args.broadcast.then(crate::broadcast::Room::default);
     loop {
         let (tcp, peer) = match listener.accept().await {

@@ -2,6 +2,7 @@
 
 mod broadcast;
 mod connect;
+mod deflate_args;
 mod echo;
 mod serve;
 

@@ -21,6 +21,8 @@ use pushwire::{
     WebSocket, WebSocketConfig,
 };
 
+use crate::deflate_args::DeflateArgs;
+
 /// Arguments of `pushwire serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -41,9 +43,8 @@ pub struct ServeArgs {
     /// clients and browsers to trust.
     #[arg(long, requires = "tls_self_signed")]
     write_cert: Option<PathBuf>,
-    /// Do not accept permessage-deflate.
-    #[arg(long)]
-    no_deflate: bool,
+    #[command(flatten)]
+    deflate: DeflateArgs,
     /// Let pages from this origin (`scheme://host[:port]`) open
     /// WebSockets and make cross-origin requests to /sse, /poll and
     /// /publish, besides the server's own origin. Repeat for more; `*`
@@ -111,10 +112,7 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
     if let Some(tls) = tls {
         server = server.tls(tls);
     }
-    let mut websocket = WebSocketConfig::default();
-    if args.no_deflate {
-        websocket.deflate = None;
-    }
+    let websocket = args.deflate.websocket_config();
     let app = Arc::new(App {
         stats: server.stats(),
         websocket,

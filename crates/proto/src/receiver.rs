@@ -84,7 +84,7 @@ impl FrameInProgress {
 struct Partial {
     text: bool,
     compressed: bool,
-    data: BytesMut,
+    data: Vec<u8>,
     fragments: usize,
     /// Compressed bytes received for this message.
     compressed_len: usize,
@@ -232,10 +232,11 @@ impl Receiver {
             OpCode::Binary if h.fin && !h.rsv1 => {
                 return Ok(Some(Message::Binary(payload.freeze())))
             }
+            OpCode::Text | OpCode::Binary if h.fin => return self.inflate_whole(h, &payload),
             OpCode::Text | OpCode::Binary => Box::new(Partial {
                 text: h.opcode == OpCode::Text,
                 compressed: h.rsv1,
-                data: BytesMut::new(),
+                data: Vec::new(),
                 fragments: 1,
                 compressed_len: 0,
             }),
@@ -264,10 +265,29 @@ impl Receiver {
         if partial.text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
             return Ok(Some(Message::Text(Utf8Bytes::from_validated(
-                partial.data.freeze(),
+                partial.data.into(),
             ))));
         }
-        Ok(Some(Message::Binary(partial.data.freeze())))
+        Ok(Some(Message::Binary(partial.data.into())))
+    }
+
+    /// Inflates a compressed message that came in one frame.
+    fn inflate_whole(
+        &mut self,
+        h: &FrameInProgress,
+        payload: &[u8],
+    ) -> Result<Option<Message>, ProtocolError> {
+        let inflater = self.inflater.as_mut().expect("rsv1 only with deflate");
+        let mut data = Vec::new();
+        // An empty payload is an empty message (see `on_frame`).
+        if !payload.is_empty() {
+            inflater.inflate_message(payload, &mut data, self.limits.max_message_size)?;
+        }
+        if h.opcode == OpCode::Binary {
+            return Ok(Some(Message::Binary(data.into())));
+        }
+        let text = String::from_utf8(data).map_err(|_| ProtocolError::InvalidUtf8)?;
+        Ok(Some(Message::Text(text.into())))
     }
 
     /// Inflates one fragment of a compressed message (or, at the end, the
