@@ -36,13 +36,15 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$server" ] || { echo "no server started; see $out/bench.log" >&2; exit 1; }
+# Killed by a signal, the generator cannot stop its server: do it here.
+trap 'kill "$bench_pid" "$server" 2>/dev/null || true' EXIT
 sleep 2.5
 echo "profiling $peer (pid $server) under $scenario for ${seconds}s" >&2
 case "$tool" in
   perf)
     perf record -e cpu-clock -F 2000 -g -p "$server" -o "$out/$peer.perf.data" -- sleep "$seconds" 2>/dev/null
     perf report -i "$out/$peer.perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null \
-      | grep -v '^#' | grep '%' | head -n 40 | tee "$out/$peer.perf.txt"
+      | grep -v '^#' | grep '%' | head -n 40 | tee "$out/$peer.perf.txt" || true
     ;;
   strace)
     timeout "$seconds" strace -c -f -p "$server" -o "$out/$peer.strace.txt" || true
