@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
+use pushwire_proto::frame::FrameHeader;
 use pushwire_proto::{Message, Receiver};
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -13,8 +14,12 @@ use crate::Error;
 
 /// Bytes read per call when no frame is in progress. The scratch space
 /// lives on the stack of the poll call, so an idle connection holds no
-/// read buffer at all.
-const READ_CHUNK: usize = 8 << 10;
+/// read buffer at all; it takes a 16 KiB message whole.
+const READ_CHUNK: usize = 32 << 10;
+
+/// The most room reserved at once for a frame whose header has arrived:
+/// beyond it the buffer grows with the data, not with what a header claims.
+const FRAME_RESERVE_LIMIT: usize = 256 << 10;
 
 /// The least room kept ahead when reading into the buffer.
 const MIN_ROOM: usize = 4 << 10;
@@ -77,12 +82,29 @@ impl ReadState {
             let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
             let mut read_buf = ReadBuf::uninit(&mut scratch);
             ready!(Pin::new(io).poll_read(cx, &mut read_buf))?;
-            self.buf.extend_from_slice(read_buf.filled());
-            return Poll::Ready(Ok(read_buf.filled().len()));
+            let filled = read_buf.filled();
+            // Sized for the whole first frame, so that the rest of it is
+            // read in place rather than by growing (and copying) the buffer.
+            self.buf = BytesMut::with_capacity(first_frame_len(filled).max(filled.len()));
+            self.buf.extend_from_slice(filled);
+            return Poll::Ready(Ok(filled.len()));
         }
         if self.buf.capacity() - self.buf.len() < MIN_ROOM {
             self.buf.reserve(MIN_ROOM);
         }
         tokio_util::io::poll_read_buf(Pin::new(io), cx, &mut self.buf)
+    }
+}
+
+/// The length, header included, of the frame `bytes` start with, up to
+/// [`FRAME_RESERVE_LIMIT`]; 0 while its header is incomplete or invalid
+/// (which decoding then reports).
+fn first_frame_len(bytes: &[u8]) -> usize {
+    match FrameHeader::parse(bytes) {
+        Ok(Some((header, header_len))) => {
+            let len = (header_len as u64).saturating_add(header.payload_len);
+            len.min(FRAME_RESERVE_LIMIT as u64) as usize
+        }
+        _ => 0,
     }
 }
