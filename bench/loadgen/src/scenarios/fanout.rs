@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use pushwire_proto::Message;
 
+use super::delivery_window::DeliveryWindow;
 use super::fanout_client::FanoutClient;
 use super::{delivery_metrics, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
 use crate::error::BenchError;
 use crate::peers::ServerRole;
 use crate::probe::ProbeReport;
-use crate::procfs;
 use crate::server::ServerProcess;
 use crate::settings::Settings;
 
@@ -120,46 +120,20 @@ impl Scenario for Fanout {
         }));
         client.run(self.rate, ramp);
         client.reset();
-        let server_cpu = server.cpu_time()?;
-        let own_cpu = procfs::own_cpu_time()?;
-        let started = std::time::Instant::now();
-        client.run(self.rate, settings.duration);
-        let wall = started.elapsed().as_secs_f64();
-        let server_cpu = server.cpu_time()?.saturating_sub(server_cpu).as_secs_f64();
-        let generator_cpu = procfs::own_cpu_time()?
-            .saturating_sub(own_cpu)
-            .as_secs_f64();
-        if !server.is_running() {
-            return Err(BenchError::Peer(format!(
-                "{} exited during the run",
-                server.peer
-            )));
-        }
-        let stats = client.stats.clone();
+        let window = DeliveryWindow::time(server, || client.run(self.rate, settings.duration))?;
+        let stats = &client.stats;
         let expected = stats.published as f64 * self.readers as f64;
-        let mut counters = client.counters.clone();
-        counters.replies = stats.deliveries;
-        Ok(Sample {
-            value: stats.deliveries as f64 / wall,
-            work: stats.deliveries,
-            wall_secs: wall,
-            server_cpu_secs: server_cpu,
-            generator_cpu_secs: generator_cpu,
-            counters,
-            metrics: {
-                let mut metrics = delivery_metrics(
-                    &stats.latency,
-                    stats.published,
-                    stats.deliveries,
-                    expected,
-                    wall,
-                );
-                metrics.extend([Metric::new(
-                    "subscribers closed by server",
-                    stats.closed_by_server as f64,
-                )]);
-                metrics
-            },
-        })
+        let mut metrics = delivery_metrics(
+            &stats.latency,
+            stats.published,
+            stats.deliveries,
+            expected,
+            window.wall,
+        );
+        metrics.push(Metric::new(
+            "subscribers closed by server",
+            stats.closed_by_server as f64,
+        ));
+        Ok(window.sample(stats.deliveries, client.counters.clone(), metrics))
     }
 }

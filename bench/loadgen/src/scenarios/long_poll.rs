@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use pushwire_proto::Message;
 
+use super::delivery_window::DeliveryWindow;
 use super::poll_client::{PollClient, PollMode};
 use super::{delivery_metrics, old_vs_new, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
 use crate::error::BenchError;
 use crate::peers::ServerRole;
 use crate::probe::ProbeReport;
-use crate::procfs;
 use crate::server::ServerProcess;
 use crate::settings::Settings;
 
@@ -104,51 +104,25 @@ impl Scenario for LongPoll {
         let ramp = Duration::from_millis(if settings.quick { 200 } else { 1000 });
         client.run(self.rate, ramp);
         client.reset();
-        let server_cpu = server.cpu_time()?;
-        let own_cpu = procfs::own_cpu_time()?;
-        let started = std::time::Instant::now();
-        client.run(self.rate, settings.duration);
-        let wall = started.elapsed().as_secs_f64();
-        let server_cpu = server.cpu_time()?.saturating_sub(server_cpu).as_secs_f64();
-        let generator_cpu = procfs::own_cpu_time()?
-            .saturating_sub(own_cpu)
-            .as_secs_f64();
-        if !server.is_running() {
-            return Err(BenchError::Peer(format!(
-                "{} exited during the run",
-                server.peer
-            )));
-        }
-        let stats = client.stats.clone();
-        let mut counters = client.counters.clone();
-        counters.replies = stats.deliveries;
+        let window = DeliveryWindow::time(server, || client.run(self.rate, settings.duration))?;
+        let stats = &client.stats;
         let n = stats.deliveries.max(1) as f64;
         let expected = stats.published as f64 * self.clients as f64;
-        Ok(Sample {
-            value: stats.deliveries as f64 / wall,
-            work: stats.deliveries,
-            wall_secs: wall,
-            server_cpu_secs: server_cpu,
-            generator_cpu_secs: generator_cpu,
-            counters,
-            metrics: {
-                let mut metrics = delivery_metrics(
-                    &stats.latency,
-                    stats.published,
-                    stats.deliveries,
-                    expected,
-                    wall,
-                );
-                metrics.extend([
-                    Metric::new(
-                        "msgs per poll",
-                        stats.deliveries as f64 / stats.polls.max(1) as f64,
-                    ),
-                    Metric::new("B/delivery", (stats.bytes_up + stats.bytes_down) as f64 / n),
-                    Metric::new("log resets", stats.resets as f64),
-                ]);
-                metrics
-            },
-        })
+        let mut metrics = delivery_metrics(
+            &stats.latency,
+            stats.published,
+            stats.deliveries,
+            expected,
+            window.wall,
+        );
+        metrics.extend([
+            Metric::new(
+                "msgs per poll",
+                stats.deliveries as f64 / stats.polls.max(1) as f64,
+            ),
+            Metric::new("B/delivery", (stats.bytes_up + stats.bytes_down) as f64 / n),
+            Metric::new("log resets", stats.resets as f64),
+        ]);
+        Ok(window.sample(stats.deliveries, client.counters.clone(), metrics))
     }
 }

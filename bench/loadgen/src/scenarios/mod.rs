@@ -3,6 +3,7 @@
 //! warm-up, repetition, interleaving and reporting.
 
 mod chunked;
+mod delivery_window;
 mod echo;
 mod fanout;
 mod fanout_client;
