@@ -19,7 +19,7 @@ cd "$here"
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    targets=(frame_decoder handshake inflater)
+    targets=(frame_decoder handshake inflater deflate_round_trip)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

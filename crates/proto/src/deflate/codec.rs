@@ -3,13 +3,16 @@
 //! A codec that resets after every message (no context takeover) keeps no
 //! state between messages, so all such codecs of a thread share one zlib
 //! state: memory per thread instead of about 300 KB per connection, and a
-//! state that stays in the CPU cache.
+//! state that stays in the CPU cache. At level 1 such a compressor takes
+//! messages up to 64 KiB to the [`quick`](super::quick) encoder instead,
+//! which has nothing to reset.
 
 use std::cell::RefCell;
 
 use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
+use super::quick;
 use crate::error::ProtocolError;
 
 /// The four bytes a sync flush ends with; stripped before sending and
@@ -34,6 +37,7 @@ thread_local! {
 pub struct Deflater {
     state: Option<Box<Compress>>,
     level: u32,
+    /// The negotiated window (8-15); zlib gets at least 9.
     window_bits: u8,
     reset_after_message: bool,
 }
@@ -45,8 +49,7 @@ impl Deflater {
         Deflater {
             state: None,
             level,
-            // zlib's raw deflate has no 256-byte window: see the module docs.
-            window_bits: window_bits.clamp(9, 15),
+            window_bits: window_bits.clamp(8, 15),
             reset_after_message: no_context_takeover,
         }
     }
@@ -64,7 +67,11 @@ impl Deflater {
     /// assert_eq!(&out[..], b"hello hello hello hello");
     /// ```
     pub fn compress(&mut self, input: &[u8]) -> Bytes {
-        let (level, bits) = (self.level, self.window_bits);
+        if self.reset_after_message && self.level == 1 && input.len() <= quick::MAX_INPUT {
+            return Bytes::from(quick::compress(input, self.window_bits));
+        }
+        // zlib's raw deflate has no 256-byte window: see the module docs.
+        let (level, bits) = (self.level, self.window_bits.max(9));
         let new_state = || Compress::new_with_window_bits(Compression::new(level), false, bits);
         if !self.reset_after_message {
             let state = self.state.get_or_insert_with(|| Box::new(new_state()));

@@ -4,14 +4,18 @@
 //! `server_no_context_takeover`, `client_no_context_takeover`,
 //! `server_max_window_bits` and `client_max_window_bits` (8-15).
 //!
-//! zlib cannot compress with a 256-byte window: where 8 window bits are
-//! negotiated for this side's compressor, it compresses with 9, as the
-//! reference implementations do, and every peer that inflates with the
-//! standard 32 KiB window (as browsers and Autobahn do) reads it. This
-//! side always inflates with a 32 KiB window, which reads any smaller one.
+//! Messages up to 64 KiB compressed without context takeover at level 1
+//! (as `pushwire serve` does by default) are encoded by a quick encoder of
+//! this crate, which keeps to any window, 8 bits included. Everything else
+//! goes to zlib, which cannot compress with a 256-byte window: where 8
+//! window bits are negotiated, it compresses with 9, as the reference
+//! implementations do, and every peer that inflates with the standard
+//! 32 KiB window (as browsers and Autobahn do) reads it. This side always
+//! inflates with a 32 KiB window, which reads any smaller one.
 
 mod codec;
 mod negotiate;
+mod quick;
 
 pub use codec::{Deflater, Inflater};
 pub use negotiate::{
@@ -41,7 +45,10 @@ pub struct DeflateConfig {
     /// The largest LZ77 window the client compresses with (8-15).
     /// Default: 15.
     pub client_max_window_bits: u8,
-    /// zlib compression level, 0-9. Default: 1, the fastest that compresses.
+    /// zlib compression level, 0-9. Default: 1, the fastest that compresses
+    /// (without context takeover, messages up to 64 KiB are then encoded
+    /// by this crate's quick encoder, zlib's level-1 method without its
+    /// per-message reset).
     pub compression_level: u32,
     /// Messages shorter than this many bytes are sent uncompressed, where
     /// compressing would cost more than it saves. Default: 0 (compress all).
