@@ -108,6 +108,35 @@ impl Receiver {
         &self.limits
     }
 
+    /// Whether a frame's header has been decoded and its payload is still
+    /// arriving; [`decode`](Receiver::decode) has then reserved room for it.
+    pub fn awaits_payload(&self) -> bool {
+        self.frame.is_some()
+    }
+
+    /// The capacity for a buffer that starts with `bytes`, so that the
+    /// frame they begin arrives without the buffer growing: the frame's
+    /// whole length (header included), up to the most reserved ahead for
+    /// one frame; 0 while its header is incomplete or invalid (which
+    /// decoding then reports).
+    ///
+    /// ```
+    /// use pushwire_proto::Receiver;
+    /// // A binary frame of 300 bytes, after a 4-byte header.
+    /// assert_eq!(Receiver::frame_capacity(&[0x82, 0x7e, 0x01, 0x2c]), 304);
+    /// // Masked, the same frame's header is not complete yet.
+    /// assert_eq!(Receiver::frame_capacity(&[0x82, 0xfe, 0x01, 0x2c]), 0);
+    /// ```
+    pub fn frame_capacity(bytes: &[u8]) -> usize {
+        match FrameHeader::parse(bytes) {
+            Ok(Some((header, header_len))) => {
+                let len = (header_len as u64).saturating_add(header.payload_len);
+                len.min(RESERVE_AHEAD as u64) as usize
+            }
+            _ => 0,
+        }
+    }
+
     /// Decodes the next message or control frame from the front of `buf`.
     ///
     /// Consumes whole frames only. Returns `Ok(None)` when `buf` holds no

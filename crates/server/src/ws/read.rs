@@ -6,7 +6,6 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
-use pushwire_proto::frame::FrameHeader;
 use pushwire_proto::{Message, Receiver};
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -17,11 +16,7 @@ use crate::Error;
 /// read buffer at all; it takes a 16 KiB message whole.
 const READ_CHUNK: usize = 32 << 10;
 
-/// The most room reserved at once for a frame whose header has arrived:
-/// beyond it the buffer grows with the data, not with what a header claims.
-const FRAME_RESERVE_LIMIT: usize = 256 << 10;
-
-/// The least room kept ahead when reading into the buffer.
+/// The least room kept ahead when reading between frames.
 const MIN_ROOM: usize = 4 << 10;
 
 /// Buffers what the socket delivers and decodes it.
@@ -85,26 +80,17 @@ impl ReadState {
             let filled = read_buf.filled();
             // Sized for the whole first frame, so that the rest of it is
             // read in place rather than by growing (and copying) the buffer.
-            self.buf = BytesMut::with_capacity(first_frame_len(filled).max(filled.len()));
+            let capacity = Receiver::frame_capacity(filled).max(filled.len());
+            self.buf = BytesMut::with_capacity(capacity);
             self.buf.extend_from_slice(filled);
             return Poll::Ready(Ok(filled.len()));
         }
-        if self.buf.capacity() - self.buf.len() < MIN_ROOM {
+        // Room for the rest of a frame in progress is reserved already:
+        // more would copy the buffer just to read its last bytes.
+        let room = self.buf.capacity() - self.buf.len();
+        if room == 0 || (room < MIN_ROOM && !self.receiver.awaits_payload()) {
             self.buf.reserve(MIN_ROOM);
         }
         tokio_util::io::poll_read_buf(Pin::new(io), cx, &mut self.buf)
-    }
-}
-
-/// The length, header included, of the frame `bytes` start with, up to
-/// [`FRAME_RESERVE_LIMIT`]; 0 while its header is incomplete or invalid
-/// (which decoding then reports).
-fn first_frame_len(bytes: &[u8]) -> usize {
-    match FrameHeader::parse(bytes) {
-        Ok(Some((header, header_len))) => {
-            let len = (header_len as u64).saturating_add(header.payload_len);
-            len.min(FRAME_RESERVE_LIMIT as u64) as usize
-        }
-        _ => 0,
     }
 }
