@@ -170,7 +170,8 @@ impl H1Events {
                 self.ended = true;
             }
             self.parser
-                .feed(&self.raw[line_end + 2..line_end + 2 + size]);
+                .feed(&self.raw[line_end + 2..line_end + 2 + size])
+                .expect("events within the limit");
             self.raw.drain(..line_end + 2 + size + 2);
         }
     }
@@ -258,7 +259,7 @@ fn h2_reader(
         while let Some(chunk) = body.data().await {
             let chunk: Bytes = chunk.unwrap();
             body.flow_control().release_capacity(chunk.len()).unwrap();
-            parser.feed(&chunk);
+            parser.feed(&chunk).expect("events within the limit");
             for item in parser.by_ref() {
                 if let Received::Message(m) = item {
                     let _ = tx.send(m.id);

@@ -78,11 +78,19 @@ pub fn probe(addr: SocketAddr, message: &str) -> Result<ProbeReport, BenchError>
     let mut buf = vec![0; 64 * 1024];
     loop {
         let mut fed = Ok(());
+        let mut parsed = Ok(());
         match decoder.as_mut() {
-            Some(decoder) => fed = decoder.feed(&rest, |body| parser.feed(body)),
-            None => parser.feed(&rest),
+            Some(decoder) => {
+                fed = decoder.feed(&rest, |body| {
+                    if parsed.is_ok() {
+                        parsed = parser.feed(body);
+                    }
+                })
+            }
+            None => parsed = parser.feed(&rest),
         }
         fed.map_err(|e| fail(format!("bad chunked body: {}", e.0)))?;
+        parsed.map_err(|e| fail(format!("bad event stream: {e}")))?;
         got.extend(parser.by_ref().filter_map(|item| match item {
             Received::Message(event) => Some(event),
             _ => None,

@@ -15,7 +15,7 @@
 //! assert_eq!(&wire[..], b"id: 7\nevent: tick\ndata: line 1\ndata: line 2\n\n");
 //!
 //! let mut parser = Parser::new();
-//! parser.feed(&wire);
+//! parser.feed(&wire).unwrap();
 //! match parser.next() {
 //!     Some(Received::Message(message)) => {
 //!         assert_eq!((message.id.as_str(), message.event.as_str()), ("7", "tick"));
@@ -29,7 +29,7 @@ mod event;
 mod parser;
 
 pub use event::Event;
-pub use parser::{MessageEvent, Parser, Received};
+pub use parser::{EventTooLarge, MessageEvent, Parser, Received, DEFAULT_MAX_EVENT_SIZE};
 
 /// The media type of an event stream.
 pub const CONTENT_TYPE: &str = "text/event-stream";

@@ -5,6 +5,31 @@ use std::collections::VecDeque;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The most bytes one line (field name included), or the data of one
+/// event, may hold in a [`Parser::new`]: the default message limit of the
+/// WebSocket side.
+pub const DEFAULT_MAX_EVENT_SIZE: usize = 64 << 20;
+
+/// A line or an event's data passed the parser's limit: the stream is
+/// broken off rather than buffered without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTooLarge {
+    /// The limit, in bytes.
+    pub limit: usize,
+}
+
+impl std::fmt::Display for EventTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "an event-stream line or event is over {} bytes",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for EventTooLarge {}
+
 /// An event a parser dispatched: what a browser's `EventSource` hands to
 /// its listeners as a `MessageEvent`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,15 +72,16 @@ pub enum Received {
 /// use pushwire_proto::sse::{Parser, Received};
 ///
 /// let mut parser = Parser::new();
-/// parser.feed(b"\xEF\xBB\xBFretry: 500\r\n: hi\r\ndata: a\r");
-/// parser.feed(b"\ndata\r\n\r\n");
+/// parser.feed(b"\xEF\xBB\xBFretry: 500\r\n: hi\r\ndata: a\r")?;
+/// parser.feed(b"\ndata\r\n\r\n")?;
 /// let items: Vec<Received> = parser.by_ref().collect();
 /// assert_eq!(items[0], Received::Retry(500));
 /// assert_eq!(items[1], Received::Comment("hi".into()));
 /// let Received::Message(message) = &items[2] else { panic!() };
 /// assert_eq!((message.event.as_str(), message.data.as_str()), ("message", "a\n"));
+/// # Ok::<(), pushwire_proto::sse::EventTooLarge>(())
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Parser {
     /// The bytes of the line being received.
     line: Vec<u8>,
@@ -71,12 +97,38 @@ pub struct Parser {
     last_event_id: String,
     retry: Option<u64>,
     ready: VecDeque<Received>,
+    max_event_size: usize,
+    /// A line or an event passed `max_event_size`: nothing more is parsed.
+    too_large: bool,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser::with_max_event_size(DEFAULT_MAX_EVENT_SIZE)
+    }
 }
 
 impl Parser {
-    /// A parser at the start of a stream.
+    /// A parser at the start of a stream, with the default limit.
     pub fn new() -> Self {
         Parser::default()
+    }
+
+    /// A parser whose lines, and events' data, may hold at most `limit` bytes.
+    pub fn with_max_event_size(limit: usize) -> Self {
+        Parser {
+            line: Vec::new(),
+            bom_checked: false,
+            skip_lf: false,
+            event: String::new(),
+            data: String::new(),
+            has_data: false,
+            last_event_id: String::new(),
+            retry: None,
+            ready: VecDeque::new(),
+            max_event_size: limit,
+            too_large: false,
+        }
     }
 
     /// The last event ID: what a client sends as `Last-Event-ID` when it
@@ -90,8 +142,10 @@ impl Parser {
         self.retry
     }
 
-    /// Consumes the next chunk of the stream.
-    pub fn feed(&mut self, mut chunk: &[u8]) {
+    /// Consumes the next chunk of the stream. Fails, now and for every
+    /// later chunk, once a line or an event's data passes the limit; what
+    /// was parsed before it can still be taken.
+    pub fn feed(&mut self, mut chunk: &[u8]) -> Result<(), EventTooLarge> {
         while !self.bom_checked && !chunk.is_empty() {
             self.line.push(chunk[0]);
             chunk = &chunk[1..];
@@ -105,6 +159,14 @@ impl Parser {
             }
         }
         self.feed_lines(chunk);
+        if self.too_large {
+            self.line = Vec::new();
+            self.data = String::new();
+            return Err(EventTooLarge {
+                limit: self.max_event_size,
+            });
+        }
+        Ok(())
     }
 
     fn feed_lines(&mut self, mut chunk: &[u8]) {
@@ -115,6 +177,10 @@ impl Parser {
             }
         }
         while let Some(end) = chunk.iter().position(|&b| b == b'\r' || b == b'\n') {
+            if self.too_large || self.line.len() + end > self.max_event_size {
+                self.too_large = true;
+                return;
+            }
             self.line.extend_from_slice(&chunk[..end]);
             let line = std::mem::take(&mut self.line);
             self.process_line(&line);
@@ -130,6 +196,10 @@ impl Parser {
                 }
             }
             chunk = &chunk[next..];
+        }
+        if self.too_large || self.line.len() + chunk.len() > self.max_event_size {
+            self.too_large = true;
+            return;
         }
         self.line.extend_from_slice(chunk);
     }
@@ -151,6 +221,11 @@ impl Parser {
         match name {
             "event" => value.clone_into(&mut self.event),
             "data" => {
+                // As dispatched: without the LF after the last line.
+                if self.data.len() + value.len() > self.max_event_size {
+                    self.too_large = true;
+                    return;
+                }
                 self.data.push_str(value);
                 self.data.push('\n');
                 self.has_data = true;

@@ -6,7 +6,7 @@ fn parse_all(chunks: &[&[u8]]) -> Vec<Received> {
     let mut parser = Parser::new();
     let mut out = Vec::new();
     for chunk in chunks {
-        parser.feed(chunk);
+        parser.feed(chunk).unwrap();
         out.extend(parser.by_ref());
     }
     out
@@ -113,7 +113,9 @@ fn parses_the_standards_examples() {
 #[test]
 fn retry_takes_only_digits() {
     let mut parser = Parser::new();
-    parser.feed(b"retry: 12a\nretry:\nretry: 300\nretry: -1\n");
+    parser
+        .feed(b"retry: 12a\nretry:\nretry: 300\nretry: -1\n")
+        .unwrap();
     assert_eq!(parser.by_ref().collect::<Vec<_>>(), [Received::Retry(300)]);
     assert_eq!(parser.retry(), Some(300));
 }
@@ -167,6 +169,45 @@ fn invalid_utf8_is_replaced() {
         messages(parse_all(&[b"data: \xFF\xFEok\n\n"])),
         [message("message", "\u{FFFD}\u{FFFD}ok", "")]
     );
+}
+
+#[test]
+fn an_event_over_the_limit_ends_the_stream() {
+    let mut parser = Parser::with_max_event_size(16);
+    // Exactly at the limit: the line is 16 bytes, and so is the data.
+    parser.feed(b"data: 0123\ndata: 56789a\n\n").unwrap();
+    assert_eq!(
+        messages(parser.by_ref().collect()),
+        [message("message", "0123\n56789a", "")]
+    );
+    parser.feed(b"data: 0123456789\n\n").unwrap();
+    assert_eq!(parser.by_ref().count(), 1);
+    // Two data lines within the limit that together pass it.
+    let err = parser
+        .feed(b"data: 0123456789\ndata: 0123456789\n\n")
+        .unwrap_err();
+    assert_eq!(err, EventTooLarge { limit: 16 });
+    assert_eq!(parser.next(), None, "nothing of the oversized event");
+    // Once broken, the stream stays broken.
+    assert!(parser.feed(b"data: x\n\n").is_err());
+}
+
+#[test]
+fn a_line_over_the_limit_fails_before_it_ends() {
+    let mut parser = Parser::with_max_event_size(64);
+    parser
+        .feed(
+            b": heartbeat
+",
+        )
+        .unwrap();
+    let chunk = [b'a'; 40];
+    parser.feed(b"data: ").unwrap();
+    parser.feed(&chunk).unwrap();
+    // No line ending yet: the line alone passes the limit.
+    assert!(parser.feed(&chunk).is_err());
+    assert_eq!(parser.next(), Some(Received::Comment("heartbeat".into())));
+    assert_eq!(parser.next(), None);
 }
 
 fn arbitrary_event() -> impl Strategy<Value = (Option<String>, Option<String>, String)> {
