@@ -1,4 +1,8 @@
 //! How many connections a server holds at once, overall and per client IP.
+//!
+//! An IPv6 client counts by its /64 network: one subscriber line or host
+//! usually gets a whole /64, so counting single addresses would let one
+//! client open the limit's worth of connections from each of 2^64.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -14,7 +18,8 @@ pub(crate) struct ConnectionLimits {
     max_total: Option<usize>,
     max_per_ip: Option<usize>,
     total: AtomicUsize,
-    /// Open connections per client address; only kept with a per-IP limit.
+    /// Open connections per client (see [`client_of`]); only kept with a
+    /// per-IP limit.
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     log: RefusalLog,
 }
@@ -50,7 +55,18 @@ impl Refusal {
 #[derive(Debug)]
 pub(crate) struct Admission {
     limits: Arc<ConnectionLimits>,
-    ip: IpAddr,
+    /// The client it counts against (see [`client_of`]).
+    client: IpAddr,
+}
+
+/// The client a connection from `ip` counts against: the IPv4 address
+/// (IPv4-mapped IPv6 addresses included), or the /64 network of an IPv6
+/// address, its interface bits zeroed.
+fn client_of(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
 }
 
 impl ConnectionLimits {
@@ -68,16 +84,16 @@ impl ConnectionLimits {
     /// Counts a new connection from `ip`, or says why it is over a limit
     /// (and logs that, at most once a second).
     pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, Refusal> {
-        let ip = ip.to_canonical();
+        let client = client_of(ip);
         let total = self.total.fetch_add(1, Ordering::AcqRel) + 1;
         let refusal = if self.max_total.is_some_and(|max| total > max) {
             Some(Refusal::ServerFull)
         } else if let Some(max) = self.max_per_ip {
             let mut per_ip = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
-            if per_ip.get(&ip).is_some_and(|&open| open >= max) || max == 0 {
+            if per_ip.get(&client).is_some_and(|&open| open >= max) || max == 0 {
                 Some(Refusal::TooManyFromAddress)
             } else {
-                *per_ip.entry(ip).or_insert(0) += 1;
+                *per_ip.entry(client).or_insert(0) += 1;
                 None
             }
         } else {
@@ -85,23 +101,23 @@ impl ConnectionLimits {
         };
         if let Some(refusal) = refusal {
             self.total.fetch_sub(1, Ordering::AcqRel);
-            self.log.refused(ip, refusal, self);
+            self.log.refused(ip.to_canonical(), refusal, self);
             return Err(refusal);
         }
         Ok(Admission {
             limits: self.clone(),
-            ip,
+            client,
         })
     }
 
-    fn release(&self, ip: IpAddr) {
+    fn release(&self, client: IpAddr) {
         self.total.fetch_sub(1, Ordering::AcqRel);
         if self.max_per_ip.is_some() {
             let mut per_ip = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(open) = per_ip.get_mut(&ip) {
+            if let Some(open) = per_ip.get_mut(&client) {
                 *open -= 1;
                 if *open == 0 {
-                    per_ip.remove(&ip);
+                    per_ip.remove(&client);
                 }
             }
         }
@@ -110,7 +126,7 @@ impl ConnectionLimits {
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.limits.release(self.ip);
+        self.limits.release(self.client);
     }
 }
 
@@ -192,6 +208,20 @@ mod tests {
             limits.admit(mapped).unwrap_err(),
             Refusal::TooManyFromAddress
         );
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_network() {
+        let limits = Arc::new(ConnectionLimits::new(None, Some(2)));
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        let _a = limits.admit(v6("2001:db8:1:2::1")).unwrap();
+        let _b = limits.admit(v6("2001:db8:1:2:ffff::7")).unwrap();
+        assert_eq!(
+            limits.admit(v6("2001:db8:1:2:abcd::1")).unwrap_err(),
+            Refusal::TooManyFromAddress
+        );
+        // The next /64 is another client.
+        let _c = limits.admit(v6("2001:db8:1:3::1")).unwrap();
     }
 
     #[test]

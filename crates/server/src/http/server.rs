@@ -155,8 +155,8 @@ impl Server {
         self
     }
 
-    /// The most connections one client IP address may hold at once;
-    /// `None` for no limit. A connection beyond it is answered
+    /// The most connections one client IP address (for IPv6, one /64
+    /// network) may hold at once; `None` for no limit. A connection beyond it is answered
     /// `429 Too Many Requests` on its first request and closed, and logged
     /// (at most one line a second). Behind a proxy every client has the
     /// proxy's address: leave this unset there.
