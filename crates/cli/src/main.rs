@@ -4,6 +4,7 @@ mod broadcast;
 mod connect;
 mod deflate_args;
 mod echo;
+mod open_files;
 mod serve;
 
 use clap::{Parser, Subcommand};

@@ -55,8 +55,9 @@ pub struct ServeArgs {
     /// client gets 503.
     #[arg(long, default_value_t = 16_384)]
     max_connections: usize,
-    /// The most connections one client IP address may hold (0: no
-    /// limit); beyond it the client gets 429. Set 0 behind a proxy.
+    /// The most connections one client IP address (IPv6: one /64) may
+    /// hold (0: no limit); beyond it the client gets 429. Set 0 behind a
+    /// proxy.
     #[arg(long, default_value_t = 1_024)]
     max_connections_per_ip: usize,
 }
@@ -103,6 +104,7 @@ fn limit(value: usize) -> Option<usize> {
 
 pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
     let tls = tls(&args)?;
+    crate::open_files::raise_for(limit(args.max_connections));
     let mut server = Server::bind(args.listen)
         .await?
         .max_connections(limit(args.max_connections))
