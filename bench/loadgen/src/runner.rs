@@ -2,7 +2,13 @@
 //! server pinned to the server core, prove it echoes correctly, warm it
 //! up, then measure the runs interleaved across peers (run 1 of every
 //! peer, then run 2, ...) so a slow moment of a shared machine spreads
-//! over all of them instead of hitting one.
+//! over all of them instead of hitting one. Every peer's server stays up
+//! between its runs, so before each run the runner waits for all of them
+//! to leave the server core idle: a server still working off its last run
+//! (a fan-out backlog to subscribers that are gone) would otherwise take
+//! the core from the one measured.
+
+use std::time::{Duration, Instant};
 
 use crate::error::BenchError;
 use crate::peers::{Paths, Peer, ServerRole};
@@ -11,6 +17,14 @@ use crate::results::{Cell, CellStatus, ScenarioResult};
 use crate::scenarios::Scenario;
 use crate::server::ServerProcess;
 use crate::settings::Settings;
+
+/// The window over which the servers' CPU use is checked before a run.
+const QUIET_WINDOW: Duration = Duration::from_millis(250);
+/// The most CPU time the servers together may use in that window for the
+/// core to count as idle: one clock tick at 100 Hz (4%).
+const QUIET_CPU: Duration = Duration::from_millis(10);
+/// How long to wait for an idle core before measuring anyway.
+const QUIET_DEADLINE: Duration = Duration::from_secs(30);
 
 /// A peer taking part, with its server when one is running.
 struct Entrant {
@@ -197,6 +211,7 @@ impl<'a> Runner<'a> {
         index: usize,
         scenario: &dyn Scenario,
     ) -> Result<(crate::scenarios::Sample, Option<String>), BenchError> {
+        self.wait_for_idle_core();
         let spec = scenario.spec();
         if spec.fresh_server_per_run {
             self.entrants[index].server = None;
@@ -241,6 +256,56 @@ impl<'a> Runner<'a> {
             .server
             .as_mut()
             .ok_or_else(|| BenchError::Setup("server vanished".to_owned()))
+    }
+
+    /// Waits until the running servers together use at most [`QUIET_CPU`]
+    /// per [`QUIET_WINDOW`], or [`QUIET_DEADLINE`] passes (then says which
+    /// server kept the core busy, and the run goes ahead).
+    fn wait_for_idle_core(&mut self) {
+        let started = Instant::now();
+        loop {
+            let before = self.server_cpu_times();
+            std::thread::sleep(QUIET_WINDOW);
+            let used: Vec<Duration> = self
+                .server_cpu_times()
+                .iter()
+                .zip(&before)
+                .map(|(after, before)| after.saturating_sub(*before))
+                .collect();
+            if used.iter().sum::<Duration>() <= QUIET_CPU {
+                return;
+            }
+            if started.elapsed() >= QUIET_DEADLINE {
+                let busiest = used
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, used)| **used)
+                    .map(|(index, used)| (self.entrants[index].peer.name, used));
+                if let Some((name, used)) = busiest {
+                    self.progress.log(&format!(
+                        "the server core is still busy after {QUIET_DEADLINE:?} ({name}'s server \
+                         used {:.0}% of it); measuring anyway",
+                        100.0 * used.as_secs_f64() / QUIET_WINDOW.as_secs_f64()
+                    ));
+                }
+                return;
+            }
+        }
+    }
+
+    /// Per entrant, the CPU time its running server has used (zero
+    /// without one).
+    fn server_cpu_times(&self) -> Vec<Duration> {
+        self.entrants
+            .iter()
+            .map(|entrant| {
+                entrant
+                    .server
+                    .as_ref()
+                    .and_then(|server| server.cpu_time().ok())
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     fn stop_servers(&mut self) {
