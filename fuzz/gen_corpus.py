@@ -173,6 +173,22 @@ inflater = {
     "bomb": bytes([L16, MEDIUM]) + deflate(bytes(64 << 10)),
 }
 
+# deflate_round_trip: byte 0 bits 0-2 window (8 + n bits), bit 3 no context
+# takeover, bit 4 level 6, bit 7 lengths x 97; then messages, each a length
+# byte and bytes taken repeated from what follows.
+NO_TAKEOVER, LEVEL_6, LONG = 8, 16, 128
+deflate_round_trip = {
+    # Small JSON messages through the quick encoder with a 256-byte window.
+    "json_8_bits_no_takeover": bytes([0 | NO_TAKEOVER, 32])
+    + b'{"id":1,"text":"hello hello"}'
+    + bytes([5])
+    + b"abcde",
+    # Runs and repeats at 15 bits, with context takeover (zlib).
+    "runs_15_bits_takeover": bytes([7, 64]) + b"aaaaaaaabbbbbbbbaaaaaaaa" + bytes([1]) + b"z",
+    # Long messages (lengths x 97) at level 6 without context takeover.
+    "long_level_6_no_takeover": bytes([3 | NO_TAKEOVER | LEVEL_6 | LONG, 16]) + bytes(range(16)),
+}
+
 
 def write(target, seeds):
     folder = os.path.join(HERE, "corpus", target)
@@ -185,3 +201,4 @@ def write(target, seeds):
 write("frame_decoder", frame_decoder)
 write("handshake", handshake)
 write("inflater", inflater)
+write("deflate_round_trip", deflate_round_trip)
