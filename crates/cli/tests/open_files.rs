@@ -3,8 +3,7 @@
 //! low for `--max-connections`. (Its own test binary: the soft limit is
 //! lowered for the whole process, which the child inherits.)
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+mod common;
 
 use rlimit::Resource;
 
@@ -23,39 +22,16 @@ fn serve_raises_its_soft_limit_to_the_hard_one() {
     let (_, hard) = Resource::NOFILE.get().unwrap();
     Resource::NOFILE.set(256, hard).unwrap();
     let too_many = hard.saturating_add(1).to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pushwire"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--max-connections",
-            &too_many,
-        ])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the pushwire binary runs");
-    let mut log = Vec::new();
-    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let serving = line.contains("serving http://");
-        log.push(line);
-        if serving {
-            break;
-        }
-    }
-    let soft = soft_limit_of(child.id());
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let serve = common::serve(&["--max-connections", &too_many]);
+    let soft = soft_limit_of(serve.child.id());
     assert_eq!(soft, hard, "the soft limit was raised to the hard one");
     assert!(
         hard == rlimit::INFINITY
-            || log
+            || serve
+                .log
                 .iter()
                 .any(|line| line.contains("open files limit") && line.contains(&too_many)),
-        "a warning names the limit and --max-connections: {log:#?}"
+        "a warning names the limit and --max-connections: {:#?}",
+        serve.log
     );
 }

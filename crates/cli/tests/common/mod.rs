@@ -11,6 +11,8 @@ pub struct Running {
     pub child: Child,
     /// `host:port` it listens on.
     pub addr: String,
+    /// Its log up to the line that announced the address, that one included.
+    pub log: Vec<String>,
 }
 
 impl Drop for Running {
@@ -33,15 +35,21 @@ pub fn start(args: &[&str], announce: &str) -> Running {
         .spawn()
         .expect("the pushwire binary runs");
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
     let addr = loop {
         let line = lines.next().expect("a log line").unwrap();
-        if let Some(rest) = line.split(announce).nth(1) {
-            break rest.split('/').next().unwrap().trim().to_owned();
+        let addr = line
+            .split(announce)
+            .nth(1)
+            .map(|rest| rest.split('/').next().unwrap().trim().to_owned());
+        log.push(line);
+        if let Some(addr) = addr {
+            break addr;
         }
     };
     // Keep draining the log so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Running { child, addr }
+    Running { child, addr, log }
 }
 
 /// `pushwire serve` on a free port, with more arguments.
