@@ -12,10 +12,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hyper::body::Incoming;
 use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
+use pushwire::RequestBody;
 use pushwire::{
     Body, ConnectionInfo, OriginPolicy, Server, ServerStats, Tls, Upgrade, UpgradedStream,
     WebSocket, WebSocketConfig,
@@ -156,7 +156,7 @@ fn tls(args: &ServeArgs) -> Result<Option<Tls>, pushwire::Error> {
     Ok(Some(tls))
 }
 
-async fn route(req: Request<Incoming>, app: Arc<App>) -> Result<Response<Body>, Infallible> {
+async fn route(req: Request<RequestBody>, app: Arc<App>) -> Result<Response<Body>, Infallible> {
     let info = req.extensions().get::<ConnectionInfo>().cloned();
     let path = req.uri().path().to_owned();
     let req = match push::route(&app.push, &app.origins, req, info.as_ref()).await {

@@ -6,8 +6,8 @@
 
 use std::convert::Infallible;
 
-use hyper::{body::Incoming, service::service_fn, Request, Response};
-use pushwire::{Body, Message, Server, Upgrade};
+use hyper::{service::service_fn, Request, Response};
+use pushwire::{Body, Message, RequestBody, Server, Upgrade};
 
 const PAGE: &str = r#"<!doctype html><title>accept</title><pre id=log></pre><script>
 const ws = new WebSocket(location.href.replace(/^http/, "ws"));
@@ -15,7 +15,7 @@ ws.onopen = () => ws.send("hello over the same URL");
 ws.onmessage = (e) => (log.textContent += e.data + "\n");
 </script>"#;
 
-async fn route(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn route(mut req: Request<RequestBody>) -> Result<Response<Body>, Infallible> {
     Ok(match Upgrade::from_request(&mut req) {
         // A WebSocket request: echo, prefixed.
         Ok(Some(upgrade)) => upgrade.on_upgrade(|mut ws| async move {

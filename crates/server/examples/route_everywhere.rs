@@ -8,12 +8,12 @@
 
 use std::convert::Infallible;
 
-use hyper::{body::Incoming, service::service_fn, Request, Response};
-use pushwire::{Body, Message, Server, WebSocketLayer};
+use hyper::{service::service_fn, Request, Response};
+use pushwire::{Body, Message, RequestBody, Server, WebSocketLayer};
 use tower_layer::Layer;
 
 /// The existing application, which knows nothing of WebSockets.
-async fn pages(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn pages(req: Request<RequestBody>) -> Result<Response<Body>, Infallible> {
     let text = format!("the page at {}\n", req.uri().path());
     Ok(Response::new(Body::from(text)))
 }

@@ -8,10 +8,10 @@
 
 use std::convert::Infallible;
 
-use hyper::{body::Incoming, service::service_fn, Request, Response, StatusCode};
-use pushwire::{Body, Server, Upgrade};
+use hyper::{service::service_fn, Request, Response, StatusCode};
+use pushwire::{Body, RequestBody, Server, Upgrade};
 
-async fn route(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn route(mut req: Request<RequestBody>) -> Result<Response<Body>, Infallible> {
     if req.uri().path() != "/echo" {
         let mut response = Response::new(Body::from("try /echo\n"));
         *response.status_mut() = StatusCode::NOT_FOUND;

@@ -36,10 +36,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use h2::client::SendRequest;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use pushwire::proto::sse::Event;
 use pushwire::sse::{Sse, SseSender};
+use pushwire::RequestBody;
 use pushwire::{Body, ConnectionInfo, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -163,7 +163,7 @@ async fn serve(options: Options) -> io::Result<()> {
 
 /// `/events`: an idle event stream with heartbeats; anything else 404.
 async fn route(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     heartbeat: Duration,
     source: Source,
     registry: Registry,

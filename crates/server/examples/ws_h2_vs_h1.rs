@@ -31,25 +31,21 @@
 //! generator to different cores and prints the table.
 
 use std::convert::Infallible;
-use std::io::{self, IoSlice, Write as _};
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use h2::client::SendRequest;
-use h2::{RecvStream, SendStream};
 use http::{Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use pushwire::{
-    Body, ClientBuilder, Message, Negotiated, Role, Server, Upgrade, UpgradedStream, WebSocket,
-    WebSocketConfig,
+    Body, ClientBuilder, Http2Stream, Message, Negotiated, RequestBody, Role, Server, Upgrade,
+    UpgradedStream, WebSocket, WebSocketConfig,
 };
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 const USAGE: &str = "usage:
@@ -101,7 +97,7 @@ async fn serve(listen: &str) -> io::Result<()> {
 }
 
 /// `/echo`: WebSocket only, every data message sent back; `/healthz`: `ok`.
-async fn route(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn route(mut req: Request<RequestBody>) -> Result<Response<Body>, Infallible> {
     Ok(match req.uri().path() {
         "/echo" => match Upgrade::require(&mut req) {
             Ok(upgrade) => upgrade.on_upgrade(echo),
@@ -205,7 +201,7 @@ impl LoadArgs {
 /// or one HTTP/2 stream.
 enum Socket {
     H1(WebSocket<pushwire::ClientStream>),
-    H2(WebSocket<H2Stream>),
+    H2(WebSocket<Http2Stream>),
 }
 
 impl Socket {
@@ -306,7 +302,7 @@ async fn h2_connection(addr: SocketAddr, window: Window) -> Result<SendRequest<B
 }
 
 /// Opens a WebSocket by extended CONNECT (`:protocol = websocket`).
-async fn h2_websocket(client: &mut SendRequest<Bytes>) -> Result<WebSocket<H2Stream>, String> {
+async fn h2_websocket(client: &mut SendRequest<Bytes>) -> Result<WebSocket<Http2Stream>, String> {
     let request = Request::builder()
         .method(Method::CONNECT)
         .uri("http://localhost/echo")
@@ -329,7 +325,7 @@ async fn h2_websocket(client: &mut SendRequest<Bytes>) -> Result<WebSocket<H2Str
         deflate: None,
     };
     Ok(WebSocket::from_upgraded(
-        H2Stream::new(send, response.into_body()),
+        Http2Stream::new(send, response.into_body()),
         Role::Client,
         &client_config(),
         negotiated,
@@ -425,115 +421,4 @@ async fn run_load(load: LoadArgs) -> Result<(), String> {
         per_message(start.client_ticks, end.client_ticks),
     );
     Ok(())
-}
-
-// ------------------------------------------------------- h2 byte stream
-
-/// One HTTP/2 stream as an async byte stream for the client WebSocket:
-/// DATA frames in and out. A vectored write becomes one DATA frame.
-struct H2Stream {
-    send: SendStream<Bytes>,
-    recv: RecvStream,
-    /// Received bytes not yet read.
-    pending: Bytes,
-}
-
-impl H2Stream {
-    fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
-        H2Stream {
-            send,
-            recv,
-            pending: Bytes::new(),
-        }
-    }
-
-    /// Waits for send capacity (flow-control window) for up to `wanted`
-    /// bytes; returns how many may be sent now.
-    fn poll_send_capacity(
-        &mut self,
-        cx: &mut Context<'_>,
-        wanted: usize,
-    ) -> Poll<io::Result<usize>> {
-        if self.send.capacity() == 0 {
-            self.send.reserve_capacity(wanted);
-            while self.send.capacity() == 0 {
-                match ready!(self.send.poll_capacity(cx)) {
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
-                    None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-                }
-            }
-        }
-        Poll::Ready(Ok(self.send.capacity().min(wanted)))
-    }
-}
-
-impl AsyncRead for H2Stream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        out: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.pending.is_empty() {
-            match ready!(self.recv.poll_data(cx)) {
-                None => return Poll::Ready(Ok(())),
-                Some(Ok(data)) => {
-                    let _ = self.recv.flow_control().release_capacity(data.len());
-                    self.pending = data;
-                }
-                Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
-            }
-        }
-        let n = self.pending.len().min(out.remaining());
-        out.put_slice(&self.pending[..n]);
-        self.pending.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for H2Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let total: usize = bufs.iter().map(|b| b.len()).sum();
-        if total == 0 {
-            return Poll::Ready(Ok(0));
-        }
-        let n = ready!(self.poll_send_capacity(cx, total))?;
-        let mut data = BytesMut::with_capacity(n);
-        for buf in bufs {
-            let take = buf.len().min(n - data.len());
-            data.extend_from_slice(&buf[..take]);
-            if data.len() == n {
-                break;
-            }
-        }
-        self.send
-            .send_data(data.freeze(), false)
-            .map_err(io::Error::other)?;
-        Poll::Ready(Ok(n))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let _ = self.send.send_data(Bytes::new(), true);
-        Poll::Ready(Ok(()))
-    }
 }

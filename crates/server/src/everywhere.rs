@@ -36,12 +36,12 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 ///
 /// ```no_run
 /// use std::convert::Infallible;
-/// use hyper::{body::Incoming, service::service_fn, Request, Response};
-/// use pushwire::{Body, Message, Server, WebSocketLayer};
+/// use hyper::{service::service_fn, Request, Response};
+/// use pushwire::{Body, Message, RequestBody, Server, WebSocketLayer};
 /// use tower_layer::Layer;
 ///
 /// # async fn demo() -> std::io::Result<()> {
-/// let pages = service_fn(|req: Request<Incoming>| async move {
+/// let pages = service_fn(|req: Request<RequestBody>| async move {
 ///     Ok::<_, Infallible>(Response::new(Body::from(format!("page {}", req.uri().path()))))
 /// });
 /// let app = WebSocketLayer::new(|mut ws, req: Request<()>| async move {

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use common::{h2_client, h2_get, h2_websocket, raw_request, round_trip, LIMIT};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use pushwire::axum::WebSocketUpgrade;
+use pushwire::RequestBody;
 use pushwire::{Message, Server, UpgradedStream, WebSocket};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
@@ -44,7 +44,7 @@ async fn start() -> SocketAddr {
         .route("/healthz", any(|| async { "ok" }));
     let server = Server::bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr().unwrap();
-    let service = service_fn(move |req: hyper::Request<Incoming>| app.clone().oneshot(req));
+    let service = service_fn(move |req: hyper::Request<RequestBody>| app.clone().oneshot(req));
     tokio::spawn(server.serve(service));
     addr
 }

@@ -9,13 +9,13 @@ use std::net::SocketAddr;
 
 use common::{h2_client, h2_get, h2_websocket, raw_request, LIMIT};
 use http::{Request, Response};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
+use pushwire::RequestBody;
 use pushwire::{Body, Message, Server, WebSocketLayer};
 use tokio::net::TcpStream;
 use tower_layer::Layer;
 
-async fn page(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn page(req: Request<RequestBody>) -> Result<Response<Body>, Infallible> {
     if req.uri().path() == "/healthz" {
         return Ok(Response::new(Body::from("ok")));
     }

@@ -123,3 +123,54 @@ async fn rst_stream_ends_one_websocket_only() {
         .wait_for("every WebSocket to end", |s| s.open_websockets == 0)
         .await;
 }
+
+#[tokio::test]
+async fn bodies_larger_than_the_flow_control_windows_go_both_ways() {
+    let server = TestServer::start(|s| s).await;
+    let mut client = h2_client(TcpStream::connect(server.addr).await.unwrap()).await;
+    // 3 MiB: more than the server's 1 MiB receive window (which opens
+    // again only as the service reads) and than the client's 64 KiB one
+    // (which paces the response).
+    let sent: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8).collect();
+    let request = http::Request::post("http://localhost/mirror")
+        .body(())
+        .unwrap();
+    let (response, mut body_tx) = client.send_request(request, false).unwrap();
+    body_tx
+        .send_data(bytes::Bytes::from(sent.clone()), true)
+        .unwrap();
+    let response = tokio::time::timeout(LIMIT, response)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-length"],
+        sent.len().to_string().as_str()
+    );
+    let mut body = response.into_body();
+    let mut received = Vec::new();
+    while let Some(chunk) = tokio::time::timeout(LIMIT, body.data()).await.unwrap() {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+        received.extend_from_slice(&chunk);
+    }
+    assert!(received == sent, "{} bytes came back", received.len());
+}
+
+#[tokio::test]
+async fn head_gets_the_headers_without_the_body() {
+    let server = TestServer::start(|s| s).await;
+    let mut client = h2_client(TcpStream::connect(server.addr).await.unwrap()).await;
+    let request = http::Request::head("http://localhost/healthz")
+        .body(())
+        .unwrap();
+    let (response, _) = client.send_request(request, true).unwrap();
+    let response = tokio::time::timeout(LIMIT, response)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-length"], "2");
+    assert!(response.body().is_end_stream());
+}

@@ -7,8 +7,8 @@ use std::convert::Infallible;
 
 use common::{h2_client, h2_connect, raw_request, TestServer};
 use http::{Request, Response};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
+use pushwire::RequestBody;
 use pushwire::{Body, OriginPolicy, Server, WebSocketLayer};
 use tokio::net::TcpStream;
 use tower_layer::Layer;
@@ -77,7 +77,7 @@ async fn same_origin_over_http2_uses_the_authority() {
 
 #[tokio::test]
 async fn the_layer_takes_an_allow_list() {
-    let pages = service_fn(|_req: Request<Incoming>| async {
+    let pages = service_fn(|_req: Request<RequestBody>| async {
         Ok::<_, Infallible>(Response::new(Body::from("page")))
     });
     let layer = WebSocketLayer::new(|_ws, _req: Request<()>| async {})

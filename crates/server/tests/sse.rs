@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
 use pushwire::proto::sse::{MessageEvent, Parser, Received};
 use pushwire::sse::{last_event_id, Sse};
+use pushwire::RequestBody;
 use pushwire::{Body, ConnectionInfo, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -31,7 +31,7 @@ struct Counters {
 /// `/ticks`: an event every 20 ms from `Last-Event-ID` + 1, its producer
 /// counting a failed send; `/quiet`: no events, a heartbeat every 50 ms.
 async fn route(
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     counters: Arc<Counters>,
 ) -> Result<Response<Body>, Infallible> {
     let info = req.extensions().get::<ConnectionInfo>().cloned().unwrap();

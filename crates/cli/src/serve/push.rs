@@ -30,7 +30,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use hyper::body::Incoming;
 use hyper::header::{
     HeaderValue, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_MAX_AGE, ALLOW, CACHE_CONTROL, CONTENT_LENGTH,
@@ -40,6 +39,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use pushwire::longpoll::{self, Log};
 use pushwire::proto::sse::Event;
 use pushwire::sse::{last_event_id, Sse};
+use pushwire::RequestBody;
 use pushwire::{Body, ConnectionInfo, OriginPolicy};
 
 use super::{log_rejection, text, with_type};
@@ -70,9 +70,9 @@ impl Default for Push {
 pub async fn route(
     push: &Push,
     origins: &OriginPolicy,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     info: Option<&ConnectionInfo>,
-) -> Result<Response<Body>, Request<Incoming>> {
+) -> Result<Response<Body>, Request<RequestBody>> {
     let allowed: &'static str = match req.uri().path() {
         "/sse" | "/events" => "GET, HEAD, OPTIONS",
         "/poll" => "GET, HEAD, OPTIONS",
@@ -142,7 +142,7 @@ fn number<B>(req: &Request<B>, name: &str) -> Result<Option<u64>, std::num::Pars
 }
 
 /// `GET /sse`: ticks every 250 ms, resuming after `Last-Event-ID`.
-fn ticks(req: &Request<Incoming>, info: Option<&ConnectionInfo>) -> Response<Body> {
+fn ticks(req: &Request<RequestBody>, info: Option<&ConnectionInfo>) -> Response<Body> {
     let last = last_event_id(req)
         .or_else(|| query(req, "lastEventId"))
         .and_then(|id| id.trim().parse::<u64>().ok())
@@ -174,7 +174,11 @@ fn ticks(req: &Request<Incoming>, info: Option<&ConnectionInfo>) -> Response<Bod
 
 /// `GET /events`: the published messages after the client's cursor, as
 /// they come.
-fn events(push: &Push, req: &Request<Incoming>, info: Option<&ConnectionInfo>) -> Response<Body> {
+fn events(
+    push: &Push,
+    req: &Request<RequestBody>,
+    info: Option<&ConnectionInfo>,
+) -> Response<Body> {
     let cursor = last_event_id(req)
         .or_else(|| query(req, "cursor"))
         .and_then(|id| id.trim().parse::<u64>().ok());
@@ -215,7 +219,7 @@ fn stream_until_shutdown(sse: Sse, info: Option<&ConnectionInfo>) -> Response<Bo
 /// `POST /publish`: appends the text body to the log.
 async fn publish(
     push: &Push,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     info: Option<&ConnectionInfo>,
 ) -> Response<Body> {
     let declared = req
@@ -258,7 +262,7 @@ fn too_large() -> Response<Body> {
 /// the timeout, or the server shutting down.
 async fn poll(
     push: &Push,
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     info: Option<&ConnectionInfo>,
 ) -> Response<Body> {
     let (cursor, timeout) = match (number(req, "cursor"), number(req, "timeout_ms")) {

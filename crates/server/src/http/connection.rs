@@ -13,7 +13,7 @@ use super::stats::ServerStats;
 /// request; cloning it is cheap.
 ///
 /// ```
-/// # fn handler(req: hyper::Request<hyper::body::Incoming>) {
+/// # fn handler(req: hyper::Request<pushwire::RequestBody>) {
 /// if let Some(conn) = req.extensions().get::<pushwire::ConnectionInfo>() {
 ///     println!("request from {} over TLS: {}", conn.remote_addr(), conn.is_tls());
 /// }

@@ -1,5 +1,5 @@
 //! One listener, every protocol: HTTP/1.1 and HTTP/2 (by prior knowledge
-//! in cleartext, by ALPN over TLS), serving one hyper service.
+//! in cleartext, by ALPN over TLS), serving one service.
 
 use std::future::Future;
 use std::io;
@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use http::{Request, Response, Version};
 use hyper::body::Incoming;
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http1;
 use hyper::service::Service;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio_util::sync::CancellationToken;
@@ -20,7 +20,10 @@ use tokio_util::sync::CancellationToken;
 use super::body::Body;
 use super::body::BoxError;
 use super::connection::{ConnectionInfo, ServerShared};
+use super::http2::{serve_http2, Http2Settings};
 use super::limits::{Admission, ConnectionLimits, Refusal};
+use super::read_ahead::ReadAhead;
+use super::request_body::RequestBody;
 use super::shutdown::Shutdown;
 use super::sniff::{sniff, Prefixed, Protocol};
 use super::stats::{Counter, ServerStats};
@@ -47,12 +50,12 @@ use super::tls::Tls;
 ///
 /// ```no_run
 /// use std::convert::Infallible;
-/// use hyper::{body::Incoming, service::service_fn, Request, Response};
-/// use pushwire::{Body, Server, Upgrade};
+/// use hyper::{service::service_fn, Request, Response};
+/// use pushwire::{Body, RequestBody, Server, Upgrade};
 ///
 /// # async fn demo() -> std::io::Result<()> {
 /// let server = Server::bind("127.0.0.1:8080").await?;
-/// let service = service_fn(|mut req: Request<Incoming>| async move {
+/// let service = service_fn(|mut req: Request<RequestBody>| async move {
 ///     let response = match Upgrade::require(&mut req) {
 ///         Ok(upgrade) => upgrade.on_upgrade(|mut ws| async move {
 ///             while let Some(Ok(message)) = ws.recv().await {
@@ -139,7 +142,7 @@ impl Server {
         self
     }
 
-    /// Pings an HTTP/2 connection idle this long and drops it when the
+    /// Pings each HTTP/2 connection at this interval and drops it when a
     /// ping is not answered within 20 s; `None` sends no pings.
     pub fn http2_keep_alive(mut self, interval: Option<Duration>) -> Self {
         self.http2_keep_alive = interval;
@@ -180,7 +183,7 @@ impl Server {
     /// Serves until the process ends.
     pub async fn serve<S, B>(self, service: S) -> io::Result<()>
     where
-        S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
         S::Future: Send + 'static,
         S::Error: Into<BoxError>,
         B: http_body::Body + Send + 'static,
@@ -203,7 +206,7 @@ impl Server {
     /// for [`Shutdown::Stop`], 1012 for [`Shutdown::Restart`].
     pub async fn serve_with_shutdown<S, B, F>(self, service: S, signal: F) -> io::Result<()>
     where
-        S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
         S::Future: Send + 'static,
         S::Error: Into<BoxError>,
         B: http_body::Body + Send + 'static,
@@ -276,7 +279,7 @@ struct ConnSettings {
     tls: Option<tokio_rustls::TlsAcceptor>,
     header_read_timeout: Duration,
     h1: http1::Builder,
-    h2: http2::Builder<TokioExecutor>,
+    h2: Http2Settings,
 }
 
 impl ConnSettings {
@@ -287,13 +290,12 @@ impl ConnSettings {
             .header_read_timeout(server.header_read_timeout)
             .max_header_size(server.max_header_bytes)
             .max_buf_size(server.max_header_bytes.saturating_add(8192).max(400 << 10));
-        let mut h2 = http2::Builder::new(TokioExecutor::new());
-        h2.timer(TokioTimer::new())
-            .enable_connect_protocol()
-            .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX))
-            .max_concurrent_streams(server.max_concurrent_streams)
-            .keep_alive_interval(server.http2_keep_alive)
-            .keep_alive_timeout(Duration::from_secs(20));
+        let h2 = Http2Settings {
+            max_header_list_size: u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX),
+            max_concurrent_streams: server.max_concurrent_streams,
+            keep_alive: server.http2_keep_alive,
+            handshake_timeout: server.header_read_timeout,
+        };
         ConnSettings {
             shared: server.shared.clone(),
             limits: Arc::new(ConnectionLimits::new(
@@ -320,7 +322,7 @@ impl ConnSettings {
         admission: Option<Admission>,
         service: S,
     ) where
-        S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+        S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
         S::Future: Send + 'static,
         S::Error: Into<BoxError>,
         B: http_body::Body + Send + 'static,
@@ -374,7 +376,7 @@ impl ConnSettings {
     async fn serve_io<I, S, B>(&self, mut io: I, info: ConnectionInfo, service: S, refused: bool)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+        S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
         S::Future: Send + 'static,
         S::Error: Into<BoxError>,
         B: http_body::Body + Send + 'static,
@@ -402,19 +404,32 @@ impl ConnSettings {
                 return;
             }
         };
-        let io = TokioIo::new(Prefixed::new(prefix, io));
+        let io = Prefixed::new(prefix, io);
         let service = WithConnection {
             inner: service,
             info,
         };
-        let result = match protocol {
-            Protocol::Http1 if refused => {
-                let mut h1 = self.h1.clone();
-                h1.keep_alive(false).serve_connection(io, service).await
-            }
+        match protocol {
             Protocol::Http1 => {
-                let conn = self.h1.serve_connection(io, service).with_upgrades();
-                drive(conn, draining, |conn| conn.graceful_shutdown()).await
+                let (io, service) = (TokioIo::new(io), Http1Service(service));
+                let result = if refused {
+                    let mut h1 = self.h1.clone();
+                    h1.keep_alive(false).serve_connection(io, service).await
+                } else {
+                    let conn = self.h1.serve_connection(io, service).with_upgrades();
+                    drive(conn, draining, |conn| conn.graceful_shutdown()).await
+                };
+                match result {
+                    Err(e) if e.is_timeout() => tracing::info!(
+                        "{remote_addr}: closed: request head not received within {:?}",
+                        self.header_read_timeout
+                    ),
+                    Err(e) if e.is_parse_too_large() => {
+                        tracing::info!("{remote_addr}: 431: request head too large");
+                    }
+                    Err(e) => tracing::debug!("{remote_addr}: connection ended: {e}"),
+                    Ok(()) => {}
+                }
             }
             Protocol::Http2 => {
                 // A refused connection shuts down at once: HTTP/2's two-step
@@ -427,21 +442,11 @@ impl ConnSettings {
                 } else {
                     draining
                 };
-                let conn = self.h2.serve_connection(io, service);
                 // Boxed: the HTTP/2 state does not widen HTTP/1.1 tasks.
-                Box::pin(drive(conn, draining, |conn| conn.graceful_shutdown())).await
-            }
-        };
-        if let Err(e) = result {
-            if e.is_timeout() {
-                tracing::info!(
-                    "{remote_addr}: closed: request head not received within {:?}",
-                    self.header_read_timeout
-                );
-            } else if e.is_parse_too_large() {
-                tracing::info!("{remote_addr}: 431: request head too large");
-            } else {
-                tracing::debug!("{remote_addr}: connection ended: {e}");
+                let conn = Box::pin(serve_http2(ReadAhead::new(io), &self.h2, service, draining));
+                if let Err(e) = conn.await {
+                    tracing::debug!("{remote_addr}: HTTP/2 connection ended: {e}");
+                }
             }
         }
     }
@@ -473,15 +478,15 @@ struct WithConnection<S> {
     info: ConnectionInfo,
 }
 
-impl<S> Service<Request<Incoming>> for WithConnection<S>
+impl<S> Service<Request<RequestBody>> for WithConnection<S>
 where
-    S: Service<Request<Incoming>>,
+    S: Service<Request<RequestBody>>,
 {
     type Response = S::Response;
     type Error = S::Error;
     type Future = S::Future;
 
-    fn call(&self, mut req: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut req: Request<RequestBody>) -> Self::Future {
         let counter = if req.version() == Version::HTTP_2 {
             Counter::H2Requests
         } else {
@@ -493,17 +498,33 @@ where
     }
 }
 
+/// hyper's HTTP/1.1 connection serving a service of [`RequestBody`].
+struct Http1Service<S>(S);
+
+impl<S> Service<Request<Incoming>> for Http1Service<S>
+where
+    S: Service<Request<RequestBody>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.0.call(req.map(RequestBody::from))
+    }
+}
+
 /// The service of a refused connection: every request gets the refusal's
 /// status (`503` or `429`), `Retry-After` and `Connection: close`.
 #[derive(Clone, Copy)]
 struct Refuse(Refusal);
 
-impl Service<Request<Incoming>> for Refuse {
+impl Service<Request<RequestBody>> for Refuse {
     type Response = Response<Body>;
     type Error = std::convert::Infallible;
     type Future = std::future::Ready<Result<Response<Body>, Self::Error>>;
 
-    fn call(&self, _req: Request<Incoming>) -> Self::Future {
+    fn call(&self, _req: Request<RequestBody>) -> Self::Future {
         let mut response = Response::new(Body::from(self.0.message()));
         *response.status_mut() = self.0.status();
         let headers = response.headers_mut();

@@ -61,12 +61,12 @@ type Until = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use hyper::{body::Incoming, Request, Response};
+/// use hyper::{Request, Response};
 /// use pushwire::proto::sse::Event;
 /// use pushwire::sse::{last_event_id, Sse};
-/// use pushwire::{Body, ConnectionInfo};
+/// use pushwire::{Body, ConnectionInfo, RequestBody};
 ///
-/// fn ticks(req: &Request<Incoming>) -> Response<Body> {
+/// fn ticks(req: &Request<RequestBody>) -> Response<Body> {
 ///     let start: u64 = last_event_id(req).and_then(|id| id.parse().ok()).unwrap_or(0);
 ///     let (tx, sse) = Sse::channel(8);
 ///     tokio::spawn(async move {

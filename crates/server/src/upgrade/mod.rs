@@ -6,6 +6,7 @@ mod offer;
 mod origin;
 mod rejection;
 mod stream;
+mod tunnel;
 
 use std::future::Future;
 use std::io;
@@ -23,6 +24,10 @@ use crate::{Body, ConnectionInfo, Error, Negotiated, WebSocket, WebSocketConfig}
 pub use origin::OriginPolicy;
 pub use rejection::UpgradeRejection;
 pub use stream::UpgradedStream;
+pub use tunnel::Http2Stream;
+pub(crate) use tunnel::{tunnel_slot, TunnelSlot};
+
+use stream::Io;
 
 /// A request that asks for a WebSocket, ready to be accepted.
 ///
@@ -41,11 +46,11 @@ pub use stream::UpgradedStream;
 /// negotiated the same way over both protocols.
 ///
 /// ```no_run
-/// use hyper::{body::Incoming, Request, Response};
-/// use pushwire::{Body, Message, Upgrade};
+/// use hyper::{Request, Response};
+/// use pushwire::{Body, Message, RequestBody, Upgrade};
 ///
 /// // accept semantics: a page and a WebSocket on one path
-/// async fn chat(mut req: Request<Incoming>) -> Response<Body> {
+/// async fn chat(mut req: Request<RequestBody>) -> Response<Body> {
 ///     match Upgrade::from_request(&mut req) {
 ///         Ok(Some(upgrade)) => upgrade.protocols(["chat.v1"]).on_upgrade(|mut ws| async move {
 ///             let _ = ws.send(Message::text("welcome")).await;
@@ -59,7 +64,7 @@ pub use stream::UpgradedStream;
 pub struct Upgrade {
     version: Version,
     offer: ClientOffer,
-    on_upgrade: hyper::upgrade::OnUpgrade,
+    on_upgrade: OnUpgrade,
     protocols: Vec<String>,
     config: WebSocketConfig,
     connection: Option<ConnectionInfo>,
@@ -85,7 +90,7 @@ impl Upgrade {
         Ok(Some(Upgrade {
             version,
             offer,
-            on_upgrade: hyper::upgrade::on(&mut *req),
+            on_upgrade: OnUpgrade::take(req),
             protocols: Vec::new(),
             config: WebSocketConfig::default(),
             connection: req.extensions().get::<ConnectionInfo>().cloned(),
@@ -256,10 +261,7 @@ impl Upgrade {
         };
         let (version, config, on_upgrade) = (self.version, self.config, self.on_upgrade);
         let websocket = async move {
-            let upgraded = on_upgrade
-                .await
-                .map_err(|e| io::Error::other(format!("upgrade failed: {e}")))?;
-            let stream = UpgradedStream::new(upgraded, version, open);
+            let stream = UpgradedStream::new(on_upgrade.upgraded().await?, version, open);
             let leftover = BytesMut::new(); // hyper replays what it read ahead
             Ok(WebSocket::from_upgraded(
                 stream,
@@ -295,5 +297,39 @@ impl Upgrade {
             }
         }
         response
+    }
+}
+
+/// Where the upgraded stream will come from.
+#[derive(Debug)]
+enum OnUpgrade {
+    /// hyper's upgrade: HTTP/1.1, or HTTP/2 served by hyper itself.
+    Hyper(hyper::upgrade::OnUpgrade),
+    /// An extended CONNECT stream of pushwire's own HTTP/2 server.
+    Tunnel(Option<tokio::sync::oneshot::Receiver<Http2Stream>>),
+}
+
+impl OnUpgrade {
+    fn take<B>(req: &mut Request<B>) -> OnUpgrade {
+        match req.extensions_mut().remove::<TunnelSlot>() {
+            Some(slot) => OnUpgrade::Tunnel(slot.take()),
+            None => OnUpgrade::Hyper(hyper::upgrade::on(req)),
+        }
+    }
+
+    /// The stream, once the response accepting it has been sent.
+    async fn upgraded(self) -> io::Result<Io> {
+        let failed = |e: &dyn std::fmt::Display| io::Error::other(format!("upgrade failed: {e}"));
+        match self {
+            OnUpgrade::Hyper(on_upgrade) => match on_upgrade.await {
+                Ok(upgraded) => Ok(Io::Hyper(hyper_util::rt::TokioIo::new(upgraded))),
+                Err(e) => Err(failed(&e)),
+            },
+            OnUpgrade::Tunnel(Some(tunnel)) => match tunnel.await {
+                Ok(tunnel) => Ok(Io::Tunnel(tunnel)),
+                Err(e) => Err(failed(&e)),
+            },
+            OnUpgrade::Tunnel(None) => Err(failed(&"stream already taken")),
+        }
     }
 }

@@ -36,10 +36,20 @@ fn http2_offer<B>(req: &Request<B>) -> Result<Option<ClientOffer>, HandshakeErro
         return Ok(None);
     }
     // A CONNECT without `:protocol` is a tunnel for a proxy: not ours.
-    let Some(protocol) = req.extensions().get::<hyper::ext::Protocol>() else {
+    // `:protocol` as pushwire's HTTP/2 server or as hyper's passes it on.
+    let extensions = req.extensions();
+    let Some(protocol) = extensions
+        .get::<h2::ext::Protocol>()
+        .map(h2::ext::Protocol::as_str)
+        .or_else(|| {
+            extensions
+                .get::<hyper::ext::Protocol>()
+                .map(hyper::ext::Protocol::as_str)
+        })
+    else {
         return Ok(None);
     };
-    if !protocol.as_str().eq_ignore_ascii_case("websocket") {
+    if !protocol.eq_ignore_ascii_case("websocket") {
         return Ok(None);
     }
     let headers = req.headers();

@@ -8,6 +8,7 @@ use http::Version;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::tunnel::Http2Stream;
 use crate::http::stats::Gauge;
 
 /// The stream under a WebSocket accepted by [`Upgrade`](crate::Upgrade):
@@ -19,19 +20,25 @@ use crate::http::stats::Gauge;
 /// connection and its other streams carry on.
 #[derive(Debug)]
 pub struct UpgradedStream {
-    io: TokioIo<hyper::upgrade::Upgraded>,
+    io: Io,
     version: Version,
     _open: Option<Gauge>,
 }
 
+/// Where the bytes go.
+#[derive(Debug)]
+pub(crate) enum Io {
+    /// A connection (or, under another server, an HTTP/2 stream) that
+    /// hyper upgraded.
+    Hyper(TokioIo<hyper::upgrade::Upgraded>),
+    /// An HTTP/2 stream of a pushwire [`Server`](crate::Server).
+    Tunnel(Http2Stream),
+}
+
 impl UpgradedStream {
-    pub(crate) fn new(
-        upgraded: hyper::upgrade::Upgraded,
-        version: Version,
-        open: Option<Gauge>,
-    ) -> Self {
+    pub(crate) fn new(io: Io, version: Version, open: Option<Gauge>) -> Self {
         UpgradedStream {
-            io: TokioIo::new(upgraded),
+            io,
             version,
             _open: open,
         }
@@ -44,16 +51,55 @@ impl UpgradedStream {
     }
 }
 
+/// Calls `$method` on whichever stream is under `$self`.
+macro_rules! on_io {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match &mut $self.io {
+            Io::Hyper(io) => Pin::new(io).$method($($arg),*),
+            Io::Tunnel(io) => Pin::new(io).$method($($arg),*),
+        }
+    };
+}
+
 impl AsyncRead for UpgradedStream {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        on_io!(self.poll_read(cx, buf))
     }
 }
 
 impl AsyncWrite for UpgradedStream {
-    crate::forward::forward_async_write!(io);
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        on_io!(self.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        on_io!(self.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match &self.io {
+            Io::Hyper(io) => io.is_write_vectored(),
+            Io::Tunnel(io) => io.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        on_io!(self.poll_flush(cx))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        on_io!(self.poll_shutdown(cx))
+    }
 }

@@ -14,9 +14,10 @@ use bytes::{Buf, Bytes, BytesMut};
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
 use http::{Method, Request, Response};
-use hyper::body::Incoming;
+use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use pushwire::proto::deflate::{parse_extensions, validate_response, DeflateConfig};
+use pushwire::RequestBody;
 use pushwire::{
     Body, ConnectionInfo, Message, Negotiated, Role, Server, ServerStats, Shutdown, Upgrade,
     UpgradedStream, WebSocket, WebSocketConfig,
@@ -34,8 +35,10 @@ pub const LIMIT: Duration = Duration::from_secs(10);
 /// - `/accept`: a page for plain requests, WebSocket echo otherwise;
 /// - `/stubborn`: a WebSocket that ignores shutdown;
 /// - `/info`: the request's HTTP version and the connection's ALPN;
-/// - `/healthz`: `ok`; anything else 404.
-pub async fn route(mut req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// - `/healthz`: `ok`;
+/// - `/mirror`: the request's body, read whole, as the response's;
+///   anything else 404.
+pub async fn route(mut req: Request<RequestBody>) -> Result<Response<Body>, Infallible> {
     let info = req.extensions().get::<ConnectionInfo>().cloned();
     let response = match req.uri().path() {
         "/echo" => match Upgrade::require(&mut req) {
@@ -61,6 +64,14 @@ pub async fn route(mut req: Request<Incoming>) -> Result<Response<Body>, Infalli
             Response::new(Body::from(format!("{:?} {:?}", req.version(), alpn)))
         }
         "/healthz" => Response::new(Body::from("ok")),
+        "/mirror" => match req.into_body().collect().await {
+            Ok(body) => Response::new(Body::from(body.to_bytes())),
+            Err(e) => {
+                let mut response = Response::new(Body::from(e.to_string()));
+                *response.status_mut() = http::StatusCode::BAD_REQUEST;
+                response
+            }
+        },
         _ => {
             let mut response = Response::new(Body::from("not found"));
             *response.status_mut() = http::StatusCode::NOT_FOUND;

@@ -1,0 +1,170 @@
+//! Serving an HTTP/2 connection on h2: every request stream goes to the
+//! service, and an extended CONNECT (RFC 8441) hands its stream straight
+//! to the WebSocket that accepts it, with no copy or task between them.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use h2::server::SendResponse;
+use http::{Method, Request, Response};
+use hyper::service::Service;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::CancellationToken;
+
+use super::body::BoxError;
+use super::http2_respond::Respond;
+use super::request_body::RequestBody;
+use crate::upgrade::tunnel_slot;
+
+/// How long a keep-alive ping may go unanswered.
+const PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The settings every HTTP/2 connection of a server shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Http2Settings {
+    pub(crate) max_header_list_size: u32,
+    pub(crate) max_concurrent_streams: u32,
+    pub(crate) keep_alive: Option<Duration>,
+    pub(crate) handshake_timeout: Duration,
+}
+
+impl Http2Settings {
+    fn builder(&self) -> h2::server::Builder {
+        let mut builder = h2::server::Builder::new();
+        builder
+            .enable_connect_protocol()
+            .max_header_list_size(self.max_header_list_size)
+            .max_concurrent_streams(self.max_concurrent_streams)
+            // Windows of 1 MiB for the connection and each stream: a
+            // client sends a large message without waiting for
+            // WINDOW_UPDATEs, and one slow stream cannot hold the rest.
+            .initial_window_size(1 << 20)
+            .initial_connection_window_size(1 << 20)
+            .max_send_buffer_size(400 << 10);
+        builder
+    }
+}
+
+/// Serves one HTTP/2 connection until the client closes it, or, once
+/// `draining` is cancelled, until its streams have finished after a
+/// `GOAWAY`.
+pub(crate) async fn serve_http2<I, S, B>(
+    io: I,
+    settings: &Http2Settings,
+    service: S,
+    draining: &CancellationToken,
+) -> Result<(), h2::Error>
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+    S: Service<Request<RequestBody>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let handshake = settings.builder().handshake::<_, Bytes>(io);
+    let mut conn = match tokio::time::timeout(settings.handshake_timeout, handshake).await {
+        Ok(conn) => conn?,
+        Err(_) => return Ok(()),
+    };
+    let mut ping_pong = settings.keep_alive.and_then(|_| conn.ping_pong());
+    let keep_alive = async {
+        match (settings.keep_alive, ping_pong.as_mut()) {
+            (Some(interval), Some(ping_pong)) => loop {
+                tokio::time::sleep(interval).await;
+                let pong = ping_pong.ping(h2::Ping::opaque());
+                match tokio::time::timeout(PING_TIMEOUT, pong).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(_)) => return "connection gone",
+                    Err(_) => return "keep-alive ping not answered",
+                }
+            },
+            _ => std::future::pending().await,
+        }
+    };
+    let mut keep_alive = std::pin::pin!(keep_alive);
+    let mut draining_seen = false;
+    loop {
+        tokio::select! {
+            accepted = LastInLine::new(Box::pin(conn.accept())) => match accepted {
+                Some(Ok((req, send))) => dispatch(&service, req, send),
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            },
+            () = draining.cancelled(), if !draining_seen => {
+                draining_seen = true;
+                conn.graceful_shutdown();
+            }
+            why = &mut keep_alive => {
+                tracing::debug!("HTTP/2 connection dropped: {why}");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Hands a request stream to the service, and its answer to a task of
+/// its own. An extended CONNECT goes with an empty body: its stream is
+/// the tunnel, handed over once the service accepts it.
+fn dispatch<S, B>(service: &S, req: Request<h2::RecvStream>, send: SendResponse<Bytes>)
+where
+    S: Service<Request<RequestBody>, Response = Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    let (mut parts, recv) = req.into_parts();
+    let head_only = parts.method == Method::HEAD;
+    let is_tunnel =
+        parts.method == Method::CONNECT && parts.extensions.get::<h2::ext::Protocol>().is_some();
+    let (body, tunnel) = if is_tunnel {
+        let (tunnel, slot) = tunnel_slot();
+        parts.extensions.insert(slot);
+        (RequestBody::empty(), Some((tunnel, recv)))
+    } else {
+        (RequestBody::http2(recv), None)
+    };
+    let future = service.call(Request::from_parts(parts, body));
+    tokio::spawn(Respond::new(future, send, tunnel, head_only));
+}
+
+/// Polls its future only after every other task that is ready has run.
+///
+/// The connection task is woken by each stream that sends: WebSockets
+/// answering messages that arrived together, say. Run at once, it would
+/// write each stream's frames in syscalls of their own; run last, it
+/// finds all of them queued and writes them together.
+struct LastInLine<F> {
+    future: F,
+    waited: bool,
+}
+
+impl<F> LastInLine<F> {
+    fn new(future: F) -> Self {
+        LastInLine {
+            future,
+            waited: false,
+        }
+    }
+}
+
+impl<F: Future + Unpin> Future for LastInLine<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        if !self.waited {
+            self.waited = true;
+            // A task that wakes itself goes to the back of the run queue.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.waited = false;
+        Pin::new(&mut self.future).poll(cx)
+    }
+}

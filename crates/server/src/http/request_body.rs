@@ -1,0 +1,123 @@
+//! The body of a request served by a [`Server`](crate::Server).
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+
+use super::body::BoxError;
+
+/// A request's body as a [`Server`](crate::Server) hands it to its
+/// service: read from an HTTP/1.1 connection (by hyper) or from an
+/// HTTP/2 stream (returning its flow-control window as it is read).
+///
+/// It is an [`http_body::Body`] of [`Bytes`], so `http_body_util`'s
+/// `BodyExt::collect` and frameworks such as axum take it as it is.
+/// A service that also runs under a hyper server of its own makes one
+/// from hyper's `Incoming` with `RequestBody::from`.
+///
+/// ```
+/// use http_body::Body as _;
+/// use pushwire::RequestBody;
+///
+/// assert!(RequestBody::empty().is_end_stream());
+/// ```
+pub struct RequestBody {
+    kind: Kind,
+}
+
+enum Kind {
+    Empty,
+    Hyper(hyper::body::Incoming),
+    Http2 {
+        stream: h2::RecvStream,
+        data_done: bool,
+    },
+}
+
+impl RequestBody {
+    /// A body with no bytes (what an HTTP/2 extended CONNECT carries
+    /// until it is accepted as a tunnel).
+    pub fn empty() -> Self {
+        RequestBody { kind: Kind::Empty }
+    }
+
+    /// The body of a request received on an HTTP/2 stream.
+    pub(crate) fn http2(stream: h2::RecvStream) -> Self {
+        RequestBody {
+            kind: Kind::Http2 {
+                stream,
+                data_done: false,
+            },
+        }
+    }
+}
+
+impl From<hyper::body::Incoming> for RequestBody {
+    fn from(body: hyper::body::Incoming) -> Self {
+        RequestBody {
+            kind: Kind::Hyper(body),
+        }
+    }
+}
+
+impl std::fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            Kind::Empty => "empty",
+            Kind::Hyper(_) => "hyper",
+            Kind::Http2 { .. } => "http2",
+        };
+        f.debug_tuple("RequestBody").field(&kind).finish()
+    }
+}
+
+impl http_body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.kind {
+            Kind::Empty => Poll::Ready(None),
+            Kind::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Kind::Http2 { stream, data_done } => {
+                if !*data_done {
+                    match ready!(stream.poll_data(cx)) {
+                        Some(Ok(data)) => {
+                            // The window opens again as the service reads.
+                            let _ = stream.flow_control().release_capacity(data.len());
+                            return Poll::Ready(Some(Ok(Frame::data(data))));
+                        }
+                        Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                        None => *data_done = true,
+                    }
+                }
+                match ready!(stream.poll_trailers(cx)) {
+                    Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+                    Ok(None) => Poll::Ready(None),
+                    Err(e) => Poll::Ready(Some(Err(e.into()))),
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Empty => true,
+            Kind::Hyper(body) => body.is_end_stream(),
+            Kind::Http2 { stream, .. } => stream.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Empty => SizeHint::with_exact(0),
+            Kind::Hyper(body) => body.size_hint(),
+            Kind::Http2 { .. } => SizeHint::default(),
+        }
+    }
+}

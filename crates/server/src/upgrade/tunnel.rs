@@ -1,0 +1,205 @@
+//! An HTTP/2 stream opened by an extended CONNECT (RFC 8441) as a byte
+//! stream, read and written on h2's own stream handles.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use h2::{Reason, RecvStream, SendStream};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::oneshot;
+
+/// The largest DATA frame every peer accepts (RFC 9113 section 4.2):
+/// h2 splits longer data into frames of the peer's maximum, at least this.
+const MIN_MAX_FRAME_SIZE: usize = 16_384;
+
+/// Where an extended CONNECT's stream goes once its `2xx` is sent: the
+/// HTTP/2 server keeps the sender, and the request carries the receiver
+/// in its extensions ([`TunnelSlot`]).
+pub(crate) fn tunnel_slot() -> (oneshot::Sender<Http2Stream>, TunnelSlot) {
+    let (tx, rx) = oneshot::channel();
+    (tx, TunnelSlot(Arc::new(Mutex::new(Some(rx)))))
+}
+
+/// A request's claim on its stream, taken once by [`Upgrade`](crate::Upgrade).
+/// (Request extensions must be `Clone`; every clone shares the one claim.)
+#[derive(Clone)]
+pub(crate) struct TunnelSlot(Arc<Mutex<Option<oneshot::Receiver<Http2Stream>>>>);
+
+impl TunnelSlot {
+    /// The stream, once the response is sent; `None` if already taken.
+    pub(crate) fn take(&self) -> Option<oneshot::Receiver<Http2Stream>> {
+        self.0.lock().ok()?.take()
+    }
+}
+
+/// One HTTP/2 stream as an `AsyncRead + AsyncWrite` byte stream: what a
+/// WebSocket runs on over HTTP/2 (RFC 8441), on either side.
+///
+/// A [`Server`](crate::Server) hands these to [`Upgrade`](crate::Upgrade)
+/// itself; a client that opened an extended CONNECT with the `h2` crate
+/// wraps its two halves with [`Http2Stream::new`] and runs a
+/// [`WebSocket`](crate::WebSocket) on it.
+///
+/// Reads hand out the DATA payloads and return their flow-control
+/// window as they are consumed. A write becomes DATA frames once the
+/// peer's window has room, so a peer that stops reading stops the
+/// writer; a vectored write is sent whole. Shutting down sends
+/// `END_STREAM`. A `RST_STREAM` from the peer ends only this stream.
+pub struct Http2Stream {
+    send: SendStream<Bytes>,
+    recv: RecvStream,
+    unread: Bytes,
+    ended: bool,
+}
+
+impl Http2Stream {
+    /// The byte stream over a stream's sending and receiving halves.
+    pub fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
+        Http2Stream {
+            send,
+            recv,
+            unread: Bytes::new(),
+            ended: false,
+        }
+    }
+
+    /// Ready once the peer's window has room for at least one byte.
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Poll::Ready(reason) = self.send.poll_reset(cx) {
+            return Poll::Ready(Err(reset_error(reason.map_err(h2_error)?)));
+        }
+        // Ask for one byte only: h2 raises the request to what is
+        // buffered, and an idle stream pins nothing of the connection's
+        // window.
+        self.send.reserve_capacity(1);
+        while self.send.capacity() == 0 {
+            match ready!(self.send.poll_capacity(cx)) {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Poll::Ready(Err(h2_error(e))),
+                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Queues `data` on the stream. A write longer than a frame goes
+    /// out with its odd remainder first: h2 writes a full DATA frame in
+    /// a syscall of its own, and a short frame queued *before* it rides
+    /// along in that syscall, where one queued after it would need
+    /// another.
+    fn send(&mut self, mut data: Bytes) -> io::Result<usize> {
+        let len = data.len();
+        let remainder = len % MIN_MAX_FRAME_SIZE;
+        if len > MIN_MAX_FRAME_SIZE && remainder != 0 {
+            let head = data.split_to(remainder);
+            self.send.send_data(head, false).map_err(h2_error)?;
+        }
+        self.send.send_data(data, false).map_err(h2_error)?;
+        Ok(len)
+    }
+}
+
+impl std::fmt::Debug for Http2Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http2Stream")
+            .field("stream_id", &self.send.stream_id().as_u32())
+            .finish_non_exhaustive()
+    }
+}
+
+fn h2_error(e: h2::Error) -> io::Error {
+    if e.is_io() {
+        e.into_io()
+            .unwrap_or_else(|| io::ErrorKind::BrokenPipe.into())
+    } else {
+        io::Error::other(e)
+    }
+}
+
+fn reset_error(reason: Reason) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionReset,
+        format!("stream reset by peer: {reason}"),
+    )
+}
+
+impl AsyncRead for Http2Stream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        while self.unread.is_empty() {
+            match ready!(self.recv.poll_data(cx)) {
+                Some(Ok(data)) => self.unread = data,
+                None => return Poll::Ready(Ok(())),
+                Some(Err(e)) => {
+                    return Poll::Ready(match e.reason() {
+                        Some(Reason::NO_ERROR | Reason::CANCEL) => Ok(()),
+                        Some(reason) if e.is_reset() => Err(reset_error(reason)),
+                        _ => Err(h2_error(e)),
+                    })
+                }
+            }
+        }
+        let len = self.unread.len().min(buf.remaining());
+        buf.put_slice(&self.unread[..len]);
+        self.unread.advance(len);
+        let _ = self.recv.flow_control().release_capacity(len);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Http2Stream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        ready!(self.poll_room(cx))?;
+        Poll::Ready(self.send(Bytes::copy_from_slice(buf)))
+    }
+
+    /// All the slices as one DATA frame: a WebSocket frame's header and
+    /// payload travel together.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let len: usize = bufs.iter().map(|buf| buf.len()).sum();
+        if len == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        ready!(self.poll_room(cx))?;
+        let mut data = BytesMut::with_capacity(len);
+        for buf in bufs {
+            data.extend_from_slice(buf);
+        }
+        Poll::Ready(self.send(data.freeze()))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    /// h2's connection task writes what was sent; nothing waits here.
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Ends the stream's sending half (`END_STREAM`).
+    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.ended {
+            self.ended = true;
+            self.send.send_data(Bytes::new(), true).map_err(h2_error)?;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
