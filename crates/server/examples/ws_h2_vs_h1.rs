@@ -48,6 +48,11 @@ use pushwire::{
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+/// The `pushwire` binary's allocator, so that the server measured here
+/// allocates as the one shipped does.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const USAGE: &str = "usage:
   ws_h2_vs_h1 server [--listen ADDR=127.0.0.1:0]
   ws_h2_vs_h1 load --addr ADDR --transport h1|h2 [--sockets N=10] [--connections C=1]

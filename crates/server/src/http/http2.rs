@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -42,7 +43,7 @@ impl Http2Settings {
             // client sends a large message without waiting for
             // WINDOW_UPDATEs, and one slow stream cannot hold the rest.
             .initial_window_size(1 << 20)
-            .initial_connection_window_size(1 << 20)
+            .initial_connection_window_size(4 << 20)
             .max_send_buffer_size(400 << 10);
         builder
     }
@@ -88,10 +89,11 @@ where
     };
     let mut keep_alive = std::pin::pin!(keep_alive);
     let mut draining_seen = false;
+    let streams = OpenStreams::default();
     loop {
         tokio::select! {
-            accepted = LastInLine::new(Box::pin(conn.accept())) => match accepted {
-                Some(Ok((req, send))) => dispatch(&service, req, send),
+            accepted = LastInLine::new(Box::pin(conn.accept()), &streams) => match accepted {
+                Some(Ok((req, send))) => dispatch(&service, req, send, streams.clone()),
                 Some(Err(e)) => return Err(e),
                 None => return Ok(()),
             },
@@ -110,8 +112,12 @@ where
 /// Hands a request stream to the service, and its answer to a task of
 /// its own. An extended CONNECT goes with an empty body: its stream is
 /// the tunnel, handed over once the service accepts it.
-fn dispatch<S, B>(service: &S, req: Request<h2::RecvStream>, send: SendResponse<Bytes>)
-where
+fn dispatch<S, B>(
+    service: &S,
+    req: Request<h2::RecvStream>,
+    send: SendResponse<Bytes>,
+    open: OpenStreams,
+) where
     S: Service<Request<RequestBody>, Response = Response<B>>,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
@@ -131,7 +137,19 @@ where
         (RequestBody::http2(recv), None)
     };
     let future = service.call(Request::from_parts(parts, body));
-    tokio::spawn(Respond::new(future, send, tunnel, head_only));
+    tokio::spawn(Respond::new(future, send, tunnel, head_only, open));
+}
+
+/// Counts the streams open on one HTTP/2 connection: the connection
+/// holds one of these, and every stream's task (or tunnel) a clone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OpenStreams(Arc<()>);
+
+impl OpenStreams {
+    /// How many streams are open.
+    fn count(&self) -> usize {
+        Arc::strong_count(&self.0) - 1
+    }
 }
 
 /// Polls its future only after every other task that is ready has run.
@@ -140,25 +158,30 @@ where
 /// answering messages that arrived together, say. Run at once, it would
 /// write each stream's frames in syscalls of their own; run last, it
 /// finds all of them queued and writes them together.
-struct LastInLine<F> {
+///
+/// Only while the connection carries more than one stream: with one,
+/// there is nothing to gather, and the wait would only cost a turn.
+struct LastInLine<'a, F> {
     future: F,
+    streams: &'a OpenStreams,
     waited: bool,
 }
 
-impl<F> LastInLine<F> {
-    fn new(future: F) -> Self {
+impl<'a, F> LastInLine<'a, F> {
+    fn new(future: F, streams: &'a OpenStreams) -> Self {
         LastInLine {
             future,
+            streams,
             waited: false,
         }
     }
 }
 
-impl<F: Future + Unpin> Future for LastInLine<F> {
+impl<F: Future + Unpin> Future for LastInLine<'_, F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        if !self.waited {
+        if !self.waited && self.streams.count() > 1 {
             self.waited = true;
             // A task that wakes itself goes to the back of the run queue.
             cx.waker().wake_by_ref();

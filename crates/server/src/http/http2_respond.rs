@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderValue, Response};
 use tokio::sync::oneshot;
 
 use super::body::BoxError;
+use super::http2::OpenStreams;
 use crate::Http2Stream;
 
 pin_project_lite::pin_project! {
@@ -31,10 +32,12 @@ pin_project_lite::pin_project! {
             send: Option<SendResponse<Bytes>>,
             tunnel: Option<(oneshot::Sender<Http2Stream>, RecvStream)>,
             head_only: bool,
+            open: Option<OpenStreams>,
         },
         Sending {
             #[pin]
             body: SendBody<B>,
+            open: Option<OpenStreams>,
         },
         Done,
     }
@@ -46,12 +49,14 @@ impl<F, B> Respond<F, B> {
         send: SendResponse<Bytes>,
         tunnel: Option<(oneshot::Sender<Http2Stream>, RecvStream)>,
         head_only: bool,
+        open: OpenStreams,
     ) -> Self {
         Respond::Answering {
             future: Box::pin(future),
             send: Some(send),
             tunnel,
             head_only,
+            open: Some(open),
         }
     }
 }
@@ -72,6 +77,7 @@ where
                 send,
                 tunnel,
                 head_only,
+                open,
             } => {
                 let Some(stream) = send.as_mut() else {
                     return Poll::Ready(());
@@ -84,8 +90,9 @@ where
                 let response = ready!(future.as_mut().poll(cx));
                 match (response, send.take()) {
                     (Ok(response), Some(send)) => {
-                        send_head(response, send, tunnel.take(), *head_only)
-                            .map(|body| Respond::Sending { body })
+                        let open = open.take();
+                        send_head(response, send, tunnel.take(), *head_only, open.as_ref())
+                            .map(|body| Respond::Sending { body, open })
                     }
                     (Err(e), Some(mut send)) => {
                         tracing::debug!("service failed: {}", e.into());
@@ -95,7 +102,7 @@ where
                     (_, None) => None,
                 }
             }
-            RespondProj::Sending { body } => {
+            RespondProj::Sending { body, .. } => {
                 if let Err(e) = ready!(body.poll(cx)) {
                     tracing::debug!("response body not sent: {e}");
                 }
@@ -124,6 +131,7 @@ fn send_head<B: http_body::Body>(
     mut send: SendResponse<Bytes>,
     tunnel: Option<(oneshot::Sender<Http2Stream>, RecvStream)>,
     head_only: bool,
+    open: Option<&OpenStreams>,
 ) -> Option<SendBody<B>> {
     let (mut parts, body) = response.into_parts();
     strip_connection_headers(&mut parts.headers);
@@ -132,7 +140,7 @@ fn send_head<B: http_body::Body>(
             if let Ok(stream) = send.send_response(Response::from_parts(parts, ()), false) {
                 // Refused when the Upgrade was dropped: the stream is
                 // then reset as it drops.
-                let _ = tunnel.send(Http2Stream::new(stream, recv));
+                let _ = tunnel.send(Http2Stream::counted(stream, recv, open.cloned()));
             }
             return None;
         }

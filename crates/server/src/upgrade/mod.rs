@@ -263,13 +263,8 @@ impl Upgrade {
         let websocket = async move {
             let stream = UpgradedStream::new(on_upgrade.upgraded().await?, version, open);
             let leftover = BytesMut::new(); // hyper replays what it read ahead
-            Ok(WebSocket::from_upgraded(
-                stream,
-                Role::Server,
-                &config,
-                negotiated,
-                leftover,
-            ))
+            let ws = WebSocket::from_upgraded(stream, Role::Server, &config, negotiated, leftover);
+            Ok(ws.hand_writes_to_http2())
         };
         (response, websocket)
     }

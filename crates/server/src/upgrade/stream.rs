@@ -44,6 +44,14 @@ impl UpgradedStream {
         }
     }
 
+    /// The HTTP/2 stream underneath, when pushwire's server opened it.
+    pub(crate) fn http2_stream(&mut self) -> Option<&mut Http2Stream> {
+        match &mut self.io {
+            Io::Tunnel(stream) => Some(stream),
+            Io::Hyper(_) => None,
+        }
+    }
+
     /// The HTTP version the WebSocket was opened over: `HTTP/1.1` or
     /// `HTTP/2`.
     pub fn version(&self) -> Version {

@@ -11,6 +11,8 @@ use h2::{Reason, RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 
+use crate::http::http2::OpenStreams;
+
 /// The largest DATA frame every peer accepts (RFC 9113 section 4.2):
 /// h2 splits longer data into frames of the peer's maximum, at least this.
 const MIN_MAX_FRAME_SIZE: usize = 16_384;
@@ -53,21 +55,33 @@ pub struct Http2Stream {
     recv: RecvStream,
     unread: Bytes,
     ended: bool,
+    /// Counts this stream among its connection's, when served.
+    _open: Option<OpenStreams>,
 }
 
 impl Http2Stream {
     /// The byte stream over a stream's sending and receiving halves.
     pub fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
+        Http2Stream::counted(send, recv, None)
+    }
+
+    /// A stream of pushwire's server, counted among its connection's.
+    pub(crate) fn counted(
+        send: SendStream<Bytes>,
+        recv: RecvStream,
+        open: Option<OpenStreams>,
+    ) -> Self {
         Http2Stream {
             send,
             recv,
             unread: Bytes::new(),
             ended: false,
+            _open: open,
         }
     }
 
     /// Ready once the peer's window has room for at least one byte.
-    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Poll::Ready(reason) = self.send.poll_reset(cx) {
             return Poll::Ready(Err(reset_error(reason.map_err(h2_error)?)));
         }
@@ -90,7 +104,7 @@ impl Http2Stream {
     /// a syscall of its own, and a short frame queued *before* it rides
     /// along in that syscall, where one queued after it would need
     /// another.
-    fn send(&mut self, mut data: Bytes) -> io::Result<usize> {
+    pub(crate) fn send(&mut self, mut data: Bytes) -> io::Result<usize> {
         let len = data.len();
         let remainder = len % MIN_MAX_FRAME_SIZE;
         if len > MIN_MAX_FRAME_SIZE && remainder != 0 {

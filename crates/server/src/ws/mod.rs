@@ -18,7 +18,7 @@ use pushwire_proto::{CloseCode, CloseFrame, Message, Receiver, Role, Sender};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 
-use crate::{Error, WebSocketConfig};
+use crate::{Error, Http2Stream, UpgradedStream, WebSocketConfig};
 use keepalive::Keepalive;
 use read::{ReadState, Received};
 use split::{Side, WriteWakers};
@@ -78,14 +78,29 @@ static NOTHING_NEGOTIATED: Negotiated = Negotiated {
 
 /// State that most connections never need, kept behind one pointer so an
 /// idle connection stays small; allocated on first use.
-#[derive(Debug, Default)]
-struct Rare {
+#[derive(Debug)]
+struct Rare<S> {
     keepalive: Option<Keepalive>,
     close_timer: Option<Pin<Box<Sleep>>>,
     /// What to report once the close handshake is over.
     close_result: Option<Result<Message, Error>>,
     /// Set once split: both halves may write, so both must be woken.
     split_wakers: Option<(Arc<WriteWakers>, Waker)>,
+    /// Finds the HTTP/2 stream under `S`, which takes the queued buffers
+    /// themselves rather than copies.
+    http2: Option<fn(&mut S) -> Option<&mut Http2Stream>>,
+}
+
+impl<S> Default for Rare<S> {
+    fn default() -> Self {
+        Rare {
+            keepalive: None,
+            close_timer: None,
+            close_result: None,
+            split_wakers: None,
+            http2: None,
+        }
+    }
 }
 
 /// A WebSocket connection over a byte stream `S`: a TCP or TLS stream,
@@ -121,7 +136,7 @@ pub struct WebSocket<S> {
     close_timeout: Duration,
     /// `None` when nothing was negotiated (no subprotocol, no extension).
     negotiated: Option<Box<Negotiated>>,
-    rare: Option<Box<Rare>>,
+    rare: Option<Box<Rare<S>>>,
     state: State,
     role: Role,
 }
@@ -239,7 +254,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// The rarely used state, allocated on first use.
-    fn rare(&mut self) -> &mut Rare {
+    fn rare(&mut self) -> &mut Rare<S> {
         self.rare.get_or_insert_with(Box::default)
     }
 
@@ -447,7 +462,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
-        self.poll_writing(cx, side, |write, io, cx| write.poll_flush(cx, io))
+        let http2 = self.rare.as_ref().and_then(|rare| rare.http2);
+        self.poll_writing(cx, side, |write, io, cx| {
+            match http2.and_then(|http2_stream| http2_stream(io)) {
+                Some(stream) => write.poll_hand_over(cx, stream),
+                None => write.poll_flush(cx, io),
+            }
+        })
     }
 
     /// Runs a write-side poll. Once split, both halves may write, so the
@@ -502,6 +523,18 @@ fn codecs(
     )
 }
 
+impl WebSocket<UpgradedStream> {
+    /// Over an HTTP/2 stream of pushwire's server, writes hand the
+    /// queued buffers to h2 as they are instead of copying them through
+    /// `AsyncWrite`.
+    pub(crate) fn hand_writes_to_http2(mut self) -> Self {
+        if self.io.http2_stream().is_some() {
+            self.rare().http2 = Some(UpgradedStream::http2_stream);
+        }
+        self
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> futures_core::Stream for WebSocket<S> {
     type Item = Result<Message, Error>;
 
@@ -546,7 +579,7 @@ mod tests {
         use tokio::net::TcpStream;
         let own = std::mem::size_of::<WebSocket<TcpStream>>() - std::mem::size_of::<TcpStream>();
         assert!(own <= 240, "WebSocket<S> adds {own} bytes to S");
-        assert!(std::mem::size_of::<Option<Box<Rare>>>() == 8);
+        assert!(std::mem::size_of::<Option<Box<Rare<TcpStream>>>>() == 8);
     }
 
     /// A stream that counts the writes made to it.

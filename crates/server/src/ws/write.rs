@@ -10,6 +10,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use pushwire_proto::EncodedFrame;
 use tokio::io::AsyncWrite;
 
+use crate::Http2Stream;
+
 /// Payloads up to this size are copied next to their header ("corked"),
 /// so a burst of small frames goes out in one write; larger payloads are
 /// queued by reference and never copied.
@@ -99,6 +101,33 @@ impl WriteQueue {
         self.cork = BytesMut::new();
         self.segments = None;
         Pin::new(io).poll_flush(cx)
+    }
+
+    /// Hands everything queued to an HTTP/2 stream as it is, without the
+    /// copy a write through `AsyncWrite` makes: each buffer as soon as
+    /// the peer's window has room.
+    pub(crate) fn poll_hand_over(
+        &mut self,
+        cx: &mut Context<'_>,
+        stream: &mut Http2Stream,
+    ) -> Poll<io::Result<()>> {
+        while self.buffered() > 0 {
+            ready!(stream.poll_room(cx))?;
+            let queued = self.segments.as_mut().and_then(|s| s.queue.pop_front());
+            let buf = match queued {
+                Some(buf) => {
+                    if let Some(segments) = &mut self.segments {
+                        segments.len -= buf.len();
+                    }
+                    buf
+                }
+                None => self.cork.split().freeze(),
+            };
+            stream.send(buf)?;
+        }
+        self.cork = BytesMut::new();
+        self.segments = None;
+        Poll::Ready(Ok(()))
     }
 
     /// Drops `written` bytes from the front: segments first, then the cork.
