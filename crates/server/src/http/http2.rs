@@ -3,6 +3,7 @@
 //! to the WebSocket that accepts it, with no copy or task between them.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -57,7 +58,7 @@ pub(crate) async fn serve_http2<I, S, B>(
     settings: &Http2Settings,
     service: S,
     draining: &CancellationToken,
-) -> Result<(), h2::Error>
+) -> io::Result<()>
 where
     I: AsyncRead + AsyncWrite + Unpin,
     S: Service<Request<RequestBody>, Response = Response<B>>,
@@ -69,8 +70,14 @@ where
 {
     let handshake = settings.builder().handshake::<_, Bytes>(io);
     let mut conn = match tokio::time::timeout(settings.handshake_timeout, handshake).await {
-        Ok(conn) => conn?,
-        Err(_) => return Ok(()),
+        Ok(conn) => conn.map_err(into_io)?,
+        Err(_) => {
+            let why = format!(
+                "HTTP/2 handshake not done within {:?}",
+                settings.handshake_timeout
+            );
+            return Err(io::Error::new(io::ErrorKind::TimedOut, why));
+        }
     };
     let mut ping_pong = settings.keep_alive.and_then(|_| conn.ping_pong());
     let keep_alive = async {
@@ -94,7 +101,7 @@ where
         tokio::select! {
             accepted = LastInLine::new(Box::pin(conn.accept()), &streams) => match accepted {
                 Some(Ok((req, send))) => dispatch(&service, req, send, streams.clone()),
-                Some(Err(e)) => return Err(e),
+                Some(Err(e)) => return Err(into_io(e)),
                 None => return Ok(()),
             },
             () = draining.cancelled(), if !draining_seen => {
@@ -138,6 +145,15 @@ fn dispatch<S, B>(
     };
     let future = service.call(Request::from_parts(parts, body));
     tokio::spawn(Respond::new(future, send, tunnel, head_only, open));
+}
+
+/// An h2 error as an IO error: the socket's own, or h2's wrapped.
+pub(crate) fn into_io(e: h2::Error) -> io::Error {
+    if e.is_io() {
+        e.into_io().unwrap_or_else(|| io::ErrorKind::Other.into())
+    } else {
+        io::Error::other(e)
+    }
 }
 
 /// Counts the streams open on one HTTP/2 connection: the connection

@@ -444,8 +444,12 @@ impl ConnSettings {
                 };
                 // Boxed: the HTTP/2 state does not widen HTTP/1.1 tasks.
                 let conn = Box::pin(serve_http2(ReadAhead::new(io), &self.h2, service, draining));
-                if let Err(e) = conn.await {
-                    tracing::debug!("{remote_addr}: HTTP/2 connection ended: {e}");
+                match conn.await {
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                        tracing::info!("{remote_addr}: closed: {e}");
+                    }
+                    Err(e) => tracing::debug!("{remote_addr}: HTTP/2 connection ended: {e}"),
+                    Ok(()) => {}
                 }
             }
         }

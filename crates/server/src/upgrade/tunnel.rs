@@ -11,7 +11,7 @@ use h2::{Reason, RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::oneshot;
 
-use crate::http::http2::OpenStreams;
+use crate::http::http2::{into_io, OpenStreams};
 
 /// The largest DATA frame every peer accepts (RFC 9113 section 4.2):
 /// h2 splits longer data into frames of the peer's maximum, at least this.
@@ -83,7 +83,7 @@ impl Http2Stream {
     /// Ready once the peer's window has room for at least one byte.
     pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let Poll::Ready(reason) = self.send.poll_reset(cx) {
-            return Poll::Ready(Err(reset_error(reason.map_err(h2_error)?)));
+            return Poll::Ready(Err(reset_error(reason.map_err(into_io)?)));
         }
         // Ask for one byte only: h2 raises the request to what is
         // buffered, and an idle stream pins nothing of the connection's
@@ -92,7 +92,7 @@ impl Http2Stream {
         while self.send.capacity() == 0 {
             match ready!(self.send.poll_capacity(cx)) {
                 Some(Ok(_)) => {}
-                Some(Err(e)) => return Poll::Ready(Err(h2_error(e))),
+                Some(Err(e)) => return Poll::Ready(Err(into_io(e))),
                 None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
             }
         }
@@ -109,9 +109,9 @@ impl Http2Stream {
         let remainder = len % MIN_MAX_FRAME_SIZE;
         if len > MIN_MAX_FRAME_SIZE && remainder != 0 {
             let head = data.split_to(remainder);
-            self.send.send_data(head, false).map_err(h2_error)?;
+            self.send.send_data(head, false).map_err(into_io)?;
         }
-        self.send.send_data(data, false).map_err(h2_error)?;
+        self.send.send_data(data, false).map_err(into_io)?;
         Ok(len)
     }
 }
@@ -121,15 +121,6 @@ impl std::fmt::Debug for Http2Stream {
         f.debug_struct("Http2Stream")
             .field("stream_id", &self.send.stream_id().as_u32())
             .finish_non_exhaustive()
-    }
-}
-
-fn h2_error(e: h2::Error) -> io::Error {
-    if e.is_io() {
-        e.into_io()
-            .unwrap_or_else(|| io::ErrorKind::BrokenPipe.into())
-    } else {
-        io::Error::other(e)
     }
 }
 
@@ -154,7 +145,7 @@ impl AsyncRead for Http2Stream {
                     return Poll::Ready(match e.reason() {
                         Some(Reason::NO_ERROR | Reason::CANCEL) => Ok(()),
                         Some(reason) if e.is_reset() => Err(reset_error(reason)),
-                        _ => Err(h2_error(e)),
+                        _ => Err(into_io(e)),
                     })
                 }
             }
@@ -212,7 +203,7 @@ impl AsyncWrite for Http2Stream {
     fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.ended {
             self.ended = true;
-            self.send.send_data(Bytes::new(), true).map_err(h2_error)?;
+            self.send.send_data(Bytes::new(), true).map_err(into_io)?;
         }
         Poll::Ready(Ok(()))
     }
