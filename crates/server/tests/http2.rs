@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{h2_client, h2_connect, h2_get, h2_websocket, round_trip, TestServer, LIMIT};
+use common::{
+    h2_client, h2_connect, h2_get, h2_websocket, round_trip, websocket_headers, TestServer, LIMIT,
+};
 use pushwire::Message;
 use tokio::net::TcpStream;
 
@@ -68,7 +70,7 @@ async fn require_rejects_plain_and_faulty_requests_over_h2() {
     );
     // Extended CONNECT with a wrong or missing version.
     for headers in [&[("sec-websocket-version", "8")][..], &[]] {
-        let (parts, _) = h2_connect(&mut client, "/echo", headers).await;
+        let (parts, ..) = h2_connect(&mut client, "/echo", headers).await;
         assert_eq!(parts.status, 426, "{headers:?}");
         assert_eq!(parts.headers["sec-websocket-version"], "13");
     }
@@ -81,20 +83,21 @@ async fn rst_stream_ends_one_websocket_only() {
     let server = TestServer::start(|s| s).await;
     let mut client = h2_client(TcpStream::connect(server.addr).await.unwrap()).await;
     let mut sockets = Vec::new();
-    for i in 0..4 {
+    for i in 0..3 {
         let mut ws = h2_websocket(&mut client, "/echo").await;
         round_trip(&mut ws, &format!("stream {i}")).await;
         sockets.push(ws);
     }
+    // One more, kept as a bare stream to reset.
+    let (parts, mut reset, _recv) = h2_connect(&mut client, "/echo", &websocket_headers("")).await;
+    assert_eq!(parts.status, 200);
     server
         .wait_for("four WebSockets", |s| s.open_websockets == 4)
         .await;
 
     // Reset one stream explicitly, and drop another (h2 then sends
     // RST_STREAM CANCEL for it).
-    let reset = sockets.remove(1);
-    reset.get_ref().reset(h2::Reason::CANCEL);
-    drop(reset);
+    reset.send_reset(h2::Reason::CANCEL);
     server
         .wait_for("the reset WebSocket to end", |s| s.open_websockets == 3)
         .await;

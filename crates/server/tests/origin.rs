@@ -53,7 +53,7 @@ async fn same_origin_over_http2_uses_the_authority() {
     let server = TestServer::start(|s| s).await;
     let mut client = h2_client(TcpStream::connect(server.addr).await.unwrap()).await;
     // h2_connect sends `:authority` localhost.
-    let (parts, _) = h2_connect(
+    let (parts, ..) = h2_connect(
         &mut client,
         "/echo",
         &[
@@ -63,7 +63,7 @@ async fn same_origin_over_http2_uses_the_authority() {
     )
     .await;
     assert_eq!(parts.status, 403);
-    let (parts, _) = h2_connect(
+    let (parts, ..) = h2_connect(
         &mut client,
         "/echo",
         &[

@@ -1,6 +1,6 @@
 //! Serving an HTTP/2 connection on h2: every request stream goes to the
 //! service, and an extended CONNECT (RFC 8441) hands its stream straight
-//! to the WebSocket that accepts it, with no copy or task between them.
+//! to the WebSocket that accepts it, with no task between them.
 
 use std::future::Future;
 use std::io;
@@ -40,9 +40,10 @@ impl Http2Settings {
             .enable_connect_protocol()
             .max_header_list_size(self.max_header_list_size)
             .max_concurrent_streams(self.max_concurrent_streams)
-            // Windows of 1 MiB for the connection and each stream: a
-            // client sends a large message without waiting for
-            // WINDOW_UPDATEs, and one slow stream cannot hold the rest.
+            // Receive windows of 1 MiB per stream and 4 MiB per
+            // connection: a client sends a large message without waiting
+            // for WINDOW_UPDATEs, many streams keep messages in flight at
+            // once, and a stream whose reader stalls holds 1 MiB at most.
             .initial_window_size(1 << 20)
             .initial_connection_window_size(4 << 20)
             .max_send_buffer_size(400 << 10);

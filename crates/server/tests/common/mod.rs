@@ -5,12 +5,10 @@
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{ready, Context, Poll};
+use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
 use http::{Method, Request, Response};
@@ -19,10 +17,10 @@ use hyper::service::service_fn;
 use pushwire::proto::deflate::{parse_extensions, validate_response, DeflateConfig};
 use pushwire::RequestBody;
 use pushwire::{
-    Body, ConnectionInfo, Message, Negotiated, Role, Server, ServerStats, Shutdown, Upgrade,
-    UpgradedStream, WebSocket, WebSocketConfig,
+    Body, ConnectionInfo, Http2Stream, Message, Negotiated, Role, Server, ServerStats, Shutdown,
+    Upgrade, UpgradedStream, WebSocket, WebSocketConfig,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -242,12 +240,12 @@ pub async fn h2_get(client: &mut SendRequest<Bytes>, path: &str) -> (u16, String
 }
 
 /// Sends an RFC 8441 extended CONNECT for `path` with `headers`; returns
-/// the response head and the stream.
+/// the response head and the stream's two halves.
 pub async fn h2_connect(
     client: &mut SendRequest<Bytes>,
     path: &str,
     headers: &[(&str, &str)],
-) -> (http::response::Parts, H2Stream) {
+) -> (http::response::Parts, SendStream<Bytes>, RecvStream) {
     let mut request = Request::builder()
         .method(Method::CONNECT)
         .uri(format!("http://localhost{path}"))
@@ -268,24 +266,25 @@ pub async fn h2_connect(
         .unwrap()
         .unwrap();
     let (parts, recv) = response.into_parts();
-    (parts, H2Stream::new(send, recv))
+    (parts, send, recv)
+}
+
+/// The headers of a WebSocket's extended CONNECT: version 13, subprotocol
+/// `chat`, and `offer` as its extensions.
+pub fn websocket_headers(offer: &str) -> [(&'static str, &str); 3] {
+    [
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-protocol", "chat"),
+        ("sec-websocket-extensions", offer),
+    ]
 }
 
 /// Opens a WebSocket over HTTP/2 (RFC 8441) to `path`, offering `chat`
 /// and permessage-deflate.
-pub async fn h2_websocket(client: &mut SendRequest<Bytes>, path: &str) -> WebSocket<H2Stream> {
+pub async fn h2_websocket(client: &mut SendRequest<Bytes>, path: &str) -> WebSocket<Http2Stream> {
     let deflate = DeflateConfig::default();
     let offer = pushwire::proto::deflate::client_offer(&deflate);
-    let (parts, stream) = h2_connect(
-        client,
-        path,
-        &[
-            ("sec-websocket-version", "13"),
-            ("sec-websocket-protocol", "chat"),
-            ("sec-websocket-extensions", &offer),
-        ],
-    )
-    .await;
+    let (parts, send, recv) = h2_connect(client, path, &websocket_headers(&offer)).await;
     assert_eq!(parts.status, 200, "{parts:?}");
     assert!(parts.headers.get("sec-websocket-accept").is_none());
     let protocol = parts
@@ -302,104 +301,10 @@ pub async fn h2_websocket(client: &mut SendRequest<Bytes>, path: &str) -> WebSoc
         deflate: validate_response(&deflate, &extensions).unwrap(),
     };
     WebSocket::from_upgraded(
-        stream,
+        Http2Stream::new(send, recv),
         Role::Client,
         &WebSocketConfig::default(),
         negotiated,
         BytesMut::new(),
     )
-}
-
-/// One HTTP/2 stream as an async byte stream: DATA frames in and out.
-pub struct H2Stream {
-    send: Arc<Mutex<SendStream<Bytes>>>,
-    recv: RecvStream,
-    buf: Bytes,
-    shut: bool,
-}
-
-impl std::fmt::Debug for H2Stream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("H2Stream")
-    }
-}
-
-impl H2Stream {
-    pub fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
-        H2Stream {
-            send: Arc::new(Mutex::new(send)),
-            recv,
-            buf: Bytes::new(),
-            shut: false,
-        }
-    }
-
-    /// Sends RST_STREAM for this stream.
-    pub fn reset(&self, reason: h2::Reason) {
-        self.send.lock().unwrap().send_reset(reason);
-    }
-}
-
-impl AsyncRead for H2Stream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        out: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.buf.is_empty() {
-            match ready!(self.recv.poll_data(cx)) {
-                None => return Poll::Ready(Ok(())),
-                Some(Ok(data)) => {
-                    let _ = self.recv.flow_control().release_capacity(data.len());
-                    self.buf = data;
-                }
-                Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
-            }
-        }
-        let n = self.buf.len().min(out.remaining());
-        out.put_slice(&self.buf[..n]);
-        self.buf.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for H2Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        let mut send = self.send.lock().unwrap();
-        send.reserve_capacity(buf.len());
-        loop {
-            match ready!(send.poll_capacity(cx)) {
-                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-                Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
-                Some(Ok(0)) => continue,
-                Some(Ok(n)) => {
-                    let n = n.min(buf.len());
-                    send.send_data(Bytes::copy_from_slice(&buf[..n]), false)
-                        .map_err(io::Error::other)?;
-                    return Poll::Ready(Ok(n));
-                }
-            }
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if !self.shut {
-            self.shut = true;
-            let mut send = self.send.lock().unwrap();
-            send.send_data(Bytes::new(), true)
-                .map_err(io::Error::other)?;
-        }
-        Poll::Ready(Ok(()))
-    }
 }
