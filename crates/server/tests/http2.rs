@@ -1,14 +1,21 @@
 //! WebSocket over HTTP/2 (RFC 8441) on a cleartext connection opened by
 //! prior knowledge: SETTINGS_ENABLE_CONNECT_PROTOCOL, extended CONNECT,
-//! several WebSockets multiplexed on one connection, and RST_STREAM
-//! ending one stream only.
+//! several WebSockets multiplexed on one connection, RST_STREAM ending
+//! one stream only; and plain requests: bodies beyond the flow-control
+//! windows both ways, HEAD, a failing service, a reset while answering.
 
 mod common;
 
 use common::{
     h2_client, h2_connect, h2_get, h2_websocket, round_trip, websocket_headers, TestServer, LIMIT,
 };
-use pushwire::Message;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::service::service_fn;
+use pushwire::{Body, Message, RequestBody, Server};
 use tokio::net::TcpStream;
 
 #[tokio::test]
@@ -176,4 +183,65 @@ async fn head_gets_the_headers_without_the_body() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-length"], "2");
     assert!(response.body().is_end_stream());
+}
+
+/// Sets its flag when dropped.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_service_resets_its_stream_and_a_reset_stream_drops_its_service() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = dropped.clone();
+    // `/fail` fails; anything else never answers, holding a DropFlag.
+    let service = service_fn(move |req: Request<RequestBody>| {
+        let flag = flag.clone();
+        async move {
+            if req.uri().path() == "/fail" {
+                return Err("the service failed");
+            }
+            let _flag = DropFlag(flag);
+            std::future::pending::<()>().await;
+            Ok(Response::new(Body::empty()))
+        }
+    });
+    let server = Server::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve(service));
+    let (client, connection) = h2::client::handshake(TcpStream::connect(addr).await.unwrap())
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+
+    let get = |path: &str| {
+        Request::get(format!("http://localhost{path}"))
+            .body(())
+            .unwrap()
+    };
+    let (failed, _) = client.send_request(get("/fail"), true).unwrap();
+    let error = tokio::time::timeout(LIMIT, failed)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(error.reason(), Some(h2::Reason::INTERNAL_ERROR));
+
+    let mut client = client.ready().await.unwrap();
+    let (pending, mut stream) = client.send_request(get("/wait"), true).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!dropped.load(Ordering::SeqCst), "the service still runs");
+    stream.send_reset(h2::Reason::CANCEL);
+    drop(pending);
+    tokio::time::timeout(LIMIT, async {
+        while !dropped.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the service's future is dropped once its stream is reset");
 }
