@@ -1,5 +1,5 @@
-//! Codec micro-benchmarks: masking, UTF-8 validation, frame encode/decode
-//! and permessage-deflate.
+//! Codec micro-benchmarks: masking, UTF-8 validation, frame encode/decode,
+//! permessage-deflate, and framing one publication for many subscribers.
 //!
 //! `cargo bench -p pushwire-proto --bench codec` runs them all (about two
 //! minutes); add a filter such as `-- mask` for one group, or `-- --test`
@@ -173,6 +173,43 @@ fn deflate(c: &mut Criterion) {
     group.finish();
 }
 
+/// One publication framed for 1,000 subscribers, each with its own
+/// `Sender` (as each connection has): with the payload shared by
+/// reference, as the broadcast endpoint does, and with a copy per
+/// subscriber, as a server that builds each subscriber's message does.
+fn fanout(c: &mut Criterion) {
+    const SUBSCRIBERS: usize = 1000;
+    let mut group = c.benchmark_group("fanout");
+    group.throughput(Throughput::Elements(SUBSCRIBERS as u64));
+    let mut senders: Vec<Sender> = (0..SUBSCRIBERS)
+        .map(|_| Sender::new(Role::Server, None, 0))
+        .collect();
+    for (size, label) in [(100, "100B"), (1 << 10, "1KiB")] {
+        let publication = Message::binary(Bytes::from(payload(size)));
+        group.bench_function(BenchmarkId::new("shared_payload", label), |b| {
+            b.iter(|| {
+                let mut queued = 0;
+                for sender in &mut senders {
+                    queued += sender.encode(black_box(&publication), KEY).len();
+                }
+                queued
+            })
+        });
+        let bytes = payload(size);
+        group.bench_function(BenchmarkId::new("copied_payload", label), |b| {
+            b.iter(|| {
+                let mut queued = 0;
+                for sender in &mut senders {
+                    let own = Message::binary(black_box(&bytes[..]).to_vec());
+                    queued += sender.encode(&own, KEY).len();
+                }
+                queued
+            })
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -183,6 +220,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = mask, utf8, frame, deflate
+    targets = mask, utf8, frame, deflate, fanout
 }
 criterion_main!(benches);
