@@ -7,7 +7,8 @@
 mod common;
 
 use common::{
-    h2_client, h2_connect, h2_get, h2_websocket, round_trip, websocket_headers, TestServer, LIMIT,
+    h2_body, h2_client, h2_connect, h2_get, h2_response, h2_websocket, round_trip,
+    websocket_headers, TestServer, LIMIT,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -65,10 +66,7 @@ async fn require_rejects_plain_and_faulty_requests_over_h2() {
         .body(())
         .unwrap();
     let (response, _) = client.send_request(request, true).unwrap();
-    let response = tokio::time::timeout(LIMIT, response)
-        .await
-        .unwrap()
-        .unwrap();
+    let response = h2_response(response).await;
     assert_eq!(response.status(), 426);
     assert_eq!(response.headers()["sec-websocket-version"], "13");
     assert!(
@@ -149,22 +147,13 @@ async fn bodies_larger_than_the_flow_control_windows_go_both_ways() {
     body_tx
         .send_data(bytes::Bytes::from(sent.clone()), true)
         .unwrap();
-    let response = tokio::time::timeout(LIMIT, response)
-        .await
-        .unwrap()
-        .unwrap();
+    let response = h2_response(response).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-length"],
         sent.len().to_string().as_str()
     );
-    let mut body = response.into_body();
-    let mut received = Vec::new();
-    while let Some(chunk) = tokio::time::timeout(LIMIT, body.data()).await.unwrap() {
-        let chunk = chunk.unwrap();
-        let _ = body.flow_control().release_capacity(chunk.len());
-        received.extend_from_slice(&chunk);
-    }
+    let received = h2_body(response.into_body()).await;
     assert!(received == sent, "{} bytes came back", received.len());
 }
 
@@ -176,10 +165,7 @@ async fn head_gets_the_headers_without_the_body() {
         .body(())
         .unwrap();
     let (response, _) = client.send_request(request, true).unwrap();
-    let response = tokio::time::timeout(LIMIT, response)
-        .await
-        .unwrap()
-        .unwrap();
+    let response = h2_response(response).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-length"], "2");
     assert!(response.body().is_end_stream());

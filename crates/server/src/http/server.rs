@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response, Version};
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::Service;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -411,7 +410,7 @@ impl ConnSettings {
         };
         match protocol {
             Protocol::Http1 => {
-                let (io, service) = (TokioIo::new(io), Http1Service(service));
+                let io = TokioIo::new(io);
                 let result = if refused {
                     let mut h1 = self.h1.clone();
                     h1.keep_alive(false).serve_connection(io, service).await
@@ -482,15 +481,19 @@ struct WithConnection<S> {
     info: ConnectionInfo,
 }
 
-impl<S> Service<Request<RequestBody>> for WithConnection<S>
+/// Takes hyper's HTTP/1.1 requests (their `Incoming` body made a
+/// [`RequestBody`]) as well as HTTP/2's.
+impl<S, B> Service<Request<B>> for WithConnection<S>
 where
     S: Service<Request<RequestBody>>,
+    B: Into<RequestBody>,
 {
     type Response = S::Response;
     type Error = S::Error;
     type Future = S::Future;
 
-    fn call(&self, mut req: Request<RequestBody>) -> Self::Future {
+    fn call(&self, req: Request<B>) -> Self::Future {
+        let mut req = req.map(Into::into);
         let counter = if req.version() == Version::HTTP_2 {
             Counter::H2Requests
         } else {
@@ -499,22 +502,6 @@ where
         self.info.stats().bump(counter);
         req.extensions_mut().insert(self.info.clone());
         self.inner.call(req)
-    }
-}
-
-/// hyper's HTTP/1.1 connection serving a service of [`RequestBody`].
-struct Http1Service<S>(S);
-
-impl<S> Service<Request<Incoming>> for Http1Service<S>
-where
-    S: Service<Request<RequestBody>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
-        self.0.call(req.map(RequestBody::from))
     }
 }
 

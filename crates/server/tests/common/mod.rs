@@ -224,19 +224,30 @@ pub async fn h2_get(client: &mut SendRequest<Bytes>, path: &str) -> (u16, String
         .body(())
         .unwrap();
     let (response, _) = client.send_request(request, true).unwrap();
-    let response = tokio::time::timeout(LIMIT, response)
+    let response = h2_response(response).await;
+    let status = response.status().as_u16();
+    let bytes = h2_body(response.into_body()).await;
+    (status, String::from_utf8(bytes).unwrap())
+}
+
+/// An HTTP/2 response's head, within [`LIMIT`].
+pub async fn h2_response(response: h2::client::ResponseFuture) -> Response<RecvStream> {
+    tokio::time::timeout(LIMIT, response)
         .await
         .unwrap()
-        .unwrap();
-    let status = response.status().as_u16();
-    let mut body = response.into_body();
+        .unwrap()
+}
+
+/// An HTTP/2 body read to its end, each chunk within [`LIMIT`], its
+/// window returned as it is read.
+pub async fn h2_body(mut body: RecvStream) -> Vec<u8> {
     let mut bytes = Vec::new();
-    while let Some(chunk) = body.data().await {
+    while let Some(chunk) = tokio::time::timeout(LIMIT, body.data()).await.unwrap() {
         let chunk = chunk.unwrap();
         let _ = body.flow_control().release_capacity(chunk.len());
         bytes.extend_from_slice(&chunk);
     }
-    (status, String::from_utf8(bytes).unwrap())
+    bytes
 }
 
 /// Sends an RFC 8441 extended CONNECT for `path` with `headers`; returns
@@ -261,10 +272,7 @@ pub async fn h2_connect(
     let (response, send) = client
         .send_request(request.body(()).unwrap(), false)
         .unwrap();
-    let response = tokio::time::timeout(LIMIT, response)
-        .await
-        .unwrap()
-        .unwrap();
+    let response = h2_response(response).await;
     let (parts, recv) = response.into_parts();
     (parts, send, recv)
 }
