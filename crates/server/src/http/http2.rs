@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::body::BoxError;
 use super::http2_respond::Respond;
 use super::request_body::RequestBody;
-use crate::upgrade::tunnel_slot;
+use crate::upgrade::upgrade_slot;
 
 /// How long a keep-alive ping may go unanswered.
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
@@ -138,7 +138,7 @@ fn dispatch<S, B>(
     let is_tunnel =
         parts.method == Method::CONNECT && parts.extensions.get::<h2::ext::Protocol>().is_some();
     let (body, tunnel) = if is_tunnel {
-        let (tunnel, slot) = tunnel_slot();
+        let (tunnel, slot) = upgrade_slot();
         parts.extensions.insert(slot);
         (RequestBody::empty(), Some((tunnel, recv)))
     } else {

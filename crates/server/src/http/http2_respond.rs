@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::body::BoxError;
 use super::http2::OpenStreams;
+use crate::upgrade::Handover;
 use crate::Http2Stream;
 
 pin_project_lite::pin_project! {
@@ -30,7 +31,7 @@ pin_project_lite::pin_project! {
         Answering {
             future: Pin<Box<F>>,
             send: Option<SendResponse<Bytes>>,
-            tunnel: Option<(oneshot::Sender<Http2Stream>, RecvStream)>,
+            tunnel: Option<(oneshot::Sender<Handover>, RecvStream)>,
             head_only: bool,
             open: Option<OpenStreams>,
         },
@@ -47,7 +48,7 @@ impl<F, B> Respond<F, B> {
     pub(crate) fn new(
         future: F,
         send: SendResponse<Bytes>,
-        tunnel: Option<(oneshot::Sender<Http2Stream>, RecvStream)>,
+        tunnel: Option<(oneshot::Sender<Handover>, RecvStream)>,
         head_only: bool,
         open: OpenStreams,
     ) -> Self {
@@ -129,7 +130,7 @@ where
 fn send_head<B: http_body::Body>(
     response: Response<B>,
     mut send: SendResponse<Bytes>,
-    tunnel: Option<(oneshot::Sender<Http2Stream>, RecvStream)>,
+    tunnel: Option<(oneshot::Sender<Handover>, RecvStream)>,
     head_only: bool,
     open: Option<&OpenStreams>,
 ) -> Option<SendBody<B>> {
@@ -140,7 +141,8 @@ fn send_head<B: http_body::Body>(
             if let Ok(stream) = send.send_response(Response::from_parts(parts, ()), false) {
                 // Refused when the Upgrade was dropped: the stream is
                 // then reset as it drops.
-                let _ = tunnel.send(Http2Stream::counted(stream, recv, open.cloned()));
+                let stream = Http2Stream::counted(stream, recv, open.cloned());
+                let _ = tunnel.send(Handover::http2(stream));
             }
             return None;
         }

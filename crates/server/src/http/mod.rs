@@ -3,6 +3,13 @@
 
 pub(crate) mod body;
 pub(crate) mod connection;
+pub(crate) mod date;
+pub(crate) mod http1;
+pub(crate) mod http1_body;
+pub(crate) mod http1_decode;
+pub(crate) mod http1_head;
+pub(crate) mod http1_response;
+pub(crate) mod http1_write;
 pub(crate) mod http2;
 pub(crate) mod http2_respond;
 pub(crate) mod limits;

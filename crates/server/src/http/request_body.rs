@@ -7,10 +7,12 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 use super::body::BoxError;
+use super::http1_body::BodyReceiver;
 
 /// A request's body as a [`Server`](crate::Server) hands it to its
-/// service: read from an HTTP/1.1 connection (by hyper) or from an
-/// HTTP/2 stream (returning its flow-control window as it is read).
+/// service: read from an HTTP/1.1 connection as the service asks for it,
+/// or from an HTTP/2 stream (returning its flow-control window as it is
+/// read).
 ///
 /// It is an [`http_body::Body`] of [`Bytes`], so `http_body_util`'s
 /// `BodyExt::collect` and frameworks such as axum take it as it is.
@@ -30,6 +32,7 @@ pub struct RequestBody {
 enum Kind {
     Empty,
     Hyper(hyper::body::Incoming),
+    Http1(BodyReceiver),
     Http2 {
         stream: h2::RecvStream,
         data_done: bool,
@@ -41,6 +44,13 @@ impl RequestBody {
     /// until it is accepted as a tunnel).
     pub fn empty() -> Self {
         RequestBody { kind: Kind::Empty }
+    }
+
+    /// The body of a request received on an HTTP/1.1 connection.
+    pub(crate) fn http1(body: BodyReceiver) -> Self {
+        RequestBody {
+            kind: Kind::Http1(body),
+        }
     }
 
     /// The body of a request received on an HTTP/2 stream.
@@ -67,6 +77,7 @@ impl std::fmt::Debug for RequestBody {
         let kind = match self.kind {
             Kind::Empty => "empty",
             Kind::Hyper(_) => "hyper",
+            Kind::Http1(_) => "http1",
             Kind::Http2 { .. } => "http2",
         };
         f.debug_tuple("RequestBody").field(&kind).finish()
@@ -84,6 +95,7 @@ impl http_body::Body for RequestBody {
         match &mut self.kind {
             Kind::Empty => Poll::Ready(None),
             Kind::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Kind::Http1(body) => body.poll_frame(cx),
             Kind::Http2 { stream, data_done } => {
                 if !*data_done {
                     match ready!(stream.poll_data(cx)) {
@@ -109,6 +121,7 @@ impl http_body::Body for RequestBody {
         match &self.kind {
             Kind::Empty => true,
             Kind::Hyper(body) => body.is_end_stream(),
+            Kind::Http1(body) => body.is_end_stream(),
             Kind::Http2 { stream, .. } => stream.is_end_stream(),
         }
     }
@@ -117,6 +130,7 @@ impl http_body::Body for RequestBody {
         match &self.kind {
             Kind::Empty => SizeHint::with_exact(0),
             Kind::Hyper(body) => body.size_hint(),
+            Kind::Http1(body) => body.size_hint(),
             Kind::Http2 { .. } => SizeHint::default(),
         }
     }

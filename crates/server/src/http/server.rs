@@ -4,14 +4,12 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response, Version};
-use hyper::server::conn::http1;
 use hyper::service::Service;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio_util::sync::CancellationToken;
@@ -19,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::body::Body;
 use super::body::BoxError;
 use super::connection::{ConnectionInfo, ServerShared};
+use super::http1::{serve_http1, Http1Settings};
 use super::http2::{serve_http2, Http2Settings};
 use super::limits::{Admission, ConnectionLimits, Refusal};
 use super::read_ahead::ReadAhead;
@@ -277,18 +276,16 @@ struct ConnSettings {
     limits: Arc<ConnectionLimits>,
     tls: Option<tokio_rustls::TlsAcceptor>,
     header_read_timeout: Duration,
-    h1: http1::Builder,
+    h1: Http1Settings,
     h2: Http2Settings,
 }
 
 impl ConnSettings {
     fn new(server: &Server) -> Self {
-        let mut h1 = http1::Builder::new();
-        h1.timer(TokioTimer::new())
-            .keep_alive(true)
-            .header_read_timeout(server.header_read_timeout)
-            .max_header_size(server.max_header_bytes)
-            .max_buf_size(server.max_header_bytes.saturating_add(8192).max(400 << 10));
+        let h1 = Http1Settings {
+            header_read_timeout: server.header_read_timeout,
+            max_header_bytes: server.max_header_bytes,
+        };
         let h2 = Http2Settings {
             max_header_list_size: u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX),
             max_concurrent_streams: server.max_concurrent_streams,
@@ -403,32 +400,23 @@ impl ConnSettings {
                 return;
             }
         };
-        let io = Prefixed::new(prefix, io);
         let service = WithConnection {
             inner: service,
             info,
         };
         match protocol {
             Protocol::Http1 => {
-                let io = TokioIo::new(io);
-                let result = if refused {
-                    let mut h1 = self.h1.clone();
-                    h1.keep_alive(false).serve_connection(io, service).await
-                } else {
-                    let conn = self.h1.serve_connection(io, service).with_upgrades();
-                    drive(conn, draining, |conn| conn.graceful_shutdown()).await
-                };
-                match result {
-                    Err(e) if e.is_timeout() => tracing::info!(
-                        "{remote_addr}: closed: request head not received within {:?}",
-                        self.header_read_timeout
-                    ),
-                    Err(e) if e.is_parse_too_large() => {
-                        tracing::info!("{remote_addr}: 431: request head too large");
-                    }
-                    Err(e) => tracing::debug!("{remote_addr}: connection ended: {e}"),
-                    Ok(()) => {}
-                }
+                let keep_alive = !refused;
+                let h1 = serve_http1(
+                    io,
+                    prefix,
+                    &self.h1,
+                    service,
+                    draining,
+                    keep_alive,
+                    remote_addr,
+                );
+                h1.await;
             }
             Protocol::Http2 => {
                 // A refused connection shuts down at once: HTTP/2's two-step
@@ -442,7 +430,8 @@ impl ConnSettings {
                     draining
                 };
                 // Boxed: the HTTP/2 state does not widen HTTP/1.1 tasks.
-                let conn = Box::pin(serve_http2(ReadAhead::new(io), &self.h2, service, draining));
+                let io = ReadAhead::new(Prefixed::new(prefix, io));
+                let conn = Box::pin(serve_http2(io, &self.h2, service, draining));
                 match conn.await {
                     Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                         tracing::info!("{remote_addr}: closed: {e}");
@@ -453,25 +442,6 @@ impl ConnSettings {
             }
         }
     }
-}
-
-/// Runs a connection; when draining begins, asks it to finish gracefully
-/// and runs it to its end.
-async fn drive<C, E>(
-    conn: C,
-    draining: &CancellationToken,
-    graceful_shutdown: impl FnOnce(Pin<&mut C>),
-) -> Result<(), E>
-where
-    C: Future<Output = Result<(), E>>,
-{
-    let mut conn = pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => return result,
-        () = draining.cancelled() => {}
-    }
-    graceful_shutdown(conn.as_mut());
-    conn.await
 }
 
 /// Puts the [`ConnectionInfo`] into each request and counts it.

@@ -5,6 +5,7 @@
 mod offer;
 mod origin;
 mod rejection;
+mod slot;
 mod stream;
 mod tunnel;
 
@@ -23,9 +24,9 @@ use crate::http::stats::Counter;
 use crate::{Body, ConnectionInfo, Error, Negotiated, WebSocket, WebSocketConfig};
 pub use origin::OriginPolicy;
 pub use rejection::UpgradeRejection;
+pub(crate) use slot::{upgrade_slot, Handover, UpgradeSlot};
 pub use stream::UpgradedStream;
 pub use tunnel::Http2Stream;
-pub(crate) use tunnel::{tunnel_slot, TunnelSlot};
 
 use stream::Io;
 
@@ -261,8 +262,9 @@ impl Upgrade {
         };
         let (version, config, on_upgrade) = (self.version, self.config, self.on_upgrade);
         let websocket = async move {
-            let stream = UpgradedStream::new(on_upgrade.upgraded().await?, version, open);
-            let leftover = BytesMut::new(); // hyper replays what it read ahead
+            let Handover { io, leftover } = on_upgrade.upgraded().await?;
+            let stream = UpgradedStream::new(io, version, open);
+            let leftover = BytesMut::from(&leftover[..]);
             let ws = WebSocket::from_upgraded(stream, Role::Server, &config, negotiated, leftover);
             Ok(ws.hand_writes_to_http2())
         };
@@ -298,33 +300,34 @@ impl Upgrade {
 /// Where the upgraded stream will come from.
 #[derive(Debug)]
 enum OnUpgrade {
-    /// hyper's upgrade: HTTP/1.1, or HTTP/2 served by hyper itself.
+    /// hyper's upgrade, for a service run by a hyper server.
     Hyper(hyper::upgrade::OnUpgrade),
-    /// An extended CONNECT stream of pushwire's own HTTP/2 server.
-    Tunnel(Option<tokio::sync::oneshot::Receiver<Http2Stream>>),
+    /// The connection or stream of a pushwire [`Server`](crate::Server).
+    Slot(Option<tokio::sync::oneshot::Receiver<Handover>>),
 }
 
 impl OnUpgrade {
     fn take<B>(req: &mut Request<B>) -> OnUpgrade {
-        match req.extensions_mut().remove::<TunnelSlot>() {
-            Some(slot) => OnUpgrade::Tunnel(slot.take()),
+        match req.extensions_mut().remove::<UpgradeSlot>() {
+            Some(slot) => OnUpgrade::Slot(slot.take()),
             None => OnUpgrade::Hyper(hyper::upgrade::on(req)),
         }
     }
 
     /// The stream, once the response accepting it has been sent.
-    async fn upgraded(self) -> io::Result<Io> {
+    async fn upgraded(self) -> io::Result<Handover> {
         let failed = |e: &dyn std::fmt::Display| io::Error::other(format!("upgrade failed: {e}"));
         match self {
             OnUpgrade::Hyper(on_upgrade) => match on_upgrade.await {
-                Ok(upgraded) => Ok(Io::Hyper(hyper_util::rt::TokioIo::new(upgraded))),
+                Ok(upgraded) => Ok(Handover {
+                    io: Io::Hyper(hyper_util::rt::TokioIo::new(upgraded)),
+                    // hyper replays what it read ahead.
+                    leftover: bytes::Bytes::new(),
+                }),
                 Err(e) => Err(failed(&e)),
             },
-            OnUpgrade::Tunnel(Some(tunnel)) => match tunnel.await {
-                Ok(tunnel) => Ok(Io::Tunnel(tunnel)),
-                Err(e) => Err(failed(&e)),
-            },
-            OnUpgrade::Tunnel(None) => Err(failed(&"stream already taken")),
+            OnUpgrade::Slot(Some(slot)) => slot.await.map_err(|e| failed(&e)),
+            OnUpgrade::Slot(None) => Err(failed(&"stream already taken")),
         }
     }
 }

@@ -26,13 +26,28 @@ pub struct UpgradedStream {
 }
 
 /// Where the bytes go.
-#[derive(Debug)]
 pub(crate) enum Io {
-    /// A connection (or, under another server, an HTTP/2 stream) that
-    /// hyper upgraded.
+    /// A connection or HTTP/2 stream that a hyper server upgraded.
     Hyper(TokioIo<hyper::upgrade::Upgraded>),
+    /// An HTTP/1.1 connection of a pushwire [`Server`](crate::Server).
+    Connection(Box<dyn ByteStream>),
     /// An HTTP/2 stream of a pushwire [`Server`](crate::Server).
     Tunnel(Http2Stream),
+}
+
+/// A connection's byte stream, whatever is under it (TCP, TLS).
+pub(crate) trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
+
+impl std::fmt::Debug for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Io::Hyper(io) => f.debug_tuple("Hyper").field(io).finish(),
+            Io::Connection(_) => f.write_str("Connection"),
+            Io::Tunnel(stream) => f.debug_tuple("Tunnel").field(stream).finish(),
+        }
+    }
 }
 
 impl UpgradedStream {
@@ -48,7 +63,7 @@ impl UpgradedStream {
     pub(crate) fn http2_stream(&mut self) -> Option<&mut Http2Stream> {
         match &mut self.io {
             Io::Tunnel(stream) => Some(stream),
-            Io::Hyper(_) => None,
+            Io::Hyper(_) | Io::Connection(_) => None,
         }
     }
 
@@ -64,6 +79,7 @@ macro_rules! on_io {
     ($self:ident . $method:ident ( $($arg:expr),* )) => {
         match &mut $self.io {
             Io::Hyper(io) => Pin::new(io).$method($($arg),*),
+            Io::Connection(io) => Pin::new(io).$method($($arg),*),
             Io::Tunnel(io) => Pin::new(io).$method($($arg),*),
         }
     };
@@ -99,6 +115,7 @@ impl AsyncWrite for UpgradedStream {
     fn is_write_vectored(&self) -> bool {
         match &self.io {
             Io::Hyper(io) => io.is_write_vectored(),
+            Io::Connection(io) => io.is_write_vectored(),
             Io::Tunnel(io) => io.is_write_vectored(),
         }
     }

@@ -3,39 +3,17 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use h2::{Reason, RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::oneshot;
 
 use crate::http::http2::{into_io, OpenStreams};
 
 /// The largest DATA frame every peer accepts (RFC 9113 section 4.2):
 /// h2 splits longer data into frames of the peer's maximum, at least this.
 const MIN_MAX_FRAME_SIZE: usize = 16_384;
-
-/// Where an extended CONNECT's stream goes once its `2xx` is sent: the
-/// HTTP/2 server keeps the sender, and the request carries the receiver
-/// in its extensions ([`TunnelSlot`]).
-pub(crate) fn tunnel_slot() -> (oneshot::Sender<Http2Stream>, TunnelSlot) {
-    let (tx, rx) = oneshot::channel();
-    (tx, TunnelSlot(Arc::new(Mutex::new(Some(rx)))))
-}
-
-/// A request's claim on its stream, taken once by [`Upgrade`](crate::Upgrade).
-/// (Request extensions must be `Clone`; every clone shares the one claim.)
-#[derive(Clone)]
-pub(crate) struct TunnelSlot(Arc<Mutex<Option<oneshot::Receiver<Http2Stream>>>>);
-
-impl TunnelSlot {
-    /// The stream, once the response is sent; `None` if already taken.
-    pub(crate) fn take(&self) -> Option<oneshot::Receiver<Http2Stream>> {
-        self.0.lock().ok()?.take()
-    }
-}
 
 /// One HTTP/2 stream as an `AsyncRead + AsyncWrite` byte stream: what a
 /// WebSocket runs on over HTTP/2 (RFC 8441), on either side.

@@ -1,0 +1,590 @@
+//! Serving an HTTP/1.1 connection: requests read one after another
+//! (pipelined ones kept until their turn), each answered by the service,
+//! bodies streamed both ways, a `101` handing the connection to the
+//! [`Upgrade`](crate::Upgrade) that accepted it.
+//!
+//! A connection waiting long (an event stream, a held poll, keep-alive)
+//! holds no buffers: it watches for the client's next bytes or its
+//! closing through a small read on the stack. A client that closes its
+//! side ends what is still waiting for it: a held request's service, an
+//! event stream's body.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{Method, Request, Response, StatusCode};
+use http_body::SizeHint;
+use hyper::service::Service;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::body::BoxError;
+use super::http1_body::{body_channel, BodySender, Want};
+use super::http1_decode::{Decoder, Framing, Piece};
+use super::http1_head::{self, HeadError, RequestHead};
+use super::http1_response::{write_head, Answering, Encoder};
+use super::http1_write::WriteQueue;
+use super::request_body::RequestBody;
+use crate::upgrade::{upgrade_slot, Handover};
+
+/// How much a connection reads at a time.
+const READ_SIZE: usize = 8192;
+/// What a connection without a read buffer reads into, on the stack.
+const PROBE_SIZE: usize = 2048;
+/// Response bytes gathered before they are written, while the body has
+/// more ready.
+const WRITE_BATCH: usize = 64 << 10;
+/// A request body the service left unread is read and dropped after the
+/// response, up to this much, so that the connection stays open; a
+/// longer one closes it.
+const DRAIN_LIMIT: u64 = 256 << 10;
+/// How long a closing connection keeps reading (and dropping) what the
+/// client still sends, so that its response is not lost to a TCP reset.
+const LINGER: Duration = Duration::from_secs(1);
+
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// The settings every HTTP/1.1 connection of a server shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Http1Settings {
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) max_header_bytes: usize,
+}
+
+/// Serves one HTTP/1.1 connection whose first bytes, `read_ahead`, were
+/// already read. `keep_alive: false` answers one request and closes
+/// (a refused connection); once `draining` is cancelled each response
+/// closes its connection, and an idle connection closes at once.
+pub(crate) async fn serve_http1<I, S, B>(
+    io: I,
+    read_ahead: Bytes,
+    settings: &Http1Settings,
+    mut service: S,
+    draining: &CancellationToken,
+    keep_alive: bool,
+    remote_addr: SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request<RequestBody>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    let mut conn = Conn {
+        io,
+        read: BytesMut::from(&read_ahead[..]),
+        read_closed: false,
+        write: WriteQueue::default(),
+        max_header_bytes: settings.max_header_bytes,
+    };
+    loop {
+        let idle = conn.read.is_empty();
+        let timeout = settings.header_read_timeout;
+        let head = tokio::select! {
+            head = tokio::time::timeout(timeout, conn.read_head()) => head,
+            () = draining.cancelled(), if idle => return,
+        };
+        let head = match head {
+            Ok(Ok(Some(head))) => head,
+            Ok(Ok(None)) => return,
+            Ok(Err(HeadFailure::Io(e))) => {
+                tracing::debug!("{remote_addr}: connection ended: {e}");
+                return;
+            }
+            Ok(Err(HeadFailure::Refused(e))) => {
+                if e == HeadError::TooLarge {
+                    tracing::info!("{remote_addr}: 431: {e}");
+                } else {
+                    tracing::debug!("{remote_addr}: {}: {e}", e.status().as_u16());
+                }
+                conn.refuse(e.status(), &e.to_string());
+                conn.close().await;
+                return;
+            }
+            Err(_) => {
+                if !idle || !conn.read.is_empty() {
+                    tracing::info!(
+                        "{remote_addr}: closed: request head not received within {timeout:?}"
+                    );
+                }
+                return;
+            }
+        };
+        let keep_alive = keep_alive && !draining.is_cancelled();
+        match conn.exchange(head, &mut service, keep_alive).await {
+            Ok(After::Next) => {}
+            Ok(After::Close) => {
+                conn.close().await;
+                return;
+            }
+            Ok(After::Upgrade(handover)) => {
+                let leftover = conn.read.split().freeze();
+                let _ = handover.send(Handover::connection(Box::new(conn.io), leftover));
+                return;
+            }
+            Err(Interrupted::Gone) => return,
+            Err(Interrupted::Io(e)) => {
+                tracing::debug!("{remote_addr}: connection ended: {e}");
+                return;
+            }
+            Err(Interrupted::Service(e)) => {
+                tracing::debug!("{remote_addr}: service failed: {e}");
+                conn.refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
+                conn.close().await;
+                return;
+            }
+            Err(Interrupted::Body(e)) => {
+                tracing::debug!("{remote_addr}: response body failed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Why a request head was not read.
+enum HeadFailure {
+    Io(io::Error),
+    /// Answered with the error's status, then closed.
+    Refused(HeadError),
+}
+
+/// What follows an exchange.
+enum After {
+    /// The next request.
+    Next,
+    /// Closing the connection.
+    Close,
+    /// Handing the connection to the upgrade.
+    Upgrade(oneshot::Sender<Handover>),
+}
+
+/// Why an exchange ended before its response was sent.
+enum Interrupted {
+    /// The client closed the connection while its response was awaited.
+    Gone,
+    Io(io::Error),
+    Service(BoxError),
+    Body(BoxError),
+}
+
+impl From<io::Error> for Interrupted {
+    fn from(e: io::Error) -> Self {
+        Interrupted::Io(e)
+    }
+}
+
+/// One connection's IO and buffers.
+struct Conn<I> {
+    io: I,
+    /// Bytes read but not used yet.
+    read: BytesMut,
+    /// The client closed its sending side.
+    read_closed: bool,
+    write: WriteQueue,
+    max_header_bytes: usize,
+}
+
+impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
+    /// Reads more into the read buffer; `Ok(0)` when the client closed.
+    /// Without a buffer, reads into a small one on the stack first: a
+    /// connection that waits allocates nothing until bytes arrive.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let n = if self.read.capacity() == 0 {
+            let mut probe = [0u8; PROBE_SIZE];
+            let mut buf = ReadBuf::new(&mut probe);
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+            self.read.extend_from_slice(buf.filled());
+            buf.filled().len()
+        } else {
+            if self.read.capacity() - self.read.len() < READ_SIZE / 8 {
+                self.read.reserve(READ_SIZE);
+            }
+            ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut self.io),
+                cx,
+                &mut self.read
+            ))?
+        };
+        if n == 0 {
+            self.read_closed = true;
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Watches the connection while nothing else reads it: keeps what a
+    /// pipelining client sends next (up to a head's limit), and is ready
+    /// once the client has closed its side.
+    fn poll_watch(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.read_closed {
+            if self.read.len() >= self.max_header_bytes {
+                return Poll::Pending;
+            }
+            ready!(self.poll_fill(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.write.poll_write_to(&mut self.io, cx)
+    }
+
+    /// Frees the buffers that are empty, before a wait that may be long.
+    fn release(&mut self) {
+        if self.read.is_empty() {
+            self.read = BytesMut::new();
+        }
+        self.write.release();
+    }
+
+    /// Reads the next request head; `None` when the client closed the
+    /// connection between requests.
+    async fn read_head(&mut self) -> Result<Option<RequestHead>, HeadFailure> {
+        let mut scanned = 0;
+        loop {
+            if http1_head::is_complete(&self.read, scanned) {
+                match http1_head::parse(&self.read) {
+                    Ok(Some((len, _))) if len > self.max_header_bytes => {
+                        return Err(HeadFailure::Refused(HeadError::TooLarge))
+                    }
+                    Ok(Some((len, head))) => {
+                        self.read.advance(len);
+                        return Ok(Some(head));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(HeadFailure::Refused(e)),
+                }
+            }
+            if self.read.len() >= self.max_header_bytes {
+                return Err(HeadFailure::Refused(HeadError::TooLarge));
+            }
+            scanned = self.read.len();
+            let n = poll_fn(|cx| self.poll_fill(cx))
+                .await
+                .map_err(HeadFailure::Io)?;
+            if n == 0 {
+                return if self.read.iter().all(u8::is_ascii_whitespace) {
+                    Ok(None)
+                } else {
+                    Err(HeadFailure::Io(io::ErrorKind::UnexpectedEof.into()))
+                };
+            }
+        }
+    }
+
+    /// Serves one request: the service's answer, then the response.
+    async fn exchange<S, B>(
+        &mut self,
+        head: RequestHead,
+        // `&mut`: held across awaits, it keeps the task `Send` without
+        // asking the service to be `Sync`.
+        service: &mut S,
+        keep_alive: bool,
+    ) -> Result<After, Interrupted>
+    where
+        S: Service<Request<RequestBody>, Response = Response<B>>,
+        S::Error: Into<BoxError>,
+        B: http_body::Body,
+        B::Error: Into<BoxError>,
+    {
+        let RequestHead {
+            mut parts,
+            framing,
+            keep_alive: client_keep_alive,
+            upgrade,
+            expect_continue,
+        } = head;
+        let answering = Answering {
+            version: parts.version,
+            head_only: parts.method == Method::HEAD,
+            keep_alive: keep_alive && client_keep_alive,
+        };
+        let (body, mut feed) = match framing {
+            Framing::Empty => (RequestBody::empty(), None),
+            Framing::Length(_) | Framing::Chunked => {
+                let hint = match framing {
+                    Framing::Length(len) => SizeHint::with_exact(len),
+                    _ => SizeHint::default(),
+                };
+                let (sender, receiver) = body_channel(hint);
+                let feed = Feed {
+                    sender,
+                    decoder: Decoder::new(framing),
+                    expect_continue,
+                    failed: false,
+                    abandoned: false,
+                };
+                (RequestBody::http1(receiver), Some(feed))
+            }
+        };
+        let handover = upgrade.then(|| {
+            let (handover, slot) = upgrade_slot();
+            parts.extensions.insert(slot);
+            handover
+        });
+        self.release();
+        // Boxed: the service's future takes no room in the connection's
+        // task once it has answered.
+        let mut answer = Box::pin(service.call(Request::from_parts(parts, body)));
+        let response = poll_fn(|cx| self.poll_answer(cx, answer.as_mut(), &mut feed)).await?;
+        drop(answer);
+        let (mut parts, body) = response
+            .map_err(|e| Interrupted::Service(e.into()))?
+            .into_parts();
+        let (mut encoder, mut keep_alive) =
+            write_head(&mut parts, &body.size_hint(), answering, &mut self.write);
+        if parts.status == StatusCode::SWITCHING_PROTOCOLS {
+            poll_fn(|cx| self.poll_flush(cx)).await?;
+            return Ok(match handover {
+                Some(handover) => After::Upgrade(handover),
+                None => After::Close,
+            });
+        }
+        drop(handover);
+        let mut body = pin!(body);
+        poll_fn(|cx| self.poll_send(cx, body.as_mut(), &mut encoder, &mut feed)).await?;
+        if let Some(feed) = feed.as_mut().filter(|feed| !feed.decoder.is_ended()) {
+            keep_alive = keep_alive && feed.drain(self).await;
+        }
+        if encoder == Encoder::UntilClose {
+            keep_alive = false;
+        }
+        Ok(
+            if keep_alive && !(self.read_closed && self.read.is_empty()) {
+                self.release();
+                After::Next
+            } else {
+                After::Close
+            },
+        )
+    }
+
+    /// Polls the service's answer, meanwhile feeding it the request body
+    /// it asks for, or else watching the connection.
+    fn poll_answer<F, T, E>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut answer: Pin<&mut F>,
+        feed: &mut Option<Feed>,
+    ) -> Poll<Result<Result<T, E>, Interrupted>>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        loop {
+            if let Poll::Ready(answered) = answer.as_mut().poll(cx) {
+                return Poll::Ready(Ok(answered));
+            }
+            match feed.as_mut().filter(|feed| feed.is_open()) {
+                Some(feed) => ready!(feed.poll(cx, self)),
+                None => {
+                    ready!(self.poll_watch(cx))?;
+                    return Poll::Ready(Err(Interrupted::Gone));
+                }
+            }
+        }
+    }
+
+    /// Sends the response body (the head is queued already), meanwhile
+    /// feeding the request body to whoever reads it, or else watching
+    /// the connection.
+    fn poll_send<B>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut body: Pin<&mut B>,
+        encoder: &mut Encoder,
+        feed: &mut Option<Feed>,
+    ) -> Poll<Result<(), Interrupted>>
+    where
+        B: http_body::Body,
+        B::Error: Into<BoxError>,
+    {
+        loop {
+            let mut progressed = false;
+            let reading = feed.as_mut().filter(|feed| feed.is_open());
+            let reading = reading.is_some_and(|feed| {
+                progressed |= feed.poll(cx, self).is_ready();
+                true
+            });
+            let mut waiting = false;
+            while !encoder.is_done() && self.write.len() < WRITE_BATCH {
+                let frame = match body.as_mut().poll_frame(cx) {
+                    Poll::Pending => {
+                        waiting = true;
+                        break;
+                    }
+                    Poll::Ready(None) => {
+                        encoder.end(None, &mut self.write)?;
+                        break;
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        return Poll::Ready(Err(Interrupted::Body(e.into())))
+                    }
+                    Poll::Ready(Some(Ok(frame))) => frame,
+                };
+                progressed = true;
+                match frame.into_data() {
+                    Ok(mut data) => {
+                        let data = data.copy_to_bytes(data.remaining());
+                        encoder.data(data, &mut self.write)?;
+                    }
+                    Err(frame) => {
+                        if let Ok(trailers) = frame.into_trailers() {
+                            encoder.end(Some(&trailers), &mut self.write)?;
+                        }
+                    }
+                }
+            }
+            if let Poll::Ready(flushed) = self.poll_flush(cx) {
+                flushed?;
+                if encoder.is_done() {
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            if waiting && !reading && self.poll_watch(cx)?.is_ready() {
+                return Poll::Ready(Err(Interrupted::Gone));
+            }
+            if !progressed {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Queues a short plain-text answer that closes the connection.
+    fn refuse(&mut self, status: StatusCode, text: &str) {
+        let mut response = Response::new(());
+        *response.status_mut() = status;
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        let (mut parts, ()) = response.into_parts();
+        let body = Bytes::from(format!("{text}\n"));
+        let answering = Answering {
+            version: http::Version::HTTP_11,
+            head_only: false,
+            keep_alive: false,
+        };
+        let hint = SizeHint::with_exact(body.len() as u64);
+        let (mut encoder, _) = write_head(&mut parts, &hint, answering, &mut self.write);
+        let _ = encoder.data(body, &mut self.write);
+    }
+
+    /// Writes what is queued, closes the sending side, and reads what
+    /// the client still sends for a moment, so that the kernel does not
+    /// answer it with a reset that could destroy the response in flight.
+    async fn close(mut self) {
+        let closing = async {
+            poll_fn(|cx| self.poll_flush(cx)).await?;
+            self.io.shutdown().await?;
+            self.read = BytesMut::new();
+            let mut dropped = 0;
+            while !self.read_closed && dropped < DRAIN_LIMIT as usize {
+                dropped += poll_fn(|cx| self.poll_fill(cx)).await?;
+                self.read.clear();
+            }
+            io::Result::Ok(())
+        };
+        let _ = tokio::time::timeout(LINGER, closing).await;
+    }
+}
+
+/// The request body on its way from the connection to the service.
+struct Feed {
+    sender: BodySender,
+    decoder: Decoder,
+    /// `100 Continue` is owed once the body is first asked for.
+    expect_continue: bool,
+    /// The body could not be read: the connection cannot go on.
+    failed: bool,
+    /// The service dropped the body before its end.
+    abandoned: bool,
+}
+
+impl Feed {
+    /// Whether there is more to hand over.
+    fn is_open(&self) -> bool {
+        !(self.decoder.is_ended() || self.failed || self.abandoned)
+    }
+
+    /// Hands over the next piece once the service asks for it: ready when
+    /// something happened (a piece or an error handed over, the body
+    /// dropped), pending while the service does not ask or the client
+    /// has not sent more.
+    fn poll<I: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        conn: &mut Conn<I>,
+    ) -> Poll<()> {
+        match ready!(self.sender.poll_want(cx)) {
+            Want::Gone => {
+                self.abandoned = true;
+                return Poll::Ready(());
+            }
+            Want::Next => {}
+        }
+        if self.expect_continue {
+            self.expect_continue = false;
+            conn.write.push(Bytes::from_static(CONTINUE));
+            // An error shows on the response's own write.
+            let _ = conn.poll_flush(cx);
+        }
+        loop {
+            match self.decoder.decode(&mut conn.read) {
+                Ok(Some(piece)) => {
+                    self.sender.send(Ok(piece));
+                    return Poll::Ready(());
+                }
+                Ok(None) if conn.read_closed => {
+                    let e = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "connection closed before the request body ended",
+                    );
+                    return self.fail(e);
+                }
+                Ok(None) => {}
+                Err(e) => return self.fail(e),
+            }
+            if let Err(e) = ready!(conn.poll_fill(cx)) {
+                return self.fail(e);
+            }
+        }
+    }
+
+    fn fail(&mut self, e: io::Error) -> Poll<()> {
+        self.failed = true;
+        self.sender.send(Err(e));
+        Poll::Ready(())
+    }
+
+    /// Reads the rest of a body the service left, dropping it: whether
+    /// the connection can take the next request.
+    async fn drain<I: AsyncRead + AsyncWrite + Unpin>(&mut self, conn: &mut Conn<I>) -> bool {
+        if self.failed || self.expect_continue {
+            // Broken framing, or a client still waiting for `100 Continue`
+            // before it sends the body.
+            return false;
+        }
+        let mut left = DRAIN_LIMIT;
+        let drained = poll_fn(|cx| loop {
+            match self.decoder.decode(&mut conn.read) {
+                Ok(Some(Piece::Data(data))) if data.len() as u64 <= left => {
+                    left -= data.len() as u64;
+                }
+                Ok(Some(Piece::Data(_))) | Err(_) => return Poll::Ready(false),
+                Ok(Some(Piece::End | Piece::Trailers(_))) => return Poll::Ready(true),
+                Ok(None) if conn.read_closed => return Poll::Ready(false),
+                Ok(None) => {
+                    if ready!(conn.poll_fill(cx)).is_err() {
+                        return Poll::Ready(false);
+                    }
+                }
+            }
+        });
+        tokio::time::timeout(LINGER, drained).await.unwrap_or(false)
+    }
+}

@@ -1,0 +1,327 @@
+//! Parsing an HTTP/1.x request head (RFC 9112 sections 2 to 6) into
+//! [`http::request::Parts`], with what the connection needs to know:
+//! how the body is delimited, whether the connection stays open, and
+//! whether the client asks for an upgrade or a `100 Continue`.
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::{
+    request, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version,
+};
+
+use super::http1_decode::Framing;
+
+/// The most header fields a request may have.
+const MAX_HEADERS: usize = 100;
+
+/// A parsed request head.
+#[derive(Debug)]
+pub(crate) struct RequestHead {
+    pub(crate) parts: request::Parts,
+    pub(crate) framing: Framing,
+    /// The client lets the connection stay open after this exchange.
+    pub(crate) keep_alive: bool,
+    /// `Connection: upgrade` with an `Upgrade` header.
+    pub(crate) upgrade: bool,
+    /// `Expect: 100-continue` on a request with a body.
+    pub(crate) expect_continue: bool,
+}
+
+/// Why a head is refused: answered with its status, then the
+/// connection closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HeadError {
+    /// Malformed: `400 Bad Request`.
+    Malformed(&'static str),
+    /// Longer than the server allows, or too many fields: `431`.
+    TooLarge,
+    /// A transfer coding other than `chunked`: `501 Not Implemented`.
+    UnknownCoding,
+    /// Not HTTP/1.0 or HTTP/1.1: `505 HTTP Version Not Supported`.
+    Version,
+}
+
+impl HeadError {
+    /// The status to answer with.
+    pub(crate) fn status(self) -> StatusCode {
+        match self {
+            HeadError::Malformed(_) => StatusCode::BAD_REQUEST,
+            HeadError::TooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            HeadError::UnknownCoding => StatusCode::NOT_IMPLEMENTED,
+            HeadError::Version => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+        }
+    }
+}
+
+impl std::fmt::Display for HeadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeadError::Malformed(why) => write!(f, "malformed request: {why}"),
+            HeadError::TooLarge => f.write_str("request head too large"),
+            HeadError::UnknownCoding => f.write_str("unsupported transfer coding"),
+            HeadError::Version => f.write_str("unsupported HTTP version"),
+        }
+    }
+}
+
+/// Whether `buf` holds a whole head: an empty line after the request
+/// line. Looks from `from` on (less three bytes), so that a head
+/// arriving in many small reads is scanned once, not once per read.
+pub(crate) fn is_complete(buf: &[u8], from: usize) -> bool {
+    let start = from.saturating_sub(3);
+    buf.get(start..).is_some_and(|tail| {
+        tail.iter().enumerate().any(|(i, &b)| {
+            b == b'\n'
+                && match tail.get(i + 1) {
+                    Some(b'\n') => true,
+                    Some(b'\r') => tail.get(i + 2) == Some(&b'\n'),
+                    _ => false,
+                }
+        })
+    })
+}
+
+/// Parses the head at the start of `buf`: the head and its length, or
+/// `None` if it is not complete yet.
+pub(crate) fn parse(buf: &[u8]) -> Result<Option<(usize, RequestHead)>, HeadError> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut fields);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
+        Err(httparse::Error::Version) => return Err(HeadError::Version),
+        Err(e) => return Err(HeadError::Malformed(parse_error(e))),
+    };
+    // One copy of the head, which the URI and header values share: the
+    // connection's read buffer is not pinned by a request that lives long.
+    let head = Bytes::copy_from_slice(&buf[..len]);
+    let within = |part: &[u8]| {
+        let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+        head.slice(start..start + part.len())
+    };
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
+        .map_err(|_| HeadError::Malformed("bad method"))?;
+    let path = req.path.unwrap_or_default();
+    let uri = Uri::from_maybe_shared(within(path.as_bytes()))
+        .map_err(|_| HeadError::Malformed("bad request target"))?;
+    let version = match req.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let mut headers = HeaderMap::with_capacity(req.headers.len());
+    for field in req.headers.iter() {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
+            .map_err(|_| HeadError::Malformed("bad header name"))?;
+        let value = HeaderValue::from_maybe_shared(within(field.value))
+            .map_err(|_| HeadError::Malformed("bad header value"))?;
+        headers.append(name, value);
+    }
+    let framing = framing(&headers, version)?;
+    let keep_alive = if version == Version::HTTP_10 {
+        has_token(&headers, CONNECTION, "keep-alive")
+    } else {
+        !has_token(&headers, CONNECTION, "close")
+    };
+    let upgrade = version == Version::HTTP_11
+        && headers.contains_key(UPGRADE)
+        && has_token(&headers, CONNECTION, "upgrade");
+    let expect_continue = version == Version::HTTP_11
+        && framing != Framing::Empty
+        && headers
+            .get(EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let mut request = Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version;
+    *request.headers_mut() = headers;
+    let (parts, ()) = request.into_parts();
+    Ok(Some((
+        len,
+        RequestHead {
+            parts,
+            framing,
+            keep_alive,
+            upgrade,
+            expect_continue,
+        },
+    )))
+}
+
+fn parse_error(e: httparse::Error) -> &'static str {
+    match e {
+        httparse::Error::HeaderName => "bad header name",
+        httparse::Error::HeaderValue => "bad header value",
+        httparse::Error::NewLine => "bad line ending",
+        httparse::Error::Status | httparse::Error::Token => "bad request line",
+        _ => "bad request head",
+    }
+}
+
+/// How the body is delimited (RFC 9112 section 6.3). A request with both
+/// `Transfer-Encoding` and `Content-Length` is refused: the two could be
+/// read differently by a proxy in front (request smuggling).
+fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, HeadError> {
+    if headers.contains_key(TRANSFER_ENCODING) {
+        if headers.contains_key(CONTENT_LENGTH) {
+            return Err(HeadError::Malformed(
+                "both Transfer-Encoding and Content-Length",
+            ));
+        }
+        if version == Version::HTTP_10 {
+            return Err(HeadError::Malformed("Transfer-Encoding in HTTP/1.0"));
+        }
+        let codings: Vec<&[u8]> = headers
+            .get_all(TRANSFER_ENCODING)
+            .iter()
+            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|coding| !coding.is_empty())
+            .collect();
+        return match codings.as_slice() {
+            [coding] if coding.eq_ignore_ascii_case(b"chunked") => Ok(Framing::Chunked),
+            [.., last] if last.eq_ignore_ascii_case(b"chunked") => Err(HeadError::UnknownCoding),
+            // chunked is not the last coding: the length is unknowable.
+            _ => Err(HeadError::Malformed(
+                "Transfer-Encoding without final chunked",
+            )),
+        };
+    }
+    let mut length = None;
+    for value in headers.get_all(CONTENT_LENGTH) {
+        for item in value.as_bytes().split(|&b| b == b',') {
+            let item = item.trim_ascii();
+            let parsed = std::str::from_utf8(item)
+                .ok()
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+                .ok_or(HeadError::Malformed("bad Content-Length"))?;
+            if length.is_some_and(|len| len != parsed) {
+                return Err(HeadError::Malformed("conflicting Content-Length values"));
+            }
+            length = Some(parsed);
+        }
+    }
+    Ok(match length {
+        None | Some(0) => Framing::Empty,
+        Some(len) => Framing::Length(len),
+    })
+}
+
+/// Whether a comma-separated header holds `token` (case-insensitively).
+pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(text: &str) -> Result<RequestHead, HeadError> {
+        let (len, head) = parse(text.as_bytes())?.expect("complete");
+        assert_eq!(len, text.len());
+        Ok(head)
+    }
+
+    #[test]
+    fn a_plain_get() {
+        let h = head("GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-Two: 1\r\nX-Two: 2\r\n\r\n").unwrap();
+        assert_eq!(h.parts.method, Method::GET);
+        assert_eq!(h.parts.uri, "/a?b=c");
+        assert_eq!(h.parts.version, Version::HTTP_11);
+        assert_eq!(h.parts.headers.get_all("x-two").iter().count(), 2);
+        assert_eq!(h.framing, Framing::Empty);
+        assert!(h.keep_alive && !h.upgrade && !h.expect_continue);
+    }
+
+    #[test]
+    fn connection_semantics() {
+        assert!(
+            !head("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+                .unwrap()
+                .keep_alive
+        );
+        assert!(!head("GET / HTTP/1.0\r\n\r\n").unwrap().keep_alive);
+        assert!(
+            head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
+                .unwrap()
+                .keep_alive
+        );
+        let up =
+            head("GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n")
+                .unwrap();
+        assert!(up.upgrade);
+        assert!(
+            !head("GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
+                .unwrap()
+                .upgrade
+        );
+    }
+
+    #[test]
+    fn body_framing() {
+        let post = |headers: &str| head(&format!("POST / HTTP/1.1\r\n{headers}\r\n"));
+        assert_eq!(
+            post("Content-Length: 5\r\n").unwrap().framing,
+            Framing::Length(5)
+        );
+        assert_eq!(
+            post("Content-Length: 5, 5\r\n").unwrap().framing,
+            Framing::Length(5)
+        );
+        assert_eq!(
+            post("Transfer-Encoding: chunked\r\n").unwrap().framing,
+            Framing::Chunked
+        );
+        let continued = post("Content-Length: 5\r\nExpect: 100-continue\r\n").unwrap();
+        assert!(continued.expect_continue);
+        for bad in [
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+            "Content-Length: -5\r\n",
+            "Content-Length: 5x\r\n",
+            "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked, gzip\r\n",
+        ] {
+            assert_eq!(
+                post(bad).unwrap_err().status(),
+                StatusCode::BAD_REQUEST,
+                "{bad}"
+            );
+        }
+        let gzip = post("Transfer-Encoding: gzip, chunked\r\n").unwrap_err();
+        assert_eq!(gzip, HeadError::UnknownCoding);
+    }
+
+    #[test]
+    fn partial_and_refused_heads() {
+        assert!(parse(b"GET / HTTP/1.1\r\nHost:").unwrap().is_none());
+        assert_eq!(
+            parse(b"GET / HTTP/2.0\r\n\r\n").unwrap_err(),
+            HeadError::Version
+        );
+        assert!(matches!(
+            parse(b"GET\x01 / HTTP/1.1\r\n\r\n"),
+            Err(HeadError::Malformed(_))
+        ));
+        let many: String = (0..MAX_HEADERS + 1)
+            .map(|i| format!("x-{i}: 1\r\n"))
+            .collect();
+        let text = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        assert_eq!(parse(text.as_bytes()).unwrap_err(), HeadError::TooLarge);
+    }
+
+    #[test]
+    fn completeness_scan() {
+        let text = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(is_complete(text, 0));
+        assert!(is_complete(text, text.len() - 1));
+        assert!(!is_complete(&text[..text.len() - 1], 0));
+        assert!(is_complete(b"GET / HTTP/1.0\n\n", 15));
+    }
+}
