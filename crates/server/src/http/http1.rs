@@ -61,88 +61,114 @@ pub(crate) struct Http1Settings {
 /// already read. `keep_alive: false` answers one request and closes
 /// (a refused connection); once `draining` is cancelled each response
 /// closes its connection, and an idle connection closes at once.
-pub(crate) async fn serve_http1<I, S, B>(
+///
+/// (A function returning an `async move` block rather than an `async fn`:
+/// the block uses its captures in place, where an `async fn` would keep
+/// its arguments twice in the connection's task.)
+pub(crate) fn serve_http1<'a, I, S, B>(
     io: I,
     read_ahead: Bytes,
-    settings: &Http1Settings,
+    settings: &'a Http1Settings,
     mut service: S,
-    draining: &CancellationToken,
+    draining: &'a CancellationToken,
     keep_alive: bool,
     remote_addr: SocketAddr,
-) where
+) -> impl Future<Output = ()> + 'a
+where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: Service<Request<RequestBody>, Response = Response<B>>,
+    S: Service<Request<RequestBody>, Response = Response<B>> + 'a,
     S::Error: Into<BoxError>,
-    B: http_body::Body,
+    B: http_body::Body + 'a,
     B::Error: Into<BoxError>,
 {
     let mut conn = Conn {
         io,
-        read: BytesMut::from(&read_ahead[..]),
+        read: BytesMut::from(read_ahead),
         read_closed: false,
         write: WriteQueue::default(),
         max_header_bytes: settings.max_header_bytes,
+        remote_addr,
     };
-    loop {
-        let idle = conn.read.is_empty();
-        let timeout = settings.header_read_timeout;
-        let head = tokio::select! {
-            head = tokio::time::timeout(timeout, conn.read_head()) => head,
-            () = draining.cancelled(), if idle => return,
-        };
-        let head = match head {
-            Ok(Ok(Some(head))) => head,
-            Ok(Ok(None)) => return,
-            Ok(Err(HeadFailure::Io(e))) => {
-                tracing::debug!("{remote_addr}: connection ended: {e}");
+    async move {
+        loop {
+            // Reading a request and awaiting the service's answer is boxed, as
+            // is what follows a response: a connection whose response lasts
+            // (an event stream) keeps only what sends it in its task.
+            let next = next_answer(&mut conn, &mut service, settings, draining, keep_alive);
+            let (body, mut sending) = match Box::pin(next).await.map(|a| conn.start_response(a)) {
+                None => return,
+                Some(Started::Body(body, sending)) => (body, sending),
+                Some(Started::Upgrade(handover)) => return Box::pin(conn.upgrade(handover)).await,
+            };
+            let sent = {
+                let mut body = pin!(body);
+                poll_fn(|cx| conn.poll_send(cx, body.as_mut(), &mut sending)).await
+            };
+            if !Box::pin(conn.finish(sent, sending)).await {
                 return;
             }
-            Ok(Err(HeadFailure::Refused(e))) => {
-                if e == HeadError::TooLarge {
-                    tracing::info!("{remote_addr}: 431: {e}");
-                } else {
-                    tracing::debug!("{remote_addr}: {}: {e}", e.status().as_u16());
-                }
-                conn.refuse(e.status(), &e.to_string());
-                conn.close().await;
-                return;
+        }
+    }
+}
+/// Reads the next request and hands it to the service: its answer, or
+/// `None` once the connection is done (closed, refused, timed out).
+async fn next_answer<I, S, B>(
+    conn: &mut Conn<I>,
+    service: &mut S,
+    settings: &Http1Settings,
+    draining: &CancellationToken,
+    keep_alive: bool,
+) -> Option<Answered<B>>
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+    S: Service<Request<RequestBody>, Response = Response<B>>,
+    S::Error: Into<BoxError>,
+{
+    let idle = conn.read.is_empty();
+    let timeout = settings.header_read_timeout;
+    let head = tokio::select! {
+        head = tokio::time::timeout(timeout, conn.read_head()) => head,
+        () = draining.cancelled(), if idle => return None,
+    };
+    let remote_addr = conn.remote_addr;
+    let head = match head {
+        Ok(Ok(Some(head))) => head,
+        Ok(Ok(None)) => return None,
+        Ok(Err(HeadFailure::Io(e))) => {
+            tracing::debug!("{remote_addr}: connection ended: {e}");
+            return None;
+        }
+        Ok(Err(HeadFailure::Refused(e))) => {
+            if e == HeadError::TooLarge {
+                tracing::info!("{remote_addr}: 431: {e}");
+            } else {
+                tracing::debug!("{remote_addr}: {}: {e}", e.status().as_u16());
             }
-            Err(_) => {
-                if !idle || !conn.read.is_empty() {
-                    tracing::info!(
-                        "{remote_addr}: closed: request head not received within {timeout:?}"
-                    );
-                }
-                return;
+            conn.refuse(e.status(), &e.to_string());
+            conn.close().await;
+            return None;
+        }
+        Err(_) => {
+            if !idle || !conn.read.is_empty() {
+                tracing::info!(
+                    "{remote_addr}: closed: request head not received within {timeout:?}"
+                );
             }
-        };
-        let keep_alive = keep_alive && !draining.is_cancelled();
-        match conn.exchange(head, &mut service, keep_alive).await {
-            Ok(After::Next) => {}
-            Ok(After::Close) => {
-                conn.close().await;
-                return;
-            }
-            Ok(After::Upgrade(handover)) => {
-                let leftover = conn.read.split().freeze();
-                let _ = handover.send(Handover::connection(Box::new(conn.io), leftover));
-                return;
-            }
-            Err(Interrupted::Gone) => return,
-            Err(Interrupted::Io(e)) => {
-                tracing::debug!("{remote_addr}: connection ended: {e}");
-                return;
-            }
-            Err(Interrupted::Service(e)) => {
-                tracing::debug!("{remote_addr}: service failed: {e}");
-                conn.refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
-                conn.close().await;
-                return;
-            }
-            Err(Interrupted::Body(e)) => {
-                tracing::debug!("{remote_addr}: response body failed: {e}");
-                return;
-            }
+            return None;
+        }
+    };
+    let keep_alive = keep_alive && !draining.is_cancelled();
+    match conn.answer(head, service, keep_alive).await {
+        Ok(Ok(answered)) => Some(answered),
+        Ok(Err(e)) => {
+            tracing::debug!("{remote_addr}: service failed: {e}");
+            conn.refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
+            conn.close().await;
+            None
+        }
+        Err(e) => {
+            conn.log_interrupted(&e);
+            None
         }
     }
 }
@@ -154,22 +180,40 @@ enum HeadFailure {
     Refused(HeadError),
 }
 
-/// What follows an exchange.
-enum After {
-    /// The next request.
-    Next,
-    /// Closing the connection.
-    Close,
-    /// Handing the connection to the upgrade.
-    Upgrade(oneshot::Sender<Handover>),
+/// A service's answer, with what its response needs of the request.
+struct Answered<B> {
+    response: Response<B>,
+    /// The request body, while it is still being read.
+    feed: Option<Feed>,
+    /// Where the connection goes if the response is a `101`.
+    handover: Option<oneshot::Sender<Handover>>,
+    answering: Answering,
 }
 
-/// Why an exchange ended before its response was sent.
+/// A response being sent.
+enum Started<B> {
+    /// Its body, and how it goes.
+    Body(B, Sending),
+    /// A `101`, sent: the connection goes to the upgrade, if the request
+    /// asked for one.
+    Upgrade(Option<oneshot::Sender<Handover>>),
+}
+
+/// How a response body goes out, and what is left of the request's.
+struct Sending {
+    encoder: Encoder,
+    /// The request body, while it is still being read.
+    feed: Option<Feed>,
+    /// The connection may take the next request after this response.
+    keep_alive: bool,
+}
+
+/// Why an exchange ended early.
 enum Interrupted {
     /// The client closed the connection while its response was awaited.
     Gone,
     Io(io::Error),
-    Service(BoxError),
+    /// The response body failed.
     Body(BoxError),
 }
 
@@ -188,6 +232,7 @@ struct Conn<I> {
     read_closed: bool,
     write: WriteQueue,
     max_header_bytes: usize,
+    remote_addr: SocketAddr,
 }
 
 impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
@@ -277,20 +322,19 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         }
     }
 
-    /// Serves one request: the service's answer, then the response.
-    async fn exchange<S, B>(
+    /// Hands a request to the service: its answer, with what the
+    /// response needs of the request.
+    async fn answer<S, B>(
         &mut self,
         head: RequestHead,
         // `&mut`: held across awaits, it keeps the task `Send` without
         // asking the service to be `Sync`.
         service: &mut S,
         keep_alive: bool,
-    ) -> Result<After, Interrupted>
+    ) -> Result<Result<Answered<B>, BoxError>, Interrupted>
     where
         S: Service<Request<RequestBody>, Response = Response<B>>,
         S::Error: Into<BoxError>,
-        B: http_body::Body,
-        B::Error: Into<BoxError>,
     {
         let RequestHead {
             mut parts,
@@ -328,40 +372,90 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             handover
         });
         self.release();
-        // Boxed: the service's future takes no room in the connection's
-        // task once it has answered.
-        let mut answer = Box::pin(service.call(Request::from_parts(parts, body)));
+        let mut answer = pin!(service.call(Request::from_parts(parts, body)));
         let response = poll_fn(|cx| self.poll_answer(cx, answer.as_mut(), &mut feed)).await?;
-        drop(answer);
-        let (mut parts, body) = response
-            .map_err(|e| Interrupted::Service(e.into()))?
-            .into_parts();
-        let (mut encoder, mut keep_alive) =
+        Ok(match response {
+            Ok(response) => Ok(Answered {
+                response,
+                feed,
+                handover,
+                answering,
+            }),
+            Err(e) => Err(e.into()),
+        })
+    }
+
+    /// Queues the response's head: what sends its body, or the upgrade.
+    fn start_response<B: http_body::Body>(&mut self, answered: Answered<B>) -> Started<B> {
+        let Answered {
+            response,
+            feed,
+            handover,
+            answering,
+        } = answered;
+        let (mut parts, body) = response.into_parts();
+        let (encoder, keep_alive) =
             write_head(&mut parts, &body.size_hint(), answering, &mut self.write);
         if parts.status == StatusCode::SWITCHING_PROTOCOLS {
-            poll_fn(|cx| self.poll_flush(cx)).await?;
-            return Ok(match handover {
-                Some(handover) => After::Upgrade(handover),
-                None => After::Close,
-            });
+            return Started::Upgrade(handover);
         }
-        drop(handover);
-        let mut body = pin!(body);
-        poll_fn(|cx| self.poll_send(cx, body.as_mut(), &mut encoder, &mut feed)).await?;
-        if let Some(feed) = feed.as_mut().filter(|feed| !feed.decoder.is_ended()) {
-            keep_alive = keep_alive && feed.drain(self).await;
-        }
-        if encoder == Encoder::UntilClose {
-            keep_alive = false;
-        }
-        Ok(
-            if keep_alive && !(self.read_closed && self.read.is_empty()) {
-                self.release();
-                After::Next
-            } else {
-                After::Close
+        Started::Body(
+            body,
+            Sending {
+                encoder,
+                feed,
+                keep_alive,
             },
         )
+    }
+
+    /// Sends the `101` queued, then hands the connection over.
+    async fn upgrade(mut self, handover: Option<oneshot::Sender<Handover>>)
+    where
+        I: Send + 'static,
+    {
+        if let Err(e) = poll_fn(|cx| self.poll_flush(cx)).await {
+            self.log_interrupted(&Interrupted::Io(e));
+            return;
+        }
+        // A `101` to a request that asked for no upgrade ends the connection.
+        if let Some(handover) = handover {
+            let leftover = self.read.split().freeze();
+            let _ = handover.send(Handover::connection(Box::new(self.io), leftover));
+        }
+    }
+
+    /// After a response: whether the connection takes the next request.
+    /// Reads what the service left of the request body, or closes.
+    async fn finish(&mut self, sent: Result<(), Interrupted>, mut sending: Sending) -> bool {
+        if let Err(e) = sent {
+            self.log_interrupted(&e);
+            return false;
+        }
+        let mut keep_alive = sending.keep_alive && sending.encoder != Encoder::UntilClose;
+        if let Some(feed) = sending
+            .feed
+            .as_mut()
+            .filter(|feed| !feed.decoder.is_ended())
+        {
+            keep_alive = keep_alive && feed.drain(self).await;
+        }
+        if keep_alive && !(self.read_closed && self.read.is_empty()) {
+            self.release();
+            true
+        } else {
+            self.close().await;
+            false
+        }
+    }
+
+    fn log_interrupted(&self, e: &Interrupted) {
+        let remote_addr = self.remote_addr;
+        match e {
+            Interrupted::Gone => {}
+            Interrupted::Io(e) => tracing::debug!("{remote_addr}: connection ended: {e}"),
+            Interrupted::Body(e) => tracing::debug!("{remote_addr}: response body failed: {e}"),
+        }
     }
 
     /// Polls the service's answer, meanwhile feeding it the request body
@@ -396,13 +490,13 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         &mut self,
         cx: &mut Context<'_>,
         mut body: Pin<&mut B>,
-        encoder: &mut Encoder,
-        feed: &mut Option<Feed>,
+        sending: &mut Sending,
     ) -> Poll<Result<(), Interrupted>>
     where
         B: http_body::Body,
         B::Error: Into<BoxError>,
     {
+        let Sending { encoder, feed, .. } = sending;
         loop {
             let mut progressed = false;
             let reading = feed.as_mut().filter(|feed| feed.is_open());
@@ -445,8 +539,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     return Poll::Ready(Ok(()));
                 }
             }
-            if waiting && !reading && self.poll_watch(cx)?.is_ready() {
-                return Poll::Ready(Err(Interrupted::Gone));
+            if waiting && !reading {
+                if self.poll_watch(cx)?.is_ready() {
+                    return Poll::Ready(Err(Interrupted::Gone));
+                }
+                // Until the body has more, the queue keeps no memory.
+                self.write.release();
             }
             if !progressed {
                 return Poll::Pending;
@@ -477,7 +575,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     /// Writes what is queued, closes the sending side, and reads what
     /// the client still sends for a moment, so that the kernel does not
     /// answer it with a reset that could destroy the response in flight.
-    async fn close(mut self) {
+    async fn close(&mut self) {
         let closing = async {
             poll_fn(|cx| self.poll_flush(cx)).await?;
             self.io.shutdown().await?;

@@ -338,10 +338,30 @@ impl ConnSettings {
                 ConnectionInfo::new(remote_addr, local_addr, false, None, self.shared.clone());
             return self.serve_io(tcp, info, service, refused).await;
         };
-        // Boxed, like the TLS connection below: a TLS connection's state
-        // stays out of every cleartext connection's task.
-        let handshake =
-            tokio::time::timeout(self.header_read_timeout, Box::pin(acceptor.accept(tcp)));
+        // Boxed: a TLS connection's state (its handshake, its stream of
+        // over a kilobyte) stays out of every cleartext connection's task.
+        let tls = self.serve_tls(acceptor, tcp, (remote_addr, local_addr), service, refused);
+        Box::pin(tls).await;
+    }
+
+    /// Completes a TLS handshake, then serves the connection.
+    async fn serve_tls<S, B>(
+        &self,
+        acceptor: &tokio_rustls::TlsAcceptor,
+        tcp: TcpStream,
+        (remote_addr, local_addr): (SocketAddr, SocketAddr),
+        service: S,
+        refused: bool,
+    ) where
+        S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        let stats = &self.shared.stats;
+        let handshake = tokio::time::timeout(self.header_read_timeout, acceptor.accept(tcp));
         let tls = tokio::select! {
             result = handshake => result,
             () = self.shared.lifecycle.draining.cancelled() => return,
@@ -351,7 +371,7 @@ impl ConnSettings {
                 let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
                 let info =
                     ConnectionInfo::new(remote_addr, local_addr, true, alpn, self.shared.clone());
-                Box::pin(self.serve_io(tls, info, service, refused)).await;
+                self.serve_io(tls, info, service, refused).await;
             }
             Ok(Err(e)) => {
                 stats.bump(Counter::TlsHandshakeFailures);
@@ -381,18 +401,22 @@ impl ConnSettings {
     {
         let draining = &self.shared.lifecycle.draining;
         let remote_addr = info.remote_addr();
-        let sniffed = tokio::select! {
-            sniffed = tokio::time::timeout(self.header_read_timeout, sniff(&mut io)) => sniffed,
-            () = draining.cancelled() => return,
-        };
-        let (protocol, prefix) = match sniffed {
-            Ok(Ok(Some(sniffed))) => sniffed,
-            Ok(Ok(None)) => return,
-            Ok(Err(e)) => {
+        // Boxed: waiting for the first bytes takes no room in a
+        // connection's task afterwards.
+        let sniffed = Box::pin(async {
+            tokio::select! {
+                sniffed = tokio::time::timeout(self.header_read_timeout, sniff(&mut io)) => Some(sniffed),
+                () = draining.cancelled() => None,
+            }
+        });
+        let (protocol, prefix) = match sniffed.await {
+            None | Some(Ok(Ok(None))) => return,
+            Some(Ok(Ok(Some(sniffed)))) => sniffed,
+            Some(Ok(Err(e))) => {
                 tracing::debug!("{remote_addr}: read failed: {e}");
                 return;
             }
-            Err(_) => {
+            Some(Err(_)) => {
                 tracing::info!(
                     "{remote_addr}: closed: nothing received within {:?}",
                     self.header_read_timeout
