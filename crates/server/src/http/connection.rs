@@ -59,6 +59,18 @@ impl ConnectionInfo {
         }
     }
 
+    /// The same connection, found to be TLS with `alpn` agreed on.
+    pub(crate) fn over_tls(&self, alpn: Option<Vec<u8>>) -> Self {
+        let inner = &self.inner;
+        ConnectionInfo::new(
+            inner.remote_addr,
+            inner.local_addr,
+            true,
+            alpn,
+            inner.server.clone(),
+        )
+    }
+
     /// The client's address.
     pub fn remote_addr(&self) -> SocketAddr {
         self.inner.remote_addr

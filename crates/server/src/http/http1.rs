@@ -11,7 +11,6 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::SocketAddr;
 use std::pin::{pin, Pin};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -25,6 +24,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::body::BoxError;
+use super::connection::ConnectionInfo;
 use super::http1_body::{body_channel, BodySender, Want};
 use super::http1_decode::{Decoder, Framing, Piece};
 use super::http1_head::{self, HeadError, RequestHead};
@@ -72,7 +72,7 @@ pub(crate) fn serve_http1<'a, I, S, B>(
     mut service: S,
     draining: &'a CancellationToken,
     keep_alive: bool,
-    remote_addr: SocketAddr,
+    info: ConnectionInfo,
 ) -> impl Future<Output = ()> + 'a
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -86,8 +86,8 @@ where
         read: BytesMut::from(read_ahead),
         read_closed: false,
         write: WriteQueue::default(),
-        max_header_bytes: settings.max_header_bytes,
-        remote_addr,
+        max_header_bytes: u32::try_from(settings.max_header_bytes).unwrap_or(u32::MAX),
+        info,
     };
     async move {
         loop {
@@ -130,7 +130,7 @@ where
         head = tokio::time::timeout(timeout, conn.read_head()) => head,
         () = draining.cancelled(), if idle => return None,
     };
-    let remote_addr = conn.remote_addr;
+    let remote_addr = conn.info.remote_addr();
     let head = match head {
         Ok(Ok(Some(head))) => head,
         Ok(Ok(None)) => return None,
@@ -231,8 +231,11 @@ struct Conn<I> {
     /// The client closed its sending side.
     read_closed: bool,
     write: WriteQueue,
-    max_header_bytes: usize,
-    remote_addr: SocketAddr,
+    /// The most bytes a request head may take. (A `u32`, which packs
+    /// with the flag above: every byte of an idle connection counts.)
+    max_header_bytes: u32,
+    /// For the log lines.
+    info: ConnectionInfo,
 }
 
 impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
@@ -267,7 +270,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     /// once the client has closed its side.
     fn poll_watch(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while !self.read_closed {
-            if self.read.len() >= self.max_header_bytes {
+            if self.read.len() >= self.max_header_bytes as usize {
                 return Poll::Pending;
             }
             ready!(self.poll_fill(cx))?;
@@ -294,7 +297,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         loop {
             if http1_head::is_complete(&self.read, scanned) {
                 match http1_head::parse(&self.read) {
-                    Ok(Some((len, _))) if len > self.max_header_bytes => {
+                    Ok(Some((len, _))) if len > self.max_header_bytes as usize => {
                         return Err(HeadFailure::Refused(HeadError::TooLarge))
                     }
                     Ok(Some((len, head))) => {
@@ -305,7 +308,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     Err(e) => return Err(HeadFailure::Refused(e)),
                 }
             }
-            if self.read.len() >= self.max_header_bytes {
+            if self.read.len() >= self.max_header_bytes as usize {
                 return Err(HeadFailure::Refused(HeadError::TooLarge));
             }
             scanned = self.read.len();
@@ -450,7 +453,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     }
 
     fn log_interrupted(&self, e: &Interrupted) {
-        let remote_addr = self.remote_addr;
+        let remote_addr = self.info.remote_addr();
         match e {
             Interrupted::Gone => {}
             Interrupted::Io(e) => tracing::debug!("{remote_addr}: connection ended: {e}"),

@@ -155,7 +155,7 @@ impl BodyReceiver {
     }
 
     pub(crate) fn size_hint(&self) -> SizeHint {
-        self.hint.clone()
+        self.hint
     }
 }
 

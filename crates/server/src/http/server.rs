@@ -239,15 +239,21 @@ impl Server {
                     }
                 }
             };
-            let admission = conn.limits.admit(remote_addr.ip());
-            let (conn, service) = (conn.clone(), service.clone());
-            shared.lifecycle.spawn(async move {
-                let addrs = (remote_addr, local_addr);
-                match admission {
-                    Ok(admission) => conn.serve_tcp(tcp, addrs, Some(admission), service).await,
-                    Err(refusal) => conn.serve_tcp(tcp, addrs, None, Refuse(refusal)).await,
+            let info = ConnectionInfo::new(remote_addr, local_addr, false, None, shared.clone());
+            match conn.limits.admit(remote_addr.ip()) {
+                Ok(admission) => shared.lifecycle.spawn(conn.clone().serve_tcp(
+                    tcp,
+                    info,
+                    Some(admission),
+                    service.clone(),
+                )),
+                Err(refusal) => {
+                    let refuse = Refuse(refusal);
+                    shared
+                        .lifecycle
+                        .spawn(conn.clone().serve_tcp(tcp, info, None, refuse));
                 }
-            });
+            }
         };
         drop(listener);
         tracing::info!(
@@ -311,13 +317,19 @@ impl ConnSettings {
     /// Serves one accepted connection: `admission` is its place under the
     /// connection limits, `None` for a refused one (then `service` answers
     /// its first request with the refusal, and the connection closes).
-    async fn serve_tcp<S, B>(
-        &self,
+    ///
+    /// (A function returning an `async move` block: the block uses its
+    /// captures in place, where an `async fn` would keep its arguments
+    /// twice in the connection's task.)
+    #[allow(clippy::manual_async_fn)]
+    fn serve_tcp<S, B>(
+        self: Arc<Self>,
         tcp: TcpStream,
-        (remote_addr, local_addr): (SocketAddr, SocketAddr),
+        info: ConnectionInfo,
         admission: Option<Admission>,
         service: S,
-    ) where
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
         S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
         S::Future: Send + 'static,
         S::Error: Into<BoxError>,
@@ -325,23 +337,23 @@ impl ConnSettings {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let stats = &self.shared.stats;
-        stats.bump(Counter::Connections);
-        let refused = admission.is_none();
-        if refused {
-            stats.bump(Counter::RefusedConnections);
+        async move {
+            let stats = &self.shared.stats;
+            stats.bump(Counter::Connections);
+            let refused = admission.is_none();
+            if refused {
+                stats.bump(Counter::RefusedConnections);
+            }
+            let _open = stats.connection_guard();
+            let _ = tcp.set_nodelay(true);
+            let Some(acceptor) = &self.tls else {
+                return self.serve_io(tcp, info, service, refused).await;
+            };
+            // Boxed: a TLS connection's state (its handshake, its stream of
+            // over a kilobyte) stays out of every cleartext connection's task.
+            let tls = self.serve_tls(acceptor, tcp, info, service, refused);
+            Box::pin(tls).await;
         }
-        let _open = stats.connection_guard();
-        let _ = tcp.set_nodelay(true);
-        let Some(acceptor) = &self.tls else {
-            let info =
-                ConnectionInfo::new(remote_addr, local_addr, false, None, self.shared.clone());
-            return self.serve_io(tcp, info, service, refused).await;
-        };
-        // Boxed: a TLS connection's state (its handshake, its stream of
-        // over a kilobyte) stays out of every cleartext connection's task.
-        let tls = self.serve_tls(acceptor, tcp, (remote_addr, local_addr), service, refused);
-        Box::pin(tls).await;
     }
 
     /// Completes a TLS handshake, then serves the connection.
@@ -349,7 +361,7 @@ impl ConnSettings {
         &self,
         acceptor: &tokio_rustls::TlsAcceptor,
         tcp: TcpStream,
-        (remote_addr, local_addr): (SocketAddr, SocketAddr),
+        info: ConnectionInfo,
         service: S,
         refused: bool,
     ) where
@@ -369,18 +381,18 @@ impl ConnSettings {
         match tls {
             Ok(Ok(tls)) => {
                 let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-                let info =
-                    ConnectionInfo::new(remote_addr, local_addr, true, alpn, self.shared.clone());
-                self.serve_io(tls, info, service, refused).await;
+                self.serve_io(tls, info.over_tls(alpn), service, refused)
+                    .await;
             }
             Ok(Err(e)) => {
                 stats.bump(Counter::TlsHandshakeFailures);
-                tracing::info!("{remote_addr}: TLS handshake failed: {e}");
+                tracing::info!("{}: TLS handshake failed: {e}", info.remote_addr());
             }
             Err(_) => {
                 stats.bump(Counter::TlsHandshakeFailures);
                 tracing::info!(
-                    "{remote_addr}: TLS handshake not done within {:?}",
+                    "{}: TLS handshake not done within {:?}",
+                    info.remote_addr(),
                     self.header_read_timeout
                 );
             }
@@ -389,7 +401,15 @@ impl ConnSettings {
 
     /// Serves HTTP/1.1 or HTTP/2 on a connection; a `refused` one is
     /// closed after answering what its client sent at once.
-    async fn serve_io<I, S, B>(&self, mut io: I, info: ConnectionInfo, service: S, refused: bool)
+    /// (Not an `async fn`, for the reason given at `serve_tcp`.)
+    #[allow(clippy::manual_async_fn)]
+    fn serve_io<I, S, B>(
+        &self,
+        mut io: I,
+        info: ConnectionInfo,
+        service: S,
+        refused: bool,
+    ) -> impl Future<Output = ()> + Send + '_
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
@@ -399,69 +419,63 @@ impl ConnSettings {
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        let draining = &self.shared.lifecycle.draining;
-        let remote_addr = info.remote_addr();
-        // Boxed: waiting for the first bytes takes no room in a
-        // connection's task afterwards.
-        let sniffed = Box::pin(async {
-            tokio::select! {
-                sniffed = tokio::time::timeout(self.header_read_timeout, sniff(&mut io)) => Some(sniffed),
-                () = draining.cancelled() => None,
-            }
-        });
-        let (protocol, prefix) = match sniffed.await {
-            None | Some(Ok(Ok(None))) => return,
-            Some(Ok(Ok(Some(sniffed)))) => sniffed,
-            Some(Ok(Err(e))) => {
-                tracing::debug!("{remote_addr}: read failed: {e}");
-                return;
-            }
-            Some(Err(_)) => {
-                tracing::info!(
-                    "{remote_addr}: closed: nothing received within {:?}",
-                    self.header_read_timeout
-                );
-                return;
-            }
-        };
-        let service = WithConnection {
-            inner: service,
-            info,
-        };
-        match protocol {
-            Protocol::Http1 => {
-                let keep_alive = !refused;
-                let h1 = serve_http1(
-                    io,
-                    prefix,
-                    &self.h1,
-                    service,
-                    draining,
-                    keep_alive,
-                    remote_addr,
-                );
-                h1.await;
-            }
-            Protocol::Http2 => {
-                // A refused connection shuts down at once: HTTP/2's two-step
-                // GOAWAY still answers the streams the client sent with its
-                // preface.
-                let already_cancelled = CancellationToken::new();
-                already_cancelled.cancel();
-                let draining = if refused {
-                    &already_cancelled
-                } else {
-                    draining
-                };
-                // Boxed: the HTTP/2 state does not widen HTTP/1.1 tasks.
-                let io = ReadAhead::new(Prefixed::new(prefix, io));
-                let conn = Box::pin(serve_http2(io, &self.h2, service, draining));
-                match conn.await {
-                    Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-                        tracing::info!("{remote_addr}: closed: {e}");
+        async move {
+            let draining = &self.shared.lifecycle.draining;
+            let remote_addr = info.remote_addr();
+            // Boxed: waiting for the first bytes takes no room in a
+            // connection's task afterwards.
+            let sniffed = Box::pin(async {
+                tokio::select! {
+                    sniffed = tokio::time::timeout(self.header_read_timeout, sniff(&mut io)) => Some(sniffed),
+                    () = draining.cancelled() => None,
+                }
+            });
+            let (protocol, prefix) = match sniffed.await {
+                None | Some(Ok(Ok(None))) => return,
+                Some(Ok(Ok(Some(sniffed)))) => sniffed,
+                Some(Ok(Err(e))) => {
+                    tracing::debug!("{remote_addr}: read failed: {e}");
+                    return;
+                }
+                Some(Err(_)) => {
+                    tracing::info!(
+                        "{remote_addr}: closed: nothing received within {:?}",
+                        self.header_read_timeout
+                    );
+                    return;
+                }
+            };
+            let service = WithConnection {
+                inner: service,
+                info: info.clone(),
+            };
+            match protocol {
+                Protocol::Http1 => {
+                    let keep_alive = !refused;
+                    let h1 = serve_http1(io, prefix, &self.h1, service, draining, keep_alive, info);
+                    h1.await;
+                }
+                Protocol::Http2 => {
+                    // A refused connection shuts down at once: HTTP/2's two-step
+                    // GOAWAY still answers the streams the client sent with its
+                    // preface.
+                    let already_cancelled = CancellationToken::new();
+                    already_cancelled.cancel();
+                    let draining = if refused {
+                        &already_cancelled
+                    } else {
+                        draining
+                    };
+                    // Boxed: the HTTP/2 state does not widen HTTP/1.1 tasks.
+                    let io = ReadAhead::new(Prefixed::new(prefix, io));
+                    let conn = Box::pin(serve_http2(io, &self.h2, service, draining));
+                    match conn.await {
+                        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                            tracing::info!("{remote_addr}: closed: {e}");
+                        }
+                        Err(e) => tracing::debug!("{remote_addr}: HTTP/2 connection ended: {e}"),
+                        Ok(()) => {}
                     }
-                    Err(e) => tracing::debug!("{remote_addr}: HTTP/2 connection ended: {e}"),
-                    Ok(()) => {}
                 }
             }
         }

@@ -2,10 +2,12 @@
 //! deadline after which whatever is left is dropped.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 
 use pushwire_proto::{CloseCode, CloseFrame};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
 /// The tasks of one server and the two moments of its shutdown.
@@ -72,12 +74,9 @@ impl Lifecycle {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let kill = self.kill.clone();
-        self.tracker.spawn(async move {
-            tokio::select! {
-                () = task => {}
-                () = kill.cancelled() => {}
-            }
+        self.tracker.spawn(UntilKilled {
+            task,
+            killed: self.kill.clone().cancelled_owned(),
         });
     }
 
@@ -140,5 +139,28 @@ pub async fn shutdown_signal() -> Shutdown {
     {
         let _ = tokio::signal::ctrl_c().await;
         Shutdown::Stop
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A task that the shutdown deadline drops. (A future of its own
+    /// rather than a `select!`, which would hold the task twice.)
+    struct UntilKilled<F> {
+        #[pin]
+        task: F,
+        #[pin]
+        killed: WaitForCancellationFutureOwned,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for UntilKilled<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let me = self.project();
+        if me.killed.poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        me.task.poll(cx)
     }
 }
