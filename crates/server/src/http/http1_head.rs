@@ -4,7 +4,7 @@
 //! whether the client asks for an upgrade or a `100 Continue`.
 
 use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, UPGRADE};
 use http::{
     request, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version,
 };
@@ -116,6 +116,11 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<(usize, RequestHead)>, HeadErro
         let value = HeaderValue::from_maybe_shared(within(field.value))
             .map_err(|_| HeadError::Malformed("bad header value"))?;
         headers.append(name, value);
+    }
+    // RFC 9112 section 3.2: exactly one Host in HTTP/1.1.
+    let hosts = headers.get_all(HOST).iter().count();
+    if hosts > 1 || (hosts == 0 && version == Version::HTTP_11) {
+        return Err(HeadError::Malformed("HTTP/1.1 needs one Host header"));
     }
     let framing = framing(&headers, version)?;
     let keep_alive = if version == Version::HTTP_10 {
@@ -242,31 +247,23 @@ mod tests {
 
     #[test]
     fn connection_semantics() {
-        assert!(
-            !head("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
-                .unwrap()
-                .keep_alive
+        let get = |version: &str, headers: &str| {
+            head(&format!("GET / HTTP/{version}\r\nHost: x\r\n{headers}\r\n")).unwrap()
+        };
+        assert!(!get("1.1", "Connection: close\r\n").keep_alive);
+        assert!(!get("1.0", "").keep_alive);
+        assert!(get("1.0", "Connection: Keep-Alive\r\n").keep_alive);
+        let up = get(
+            "1.1",
+            "Connection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n",
         );
-        assert!(!head("GET / HTTP/1.0\r\n\r\n").unwrap().keep_alive);
-        assert!(
-            head("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n")
-                .unwrap()
-                .keep_alive
-        );
-        let up =
-            head("GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n")
-                .unwrap();
         assert!(up.upgrade);
-        assert!(
-            !head("GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
-                .unwrap()
-                .upgrade
-        );
+        assert!(!get("1.1", "Upgrade: websocket\r\n").upgrade);
     }
 
     #[test]
     fn body_framing() {
-        let post = |headers: &str| head(&format!("POST / HTTP/1.1\r\n{headers}\r\n"));
+        let post = |headers: &str| head(&format!("POST / HTTP/1.1\r\nHost: x\r\n{headers}\r\n"));
         assert_eq!(
             post("Content-Length: 5\r\n").unwrap().framing,
             Framing::Length(5)
@@ -301,6 +298,17 @@ mod tests {
     #[test]
     fn partial_and_refused_heads() {
         assert!(parse(b"GET / HTTP/1.1\r\nHost:").unwrap().is_none());
+        for hosts in ["", "Host: a\r\nHost: b\r\n"] {
+            let text = format!("GET / HTTP/1.1\r\n{hosts}\r\n");
+            assert!(
+                matches!(parse(text.as_bytes()), Err(HeadError::Malformed(_))),
+                "{hosts:?}"
+            );
+        }
+        assert!(
+            parse(b"GET / HTTP/1.0\r\n\r\n").unwrap().is_some(),
+            "HTTP/1.0 needs none"
+        );
         assert_eq!(
             parse(b"GET / HTTP/2.0\r\n\r\n").unwrap_err(),
             HeadError::Version
@@ -312,7 +320,7 @@ mod tests {
         let many: String = (0..MAX_HEADERS + 1)
             .map(|i| format!("x-{i}: 1\r\n"))
             .collect();
-        let text = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        let text = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
         assert_eq!(parse(text.as_bytes()).unwrap_err(), HeadError::TooLarge);
     }
 
