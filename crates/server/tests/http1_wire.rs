@@ -975,6 +975,24 @@ async fn streamed_chunks_are_sent_as_they_are_produced() {
 }
 
 #[tokio::test]
+async fn a_client_closing_ends_a_waiting_body_at_once() {
+    let server = TestServer::start().await;
+    let (tx, rx) = mpsc::channel::<Result<Bytes, BoxError>>(1);
+    *server.state.channel.lock().unwrap() = Some(rx);
+    let mut conn = server.connect().await;
+    conn.send(get("/channel")).await;
+    let head = conn.head().await.expect("a response head");
+    assert_eq!(head.status, 200);
+    // Nothing is written to the connection after this: only its closing
+    // tells the server that the client is gone, and the body is dropped.
+    drop(conn);
+    tokio::time::timeout(LIMIT, tx.closed())
+        .await
+        .expect("the body was dropped when the client closed");
+    server.assert_still_serving().await;
+}
+
+#[tokio::test]
 async fn a_streamed_body_is_delimited_by_close_for_http10() {
     let server = TestServer::start().await;
     for extra in ["", "Connection: keep-alive\r\n"] {

@@ -47,12 +47,12 @@ type Until = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// resolves: pass [`ConnectionInfo::shutting_down`](crate::ConnectionInfo::shutting_down)
 /// there so the server's graceful shutdown is not held up.
 ///
-/// When the client goes away (the connection closes, or an HTTP/2 stream
-/// is reset), hyper drops the body, and with it the event stream: a
-/// producer on the other end of [`Sse::channel`] sees its
-/// [`SseSender::send`] fail and [`SseSender::closed`] resolve. On
-/// HTTP/1.1 a vanished peer is only noticed when a write fails, so at the
-/// latest on the next event or heartbeat.
+/// When the client goes away (it closes the connection, or resets its
+/// HTTP/2 stream), the server drops the body, and with it the event
+/// stream: a producer on the other end of [`Sse::channel`] sees its
+/// [`SseSender::send`] fail and [`SseSender::closed`] resolve. A peer that
+/// vanishes without closing (a cut network) is noticed when a write fails,
+/// at the latest on the next event or heartbeat.
 ///
 /// An idle stream holds the boxed event stream, one timer and the shutdown
 /// future: no task and no buffers. The heartbeat is a timer the body
