@@ -110,6 +110,7 @@ where
         }
     }
 }
+
 /// Reads the next request and hands it to the service: its answer, or
 /// `None` once the connection is done (closed, refused, timed out).
 async fn next_answer<I, S, B>(
@@ -194,7 +195,7 @@ struct Answered<B> {
 enum Started<B> {
     /// Its body, and how it goes.
     Body(B, Sending),
-    /// A `101`, sent: the connection goes to the upgrade, if the request
+    /// A `101`, queued: the connection goes to the upgrade, if the request
     /// asked for one.
     Upgrade(Option<oneshot::Sender<Handover>>),
 }
