@@ -4,9 +4,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::StatusCode;
 use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
+
+/// Whether a response with this status has no body, whatever its
+/// headers say (RFC 9110 sections 15.2, 15.3.5, 15.4.5).
+pub(crate) fn is_bodiless(status: StatusCode) -> bool {
+    status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+}
 
 /// A boxed, `Send` error, as hyper and tower pass them around.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -355,11 +355,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         let (body, mut feed) = match framing {
             Framing::Empty => (RequestBody::empty(), None),
             Framing::Length(_) | Framing::Chunked => {
-                let hint = match framing {
-                    Framing::Length(len) => SizeHint::with_exact(len),
-                    _ => SizeHint::default(),
-                };
-                let (sender, receiver) = body_channel(hint);
+                let (sender, receiver) = body_channel(framing.size_hint());
                 let feed = Feed {
                     sender,
                     decoder: Decoder::new(framing),

@@ -8,6 +8,7 @@ use std::io;
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
+use http_body::SizeHint;
 
 /// The longest chunk-size line (with its extensions) accepted.
 const MAX_CHUNK_LINE: usize = 4096;
@@ -23,6 +24,17 @@ pub(crate) enum Framing {
     Length(u64),
     /// `Transfer-Encoding: chunked`.
     Chunked,
+}
+
+impl Framing {
+    /// What the body's length is known to be.
+    pub(crate) fn size_hint(self) -> SizeHint {
+        match self {
+            Framing::Empty => SizeHint::with_exact(0),
+            Framing::Length(len) => SizeHint::with_exact(len),
+            Framing::Chunked => SizeHint::default(),
+        }
+    }
 }
 
 /// The next piece of a body.

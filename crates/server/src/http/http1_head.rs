@@ -177,11 +177,7 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, HeadError> 
         if version == Version::HTTP_10 {
             return Err(HeadError::Malformed("Transfer-Encoding in HTTP/1.0"));
         }
-        let codings: Vec<&[u8]> = headers
-            .get_all(TRANSFER_ENCODING)
-            .iter()
-            .flat_map(|value| value.as_bytes().split(|&b| b == b','))
-            .map(<[u8]>::trim_ascii)
+        let codings: Vec<&[u8]> = list_items(headers, TRANSFER_ENCODING)
             .filter(|coding| !coding.is_empty())
             .collect();
         return match codings.as_slice() {
@@ -194,19 +190,16 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, HeadError> 
         };
     }
     let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for item in value.as_bytes().split(|&b| b == b',') {
-            let item = item.trim_ascii();
-            let parsed = std::str::from_utf8(item)
-                .ok()
-                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or(HeadError::Malformed("bad Content-Length"))?;
-            if length.is_some_and(|len| len != parsed) {
-                return Err(HeadError::Malformed("conflicting Content-Length values"));
-            }
-            length = Some(parsed);
+    for item in list_items(headers, CONTENT_LENGTH) {
+        let parsed = std::str::from_utf8(item)
+            .ok()
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u64>().ok())
+            .ok_or(HeadError::Malformed("bad Content-Length"))?;
+        if length.is_some_and(|len| len != parsed) {
+            return Err(HeadError::Malformed("conflicting Content-Length values"));
         }
+        length = Some(parsed);
     }
     Ok(match length {
         None | Some(0) => Framing::Empty,
@@ -214,14 +207,19 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, HeadError> 
     })
 }
 
+/// The elements of every `name` field's comma-separated list, trimmed
+/// (empty ones included).
+fn list_items(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = &[u8]> {
+    headers
+        .get_all(name)
+        .into_iter()
+        .flat_map(|value| value.as_bytes().split(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+}
+
 /// Whether a comma-separated header holds `token` (case-insensitively).
 pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|item| item.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
+    list_items(headers, name).any(|item| item.eq_ignore_ascii_case(token.as_bytes()))
 }
 
 #[cfg(test)]

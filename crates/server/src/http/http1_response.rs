@@ -9,6 +9,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{response, HeaderMap, HeaderValue, StatusCode, Version};
 use http_body::SizeHint;
 
+use super::body::is_bodiless;
 use super::date;
 use super::http1_head::has_token;
 use super::http1_write::WriteQueue;
@@ -54,10 +55,7 @@ pub(crate) fn write_head(
     let mut keep_alive = request.keep_alive && !has_token(headers, CONNECTION, "close");
     headers.remove(TRANSFER_ENCODING);
     let length = content_length(headers).or(hint.exact());
-    let bodiless = status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
-    let encoder = if bodiless {
+    let encoder = if is_bodiless(status) {
         if status == StatusCode::NO_CONTENT || status.is_informational() {
             headers.remove(CONTENT_LENGTH);
         }

@@ -12,7 +12,7 @@ use http::header::{CONNECTION, CONTENT_LENGTH, TE, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderValue, Response};
 use tokio::sync::oneshot;
 
-use super::body::BoxError;
+use super::body::{is_bodiless, BoxError};
 use super::http2::OpenStreams;
 use crate::upgrade::Handover;
 use crate::Http2Stream;
@@ -147,10 +147,7 @@ fn send_head<B: http_body::Body>(
             return None;
         }
     }
-    let bodiless = parts.status.is_informational()
-        || parts.status == http::StatusCode::NO_CONTENT
-        || parts.status == http::StatusCode::NOT_MODIFIED;
-    if let (Some(len), false) = (body.size_hint().exact(), bodiless) {
+    if let (Some(len), false) = (body.size_hint().exact(), is_bodiless(parts.status)) {
         parts
             .headers
             .entry(CONTENT_LENGTH)

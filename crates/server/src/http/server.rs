@@ -489,19 +489,12 @@ struct WithConnection<S> {
     info: ConnectionInfo,
 }
 
-/// Takes hyper's HTTP/1.1 requests (their `Incoming` body made a
-/// [`RequestBody`]) as well as HTTP/2's.
-impl<S, B> Service<Request<B>> for WithConnection<S>
-where
-    S: Service<Request<RequestBody>>,
-    B: Into<RequestBody>,
-{
+impl<S: Service<Request<RequestBody>>> Service<Request<RequestBody>> for WithConnection<S> {
     type Response = S::Response;
     type Error = S::Error;
     type Future = S::Future;
 
-    fn call(&self, req: Request<B>) -> Self::Future {
-        let mut req = req.map(Into::into);
+    fn call(&self, mut req: Request<RequestBody>) -> Self::Future {
         let counter = if req.version() == Version::HTTP_2 {
             Counter::H2Requests
         } else {

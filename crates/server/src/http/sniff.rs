@@ -68,9 +68,8 @@ impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
             self.prefix.advance(n);
             if self.prefix.is_empty() && buf.remaining() > 0 {
                 // Hand over what already follows the prefix in the same
-                // read, so the reader sees the request head at once and
-                // does not grow its buffer for a second read. Pending or
-                // an error shows on the next read.
+                // read, so the reader sees the first frames at once.
+                // Pending or an error shows on the next read.
                 let _ = Pin::new(&mut self.io).poll_read(cx, buf);
             }
             return Poll::Ready(Ok(()));
