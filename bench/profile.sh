@@ -7,7 +7,9 @@
 #   bench/profile.sh strace [PEER] [SCENARIO]   syscall counts (strace -c); divide by the echoes
 #
 # PEER defaults to pushwire, SCENARIO to echo-100x20B. Output goes to
-# bench/target/profile/. Build first with bench/run.sh (or bench/run.sh list).
+# bench/target/profile/. Build the harness first with bench/run.sh (or
+# bench/run.sh list); pushwire itself is built here with the `profiling`
+# profile, release code with debug info for the call graphs.
 # perf comes from Debian's linux-perf, strace from strace.
 set -euo pipefail
 
@@ -22,9 +24,10 @@ mkdir -p "$out"
 case "$tool" in perf|strace) ;; *) echo "usage: $0 perf|strace [PEER] [SCENARIO]" >&2; exit 2 ;; esac
 command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
 
+(cd "$ROOT" && cargo build --profile profiling --quiet -p pushwire-cli)
 ulimit -n 20000 2>/dev/null || true
 "$BENCH/target/release/pushwire-bench" run "$scenario" --peers "$peer" --runs 1 --warmup 1 \
-  --seconds $((seconds + 4)) --pushwire-bin "$ROOT/target/release/pushwire" --out "$out/results" \
+  --seconds $((seconds + 4)) --pushwire-bin "$ROOT/target/profiling/pushwire" --out "$out/results" \
   >"$out/bench.log" 2>&1 &
 bench_pid=$!
 trap 'kill "$bench_pid" 2>/dev/null || true' EXIT
