@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use h2::client::SendRequest;
 use http::{Method, Request, Response, StatusCode};
 use hyper::service::service_fn;
@@ -329,12 +329,11 @@ async fn h2_websocket(client: &mut SendRequest<Bytes>) -> Result<WebSocket<Http2
         protocol: None,
         deflate: None,
     };
-    Ok(WebSocket::from_upgraded(
+    Ok(WebSocket::from_http2(
         Http2Stream::new(send, response.into_body()),
         Role::Client,
         &client_config(),
         negotiated,
-        BytesMut::new(),
     ))
 }
 

@@ -266,7 +266,7 @@ impl Upgrade {
             let stream = UpgradedStream::new(io, version, open);
             let leftover = BytesMut::from(&leftover[..]);
             let ws = WebSocket::from_upgraded(stream, Role::Server, &config, negotiated, leftover);
-            Ok(ws.hand_writes_to_http2())
+            Ok(ws.on_http2_buffers())
         };
         (response, websocket)
     }

@@ -20,8 +20,8 @@ const MIN_MAX_FRAME_SIZE: usize = 16_384;
 ///
 /// A [`Server`](crate::Server) hands these to [`Upgrade`](crate::Upgrade)
 /// itself; a client that opened an extended CONNECT with the `h2` crate
-/// wraps its two halves with [`Http2Stream::new`] and runs a
-/// [`WebSocket`](crate::WebSocket) on it.
+/// wraps its two halves with [`Http2Stream::new`] and runs a WebSocket on
+/// it with [`WebSocket::from_http2`](crate::WebSocket::from_http2).
 ///
 /// Reads hand out the DATA payloads and return their flow-control
 /// window as they are consumed. A write becomes DATA frames once the
@@ -92,6 +92,37 @@ impl Http2Stream {
         self.send.send_data(data, false).map_err(into_io)?;
         Ok(len)
     }
+
+    /// Waits for DATA while nothing is unread; `false` at the end of the
+    /// stream.
+    fn poll_unread(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        while self.unread.is_empty() {
+            match ready!(self.recv.poll_data(cx)) {
+                Some(Ok(data)) => self.unread = data,
+                None => return Poll::Ready(Ok(false)),
+                Some(Err(e)) => {
+                    return Poll::Ready(match e.reason() {
+                        Some(Reason::NO_ERROR | Reason::CANCEL) => Ok(false),
+                        Some(reason) if e.is_reset() => Err(reset_error(reason)),
+                        _ => Err(into_io(e)),
+                    })
+                }
+            }
+        }
+        Poll::Ready(Ok(true))
+    }
+
+    /// The next DATA payload, as h2 received it, its flow-control window
+    /// returned; `None` at the end of the stream. A reader that copies it
+    /// anyway reads it here without a copy in between.
+    pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        if !ready!(self.poll_unread(cx))? {
+            return Poll::Ready(Ok(None));
+        }
+        let chunk = std::mem::take(&mut self.unread);
+        let _ = self.recv.flow_control().release_capacity(chunk.len());
+        Poll::Ready(Ok(Some(chunk)))
+    }
 }
 
 impl std::fmt::Debug for Http2Stream {
@@ -115,18 +146,8 @@ impl AsyncRead for Http2Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        while self.unread.is_empty() {
-            match ready!(self.recv.poll_data(cx)) {
-                Some(Ok(data)) => self.unread = data,
-                None => return Poll::Ready(Ok(())),
-                Some(Err(e)) => {
-                    return Poll::Ready(match e.reason() {
-                        Some(Reason::NO_ERROR | Reason::CANCEL) => Ok(()),
-                        Some(reason) if e.is_reset() => Err(reset_error(reason)),
-                        _ => Err(into_io(e)),
-                    })
-                }
-            }
+        if !ready!(self.poll_unread(cx))? {
+            return Poll::Ready(Ok(()));
         }
         let len = self.unread.len().min(buf.remaining());
         buf.put_slice(&self.unread[..len]);

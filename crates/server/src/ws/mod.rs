@@ -87,7 +87,8 @@ struct Rare<S> {
     /// Set once split: both halves may write, so both must be woken.
     split_wakers: Option<(Arc<WriteWakers>, Waker)>,
     /// Finds the HTTP/2 stream under `S`, which takes the queued buffers
-    /// themselves rather than copies.
+    /// themselves rather than copies, and hands out its DATA payloads as
+    /// they are.
     http2: Option<fn(&mut S) -> Option<&mut Http2Stream>>,
 }
 
@@ -309,7 +310,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     Poll::Pending => {}
                 }
             }
-            let received = match self.read.poll_receive(cx, &mut self.io) {
+            let received = match self.poll_read(cx) {
                 Poll::Pending => {
                     if self.write.buffered() > 0 {
                         if let Err(e) = self.try_write_out(cx, side) {
@@ -442,10 +443,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             return Poll::Ready(());
         }
         loop {
-            match ready!(self.read.poll_receive(cx, &mut self.io)) {
+            match ready!(self.poll_read(cx)) {
                 Ok(Received::Message(_)) => continue,
                 _ => return Poll::Ready(()),
             }
+        }
+    }
+
+    /// Reads until the next message has arrived whole.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Received, Error>> {
+        let http2 = self.rare.as_ref().and_then(|rare| rare.http2);
+        match http2.and_then(|http2_stream| http2_stream(&mut self.io)) {
+            Some(stream) => self.read.poll_receive_http2(cx, stream),
+            None => self.read.poll_receive(cx, &mut self.io),
         }
     }
 
@@ -524,14 +534,31 @@ fn codecs(
 }
 
 impl WebSocket<UpgradedStream> {
-    /// Over an HTTP/2 stream of pushwire's server, writes hand the
-    /// queued buffers to h2 as they are instead of copying them through
-    /// `AsyncWrite`.
-    pub(crate) fn hand_writes_to_http2(mut self) -> Self {
+    /// Over an HTTP/2 stream of pushwire's server, reads and writes pass
+    /// h2's buffers as they are instead of copying them through
+    /// `AsyncRead` and `AsyncWrite`.
+    pub(crate) fn on_http2_buffers(mut self) -> Self {
         if self.io.http2_stream().is_some() {
             self.rare().http2 = Some(UpgradedStream::http2_stream);
         }
         self
+    }
+}
+
+impl WebSocket<Http2Stream> {
+    /// Wraps an HTTP/2 stream opened by an extended CONNECT (RFC 8441)
+    /// whose response said yes. Unlike [`WebSocket::from_upgraded`],
+    /// which works on any byte stream, reads and writes pass h2's buffers
+    /// as they are: a copy fewer each way.
+    pub fn from_http2(
+        stream: Http2Stream,
+        role: Role,
+        config: &WebSocketConfig,
+        negotiated: Negotiated,
+    ) -> Self {
+        let mut ws = WebSocket::from_upgraded(stream, role, config, negotiated, BytesMut::new());
+        ws.rare().http2 = Some(|stream| Some(stream));
+        ws
     }
 }
 

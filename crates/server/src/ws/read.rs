@@ -9,7 +9,7 @@ use bytes::BytesMut;
 use pushwire_proto::{Message, Receiver};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::Error;
+use crate::{Error, Http2Stream};
 
 /// Bytes read per call when no frame is in progress. The scratch space
 /// lives on the stack of the poll call, so an idle connection holds no
@@ -52,6 +52,37 @@ impl ReadState {
         cx: &mut Context<'_>,
         io: &mut R,
     ) -> Poll<Result<Received, Error>> {
+        self.poll_decode(|buf, awaits_payload| poll_fill(cx, io, buf, awaits_payload))
+    }
+
+    /// Decodes the next message from an HTTP/2 stream's DATA payloads,
+    /// each copied once, straight into the buffer.
+    pub(crate) fn poll_receive_http2(
+        &mut self,
+        cx: &mut Context<'_>,
+        stream: &mut Http2Stream,
+    ) -> Poll<Result<Received, Error>> {
+        self.poll_decode(|buf, _| {
+            let Some(chunk) = ready!(stream.poll_chunk(cx))? else {
+                return Poll::Ready(Ok(0));
+            };
+            if buf.capacity() == 0 {
+                let capacity = Receiver::frame_capacity(&chunk).max(chunk.len());
+                *buf = BytesMut::with_capacity(capacity);
+            }
+            buf.extend_from_slice(&chunk);
+            Poll::Ready(Ok(chunk.len()))
+        })
+    }
+
+    /// Decodes the next message, calling `fill` for more bytes as needed:
+    /// it appends what arrived to the buffer (told whether a frame's
+    /// payload is awaited, room for which is reserved already) and
+    /// returns how much, 0 at end of stream.
+    fn poll_decode(
+        &mut self,
+        mut fill: impl FnMut(&mut BytesMut, bool) -> Poll<io::Result<usize>>,
+    ) -> Poll<Result<Received, Error>> {
         loop {
             if let Some(message) = self.receiver.decode(&mut self.buf)? {
                 if self.buf.is_empty() {
@@ -60,37 +91,37 @@ impl ReadState {
                 }
                 return Poll::Ready(Ok(Received::Message(message)));
             }
-            let read = ready!(self.poll_fill(cx, io))?;
-            if read == 0 {
+            if ready!(fill(&mut self.buf, self.receiver.awaits_payload()))? == 0 {
                 return Poll::Ready(Ok(Received::Eof));
             }
         }
     }
+}
 
-    /// Reads once from `io` into the buffer; returns the bytes read.
-    fn poll_fill<R: AsyncRead + Unpin>(
-        &mut self,
-        cx: &mut Context<'_>,
-        io: &mut R,
-    ) -> Poll<io::Result<usize>> {
-        if self.buf.capacity() == 0 {
-            let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-            let mut read_buf = ReadBuf::uninit(&mut scratch);
-            ready!(Pin::new(io).poll_read(cx, &mut read_buf))?;
-            let filled = read_buf.filled();
-            // Sized for the whole first frame, so that the rest of it is
-            // read in place rather than by growing (and copying) the buffer.
-            let capacity = Receiver::frame_capacity(filled).max(filled.len());
-            self.buf = BytesMut::with_capacity(capacity);
-            self.buf.extend_from_slice(filled);
-            return Poll::Ready(Ok(filled.len()));
-        }
-        // Room for the rest of a frame in progress is reserved already:
-        // more would copy the buffer just to read its last bytes.
-        let room = self.buf.capacity() - self.buf.len();
-        if room == 0 || (room < MIN_ROOM && !self.receiver.awaits_payload()) {
-            self.buf.reserve(MIN_ROOM);
-        }
-        tokio_util::io::poll_read_buf(Pin::new(io), cx, &mut self.buf)
+/// Reads once from `io` into `buf`; returns the bytes read.
+fn poll_fill<R: AsyncRead + Unpin>(
+    cx: &mut Context<'_>,
+    io: &mut R,
+    buf: &mut BytesMut,
+    awaits_payload: bool,
+) -> Poll<io::Result<usize>> {
+    if buf.capacity() == 0 {
+        let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut read_buf = ReadBuf::uninit(&mut scratch);
+        ready!(Pin::new(io).poll_read(cx, &mut read_buf))?;
+        let filled = read_buf.filled();
+        // Sized for the whole first frame, so that the rest of it is
+        // read in place rather than by growing (and copying) the buffer.
+        let capacity = Receiver::frame_capacity(filled).max(filled.len());
+        *buf = BytesMut::with_capacity(capacity);
+        buf.extend_from_slice(filled);
+        return Poll::Ready(Ok(filled.len()));
     }
+    // Room for the rest of a frame in progress is reserved already:
+    // more would copy the buffer just to read its last bytes.
+    let room = buf.capacity() - buf.len();
+    if room == 0 || (room < MIN_ROOM && !awaits_payload) {
+        buf.reserve(MIN_ROOM);
+    }
+    tokio_util::io::poll_read_buf(Pin::new(io), cx, buf)
 }

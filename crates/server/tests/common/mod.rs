@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
 use http::{Method, Request, Response};
@@ -185,11 +185,22 @@ pub async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> String {
     String::from_utf8(head).unwrap()
 }
 
-/// Sends each message and expects it back.
+/// Sends each message and expects it back: a short text, and a binary
+/// message that does not compress, so that it spans many reads (over
+/// HTTP/2, many DATA frames) even with permessage-deflate.
 pub async fn round_trip<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>, tag: &str) {
+    let mut state = 0x2545_f491_u32;
+    let noise: Vec<u8> = (0..70_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect();
     let messages = [
         Message::text(format!("hello from {tag}")),
-        Message::binary(vec![7u8; 70_000]),
+        Message::binary(noise),
     ];
     for message in messages {
         ws.send(message.clone()).await.unwrap();
@@ -308,11 +319,10 @@ pub async fn h2_websocket(client: &mut SendRequest<Bytes>, path: &str) -> WebSoc
         protocol,
         deflate: validate_response(&deflate, &extensions).unwrap(),
     };
-    WebSocket::from_upgraded(
+    WebSocket::from_http2(
         Http2Stream::new(send, recv),
         Role::Client,
         &WebSocketConfig::default(),
         negotiated,
-        BytesMut::new(),
     )
 }
