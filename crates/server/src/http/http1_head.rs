@@ -37,7 +37,8 @@ pub(crate) enum HeadError {
     TooLarge,
     /// A transfer coding other than `chunked`: `501 Not Implemented`.
     UnknownCoding,
-    /// Not HTTP/1.0 or HTTP/1.1: `505 HTTP Version Not Supported`.
+    /// Not HTTP/1 (later minor versions are served as HTTP/1.1):
+    /// `505 HTTP Version Not Supported`.
     Version,
 }
 
@@ -81,6 +82,18 @@ pub(crate) fn is_complete(buf: &[u8], from: usize) -> bool {
     })
 }
 
+/// Where the minor digit of a later HTTP/1 version (`HTTP/1.2` to
+/// `HTTP/1.9`) sits in the request line at the start of `buf`, which may
+/// still be arriving.
+fn later_minor_version(buf: &[u8]) -> Option<usize> {
+    let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let line = &buf[..line_end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let digit = line.len().checked_sub(1)?;
+    let later = line[..digit].ends_with(b" HTTP/1.") && matches!(line[digit], b'2'..=b'9');
+    later.then_some(digit)
+}
+
 /// Parses the head at the start of `buf`: the head and its length, or
 /// `None` if it is not complete yet.
 pub(crate) fn parse(buf: &[u8]) -> Result<Option<(usize, RequestHead)>, HeadError> {
@@ -90,7 +103,16 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<(usize, RequestHead)>, HeadErro
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
-        Err(httparse::Error::Version) => return Err(HeadError::Version),
+        Err(httparse::Error::Version) => {
+            // RFC 9112 section 2.3: a later minor version of HTTP/1 is
+            // served as the highest one implemented, HTTP/1.1.
+            let Some(at) = later_minor_version(buf) else {
+                return Err(HeadError::Version);
+            };
+            let mut as_http11 = buf.to_vec();
+            as_http11[at] = b'1';
+            return parse(&as_http11);
+        }
         Err(e) => return Err(HeadError::Malformed(parse_error(e))),
     };
     // One copy of the head, which the URI and header values share: the
@@ -244,6 +266,26 @@ mod tests {
     }
 
     #[test]
+    fn a_later_http1_minor_version_is_served_as_http11() {
+        let h =
+            head("GET / HTTP/1.2\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+                .unwrap();
+        assert_eq!(h.parts.version, Version::HTTP_11);
+        assert!(h.keep_alive && h.upgrade);
+        assert!(
+            matches!(parse(b"GET / HTTP/1.9"), Ok(None)),
+            "still arriving"
+        );
+        assert!(
+            matches!(
+                parse(b"GET / HTTP/1.3\r\n\r\n"),
+                Err(HeadError::Malformed(_))
+            ),
+            "and held to HTTP/1.1's rules: Host is required"
+        );
+    }
+
+    #[test]
     fn connection_semantics() {
         let get = |version: &str, headers: &str| {
             head(&format!("GET / HTTP/{version}\r\nHost: x\r\n{headers}\r\n")).unwrap()
@@ -311,6 +353,10 @@ mod tests {
             parse(b"GET / HTTP/2.0\r\n\r\n").unwrap_err(),
             HeadError::Version
         );
+        assert!(matches!(
+            parse(b"GET / HTTP/1.10\r\nHost: x\r\n\r\n"),
+            Err(HeadError::Malformed(_))
+        ));
         assert!(matches!(
             parse(b"GET\x01 / HTTP/1.1\r\n\r\n"),
             Err(HeadError::Malformed(_))
