@@ -66,11 +66,7 @@ impl ReadState {
             let Some(chunk) = ready!(stream.poll_chunk(cx))? else {
                 return Poll::Ready(Ok(0));
             };
-            if buf.capacity() == 0 {
-                let capacity = Receiver::frame_capacity(&chunk).max(chunk.len());
-                *buf = BytesMut::with_capacity(capacity);
-            }
-            buf.extend_from_slice(&chunk);
+            append(buf, &chunk);
             Poll::Ready(Ok(chunk.len()))
         })
     }
@@ -110,11 +106,7 @@ fn poll_fill<R: AsyncRead + Unpin>(
         let mut read_buf = ReadBuf::uninit(&mut scratch);
         ready!(Pin::new(io).poll_read(cx, &mut read_buf))?;
         let filled = read_buf.filled();
-        // Sized for the whole first frame, so that the rest of it is
-        // read in place rather than by growing (and copying) the buffer.
-        let capacity = Receiver::frame_capacity(filled).max(filled.len());
-        *buf = BytesMut::with_capacity(capacity);
-        buf.extend_from_slice(filled);
+        append(buf, filled);
         return Poll::Ready(Ok(filled.len()));
     }
     // Room for the rest of a frame in progress is reserved already:
@@ -124,4 +116,14 @@ fn poll_fill<R: AsyncRead + Unpin>(
         buf.reserve(MIN_ROOM);
     }
     tokio_util::io::poll_read_buf(Pin::new(io), cx, buf)
+}
+
+/// Appends `bytes` to `buf`. A released buffer is allocated anew, sized
+/// for the whole frame `bytes` begin, so that the rest of it arrives in
+/// place rather than by growing (and copying) the buffer.
+fn append(buf: &mut BytesMut, bytes: &[u8]) {
+    if buf.capacity() == 0 {
+        *buf = BytesMut::with_capacity(Receiver::frame_capacity(bytes).max(bytes.len()));
+    }
+    buf.extend_from_slice(bytes);
 }
