@@ -8,26 +8,31 @@ use crate::mask::apply_mask;
 use crate::message::Message;
 use crate::role::Role;
 
-/// One encoded frame: its header and its (masked, compressed) payload.
+/// One encoded frame as it goes on the wire: [`header()`](Self::header),
+/// then [`payload`](Self::payload).
 ///
-/// The payload is kept apart from the header so that an unmasked payload
-/// is never copied: a server sending the same bytes to many connections
-/// shares one buffer among all of them.
+/// An unmasked payload is kept apart from the header so that it is never
+/// copied: a server sending the same bytes to many connections shares one
+/// buffer among all of them. A masked payload (client role) is a copy
+/// anyway, and that copy starts with the header: the whole frame is then
+/// one buffer, `payload`, and `header()` is empty.
 #[derive(Debug, Clone)]
 pub struct EncodedFrame {
     header: [u8; MAX_HEADER_LEN],
     header_len: u8,
-    /// The payload as it goes on the wire.
+    /// What follows `header()` on the wire: the (compressed) payload, or
+    /// the whole frame when it was masked.
     pub payload: Bytes,
 }
 
 impl EncodedFrame {
-    /// The header bytes.
+    /// The header bytes kept apart from the payload; empty when the
+    /// header leads `payload`.
     pub fn header(&self) -> &[u8] {
         &self.header[..self.header_len as usize]
     }
 
-    /// Header plus payload length.
+    /// The frame's length on the wire, header included.
     pub fn len(&self) -> usize {
         self.header_len as usize + self.payload.len()
     }
@@ -99,20 +104,58 @@ impl Sender {
             mask,
             payload_len: payload.len() as u64,
         };
-        let payload = match mask {
-            Some(key) if !payload.is_empty() => {
-                let mut masked = payload.to_vec();
-                apply_mask(&mut masked, key, 0);
-                Bytes::from(masked)
-            }
-            _ => payload,
-        };
         let mut bytes = [0u8; MAX_HEADER_LEN];
-        let header_len = header.encode(&mut bytes) as u8;
-        EncodedFrame {
-            header: bytes,
-            header_len,
-            payload,
+        let header_len = header.encode(&mut bytes);
+        match mask {
+            Some(key) if !payload.is_empty() => {
+                let mut frame = Vec::with_capacity(header_len + payload.len());
+                frame.extend_from_slice(&bytes[..header_len]);
+                frame.extend_from_slice(&payload);
+                apply_mask(&mut frame[header_len..], key, 0);
+                EncodedFrame {
+                    header: bytes,
+                    header_len: 0,
+                    payload: Bytes::from(frame),
+                }
+            }
+            _ => EncodedFrame {
+                header: bytes,
+                header_len: header_len as u8,
+                payload,
+            },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Limits, Receiver};
+    use bytes::BytesMut;
+
+    #[test]
+    fn a_masked_frame_is_one_buffer_that_decodes_back() {
+        let mut tx = Sender::new(Role::Client, None, 0);
+        let message = Message::binary(vec![7u8; 300]);
+        let frame = tx.encode(&message, [1, 2, 3, 4]);
+        assert!(frame.header().is_empty());
+        assert_eq!(frame.len(), 2 + 2 + 4 + 300);
+        assert_eq!(&frame.payload[..4], &[0x82, 0x80 | 126, 1, 44]);
+        assert_eq!(&frame.payload[4..8], &[1, 2, 3, 4]);
+        assert_eq!(frame.payload[8], 7 ^ 1);
+
+        let mut rx = Receiver::new(Role::Server, Limits::default(), None);
+        let mut wire = BytesMut::from(&frame.payload[..]);
+        assert_eq!(rx.decode(&mut wire).unwrap(), Some(message));
+    }
+
+    #[test]
+    fn a_server_frame_keeps_its_payload_apart() {
+        let mut tx = Sender::new(Role::Server, None, 0);
+        let payload = Bytes::from(vec![7u8; 300]);
+        let frame = tx.encode(&Message::Binary(payload.clone()), [0; 4]);
+        assert_eq!(frame.header(), &[0x82, 126, 1, 44]);
+        assert_eq!(frame.payload.as_ptr(), payload.as_ptr(), "not copied");
+        assert_eq!(frame.len(), 304);
     }
 }

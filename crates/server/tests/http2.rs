@@ -1,5 +1,5 @@
 //! WebSocket over HTTP/2 (RFC 8441) on a cleartext connection opened by
-//! prior knowledge: SETTINGS_ENABLE_CONNECT_PROTOCOL, extended CONNECT,
+//! prior knowledge: the server's SETTINGS, extended CONNECT,
 //! several WebSockets multiplexed on one connection, RST_STREAM ending
 //! one stream only; and plain requests: bodies beyond the flow-control
 //! windows both ways, HEAD, a failing service, a reset while answering.
@@ -17,6 +17,7 @@ use std::time::Duration;
 use http::{Request, Response};
 use hyper::service::service_fn;
 use pushwire::{Body, Message, RequestBody, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 #[tokio::test]
@@ -34,6 +35,33 @@ async fn server_advertises_extended_connect_and_serves_plain_requests() {
     );
     assert_eq!(h2_get(&mut client, "/nope").await.0, 404);
     assert_eq!(server.stats.snapshot().h2_requests, 4);
+}
+
+/// The server's first frame, read off the wire: its SETTINGS.
+#[tokio::test]
+async fn server_settings_on_the_wire() {
+    let server = TestServer::start(|s| s).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let mut head = [0u8; 9];
+    tcp.read_exact(&mut head).await.unwrap();
+    assert_eq!((head[3], head[4]), (0x4, 0), "a SETTINGS frame, no ACK");
+    let len = usize::from(head[1]) << 8 | usize::from(head[2]);
+    let mut payload = vec![0u8; len];
+    tcp.read_exact(&mut payload).await.unwrap();
+    let settings: Vec<(u16, u32)> = payload
+        .chunks_exact(6)
+        .map(|s| {
+            let id = u16::from_be_bytes([s[0], s[1]]);
+            (id, u32::from_be_bytes([s[2], s[3], s[4], s[5]]))
+        })
+        .collect();
+    // SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441), and DATA frames up to
+    // 64 KiB: a client's 16 KiB WebSocket message fits in one.
+    assert!(settings.contains(&(0x8, 1)), "{settings:?}");
+    assert!(settings.contains(&(0x5, 64 << 10)), "{settings:?}");
 }
 
 #[tokio::test]

@@ -21,6 +21,10 @@ use super::http2_respond::Respond;
 use super::request_body::RequestBody;
 use crate::upgrade::upgrade_slot;
 
+/// The longest DATA frame the server accepts, as it announces in its
+/// SETTINGS.
+const MAX_FRAME_SIZE: u32 = 64 << 10;
+
 /// How long a keep-alive ping may go unanswered.
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -46,6 +50,9 @@ impl Http2Settings {
             // once, and a stream whose reader stalls holds 1 MiB at most.
             .initial_window_size(1 << 20)
             .initial_connection_window_size(4 << 20)
+            // DATA frames of up to 64 KiB: a client's 16 KiB WebSocket
+            // message, header included, arrives as one frame.
+            .max_frame_size(MAX_FRAME_SIZE)
             .max_send_buffer_size(400 << 10);
         builder
     }

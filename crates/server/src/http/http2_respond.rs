@@ -141,7 +141,7 @@ fn send_head<B: http_body::Body>(
             if let Ok(stream) = send.send_response(Response::from_parts(parts, ()), false) {
                 // Refused when the Upgrade was dropped: the stream is
                 // then reset as it drops.
-                let stream = Http2Stream::counted(stream, recv, open.cloned());
+                let stream = Http2Stream::served(stream, recv, open.cloned());
                 let _ = tunnel.send(Handover::http2(stream));
             }
             return None;

@@ -15,6 +15,11 @@ use crate::http::http2::{into_io, OpenStreams};
 /// h2 splits longer data into frames of the peer's maximum, at least this.
 const MIN_MAX_FRAME_SIZE: usize = 16_384;
 
+/// h2 copies a DATA payload shorter than this next to its frame header,
+/// so it rides along in the next write; a longer one is written by
+/// reference, in a write of its own.
+const H2_INLINE_PAYLOAD: usize = 256;
+
 /// One HTTP/2 stream as an `AsyncRead + AsyncWrite` byte stream: what a
 /// WebSocket runs on over HTTP/2 (RFC 8441), on either side.
 ///
@@ -33,6 +38,9 @@ pub struct Http2Stream {
     recv: RecvStream,
     unread: Bytes,
     ended: bool,
+    /// Served by pushwire: the peer is a client, which may accept no
+    /// DATA frame longer than 16 KiB (browsers do not).
+    served: bool,
     /// Counts this stream among its connection's, when served.
     _open: Option<OpenStreams>,
 }
@@ -40,21 +48,26 @@ pub struct Http2Stream {
 impl Http2Stream {
     /// The byte stream over a stream's sending and receiving halves.
     pub fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
-        Http2Stream::counted(send, recv, None)
-    }
-
-    /// A stream of pushwire's server, counted among its connection's.
-    pub(crate) fn counted(
-        send: SendStream<Bytes>,
-        recv: RecvStream,
-        open: Option<OpenStreams>,
-    ) -> Self {
         Http2Stream {
             send,
             recv,
             unread: Bytes::new(),
             ended: false,
+            served: false,
+            _open: None,
+        }
+    }
+
+    /// A stream of pushwire's server, counted among its connection's.
+    pub(crate) fn served(
+        send: SendStream<Bytes>,
+        recv: RecvStream,
+        open: Option<OpenStreams>,
+    ) -> Self {
+        Http2Stream {
+            served: true,
             _open: open,
+            ..Http2Stream::new(send, recv)
         }
     }
 
@@ -77,15 +90,21 @@ impl Http2Stream {
         Poll::Ready(Ok(()))
     }
 
-    /// Queues `data` on the stream. A write longer than a frame goes
-    /// out with its odd remainder first: h2 writes a full DATA frame in
-    /// a syscall of its own, and a short frame queued *before* it rides
-    /// along in that syscall, where one queued after it would need
-    /// another.
+    /// Queues `data` on the stream; h2 splits it into frames of the
+    /// peer's maximum size.
+    ///
+    /// A served stream sends a write that is a few bytes longer than a
+    /// multiple of 16 KiB with those bytes first: h2 writes a full DATA
+    /// frame in a syscall of its own, and a short frame queued *before*
+    /// it rides along in that syscall, where the short tail h2 would
+    /// split off needs another. A
+    /// client's peer is a server, which commonly accepts longer frames
+    /// (pushwire's announces 64 KiB): there a masked WebSocket frame,
+    /// header and payload in one buffer, goes out as one DATA frame.
     pub(crate) fn send(&mut self, mut data: Bytes) -> io::Result<usize> {
         let len = data.len();
         let remainder = len % MIN_MAX_FRAME_SIZE;
-        if len > MIN_MAX_FRAME_SIZE && remainder != 0 {
+        if self.served && len > MIN_MAX_FRAME_SIZE && (1..H2_INLINE_PAYLOAD).contains(&remainder) {
             let head = data.split_to(remainder);
             self.send.send_data(head, false).map_err(into_io)?;
         }
