@@ -5,21 +5,22 @@
 # prints a markdown table. Target (issue 3): h2 >= 0.7 x h1 everywhere.
 #
 #   bench/ws-h2-vs-h1.sh                  the table
-#   RUNS=7 DURATION_MS=3000 bench/ws-h2-vs-h1.sh
+#   RUNS=7 DURATION_MS=3000 SLICE_MS=250 bench/ws-h2-vs-h1.sh
 #   SIZES="20 1024 16384" SOCKETS="1 10 100" bench/ws-h2-vs-h1.sh
 #   WINDOW=h2-default bench/ws-h2-vs-h1.sh   h2 client with 64 KiB windows
 #   bench/ws-h2-vs-h1.sh --check          exit 1 if any median ratio < 0.7
 #
 # One server process (pinned to core 0) serves all runs; the generator
 # (pinned to core 1) runs a closed loop per WebSocket: send one binary
-# message, await its echo, repeat; no permessage-deflate. Each run does
-# h1, then h2 with all WebSockets on one connection ("h2x1", as a browser
-# does), then h2 over 10 connections ("h2x10", when there are >= 10
-# WebSockets), back to back, so that they share the machine's state; the
-# ratio of each run is taken and the table shows the median over RUNS
-# runs with the min-max spread. "srv us/msg" is the server's CPU time per
-# echoed message (median), which does not depend on how busy the rest of
-# the machine is.
+# message, await its echo, repeat; no permessage-deflate. Each run opens
+# the WebSockets over h1, over h2 with all of them on one connection
+# ("h2x1", as a browser does), and over h2 on 10 connections ("h2x10",
+# when there are >= 10 WebSockets), and runs one set at a time in turns
+# of SLICE_MS until each has run DURATION_MS: the sets share the shared
+# machine's ups and downs, which otherwise move a ratio by more than
+# 0.1. The ratio of each run is taken and the table shows the median
+# over RUNS runs with the min-max spread. "srv us/msg" is the server's
+# CPU time per echoed message (median).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +36,7 @@ while [ $# -gt 0 ]; do
 done
 runs=${RUNS:-5}
 duration_ms=${DURATION_MS:-2000}
+slice_ms=${SLICE_MS:-250}
 warmup_ms=${WARMUP_MS:-500}
 sizes=${SIZES:-"20 1024 16384"}
 socket_counts=${SOCKETS:-"1 10 100"}
@@ -63,13 +65,16 @@ field() { # field NAME JSON
   sed -n "s/.*\"$1\":\([^,}]*\).*/\1/p" <<<"$2"
 }
 
-# One run of the generator; prints "msgs_per_sec server_us_per_msg".
-load() { # load TRANSPORT CONNECTIONS SOCKETS SIZE
+# One run of the generator over SETS (h1,h2x1,...): prints one line per
+# set, "set msgs_per_sec server_us_per_msg".
+load() { # load SETS SOCKETS SIZE
   local json
-  json=$(taskset -c "$load_core" "$bin" load --addr "$addr" --transport "$1" \
-    --connections "$2" --sockets "$3" --size "$4" --window "$window" \
-    --warmup-ms "$warmup_ms" --duration-ms "$duration_ms" --server-pid "$server_pid")
-  echo "$(field msgs_per_sec "$json") $(field server_cpu_us_per_msg "$json")"
+  taskset -c "$load_core" "$bin" load --addr "$addr" --sets "$1" --sockets "$2" \
+    --size "$3" --window "$window" --warmup-ms "$warmup_ms" --duration-ms "$duration_ms" \
+    --slice-ms "$slice_ms" --server-pid "$server_pid" |
+    while read -r json; do
+      echo "$(field set "$json" | tr -d '"') $(field msgs_per_sec "$json") $(field server_cpu_us_per_msg "$json")"
+    done
 }
 
 # Median, min and max of the numbers on stdin: "median min max".
@@ -91,21 +96,22 @@ rows=()
 status=0
 for size in $sizes; do
   for sockets in $socket_counts; do
-    variants=("h2 1")
-    [ "$sockets" -ge 10 ] && variants+=("h2 10")
+    sets=h1,h2x1
+    [ "$sockets" -ge 10 ] && sets+=,h2x10
     h1_rates=() h1_cpu=()
     declare -A rates=() cpus=() ratios=()
     for run in $(seq "$runs"); do
       echo "size=$size sockets=$sockets run $run/$runs" >&2
-      read -r h1_rate h1_us < <(load h1 "$sockets" "$sockets" "$size")
-      h1_rates+=("$h1_rate") h1_cpu+=("$h1_us")
-      for variant in "${variants[@]}"; do
-        read -r _ connections <<<"$variant"
-        read -r rate us < <(load h2 "$connections" "$sockets" "$size")
-        rates[$connections]+="$rate "
-        cpus[$connections]+="$us "
-        ratios[$connections]+="$(awk -v a="$rate" -v b="$h1_rate" 'BEGIN { print a / b }') "
+      declare -A rate=() us=()
+      while read -r set r u; do rate[$set]=$r us[$set]=$u; done < <(load "$sets" "$sockets" "$size")
+      h1_rates+=("${rate[h1]}") h1_cpu+=("${us[h1]}")
+      for connections in 1 10; do
+        [ -n "${rate[h2x$connections]:-}" ] || continue
+        rates[$connections]+="${rate[h2x$connections]} "
+        cpus[$connections]+="${us[h2x$connections]} "
+        ratios[$connections]+="$(awk -v a="${rate[h2x$connections]}" -v b="${rate[h1]}" 'BEGIN { print a / b }') "
       done
+      unset rate us
     done
     read -r m lo hi < <(printf '%s\n' "${h1_rates[@]}" | stats)
     h1_cell=$(fmt_rate "$m" "$lo" "$hi")
@@ -133,7 +139,7 @@ for size in $sizes; do
 done
 
 echo
-echo "WebSocket echo, msgs/s (median of $runs runs of ${duration_ms} ms, min-max), server on core $server_core, generator on core $load_core, h2 client windows: $window:"
+echo "WebSocket echo, msgs/s (median of $runs runs, each set measured ${duration_ms} ms in turns of ${slice_ms} ms; min-max), server on core $server_core, generator on core $load_core, h2 client windows: $window:"
 echo
 echo "| size B | sockets | h1 msgs/s | h2x1 msgs/s | h2x1/h1 | h2x10 msgs/s | h2x10/h1 | srv us/msg h1 / h2x1 / h2x10 |"
 echo "|-------:|--------:|----------:|------------:|--------:|-------------:|---------:|-----------------------------:|"

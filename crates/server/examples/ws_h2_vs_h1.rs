@@ -3,25 +3,31 @@
 //!
 //! ```text
 //! ws_h2_vs_h1 server [--listen 127.0.0.1:0]
-//! ws_h2_vs_h1 load --addr 127.0.0.1:PORT --transport h1|h2 [--sockets N=10]
-//!     [--connections C=1] [--size BYTES=20] [--warmup-ms MS=500]
-//!     [--duration-ms MS=2000] [--window browser|h2-default] [--server-pid PID]
+//! ws_h2_vs_h1 load --addr 127.0.0.1:PORT [--sets h1,h2x1,h2x10] [--sockets N=10]
+//!     [--size BYTES=20] [--warmup-ms MS=500] [--duration-ms MS=2000]
+//!     [--slice-ms MS=250] [--window browser|h2-default] [--server-pid PID]
 //! ```
 //!
 //! `server` is a [`pushwire::Server`] with one *require* route, `/echo`,
 //! that sends every data message back; it prints `listening ADDR` once
-//! bound. `load` opens `--sockets` WebSockets to it without
-//! permessage-deflate (so compression does not drown the transport's
-//! cost): over HTTP/1.1 each on its own TCP connection, over HTTP/2 as
-//! extended CONNECT streams spread round-robin over `--connections` h2c
-//! connections (one: all streams on one connection, as a browser does
-//! per origin). Every WebSocket runs a closed loop: send one binary
-//! message of `--size` bytes, wait for its echo, repeat. After the
-//! warm-up, echoes are counted for `--duration-ms`, and one JSON line is
-//! printed: messages per second and, when `--server-pid` is given, the
-//! CPU time server and generator spent in the window (from
-//! `/proc/PID/stat`, in microseconds per message), which tells which side
-//! was saturated.
+//! bound. `load` opens, for each of `--sets`, `--sockets` WebSockets to
+//! it without permessage-deflate (so compression does not drown the
+//! transport's cost): `h1` puts each on its own TCP connection (HTTP/1.1
+//! `Upgrade`), `h2xC` makes them extended CONNECT streams spread
+//! round-robin over C h2c connections (`h2x1`: all streams on one
+//! connection, as a browser does per origin). Every WebSocket runs a
+//! closed loop: send one binary message of `--size` bytes, wait for its
+//! echo, repeat.
+//!
+//! One set runs at a time, the others wait idle, in turns of
+//! `--slice-ms`, until each set has been measured for `--duration-ms`:
+//! the sets share the machine's ups and downs, which on a shared machine
+//! move a throughput by more than the difference being measured. Each
+//! set first runs `--warmup-ms` on its own, and each turn starts with a
+//! short settling time, unmeasured. One JSON line per set is printed:
+//! messages per second and, when `--server-pid` is given, the CPU time
+//! server and generator spent in its turns (from `/proc/PID/stat`, in
+//! microseconds per message), which tells which side was saturated.
 //!
 //! The h2 client announces browser-like receive windows by default
 //! (`--window browser`: 6 MiB per stream, 15 MiB per connection, as
@@ -33,7 +39,7 @@
 use std::convert::Infallible;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,6 +53,8 @@ use pushwire::{
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 /// The `pushwire` binary's allocator, so that the server measured here
 /// allocates as the one shipped does.
@@ -55,9 +63,13 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const USAGE: &str = "usage:
   ws_h2_vs_h1 server [--listen ADDR=127.0.0.1:0]
-  ws_h2_vs_h1 load --addr ADDR --transport h1|h2 [--sockets N=10] [--connections C=1]
+  ws_h2_vs_h1 load --addr ADDR [--sets h1,h2x1,h2x10] [--sockets N=10]
       [--size BYTES=20] [--warmup-ms MS=500] [--duration-ms MS=2000]
-      [--window browser|h2-default] [--server-pid PID]";
+      [--slice-ms MS=250] [--window browser|h2-default] [--server-pid PID]";
+
+/// How long a set runs, unmeasured, at the start of each of its turns:
+/// the previous set's last echoes arrive meanwhile.
+const SETTLE: Duration = Duration::from_millis(20);
 
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
@@ -127,10 +139,34 @@ async fn echo(mut ws: WebSocket<UpgradedStream>) {
 
 // ------------------------------------------------------------------ load
 
+/// How one set's WebSockets reach the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Transport {
+    /// Each on its own TCP connection, by HTTP/1.1 `Upgrade`.
     H1,
-    H2,
+    /// As HTTP/2 streams over this many connections.
+    H2 { connections: usize },
+}
+
+impl Transport {
+    fn parse(name: &str) -> Result<Self, String> {
+        match name {
+            "h1" => Ok(Transport::H1),
+            _ => name
+                .strip_prefix("h2x")
+                .and_then(|c| c.parse().ok())
+                .filter(|&c| c > 0)
+                .map(|connections| Transport::H2 { connections })
+                .ok_or(format!("a set is h1 or h2xC (C connections), not {name:?}")),
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Transport::H1 => "h1".to_owned(),
+            Transport::H2 { connections } => format!("h2x{connections}"),
+        }
+    }
 }
 
 /// The receive windows the HTTP/2 client announces.
@@ -144,12 +180,12 @@ enum Window {
 
 struct LoadArgs {
     addr: SocketAddr,
-    transport: Transport,
+    sets: Vec<Transport>,
     sockets: usize,
-    connections: usize,
     size: usize,
     warmup: Duration,
     duration: Duration,
+    slice: Duration,
     window: Window,
     server_pid: Option<u32>,
 }
@@ -158,12 +194,12 @@ impl LoadArgs {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut load = LoadArgs {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            transport: Transport::H1,
+            sets: vec![Transport::H1, Transport::H2 { connections: 1 }],
             sockets: 10,
-            connections: 1,
             size: 20,
             warmup: Duration::from_millis(500),
             duration: Duration::from_millis(2000),
+            slice: Duration::from_millis(250),
             window: Window::Browser,
             server_pid: None,
         };
@@ -173,18 +209,17 @@ impl LoadArgs {
             let number = || value.parse::<u64>().map_err(|e| format!("{value:?}: {e}"));
             match arg.as_str() {
                 "--addr" => addr = Some(value.parse().map_err(|e| format!("{value:?}: {e}"))?),
-                "--transport" => {
-                    load.transport = match value.as_str() {
-                        "h1" => Transport::H1,
-                        "h2" => Transport::H2,
-                        _ => return Err(format!("--transport h1|h2, not {value:?}")),
-                    }
+                "--sets" => {
+                    load.sets = value
+                        .split(',')
+                        .map(Transport::parse)
+                        .collect::<Result<_, _>>()?
                 }
                 "--sockets" => load.sockets = number()?.max(1) as usize,
-                "--connections" => load.connections = number()?.max(1) as usize,
                 "--size" => load.size = number()? as usize,
                 "--warmup-ms" => load.warmup = Duration::from_millis(number()?),
                 "--duration-ms" => load.duration = Duration::from_millis(number()?),
+                "--slice-ms" => load.slice = Duration::from_millis(number()?.max(1)),
                 "--window" => {
                     load.window = match value.as_str() {
                         "browser" => Window::Browser,
@@ -197,7 +232,6 @@ impl LoadArgs {
             }
         }
         load.addr = addr.ok_or(format!("--addr is required\n{USAGE}"))?;
-        load.connections = load.connections.min(load.sockets);
         Ok(load)
     }
 }
@@ -240,9 +274,9 @@ fn client_config() -> WebSocketConfig {
     }
 }
 
-async fn open_sockets(load: &LoadArgs) -> Result<Vec<Socket>, String> {
+async fn open_sockets(load: &LoadArgs, transport: Transport) -> Result<Vec<Socket>, String> {
     let mut sockets = Vec::with_capacity(load.sockets);
-    match load.transport {
+    match transport {
         Transport::H1 => {
             let url = format!("ws://{}/echo", load.addr);
             for _ in 0..load.sockets {
@@ -254,13 +288,14 @@ async fn open_sockets(load: &LoadArgs) -> Result<Vec<Socket>, String> {
                 sockets.push(Socket::H1(ws));
             }
         }
-        Transport::H2 => {
-            let mut connections = Vec::with_capacity(load.connections);
-            for _ in 0..load.connections {
-                connections.push(h2_connection(load.addr, load.window).await?);
+        Transport::H2 { connections } => {
+            let mut clients = Vec::with_capacity(connections);
+            for _ in 0..connections.min(load.sockets) {
+                clients.push(h2_connection(load.addr, load.window).await?);
             }
+            let count = clients.len();
             for i in 0..load.sockets {
-                let client = &mut connections[i % load.connections];
+                let client = &mut clients[i % count];
                 sockets.push(Socket::H2(h2_websocket(client).await?));
             }
         }
@@ -368,61 +403,141 @@ impl Mark {
     }
 }
 
-async fn run_load(load: LoadArgs) -> Result<(), String> {
-    let sockets = open_sockets(&load).await?;
-    let echoes = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let payload = Bytes::from(vec![0x5a; load.size]);
-    let mut tasks = tokio::task::JoinSet::new();
-    for mut socket in sockets {
-        let (echoes, stop, payload) = (echoes.clone(), stop.clone(), payload.clone());
-        tasks.spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let reply = socket.echo(Message::binary(payload.clone())).await?;
-                if reply.len() != payload.len() {
-                    return Err(format!(
-                        "echo of {} bytes came back as {}",
-                        payload.len(),
-                        reply.len()
-                    ));
+/// Whether a set's WebSockets send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Waiting,
+    Running,
+    Done,
+}
+
+/// One set of WebSockets and what its turns measured.
+struct Set {
+    transport: Transport,
+    phase: watch::Sender<Phase>,
+    echoes: Arc<AtomicU64>,
+    messages: u64,
+    secs: f64,
+    server_ticks: Option<u64>,
+    client_ticks: u64,
+}
+
+impl Set {
+    /// Starts a closed loop on each of `sockets`, sending only while the
+    /// set is running.
+    fn start(
+        transport: Transport,
+        sockets: Vec<Socket>,
+        size: usize,
+        tasks: &mut JoinSet<Result<(), String>>,
+    ) -> Set {
+        let (phase, _) = watch::channel(Phase::Waiting);
+        let echoes = Arc::new(AtomicU64::new(0));
+        let payload = Bytes::from(vec![0x5a; size]);
+        for mut socket in sockets {
+            let (mut phase, echoes, payload) = (phase.subscribe(), echoes.clone(), payload.clone());
+            tasks.spawn(async move {
+                loop {
+                    let now = *phase.borrow_and_update();
+                    match now {
+                        Phase::Done => return Ok(()),
+                        Phase::Waiting => {
+                            phase.changed().await.map_err(|e| e.to_string())?;
+                            continue;
+                        }
+                        Phase::Running => {}
+                    }
+                    let reply = socket.echo(Message::binary(payload.clone())).await?;
+                    if reply.len() != payload.len() {
+                        return Err(format!(
+                            "echo of {} bytes came back as {}",
+                            payload.len(),
+                            reply.len()
+                        ));
+                    }
+                    echoes.fetch_add(1, Ordering::Relaxed);
                 }
-                echoes.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok::<(), String>(())
-        });
+            });
+        }
+        Set {
+            transport,
+            phase,
+            echoes,
+            messages: 0,
+            secs: 0.0,
+            server_ticks: Some(0),
+            client_ticks: 0,
+        }
     }
-    tokio::time::sleep(load.warmup).await;
-    let start = Mark::now(&echoes, load.server_pid);
-    tokio::time::sleep(load.duration).await;
-    let end = Mark::now(&echoes, load.server_pid);
-    stop.store(true, Ordering::Relaxed);
+
+    /// Runs the set alone for `length`, after the settling time; adds
+    /// what it did to its totals when `measured`.
+    async fn turn(&mut self, length: Duration, measured: bool, server_pid: Option<u32>) {
+        self.phase.send_replace(Phase::Running);
+        tokio::time::sleep(SETTLE).await;
+        let start = Mark::now(&self.echoes, server_pid);
+        tokio::time::sleep(length).await;
+        let end = Mark::now(&self.echoes, server_pid);
+        self.phase.send_replace(Phase::Waiting);
+        if measured {
+            self.messages += end.echoes - start.echoes;
+            self.secs += (end.at - start.at).as_secs_f64();
+            self.server_ticks = match (self.server_ticks, start.server_ticks, end.server_ticks) {
+                (Some(sum), Some(a), Some(b)) => Some(sum + b - a),
+                _ => None,
+            };
+            let client = end.client_ticks.zip(start.client_ticks);
+            self.client_ticks += client.map_or(0, |(b, a)| b - a);
+        }
+    }
+
+    /// The set's totals as one JSON line.
+    fn report(&self, load: &LoadArgs) -> String {
+        // 10 ms a tick; reported as µs of CPU per echoed message.
+        let per_message = |ticks: Option<u64>| match ticks {
+            Some(ticks) if self.messages > 0 => {
+                format!("{:.3}", ticks as f64 * 1e4 / self.messages as f64)
+            }
+            _ => "null".to_owned(),
+        };
+        format!(
+            "{{\"set\":\"{}\",\"sockets\":{},\"size\":{},\"messages\":{},\"secs\":{:.3},\"msgs_per_sec\":{:.1},\"server_cpu_us_per_msg\":{},\"client_cpu_us_per_msg\":{}}}",
+            self.transport.name(),
+            load.sockets,
+            load.size,
+            self.messages,
+            self.secs,
+            self.messages as f64 / self.secs.max(f64::MIN_POSITIVE),
+            per_message(self.server_ticks),
+            per_message(Some(self.client_ticks)),
+        )
+    }
+}
+
+async fn run_load(load: LoadArgs) -> Result<(), String> {
+    let mut tasks = JoinSet::new();
+    let mut sets = Vec::with_capacity(load.sets.len());
+    for &transport in &load.sets {
+        let sockets = open_sockets(&load, transport).await?;
+        sets.push(Set::start(transport, sockets, load.size, &mut tasks));
+    }
+    for set in &mut sets {
+        set.turn(load.warmup, false, load.server_pid).await;
+    }
+    let turns = (load.duration.as_secs_f64() / load.slice.as_secs_f64()).ceil() as u32;
+    for _ in 0..turns.max(1) {
+        for set in &mut sets {
+            set.turn(load.slice, true, load.server_pid).await;
+        }
+    }
+    for set in &sets {
+        set.phase.send_replace(Phase::Done);
+    }
     while let Some(result) = tasks.join_next().await {
         result.map_err(|e| e.to_string())??;
     }
-
-    let messages = end.echoes - start.echoes;
-    let secs = (end.at - start.at).as_secs_f64();
-    // 10 ms a tick; reported as µs of CPU per echoed message.
-    let per_message = |a: Option<u64>, b: Option<u64>| match (a, b) {
-        (Some(a), Some(b)) if messages > 0 => {
-            format!("{:.3}", (b - a) as f64 * 1e4 / messages as f64)
-        }
-        _ => "null".to_owned(),
-    };
-    println!(
-        "{{\"transport\":\"{}\",\"sockets\":{},\"connections\":{},\"size\":{},\"messages\":{},\"secs\":{:.3},\"msgs_per_sec\":{:.1},\"server_cpu_us_per_msg\":{},\"client_cpu_us_per_msg\":{}}}",
-        match load.transport {
-            Transport::H1 => "h1",
-            Transport::H2 => "h2",
-        },
-        load.sockets,
-        if load.transport == Transport::H1 { load.sockets } else { load.connections },
-        load.size,
-        messages,
-        secs,
-        messages as f64 / secs,
-        per_message(start.server_ticks, end.server_ticks),
-        per_message(start.client_ticks, end.client_ticks),
-    );
+    for set in &sets {
+        println!("{}", set.report(&load));
+    }
     Ok(())
 }
