@@ -403,6 +403,12 @@ impl Mark {
     }
 }
 
+/// A sum of CPU ticks plus those between two readings; unknown once a
+/// reading failed.
+fn add_ticks(sum: Option<u64>, start: Option<u64>, end: Option<u64>) -> Option<u64> {
+    Some(sum? + end? - start?)
+}
+
 /// Whether a set's WebSockets send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -419,7 +425,7 @@ struct Set {
     messages: u64,
     secs: f64,
     server_ticks: Option<u64>,
-    client_ticks: u64,
+    client_ticks: Option<u64>,
 }
 
 impl Set {
@@ -466,7 +472,7 @@ impl Set {
             messages: 0,
             secs: 0.0,
             server_ticks: Some(0),
-            client_ticks: 0,
+            client_ticks: Some(0),
         }
     }
 
@@ -482,12 +488,8 @@ impl Set {
         if measured {
             self.messages += end.echoes - start.echoes;
             self.secs += (end.at - start.at).as_secs_f64();
-            self.server_ticks = match (self.server_ticks, start.server_ticks, end.server_ticks) {
-                (Some(sum), Some(a), Some(b)) => Some(sum + b - a),
-                _ => None,
-            };
-            let client = end.client_ticks.zip(start.client_ticks);
-            self.client_ticks += client.map_or(0, |(b, a)| b - a);
+            self.server_ticks = add_ticks(self.server_ticks, start.server_ticks, end.server_ticks);
+            self.client_ticks = add_ticks(self.client_ticks, start.client_ticks, end.client_ticks);
         }
     }
 
@@ -509,7 +511,7 @@ impl Set {
             self.secs,
             self.messages as f64 / self.secs.max(f64::MIN_POSITIVE),
             per_message(self.server_ticks),
-            per_message(Some(self.client_ticks)),
+            per_message(self.client_ticks),
         )
     }
 }
