@@ -97,10 +97,10 @@ impl Http2Stream {
     /// multiple of 16 KiB with those bytes first: h2 writes a full DATA
     /// frame in a syscall of its own, and a short frame queued *before*
     /// it rides along in that syscall, where the short tail h2 would
-    /// split off needs another. A
-    /// client's peer is a server, which commonly accepts longer frames
-    /// (pushwire's announces 64 KiB): there a masked WebSocket frame,
-    /// header and payload in one buffer, goes out as one DATA frame.
+    /// split off needs another. A client's peer is a server, which
+    /// commonly accepts longer frames (pushwire's announces 64 KiB):
+    /// there a masked WebSocket frame, header and payload in one buffer,
+    /// goes out as one DATA frame.
     pub(crate) fn send(&mut self, mut data: Bytes) -> io::Result<usize> {
         let len = data.len();
         let remainder = len % MIN_MAX_FRAME_SIZE;
