@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::service::service_fn;
-use pushwire::{Body, Message, RequestBody, Server};
+use pushwire::{Body, Message, RequestBody, Server, Upgrade};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -258,4 +258,46 @@ async fn a_failed_service_resets_its_stream_and_a_reset_stream_drops_its_service
     })
     .await
     .expect("the service's future is dropped once its stream is reset");
+}
+
+/// A connection's streams run in its task: one that panics, answering a
+/// request or running a WebSocket, ends alone.
+#[tokio::test]
+async fn a_panicking_stream_ends_alone() {
+    let service = service_fn(|mut req: Request<RequestBody>| async move {
+        match req.uri().path() {
+            "/panic" => panic!("a service that panics"),
+            "/panic-ws" => {
+                Ok(Upgrade::require(&mut req)
+                    .unwrap()
+                    .on_upgrade(|mut ws| async move {
+                        let _ = ws.recv().await;
+                        panic!("a WebSocket handler that panics");
+                    }))
+            }
+            _ => common::route(req).await,
+        }
+    });
+    let server = Server::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve(service));
+    let mut client = h2_client(TcpStream::connect(addr).await.unwrap()).await;
+    let mut echo = h2_websocket(&mut client, "/echo").await;
+    round_trip(&mut echo, "before").await;
+
+    let request = Request::get("http://localhost/panic").body(()).unwrap();
+    let (response, _) = client.send_request(request, true).unwrap();
+    let reset = tokio::time::timeout(LIMIT, response).await.unwrap();
+    assert!(reset.is_err(), "the panicking request's stream is reset");
+
+    let mut doomed = h2_websocket(&mut client, "/panic-ws").await;
+    doomed.send(Message::text("panic now")).await.unwrap();
+    let ended = tokio::time::timeout(LIMIT, doomed.recv()).await.unwrap();
+    assert!(
+        !matches!(ended, Some(Ok(_))),
+        "the panicking WebSocket's stream ends: {ended:?}"
+    );
+
+    round_trip(&mut echo, "after").await;
+    assert_eq!(h2_get(&mut client, "/healthz").await.0, 200);
 }

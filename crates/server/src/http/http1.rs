@@ -367,7 +367,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             }
         };
         let handover = upgrade.then(|| {
-            let (handover, slot) = upgrade_slot();
+            let (handover, slot) = upgrade_slot(None);
             parts.extensions.insert(slot);
             handover
         });

@@ -1,12 +1,11 @@
 //! Serving an HTTP/2 connection on h2: every request stream goes to the
 //! service, and an extended CONNECT (RFC 8441) hands its stream straight
-//! to the WebSocket that accepts it, with no task between them.
+//! to the WebSocket that accepts it. The connection and all its streams
+//! run in one task.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::body::BoxError;
 use super::http2_respond::Respond;
+use super::http2_tasks::{StreamSpawner, StreamTask, StreamTasks};
+use super::poll_rounds::PollRounds;
 use super::request_body::RequestBody;
 use crate::upgrade::upgrade_slot;
 
@@ -60,7 +61,8 @@ impl Http2Settings {
 
 /// Serves one HTTP/2 connection until the client closes it, or, once
 /// `draining` is cancelled, until its streams have finished after a
-/// `GOAWAY`.
+/// `GOAWAY`. The streams' tasks run in this one (see
+/// [`StreamTasks`]); it ends once the last of them has.
 pub(crate) async fn serve_http2<I, S, B>(
     io: I,
     settings: &Http2Settings,
@@ -77,7 +79,7 @@ where
     B::Error: Into<BoxError>,
 {
     let handshake = settings.builder().handshake::<_, Bytes>(io);
-    let mut conn = match tokio::time::timeout(settings.handshake_timeout, handshake).await {
+    let conn = match tokio::time::timeout(settings.handshake_timeout, handshake).await {
         Ok(conn) => conn.map_err(into_io)?,
         Err(_) => {
             let why = format!(
@@ -87,7 +89,10 @@ where
             return Err(io::Error::new(io::ErrorKind::TimedOut, why));
         }
     };
-    let mut ping_pong = settings.keep_alive.and_then(|_| conn.ping_pong());
+    let mut conn = Some(conn);
+    let mut ping_pong = settings
+        .keep_alive
+        .and_then(|_| conn.as_mut().and_then(|conn| conn.ping_pong()));
     let keep_alive = async {
         match (settings.keep_alive, ping_pong.as_mut()) {
             (Some(interval), Some(ping_pong)) => loop {
@@ -103,36 +108,69 @@ where
         }
     };
     let mut keep_alive = std::pin::pin!(keep_alive);
+    let mut draining = std::pin::pin!(draining.cancelled());
     let mut draining_seen = false;
-    let streams = OpenStreams::default();
-    loop {
-        tokio::select! {
-            accepted = LastInLine::new(Box::pin(conn.accept()), &streams) => match accepted {
-                Some(Ok((req, send))) => dispatch(&service, req, send, streams.clone()),
-                Some(Err(e)) => return Err(into_io(e)),
-                None => return Ok(()),
-            },
-            () = draining.cancelled(), if !draining_seen => {
-                draining_seen = true;
-                conn.graceful_shutdown();
+    let mut tasks = StreamTasks::new();
+    let rounds = PollRounds::new();
+    let mut outcome = Ok(());
+    poll_fn(move |task_cx| {
+        let cx = &mut rounds.begin(task_cx);
+        for _ in 0..MAX_ROUNDS {
+            if let Some(live) = conn.as_mut() {
+                if !draining_seen && draining.as_mut().poll(cx).is_ready() {
+                    draining_seen = true;
+                    live.graceful_shutdown();
+                }
+                if let Poll::Ready(why) = keep_alive.as_mut().poll(cx) {
+                    tracing::debug!("HTTP/2 connection dropped: {why}");
+                    conn = None;
+                }
             }
-            why = &mut keep_alive => {
-                tracing::debug!("HTTP/2 connection dropped: {why}");
-                return Ok(());
+            while let Some(live) = conn.as_mut() {
+                match live.poll_accept(cx) {
+                    Poll::Ready(Some(Ok((req, send)))) => {
+                        let spawner = tasks.spawner().clone();
+                        tasks.push(dispatch(&service, req, send, spawner));
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        outcome = Err(into_io(e));
+                        conn = None;
+                    }
+                    Poll::Ready(None) => conn = None,
+                    Poll::Pending => break,
+                }
+            }
+            // Dropping the connection ends its streams: their tasks
+            // learn so as they run.
+            tasks.run_ready(cx);
+            if conn.is_none() && tasks.is_empty() {
+                return Poll::Ready(std::mem::replace(&mut outcome, Ok(())));
+            }
+            if !rounds.another_round() {
+                return Poll::Pending;
             }
         }
-    }
+        rounds.yield_now(task_cx);
+        Poll::Pending
+    })
+    .await
 }
 
-/// Hands a request stream to the service, and its answer to a task of
-/// its own. An extended CONNECT goes with an empty body: its stream is
-/// the tunnel, handed over once the service accepts it.
+/// How many rounds one poll of a connection's task may run (the
+/// connection, then its streams, as long as one wakes another) before
+/// it lets other tasks run.
+const MAX_ROUNDS: usize = 16;
+
+/// Hands a request stream to the service, and returns the task that
+/// sends its answer. An extended CONNECT goes with an empty body: its
+/// stream is the tunnel, handed over once the service accepts it.
 fn dispatch<S, B>(
     service: &S,
     req: Request<h2::RecvStream>,
     send: SendResponse<Bytes>,
-    open: OpenStreams,
-) where
+    stream_tasks: StreamSpawner,
+) -> StreamTask
+where
     S: Service<Request<RequestBody>, Response = Response<B>>,
     S::Future: Send + 'static,
     S::Error: Into<BoxError>,
@@ -145,14 +183,14 @@ fn dispatch<S, B>(
     let is_tunnel =
         parts.method == Method::CONNECT && parts.extensions.get::<h2::ext::Protocol>().is_some();
     let (body, tunnel) = if is_tunnel {
-        let (tunnel, slot) = upgrade_slot();
+        let (tunnel, slot) = upgrade_slot(Some(stream_tasks));
         parts.extensions.insert(slot);
         (RequestBody::empty(), Some((tunnel, recv)))
     } else {
         (RequestBody::http2(recv), None)
     };
     let future = service.call(Request::from_parts(parts, body));
-    tokio::spawn(Respond::new(future, send, tunnel, head_only, open));
+    Box::pin(Respond::new(future, send, tunnel, head_only))
 }
 
 /// An h2 error as an IO error: the socket's own, or h2's wrapped.
@@ -161,57 +199,5 @@ pub(crate) fn into_io(e: h2::Error) -> io::Error {
         e.into_io().unwrap_or_else(|| io::ErrorKind::Other.into())
     } else {
         io::Error::other(e)
-    }
-}
-
-/// Counts the streams open on one HTTP/2 connection: the connection
-/// holds one of these, and every stream's task (or tunnel) a clone.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct OpenStreams(Arc<()>);
-
-impl OpenStreams {
-    /// How many streams are open.
-    fn count(&self) -> usize {
-        Arc::strong_count(&self.0) - 1
-    }
-}
-
-/// Polls its future only after every other task that is ready has run.
-///
-/// The connection task is woken by each stream that sends: WebSockets
-/// answering messages that arrived together, say. Run at once, it would
-/// write each stream's frames in syscalls of their own; run last, it
-/// finds all of them queued and writes them together.
-///
-/// Only while the connection carries more than one stream: with one,
-/// there is nothing to gather, and the wait would only cost a turn.
-struct LastInLine<'a, F> {
-    future: F,
-    streams: &'a OpenStreams,
-    waited: bool,
-}
-
-impl<'a, F> LastInLine<'a, F> {
-    fn new(future: F, streams: &'a OpenStreams) -> Self {
-        LastInLine {
-            future,
-            streams,
-            waited: false,
-        }
-    }
-}
-
-impl<F: Future + Unpin> Future for LastInLine<'_, F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        if !self.waited && self.streams.count() > 1 {
-            self.waited = true;
-            // A task that wakes itself goes to the back of the run queue.
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        self.waited = false;
-        Pin::new(&mut self.future).poll(cx)
     }
 }

@@ -13,7 +13,6 @@ use http::{HeaderMap, HeaderValue, Response};
 use tokio::sync::oneshot;
 
 use super::body::{is_bodiless, BoxError};
-use super::http2::OpenStreams;
 use crate::upgrade::Handover;
 use crate::Http2Stream;
 
@@ -33,12 +32,10 @@ pin_project_lite::pin_project! {
             send: Option<SendResponse<Bytes>>,
             tunnel: Option<(oneshot::Sender<Handover>, RecvStream)>,
             head_only: bool,
-            open: Option<OpenStreams>,
         },
         Sending {
             #[pin]
             body: SendBody<B>,
-            open: Option<OpenStreams>,
         },
         Done,
     }
@@ -50,14 +47,12 @@ impl<F, B> Respond<F, B> {
         send: SendResponse<Bytes>,
         tunnel: Option<(oneshot::Sender<Handover>, RecvStream)>,
         head_only: bool,
-        open: OpenStreams,
     ) -> Self {
         Respond::Answering {
             future: Box::pin(future),
             send: Some(send),
             tunnel,
             head_only,
-            open: Some(open),
         }
     }
 }
@@ -78,7 +73,6 @@ where
                 send,
                 tunnel,
                 head_only,
-                open,
             } => {
                 let Some(stream) = send.as_mut() else {
                     return Poll::Ready(());
@@ -91,9 +85,8 @@ where
                 let response = ready!(future.as_mut().poll(cx));
                 match (response, send.take()) {
                     (Ok(response), Some(send)) => {
-                        let open = open.take();
-                        send_head(response, send, tunnel.take(), *head_only, open.as_ref())
-                            .map(|body| Respond::Sending { body, open })
+                        send_head(response, send, tunnel.take(), *head_only)
+                            .map(|body| Respond::Sending { body })
                     }
                     (Err(e), Some(mut send)) => {
                         tracing::debug!("service failed: {}", e.into());
@@ -132,7 +125,6 @@ fn send_head<B: http_body::Body>(
     mut send: SendResponse<Bytes>,
     tunnel: Option<(oneshot::Sender<Handover>, RecvStream)>,
     head_only: bool,
-    open: Option<&OpenStreams>,
 ) -> Option<SendBody<B>> {
     let (mut parts, body) = response.into_parts();
     strip_connection_headers(&mut parts.headers);
@@ -141,7 +133,7 @@ fn send_head<B: http_body::Body>(
             if let Ok(stream) = send.send_response(Response::from_parts(parts, ()), false) {
                 // Refused when the Upgrade was dropped: the stream is
                 // then reset as it drops.
-                let stream = Http2Stream::served(stream, recv, open.cloned());
+                let stream = Http2Stream::served(stream, recv);
                 let _ = tunnel.send(Handover::http2(stream));
             }
             return None;

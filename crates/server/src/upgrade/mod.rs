@@ -20,6 +20,7 @@ use http::{HeaderValue, Request, Response, StatusCode, Version};
 use pushwire_proto::handshake::{ClientOffer, HandshakeError};
 use pushwire_proto::Role;
 
+use crate::http::http2_tasks::{StreamSpawner, StreamTask};
 use crate::http::stats::Counter;
 use crate::{Body, ConnectionInfo, Error, Negotiated, WebSocket, WebSocketConfig};
 pub use origin::OriginPolicy;
@@ -43,7 +44,7 @@ use stream::Io;
 ///
 /// Then [`Upgrade::on_upgrade`] answers `101 Switching Protocols`
 /// (HTTP/1.1) or `200` (HTTP/2) and runs the callback on the WebSocket
-/// in a task of its own. Subprotocol and permessage-deflate are
+/// in a task. Subprotocol and permessage-deflate are
 /// negotiated the same way over both protocols.
 ///
 /// ```no_run
@@ -272,21 +273,37 @@ impl Upgrade {
     }
 
     /// Accepts and returns the response; once it is sent, runs `callback`
-    /// on the WebSocket in a task of its own (one the server's graceful
-    /// shutdown waits for, when served by a [`Server`](crate::Server)).
+    /// on the WebSocket in a task (one the server's graceful shutdown
+    /// waits for, when served by a [`Server`](crate::Server)).
+    ///
+    /// Over HTTP/2 on a [`Server`](crate::Server), that task is the
+    /// connection's own, shared with its other streams: every frame
+    /// passes through the connection anyway, and a message then costs
+    /// no wake-up between tasks. A callback that panics still ends
+    /// alone. One that blocks the thread holds up the connection's other
+    /// streams too, so CPU-heavy work belongs in
+    /// `tokio::task::spawn_blocking`.
     pub fn on_upgrade<F, Fut>(self, callback: F) -> Response<Body>
     where
         F: FnOnce(WebSocket<UpgradedStream>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let connection = self.connection.clone();
+        let stream_tasks = self.on_upgrade.stream_tasks();
         let (response, websocket) = self.accept();
-        let task = async move {
+        let mut task: StreamTask = Box::pin(async move {
             match websocket.await {
                 Ok(ws) => callback(ws).await,
                 Err(e) => tracing::debug!("WebSocket not opened: {e}"),
             }
-        };
+        });
+        if let Some(stream_tasks) = stream_tasks {
+            match stream_tasks.spawn(task) {
+                Ok(()) => return response,
+                // The connection has ended: the task only learns so.
+                Err(refused) => task = refused,
+            }
+        }
         match connection {
             Some(connection) => connection.spawn(task),
             None => {
@@ -302,15 +319,27 @@ impl Upgrade {
 enum OnUpgrade {
     /// hyper's upgrade, for a service run by a hyper server.
     Hyper(hyper::upgrade::OnUpgrade),
-    /// The connection or stream of a pushwire [`Server`](crate::Server).
-    Slot(Option<tokio::sync::oneshot::Receiver<Handover>>),
+    /// The connection or stream of a pushwire [`Server`](crate::Server),
+    /// and, for an HTTP/2 stream, where its WebSocket runs.
+    Slot(
+        Option<tokio::sync::oneshot::Receiver<Handover>>,
+        Option<StreamSpawner>,
+    ),
 }
 
 impl OnUpgrade {
     fn take<B>(req: &mut Request<B>) -> OnUpgrade {
         match req.extensions_mut().remove::<UpgradeSlot>() {
-            Some(slot) => OnUpgrade::Slot(slot.take()),
+            Some(slot) => OnUpgrade::Slot(slot.take(), slot.stream_tasks().cloned()),
             None => OnUpgrade::Hyper(hyper::upgrade::on(req)),
+        }
+    }
+
+    /// The tasks of the HTTP/2 connection the stream belongs to.
+    fn stream_tasks(&self) -> Option<StreamSpawner> {
+        match self {
+            OnUpgrade::Slot(_, tasks) => tasks.clone(),
+            OnUpgrade::Hyper(_) => None,
         }
     }
 
@@ -326,8 +355,8 @@ impl OnUpgrade {
                 }),
                 Err(e) => Err(failed(&e)),
             },
-            OnUpgrade::Slot(Some(slot)) => slot.await.map_err(|e| failed(&e)),
-            OnUpgrade::Slot(None) => Err(failed(&"stream already taken")),
+            OnUpgrade::Slot(Some(slot), _) => slot.await.map_err(|e| failed(&e)),
+            OnUpgrade::Slot(None, _) => Err(failed(&"stream already taken")),
         }
     }
 }

@@ -10,6 +10,7 @@ use tokio::sync::oneshot;
 
 use super::stream::{ByteStream, Io};
 use super::tunnel::Http2Stream;
+use crate::http::http2_tasks::StreamSpawner;
 
 /// An upgraded stream, and the bytes its connection read past the
 /// request (the start of what the client sent over the new protocol).
@@ -38,20 +39,37 @@ impl Handover {
 }
 
 /// A new slot: the server's sender, and the claim a request carries.
-pub(crate) fn upgrade_slot() -> (oneshot::Sender<Handover>, UpgradeSlot) {
+/// `stream_tasks` runs the WebSocket among the streams of the HTTP/2
+/// connection that carries it.
+pub(crate) fn upgrade_slot(
+    stream_tasks: Option<StreamSpawner>,
+) -> (oneshot::Sender<Handover>, UpgradeSlot) {
     let (tx, rx) = oneshot::channel();
-    (tx, UpgradeSlot(Arc::new(Mutex::new(Some(rx)))))
+    let slot = UpgradeSlot {
+        claim: Arc::new(Mutex::new(Some(rx))),
+        stream_tasks,
+    };
+    (tx, slot)
 }
 
 /// A request's claim on its upgraded stream, taken once by
 /// [`Upgrade`](crate::Upgrade). (Request extensions must be `Clone`;
 /// every clone shares the one claim.)
 #[derive(Clone)]
-pub(crate) struct UpgradeSlot(Arc<Mutex<Option<oneshot::Receiver<Handover>>>>);
+pub(crate) struct UpgradeSlot {
+    claim: Arc<Mutex<Option<oneshot::Receiver<Handover>>>>,
+    stream_tasks: Option<StreamSpawner>,
+}
 
 impl UpgradeSlot {
     /// The stream, once the response is sent; `None` if already taken.
     pub(crate) fn take(&self) -> Option<oneshot::Receiver<Handover>> {
-        self.0.lock().ok()?.take()
+        self.claim.lock().ok()?.take()
+    }
+
+    /// Where the WebSocket's task runs, when the stream is one of an
+    /// HTTP/2 connection's.
+    pub(crate) fn stream_tasks(&self) -> Option<&StreamSpawner> {
+        self.stream_tasks.as_ref()
     }
 }

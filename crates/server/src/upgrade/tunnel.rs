@@ -9,7 +9,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use h2::{Reason, RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::http::http2::{into_io, OpenStreams};
+use crate::http::http2::into_io;
 
 /// The largest DATA frame every peer accepts (RFC 9113 section 4.2):
 /// h2 splits longer data into frames of the peer's maximum, at least this.
@@ -41,8 +41,6 @@ pub struct Http2Stream {
     /// Served by pushwire: the peer is a client, which may accept no
     /// DATA frame longer than 16 KiB (browsers do not).
     served: bool,
-    /// Counts this stream among its connection's, when served.
-    _open: Option<OpenStreams>,
 }
 
 impl Http2Stream {
@@ -54,19 +52,13 @@ impl Http2Stream {
             unread: Bytes::new(),
             ended: false,
             served: false,
-            _open: None,
         }
     }
 
-    /// A stream of pushwire's server, counted among its connection's.
-    pub(crate) fn served(
-        send: SendStream<Bytes>,
-        recv: RecvStream,
-        open: Option<OpenStreams>,
-    ) -> Self {
+    /// A stream of pushwire's server.
+    pub(crate) fn served(send: SendStream<Bytes>, recv: RecvStream) -> Self {
         Http2Stream {
             served: true,
-            _open: open,
             ..Http2Stream::new(send, recv)
         }
     }

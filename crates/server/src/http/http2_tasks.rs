@@ -1,0 +1,90 @@
+//! The tasks of one HTTP/2 connection's streams, run inside the
+//! connection's own task.
+//!
+//! Every frame of a stream passes through the connection: a WebSocket
+//! message that arrives is read by the connection, handed to the
+//! stream's handler, answered, and written by the connection again. In
+//! tasks of their own, that is three task polls and two wake-ups between
+//! tasks per message; here it is one poll, in which the connection reads
+//! what arrived, every stream handles its part, and the connection
+//! writes all the answers in one go.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_util::future::{CatchUnwind, FutureExt};
+use futures_util::stream::{FuturesUnordered, Stream};
+use tokio::sync::mpsc;
+
+/// A stream's work: its service call and response, or the handler of
+/// the WebSocket it carries.
+pub(crate) type StreamTask = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs futures among the streams of one HTTP/2 connection. Cloned into
+/// the requests of the connection's extended CONNECTs, so that the
+/// [`Upgrade`](crate::Upgrade) runs its WebSocket there.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamSpawner(mpsc::UnboundedSender<StreamTask>);
+
+impl StreamSpawner {
+    /// Runs `task` in the connection's task; gives it back if the
+    /// connection has ended.
+    pub(crate) fn spawn(&self, task: StreamTask) -> Result<(), StreamTask> {
+        self.0.send(task).map_err(|refused| refused.0)
+    }
+}
+
+/// The running tasks of one connection's streams. A task that panics
+/// ends alone, as a task of its own would: its stream is reset, the
+/// connection and its other streams go on.
+pub(crate) struct StreamTasks {
+    running: FuturesUnordered<CatchUnwind<AssertUnwindSafe<StreamTask>>>,
+    inbox: mpsc::UnboundedReceiver<StreamTask>,
+    spawner: StreamSpawner,
+}
+
+impl StreamTasks {
+    pub(crate) fn new() -> Self {
+        let (tx, inbox) = mpsc::unbounded_channel();
+        StreamTasks {
+            running: FuturesUnordered::new(),
+            inbox,
+            spawner: StreamSpawner(tx),
+        }
+    }
+
+    /// A handle that adds tasks from within a stream.
+    pub(crate) fn spawner(&self) -> &StreamSpawner {
+        &self.spawner
+    }
+
+    /// Adds a task; it first runs at the next [`StreamTasks::run_ready`].
+    pub(crate) fn push(&mut self, task: StreamTask) {
+        self.running.push(AssertUnwindSafe(task).catch_unwind());
+    }
+
+    /// Whether no task is left.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// Runs every task that is ready, and those spawned meanwhile, until
+    /// none is.
+    pub(crate) fn run_ready(&mut self, cx: &mut Context<'_>) {
+        loop {
+            while let Poll::Ready(Some(task)) = self.inbox.poll_recv(cx) {
+                self.push(task);
+            }
+            while let Poll::Ready(Some(ended)) = Pin::new(&mut self.running).poll_next(cx) {
+                if ended.is_err() {
+                    tracing::error!("an HTTP/2 stream's task panicked; its stream is reset");
+                }
+            }
+            if self.inbox.is_empty() {
+                return;
+            }
+        }
+    }
+}
