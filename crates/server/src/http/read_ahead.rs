@@ -2,8 +2,9 @@
 //! small ones.
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -15,9 +16,9 @@ const CHUNK: usize = 32 << 10;
 /// them out as the reader asks.
 ///
 /// h2 reads into a buffer of 8 KiB, so a 16 KiB WebSocket message costs
-/// it two or three `recvfrom`s; read ahead, it costs one and a copy. The
-/// chunk is held only while it has bytes in it: an idle connection
-/// keeps nothing.
+/// it two or three `recvfrom`s; read ahead, it costs one and a copy. What
+/// the reader has no room for is held only while it has bytes in it: an
+/// idle connection keeps nothing.
 #[derive(Debug)]
 pub(crate) struct ReadAhead<I> {
     io: I,
@@ -44,12 +45,18 @@ impl<I: AsyncRead + Unpin> AsyncRead for ReadAhead<I> {
             if buf.remaining() >= CHUNK {
                 return Pin::new(&mut this.io).poll_read(cx, buf);
             }
-            this.ahead.reserve(CHUNK);
-            let read = tokio_util::io::poll_read_buf(Pin::new(&mut this.io), cx, &mut this.ahead);
-            if !matches!(read, Poll::Ready(Ok(n)) if n > 0) {
-                this.ahead = BytesMut::new();
-                return read.map_ok(|_| ());
+            // Read on the stack: only what the reader has no room for
+            // is kept, so a read that fits costs no allocation.
+            let mut scratch = [MaybeUninit::<u8>::uninit(); CHUNK];
+            let mut chunk = ReadBuf::uninit(&mut scratch);
+            ready!(Pin::new(&mut this.io).poll_read(cx, &mut chunk))?;
+            let read = chunk.filled();
+            let n = read.len().min(buf.remaining());
+            buf.put_slice(&read[..n]);
+            if n < read.len() {
+                this.ahead = BytesMut::from(&read[n..]);
             }
+            return Poll::Ready(Ok(()));
         }
         let n = this.ahead.len().min(buf.remaining());
         buf.put_slice(&this.ahead[..n]);

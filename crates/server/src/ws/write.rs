@@ -50,8 +50,13 @@ impl WriteQueue {
 
     /// Queues one frame.
     pub(crate) fn push(&mut self, frame: EncodedFrame) {
+        let corked = frame.payload.len() <= CORK_LIMIT;
+        // One allocation for the header and a corked payload, rather
+        // than one and then a reallocation.
+        self.cork
+            .reserve(frame.header().len() + if corked { frame.payload.len() } else { 0 });
         self.cork.extend_from_slice(frame.header());
-        if frame.payload.len() <= CORK_LIMIT {
+        if corked {
             self.cork.extend_from_slice(&frame.payload);
         } else {
             let segments = self.segments.get_or_insert_with(Box::default);
