@@ -44,7 +44,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::future::try_join_all;
 use h2::client::SendRequest;
 use http::{Method, Request, Response, StatusCode};
 use hyper::service::service_fn;
@@ -278,123 +277,76 @@ fn client_config() -> WebSocketConfig {
     }
 }
 
-/// WebSockets that share a task: one over HTTP/1.1, or the streams of one
-/// HTTP/2 connection with the connection itself.
-struct Group {
-    connection: Option<h2::client::Connection<BufReader<TcpStream>, Bytes>>,
-    sockets: Vec<Socket>,
-}
-
-async fn open_sockets(load: &LoadArgs, transport: Transport) -> Result<Vec<Group>, String> {
+async fn open_sockets(load: &LoadArgs, transport: Transport) -> Result<Vec<Socket>, String> {
+    let mut sockets = Vec::with_capacity(load.sockets);
     match transport {
         Transport::H1 => {
             let url = format!("ws://{}/echo", load.addr);
-            let mut groups = Vec::with_capacity(load.sockets);
             for _ in 0..load.sockets {
                 let ws = ClientBuilder::new(url.clone())
                     .config(client_config())
                     .connect()
                     .await
                     .map_err(|e| format!("h1 connect: {e}"))?;
-                groups.push(Group {
-                    connection: None,
-                    sockets: vec![Socket::H1(ws)],
-                });
+                sockets.push(Socket::H1(ws));
             }
-            Ok(groups)
         }
         Transport::H2 { connections } => {
-            let count = connections.min(load.sockets);
-            let mut clients = Vec::with_capacity(count);
-            for _ in 0..count {
-                clients.push(H2Client::connect(load.addr, load.window).await?);
+            let mut clients = Vec::with_capacity(connections);
+            for _ in 0..connections.min(load.sockets) {
+                clients.push(h2_connection(load.addr, load.window).await?);
             }
-            let mut sockets: Vec<Vec<Socket>> = (0..count).map(|_| Vec::new()).collect();
+            let count = clients.len();
             for i in 0..load.sockets {
-                let ws = h2_websocket(&mut clients[i % count].send_request).await?;
-                sockets[i % count].push(Socket::H2(ws));
+                let client = &mut clients[i % count];
+                sockets.push(Socket::H2(h2_websocket(client).await?));
             }
-            let mut groups = Vec::with_capacity(count);
-            for (client, sockets) in clients.into_iter().zip(sockets) {
-                groups.push(Group {
-                    connection: Some(client.into_connection().await?),
-                    sockets,
-                });
-            }
-            Ok(groups)
         }
     }
+    Ok(sockets)
 }
 
-/// An h2c connection being set up: a task drives it until its
-/// WebSockets are open, then hands it to the task that runs them.
-struct H2Client {
-    send_request: SendRequest<Bytes>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    driver: tokio::task::JoinHandle<
-        Result<h2::client::Connection<BufReader<TcpStream>, Bytes>, String>,
-    >,
-}
-
-impl H2Client {
-    /// An h2c connection by prior knowledge, once the server's SETTINGS
-    /// (with SETTINGS_ENABLE_CONNECT_PROTOCOL) have arrived.
-    async fn connect(addr: SocketAddr, window: Window) -> Result<H2Client, String> {
-        let tcp = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect {addr}: {e}"))?;
-        tcp.set_nodelay(true).map_err(|e| e.to_string())?;
-        // Reads of up to 32 KiB, as a browser's network stack makes and
-        // as pushwire's server and HTTP/1.1 client do: h2 alone reads
-        // into a buffer of 8 KiB, a 16 KiB message then costing three
-        // `recvfrom`s where the HTTP/1.1 client makes one.
-        let tcp = BufReader::with_capacity(READ_CHUNK, tcp);
-        let mut builder = h2::client::Builder::new();
-        if window == Window::Browser {
-            builder
-                .initial_window_size(6 << 20)
-                .initial_connection_window_size(15 << 20);
-        }
-        let (send_request, mut connection) = builder
-            .handshake::<_, Bytes>(tcp)
-            .await
-            .map_err(|e| format!("h2 handshake: {e}"))?;
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let driver = tokio::spawn(async move {
-            tokio::select! {
-                ended = &mut connection => Err(format!("the h2 connection ended: {ended:?}")),
-                _ = stopped => Ok(connection),
-            }
-        });
-        let mut send_request = send_request.ready().await.map_err(|e| e.to_string())?;
-        // A first request makes sure the server's SETTINGS have been applied.
-        let request = Request::get(format!("http://{addr}/healthz"))
-            .body(())
-            .map_err(|e| e.to_string())?;
-        let (response, _) = send_request
-            .send_request(request, true)
-            .map_err(|e| e.to_string())?;
-        let response = response.await.map_err(|e| format!("GET /healthz: {e}"))?;
-        if response.status() != StatusCode::OK {
-            return Err(format!("GET /healthz: {}", response.status()));
-        }
-        if !send_request.is_extended_connect_protocol_enabled() {
-            return Err("the server did not send SETTINGS_ENABLE_CONNECT_PROTOCOL".to_owned());
-        }
-        Ok(H2Client {
-            send_request,
-            stop,
-            driver,
-        })
+/// An h2c connection by prior knowledge, once the server's SETTINGS
+/// (with SETTINGS_ENABLE_CONNECT_PROTOCOL) have arrived.
+async fn h2_connection(addr: SocketAddr, window: Window) -> Result<SendRequest<Bytes>, String> {
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+    // Reads of up to 32 KiB, as a browser's network stack makes and as
+    // pushwire's server and HTTP/1.1 client do: h2 alone reads into a
+    // buffer of 8 KiB, a 16 KiB message then costing three `recvfrom`s
+    // where the HTTP/1.1 client makes one.
+    let tcp = BufReader::with_capacity(READ_CHUNK, tcp);
+    let mut builder = h2::client::Builder::new();
+    if window == Window::Browser {
+        builder
+            .initial_window_size(6 << 20)
+            .initial_connection_window_size(15 << 20);
     }
-
-    /// The connection, for the task that runs its WebSockets to drive.
-    async fn into_connection(
-        self,
-    ) -> Result<h2::client::Connection<BufReader<TcpStream>, Bytes>, String> {
-        let _ = self.stop.send(());
-        self.driver.await.map_err(|e| e.to_string())?
+    let (client, connection) = builder
+        .handshake::<_, Bytes>(tcp)
+        .await
+        .map_err(|e| format!("h2 handshake: {e}"))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.map_err(|e| e.to_string())?;
+    // A first request makes sure the server's SETTINGS have been applied.
+    let request = Request::get(format!("http://{addr}/healthz"))
+        .body(())
+        .map_err(|e| e.to_string())?;
+    let (response, _) = client
+        .send_request(request, true)
+        .map_err(|e| e.to_string())?;
+    let response = response.await.map_err(|e| format!("GET /healthz: {e}"))?;
+    if response.status() != StatusCode::OK {
+        return Err(format!("GET /healthz: {}", response.status()));
     }
+    if !client.is_extended_connect_protocol_enabled() {
+        return Err("the server did not send SETTINGS_ENABLE_CONNECT_PROTOCOL".to_owned());
+    }
+    Ok(client)
 }
 
 /// Opens a WebSocket by extended CONNECT (`:protocol = websocket`).
@@ -473,36 +425,6 @@ enum Phase {
     Done,
 }
 
-/// Echoes `payload` on `socket`, one message at a time, while `phase`
-/// says so.
-async fn closed_loop(
-    mut socket: Socket,
-    mut phase: watch::Receiver<Phase>,
-    echoes: Arc<AtomicU64>,
-    payload: Bytes,
-) -> Result<(), String> {
-    loop {
-        let now = *phase.borrow_and_update();
-        match now {
-            Phase::Done => return Ok(()),
-            Phase::Waiting => {
-                phase.changed().await.map_err(|e| e.to_string())?;
-                continue;
-            }
-            Phase::Running => {}
-        }
-        let reply = socket.echo(Message::binary(payload.clone())).await?;
-        if reply.len() != payload.len() {
-            return Err(format!(
-                "echo of {} bytes came back as {}",
-                payload.len(),
-                reply.len()
-            ));
-        }
-        echoes.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 /// One set of WebSockets and what its turns measured.
 struct Set {
     transport: Transport,
@@ -515,30 +437,39 @@ struct Set {
 }
 
 impl Set {
-    /// Starts a closed loop on each WebSocket, sending only while the
-    /// set is running: one task per HTTP/1.1 WebSocket, and one per
-    /// HTTP/2 connection, which drives the connection and runs the loops
-    /// of its WebSockets (as a browser's network thread does).
+    /// Starts a closed loop on each of `sockets`, sending only while the
+    /// set is running.
     fn start(
         transport: Transport,
-        groups: Vec<Group>,
+        sockets: Vec<Socket>,
         size: usize,
         tasks: &mut JoinSet<Result<(), String>>,
     ) -> Set {
         let (phase, _) = watch::channel(Phase::Waiting);
         let echoes = Arc::new(AtomicU64::new(0));
         let payload = Bytes::from(vec![0x5a; size]);
-        for group in groups {
-            let loops = try_join_all(group.sockets.into_iter().map(|socket| {
-                closed_loop(socket, phase.subscribe(), echoes.clone(), payload.clone())
-            }));
+        for mut socket in sockets {
+            let (mut phase, echoes, payload) = (phase.subscribe(), echoes.clone(), payload.clone());
             tasks.spawn(async move {
-                match group.connection {
-                    None => loops.await.map(drop),
-                    Some(connection) => tokio::select! {
-                        done = loops => done.map(drop),
-                        ended = connection => Err(format!("the h2 connection ended: {ended:?}")),
-                    },
+                loop {
+                    let now = *phase.borrow_and_update();
+                    match now {
+                        Phase::Done => return Ok(()),
+                        Phase::Waiting => {
+                            phase.changed().await.map_err(|e| e.to_string())?;
+                            continue;
+                        }
+                        Phase::Running => {}
+                    }
+                    let reply = socket.echo(Message::binary(payload.clone())).await?;
+                    if reply.len() != payload.len() {
+                        return Err(format!(
+                            "echo of {} bytes came back as {}",
+                            payload.len(),
+                            reply.len()
+                        ));
+                    }
+                    echoes.fetch_add(1, Ordering::Relaxed);
                 }
             });
         }

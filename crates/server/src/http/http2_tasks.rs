@@ -12,7 +12,9 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::future::{CatchUnwind, FutureExt};
 use futures_util::stream::{FuturesUnordered, Stream};
@@ -43,6 +45,36 @@ pub(crate) struct StreamTasks {
     running: FuturesUnordered<CatchUnwind<AssertUnwindSafe<StreamTask>>>,
     inbox: mpsc::UnboundedReceiver<StreamTask>,
     spawner: StreamSpawner,
+    /// The waker the tasks are polled with, and its flag.
+    woken: Option<(Arc<Woken>, Waker)>,
+}
+
+/// The fewest times [`StreamTasks::run_ready`] goes over the tasks that
+/// woke while it ran them.
+const MIN_PASSES: usize = 8;
+
+/// Notes that a stream's task woke, and wakes the connection's task.
+///
+/// FuturesUnordered stops after two of its futures woke themselves while
+/// polled, to let other tasks run; and a WebSocket that answers wakes
+/// itself (h2 wakes a stream that asks for send capacity as it grants
+/// it). Run again at once, one pass per two tasks, rather than after
+/// another round of the connection, the answers of all the streams that
+/// had a message go out in one write instead of two at a time.
+struct Woken {
+    flag: AtomicBool,
+    connection: Waker,
+}
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.flag.store(true, Ordering::Release);
+        self.connection.wake_by_ref();
+    }
 }
 
 impl StreamTasks {
@@ -52,6 +84,7 @@ impl StreamTasks {
             running: FuturesUnordered::new(),
             inbox,
             spawner: StreamSpawner(tx),
+            woken: None,
         }
     }
 
@@ -70,19 +103,34 @@ impl StreamTasks {
         self.running.is_empty()
     }
 
-    /// Runs every task that is ready, and those spawned meanwhile, until
-    /// none is.
+    /// Runs every task that is ready, and those spawned or woken
+    /// meanwhile, until none is (or, with tasks that keep waking
+    /// themselves, for a pass per two tasks: the connection's task is
+    /// woken then).
     pub(crate) fn run_ready(&mut self, cx: &mut Context<'_>) {
-        loop {
+        if !matches!(&self.woken, Some((woken, _)) if woken.connection.will_wake(cx.waker())) {
+            let woken = Arc::new(Woken {
+                flag: AtomicBool::new(false),
+                connection: cx.waker().clone(),
+            });
+            self.woken = Some((woken.clone(), Waker::from(woken)));
+        }
+        let Some((woken, waker)) = &self.woken else {
+            return;
+        };
+        let tasks_cx = &mut Context::from_waker(waker);
+        let passes = MIN_PASSES.max(self.running.len() / 2 + 1);
+        for _ in 0..passes {
             while let Poll::Ready(Some(task)) = self.inbox.poll_recv(cx) {
-                self.push(task);
+                self.running.push(AssertUnwindSafe(task).catch_unwind());
             }
-            while let Poll::Ready(Some(ended)) = Pin::new(&mut self.running).poll_next(cx) {
+            woken.flag.store(false, Ordering::Release);
+            while let Poll::Ready(Some(ended)) = Pin::new(&mut self.running).poll_next(tasks_cx) {
                 if ended.is_err() {
                     tracing::error!("an HTTP/2 stream's task panicked; its stream is reset");
                 }
             }
-            if self.inbox.is_empty() {
+            if !woken.flag.load(Ordering::Acquire) && self.inbox.is_empty() {
                 return;
             }
         }
