@@ -95,7 +95,7 @@ impl StreamTasks {
 
     /// Adds a task; it first runs at the next [`StreamTasks::run_ready`].
     pub(crate) fn push(&mut self, task: StreamTask) {
-        self.running.push(AssertUnwindSafe(task).catch_unwind());
+        self.running.push(catching_panics(task));
     }
 
     /// Whether no task is left.
@@ -122,7 +122,7 @@ impl StreamTasks {
         let passes = MIN_PASSES.max(self.running.len() / 2 + 1);
         for _ in 0..passes {
             while let Poll::Ready(Some(task)) = self.inbox.poll_recv(cx) {
-                self.running.push(AssertUnwindSafe(task).catch_unwind());
+                self.running.push(catching_panics(task));
             }
             woken.flag.store(false, Ordering::Release);
             while let Poll::Ready(Some(ended)) = Pin::new(&mut self.running).poll_next(tasks_cx) {
@@ -135,4 +135,9 @@ impl StreamTasks {
             }
         }
     }
+}
+
+/// `task`, ending with an error where it would panic.
+fn catching_panics(task: StreamTask) -> CatchUnwind<AssertUnwindSafe<StreamTask>> {
+    AssertUnwindSafe(task).catch_unwind()
 }
