@@ -79,7 +79,7 @@ where
     B::Error: Into<BoxError>,
 {
     let handshake = settings.builder().handshake::<_, Bytes>(io);
-    let conn = match tokio::time::timeout(settings.handshake_timeout, handshake).await {
+    let mut conn = match tokio::time::timeout(settings.handshake_timeout, handshake).await {
         Ok(conn) => conn.map_err(into_io)?,
         Err(_) => {
             let why = format!(
@@ -89,10 +89,8 @@ where
             return Err(io::Error::new(io::ErrorKind::TimedOut, why));
         }
     };
+    let mut ping_pong = settings.keep_alive.and_then(|_| conn.ping_pong());
     let mut conn = Some(conn);
-    let mut ping_pong = settings
-        .keep_alive
-        .and_then(|_| conn.as_mut().and_then(|conn| conn.ping_pong()));
     let keep_alive = async {
         match (settings.keep_alive, ping_pong.as_mut()) {
             (Some(interval), Some(ping_pong)) => loop {
@@ -110,8 +108,8 @@ where
     let mut keep_alive = std::pin::pin!(keep_alive);
     let mut draining = std::pin::pin!(draining.cancelled());
     let mut draining_seen = false;
-    let mut tasks = StreamTasks::new();
     let rounds = PollRounds::new();
+    let mut tasks = StreamTasks::new(rounds.waker().clone());
     let mut outcome = Ok(());
     poll_fn(move |task_cx| {
         let cx = &mut rounds.begin(task_cx);

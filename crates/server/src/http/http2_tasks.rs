@@ -45,8 +45,9 @@ pub(crate) struct StreamTasks {
     running: FuturesUnordered<CatchUnwind<AssertUnwindSafe<StreamTask>>>,
     inbox: mpsc::UnboundedReceiver<StreamTask>,
     spawner: StreamSpawner,
-    /// The waker the tasks are polled with, and its flag.
-    woken: Option<(Arc<Woken>, Waker)>,
+    /// Set when a task wakes; `waker` is the one it wakes with.
+    woken: Arc<Woken>,
+    waker: Waker,
 }
 
 /// The fewest times [`StreamTasks::run_ready`] goes over the tasks that
@@ -78,13 +79,20 @@ impl Wake for Woken {
 }
 
 impl StreamTasks {
-    pub(crate) fn new() -> Self {
+    /// Tasks whose wake-ups wake `connection`, the waker of the task
+    /// that runs them.
+    pub(crate) fn new(connection: Waker) -> Self {
         let (tx, inbox) = mpsc::unbounded_channel();
+        let woken = Arc::new(Woken {
+            flag: AtomicBool::new(false),
+            connection,
+        });
         StreamTasks {
             running: FuturesUnordered::new(),
             inbox,
             spawner: StreamSpawner(tx),
-            woken: None,
+            waker: Waker::from(woken.clone()),
+            woken,
         }
     }
 
@@ -108,29 +116,19 @@ impl StreamTasks {
     /// themselves, for a pass per two tasks: the connection's task is
     /// woken then).
     pub(crate) fn run_ready(&mut self, cx: &mut Context<'_>) {
-        if !matches!(&self.woken, Some((woken, _)) if woken.connection.will_wake(cx.waker())) {
-            let woken = Arc::new(Woken {
-                flag: AtomicBool::new(false),
-                connection: cx.waker().clone(),
-            });
-            self.woken = Some((woken.clone(), Waker::from(woken)));
-        }
-        let Some((woken, waker)) = &self.woken else {
-            return;
-        };
-        let tasks_cx = &mut Context::from_waker(waker);
+        let tasks_cx = &mut Context::from_waker(&self.waker);
         let passes = MIN_PASSES.max(self.running.len() / 2 + 1);
         for _ in 0..passes {
             while let Poll::Ready(Some(task)) = self.inbox.poll_recv(cx) {
                 self.running.push(catching_panics(task));
             }
-            woken.flag.store(false, Ordering::Release);
+            self.woken.flag.store(false, Ordering::Release);
             while let Poll::Ready(Some(ended)) = Pin::new(&mut self.running).poll_next(tasks_cx) {
                 if ended.is_err() {
                     tracing::error!("an HTTP/2 stream's task panicked; its stream is reset");
                 }
             }
-            if !woken.flag.load(Ordering::Acquire) && self.inbox.is_empty() {
+            if !self.woken.flag.load(Ordering::Acquire) && self.inbox.is_empty() {
                 return;
             }
         }

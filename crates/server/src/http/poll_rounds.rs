@@ -58,6 +58,12 @@ impl PollRounds {
         PollRounds { shared, waker }
     }
 
+    /// The waker that asks for another round while the task polls, and
+    /// wakes it otherwise.
+    pub(crate) fn waker(&self) -> &Waker {
+        &self.waker
+    }
+
     /// Starts a poll of the task: returns the context to poll the
     /// futures with.
     pub(crate) fn begin(&self, cx: &Context<'_>) -> Context<'_> {
