@@ -301,3 +301,40 @@ async fn a_panicking_stream_ends_alone() {
     round_trip(&mut echo, "after").await;
     assert_eq!(h2_get(&mut client, "/healthz").await.0, 200);
 }
+
+/// Reads frames off `tcp` until one of type `kind` arrives; returns its
+/// flags and payload.
+async fn next_frame_of(tcp: &mut TcpStream, kind: u8) -> (u8, Vec<u8>) {
+    loop {
+        let mut head = [0u8; 9];
+        tcp.read_exact(&mut head).await.unwrap();
+        let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+        let mut payload = vec![0u8; len];
+        tcp.read_exact(&mut payload).await.unwrap();
+        if head[3] == kind {
+            return (head[4], payload);
+        }
+    }
+}
+
+/// Keep-alive pings go out at their interval on an idle connection, and
+/// go on once one is answered.
+#[tokio::test]
+async fn keep_alive_pings_an_idle_connection() {
+    const PING: u8 = 0x6;
+    let server = TestServer::start(|s| s.http2_keep_alive(Some(Duration::from_millis(100)))).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (flags, opaque) =
+            tokio::time::timeout(Duration::from_secs(5), next_frame_of(&mut tcp, PING))
+                .await
+                .expect("a keep-alive ping");
+        assert_eq!((flags, opaque.len()), (0, 8), "a PING, not an ACK");
+        let mut ack = vec![0, 0, 8, PING, 0x1, 0, 0, 0, 0];
+        ack.extend_from_slice(&opaque);
+        tcp.write_all(&ack).await.unwrap();
+    }
+}

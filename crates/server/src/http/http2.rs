@@ -5,7 +5,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,6 +20,7 @@ use super::http2_respond::Respond;
 use super::http2_tasks::{StreamSpawner, StreamTask, StreamTasks};
 use super::poll_rounds::PollRounds;
 use super::request_body::RequestBody;
+use super::wake_flag::WakeFlag;
 use crate::upgrade::upgrade_slot;
 
 /// The longest DATA frame the server accepts, as it announces in its
@@ -110,16 +111,20 @@ where
     let mut draining_seen = false;
     let rounds = PollRounds::new();
     let mut tasks = StreamTasks::new(rounds.waker().clone());
+    // Draining and keep-alive are polled only when they woke, not in
+    // every round a message causes.
+    let controls = WakeFlag::new(rounds.waker().clone());
     let mut outcome = Ok(());
     poll_fn(move |task_cx| {
         let cx = &mut rounds.begin(task_cx);
         for _ in 0..MAX_ROUNDS {
-            if let Some(live) = conn.as_mut() {
-                if !draining_seen && draining.as_mut().poll(cx).is_ready() {
+            if let Some(live) = conn.as_mut().filter(|_| controls.take()) {
+                let controls_cx = &mut Context::from_waker(controls.waker());
+                if !draining_seen && draining.as_mut().poll(controls_cx).is_ready() {
                     draining_seen = true;
                     live.graceful_shutdown();
                 }
-                if let Poll::Ready(why) = keep_alive.as_mut().poll(cx) {
+                if let Poll::Ready(why) = keep_alive.as_mut().poll(controls_cx) {
                     tracing::debug!("HTTP/2 connection dropped: {why}");
                     conn = None;
                 }
@@ -140,7 +145,7 @@ where
             }
             // Dropping the connection ends its streams: their tasks
             // learn so as they run.
-            tasks.run_ready(cx);
+            tasks.run_ready();
             if conn.is_none() && tasks.is_empty() {
                 return Poll::Ready(std::mem::replace(&mut outcome, Ok(())));
             }

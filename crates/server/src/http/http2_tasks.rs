@@ -13,12 +13,13 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll, Waker};
 
 use futures_util::future::{CatchUnwind, FutureExt};
 use futures_util::stream::{FuturesUnordered, Stream};
-use tokio::sync::mpsc;
+
+use super::wake_flag::WakeFlag;
 
 /// A stream's work: its service call and response, or the handler of
 /// the WebSocket it carries.
@@ -27,15 +28,41 @@ pub(crate) type StreamTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// Runs futures among the streams of one HTTP/2 connection. Cloned into
 /// the requests of the connection's extended CONNECTs, so that the
 /// [`Upgrade`](crate::Upgrade) runs its WebSocket there.
-#[derive(Debug, Clone)]
-pub(crate) struct StreamSpawner(mpsc::UnboundedSender<StreamTask>);
+#[derive(Clone)]
+pub(crate) struct StreamSpawner(Weak<Inbox>);
 
 impl StreamSpawner {
     /// Runs `task` in the connection's task; gives it back if the
     /// connection has ended.
     pub(crate) fn spawn(&self, task: StreamTask) -> Result<(), StreamTask> {
-        self.0.send(task).map_err(|refused| refused.0)
+        let Some(inbox) = self.0.upgrade() else {
+            return Err(task);
+        };
+        inbox
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(task);
+        inbox.arrived.store(true, Ordering::Release);
+        inbox.connection.wake_by_ref();
+        Ok(())
     }
+}
+
+impl std::fmt::Debug for StreamSpawner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamSpawner").finish_non_exhaustive()
+    }
+}
+
+/// The tasks spawned since the connection last ran its streams. Only
+/// [`StreamTasks`] holds it strongly: once the connection is gone, a
+/// spawner gets its task back. A flag tells whether any arrived, so that
+/// looking costs no lock.
+struct Inbox {
+    tasks: Mutex<Vec<StreamTask>>,
+    arrived: AtomicBool,
+    connection: Waker,
 }
 
 /// The running tasks of one connection's streams. A task that panics
@@ -43,56 +70,38 @@ impl StreamSpawner {
 /// connection and its other streams go on.
 pub(crate) struct StreamTasks {
     running: FuturesUnordered<CatchUnwind<AssertUnwindSafe<StreamTask>>>,
-    inbox: mpsc::UnboundedReceiver<StreamTask>,
+    inbox: Arc<Inbox>,
     spawner: StreamSpawner,
-    /// Set when a task wakes; `waker` is the one it wakes with.
-    woken: Arc<Woken>,
-    waker: Waker,
+    /// Set when a task wakes.
+    ///
+    /// FuturesUnordered stops after two of its futures woke themselves
+    /// while polled, to let other tasks run; and a WebSocket that answers
+    /// wakes itself (h2 wakes a stream that asks for send capacity as it
+    /// grants it). Run again at once, one pass per two tasks, rather than
+    /// after another round of the connection, the answers of all the
+    /// streams that had a message go out in one write instead of two at
+    /// a time.
+    woken: WakeFlag,
 }
 
 /// The fewest times [`StreamTasks::run_ready`] goes over the tasks that
 /// woke while it ran them.
 const MIN_PASSES: usize = 8;
 
-/// Notes that a stream's task woke, and wakes the connection's task.
-///
-/// FuturesUnordered stops after two of its futures woke themselves while
-/// polled, to let other tasks run; and a WebSocket that answers wakes
-/// itself (h2 wakes a stream that asks for send capacity as it grants
-/// it). Run again at once, one pass per two tasks, rather than after
-/// another round of the connection, the answers of all the streams that
-/// had a message go out in one write instead of two at a time.
-struct Woken {
-    flag: AtomicBool,
-    connection: Waker,
-}
-
-impl Wake for Woken {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.flag.store(true, Ordering::Release);
-        self.connection.wake_by_ref();
-    }
-}
-
 impl StreamTasks {
     /// Tasks whose wake-ups wake `connection`, the waker of the task
     /// that runs them.
     pub(crate) fn new(connection: Waker) -> Self {
-        let (tx, inbox) = mpsc::unbounded_channel();
-        let woken = Arc::new(Woken {
-            flag: AtomicBool::new(false),
-            connection,
+        let inbox = Arc::new(Inbox {
+            tasks: Mutex::new(Vec::new()),
+            arrived: AtomicBool::new(false),
+            connection: connection.clone(),
         });
         StreamTasks {
             running: FuturesUnordered::new(),
+            spawner: StreamSpawner(Arc::downgrade(&inbox)),
             inbox,
-            spawner: StreamSpawner(tx),
-            waker: Waker::from(woken.clone()),
-            woken,
+            woken: WakeFlag::new(connection),
         }
     }
 
@@ -115,20 +124,24 @@ impl StreamTasks {
     /// meanwhile, until none is (or, with tasks that keep waking
     /// themselves, for a pass per two tasks: the connection's task is
     /// woken then).
-    pub(crate) fn run_ready(&mut self, cx: &mut Context<'_>) {
-        let tasks_cx = &mut Context::from_waker(&self.waker);
+    pub(crate) fn run_ready(&mut self) {
+        let tasks_cx = &mut Context::from_waker(self.woken.waker());
         let passes = MIN_PASSES.max(self.running.len() / 2 + 1);
         for _ in 0..passes {
-            while let Poll::Ready(Some(task)) = self.inbox.poll_recv(cx) {
-                self.running.push(catching_panics(task));
+            if self.inbox.arrived.swap(false, Ordering::Acquire) {
+                let arrived = std::mem::take(
+                    &mut *self.inbox.tasks.lock().unwrap_or_else(|e| e.into_inner()),
+                );
+                self.running
+                    .extend(arrived.into_iter().map(catching_panics));
             }
-            self.woken.flag.store(false, Ordering::Release);
+            self.woken.take();
             while let Poll::Ready(Some(ended)) = Pin::new(&mut self.running).poll_next(tasks_cx) {
                 if ended.is_err() {
                     tracing::error!("an HTTP/2 stream's task panicked; its stream is reset");
                 }
             }
-            if !self.woken.flag.load(Ordering::Acquire) && self.inbox.is_empty() {
+            if !self.woken.is_set() && !self.inbox.arrived.load(Ordering::Acquire) {
                 return;
             }
         }

@@ -22,3 +22,4 @@ pub(crate) mod shutdown;
 pub(crate) mod sniff;
 pub(crate) mod stats;
 pub(crate) mod tls;
+pub(crate) mod wake_flag;
