@@ -12,7 +12,6 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -43,8 +42,7 @@ impl StreamSpawner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(task);
-        inbox.arrived.store(true, Ordering::Release);
-        inbox.connection.wake_by_ref();
+        inbox.arrived.waker().wake_by_ref();
         Ok(())
     }
 }
@@ -61,8 +59,7 @@ impl std::fmt::Debug for StreamSpawner {
 /// looking costs no lock.
 struct Inbox {
     tasks: Mutex<Vec<StreamTask>>,
-    arrived: AtomicBool,
-    connection: Waker,
+    arrived: WakeFlag,
 }
 
 /// The running tasks of one connection's streams. A task that panics
@@ -94,8 +91,7 @@ impl StreamTasks {
     pub(crate) fn new(connection: Waker) -> Self {
         let inbox = Arc::new(Inbox {
             tasks: Mutex::new(Vec::new()),
-            arrived: AtomicBool::new(false),
-            connection: connection.clone(),
+            arrived: WakeFlag::new(connection.clone()),
         });
         StreamTasks {
             running: FuturesUnordered::new(),
@@ -128,7 +124,7 @@ impl StreamTasks {
         let tasks_cx = &mut Context::from_waker(self.woken.waker());
         let passes = MIN_PASSES.max(self.running.len() / 2 + 1);
         for _ in 0..passes {
-            if self.inbox.arrived.swap(false, Ordering::Acquire) {
+            if self.inbox.arrived.take() {
                 let arrived = std::mem::take(
                     &mut *self.inbox.tasks.lock().unwrap_or_else(|e| e.into_inner()),
                 );
@@ -141,7 +137,7 @@ impl StreamTasks {
                     tracing::error!("an HTTP/2 stream's task panicked; its stream is reset");
                 }
             }
-            if !self.woken.is_set() && !self.inbox.arrived.load(Ordering::Acquire) {
+            if !self.woken.is_set() && !self.inbox.arrived.is_set() {
                 return;
             }
         }
