@@ -111,9 +111,9 @@ impl StreamTasks {
         self.running.push(catching_panics(task));
     }
 
-    /// Whether no task is left.
+    /// Whether no task is left, running or spawned.
     pub(crate) fn is_empty(&self) -> bool {
-        self.running.is_empty()
+        self.running.is_empty() && !self.inbox.arrived.is_set()
     }
 
     /// Runs every task that is ready, and those spawned or woken
