@@ -37,20 +37,33 @@ async fn server_advertises_extended_connect_and_serves_plain_requests() {
     assert_eq!(server.stats.snapshot().h2_requests, 4);
 }
 
+/// A raw client's opening: the connection preface and an empty SETTINGS.
+const PREFACE_AND_SETTINGS: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+
+/// A raw client that sent its opening.
+async fn raw_h2_client(server: &TestServer) -> TcpStream {
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(PREFACE_AND_SETTINGS).await.unwrap();
+    tcp
+}
+
+/// The next frame off `tcp`: its type, flags and payload.
+async fn read_frame(tcp: &mut TcpStream) -> (u8, u8, Vec<u8>) {
+    let mut head = [0u8; 9];
+    tcp.read_exact(&mut head).await.unwrap();
+    let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
+    let mut payload = vec![0u8; len];
+    tcp.read_exact(&mut payload).await.unwrap();
+    (head[3], head[4], payload)
+}
+
 /// The server's first frame, read off the wire: its SETTINGS.
 #[tokio::test]
 async fn server_settings_on_the_wire() {
     let server = TestServer::start(|s| s).await;
-    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
-        .await
-        .unwrap();
-    let mut head = [0u8; 9];
-    tcp.read_exact(&mut head).await.unwrap();
-    assert_eq!((head[3], head[4]), (0x4, 0), "a SETTINGS frame, no ACK");
-    let len = usize::from(head[1]) << 8 | usize::from(head[2]);
-    let mut payload = vec![0u8; len];
-    tcp.read_exact(&mut payload).await.unwrap();
+    let mut tcp = raw_h2_client(&server).await;
+    let (kind, flags, payload) = read_frame(&mut tcp).await;
+    assert_eq!((kind, flags), (0x4, 0), "a SETTINGS frame, no ACK");
     let settings: Vec<(u16, u32)> = payload
         .chunks_exact(6)
         .map(|s| {
@@ -306,13 +319,9 @@ async fn a_panicking_stream_ends_alone() {
 /// flags and payload.
 async fn next_frame_of(tcp: &mut TcpStream, kind: u8) -> (u8, Vec<u8>) {
     loop {
-        let mut head = [0u8; 9];
-        tcp.read_exact(&mut head).await.unwrap();
-        let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
-        let mut payload = vec![0u8; len];
-        tcp.read_exact(&mut payload).await.unwrap();
-        if head[3] == kind {
-            return (head[4], payload);
+        let (this_kind, flags, payload) = read_frame(tcp).await;
+        if this_kind == kind {
+            return (flags, payload);
         }
     }
 }
@@ -323,10 +332,7 @@ async fn next_frame_of(tcp: &mut TcpStream, kind: u8) -> (u8, Vec<u8>) {
 async fn keep_alive_pings_an_idle_connection() {
     const PING: u8 = 0x6;
     let server = TestServer::start(|s| s.http2_keep_alive(Some(Duration::from_millis(100)))).await;
-    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
-        .await
-        .unwrap();
+    let mut tcp = raw_h2_client(&server).await;
     for _ in 0..2 {
         let (flags, opaque) =
             tokio::time::timeout(Duration::from_secs(5), next_frame_of(&mut tcp, PING))
