@@ -11,6 +11,7 @@
 //! - [`handshake`]: the opening handshake, both roles;
 //! - [`deflate`]: permessage-deflate (RFC 7692);
 //! - [`sse`]: Server-Sent Events, encoder and incremental parser;
+//! - [`http2`]: HTTP/2 frames, SETTINGS and HPACK;
 //! - [`Receiver`] / [`Sender`]: the protocol state machines.
 //!
 //! ```
@@ -32,6 +33,7 @@ pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;
+pub mod http2;
 pub mod mask;
 mod message;
 mod receiver;

@@ -1,0 +1,15 @@
+//! HTTP/2 (RFC 9113) protocol pieces, sans IO.
+//!
+//! - [`frame`]: frame headers, the layout checks of each frame type,
+//!   and writing frames;
+//! - [`Settings`]: SETTINGS parameters;
+//! - [`ErrorCode`]: the codes of RST_STREAM and GOAWAY;
+//! - [`hpack`]: header compression (RFC 7541).
+
+mod error_code;
+pub mod frame;
+pub mod hpack;
+mod settings;
+
+pub use error_code::ErrorCode;
+pub use settings::Settings;
