@@ -19,6 +19,9 @@ pub const MAX_MAX_FRAME_SIZE: u32 = (1 << 24) - 1;
 /// The largest flow-control window there can be.
 pub const MAX_WINDOW_SIZE: u32 = (1 << 31) - 1;
 
+/// A stream identifier's 31 bits, without the reserved bit before them.
+const STREAM_ID_MASK: u32 = (1 << 31) - 1;
+
 /// Frame types.
 pub mod kind {
     /// Stream data.
@@ -79,7 +82,7 @@ impl FrameHeader {
             kind: bytes[3],
             flags: bytes[4],
             stream_id: u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]])
-                & MAX_WINDOW_SIZE,
+                & STREAM_ID_MASK,
         }
     }
 
@@ -340,14 +343,14 @@ impl Frame {
                     ));
                 }
                 Frame::GoAway {
-                    last_stream_id: payload.get_u32() & MAX_WINDOW_SIZE,
+                    last_stream_id: payload.get_u32() & STREAM_ID_MASK,
                     code: ErrorCode(payload.get_u32()),
                     debug: payload,
                 }
             }
             kind::WINDOW_UPDATE => {
                 sized(4, "WINDOW_UPDATE of a length other than 4")?;
-                let increment = payload.get_u32() & MAX_WINDOW_SIZE;
+                let increment = payload.get_u32() & MAX_WINDOW_SIZE; // reserved bit dropped
                 if increment == 0 {
                     let what = "WINDOW_UPDATE of 0";
                     return Err(match id {
@@ -392,7 +395,7 @@ fn unpad(header: &FrameHeader, payload: &mut Bytes) -> Result<(), FrameError> {
 /// A stream may not depend on itself (section 5.3.1).
 fn check_dependency(stream_id: u32, priority: &[u8]) -> Result<(), FrameError> {
     let dependency =
-        u32::from_be_bytes([priority[0], priority[1], priority[2], priority[3]]) & MAX_WINDOW_SIZE;
+        u32::from_be_bytes([priority[0], priority[1], priority[2], priority[3]]) & STREAM_ID_MASK;
     if dependency == stream_id {
         return Err(FrameError::stream(
             stream_id,
