@@ -4,12 +4,15 @@
 //!   and writing frames;
 //! - [`Settings`]: SETTINGS parameters;
 //! - [`ErrorCode`]: the codes of RST_STREAM and GOAWAY;
+//! - [`Window`], [`RecvWindow`]: flow-control windows;
 //! - [`hpack`]: header compression (RFC 7541).
 
 mod error_code;
 pub mod frame;
 pub mod hpack;
 mod settings;
+mod window;
 
 pub use error_code::ErrorCode;
 pub use settings::Settings;
+pub use window::{RecvWindow, Window, WindowOverflow};
