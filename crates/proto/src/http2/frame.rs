@@ -19,8 +19,11 @@ pub const MAX_MAX_FRAME_SIZE: u32 = (1 << 24) - 1;
 /// The largest flow-control window there can be.
 pub const MAX_WINDOW_SIZE: u32 = (1 << 31) - 1;
 
-/// A stream identifier's 31 bits, without the reserved bit before them.
-const STREAM_ID_MASK: u32 = (1 << 31) - 1;
+/// A 31-bit field (a stream identifier, a window increment): the
+/// reserved bit before it is dropped, as section 4.1 requires.
+fn u31(word: u32) -> u32 {
+    word & ((1 << 31) - 1)
+}
 
 /// Frame types.
 pub mod kind {
@@ -75,14 +78,13 @@ pub struct FrameHeader {
 
 impl FrameHeader {
     /// Reads a header; the reserved bit of the stream identifier is
-    /// ignored, as RFC 9113 section 4.1 requires.
+    /// ignored.
     pub fn parse(bytes: &[u8; HEADER_LEN]) -> Self {
         FrameHeader {
             len: u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]]),
             kind: bytes[3],
             flags: bytes[4],
-            stream_id: u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]])
-                & STREAM_ID_MASK,
+            stream_id: u31(u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]])),
         }
     }
 
@@ -343,14 +345,14 @@ impl Frame {
                     ));
                 }
                 Frame::GoAway {
-                    last_stream_id: payload.get_u32() & STREAM_ID_MASK,
+                    last_stream_id: u31(payload.get_u32()),
                     code: ErrorCode(payload.get_u32()),
                     debug: payload,
                 }
             }
             kind::WINDOW_UPDATE => {
                 sized(4, "WINDOW_UPDATE of a length other than 4")?;
-                let increment = payload.get_u32() & MAX_WINDOW_SIZE; // reserved bit dropped
+                let increment = u31(payload.get_u32());
                 if increment == 0 {
                     let what = "WINDOW_UPDATE of 0";
                     return Err(match id {
@@ -393,9 +395,8 @@ fn unpad(header: &FrameHeader, payload: &mut Bytes) -> Result<(), FrameError> {
 }
 
 /// A stream may not depend on itself (section 5.3.1).
-fn check_dependency(stream_id: u32, priority: &[u8]) -> Result<(), FrameError> {
-    let dependency =
-        u32::from_be_bytes([priority[0], priority[1], priority[2], priority[3]]) & STREAM_ID_MASK;
+fn check_dependency(stream_id: u32, mut priority: &[u8]) -> Result<(), FrameError> {
+    let dependency = u31(priority.get_u32());
     if dependency == stream_id {
         return Err(FrameError::stream(
             stream_id,
