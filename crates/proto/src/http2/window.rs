@@ -12,9 +12,10 @@ use super::frame::MAX_WINDOW_SIZE;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window(i64);
 
-/// A window would exceed 2^31-1 bytes, which the peer must answer with
-/// `FLOW_CONTROL_ERROR` (of the stream, or of the connection for the
-/// connection's window and for a change of the initial window size).
+/// Flow control broken: data beyond what a window allowed, or a window
+/// grown past 2^31-1 bytes. Answered with `FLOW_CONTROL_ERROR`, of the
+/// stream, or of the connection for the connection's window and for a
+/// change of the initial window size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowOverflow;
 

@@ -134,9 +134,8 @@ pub fn encode(src: &[u8], dst: &mut Vec<u8>) {
 /// Fails on EOS in the string, on padding longer than 7 bits, and on
 /// padding that is not all ones (RFC 7541 section 5.2).
 pub fn decode(src: &[u8], dst: &mut Vec<u8>) -> Result<(), HpackError> {
-    // At least 8 bits per 5 bits of code: one output byte per input byte
-    // and a half.
-    dst.reserve(src.len() + src.len() / 2);
+    // Codes are 5 bits or longer: at most 8 bytes out for 5 in.
+    dst.reserve(src.len() * 8 / 5);
     let mut acc = 0u64;
     let mut bits = 0u32;
     let mut input = src.iter();
@@ -161,16 +160,10 @@ pub fn decode(src: &[u8], dst: &mut Vec<u8>) -> Result<(), HpackError> {
             }
             // No whole code is left, and the input is all read (a code
             // is at most 30 bits, and more than 56 were buffered
-            // otherwise): what remains is padding.
-            None => {
-                if bits > 7 {
-                    return Err(HpackError::HuffmanPadding);
-                }
-                if acc != (1u64 << bits) - 1 {
-                    return Err(HpackError::HuffmanPadding);
-                }
-                return Ok(());
-            }
+            // otherwise): what remains is padding, at most 7 bits and
+            // all ones.
+            None if bits <= 7 && acc == (1u64 << bits) - 1 => return Ok(()),
+            None => return Err(HpackError::HuffmanPadding),
         }
     }
 }
