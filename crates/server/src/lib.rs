@@ -43,7 +43,6 @@ mod client;
 mod config;
 mod error;
 mod everywhere;
-mod forward;
 mod http;
 pub mod longpoll;
 pub mod sse;

@@ -1,7 +1,7 @@
 //! HTTP/2 frames (RFC 9113 sections 4 and 6): the 9-byte header, the
 //! checks each frame type's layout must pass, and writing frames.
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, BufMut, Bytes};
 
 use super::settings::Settings;
 use super::ErrorCode;
@@ -408,20 +408,20 @@ fn check_dependency(stream_id: u32, mut priority: &[u8]) -> Result<(), FrameErro
 }
 
 /// Appends a frame header to `dst`.
-pub fn put_header(dst: &mut Vec<u8>, kind: u8, flags: u8, stream_id: u32, len: usize) {
+pub fn put_header(dst: &mut impl BufMut, kind: u8, flags: u8, stream_id: u32, len: usize) {
     let header = FrameHeader {
         len: len as u32,
         kind,
         flags,
         stream_id,
     };
-    dst.extend_from_slice(&header.encode());
+    dst.put_slice(&header.encode());
 }
 
 /// Appends a field block as one HEADERS frame and as many CONTINUATION
 /// frames as `max_frame_size` makes it need.
 pub fn put_headers(
-    dst: &mut Vec<u8>,
+    dst: &mut impl BufMut,
     stream_id: u32,
     block: &[u8],
     end_stream: bool,
@@ -434,7 +434,7 @@ pub fn put_headers(
         flags |= flag::END_HEADERS;
     }
     put_header(dst, kind::HEADERS, flags, stream_id, first.len());
-    dst.extend_from_slice(first);
+    dst.put_slice(first);
     while let Some(chunk) = chunks.next() {
         let flags = if chunks.peek().is_none() {
             flag::END_HEADERS
@@ -442,38 +442,38 @@ pub fn put_headers(
             0
         };
         put_header(dst, kind::CONTINUATION, flags, stream_id, chunk.len());
-        dst.extend_from_slice(chunk);
+        dst.put_slice(chunk);
     }
 }
 
 /// Appends an RST_STREAM frame.
-pub fn put_rst_stream(dst: &mut Vec<u8>, stream_id: u32, code: ErrorCode) {
+pub fn put_rst_stream(dst: &mut impl BufMut, stream_id: u32, code: ErrorCode) {
     put_header(dst, kind::RST_STREAM, 0, stream_id, 4);
-    dst.extend_from_slice(&code.0.to_be_bytes());
+    dst.put_slice(&code.0.to_be_bytes());
 }
 
 /// Appends a PING frame.
-pub fn put_ping(dst: &mut Vec<u8>, ack: bool, payload: [u8; 8]) {
+pub fn put_ping(dst: &mut impl BufMut, ack: bool, payload: [u8; 8]) {
     put_header(dst, kind::PING, if ack { flag::ACK } else { 0 }, 0, 8);
-    dst.extend_from_slice(&payload);
+    dst.put_slice(&payload);
 }
 
 /// Appends a GOAWAY frame.
-pub fn put_goaway(dst: &mut Vec<u8>, last_stream_id: u32, code: ErrorCode, debug: &[u8]) {
+pub fn put_goaway(dst: &mut impl BufMut, last_stream_id: u32, code: ErrorCode, debug: &[u8]) {
     put_header(dst, kind::GOAWAY, 0, 0, 8 + debug.len());
-    dst.extend_from_slice(&last_stream_id.to_be_bytes());
-    dst.extend_from_slice(&code.0.to_be_bytes());
-    dst.extend_from_slice(debug);
+    dst.put_slice(&last_stream_id.to_be_bytes());
+    dst.put_slice(&code.0.to_be_bytes());
+    dst.put_slice(debug);
 }
 
 /// Appends a WINDOW_UPDATE frame.
-pub fn put_window_update(dst: &mut Vec<u8>, stream_id: u32, increment: u32) {
+pub fn put_window_update(dst: &mut impl BufMut, stream_id: u32, increment: u32) {
     put_header(dst, kind::WINDOW_UPDATE, 0, stream_id, 4);
-    dst.extend_from_slice(&increment.to_be_bytes());
+    dst.put_slice(&increment.to_be_bytes());
 }
 
 /// Appends a SETTINGS acknowledgement.
-pub fn put_settings_ack(dst: &mut Vec<u8>) {
+pub fn put_settings_ack(dst: &mut impl BufMut) {
     put_header(dst, kind::SETTINGS, flag::ACK, 0, 0);
 }
 

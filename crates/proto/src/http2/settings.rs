@@ -1,5 +1,7 @@
 //! SETTINGS parameters (RFC 9113 section 6.5.2, RFC 8441 section 3).
 
+use bytes::BufMut;
+
 use super::frame::{self, FrameError, DEFAULT_MAX_FRAME_SIZE, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE};
 use super::ErrorCode;
 
@@ -95,7 +97,7 @@ impl Settings {
     }
 
     /// Appends these settings as a SETTINGS frame.
-    pub fn put(&self, dst: &mut Vec<u8>) {
+    pub fn put(&self, dst: &mut impl BufMut) {
         let pairs = [
             (id::HEADER_TABLE_SIZE, self.header_table_size),
             (id::ENABLE_PUSH, self.enable_push.map(u32::from)),
@@ -111,8 +113,8 @@ impl Settings {
         let set = pairs.iter().filter_map(|&(id, value)| Some((id, value?)));
         frame::put_header(dst, frame::kind::SETTINGS, 0, 0, 6 * set.clone().count());
         for (id, value) in set {
-            dst.extend_from_slice(&id.to_be_bytes());
-            dst.extend_from_slice(&value.to_be_bytes());
+            dst.put_slice(&id.to_be_bytes());
+            dst.put_slice(&value.to_be_bytes());
         }
     }
 }

@@ -1,34 +1,41 @@
-//! Serving an HTTP/2 connection on h2: every request stream goes to the
-//! service, and an extended CONNECT (RFC 8441) hands its stream straight
-//! to the WebSocket that accepts it. The connection and all its streams
-//! run in one task.
+//! Serving an HTTP/2 connection (RFC 9113): every request stream goes to
+//! the service, and an extended CONNECT (RFC 8441) hands its stream
+//! straight to the WebSocket that accepts it. The connection and all its
+//! streams run in one task.
 
 use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use h2::server::SendResponse;
 use http::{Method, Request, Response};
 use hyper::service::Service;
+use pushwire_proto::http2::frame::Frame;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use super::body::BoxError;
+use super::http2_conn::{Conn, ConnLimits, Opened, OUT_LIMIT};
+use super::http2_read::FrameReader;
 use super::http2_respond::Respond;
+use super::http2_stream::{SharedConn, StreamRef};
 use super::http2_tasks::{StreamSpawner, StreamTask, StreamTasks};
 use super::poll_rounds::PollRounds;
 use super::request_body::RequestBody;
 use super::wake_flag::WakeFlag;
 use crate::upgrade::upgrade_slot;
 
-/// The longest DATA frame the server accepts, as it announces in its
-/// SETTINGS.
-const MAX_FRAME_SIZE: u32 = 64 << 10;
-
 /// How long a keep-alive ping may go unanswered.
 const PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How many rounds one poll of a connection's task may run (the
+/// connection, then its streams, as long as one wakes another) before
+/// it lets other tasks run.
+const MAX_ROUNDS: usize = 16;
 
 /// The settings every HTTP/2 connection of a server shares.
 #[derive(Debug, Clone)]
@@ -39,33 +46,14 @@ pub(crate) struct Http2Settings {
     pub(crate) handshake_timeout: Duration,
 }
 
-impl Http2Settings {
-    fn builder(&self) -> h2::server::Builder {
-        let mut builder = h2::server::Builder::new();
-        builder
-            .enable_connect_protocol()
-            .max_header_list_size(self.max_header_list_size)
-            .max_concurrent_streams(self.max_concurrent_streams)
-            // Receive windows of 1 MiB per stream and 4 MiB per
-            // connection: a client sends a large message without waiting
-            // for WINDOW_UPDATEs, many streams keep messages in flight at
-            // once, and a stream whose reader stalls holds 1 MiB at most.
-            .initial_window_size(1 << 20)
-            .initial_connection_window_size(4 << 20)
-            // DATA frames of up to 64 KiB: a client's 16 KiB WebSocket
-            // message, header included, arrives as one frame.
-            .max_frame_size(MAX_FRAME_SIZE)
-            .max_send_buffer_size(400 << 10);
-        builder
-    }
-}
-
-/// Serves one HTTP/2 connection until the client closes it, or, once
-/// `draining` is cancelled, until its streams have finished after a
-/// `GOAWAY`. The streams' tasks run in this one (see
-/// [`StreamTasks`]); it ends once the last of them has.
+/// Serves one HTTP/2 connection, whose first bytes `prefix` were read
+/// already, until the client closes it, or, once `draining` is
+/// cancelled, until its streams have finished after a graceful GOAWAY.
+/// The streams' tasks run in this one (see [`StreamTasks`]); it ends
+/// once the last of them has.
 pub(crate) async fn serve_http2<I, S, B>(
-    io: I,
+    mut io: I,
+    prefix: Bytes,
     settings: &Http2Settings,
     service: S,
     draining: &CancellationToken,
@@ -79,9 +67,16 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let handshake = settings.builder().handshake::<_, Bytes>(io);
-    let mut conn = match tokio::time::timeout(settings.handshake_timeout, handshake).await {
-        Ok(conn) => conn.map_err(into_io)?,
+    let rounds = PollRounds::new();
+    let limits = ConnLimits {
+        max_concurrent_streams: settings.max_concurrent_streams,
+        max_header_list_size: settings.max_header_list_size,
+    };
+    let shared: SharedConn = Arc::new(Mutex::new(Conn::new(limits, rounds.waker().clone())));
+    let mut reader = FrameReader::new(prefix);
+    let preface = poll_fn(|cx| reader.poll_preface(cx, &mut io));
+    match tokio::time::timeout(settings.handshake_timeout, preface).await {
+        Ok(result) => result?,
         Err(_) => {
             let why = format!(
                 "HTTP/2 handshake not done within {:?}",
@@ -89,66 +84,78 @@ where
             );
             return Err(io::Error::new(io::ErrorKind::TimedOut, why));
         }
-    };
-    let mut ping_pong = settings.keep_alive.and_then(|_| conn.ping_pong());
-    let mut conn = Some(conn);
-    let keep_alive = async {
-        match (settings.keep_alive, ping_pong.as_mut()) {
-            (Some(interval), Some(ping_pong)) => loop {
-                tokio::time::sleep(interval).await;
-                let pong = ping_pong.ping(h2::Ping::opaque());
-                match tokio::time::timeout(PING_TIMEOUT, pong).await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(_)) => return "connection gone",
-                    Err(_) => return "keep-alive ping not answered",
-                }
-            },
-            _ => std::future::pending().await,
-        }
-    };
-    let mut keep_alive = std::pin::pin!(keep_alive);
+    }
+    let mut keep_alive = settings.keep_alive.map(KeepAlive::new);
     let mut draining = std::pin::pin!(draining.cancelled());
     let mut draining_seen = false;
-    let rounds = PollRounds::new();
     let mut tasks = StreamTasks::new(rounds.waker().clone());
     // Draining and keep-alive are polled only when they woke, not in
     // every round a message causes.
     let controls = WakeFlag::new(rounds.waker().clone());
+    let mut reading = true;
+    let mut writing = true;
     let mut outcome = Ok(());
+    let mut opened = Vec::new();
     poll_fn(move |task_cx| {
         let cx = &mut rounds.begin(task_cx);
         for _ in 0..MAX_ROUNDS {
-            if let Some(live) = conn.as_mut().filter(|_| controls.take()) {
+            if controls.take() {
                 let controls_cx = &mut Context::from_waker(controls.waker());
+                let mut conn = lock(&shared);
                 if !draining_seen && draining.as_mut().poll(controls_cx).is_ready() {
                     draining_seen = true;
-                    live.graceful_shutdown();
+                    conn.begin_shutdown();
                 }
-                if let Poll::Ready(why) = keep_alive.as_mut().poll(controls_cx) {
-                    tracing::debug!("HTTP/2 connection dropped: {why}");
-                    conn = None;
-                }
-            }
-            while let Some(live) = conn.as_mut() {
-                match live.poll_accept(cx) {
-                    Poll::Ready(Some(Ok((req, send)))) => {
-                        let spawner = tasks.spawner().clone();
-                        tasks.push(dispatch(&service, req, send, spawner));
-                    }
-                    Poll::Ready(Some(Err(e))) => {
-                        outcome = Err(into_io(e));
-                        conn = None;
-                    }
-                    Poll::Ready(None) => conn = None,
-                    Poll::Pending => break,
+                if let Some(keep_alive) = keep_alive.as_mut() {
+                    keep_alive.poll(controls_cx, &mut conn);
                 }
             }
-            // Dropping the connection ends its streams: their tasks
-            // learn so as they run.
+            if reading {
+                match read_frames(cx, &mut io, &mut reader, &shared, &mut opened) {
+                    Poll::Ready(Ok(())) => reading = false,
+                    Poll::Ready(Err(e)) => {
+                        reading = false;
+                        outcome = Err(e);
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            for opened in opened.drain(..) {
+                let stream = StreamRef::adopt(shared.clone(), opened.id);
+                let spawner = tasks.spawner().clone();
+                tasks.push(dispatch(&service, opened, stream, spawner));
+            }
             tasks.run_ready();
-            if conn.is_none() && tasks.is_empty() {
+            let mut conn = lock(&shared);
+            if conn.keep_alive_answered {
+                conn.keep_alive_answered = false;
+                if let Some(keep_alive) = keep_alive.as_mut() {
+                    keep_alive.answered();
+                    controls.waker().wake_by_ref();
+                }
+            }
+            if conn.drain_answered {
+                conn.finish_shutdown();
+            }
+            if writing {
+                match conn.out.poll_flush(cx, &mut io) {
+                    Poll::Ready(Ok(())) => conn.output_drained(),
+                    Poll::Ready(Err(e)) => {
+                        writing = false;
+                        conn.end("the socket failed");
+                        outcome = Err(e);
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            let flushed = !writing || conn.out.buffered() == 0;
+            if conn.is_done() && flushed && tasks.is_empty() {
                 return Poll::Ready(std::mem::replace(&mut outcome, Ok(())));
             }
+            if conn.ended().is_some() {
+                reading = false;
+            }
+            drop(conn);
             if !rounds.another_round() {
                 return Poll::Pending;
             }
@@ -159,18 +166,67 @@ where
     .await
 }
 
-/// How many rounds one poll of a connection's task may run (the
-/// connection, then its streams, as long as one wakes another) before
-/// it lets other tasks run.
-const MAX_ROUNDS: usize = 16;
+fn lock(shared: &SharedConn) -> std::sync::MutexGuard<'_, Conn> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Reads and handles frames until the socket has no more for now
+/// (`Pending`), the output backs up (`Pending`: reading resumes as it
+/// drains), or the connection ends (`Ready`: its end, or the socket's
+/// error). Requests opened are added to `opened`.
+fn read_frames<I: AsyncRead + Unpin>(
+    cx: &mut Context<'_>,
+    io: &mut I,
+    reader: &mut FrameReader,
+    shared: &SharedConn,
+    opened: &mut Vec<Opened>,
+) -> Poll<io::Result<()>> {
+    loop {
+        {
+            let mut conn = lock(shared);
+            while let Some(next) = reader.next_frame() {
+                let handled =
+                    next.and_then(|(header, payload)| match Frame::decode(header, payload) {
+                        Ok(frame) => conn.receive(frame).map(|new| opened.extend(new)),
+                        Err(e) => conn.on_stream_error(header.kind, e),
+                    });
+                if let Err(e) = handled {
+                    tracing::debug!("HTTP/2 connection failed: {e}");
+                    conn.fail(&e);
+                }
+                if conn.ended().is_some() {
+                    return Poll::Ready(Ok(()));
+                }
+            }
+            if conn.out.buffered() >= OUT_LIMIT {
+                return Poll::Pending;
+            }
+        }
+        match reader.poll_fill(cx, io) {
+            Poll::Ready(Ok(0)) => {
+                lock(shared).end("closed by the client");
+                return Poll::Ready(Ok(()));
+            }
+            Poll::Ready(Ok(_)) => {}
+            Poll::Ready(Err(e)) => {
+                lock(shared).end("the socket failed");
+                return Poll::Ready(Err(e));
+            }
+            Poll::Pending => {
+                reader.release_if_empty();
+                return Poll::Pending;
+            }
+        }
+    }
+}
 
 /// Hands a request stream to the service, and returns the task that
 /// sends its answer. An extended CONNECT goes with an empty body: its
 /// stream is the tunnel, handed over once the service accepts it.
 fn dispatch<S, B>(
     service: &S,
-    req: Request<h2::RecvStream>,
-    send: SendResponse<Bytes>,
+    opened: Opened,
+    stream: StreamRef,
     stream_tasks: StreamSpawner,
 ) -> StreamTask
 where
@@ -181,26 +237,59 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let (mut parts, recv) = req.into_parts();
+    let (mut parts, ()) = opened.request.into_parts();
     let head_only = parts.method == Method::HEAD;
     let is_tunnel =
         parts.method == Method::CONNECT && parts.extensions.get::<h2::ext::Protocol>().is_some();
     let (body, tunnel) = if is_tunnel {
         let (tunnel, slot) = upgrade_slot(Some(stream_tasks));
         parts.extensions.insert(slot);
-        (RequestBody::empty(), Some((tunnel, recv)))
+        (RequestBody::empty(), Some(tunnel))
+    } else if opened.end_stream {
+        (RequestBody::empty(), None)
     } else {
-        (RequestBody::http2(recv), None)
+        (RequestBody::http2(stream.clone()), None)
     };
     let future = service.call(Request::from_parts(parts, body));
-    Box::pin(Respond::new(future, send, tunnel, head_only))
+    Box::pin(Respond::new(future, stream, tunnel, head_only))
 }
 
-/// An h2 error as an IO error: the socket's own, or h2's wrapped.
-pub(crate) fn into_io(e: h2::Error) -> io::Error {
-    if e.is_io() {
-        e.into_io().unwrap_or_else(|| io::ErrorKind::Other.into())
-    } else {
-        io::Error::other(e)
+/// Keep-alive PINGs: one every interval, and the connection ends when
+/// one goes unanswered for [`PING_TIMEOUT`].
+struct KeepAlive {
+    interval: Duration,
+    timer: Pin<Box<Sleep>>,
+    awaiting_answer: bool,
+}
+
+impl KeepAlive {
+    fn new(interval: Duration) -> Self {
+        KeepAlive {
+            interval,
+            timer: Box::pin(tokio::time::sleep(interval)),
+            awaiting_answer: false,
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>, conn: &mut Conn) {
+        if self.timer.as_mut().poll(cx).is_pending() {
+            return;
+        }
+        if self.awaiting_answer {
+            tracing::debug!("HTTP/2 connection dropped: keep-alive ping not answered");
+            conn.end("keep-alive ping not answered");
+            return;
+        }
+        conn.ping();
+        self.awaiting_answer = true;
+        self.timer.as_mut().reset(Instant::now() + PING_TIMEOUT);
+        // Registers the timer's new deadline.
+        let _ = self.timer.as_mut().poll(cx);
+    }
+
+    /// The PING was answered: the next goes out an interval from now.
+    fn answered(&mut self) {
+        self.awaiting_answer = false;
+        self.timer.as_mut().reset(Instant::now() + self.interval);
     }
 }

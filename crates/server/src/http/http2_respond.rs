@@ -1,18 +1,18 @@
-//! One HTTP/2 request stream: the service's response sent on h2, its
-//! body paced by the peer's flow-control window.
+//! One HTTP/2 request stream: the service's response, its body paced by
+//! the peer's flow-control window.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes};
-use h2::server::SendResponse;
-use h2::{Reason, RecvStream, SendStream};
 use http::header::{CONNECTION, CONTENT_LENGTH, TE, TRANSFER_ENCODING, UPGRADE};
 use http::{HeaderMap, HeaderValue, Response};
+use pushwire_proto::http2::ErrorCode;
 use tokio::sync::oneshot;
 
 use super::body::{is_bodiless, BoxError};
+use super::http2_stream::StreamRef;
 use crate::upgrade::Handover;
 use crate::Http2Stream;
 
@@ -29,8 +29,8 @@ pin_project_lite::pin_project! {
     pub(crate) enum Respond<F, B> {
         Answering {
             future: Pin<Box<F>>,
-            send: Option<SendResponse<Bytes>>,
-            tunnel: Option<(oneshot::Sender<Handover>, RecvStream)>,
+            stream: Option<StreamRef>,
+            tunnel: Option<oneshot::Sender<Handover>>,
             head_only: bool,
         },
         Sending {
@@ -44,13 +44,13 @@ pin_project_lite::pin_project! {
 impl<F, B> Respond<F, B> {
     pub(crate) fn new(
         future: F,
-        send: SendResponse<Bytes>,
-        tunnel: Option<(oneshot::Sender<Handover>, RecvStream)>,
+        stream: StreamRef,
+        tunnel: Option<oneshot::Sender<Handover>>,
         head_only: bool,
     ) -> Self {
         Respond::Answering {
             future: Box::pin(future),
-            send: Some(send),
+            stream: Some(stream),
             tunnel,
             head_only,
         }
@@ -70,27 +70,27 @@ where
         let next = match self.as_mut().project() {
             RespondProj::Answering {
                 future,
-                send,
+                stream,
                 tunnel,
                 head_only,
             } => {
-                let Some(stream) = send.as_mut() else {
+                let Some(live) = stream.as_ref() else {
                     return Poll::Ready(());
                 };
-                if stream.poll_reset(cx).is_ready() {
+                if live.poll_reset(cx).is_ready() {
                     // The client reset the stream: the service is dropped.
                     self.set(Respond::Done);
                     return Poll::Ready(());
                 }
                 let response = ready!(future.as_mut().poll(cx));
-                match (response, send.take()) {
-                    (Ok(response), Some(send)) => {
-                        send_head(response, send, tunnel.take(), *head_only)
+                match (response, stream.take()) {
+                    (Ok(response), Some(stream)) => {
+                        send_head(response, stream, tunnel.take(), *head_only)
                             .map(|body| Respond::Sending { body })
                     }
-                    (Err(e), Some(mut send)) => {
+                    (Err(e), Some(stream)) => {
                         tracing::debug!("service failed: {}", e.into());
-                        send.send_reset(Reason::INTERNAL_ERROR);
+                        stream.reset(ErrorCode::INTERNAL_ERROR);
                         None
                     }
                     (_, None) => None,
@@ -122,20 +122,18 @@ where
 /// take no room in the task of a long-lived stream.)
 fn send_head<B: http_body::Body>(
     response: Response<B>,
-    mut send: SendResponse<Bytes>,
-    tunnel: Option<(oneshot::Sender<Handover>, RecvStream)>,
+    stream: StreamRef,
+    tunnel: Option<oneshot::Sender<Handover>>,
     head_only: bool,
 ) -> Option<SendBody<B>> {
     let (mut parts, body) = response.into_parts();
     strip_connection_headers(&mut parts.headers);
-    if let Some((tunnel, recv)) = tunnel {
+    if let Some(tunnel) = tunnel {
         if parts.status.is_success() {
-            if let Ok(stream) = send.send_response(Response::from_parts(parts, ()), false) {
-                // Refused when the Upgrade was dropped: the stream is
-                // then reset as it drops.
-                let stream = Http2Stream::served(stream, recv);
-                let _ = tunnel.send(Handover::http2(stream));
-            }
+            stream.send_head(parts.status, &parts.headers, false);
+            // Refused when the Upgrade was dropped: the stream is then
+            // reset as it drops.
+            let _ = tunnel.send(Handover::http2(Http2Stream::served(stream)));
             return None;
         }
     }
@@ -146,9 +144,7 @@ fn send_head<B: http_body::Body>(
             .or_insert_with(|| HeaderValue::from(len));
     }
     let end = head_only || body.is_end_stream();
-    let stream = send
-        .send_response(Response::from_parts(parts, ()), end)
-        .ok()?;
+    stream.send_head(parts.status, &parts.headers, end);
     (!end).then_some(SendBody {
         body,
         stream,
@@ -157,17 +153,17 @@ fn send_head<B: http_body::Body>(
 }
 
 pin_project_lite::pin_project! {
-    /// Sends a body's frames: each DATA chunk waits until the peer's
-    /// window has room, so a client that stops reading stops the body.
-    /// (A future of its own rather than an `async fn`: an event stream
-    /// lives long, and this keeps its state to the body, the stream and
-    /// one chunk.)
+    /// Sends a body's frames: each DATA chunk waits until what was sent
+    /// before it went out, so a client that stops reading stops the
+    /// body. (A future of its own rather than an `async fn`: an event
+    /// stream lives long, and this keeps its state to the body, the
+    /// stream and one chunk.)
     struct SendBody<B> {
         #[pin]
         body: B,
-        stream: SendStream<Bytes>,
-        // A chunk taken from the body, waiting for window; and whether
-        // it ends the body.
+        stream: StreamRef,
+        // A chunk taken from the body, waiting for room; and whether it
+        // ends the body.
         waiting: Option<(Bytes, bool)>,
     }
 }
@@ -182,18 +178,10 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut me = self.project();
         loop {
-            if let Poll::Ready(reason) = me.stream.poll_reset(cx) {
-                return Poll::Ready(Err(format!("stream reset by peer: {}", reason?).into()));
-            }
             if let Some((data, end)) = me.waiting.take() {
-                if me.stream.capacity() == 0 {
-                    let room = me.stream.poll_capacity(cx);
+                if me.stream.poll_room(cx)?.is_pending() {
                     *me.waiting = Some((data, end));
-                    match ready!(room) {
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => return Poll::Ready(Err(e.into())),
-                        None => return Poll::Ready(Err("stream closed".into())),
-                    }
+                    return Poll::Pending;
                 }
                 me.stream.send_data(data, end)?;
                 if end {
@@ -201,13 +189,16 @@ where
                 }
                 continue;
             }
+            if let Poll::Ready(code) = me.stream.poll_reset(cx) {
+                return Poll::Ready(Err(format!("stream reset: {code}").into()));
+            }
             let frame = match ready!(me.body.as_mut().poll_frame(cx)) {
                 None => {
                     me.stream.send_data(Bytes::new(), true)?;
                     return Poll::Ready(Ok(()));
                 }
                 Some(Err(e)) => {
-                    me.stream.send_reset(Reason::INTERNAL_ERROR);
+                    me.stream.reset(ErrorCode::INTERNAL_ERROR);
                     return Poll::Ready(Err(e.into()));
                 }
                 Some(Ok(frame)) => frame,
@@ -219,15 +210,10 @@ where
                     if data.is_empty() && !end {
                         continue;
                     }
-                    // Ask for one byte only: h2 raises the request to
-                    // what is buffered, and a body that never yields
-                    // again pins nothing of the connection's window.
-                    me.stream.reserve_capacity(1);
                     *me.waiting = Some((data, end));
                 }
                 Err(frame) => {
                     if let Ok(trailers) = frame.into_trailers() {
-                        me.stream.reserve_capacity(0);
                         me.stream.send_trailers(trailers)?;
                         return Poll::Ready(Ok(()));
                     }

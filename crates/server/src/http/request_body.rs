@@ -8,6 +8,7 @@ use http_body::{Frame, SizeHint};
 
 use super::body::BoxError;
 use super::http1_body::BodyReceiver;
+use super::http2_stream::StreamRef;
 
 /// A request's body as a [`Server`](crate::Server) hands it to its
 /// service: read from an HTTP/1.1 connection as the service asks for it,
@@ -33,10 +34,7 @@ enum Kind {
     Empty,
     Hyper(hyper::body::Incoming),
     Http1(BodyReceiver),
-    Http2 {
-        stream: h2::RecvStream,
-        data_done: bool,
-    },
+    Http2 { stream: StreamRef, data_done: bool },
 }
 
 impl RequestBody {
@@ -54,7 +52,7 @@ impl RequestBody {
     }
 
     /// The body of a request received on an HTTP/2 stream.
-    pub(crate) fn http2(stream: h2::RecvStream) -> Self {
+    pub(crate) fn http2(stream: StreamRef) -> Self {
         RequestBody {
             kind: Kind::Http2 {
                 stream,
@@ -98,21 +96,14 @@ impl http_body::Body for RequestBody {
             Kind::Http1(body) => body.poll_frame(cx),
             Kind::Http2 { stream, data_done } => {
                 if !*data_done {
+                    // The window opens again as the service reads.
                     match ready!(stream.poll_data(cx)) {
-                        Some(Ok(data)) => {
-                            // The window opens again as the service reads.
-                            let _ = stream.flow_control().release_capacity(data.len());
-                            return Poll::Ready(Some(Ok(Frame::data(data))));
-                        }
+                        Some(Ok(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
                         Some(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
                         None => *data_done = true,
                     }
                 }
-                match ready!(stream.poll_trailers(cx)) {
-                    Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
-                    Ok(None) => Poll::Ready(None),
-                    Err(e) => Poll::Ready(Some(Err(e.into()))),
-                }
+                Poll::Ready(stream.take_trailers().map(|t| Ok(Frame::trailers(t))))
             }
         }
     }

@@ -20,10 +20,9 @@ use super::connection::{ConnectionInfo, ServerShared};
 use super::http1::{serve_http1, Http1Settings};
 use super::http2::{serve_http2, Http2Settings};
 use super::limits::{Admission, ConnectionLimits, Refusal};
-use super::read_ahead::ReadAhead;
 use super::request_body::RequestBody;
 use super::shutdown::Shutdown;
-use super::sniff::{sniff, Prefixed, Protocol};
+use super::sniff::{sniff, Protocol};
 use super::stats::{Counter, ServerStats};
 use super::tls::Tls;
 
@@ -467,8 +466,7 @@ impl ConnSettings {
                         draining
                     };
                     // Boxed: the HTTP/2 state does not widen HTTP/1.1 tasks.
-                    let io = ReadAhead::new(Prefixed::new(prefix, io));
-                    let conn = Box::pin(serve_http2(io, &self.h2, service, draining));
+                    let conn = Box::pin(serve_http2(io, prefix, &self.h2, service, draining));
                     match conn.await {
                         Err(e) if e.kind() == io::ErrorKind::TimedOut => {
                             tracing::info!("{remote_addr}: closed: {e}");

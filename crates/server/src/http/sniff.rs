@@ -1,13 +1,11 @@
 //! Telling HTTP/2 by prior knowledge from HTTP/1.x on one port: read the
 //! first bytes (within a deadline) and compare them with the HTTP/2
-//! connection preface, then replay them to the protocol chosen.
+//! connection preface; the protocol chosen starts from them.
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// What every HTTP/2 connection starts with (RFC 9113 section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -41,45 +39,6 @@ pub(crate) async fn sniff<I: AsyncRead + Unpin>(
             };
         }
     }
-}
-
-/// A stream that first yields `prefix`, then reads from `io`.
-#[derive(Debug)]
-pub(crate) struct Prefixed<I> {
-    prefix: Bytes,
-    io: I,
-}
-
-impl<I> Prefixed<I> {
-    pub(crate) fn new(prefix: Bytes, io: I) -> Self {
-        Prefixed { prefix, io }
-    }
-}
-
-impl<I: AsyncRead + Unpin> AsyncRead for Prefixed<I> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if !self.prefix.is_empty() {
-            let n = self.prefix.len().min(buf.remaining());
-            buf.put_slice(&self.prefix[..n]);
-            self.prefix.advance(n);
-            if self.prefix.is_empty() && buf.remaining() > 0 {
-                // Hand over what already follows the prefix in the same
-                // read, so the reader sees the first frames at once.
-                // Pending or an error shows on the next read.
-                let _ = Pin::new(&mut self.io).poll_read(cx, buf);
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl<I: AsyncWrite + Unpin> AsyncWrite for Prefixed<I> {
-    crate::forward::forward_async_write!(io);
 }
 
 #[cfg(test)]
@@ -120,13 +79,5 @@ mod tests {
         let (p, _) = sniffed(&[b"PR", b"X"]).await.unwrap();
         assert_eq!(p, Protocol::Http1);
         assert_eq!(sniffed(&[]).await, None);
-    }
-
-    #[tokio::test]
-    async fn replays_the_prefix() {
-        let mut io = Prefixed::new(Bytes::from_static(b"abc"), &b"def"[..]);
-        let mut out = Vec::new();
-        io.read_to_end(&mut out).await.unwrap();
-        assert_eq!(out, b"abcdef");
     }
 }

@@ -1,5 +1,6 @@
 //! An HTTP/2 stream opened by an extended CONNECT (RFC 8441) as a byte
-//! stream, read and written on h2's own stream handles.
+//! stream: one of a connection pushwire serves, or one a client opened
+//! with the `h2` crate.
 
 use std::io;
 use std::pin::Pin;
@@ -7,18 +8,10 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
 use h2::{Reason, RecvStream, SendStream};
+use pushwire_proto::http2::ErrorCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::http::http2::into_io;
-
-/// The largest DATA frame every peer accepts (RFC 9113 section 4.2):
-/// h2 splits longer data into frames of the peer's maximum, at least this.
-const MIN_MAX_FRAME_SIZE: usize = 16_384;
-
-/// h2 copies a DATA payload shorter than this next to its frame header,
-/// so it rides along in the next write; a longer one is written by
-/// reference, in a write of its own.
-const H2_INLINE_PAYLOAD: usize = 256;
+use crate::http::http2_stream::{StreamError, StreamRef};
 
 /// One HTTP/2 stream as an `AsyncRead + AsyncWrite` byte stream: what a
 /// WebSocket runs on over HTTP/2 (RFC 8441), on either side.
@@ -34,46 +27,57 @@ const H2_INLINE_PAYLOAD: usize = 256;
 /// writer; a vectored write is sent whole. Shutting down sends
 /// `END_STREAM`. A `RST_STREAM` from the peer ends only this stream.
 pub struct Http2Stream {
-    send: SendStream<Bytes>,
-    recv: RecvStream,
+    halves: Halves,
     unread: Bytes,
     ended: bool,
-    /// Served by pushwire: the peer is a client, which may accept no
-    /// DATA frame longer than 16 KiB (browsers do not).
-    served: bool,
+}
+
+enum Halves {
+    /// A stream of a connection pushwire serves.
+    Served(StreamRef),
+    /// A stream of an `h2` crate connection.
+    H2 {
+        send: SendStream<Bytes>,
+        recv: RecvStream,
+    },
 }
 
 impl Http2Stream {
-    /// The byte stream over a stream's sending and receiving halves.
+    /// The byte stream over an `h2` stream's sending and receiving
+    /// halves.
     pub fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
         Http2Stream {
-            send,
-            recv,
+            halves: Halves::H2 { send, recv },
             unread: Bytes::new(),
             ended: false,
-            served: false,
         }
     }
 
     /// A stream of pushwire's server.
-    pub(crate) fn served(send: SendStream<Bytes>, recv: RecvStream) -> Self {
+    pub(crate) fn served(stream: StreamRef) -> Self {
         Http2Stream {
-            served: true,
-            ..Http2Stream::new(send, recv)
+            halves: Halves::Served(stream),
+            unread: Bytes::new(),
+            ended: false,
         }
     }
 
-    /// Ready once the peer's window has room for at least one byte.
+    /// Ready once the stream takes more: the peer's window has room (an
+    /// `h2` stream), or what was sent before has gone out (a served one).
     pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Poll::Ready(reason) = self.send.poll_reset(cx) {
+        let (send, _) = match &mut self.halves {
+            Halves::Served(stream) => return stream.poll_room(cx),
+            Halves::H2 { send, recv } => (send, recv),
+        };
+        if let Poll::Ready(reason) = send.poll_reset(cx) {
             return Poll::Ready(Err(reset_error(reason.map_err(into_io)?)));
         }
         // Ask for one byte only: h2 raises the request to what is
         // buffered, and an idle stream pins nothing of the connection's
         // window.
-        self.send.reserve_capacity(1);
-        while self.send.capacity() == 0 {
-            match ready!(self.send.poll_capacity(cx)) {
+        send.reserve_capacity(1);
+        while send.capacity() == 0 {
+            match ready!(send.poll_capacity(cx)) {
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Poll::Ready(Err(into_io(e))),
                 None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
@@ -82,64 +86,70 @@ impl Http2Stream {
         Poll::Ready(Ok(()))
     }
 
-    /// Queues `data` on the stream; h2 splits it into frames of the
+    /// Queues `data` on the stream, to go out in DATA frames of the
     /// peer's maximum size.
-    ///
-    /// A served stream sends a write that is a few bytes longer than a
-    /// multiple of 16 KiB with those bytes first: h2 writes a full DATA
-    /// frame in a syscall of its own, and a short frame queued *before*
-    /// it rides along in that syscall, where the short tail h2 would
-    /// split off needs another. A client's peer is a server, which
-    /// commonly accepts longer frames (pushwire's announces 64 KiB):
-    /// there a masked WebSocket frame, header and payload in one buffer,
-    /// goes out as one DATA frame.
-    pub(crate) fn send(&mut self, mut data: Bytes) -> io::Result<usize> {
+    pub(crate) fn send(&mut self, data: Bytes) -> io::Result<usize> {
         let len = data.len();
-        let remainder = len % MIN_MAX_FRAME_SIZE;
-        if self.served && len > MIN_MAX_FRAME_SIZE && (1..H2_INLINE_PAYLOAD).contains(&remainder) {
-            let head = data.split_to(remainder);
-            self.send.send_data(head, false).map_err(into_io)?;
+        match &mut self.halves {
+            Halves::Served(stream) => stream.send_data(data, false)?,
+            Halves::H2 { send, .. } => send.send_data(data, false).map_err(into_io)?,
         }
-        self.send.send_data(data, false).map_err(into_io)?;
         Ok(len)
     }
 
     /// Waits for DATA while nothing is unread; `false` at the end of the
-    /// stream.
+    /// stream, or once the peer cancelled it.
     fn poll_unread(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
         while self.unread.is_empty() {
-            match ready!(self.recv.poll_data(cx)) {
-                Some(Ok(data)) => self.unread = data,
-                None => return Poll::Ready(Ok(false)),
-                Some(Err(e)) => {
-                    return Poll::Ready(match e.reason() {
-                        Some(Reason::NO_ERROR | Reason::CANCEL) => Ok(false),
+            let next = match &mut self.halves {
+                Halves::Served(stream) => match ready!(stream.poll_data(cx)) {
+                    Some(Ok(data)) => Ok(Some(data)),
+                    None
+                    | Some(Err(StreamError::Reset(ErrorCode::NO_ERROR | ErrorCode::CANCEL))) => {
+                        Ok(None)
+                    }
+                    Some(Err(e)) => Err(e.into()),
+                },
+                Halves::H2 { recv, .. } => match ready!(recv.poll_data(cx)) {
+                    Some(Ok(data)) => {
+                        let _ = recv.flow_control().release_capacity(data.len());
+                        Ok(Some(data))
+                    }
+                    None => Ok(None),
+                    Some(Err(e)) => match e.reason() {
+                        Some(Reason::NO_ERROR | Reason::CANCEL) => Ok(None),
                         Some(reason) if e.is_reset() => Err(reset_error(reason)),
                         _ => Err(into_io(e)),
-                    })
-                }
+                    },
+                },
+            };
+            match next? {
+                Some(data) => self.unread = data,
+                None => return Poll::Ready(Ok(false)),
             }
         }
         Poll::Ready(Ok(true))
     }
 
-    /// The next DATA payload, as h2 received it, its flow-control window
-    /// returned; `None` at the end of the stream. A reader that copies it
-    /// anyway reads it here without a copy in between.
+    /// The next DATA payload, its flow-control window returned; `None`
+    /// at the end of the stream. A reader that copies it anyway reads it
+    /// here without a copy in between.
     pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
         if !ready!(self.poll_unread(cx))? {
             return Poll::Ready(Ok(None));
         }
-        let chunk = std::mem::take(&mut self.unread);
-        let _ = self.recv.flow_control().release_capacity(chunk.len());
-        Poll::Ready(Ok(Some(chunk)))
+        Poll::Ready(Ok(Some(std::mem::take(&mut self.unread))))
     }
 }
 
 impl std::fmt::Debug for Http2Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let stream_id = match &self.halves {
+            Halves::Served(stream) => stream.id(),
+            Halves::H2 { send, .. } => send.stream_id().as_u32(),
+        };
         f.debug_struct("Http2Stream")
-            .field("stream_id", &self.send.stream_id().as_u32())
+            .field("stream_id", &stream_id)
             .finish_non_exhaustive()
     }
 }
@@ -163,7 +173,6 @@ impl AsyncRead for Http2Stream {
         let len = self.unread.len().min(buf.remaining());
         buf.put_slice(&self.unread[..len]);
         self.unread.advance(len);
-        let _ = self.recv.flow_control().release_capacity(len);
         Poll::Ready(Ok(()))
     }
 }
@@ -204,7 +213,7 @@ impl AsyncWrite for Http2Stream {
         true
     }
 
-    /// h2's connection task writes what was sent; nothing waits here.
+    /// The connection's task writes what was sent; nothing waits here.
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
@@ -213,8 +222,20 @@ impl AsyncWrite for Http2Stream {
     fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.ended {
             self.ended = true;
-            self.send.send_data(Bytes::new(), true).map_err(into_io)?;
+            match &mut self.halves {
+                Halves::Served(stream) => stream.send_data(Bytes::new(), true)?,
+                Halves::H2 { send, .. } => send.send_data(Bytes::new(), true).map_err(into_io)?,
+            }
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+/// An h2 error as an IO error: the socket's own, or h2's wrapped.
+fn into_io(e: h2::Error) -> io::Error {
+    if e.is_io() {
+        e.into_io().unwrap_or_else(|| io::ErrorKind::Other.into())
+    } else {
+        io::Error::other(e)
     }
 }

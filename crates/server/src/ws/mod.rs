@@ -3,7 +3,7 @@
 mod keepalive;
 mod read;
 mod split;
-mod write;
+pub(crate) mod write;
 
 use std::future::Future;
 use std::io;

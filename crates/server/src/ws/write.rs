@@ -49,15 +49,22 @@ impl WriteQueue {
     }
 
     /// Queues one frame.
-    pub(crate) fn push(&mut self, frame: EncodedFrame) {
-        let corked = frame.payload.len() <= CORK_LIMIT;
+    pub(crate) fn push(&mut self, mut frame: EncodedFrame) {
+        let payload = std::mem::take(&mut frame.payload);
+        self.push_parts(frame.header(), payload);
+    }
+
+    /// Queues `header`, then `payload`: copied next to it if small,
+    /// queued by reference if not.
+    pub(crate) fn push_parts(&mut self, header: &[u8], payload: Bytes) {
+        let corked = payload.len() <= CORK_LIMIT;
         // One allocation for the header and a corked payload, rather
         // than one and then a reallocation.
         self.cork
-            .reserve(frame.header().len() + if corked { frame.payload.len() } else { 0 });
-        self.cork.extend_from_slice(frame.header());
+            .reserve(header.len() + if corked { payload.len() } else { 0 });
+        self.cork.extend_from_slice(header);
         if corked {
-            self.cork.extend_from_slice(&frame.payload);
+            self.cork.extend_from_slice(&payload);
         } else {
             let segments = self.segments.get_or_insert_with(Box::default);
             if !self.cork.is_empty() {
@@ -65,9 +72,15 @@ impl WriteQueue {
                 segments.len += corked.len();
                 segments.queue.push_back(corked);
             }
-            segments.len += frame.payload.len();
-            segments.queue.push_back(frame.payload);
+            segments.len += payload.len();
+            segments.queue.push_back(payload);
         }
+    }
+
+    /// The buffer that small writes are appended to, after everything
+    /// queued so far.
+    pub(crate) fn cork(&mut self) -> &mut BytesMut {
+        &mut self.cork
     }
 
     /// Writes everything queued, then flushes `io`.

@@ -1,0 +1,818 @@
+//! The state of one HTTP/2 connection pushwire serves (RFC 9113): its
+//! streams, both directions' flow-control windows, and the frames
+//! waiting to be written. The connection's task feeds it the frames it
+//! reads and writes out what it queued; the streams' handles
+//! ([`StreamRef`](super::http2_stream::StreamRef)) read and send through
+//! it.
+
+use std::collections::{HashMap, VecDeque};
+use std::task::Waker;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, Request};
+use pushwire_proto::http2::frame::{self, Frame, FrameError};
+use pushwire_proto::http2::hpack::{Decoder, Encoder, HpackError};
+use pushwire_proto::http2::{ErrorCode, RecvWindow, Settings, Window};
+
+use super::http2_request::{
+    encode_response_head, encode_trailers, request_from_fields, trailers_from_fields,
+};
+use super::http2_stream::Stream;
+use crate::ws::write::WriteQueue;
+
+/// The highest stream identifier there is.
+const MAX_STREAM_ID: u32 = (1 << 31) - 1;
+
+/// The payload of the PING that follows a graceful shutdown's first
+/// GOAWAY: its answer tells that every stream the client opened before
+/// it has arrived.
+pub(crate) const DRAIN_PING: [u8; 8] = *b"drainnow";
+
+/// The payload of keep-alive PINGs.
+pub(crate) const KEEP_ALIVE_PING: [u8; 8] = *b"areyouup";
+
+/// The receive window each stream starts with: a client sends a large
+/// message without waiting for a WINDOW_UPDATE, and a stream whose
+/// reader stalls holds this much at most.
+pub(crate) const STREAM_WINDOW: u32 = 1 << 20;
+
+/// The connection's receive window: many streams keep messages in
+/// flight at once.
+pub(crate) const CONNECTION_WINDOW: u32 = 4 << 20;
+
+/// The longest frame the server accepts, as its SETTINGS announce: a
+/// client's 16 KiB WebSocket message, header included, arrives as one
+/// DATA frame.
+pub(crate) const MAX_FRAME_SIZE: u32 = 64 << 10;
+
+/// Bytes queued for the socket beyond which streams wait to send and
+/// the connection stops reading: a client that does not read cannot
+/// make the server buffer without bound.
+pub(crate) const OUT_LIMIT: usize = 512 << 10;
+
+/// The most CONTINUATION frames one field block may take.
+const MAX_CONTINUATIONS: usize = 32;
+
+/// Streams a client may reset before their response is done, beyond
+/// the streams it let finish, before it is taken for an attack (the
+/// "rapid reset" of CVE-2023-44487).
+const RESET_ALLOWANCE: u64 = 256;
+
+/// What the server was configured with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnLimits {
+    pub(crate) max_concurrent_streams: u32,
+    pub(crate) max_header_list_size: u32,
+}
+
+/// A request stream the client opened.
+pub(crate) struct Opened {
+    pub(crate) id: u32,
+    pub(crate) request: Request<()>,
+    /// The request has no body.
+    pub(crate) end_stream: bool,
+}
+
+/// A field block that CONTINUATION frames are still adding to.
+struct PartialBlock {
+    stream_id: u32,
+    block: BytesMut,
+    end_stream: bool,
+    frames: usize,
+}
+
+/// One connection's state.
+pub(crate) struct Conn {
+    limits: ConnLimits,
+    streams: HashMap<u32, Stream>,
+    /// The highest stream the client opened.
+    highest_id: u32,
+    /// Streams above this are not served: the last stream of a graceful
+    /// shutdown's final GOAWAY.
+    last_served_id: u32,
+    send_window: Window,
+    recv_window: RecvWindow,
+    peer_initial_window: u32,
+    peer_max_frame_size: u32,
+    decoder: Decoder,
+    encoder: Encoder,
+    /// Scratch space for encoded field blocks.
+    block: Vec<u8>,
+    partial: Option<PartialBlock>,
+    pub(crate) out: WriteQueue,
+    /// Streams with data queued that wait for the connection's window.
+    blocked: VecDeque<u32>,
+    /// Streams whose senders wait for the output to drain.
+    room_waiters: Vec<u32>,
+    /// Wakes the connection's task: it has something to write.
+    task: Waker,
+    /// Why the connection ended, once it has: every stream fails.
+    ended: Option<&'static str>,
+    /// The client sent GOAWAY: it opens no more streams.
+    peer_going_away: bool,
+    /// The final GOAWAY went out: no more streams are served.
+    final_goaway_sent: bool,
+    /// Streams the client reset before their response was done, and
+    /// streams that finished.
+    peer_resets: u64,
+    finished_streams: u64,
+    /// Answers to the server's own PINGs.
+    pub(crate) keep_alive_answered: bool,
+    pub(crate) drain_answered: bool,
+}
+
+impl Conn {
+    /// A connection whose task `task` wakes; its opening frames (the
+    /// server's SETTINGS and the connection window's update) are queued.
+    pub(crate) fn new(limits: ConnLimits, task: Waker) -> Self {
+        let mut conn = Conn {
+            limits,
+            streams: HashMap::new(),
+            highest_id: 0,
+            last_served_id: MAX_STREAM_ID,
+            send_window: Window::new(65_535),
+            recv_window: RecvWindow::new(CONNECTION_WINDOW),
+            peer_initial_window: 65_535,
+            peer_max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
+            decoder: Decoder::new(4096),
+            encoder: Encoder::new(),
+            block: Vec::new(),
+            partial: None,
+            out: WriteQueue::default(),
+            blocked: VecDeque::new(),
+            room_waiters: Vec::new(),
+            task,
+            ended: None,
+            peer_going_away: false,
+            final_goaway_sent: false,
+            peer_resets: 0,
+            finished_streams: 0,
+            keep_alive_answered: false,
+            drain_answered: false,
+        };
+        let settings = Settings {
+            max_concurrent_streams: Some(limits.max_concurrent_streams),
+            initial_window_size: Some(STREAM_WINDOW),
+            max_frame_size: Some(MAX_FRAME_SIZE),
+            max_header_list_size: Some(limits.max_header_list_size),
+            enable_connect_protocol: Some(true),
+            ..Settings::default()
+        };
+        settings.put(conn.out.cork());
+        frame::put_window_update(conn.out.cork(), 0, CONNECTION_WINDOW - 65_535);
+        conn
+    }
+
+    /// Whether the connection is over: it failed, or it is shutting down
+    /// (either side) and its last stream is gone.
+    pub(crate) fn is_done(&self) -> bool {
+        self.ended.is_some()
+            || ((self.final_goaway_sent || self.peer_going_away) && self.streams.is_empty())
+    }
+
+    /// Ends the connection: every stream fails with `why`.
+    pub(crate) fn end(&mut self, why: &'static str) {
+        if self.ended.is_none() {
+            self.ended = Some(why);
+            for stream in self.streams.values_mut() {
+                stream.wake_all();
+            }
+        }
+    }
+
+    /// Ends the connection for the client's fault: a GOAWAY tells it why.
+    pub(crate) fn fail(&mut self, error: &FrameError) {
+        if self.ended.is_none() {
+            frame::put_goaway(
+                self.out.cork(),
+                self.highest_id,
+                error.code,
+                error.reason.as_bytes(),
+            );
+            self.end(error.reason);
+        }
+    }
+
+    /// Begins a graceful shutdown: a GOAWAY that still admits every
+    /// stream, and a PING whose answer shows that those the client sent
+    /// before it have arrived (RFC 9113 section 6.8).
+    pub(crate) fn begin_shutdown(&mut self) {
+        frame::put_goaway(self.out.cork(), MAX_STREAM_ID, ErrorCode::NO_ERROR, b"");
+        frame::put_ping(self.out.cork(), false, DRAIN_PING);
+    }
+
+    /// Ends a graceful shutdown: the final GOAWAY names the last stream
+    /// served.
+    pub(crate) fn finish_shutdown(&mut self) {
+        if !self.final_goaway_sent {
+            self.final_goaway_sent = true;
+            self.last_served_id = self.highest_id;
+            frame::put_goaway(self.out.cork(), self.highest_id, ErrorCode::NO_ERROR, b"");
+        }
+    }
+
+    /// Queues a keep-alive PING.
+    pub(crate) fn ping(&mut self) {
+        frame::put_ping(self.out.cork(), false, KEEP_ALIVE_PING);
+    }
+
+    /// Handles one frame from the client. A request stream it opens is
+    /// returned; a connection error is returned for the caller to
+    /// [`fail`](Conn::fail) the connection with.
+    pub(crate) fn receive(&mut self, frame: Frame) -> Result<Option<Opened>, FrameError> {
+        if self.partial.is_some() && !matches!(frame, Frame::Continuation { .. }) {
+            return Err(FrameError::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                "field block interrupted by another frame",
+            ));
+        }
+        match frame {
+            Frame::Data {
+                stream_id,
+                data,
+                end_stream,
+                flow_len,
+            } => self.on_data(stream_id, data, end_stream, flow_len)?,
+            Frame::Headers {
+                stream_id,
+                fragment,
+                end_stream,
+                end_headers,
+            } => {
+                if end_headers {
+                    return self.on_field_block(stream_id, fragment, end_stream);
+                }
+                self.partial = Some(PartialBlock {
+                    stream_id,
+                    block: BytesMut::from(&fragment[..]),
+                    end_stream,
+                    frames: 1,
+                });
+            }
+            Frame::Continuation {
+                stream_id,
+                fragment,
+                end_headers,
+            } => return self.on_continuation(stream_id, fragment, end_headers),
+            Frame::RstStream { stream_id, code } => self.on_reset(stream_id, code)?,
+            Frame::Settings(settings) => self.on_settings(&settings)?,
+            Frame::SettingsAck | Frame::Priority { .. } | Frame::Unknown { .. } => {}
+            Frame::PushPromise { .. } => {
+                return Err(FrameError::connection(
+                    ErrorCode::PROTOCOL_ERROR,
+                    "PUSH_PROMISE from a client",
+                ))
+            }
+            Frame::Ping {
+                ack: false,
+                payload,
+            } => {
+                frame::put_ping(self.out.cork(), true, payload);
+            }
+            Frame::Ping { ack: true, payload } => match payload {
+                KEEP_ALIVE_PING => self.keep_alive_answered = true,
+                DRAIN_PING => self.drain_answered = true,
+                _ => {}
+            },
+            Frame::GoAway { .. } => self.peer_going_away = true,
+            Frame::WindowUpdate {
+                stream_id,
+                increment,
+            } => self.on_window_update(stream_id, increment)?,
+        }
+        Ok(None)
+    }
+
+    /// A stream error found while decoding a frame: the stream is reset.
+    /// Field blocks are the exception: the dynamic table would go out of
+    /// step, so the connection fails.
+    pub(crate) fn on_stream_error(
+        &mut self,
+        kind: u8,
+        error: FrameError,
+    ) -> Result<(), FrameError> {
+        let Some(stream_id) = error.stream_id else {
+            return Err(error);
+        };
+        if kind == frame::kind::HEADERS || kind == frame::kind::CONTINUATION {
+            return Err(FrameError::connection(error.code, error.reason));
+        }
+        if stream_id > self.highest_id {
+            return Err(FrameError::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                "frame on an idle stream",
+            ));
+        }
+        self.reset(stream_id, error.code);
+        Ok(())
+    }
+
+    fn on_continuation(
+        &mut self,
+        stream_id: u32,
+        fragment: Bytes,
+        end_headers: bool,
+    ) -> Result<Option<Opened>, FrameError> {
+        let max_block = (self.limits.max_header_list_size as usize).max(16 << 10) + (16 << 10);
+        let Some(partial) = self.partial.as_mut().filter(|p| p.stream_id == stream_id) else {
+            return Err(FrameError::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                "CONTINUATION without HEADERS before it",
+            ));
+        };
+        partial.frames += 1;
+        if partial.frames > MAX_CONTINUATIONS || partial.block.len() + fragment.len() > max_block {
+            return Err(FrameError::connection(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "field block too long",
+            ));
+        }
+        partial.block.extend_from_slice(&fragment);
+        if !end_headers {
+            return Ok(None);
+        }
+        let partial = self.partial.take().expect("checked above");
+        self.on_field_block(stream_id, partial.block.freeze(), partial.end_stream)
+    }
+
+    /// A whole field block: a new request, or a request's trailers.
+    fn on_field_block(
+        &mut self,
+        stream_id: u32,
+        block: Bytes,
+        end_stream: bool,
+    ) -> Result<Option<Opened>, FrameError> {
+        let max_list = self.limits.max_header_list_size as usize;
+        // Decoded whatever becomes of the stream: the table stays in step.
+        let fields = match self.decoder.decode(&block, max_list) {
+            Ok(fields) => Ok(fields),
+            Err(HpackError::ListTooLarge) => Err(()),
+            Err(_) => {
+                return Err(FrameError::connection(
+                    ErrorCode::COMPRESSION_ERROR,
+                    "field block not decodable",
+                ))
+            }
+        };
+        if stream_id % 2 == 0 {
+            return Err(FrameError::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                "client stream with an even identifier",
+            ));
+        }
+        if let Some(stream) = self.streams.get_mut(&stream_id) {
+            let trailers = match fields {
+                Ok(fields) if end_stream && !stream.recv_ended => trailers_from_fields(fields),
+                _ => Err("HEADERS after the request's head"),
+            };
+            match trailers {
+                Ok(trailers) if stream.content_left.is_none_or(|left| left == 0) => {
+                    stream.trailers = Some(trailers);
+                    stream.recv_ended = true;
+                    stream.wake_reader();
+                    self.settle(stream_id);
+                }
+                _ => self.reset(stream_id, ErrorCode::PROTOCOL_ERROR),
+            }
+            return Ok(None);
+        }
+        if stream_id <= self.highest_id {
+            // A stream that was reset or has finished: what the client
+            // sent before it learned so is dropped.
+            return Ok(None);
+        }
+        self.highest_id = stream_id;
+        if stream_id > self.last_served_id || self.ended.is_some() {
+            return Ok(None);
+        }
+        let Ok(fields) = fields else {
+            self.refuse_too_large(stream_id, end_stream);
+            return Ok(None);
+        };
+        if self.active_streams() >= self.limits.max_concurrent_streams as usize {
+            frame::put_rst_stream(self.out.cork(), stream_id, ErrorCode::REFUSED_STREAM);
+            self.task.wake_by_ref();
+            return Ok(None);
+        }
+        let head = match request_from_fields(fields) {
+            Ok(head) if !(end_stream && head.content_length.is_some_and(|len| len > 0)) => head,
+            Ok(_) | Err(_) => {
+                frame::put_rst_stream(self.out.cork(), stream_id, ErrorCode::PROTOCOL_ERROR);
+                return Ok(None);
+            }
+        };
+        let stream = Stream::new(
+            STREAM_WINDOW,
+            self.peer_initial_window,
+            end_stream,
+            head.content_length,
+        );
+        self.streams.insert(stream_id, stream);
+        Ok(Some(Opened {
+            id: stream_id,
+            request: head.request,
+            end_stream,
+        }))
+    }
+
+    /// Answers a request whose fields exceed the header list size with
+    /// `431`, without a stream.
+    fn refuse_too_large(&mut self, stream_id: u32, end_stream: bool) {
+        self.block.clear();
+        encode_response_head(
+            &mut self.encoder,
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &HeaderMap::new(),
+            &mut self.block,
+        );
+        frame::put_headers(
+            self.out.cork(),
+            stream_id,
+            &self.block,
+            true,
+            self.peer_max_frame_size,
+        );
+        if !end_stream {
+            frame::put_rst_stream(self.out.cork(), stream_id, ErrorCode::NO_ERROR);
+        }
+    }
+
+    fn active_streams(&self) -> usize {
+        self.streams.values().filter(|s| !s.is_closed()).count()
+    }
+
+    fn on_data(
+        &mut self,
+        stream_id: u32,
+        data: Bytes,
+        end_stream: bool,
+        flow_len: u32,
+    ) -> Result<(), FrameError> {
+        self.recv_window.receive(flow_len).map_err(|_| {
+            FrameError::connection(
+                ErrorCode::FLOW_CONTROL_ERROR,
+                "DATA beyond the connection's window",
+            )
+        })?;
+        let Some(stream) = self.streams.get_mut(&stream_id) else {
+            if stream_id > self.highest_id {
+                return Err(FrameError::connection(
+                    ErrorCode::PROTOCOL_ERROR,
+                    "DATA on an idle stream",
+                ));
+            }
+            self.release_connection_window(flow_len);
+            return Ok(());
+        };
+        if stream.reset.is_some() {
+            self.release_connection_window(flow_len);
+            return Ok(());
+        }
+        if stream.recv_ended {
+            self.release_connection_window(flow_len);
+            self.reset(stream_id, ErrorCode::STREAM_CLOSED);
+            return Ok(());
+        }
+        if stream.recv_window.receive(flow_len).is_err() {
+            self.release_connection_window(flow_len);
+            self.reset(stream_id, ErrorCode::FLOW_CONTROL_ERROR);
+            return Ok(());
+        }
+        let len = data.len() as u64;
+        let content_ok = match &mut stream.content_left {
+            Some(left) if *left < len || (end_stream && *left != len) => false,
+            Some(left) => {
+                *left -= len;
+                true
+            }
+            None => true,
+        };
+        if !content_ok {
+            self.release_connection_window(flow_len);
+            self.reset(stream_id, ErrorCode::PROTOCOL_ERROR);
+            return Ok(());
+        }
+        // Padding counts against the windows but is never read.
+        let padding = flow_len - data.len() as u32;
+        if !data.is_empty() {
+            stream.unread += data.len();
+            stream.recv.push_back(data);
+        }
+        stream.recv_ended = end_stream;
+        stream.wake_reader();
+        if padding > 0 {
+            self.release(stream_id, padding);
+        }
+        if end_stream {
+            self.settle(stream_id);
+        }
+        Ok(())
+    }
+
+    fn on_reset(&mut self, stream_id: u32, code: ErrorCode) -> Result<(), FrameError> {
+        if stream_id > self.highest_id {
+            return Err(FrameError::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                "RST_STREAM on an idle stream",
+            ));
+        }
+        let Some(stream) = self.streams.get_mut(&stream_id) else {
+            return Ok(());
+        };
+        if stream.reset.is_none() {
+            if !stream.send_ended {
+                self.peer_resets += 1;
+                if self.peer_resets > RESET_ALLOWANCE + self.finished_streams {
+                    return Err(FrameError::connection(
+                        ErrorCode::ENHANCE_YOUR_CALM,
+                        "too many streams reset",
+                    ));
+                }
+            }
+            stream.reset = Some(code);
+            stream.drop_queue();
+            stream.wake_all();
+            self.settle(stream_id);
+        }
+        Ok(())
+    }
+
+    fn on_settings(&mut self, settings: &Settings) -> Result<(), FrameError> {
+        if let Some(size) = settings.header_table_size {
+            self.encoder.set_peer_table_size(size as usize);
+        }
+        if let Some(size) = settings.max_frame_size {
+            self.peer_max_frame_size = size;
+        }
+        if let Some(new) = settings.initial_window_size {
+            let old = std::mem::replace(&mut self.peer_initial_window, new);
+            for stream in self.streams.values_mut() {
+                stream.send_window.resize(old, new).map_err(|_| {
+                    FrameError::connection(
+                        ErrorCode::FLOW_CONTROL_ERROR,
+                        "SETTINGS_INITIAL_WINDOW_SIZE overflows a window",
+                    )
+                })?;
+            }
+            if new > old {
+                let ids: Vec<u32> = self.streams.keys().copied().collect();
+                for id in ids {
+                    self.pump(id);
+                }
+            }
+        }
+        frame::put_settings_ack(self.out.cork());
+        Ok(())
+    }
+
+    fn on_window_update(&mut self, stream_id: u32, increment: u32) -> Result<(), FrameError> {
+        if stream_id == 0 {
+            self.send_window.grow(increment).map_err(|_| {
+                FrameError::connection(
+                    ErrorCode::FLOW_CONTROL_ERROR,
+                    "connection window beyond 2^31-1",
+                )
+            })?;
+            for _ in 0..self.blocked.len() {
+                if let Some(id) = self.blocked.pop_front() {
+                    self.pump(id);
+                }
+            }
+            return Ok(());
+        }
+        if stream_id > self.highest_id {
+            return Err(FrameError::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                "WINDOW_UPDATE on an idle stream",
+            ));
+        }
+        let Some(stream) = self.streams.get_mut(&stream_id) else {
+            return Ok(());
+        };
+        if stream.send_window.grow(increment).is_err() {
+            self.reset(stream_id, ErrorCode::FLOW_CONTROL_ERROR);
+        } else {
+            self.pump(stream_id);
+        }
+        Ok(())
+    }
+
+    /// Resets a stream from this side.
+    pub(crate) fn reset(&mut self, stream_id: u32, code: ErrorCode) {
+        if let Some(stream) = self.streams.get_mut(&stream_id) {
+            if stream.reset.is_some() {
+                return;
+            }
+            stream.reset = Some(code);
+            stream.drop_queue();
+            stream.wake_all();
+        }
+        frame::put_rst_stream(self.out.cork(), stream_id, code);
+        self.task.wake_by_ref();
+        self.settle(stream_id);
+    }
+
+    /// Returns `len` consumed bytes of a stream to both windows.
+    pub(crate) fn release(&mut self, stream_id: u32, len: u32) {
+        self.release_connection_window(len);
+        if let Some(stream) = self.streams.get_mut(&stream_id) {
+            if let Some(increment) = stream.recv_window.release(len) {
+                if !stream.recv_ended && stream.reset.is_none() {
+                    frame::put_window_update(self.out.cork(), stream_id, increment);
+                    self.task.wake_by_ref();
+                }
+            }
+        }
+    }
+
+    fn release_connection_window(&mut self, len: u32) {
+        if let Some(increment) = self.recv_window.release(len) {
+            frame::put_window_update(self.out.cork(), 0, increment);
+            self.task.wake_by_ref();
+        }
+    }
+
+    /// A stream's state, if it is still there.
+    pub(crate) fn stream(&mut self, stream_id: u32) -> Option<&mut Stream> {
+        self.streams.get_mut(&stream_id)
+    }
+
+    /// Why the connection ended, if it has.
+    pub(crate) fn ended(&self) -> Option<&'static str> {
+        self.ended
+    }
+
+    /// Whether a sender may queue more: the output is not backed up.
+    pub(crate) fn has_room(&mut self, stream_id: u32) -> bool {
+        if self.out.buffered() < OUT_LIMIT {
+            return true;
+        }
+        if !self.room_waiters.contains(&stream_id) {
+            self.room_waiters.push(stream_id);
+        }
+        false
+    }
+
+    /// The output drained: senders waiting for room go on.
+    pub(crate) fn output_drained(&mut self) {
+        for id in std::mem::take(&mut self.room_waiters) {
+            if let Some(stream) = self.streams.get_mut(&id) {
+                stream.wake_writer();
+            }
+        }
+    }
+
+    /// Queues a response's head.
+    pub(crate) fn send_head(
+        &mut self,
+        stream_id: u32,
+        status: http::StatusCode,
+        headers: &HeaderMap,
+        end_stream: bool,
+    ) {
+        self.block.clear();
+        encode_response_head(&mut self.encoder, status, headers, &mut self.block);
+        frame::put_headers(
+            self.out.cork(),
+            stream_id,
+            &self.block,
+            end_stream,
+            self.peer_max_frame_size,
+        );
+        self.task.wake_by_ref();
+        if end_stream {
+            if let Some(stream) = self.streams.get_mut(&stream_id) {
+                stream.send_ended = true;
+            }
+            self.settle(stream_id);
+        }
+    }
+
+    /// Writes what a stream has queued as DATA frames, as far as both
+    /// windows allow; then its end, if it asked for one and all is sent.
+    pub(crate) fn pump(&mut self, stream_id: u32) {
+        let max_frame = self.peer_max_frame_size as usize;
+        let Some(stream) = self.streams.get_mut(&stream_id) else {
+            return;
+        };
+        if stream.reset.is_some() || stream.send_ended {
+            return;
+        }
+        while stream.queued > 0 {
+            let window = stream
+                .send_window
+                .available()
+                .min(self.send_window.available()) as usize;
+            if window == 0 {
+                if self.send_window.available() == 0 && !self.blocked.contains(&stream_id) {
+                    self.blocked.push_back(stream_id);
+                }
+                return;
+            }
+            let len = window.min(max_frame).min(stream.queued);
+            let end = len == stream.queued && stream.end_requested && stream.trailers_out.is_none();
+            let flags = if end { frame::flag::END_STREAM } else { 0 };
+            let header = frame::FrameHeader {
+                len: len as u32,
+                kind: frame::kind::DATA,
+                flags,
+                stream_id,
+            }
+            .encode();
+            let mut header = &header[..];
+            let mut left = len;
+            while left > 0 {
+                let front = stream.queue.front_mut().expect("queued bytes");
+                let chunk = if front.len() <= left {
+                    stream.queue.pop_front().expect("a front")
+                } else {
+                    front.split_to(left)
+                };
+                left -= chunk.len();
+                self.out.push_parts(header, chunk);
+                header = &[];
+            }
+            stream.queued -= len;
+            stream
+                .send_window
+                .take(len as u32)
+                .expect("within the window");
+            self.send_window
+                .take(len as u32)
+                .expect("within the window");
+            if end {
+                stream.send_ended = true;
+            }
+        }
+        if stream.end_requested && !stream.send_ended {
+            match stream.trailers_out.take() {
+                Some(trailers) => {
+                    self.block.clear();
+                    encode_trailers(&mut self.encoder, &trailers, &mut self.block);
+                    frame::put_headers(
+                        self.out.cork(),
+                        stream_id,
+                        &self.block,
+                        true,
+                        self.peer_max_frame_size,
+                    );
+                }
+                None => frame::put_header(
+                    self.out.cork(),
+                    frame::kind::DATA,
+                    frame::flag::END_STREAM,
+                    stream_id,
+                    0,
+                ),
+            }
+            stream.send_ended = true;
+        }
+        stream.wake_writer();
+        self.task.wake_by_ref();
+        self.settle(stream_id);
+    }
+
+    /// A handle of a stream was dropped.
+    pub(crate) fn release_ref(&mut self, stream_id: u32) {
+        if let Some(stream) = self.streams.get_mut(&stream_id) {
+            stream.refs -= 1;
+            self.settle(stream_id);
+        }
+    }
+
+    /// Removes a stream that has no handles left once it is done with:
+    /// a stream still sending what was queued stays until it is sent;
+    /// one dropped before its response was done is reset.
+    fn settle(&mut self, stream_id: u32) {
+        let Some(stream) = self.streams.get(&stream_id) else {
+            return;
+        };
+        if stream.refs > 0 {
+            return;
+        }
+        if stream.reset.is_none() {
+            if stream.end_requested && !stream.send_ended {
+                return;
+            }
+            let code = if !stream.send_ended {
+                Some(ErrorCode::CANCEL)
+            } else if !stream.recv_ended {
+                // The response is whole; the rest of the request is not
+                // needed (section 8.1).
+                Some(ErrorCode::NO_ERROR)
+            } else {
+                None
+            };
+            if let Some(code) = code {
+                frame::put_rst_stream(self.out.cork(), stream_id, code);
+                self.task.wake_by_ref();
+            } else {
+                self.finished_streams += 1;
+            }
+        }
+        let stream = self.streams.remove(&stream_id).expect("looked up above");
+        if stream.unread > 0 {
+            self.release_connection_window(stream.unread as u32);
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! An HTTP/2 request's header fields as an `http::Request`, and a
+//! response's head as header fields (RFC 9113 section 8.3).
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use http::uri::{Authority, PathAndQuery};
+use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
+use pushwire_proto::http2::hpack::{Field, Header};
+
+/// A request's head, and the body length it announced.
+pub(crate) struct RequestHead {
+    pub(crate) request: Request<()>,
+    /// `content-length`, which the DATA frames must add up to.
+    pub(crate) content_length: Option<u64>,
+}
+
+/// Why a request is malformed: its stream is reset with
+/// `PROTOCOL_ERROR` (section 8.1.1).
+pub(crate) type Malformed = &'static str;
+
+/// The request that a HEADERS block's `fields` make.
+pub(crate) fn request_from_fields(fields: Vec<Header>) -> Result<RequestHead, Malformed> {
+    let mut method = None;
+    let mut scheme = None;
+    let mut authority = None;
+    let mut path = None;
+    let mut protocol = None;
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for field in fields {
+        let Some(pseudo) = field.name.strip_prefix(b":") else {
+            let (name, value) = regular_field(field)?;
+            headers.append(name, value);
+            continue;
+        };
+        if !headers.is_empty() {
+            return Err("pseudo-header after a regular field");
+        }
+        let slot = match pseudo {
+            b"method" => &mut method,
+            b"scheme" => &mut scheme,
+            b"authority" => &mut authority,
+            b"path" => &mut path,
+            b"protocol" => &mut protocol,
+            _ => return Err("unknown pseudo-header"),
+        };
+        if slot.replace(field.value).is_some() {
+            return Err("pseudo-header repeated");
+        }
+    }
+    let method = Method::from_bytes(&method.ok_or("no :method")?).map_err(|_| "bad :method")?;
+    let connect = method == Method::CONNECT;
+    if protocol.is_some() && !connect {
+        return Err(":protocol on a request other than CONNECT");
+    }
+    let mut uri = Uri::builder();
+    if connect && protocol.is_none() {
+        // A plain CONNECT names its target in `:authority` alone.
+        if scheme.is_some() || path.is_some() {
+            return Err(":scheme or :path in a CONNECT");
+        }
+        uri = uri.authority(parse_authority(
+            authority.ok_or("CONNECT without :authority")?,
+        )?);
+    } else {
+        let path = path.filter(|path| !path.is_empty()).ok_or("no :path")?;
+        let scheme = scheme.ok_or("no :scheme")?;
+        if let Some(authority) = authority {
+            uri = uri
+                .scheme(&scheme[..])
+                .authority(parse_authority(authority)?);
+        } else if protocol.is_some() {
+            return Err("extended CONNECT without :authority");
+        }
+        uri = uri.path_and_query(PathAndQuery::from_maybe_shared(path).map_err(|_| "bad :path")?);
+    }
+    let content_length = match headers.get(CONTENT_LENGTH) {
+        Some(value) => Some(
+            std::str::from_utf8(value.as_bytes())
+                .ok()
+                .and_then(|len| len.parse::<u64>().ok())
+                .ok_or("bad content-length")?,
+        ),
+        None => None,
+    };
+    let mut request = Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri.build().map_err(|_| "bad request target")?;
+    *request.version_mut() = Version::HTTP_2;
+    *request.headers_mut() = headers;
+    if let Some(protocol) = protocol {
+        let protocol = std::str::from_utf8(&protocol).map_err(|_| "bad :protocol")?;
+        request
+            .extensions_mut()
+            .insert(h2::ext::Protocol::from(protocol));
+    }
+    Ok(RequestHead {
+        request,
+        content_length,
+    })
+}
+
+fn parse_authority(authority: Bytes) -> Result<Authority, Malformed> {
+    Authority::from_maybe_shared(authority).map_err(|_| "bad :authority")
+}
+
+/// A trailer section's fields: regular fields only.
+pub(crate) fn trailers_from_fields(fields: Vec<Header>) -> Result<HeaderMap, Malformed> {
+    let mut trailers = HeaderMap::with_capacity(fields.len());
+    for field in fields {
+        if field.name.starts_with(b":") {
+            return Err("pseudo-header in trailers");
+        }
+        let (name, value) = regular_field(field)?;
+        trailers.append(name, value);
+    }
+    Ok(trailers)
+}
+
+/// A regular field, refused if HTTP/2 forbids it (section 8.2).
+fn regular_field(field: Header) -> Result<(HeaderName, HeaderValue), Malformed> {
+    if field.name.iter().any(u8::is_ascii_uppercase) {
+        return Err("uppercase field name");
+    }
+    let name = HeaderName::from_bytes(&field.name).map_err(|_| "bad field name")?;
+    if is_connection_specific(&name, &field.value) {
+        return Err("connection-specific field");
+    }
+    let mut value = HeaderValue::from_maybe_shared(field.value).map_err(|_| "bad field value")?;
+    value.set_sensitive(field.never_indexed);
+    Ok((name, value))
+}
+
+/// The fields that describe an HTTP/1.1 connection, which HTTP/2 does
+/// without (section 8.2.2); `te` is allowed as `trailers` only.
+fn is_connection_specific(name: &HeaderName, value: &Bytes) -> bool {
+    match name.as_str() {
+        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade" => true,
+        "te" => value.as_ref() != b"trailers",
+        _ => false,
+    }
+}
+
+/// Encodes a response's head: `:status` first, then `headers` (marked
+/// never-indexed where their values are sensitive).
+pub(crate) fn encode_response_head(
+    encoder: &mut pushwire_proto::http2::hpack::Encoder,
+    status: StatusCode,
+    headers: &HeaderMap,
+    block: &mut Vec<u8>,
+) {
+    let status = Field {
+        name: b":status",
+        value: status.as_str().as_bytes(),
+        never_indexed: false,
+    };
+    encoder.encode(std::iter::once(status).chain(fields(headers)), block);
+}
+
+/// Encodes a trailer section.
+pub(crate) fn encode_trailers(
+    encoder: &mut pushwire_proto::http2::hpack::Encoder,
+    trailers: &HeaderMap,
+    block: &mut Vec<u8>,
+) {
+    encoder.encode(fields(trailers), block);
+}
+
+fn fields(headers: &HeaderMap) -> impl Iterator<Item = Field<'_>> {
+    headers.iter().map(|(name, value)| Field {
+        name: name.as_str().as_bytes(),
+        value: value.as_bytes(),
+        never_indexed: value.is_sensitive(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(name: &'static str, value: &'static str) -> Header {
+        Header {
+            name: Bytes::from_static(name.as_bytes()),
+            value: Bytes::from_static(value.as_bytes()),
+            never_indexed: false,
+        }
+    }
+
+    fn get(extra: &[(&'static str, &'static str)]) -> Vec<Header> {
+        let mut fields = vec![
+            header(":method", "GET"),
+            header(":scheme", "https"),
+            header(":authority", "example.com"),
+            header(":path", "/a?b=c"),
+        ];
+        fields.extend(extra.iter().map(|&(name, value)| header(name, value)));
+        fields
+    }
+
+    #[test]
+    fn a_get_becomes_a_request_with_its_full_uri() {
+        let head = request_from_fields(get(&[("accept", "*/*"), ("content-length", "0")])).unwrap();
+        let request = head.request;
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(request.uri(), "https://example.com/a?b=c");
+        assert_eq!(request.version(), Version::HTTP_2);
+        assert_eq!(request.headers()["accept"], "*/*");
+        assert_eq!(head.content_length, Some(0));
+    }
+
+    #[test]
+    fn extended_connect_carries_its_protocol() {
+        let fields = vec![
+            header(":method", "CONNECT"),
+            header(":protocol", "websocket"),
+            header(":scheme", "http"),
+            header(":path", "/chat"),
+            header(":authority", "localhost"),
+        ];
+        let request = request_from_fields(fields).unwrap().request;
+        let protocol = request.extensions().get::<h2::ext::Protocol>().unwrap();
+        assert_eq!(protocol.as_str(), "websocket");
+        assert_eq!(request.uri().path(), "/chat");
+    }
+
+    #[test]
+    fn malformed_requests_are_refused() {
+        let cases: Vec<Vec<Header>> = vec![
+            get(&[("Accept", "x")]),
+            get(&[("connection", "close")]),
+            get(&[("te", "gzip")]),
+            get(&[("content-length", "ten")]),
+            vec![header(":method", "GET"), header(":path", "/")],
+            vec![header(":method", "GET"), header(":scheme", "http")],
+            vec![
+                header(":method", "GET"),
+                header("accept", "x"),
+                header(":path", "/"),
+            ],
+            vec![
+                header(":method", "GET"),
+                header(":method", "GET"),
+                header(":scheme", "http"),
+                header(":path", "/"),
+            ],
+            get(&[(":status", "200")]),
+            vec![
+                header(":method", "GET"),
+                header(":protocol", "websocket"),
+                header(":scheme", "http"),
+                header(":path", "/"),
+            ],
+            vec![header(":method", "CONNECT"), header(":path", "/")],
+        ];
+        for fields in cases {
+            let names: Vec<_> = fields.iter().map(|f| f.name.clone()).collect();
+            assert!(request_from_fields(fields).is_err(), "{names:?}");
+        }
+        assert!(request_from_fields(get(&[("te", "trailers")])).is_ok());
+    }
+
+    #[test]
+    fn trailers_refuse_pseudo_headers() {
+        assert!(trailers_from_fields(vec![header("grpc-status", "0")]).is_ok());
+        assert!(trailers_from_fields(vec![header(":status", "200")]).is_err());
+    }
+}
