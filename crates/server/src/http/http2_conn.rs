@@ -5,7 +5,7 @@
 //! ([`StreamRef`](super::http2_stream::StreamRef)) read and send through
 //! it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::task::Waker;
 
 use bytes::{Bytes, BytesMut};
@@ -17,7 +17,7 @@ use pushwire_proto::http2::{ErrorCode, RecvWindow, Settings, Window};
 use super::http2_request::{
     encode_response_head, encode_trailers, request_from_fields, trailers_from_fields,
 };
-use super::http2_stream::Stream;
+use super::http2_stream::{Stream, StreamMap};
 use crate::ws::write::WriteQueue;
 
 /// The highest stream identifier there is.
@@ -84,7 +84,7 @@ struct PartialBlock {
 /// One connection's state.
 pub(crate) struct Conn {
     limits: ConnLimits,
-    streams: HashMap<u32, Stream>,
+    streams: StreamMap,
     /// The highest stream the client opened.
     highest_id: u32,
     /// Streams above this are not served: the last stream of a graceful
@@ -127,7 +127,7 @@ impl Conn {
     pub(crate) fn new(limits: ConnLimits, task: Waker) -> Self {
         let mut conn = Conn {
             limits,
-            streams: HashMap::new(),
+            streams: StreamMap::default(),
             highest_id: 0,
             last_served_id: MAX_STREAM_ID,
             send_window: Window::new(65_535),

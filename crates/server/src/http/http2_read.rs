@@ -16,9 +16,11 @@ use super::http2_conn::MAX_FRAME_SIZE;
 /// What a client sends first (RFC 9113 section 3.4).
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-/// How much one read may take: a few 16 KiB messages with their frame
-/// headers, in one system call.
-const READ_CHUNK: usize = 64 << 10;
+/// The read buffer's size: a 16 KiB message and its frame header, or a
+/// burst of small ones, in one system call. No larger, so the allocator
+/// serves it from its thread cache: the buffer is given back whenever
+/// it is empty.
+const READ_CHUNK: usize = 32 << 10;
 
 /// The least room kept ahead of a read.
 const MIN_ROOM: usize = 4 << 10;
@@ -99,7 +101,8 @@ impl FrameReader {
         io: &mut I,
     ) -> Poll<io::Result<usize>> {
         if self.buf.capacity() - self.buf.len() < MIN_ROOM {
-            self.buf.reserve(READ_CHUNK);
+            self.buf
+                .reserve(READ_CHUNK.saturating_sub(self.buf.len()).max(MIN_ROOM));
         }
         tokio_util::io::poll_read_buf(Pin::new(io), cx, &mut self.buf)
     }

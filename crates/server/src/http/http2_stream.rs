@@ -2,7 +2,8 @@
 //! the connection, and the handle its request body, its response and
 //! the WebSocket it may carry read and send through.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -15,6 +16,32 @@ use super::http2_conn::Conn;
 
 /// A connection's state, shared by its task and its streams' handles.
 pub(crate) type SharedConn = Arc<Mutex<Conn>>;
+
+/// A connection's streams by identifier.
+pub(crate) type StreamMap = HashMap<u32, Stream, BuildHasherDefault<StreamIdHasher>>;
+
+/// Hashes a stream identifier with one multiplication. No defence
+/// against chosen collisions is needed: a client's identifiers only
+/// ascend, and only its concurrent streams' limit of them are live.
+#[derive(Default)]
+pub(crate) struct StreamIdHasher(u64);
+
+impl Hasher for StreamIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u32(u32::from(byte) ^ (self.0 as u32));
+        }
+    }
+
+    fn write_u32(&mut self, id: u32) {
+        let h = u64::from(id).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 29);
+    }
+}
 
 /// A stream's state within its connection.
 pub(crate) struct Stream {
