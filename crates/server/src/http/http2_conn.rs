@@ -361,18 +361,25 @@ impl Conn {
             ));
         }
         if let Some(stream) = self.streams.get_mut(&stream_id) {
+            if stream.recv_ended {
+                self.reset(stream_id, ErrorCode::STREAM_CLOSED);
+                return Ok(None);
+            }
+            // Trailers: they end the stream, and the body is whole.
             let trailers = match fields {
-                Ok(fields) if end_stream && !stream.recv_ended => trailers_from_fields(fields),
-                _ => Err("HEADERS after the request's head"),
+                Ok(fields) if end_stream && stream.content_left.unwrap_or(0) == 0 => {
+                    trailers_from_fields(fields)
+                }
+                _ => Err("HEADERS that are not the request's trailers"),
             };
             match trailers {
-                Ok(trailers) if stream.content_left.is_none_or(|left| left == 0) => {
+                Ok(trailers) => {
                     stream.trailers = Some(trailers);
                     stream.recv_ended = true;
                     stream.wake_reader();
                     self.settle(stream_id);
                 }
-                _ => self.reset(stream_id, ErrorCode::PROTOCOL_ERROR),
+                Err(_) => self.reset(stream_id, ErrorCode::PROTOCOL_ERROR),
             }
             return Ok(None);
         }

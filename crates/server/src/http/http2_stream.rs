@@ -189,9 +189,9 @@ impl StreamRef {
 
     /// Whether the client ended the stream and everything was read.
     pub(crate) fn is_end_stream(&self) -> bool {
-        self.lock()
-            .stream(self.id)
-            .is_none_or(|s| s.recv_ended && s.recv.is_empty() && s.trailers.is_none())
+        self.lock().stream(self.id).map_or(true, |s| {
+            s.recv_ended && s.recv.is_empty() && s.trailers.is_none()
+        })
     }
 
     /// Ready with the reset's code once the client resets the stream.
