@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every pushwire test. On a fresh machine it first installs what the
-# tests need (the Autobahn suite, via the PyPI package kosoku, in a venv).
+# tests need (the Autobahn suite, via the PyPI package kosoku, in a venv;
+# Debian's chromium, curl and nghttp2-client).
 #
 #   scripts/test.sh            everything
 #   QUICK=1 scripts/test.sh    skip the Autobahn conformance runs
@@ -43,6 +44,9 @@ if [[ ${SKIP_BROWSER:-} != 1 ]]; then
   step "browser tests: headless Chromium against pushwire serve"
   scripts/browser/run.sh
 fi
+
+step "HTTP/2 against independent clients: curl, nghttp, h2load"
+scripts/http2-peers.sh
 
 step "benchmarks compile and run once"
 cargo bench -p pushwire-proto --bench codec -- --test >/dev/null

@@ -9,35 +9,16 @@
 # Works unattended (CI=true, no stdin); installs with apt-get as root or via sudo.
 
 PUSHWIRE_ROOT="${PUSHWIRE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+# shellcheck source=apt.sh
+source "$PUSHWIRE_ROOT/scripts/lib/apt.sh"
 BROWSER_DIR="$PUSHWIRE_ROOT/scripts/browser"
 CHROMIUM_BIN="${CHROMIUM_BIN:-/usr/bin/chromium}"
-
-# Installs Debian packages (apt-get update first), as root or through sudo.
-_browser_apt_install() {
-  local sudo=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { echo "browser.sh: need root to apt-get install $*" >&2; return 1; }
-    sudo=(sudo -n)
-  fi
-  echo "browser.sh: installing $* with apt-get" >&2
-  local out
-  out=$(mktemp)
-  # apt's chatter goes to a file, shown only when something fails.
-  if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } \
-    >"$out" 2>&1 </dev/null; then
-    cat "$out" >&2
-    rm -f "$out"
-    return 1
-  fi
-  rm -f "$out"
-}
 
 # Debian's chromium (not a Playwright-downloaded build: only registries are reachable).
 ensure_chromium() {
   [[ -x $CHROMIUM_BIN ]] && return 0
   # fonts-liberation: pages render with real glyphs in screenshots.
-  _browser_apt_install chromium fonts-liberation || {
+  apt_install chromium fonts-liberation || {
     echo "browser.sh: apt-get install chromium failed" >&2
     return 1
   }
@@ -46,7 +27,7 @@ ensure_chromium() {
 
 # npm ci in scripts/browser when node_modules is missing or older than the lock file.
 ensure_browser_node_modules() {
-  command -v node >/dev/null && command -v npm >/dev/null || _browser_apt_install nodejs npm || {
+  command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm || {
     echo "browser.sh: node/npm not found and could not be installed" >&2
     return 1
   }
