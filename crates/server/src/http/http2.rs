@@ -148,7 +148,9 @@ where
                     Poll::Pending => {}
                 }
             }
-            let flushed = !writing || conn.out.buffered() == 0;
+            // An ended connection tried to write its GOAWAY above; it
+            // does not wait for a client that stopped reading.
+            let flushed = !writing || conn.out.buffered() == 0 || conn.ended().is_some();
             if conn.is_done() && flushed && tasks.is_empty() {
                 return Poll::Ready(std::mem::replace(&mut outcome, Ok(())));
             }

@@ -677,6 +677,13 @@ impl Conn {
         headers: &HeaderMap,
         end_stream: bool,
     ) {
+        let open = self
+            .streams
+            .get(&stream_id)
+            .is_some_and(|s| s.reset.is_none());
+        if !open || self.ended.is_some() {
+            return;
+        }
         self.block.clear();
         encode_response_head(&mut self.encoder, status, headers, &mut self.block);
         frame::put_headers(

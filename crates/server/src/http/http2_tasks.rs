@@ -73,8 +73,8 @@ pub(crate) struct StreamTasks {
     ///
     /// FuturesUnordered stops after two of its futures woke themselves
     /// while polled, to let other tasks run; and a WebSocket that answers
-    /// wakes itself (h2 wakes a stream that asks for send capacity as it
-    /// grants it). Run again at once, one pass per two tasks, rather than
+    /// may wake itself (a stream that waited for room to send is woken
+    /// as it gets it). Run again at once, one pass per two tasks, rather than
     /// after another round of the connection, the answers of all the
     /// streams that had a message go out in one write instead of two at
     /// a time.

@@ -535,8 +535,8 @@ fn codecs(
 
 impl WebSocket<UpgradedStream> {
     /// Over an HTTP/2 stream of pushwire's server, reads and writes pass
-    /// h2's buffers as they are instead of copying them through
-    /// `AsyncRead` and `AsyncWrite`.
+    /// the connection's buffers as they are instead of copying them
+    /// through `AsyncRead` and `AsyncWrite`.
     pub(crate) fn on_http2_buffers(mut self) -> Self {
         if self.io.http2_stream().is_some() {
             self.rare().http2 = Some(UpgradedStream::http2_stream);
@@ -548,8 +548,8 @@ impl WebSocket<UpgradedStream> {
 impl WebSocket<Http2Stream> {
     /// Wraps an HTTP/2 stream opened by an extended CONNECT (RFC 8441)
     /// whose response said yes. Unlike [`WebSocket::from_upgraded`],
-    /// which works on any byte stream, reads and writes pass h2's buffers
-    /// as they are: a copy fewer each way.
+    /// which works on any byte stream, reads and writes pass the HTTP/2
+    /// connection's buffers as they are: a copy fewer each way.
     pub fn from_http2(
         stream: Http2Stream,
         role: Role,
