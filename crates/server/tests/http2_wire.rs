@@ -531,3 +531,41 @@ async fn shutdown_sends_two_goaways_around_a_ping() {
     }
     assert_eq!(body, b"last");
 }
+
+/// A client that sends without reading what it is answered stops being
+/// read once the server's answers back up: the server's buffers stay
+/// bounded, so its writes soon block.
+#[tokio::test]
+async fn a_client_that_does_not_read_is_not_read_either() {
+    let server = TestServer::start(|s| s).await;
+    let mut client = CodecClient::connect(&server).await;
+    // Each PING asks for a PING back: 16 KiB of them per write.
+    let mut pings = Vec::new();
+    while pings.len() < 16 << 10 {
+        frame::put_ping(&mut pings, false, *b"floodme!");
+    }
+    const PING_LEN: usize = HEADER_LEN + 8;
+    let mut written = 0usize;
+    let flood = async {
+        loop {
+            written += client
+                .tcp
+                .write(&pings[written % pings.len()..])
+                .await
+                .unwrap();
+        }
+    };
+    let stalled = tokio::time::timeout(std::time::Duration::from_secs(2), flood).await;
+    assert!(stalled.is_err());
+    // Without the bound, the server reads hundreds of MiB in that time;
+    // with it, the socket buffers of both sides hold what was written.
+    assert!(written < 64 << 20, "{} MiB written", written >> 20);
+    // Once the client reads again, every whole PING is answered; then the
+    // one cut short is finished, and the connection serves requests.
+    for _ in 0..written / PING_LEN {
+        while !matches!(client.next_frame().await, Frame::Ping { ack: true, .. }) {}
+    }
+    client.send(&pings[written % PING_LEN..PING_LEN]).await;
+    let (fields, _) = client.get(1, &request("GET", "/healthz"), 16_384).await;
+    assert_eq!(value(&fields, ":status"), Some("200"));
+}

@@ -110,14 +110,17 @@ where
                     keep_alive.poll(controls_cx, &mut conn);
                 }
             }
+            let mut paused = false;
             if reading {
                 match read_frames(cx, &mut io, &mut reader, &shared, &mut opened) {
-                    Poll::Ready(Ok(())) => reading = false,
-                    Poll::Ready(Err(e)) => {
+                    Reading::Ended(result) => {
                         reading = false;
-                        outcome = Err(e);
+                        if let Err(e) = result {
+                            outcome = Err(e);
+                        }
                     }
-                    Poll::Pending => {}
+                    Reading::Waiting => {}
+                    Reading::Paused => paused = true,
                 }
             }
             for opened in opened.drain(..) {
@@ -139,7 +142,13 @@ where
             }
             if writing {
                 match conn.out.poll_flush(cx, &mut io) {
-                    Poll::Ready(Ok(())) => conn.output_drained(),
+                    Poll::Ready(Ok(())) => {
+                        conn.output_drained();
+                        if paused {
+                            // Nothing else wakes the reading.
+                            rounds.waker().wake_by_ref();
+                        }
+                    }
                     Poll::Ready(Err(e)) => {
                         writing = false;
                         conn.end("the socket failed");
@@ -172,17 +181,26 @@ fn lock(shared: &SharedConn) -> std::sync::MutexGuard<'_, Conn> {
     shared.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Reads and handles frames until the socket has no more for now
-/// (`Pending`), the output backs up (`Pending`: reading resumes as it
-/// drains), or the connection ends (`Ready`: its end, or the socket's
-/// error). Requests opened are added to `opened`.
+/// Where reading a connection stands.
+enum Reading {
+    /// The connection ended (the socket's error, if that ended it).
+    Ended(io::Result<()>),
+    /// The socket has no more for now; it wakes the task when it has.
+    Waiting,
+    /// The output backed up: reading resumes once it drains.
+    Paused,
+}
+
+/// Reads and handles frames until the socket has no more for now, the
+/// output backs up, or the connection ends. Requests opened are added to
+/// `opened`.
 fn read_frames<I: AsyncRead + Unpin>(
     cx: &mut Context<'_>,
     io: &mut I,
     reader: &mut FrameReader,
     shared: &SharedConn,
     opened: &mut Vec<Opened>,
-) -> Poll<io::Result<()>> {
+) -> Reading {
     loop {
         {
             let mut conn = lock(shared);
@@ -197,26 +215,26 @@ fn read_frames<I: AsyncRead + Unpin>(
                     conn.fail(&e);
                 }
                 if conn.ended().is_some() {
-                    return Poll::Ready(Ok(()));
+                    return Reading::Ended(Ok(()));
                 }
             }
             if conn.out.buffered() >= OUT_LIMIT {
-                return Poll::Pending;
+                return Reading::Paused;
             }
         }
         match reader.poll_fill(cx, io) {
             Poll::Ready(Ok(0)) => {
                 lock(shared).end("closed by the client");
-                return Poll::Ready(Ok(()));
+                return Reading::Ended(Ok(()));
             }
             Poll::Ready(Ok(_)) => {}
             Poll::Ready(Err(e)) => {
                 lock(shared).end("the socket failed");
-                return Poll::Ready(Err(e));
+                return Reading::Ended(Err(e));
             }
             Poll::Pending => {
                 reader.release_if_empty();
-                return Poll::Pending;
+                return Reading::Waiting;
             }
         }
     }
