@@ -344,3 +344,59 @@ async fn keep_alive_pings_an_idle_connection() {
         tcp.write_all(&ack).await.unwrap();
     }
 }
+
+/// Trailers cross both ways: the request's after its body, the
+/// response's after its own.
+#[tokio::test]
+async fn trailers_cross_both_ways() {
+    use http_body_util::{BodyExt, StreamBody};
+
+    let service = service_fn(|req: Request<RequestBody>| async move {
+        if req.uri().path() == "/healthz" {
+            return Ok(Response::new(Body::from("ok")));
+        }
+        let collected = req.into_body().collect().await?;
+        let checksum = collected
+            .trailers()
+            .and_then(|trailers| trailers.get("x-checksum"))
+            .cloned();
+        let body = collected.to_bytes();
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("x-length", body.len().into());
+        if let Some(checksum) = checksum {
+            trailers.insert("x-echoed-checksum", checksum);
+        }
+        let frames = [
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(body)),
+            Ok(http_body::Frame::trailers(trailers)),
+        ];
+        let body = StreamBody::new(futures_util::stream::iter(frames));
+        Ok::<_, pushwire::BoxError>(Response::new(Body::new(body)))
+    });
+    let server = Server::bind("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.serve(service));
+    let mut client = h2_client(TcpStream::connect(addr).await.unwrap()).await;
+
+    let request = Request::post("http://localhost/sum").body(()).unwrap();
+    let (response, mut send) = client.send_request(request, false).unwrap();
+    send.send_data(bytes::Bytes::from_static(b"payload"), false)
+        .unwrap();
+    let mut trailers = http::HeaderMap::new();
+    trailers.insert("x-checksum", http::HeaderValue::from_static("abc"));
+    send.send_trailers(trailers).unwrap();
+
+    let mut body = h2_response(response).await.into_body();
+    let mut data = Vec::new();
+    while let Some(chunk) = tokio::time::timeout(LIMIT, body.data()).await.unwrap() {
+        data.extend_from_slice(&chunk.unwrap());
+    }
+    let trailers = tokio::time::timeout(LIMIT, body.trailers())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the response's trailers");
+    assert_eq!(data, b"payload");
+    assert_eq!(trailers["x-length"], "7");
+    assert_eq!(trailers["x-echoed-checksum"], "abc");
+}

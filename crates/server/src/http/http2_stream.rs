@@ -178,7 +178,7 @@ impl StreamRef {
         if let Some(why) = ended {
             return Poll::Ready(Some(Err(StreamError::ConnectionEnded(why))));
         }
-        stream.reader = Some(cx.waker().clone());
+        register(&mut stream.reader, cx);
         Poll::Pending
     }
 
@@ -205,7 +205,7 @@ impl StreamRef {
             None => Poll::Ready(ErrorCode::CANCEL),
             Some(_) if ended => Poll::Ready(ErrorCode::CANCEL),
             Some(stream) => {
-                stream.writer = Some(cx.waker().clone());
+                register(&mut stream.writer, cx);
                 Poll::Pending
             }
         }
@@ -228,7 +228,7 @@ impl StreamRef {
             return Poll::Ready(Ok(()));
         }
         if let Some(stream) = conn.stream(self.id) {
-            stream.writer = Some(cx.waker().clone());
+            register(&mut stream.writer, cx);
         }
         Poll::Pending
     }
@@ -300,6 +300,16 @@ impl Drop for StreamRef {
 impl std::fmt::Debug for StreamRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamRef").field("id", &self.id).finish()
+    }
+}
+
+/// Keeps the waker of the task that waits, unless it is kept already.
+fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    if !slot
+        .as_ref()
+        .is_some_and(|waker| waker.will_wake(cx.waker()))
+    {
+        *slot = Some(cx.waker().clone());
     }
 }
 
