@@ -11,12 +11,10 @@ use std::task::Waker;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Request};
 use pushwire_proto::http2::frame::{self, Frame, FrameError};
-use pushwire_proto::http2::hpack::{Decoder, Encoder, HpackError};
+use pushwire_proto::http2::hpack::{Decoder, HpackError};
 use pushwire_proto::http2::{ErrorCode, RecvWindow, Settings, Window};
 
-use super::http2_request::{
-    encode_response_head, encode_trailers, request_from_fields, trailers_from_fields,
-};
+use super::http2_request::{request_from_fields, trailers_from_fields, HeadWriter};
 use super::http2_stream::{Stream, StreamMap};
 use crate::ws::write::WriteQueue;
 
@@ -95,9 +93,7 @@ pub(crate) struct Conn {
     peer_initial_window: u32,
     peer_max_frame_size: u32,
     decoder: Decoder,
-    encoder: Encoder,
-    /// Scratch space for encoded field blocks.
-    block: Vec<u8>,
+    heads: HeadWriter,
     partial: Option<PartialBlock>,
     pub(crate) out: WriteQueue,
     /// Streams with data queued that wait for the connection's window.
@@ -135,8 +131,7 @@ impl Conn {
             peer_initial_window: 65_535,
             peer_max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
             decoder: Decoder::new(4096),
-            encoder: Encoder::new(),
-            block: Vec::new(),
+            heads: HeadWriter::default(),
             partial: None,
             out: WriteQueue::default(),
             blocked: VecDeque::new(),
@@ -297,12 +292,7 @@ impl Conn {
         if kind == frame::kind::HEADERS || kind == frame::kind::CONTINUATION {
             return Err(FrameError::connection(error.code, error.reason));
         }
-        if stream_id > self.highest_id {
-            return Err(FrameError::connection(
-                ErrorCode::PROTOCOL_ERROR,
-                "frame on an idle stream",
-            ));
-        }
+        self.refuse_idle(stream_id, "frame on an idle stream")?;
         self.reset(stream_id, error.code);
         Ok(())
     }
@@ -425,23 +415,26 @@ impl Conn {
     /// Answers a request whose fields exceed the header list size with
     /// `431`, without a stream.
     fn refuse_too_large(&mut self, stream_id: u32, end_stream: bool) {
-        self.block.clear();
-        encode_response_head(
-            &mut self.encoder,
-            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            &HeaderMap::new(),
-            &mut self.block,
-        );
-        frame::put_headers(
+        self.heads.put_head(
             self.out.cork(),
             stream_id,
-            &self.block,
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &HeaderMap::new(),
             true,
             self.peer_max_frame_size,
         );
         if !end_stream {
             frame::put_rst_stream(self.out.cork(), stream_id, ErrorCode::NO_ERROR);
         }
+    }
+
+    /// Refuses a frame on a stream the client never opened: only HEADERS
+    /// and PRIORITY may come on one (section 5.1).
+    fn refuse_idle(&self, stream_id: u32, reason: &'static str) -> Result<(), FrameError> {
+        if stream_id > self.highest_id {
+            return Err(FrameError::connection(ErrorCode::PROTOCOL_ERROR, reason));
+        }
+        Ok(())
     }
 
     fn active_streams(&self) -> usize {
@@ -462,41 +455,18 @@ impl Conn {
             )
         })?;
         let Some(stream) = self.streams.get_mut(&stream_id) else {
-            if stream_id > self.highest_id {
-                return Err(FrameError::connection(
-                    ErrorCode::PROTOCOL_ERROR,
-                    "DATA on an idle stream",
-                ));
-            }
+            self.refuse_idle(stream_id, "DATA on an idle stream")?;
             self.release_connection_window(flow_len);
             return Ok(());
         };
         if stream.reset.is_some() {
+            // Sent before the client learned of the reset: dropped.
             self.release_connection_window(flow_len);
             return Ok(());
         }
-        if stream.recv_ended {
+        if let Err(code) = stream.accept_data(flow_len, data.len(), end_stream) {
             self.release_connection_window(flow_len);
-            self.reset(stream_id, ErrorCode::STREAM_CLOSED);
-            return Ok(());
-        }
-        if stream.recv_window.receive(flow_len).is_err() {
-            self.release_connection_window(flow_len);
-            self.reset(stream_id, ErrorCode::FLOW_CONTROL_ERROR);
-            return Ok(());
-        }
-        let len = data.len() as u64;
-        let content_ok = match &mut stream.content_left {
-            Some(left) if *left < len || (end_stream && *left != len) => false,
-            Some(left) => {
-                *left -= len;
-                true
-            }
-            None => true,
-        };
-        if !content_ok {
-            self.release_connection_window(flow_len);
-            self.reset(stream_id, ErrorCode::PROTOCOL_ERROR);
+            self.reset(stream_id, code);
             return Ok(());
         }
         // Padding counts against the windows but is never read.
@@ -517,12 +487,7 @@ impl Conn {
     }
 
     fn on_reset(&mut self, stream_id: u32, code: ErrorCode) -> Result<(), FrameError> {
-        if stream_id > self.highest_id {
-            return Err(FrameError::connection(
-                ErrorCode::PROTOCOL_ERROR,
-                "RST_STREAM on an idle stream",
-            ));
-        }
+        self.refuse_idle(stream_id, "RST_STREAM on an idle stream")?;
         let Some(stream) = self.streams.get_mut(&stream_id) else {
             return Ok(());
         };
@@ -536,9 +501,7 @@ impl Conn {
                     ));
                 }
             }
-            stream.reset = Some(code);
-            stream.drop_queue();
-            stream.wake_all();
+            stream.mark_reset(code);
             self.settle(stream_id);
         }
         Ok(())
@@ -546,7 +509,7 @@ impl Conn {
 
     fn on_settings(&mut self, settings: &Settings) -> Result<(), FrameError> {
         if let Some(size) = settings.header_table_size {
-            self.encoder.set_peer_table_size(size as usize);
+            self.heads.set_peer_table_size(size as usize);
         }
         if let Some(size) = settings.max_frame_size {
             self.peer_max_frame_size = size;
@@ -587,12 +550,7 @@ impl Conn {
             }
             return Ok(());
         }
-        if stream_id > self.highest_id {
-            return Err(FrameError::connection(
-                ErrorCode::PROTOCOL_ERROR,
-                "WINDOW_UPDATE on an idle stream",
-            ));
-        }
+        self.refuse_idle(stream_id, "WINDOW_UPDATE on an idle stream")?;
         let Some(stream) = self.streams.get_mut(&stream_id) else {
             return Ok(());
         };
@@ -610,9 +568,7 @@ impl Conn {
             if stream.reset.is_some() {
                 return;
             }
-            stream.reset = Some(code);
-            stream.drop_queue();
-            stream.wake_all();
+            stream.mark_reset(code);
         }
         frame::put_rst_stream(self.out.cork(), stream_id, code);
         self.task.wake_by_ref();
@@ -684,12 +640,11 @@ impl Conn {
         if !open || self.ended.is_some() {
             return;
         }
-        self.block.clear();
-        encode_response_head(&mut self.encoder, status, headers, &mut self.block);
-        frame::put_headers(
+        self.heads.put_head(
             self.out.cork(),
             stream_id,
-            &self.block,
+            status,
+            headers,
             end_stream,
             self.peer_max_frame_size,
         );
@@ -760,17 +715,12 @@ impl Conn {
         }
         if stream.end_requested && !stream.send_ended {
             match stream.trailers_out.take() {
-                Some(trailers) => {
-                    self.block.clear();
-                    encode_trailers(&mut self.encoder, &trailers, &mut self.block);
-                    frame::put_headers(
-                        self.out.cork(),
-                        stream_id,
-                        &self.block,
-                        true,
-                        self.peer_max_frame_size,
-                    );
-                }
+                Some(trailers) => self.heads.put_trailers(
+                    self.out.cork(),
+                    stream_id,
+                    &trailers,
+                    self.peer_max_frame_size,
+                ),
                 None => frame::put_header(
                     self.out.cork(),
                     frame::kind::DATA,

@@ -47,17 +47,18 @@ impl FrameReader {
         cx: &mut Context<'_>,
         io: &mut I,
     ) -> Poll<io::Result<()>> {
-        while self.buf.len() < PREFACE.len() + HEADER_LEN {
+        loop {
+            // What arrived of the preface is checked as it arrives.
             let have = self.buf.len().min(PREFACE.len());
             if self.buf[..have] != PREFACE[..have] {
                 return Poll::Ready(Err(invalid("not the HTTP/2 connection preface")));
             }
+            if self.buf.len() >= PREFACE.len() + HEADER_LEN {
+                break;
+            }
             if ready!(self.poll_fill(cx, io))? == 0 {
                 return Poll::Ready(Err(io::ErrorKind::UnexpectedEof.into()));
             }
-        }
-        if &self.buf[..PREFACE.len()] != PREFACE {
-            return Poll::Ready(Err(invalid("not the HTTP/2 connection preface")));
         }
         let _ = self.buf.split_to(PREFACE.len());
         let header = self.header().expect("a whole header");

@@ -1,11 +1,12 @@
 //! An HTTP/2 request's header fields as an `http::Request`, and a
 //! response's head as header fields (RFC 9113 section 8.3).
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
-use pushwire_proto::http2::hpack::{Field, Header};
+use pushwire_proto::http2::frame;
+use pushwire_proto::http2::hpack::{Encoder, Field, Header};
 
 /// A request's head, and the body length it announced.
 pub(crate) struct RequestHead {
@@ -140,29 +141,64 @@ fn is_connection_specific(name: &HeaderName, value: &Bytes) -> bool {
     }
 }
 
-/// Encodes a response's head: `:status` first, then `headers` (marked
-/// never-indexed where their values are sensitive).
-pub(crate) fn encode_response_head(
-    encoder: &mut pushwire_proto::http2::hpack::Encoder,
-    status: StatusCode,
-    headers: &HeaderMap,
-    block: &mut Vec<u8>,
-) {
-    let status = Field {
-        name: b":status",
-        value: status.as_str().as_bytes(),
-        never_indexed: false,
-    };
-    encoder.encode(std::iter::once(status).chain(fields(headers)), block);
+/// Writes response heads and trailers as field blocks: HEADERS frames,
+/// with CONTINUATION frames where the peer's frame size makes them need.
+#[derive(Debug, Default)]
+pub(crate) struct HeadWriter {
+    encoder: Encoder,
+    /// Scratch space for the encoded block.
+    block: Vec<u8>,
 }
 
-/// Encodes a trailer section.
-pub(crate) fn encode_trailers(
-    encoder: &mut pushwire_proto::http2::hpack::Encoder,
-    trailers: &HeaderMap,
-    block: &mut Vec<u8>,
-) {
-    encoder.encode(fields(trailers), block);
+impl HeadWriter {
+    /// The peer announced `SETTINGS_HEADER_TABLE_SIZE`.
+    pub(crate) fn set_peer_table_size(&mut self, size: usize) {
+        self.encoder.set_peer_table_size(size);
+    }
+
+    /// Writes a response's head: `:status` first, then `headers` (marked
+    /// never-indexed where their values are sensitive).
+    pub(crate) fn put_head(
+        &mut self,
+        dst: &mut BytesMut,
+        stream_id: u32,
+        status: StatusCode,
+        headers: &HeaderMap,
+        end_stream: bool,
+        max_frame_size: u32,
+    ) {
+        let status = Field {
+            name: b":status",
+            value: status.as_str().as_bytes(),
+            never_indexed: false,
+        };
+        let fields = std::iter::once(status).chain(fields(headers));
+        self.put(dst, stream_id, fields, end_stream, max_frame_size);
+    }
+
+    /// Writes a trailer section, which ends the stream.
+    pub(crate) fn put_trailers(
+        &mut self,
+        dst: &mut BytesMut,
+        stream_id: u32,
+        trailers: &HeaderMap,
+        max_frame_size: u32,
+    ) {
+        self.put(dst, stream_id, fields(trailers), true, max_frame_size);
+    }
+
+    fn put<'a>(
+        &mut self,
+        dst: &mut BytesMut,
+        stream_id: u32,
+        fields: impl Iterator<Item = Field<'a>>,
+        end_stream: bool,
+        max_frame_size: u32,
+    ) {
+        self.block.clear();
+        self.encoder.encode(fields, &mut self.block);
+        frame::put_headers(dst, stream_id, &self.block, end_stream, max_frame_size);
+    }
 }
 
 fn fields(headers: &HeaderMap) -> impl Iterator<Item = Field<'_>> {

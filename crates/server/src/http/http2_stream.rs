@@ -123,10 +123,40 @@ impl Stream {
         self.wake_writer();
     }
 
-    /// Drops what waits to be sent: the stream was reset.
-    pub(crate) fn drop_queue(&mut self) {
+    /// Resets the stream, by either side: what waits to be sent is
+    /// dropped, and its reader and writer learn of it.
+    pub(crate) fn mark_reset(&mut self, code: ErrorCode) {
+        self.reset = Some(code);
         self.queue.clear();
         self.queued = 0;
+        self.wake_all();
+    }
+
+    /// Takes in a DATA frame's accounting: `flow_len` bytes of the
+    /// window, `len` of them data. Refused with the code to reset the
+    /// stream with: after the client ended it (`STREAM_CLOSED`), beyond
+    /// its window (`FLOW_CONTROL_ERROR`), or not adding up to its
+    /// `content-length` (`PROTOCOL_ERROR`).
+    pub(crate) fn accept_data(
+        &mut self,
+        flow_len: u32,
+        len: usize,
+        end_stream: bool,
+    ) -> Result<(), ErrorCode> {
+        if self.recv_ended {
+            return Err(ErrorCode::STREAM_CLOSED);
+        }
+        if self.recv_window.receive(flow_len).is_err() {
+            return Err(ErrorCode::FLOW_CONTROL_ERROR);
+        }
+        if let Some(left) = &mut self.content_left {
+            let len = len as u64;
+            if *left < len || (end_stream && *left != len) {
+                return Err(ErrorCode::PROTOCOL_ERROR);
+            }
+            *left -= len;
+        }
+        Ok(())
     }
 }
 

@@ -65,9 +65,9 @@ impl Http2Stream {
     /// Ready once the stream takes more: the peer's window has room (an
     /// `h2` stream), or what was sent before has gone out (a served one).
     pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let (send, _) = match &mut self.halves {
+        let send = match &mut self.halves {
             Halves::Served(stream) => return stream.poll_room(cx),
-            Halves::H2 { send, recv } => (send, recv),
+            Halves::H2 { send, .. } => send,
         };
         if let Poll::Ready(reason) = send.poll_reset(cx) {
             return Poll::Ready(Err(reset_error(reason.map_err(into_io)?)));
