@@ -17,8 +17,8 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use pushwire::RequestBody;
 use pushwire::{
-    Body, ConnectionInfo, OriginPolicy, Server, ServerStats, Tls, Upgrade, UpgradedStream,
-    WebSocket, WebSocketConfig,
+    server::ServerStats, upgrade::UpgradedStream, Body, ConnectionInfo, OriginPolicy, Server, Tls,
+    Upgrade, WebSocket, WebSocketConfig,
 };
 
 use crate::deflate_args::DeflateArgs;
@@ -126,7 +126,7 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
     );
     let service = service_fn(move |req| route(req, app.clone()));
     server
-        .serve_with_shutdown(service, pushwire::shutdown_signal())
+        .serve_with_shutdown(service, pushwire::server::shutdown_signal())
         .await?;
     tracing::info!("pushwire stopped");
     Ok(())

@@ -7,7 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::Running;
-use pushwire::{ClientStream, Message, WebSocket};
+use pushwire::ws::ClientStream;
+use pushwire::{Message, WebSocket};
 
 const LIMIT: Duration = Duration::from_secs(20);
 /// How long the endpoint lets a subscriber's write stay pending

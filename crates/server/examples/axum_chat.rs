@@ -9,7 +9,8 @@
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use axum::{routing::any, Router};
-use pushwire::{axum::WebSocketUpgrade, Message, Server, UpgradedStream, WebSocket};
+use pushwire::upgrade::UpgradedStream;
+use pushwire::{axum::WebSocketUpgrade, Message, Server, WebSocket};
 use tokio::sync::broadcast;
 use tower::ServiceExt;
 
@@ -60,6 +61,6 @@ async fn main() -> std::io::Result<()> {
     println!("http://{}/", server.local_addr()?);
     let service = hyper::service::service_fn(move |req| app.clone().oneshot(req));
     server
-        .serve_with_shutdown(service, pushwire::shutdown_signal())
+        .serve_with_shutdown(service, pushwire::server::shutdown_signal())
         .await
 }

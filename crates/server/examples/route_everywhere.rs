@@ -47,6 +47,6 @@ async fn main() -> std::io::Result<()> {
         server.local_addr()?
     );
     server
-        .serve_with_shutdown(app, pushwire::shutdown_signal())
+        .serve_with_shutdown(app, pushwire::server::shutdown_signal())
         .await
 }

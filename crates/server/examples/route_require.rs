@@ -38,6 +38,6 @@ async fn main() -> std::io::Result<()> {
     let server = Server::bind("127.0.0.1:8080").await?;
     println!("ws://{}/echo (WebSocket only)", server.local_addr()?);
     server
-        .serve_with_shutdown(service_fn(route), pushwire::shutdown_signal())
+        .serve_with_shutdown(service_fn(route), pushwire::server::shutdown_signal())
         .await
 }

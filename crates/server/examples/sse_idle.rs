@@ -157,7 +157,7 @@ async fn serve(options: Options) -> io::Result<()> {
     let (heartbeat, source) = (options.heartbeat, options.source);
     let service = service_fn(move |req| route(req, heartbeat, source, registry.clone()));
     server
-        .serve_with_shutdown(service, pushwire::shutdown_signal())
+        .serve_with_shutdown(service, pushwire::server::shutdown_signal())
         .await
 }
 

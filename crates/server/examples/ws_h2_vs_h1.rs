@@ -47,9 +47,11 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use http::{Method, Request, Response, StatusCode};
 use hyper::service::service_fn;
+use pushwire::proto::Role;
+use pushwire::upgrade::{Http2Stream, UpgradedStream};
+use pushwire::ws::Negotiated;
 use pushwire::{
-    Body, ClientBuilder, Http2Stream, Message, Negotiated, RequestBody, Role, Server, Upgrade,
-    UpgradedStream, WebSocket, WebSocketConfig,
+    Body, ClientBuilder, Message, RequestBody, Server, Upgrade, WebSocket, WebSocketConfig,
 };
 use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::net::TcpStream;
@@ -109,7 +111,7 @@ async fn serve(listen: &str) -> io::Result<()> {
     println!("listening {}", server.local_addr()?);
     io::stdout().flush()?;
     server
-        .serve_with_shutdown(service_fn(route), pushwire::shutdown_signal())
+        .serve_with_shutdown(service_fn(route), pushwire::server::shutdown_signal())
         .await
 }
 
@@ -239,7 +241,7 @@ impl LoadArgs {
 /// The WebSocket's byte stream: a TCP connection after `101` (HTTP/1.1),
 /// or one HTTP/2 stream.
 enum Socket {
-    H1(WebSocket<pushwire::ClientStream>),
+    H1(WebSocket<pushwire::ws::ClientStream>),
     H2(WebSocket<Http2Stream>),
 }
 

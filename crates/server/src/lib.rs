@@ -1,20 +1,23 @@
 //! pushwire: real-time web for Rust.
 //!
-//! This crate is the IO layer over [`pushwire_proto`]: a [`WebSocket`]
-//! connection over any async byte stream, the server handshake on a raw
-//! stream ([`accept`]) and a `ws://` / `wss://` client ([`connect`],
-//! [`ClientBuilder`]).
+//! This crate is the IO layer over [`pushwire_proto`], in modules that
+//! build on each other:
 //!
-//! It also serves HTTP: a [`Server`] runs a hyper service over HTTP/1.1
-//! and HTTP/2 on one port, cleartext or [`Tls`], and [`Upgrade`] turns a
-//! request into a WebSocket over either protocol (`Upgrade: websocket`,
-//! or an RFC 8441 extended CONNECT), with *accept* and *require*
-//! semantics; see [`Server`] for a complete example. [`WebSocketLayer`]
-//! makes every route of a service upgradable (*everywhere*), and with
-//! the `axum` feature `pushwire::axum::WebSocketUpgrade` is an axum extractor.
+//! - [`ws`]: a [`WebSocket`] connection over any async byte stream, the
+//!   server handshake on a raw stream ([`accept`]) and a `ws://` /
+//!   `wss://` client ([`connect`], [`ClientBuilder`]);
+//! - [`server`]: a [`Server`] runs a service over HTTP/1.1 and HTTP/2 on
+//!   one port, cleartext or [`Tls`], on pushwire's own connections;
+//! - [`upgrade`]: [`Upgrade`] turns a request into a WebSocket over either
+//!   protocol (`Upgrade: websocket`, or an RFC 8441 extended CONNECT),
+//!   with *accept* and *require* semantics (see [`Server`] for a complete
+//!   example); [`WebSocketLayer`] makes every route of a service
+//!   upgradable (*everywhere*), and with the `axum` feature
+//!   `pushwire::axum::WebSocketUpgrade` is an axum extractor;
+//! - for clients that cannot use WebSockets, [`sse`] streams Server-Sent
+//!   Events and [`longpoll`] holds requests on a cursor over a history.
 //!
-//! For clients that cannot use WebSockets, [`sse`] streams Server-Sent
-//! Events and [`longpoll`] holds requests on a cursor over a message log.
+//! The names most programs need are also at the crate root.
 //!
 //! ```no_run
 //! use pushwire::{accept, Message, WebSocketConfig};
@@ -36,31 +39,33 @@
 //! ```
 #![deny(missing_docs)]
 
-mod accept;
-#[cfg(feature = "axum")]
-pub mod axum;
-mod client;
-mod config;
 mod error;
-mod everywhere;
 mod http;
+mod io;
+mod task;
+
 pub mod longpoll;
 pub mod sse;
-mod upgrade;
-mod ws;
+pub mod upgrade;
+pub mod ws;
 
-pub use accept::accept;
-pub use client::{connect, ClientBuilder, ClientStream};
-pub use config::WebSocketConfig;
+#[cfg(feature = "axum")]
+pub use upgrade::axum;
+
+/// The HTTP server: HTTP/1.1 and HTTP/2 on one port, cleartext or TLS,
+/// with connection limits, counters and graceful shutdown.
+pub mod server {
+    pub use crate::http::body::{Body, BoxError};
+    pub use crate::http::connection::ConnectionInfo;
+    pub use crate::http::request_body::RequestBody;
+    pub use crate::http::server::Server;
+    pub use crate::http::shutdown::{shutdown_signal, Shutdown};
+    pub use crate::http::stats::{ServerStats, StatsSnapshot};
+    pub use crate::http::tls::{Tls, ALPN_PROTOCOLS};
+}
+
 pub use error::Error;
-pub use everywhere::{BoxFuture, WebSocketLayer, WebSocketService};
-pub use http::body::{Body, BoxError};
-pub use http::connection::ConnectionInfo;
-pub use http::request_body::RequestBody;
-pub use http::server::Server;
-pub use http::shutdown::{shutdown_signal, Shutdown};
-pub use http::stats::{ServerStats, StatsSnapshot};
-pub use http::tls::{Tls, ALPN_PROTOCOLS};
-pub use pushwire_proto::{self as proto, CloseCode, CloseFrame, Message, Role, Utf8Bytes};
-pub use upgrade::{Http2Stream, OriginPolicy, Upgrade, UpgradeRejection, UpgradedStream};
-pub use ws::{Negotiated, SendFuture, WebSocket, WsReader, WsWriter};
+pub use pushwire_proto::{self as proto, CloseCode, CloseFrame, Message};
+pub use server::{Body, ConnectionInfo, RequestBody, Server, Shutdown, Tls};
+pub use upgrade::{OriginPolicy, Upgrade, WebSocketLayer};
+pub use ws::{accept, connect, ClientBuilder, WebSocket, WebSocketConfig};

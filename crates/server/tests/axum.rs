@@ -13,8 +13,9 @@ use axum::Router;
 use common::{h2_client, h2_get, h2_websocket, raw_request, round_trip, LIMIT};
 use hyper::service::service_fn;
 use pushwire::axum::WebSocketUpgrade;
+use pushwire::upgrade::UpgradedStream;
 use pushwire::RequestBody;
-use pushwire::{Message, Server, UpgradedStream, WebSocket};
+use pushwire::{Message, Server, WebSocket};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
 

@@ -160,7 +160,7 @@ async fn accept_serves_a_page_and_a_websocket_on_one_path() {
         .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"));
     let mut ws = pushwire::WebSocket::from_upgraded(
         tcp,
-        pushwire::Role::Client,
+        pushwire::proto::Role::Client,
         &Default::default(),
         Default::default(),
         Default::default(),

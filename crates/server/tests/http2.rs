@@ -371,7 +371,7 @@ async fn trailers_cross_both_ways() {
             Ok(http_body::Frame::trailers(trailers)),
         ];
         let body = StreamBody::new(futures_util::stream::iter(frames));
-        Ok::<_, pushwire::BoxError>(Response::new(Body::new(body)))
+        Ok::<_, pushwire::server::BoxError>(Response::new(Body::new(body)))
     });
     let server = Server::bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr().unwrap();

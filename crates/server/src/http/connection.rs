@@ -118,7 +118,7 @@ impl ConnectionInfo {
     /// [`Shutdown::close_frame`] is what to close a WebSocket with.
     ///
     /// ```
-    /// # async fn handler(info: pushwire::ConnectionInfo, mut ws: pushwire::WebSocket<pushwire::UpgradedStream>) {
+    /// # async fn handler(info: pushwire::ConnectionInfo, mut ws: pushwire::WebSocket<pushwire::upgrade::UpgradedStream>) {
     /// info.shutting_down().await;
     /// let reason = info.shutdown().unwrap_or_default();
     /// let _ = ws.close(Some(reason.close_frame())).await;

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
 use super::body::BoxError;
-use super::http1_body::BodyReceiver;
-use super::http2_stream::StreamRef;
+use super::h1::body::BodyReceiver;
+use super::h2::stream::StreamRef;
 
 /// A request's body as a [`Server`](crate::Server) hands it to its
 /// service: read from an HTTP/1.1 connection as the service asks for it,

@@ -17,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 use super::body::Body;
 use super::body::BoxError;
 use super::connection::{ConnectionInfo, ServerShared};
-use super::http1::{serve_http1, Http1Settings};
-use super::http2::{serve_http2, Http2Settings};
+use super::h1::{serve_http1, Http1Settings};
+use super::h2::{serve_http2, Http2Settings};
 use super::limits::{Admission, ConnectionLimits, Refusal};
 use super::request_body::RequestBody;
 use super::shutdown::Shutdown;
@@ -65,7 +65,7 @@ use super::tls::Tls;
 ///     };
 ///     Ok::<Response<Body>, Infallible>(response)
 /// });
-/// server.serve_with_shutdown(service, pushwire::shutdown_signal()).await
+/// server.serve_with_shutdown(service, pushwire::server::shutdown_signal()).await
 /// # }
 /// ```
 #[derive(Debug)]

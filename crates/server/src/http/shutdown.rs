@@ -113,7 +113,7 @@ impl Lifecycle {
 /// # async fn demo(server: pushwire::Server) -> std::io::Result<()> {
 /// use hyper::service::service_fn;
 /// let service = service_fn(|_req| async { Ok::<_, std::convert::Infallible>(hyper::Response::new(pushwire::Body::from("hi"))) });
-/// server.serve_with_shutdown(service, pushwire::shutdown_signal()).await
+/// server.serve_with_shutdown(service, pushwire::server::shutdown_signal()).await
 /// # }
 /// ```
 pub async fn shutdown_signal() -> Shutdown {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Every counter only grows, except the `open_*` gauges.
 ///
 /// ```
-/// let stats = pushwire::ServerStats::default();
+/// let stats = pushwire::server::ServerStats::default();
 /// let now = stats.snapshot();
 /// assert_eq!(now.extended_connects, 0);
 /// assert!(now.to_json().contains("\"extended_connects\":0"));

@@ -1,13 +1,19 @@
 //! Turning an HTTP request into a WebSocket, over HTTP/1.1 (`Upgrade`,
 //! RFC 6455) or HTTP/2 (extended CONNECT, RFC 8441), in the spirit of
-//! axum's `WebSocketUpgrade`.
+//! axum's `WebSocketUpgrade`: per route ([`Upgrade`]), on every route of
+//! a service ([`WebSocketLayer`]), or as an axum extractor (feature
+//! `axum`).
+//!
+//! The layer where HTTP meets WebSocket: it takes the stream a
+//! connection hands over and runs a [`WebSocket`] on it.
 
+#[cfg(feature = "axum")]
+pub mod axum;
+mod everywhere;
 mod offer;
 mod origin;
 mod rejection;
-mod slot;
 mod stream;
-mod tunnel;
 
 use std::future::Future;
 use std::io;
@@ -17,19 +23,23 @@ use http::header::{
     CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_PROTOCOL, UPGRADE,
 };
 use http::{HeaderValue, Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
 use pushwire_proto::handshake::{ClientOffer, HandshakeError};
 use pushwire_proto::Role;
 
-use crate::http::http2_tasks::{StreamSpawner, StreamTask};
+use crate::error::Error;
+use crate::http::body::Body;
+use crate::http::connection::ConnectionInfo;
+use crate::http::h2::tasks::{StreamSpawner, StreamTask};
+pub use crate::http::h2::tunnel::Http2Stream;
 use crate::http::stats::Counter;
-use crate::{Body, ConnectionInfo, Error, Negotiated, WebSocket, WebSocketConfig};
+use crate::http::upgrade_slot::{Handover, UpgradeSlot};
+use crate::ws::{Negotiated, WebSocket, WebSocketConfig};
+pub use everywhere::{BoxFuture, WebSocketLayer, WebSocketService};
 pub use origin::OriginPolicy;
 pub use rejection::UpgradeRejection;
-pub(crate) use slot::{upgrade_slot, Handover, UpgradeSlot};
-pub use stream::UpgradedStream;
-pub use tunnel::Http2Stream;
-
 use stream::Io;
+pub use stream::UpgradedStream;
 
 /// A request that asks for a WebSocket, ready to be accepted.
 ///
@@ -263,11 +273,11 @@ impl Upgrade {
         };
         let (version, config, on_upgrade) = (self.version, self.config, self.on_upgrade);
         let websocket = async move {
-            let Handover { io, leftover } = on_upgrade.upgraded().await?;
-            let stream = UpgradedStream::new(io, version, open);
+            let (stream, leftover) = on_upgrade.upgraded().await?;
+            let stream = UpgradedStream::new(stream, version, open);
             let leftover = BytesMut::from(&leftover[..]);
             let ws = WebSocket::from_upgraded(stream, Role::Server, &config, negotiated, leftover);
-            Ok(ws.on_http2_buffers())
+            Ok(ws.with_buffers(UpgradedStream::buffers))
         };
         (response, websocket)
     }
@@ -343,20 +353,24 @@ impl OnUpgrade {
         }
     }
 
-    /// The stream, once the response accepting it has been sent.
-    async fn upgraded(self) -> io::Result<Handover> {
+    /// The stream, once the response accepting it has been sent, and
+    /// the bytes its connection read past the request.
+    async fn upgraded(self) -> io::Result<(Io, bytes::Bytes)> {
         let failed = |e: &dyn std::fmt::Display| io::Error::other(format!("upgrade failed: {e}"));
-        match self {
+        let handover = match self {
             OnUpgrade::Hyper(on_upgrade) => match on_upgrade.await {
-                Ok(upgraded) => Ok(Handover {
-                    io: Io::Hyper(hyper_util::rt::TokioIo::new(upgraded)),
-                    // hyper replays what it read ahead.
-                    leftover: bytes::Bytes::new(),
-                }),
-                Err(e) => Err(failed(&e)),
+                // hyper replays what it read ahead.
+                Ok(upgraded) => {
+                    return Ok((Io::Hyper(TokioIo::new(upgraded)), bytes::Bytes::new()))
+                }
+                Err(e) => return Err(failed(&e)),
             },
-            OnUpgrade::Slot(Some(slot), _) => slot.await.map_err(|e| failed(&e)),
-            OnUpgrade::Slot(None, _) => Err(failed(&"stream already taken")),
-        }
+            OnUpgrade::Slot(Some(slot), _) => slot.await.map_err(|e| failed(&e))?,
+            OnUpgrade::Slot(None, _) => return Err(failed(&"stream already taken")),
+        };
+        Ok(match handover {
+            Handover::Connection { io, leftover } => (Io::Connection(io), leftover),
+            Handover::Tunnel(stream) => (Io::Tunnel(stream), bytes::Bytes::new()),
+        })
     }
 }

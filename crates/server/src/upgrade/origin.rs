@@ -5,7 +5,7 @@
 use http::header::{HeaderName, HOST, ORIGIN};
 use http::Request;
 
-use crate::ConnectionInfo;
+use crate::http::connection::ConnectionInfo;
 
 /// Which origins may open a WebSocket (or, through
 /// [`OriginPolicy::permits_request`], make a cross-origin request),

@@ -4,7 +4,7 @@ use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_VERSION, UPGRA
 use http::{HeaderValue, Response, StatusCode, Version};
 use pushwire_proto::handshake::HandshakeError;
 
-use crate::Body;
+use crate::http::body::Body;
 
 /// Why a request was not upgraded, and the HTTP answer it deserves.
 ///

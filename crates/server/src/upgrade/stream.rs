@@ -1,4 +1,5 @@
-//! The byte stream a WebSocket runs on once an HTTP request is upgraded.
+//! The byte stream a WebSocket runs on once an HTTP request is upgraded,
+//! and the WebSocket's buffer-passing reads and writes over HTTP/2.
 
 use std::io;
 use std::pin::Pin;
@@ -8,8 +9,14 @@ use http::Version;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::tunnel::Http2Stream;
+use bytes::{Bytes, BytesMut};
+use pushwire_proto::Role;
+
+use crate::http::h2::tunnel::Http2Stream;
 use crate::http::stats::Gauge;
+use crate::io::ByteStream;
+use crate::ws::buffers::BufferStream;
+use crate::ws::{Negotiated, WebSocket, WebSocketConfig};
 
 /// The stream under a WebSocket accepted by [`Upgrade`](crate::Upgrade):
 /// the whole TCP or TLS connection after an HTTP/1.1 `101`, or one
@@ -35,11 +42,6 @@ pub(crate) enum Io {
     Tunnel(Http2Stream),
 }
 
-/// A connection's byte stream, whatever is under it (TCP, TLS).
-pub(crate) trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}
-
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> ByteStream for T {}
-
 impl std::fmt::Debug for Io {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -59,8 +61,9 @@ impl UpgradedStream {
         }
     }
 
-    /// The HTTP/2 stream underneath, when pushwire's server opened it.
-    pub(crate) fn http2_stream(&mut self) -> Option<&mut Http2Stream> {
+    /// The HTTP/2 stream underneath, when pushwire's server opened it: a
+    /// WebSocket passes it buffers rather than bytes.
+    pub(crate) fn buffers(&mut self) -> Option<&mut dyn BufferStream> {
         match &mut self.io {
             Io::Tunnel(stream) => Some(stream),
             Io::Hyper(_) | Io::Connection(_) => None,
@@ -126,5 +129,35 @@ impl AsyncWrite for UpgradedStream {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         on_io!(self.poll_shutdown(cx))
+    }
+}
+
+impl BufferStream for Http2Stream {
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        Http2Stream::poll_chunk(self, cx)
+    }
+
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Http2Stream::poll_room(self, cx)
+    }
+
+    fn send(&mut self, data: Bytes) -> io::Result<()> {
+        Http2Stream::send(self, data).map(drop)
+    }
+}
+
+impl WebSocket<Http2Stream> {
+    /// Wraps an HTTP/2 stream opened by an extended CONNECT (RFC 8441)
+    /// whose response said yes. Unlike [`WebSocket::from_upgraded`],
+    /// which works on any byte stream, reads and writes pass the HTTP/2
+    /// connection's buffers as they are: a copy fewer each way.
+    pub fn from_http2(
+        stream: Http2Stream,
+        role: Role,
+        config: &WebSocketConfig,
+        negotiated: Negotiated,
+    ) -> Self {
+        WebSocket::from_upgraded(stream, role, config, negotiated, BytesMut::new())
+            .with_buffers(|stream| Some(stream))
     }
 }

@@ -1,9 +1,13 @@
-//! The WebSocket connection over any async byte stream.
+//! WebSocket (RFC 6455) over any async byte stream: the connection, its
+//! settings, the server handshake on a raw stream and the client.
 
+mod accept;
+pub(crate) mod buffers;
+mod client;
+mod config;
 mod keepalive;
 mod read;
 mod split;
-pub(crate) mod write;
 
 use std::future::Future;
 use std::io;
@@ -18,12 +22,16 @@ use pushwire_proto::{CloseCode, CloseFrame, Message, Receiver, Role, Sender};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 
-use crate::{Error, Http2Stream, UpgradedStream, WebSocketConfig};
+use crate::error::Error;
+use crate::io::WriteQueue;
+pub use accept::accept;
+use buffers::FindBuffers;
+pub use client::{connect, ClientBuilder, ClientStream};
+pub use config::WebSocketConfig;
 use keepalive::Keepalive;
 use read::{ReadState, Received};
 use split::{Side, WriteWakers};
 pub use split::{WsReader, WsWriter};
-use write::WriteQueue;
 
 /// What the opening handshake agreed on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,10 +94,10 @@ struct Rare<S> {
     close_result: Option<Result<Message, Error>>,
     /// Set once split: both halves may write, so both must be woken.
     split_wakers: Option<(Arc<WriteWakers>, Waker)>,
-    /// Finds the HTTP/2 stream under `S`, which takes the queued buffers
-    /// themselves rather than copies, and hands out its DATA payloads as
-    /// they are.
-    http2: Option<fn(&mut S) -> Option<&mut Http2Stream>>,
+    /// Finds the stream under `S` that takes the queued buffers
+    /// themselves rather than copies, and hands out what it received as
+    /// it is (an HTTP/2 stream).
+    buffers: Option<FindBuffers<S>>,
 }
 
 impl<S> Default for Rare<S> {
@@ -99,7 +107,7 @@ impl<S> Default for Rare<S> {
             close_timer: None,
             close_result: None,
             split_wakers: None,
-            http2: None,
+            buffers: None,
         }
     }
 }
@@ -410,7 +418,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             Role::Client => rand::random(),
             Role::Server => [0; 4],
         };
-        self.write.push(self.sender.encode(&message, key));
+        let mut frame = self.sender.encode(&message, key);
+        let payload = std::mem::take(&mut frame.payload);
+        self.write.push_parts(frame.header(), payload);
     }
 
     fn enter_closing(&mut self, result: Option<Result<Message, Error>>) {
@@ -452,9 +462,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Reads until the next message has arrived whole.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Received, Error>> {
-        let http2 = self.rare.as_ref().and_then(|rare| rare.http2);
-        match http2.and_then(|http2_stream| http2_stream(&mut self.io)) {
-            Some(stream) => self.read.poll_receive_http2(cx, stream),
+        let buffers = self.rare.as_ref().and_then(|rare| rare.buffers);
+        match buffers.and_then(|find| find(&mut self.io)) {
+            Some(stream) => self.read.poll_receive_buffers(cx, stream),
             None => self.read.poll_receive(cx, &mut self.io),
         }
     }
@@ -472,10 +482,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     fn poll_write_out(&mut self, cx: &mut Context<'_>, side: Side) -> Poll<io::Result<()>> {
-        let http2 = self.rare.as_ref().and_then(|rare| rare.http2);
+        let buffers = self.rare.as_ref().and_then(|rare| rare.buffers);
         self.poll_writing(cx, side, |write, io, cx| {
-            match http2.and_then(|http2_stream| http2_stream(io)) {
-                Some(stream) => write.poll_hand_over(cx, stream),
+            match buffers.and_then(|find| find(io)) {
+                Some(stream) => buffers::poll_hand_over(write, cx, stream),
                 None => write.poll_flush(cx, io),
             }
         })
@@ -533,32 +543,12 @@ fn codecs(
     )
 }
 
-impl WebSocket<UpgradedStream> {
-    /// Over an HTTP/2 stream of pushwire's server, reads and writes pass
-    /// the connection's buffers as they are instead of copying them
-    /// through `AsyncRead` and `AsyncWrite`.
-    pub(crate) fn on_http2_buffers(mut self) -> Self {
-        if self.io.http2_stream().is_some() {
-            self.rare().http2 = Some(UpgradedStream::http2_stream);
-        }
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Reads and writes through the buffer stream `find` finds under
+    /// `S`, when there is one, rather than through its bytes.
+    pub(crate) fn with_buffers(mut self, find: FindBuffers<S>) -> Self {
+        self.rare().buffers = Some(find);
         self
-    }
-}
-
-impl WebSocket<Http2Stream> {
-    /// Wraps an HTTP/2 stream opened by an extended CONNECT (RFC 8441)
-    /// whose response said yes. Unlike [`WebSocket::from_upgraded`],
-    /// which works on any byte stream, reads and writes pass the HTTP/2
-    /// connection's buffers as they are: a copy fewer each way.
-    pub fn from_http2(
-        stream: Http2Stream,
-        role: Role,
-        config: &WebSocketConfig,
-        negotiated: Negotiated,
-    ) -> Self {
-        let mut ws = WebSocket::from_upgraded(stream, role, config, negotiated, BytesMut::new());
-        ws.rare().http2 = Some(|stream| Some(stream));
-        ws
     }
 }
 

@@ -9,7 +9,8 @@ use bytes::BytesMut;
 use pushwire_proto::{Message, Receiver};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::{Error, Http2Stream};
+use super::buffers::BufferStream;
+use crate::error::Error;
 
 /// Bytes read per call when no frame is in progress. The scratch space
 /// lives on the stack of the poll call, so an idle connection holds no
@@ -55,12 +56,13 @@ impl ReadState {
         self.poll_decode(|buf, awaits_payload| poll_fill(cx, io, buf, awaits_payload))
     }
 
-    /// Decodes the next message from an HTTP/2 stream's DATA payloads,
-    /// each copied once, straight into the buffer.
-    pub(crate) fn poll_receive_http2(
+    /// Decodes the next message from a buffer stream's buffers (an
+    /// HTTP/2 stream's DATA payloads), each copied once, straight into
+    /// the buffer.
+    pub(crate) fn poll_receive_buffers(
         &mut self,
         cx: &mut Context<'_>,
-        stream: &mut Http2Stream,
+        stream: &mut dyn BufferStream,
     ) -> Poll<Result<Received, Error>> {
         self.poll_decode(|buf, _| {
             let Some(chunk) = ready!(stream.poll_chunk(cx))? else {

@@ -7,7 +7,7 @@ use pushwire_proto::{CloseCode, CloseFrame, Message};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::WebSocket;
-use crate::Error;
+use crate::error::Error;
 
 /// Which half is polling.
 #[derive(Debug, Clone, Copy)]

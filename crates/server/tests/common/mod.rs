@@ -15,10 +15,13 @@ use http::{Method, Request, Response};
 use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use pushwire::proto::deflate::{parse_extensions, validate_response, DeflateConfig};
+use pushwire::proto::Role;
+use pushwire::server::ServerStats;
+use pushwire::upgrade::{Http2Stream, UpgradedStream};
+use pushwire::ws::Negotiated;
 use pushwire::RequestBody;
 use pushwire::{
-    Body, ConnectionInfo, Http2Stream, Message, Negotiated, Role, Server, ServerStats, Shutdown,
-    Upgrade, UpgradedStream, WebSocket, WebSocketConfig,
+    Body, ConnectionInfo, Message, Server, Shutdown, Upgrade, WebSocket, WebSocketConfig,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -146,7 +149,11 @@ impl TestServer {
     }
 
     /// Waits until `check` holds for the counters.
-    pub async fn wait_for(&self, what: &str, check: impl Fn(&pushwire::StatsSnapshot) -> bool) {
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        check: impl Fn(&pushwire::server::StatsSnapshot) -> bool,
+    ) {
         let deadline = tokio::time::Instant::now() + LIMIT;
         loop {
             let now = self.stats.snapshot();

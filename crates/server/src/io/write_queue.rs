@@ -1,5 +1,6 @@
-//! The write side of a connection: encoded frames queued and written in
-//! as few system calls as possible.
+//! Bytes waiting to be written to a connection, queued as they come and
+//! written in as few system calls as possible: the one write queue of
+//! HTTP/1.1 responses, HTTP/2 frames and WebSocket frames.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -7,24 +8,21 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use pushwire_proto::EncodedFrame;
 use tokio::io::AsyncWrite;
 
-use crate::Http2Stream;
-
-/// Payloads up to this size are copied next to their header ("corked"),
-/// so a burst of small frames goes out in one write; larger payloads are
-/// queued by reference and never copied.
+/// Pieces up to this size are copied next to what came before them
+/// ("corked"), so a burst of small frames goes out in one write; larger
+/// pieces are queued by reference and never copied.
 const CORK_LIMIT: usize = 1024;
 
 /// The most buffers handed to one vectored write.
 const MAX_IOVECS: usize = 64;
 
-/// Frames waiting to be written, in order: the `segments`, then the `cork`.
+/// Bytes waiting to be written, in order: the `segments`, then the `cork`.
 ///
 /// Small (40 bytes) and empty while idle: a burst of small frames needs
 /// only the cork, and the segment list is allocated only when a large
-/// payload is queued.
+/// piece is queued. Once everything is written it holds no memory.
 #[derive(Debug, Default)]
 pub(crate) struct WriteQueue {
     /// Small frames gathered after the last segment.
@@ -48,10 +46,15 @@ impl WriteQueue {
         self.cork.len() + self.segments.as_ref().map_or(0, |s| s.len)
     }
 
-    /// Queues one frame.
-    pub(crate) fn push(&mut self, mut frame: EncodedFrame) {
-        let payload = std::mem::take(&mut frame.payload);
-        self.push_parts(frame.header(), payload);
+    /// Whether nothing waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buffered() == 0
+    }
+
+    /// Queues `piece`: copied after what is queued if small, queued by
+    /// reference if not.
+    pub(crate) fn push(&mut self, piece: Bytes) {
+        self.push_parts(&[], piece);
     }
 
     /// Queues `header`, then `payload`: copied next to it if small,
@@ -91,6 +94,11 @@ impl WriteQueue {
     ) -> Poll<io::Result<()>> {
         loop {
             let written = match &self.segments {
+                Some(_) if !io.is_write_vectored() => {
+                    // One write (one TLS record) rather than one per piece.
+                    self.merge();
+                    continue;
+                }
                 Some(segments) => {
                     let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
                     let mut count = 0;
@@ -121,31 +129,41 @@ impl WriteQueue {
         Pin::new(io).poll_flush(cx)
     }
 
-    /// Hands everything queued to an HTTP/2 stream as it is, without the
-    /// copy a write through `AsyncWrite` makes: each buffer as soon as
-    /// the peer's window has room.
-    pub(crate) fn poll_hand_over(
-        &mut self,
-        cx: &mut Context<'_>,
-        stream: &mut Http2Stream,
-    ) -> Poll<io::Result<()>> {
-        while self.buffered() > 0 {
-            ready!(stream.poll_room(cx))?;
-            let queued = self.segments.as_mut().and_then(|s| s.queue.pop_front());
-            let buf = match queued {
-                Some(buf) => {
-                    if let Some(segments) = &mut self.segments {
-                        segments.len -= buf.len();
-                    }
-                    buf
-                }
-                None => self.cork.split().freeze(),
-            };
-            stream.send(buf)?;
+    /// Takes the next buffer to write, whole: for a transport that takes
+    /// buffers rather than bytes (an HTTP/2 stream).
+    pub(crate) fn pop_front(&mut self) -> Option<Bytes> {
+        if let Some(segments) = &mut self.segments {
+            if let Some(buf) = segments.queue.pop_front() {
+                segments.len -= buf.len();
+                return Some(buf);
+            }
         }
-        self.cork = BytesMut::new();
-        self.segments = None;
-        Poll::Ready(Ok(()))
+        if self.cork.is_empty() {
+            self.release();
+            return None;
+        }
+        Some(self.cork.split().freeze())
+    }
+
+    /// Frees the queue's memory once nothing waits.
+    pub(crate) fn release(&mut self) {
+        if self.is_empty() {
+            self.cork = BytesMut::new();
+            self.segments = None;
+        }
+    }
+
+    /// Gathers everything queued into the cork.
+    fn merge(&mut self) {
+        let Some(segments) = self.segments.take() else {
+            return;
+        };
+        let mut merged = BytesMut::with_capacity(segments.len + self.cork.len());
+        for buf in &segments.queue {
+            merged.extend_from_slice(buf);
+        }
+        merged.extend_from_slice(&self.cork);
+        self.cork = merged;
     }
 
     /// Drops `written` bytes from the front: segments first, then the cork.
@@ -173,7 +191,7 @@ impl WriteQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pushwire_proto::{Message, Role, Sender};
+    use pushwire_proto::{EncodedFrame, Message, Role, Sender};
     use tokio::io::AsyncReadExt;
 
     fn frame(len: usize) -> EncodedFrame {
@@ -194,8 +212,8 @@ mod tests {
             expected.extend_from_slice(&f.payload);
         }
         let mut queue = WriteQueue::default();
-        for f in frames {
-            queue.push(f);
+        for f in &frames {
+            queue.push_parts(f.header(), f.payload.clone());
         }
         assert_eq!(queue.buffered(), expected.len());
         let (mut writer, mut reader) = tokio::io::duplex(7);
@@ -216,5 +234,83 @@ mod tests {
     #[test]
     fn write_queue_stays_small() {
         assert!(std::mem::size_of::<WriteQueue>() <= 40);
+    }
+
+    /// A writer taking at most `max` bytes a call, vectored or not.
+    struct Trickle {
+        out: Vec<u8>,
+        max: usize,
+        vectored: bool,
+    }
+
+    impl AsyncWrite for Trickle {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = buf.len().min(self.max);
+            self.out.extend_from_slice(&buf[..n]);
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let mut n = 0;
+            for buf in bufs {
+                let take = buf.len().min(self.max - n);
+                self.out.extend_from_slice(&buf[..take]);
+                n += take;
+            }
+            Poll::Ready(Ok(n))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            self.vectored
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    struct Noop;
+
+    impl std::task::Wake for Noop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+
+    #[test]
+    fn writes_everything_in_order_through_partial_writes() {
+        for vectored in [true, false] {
+            let mut queue = WriteQueue::default();
+            let large = Bytes::from(vec![b'x'; 2 * CORK_LIMIT]);
+            for piece in ["head\r\n", "", "a", "bcdefgh", "\r\n"] {
+                queue.push(Bytes::from(piece));
+            }
+            queue.push(large.clone());
+            queue.push(Bytes::from_static(b"end"));
+            assert_eq!(queue.buffered(), 16 + large.len() + 3);
+            let mut io = Trickle {
+                out: Vec::new(),
+                max: 3,
+                vectored,
+            };
+            let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
+            let mut cx = Context::from_waker(&waker);
+            assert!(queue.poll_flush(&mut cx, &mut io).is_ready());
+            let mut expected = b"head\r\nabcdefgh\r\n".to_vec();
+            expected.extend_from_slice(&large);
+            expected.extend_from_slice(b"end");
+            assert_eq!(io.out, expected);
+            assert!(queue.is_empty());
+        }
     }
 }

@@ -11,10 +11,10 @@ use http::{HeaderMap, HeaderValue, Response};
 use pushwire_proto::http2::ErrorCode;
 use tokio::sync::oneshot;
 
-use super::body::{is_bodiless, BoxError};
-use super::http2_stream::StreamRef;
-use crate::upgrade::Handover;
-use crate::Http2Stream;
+use super::stream::StreamRef;
+use super::tunnel::Http2Stream;
+use crate::http::body::{is_bodiless, BoxError};
+use crate::http::upgrade_slot::Handover;
 
 pin_project_lite::pin_project! {
     /// One request stream's task: runs the service's future, then sends
@@ -133,7 +133,7 @@ fn send_head<B: http_body::Body>(
             stream.send_head(parts.status, &parts.headers, false);
             // Refused when the Upgrade was dropped: the stream is then
             // reset as it drops.
-            let _ = tunnel.send(Handover::http2(Http2Stream::served(stream)));
+            let _ = tunnel.send(Handover::Tunnel(Http2Stream::served(stream)));
             return None;
         }
     }

@@ -12,7 +12,8 @@ use pushwire_proto::Role;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::{Error, Negotiated, WebSocket, WebSocketConfig};
+use super::{Negotiated, WebSocket, WebSocketConfig};
+use crate::error::Error;
 
 /// A client connection's stream: plain TCP or TLS.
 #[derive(Debug)]

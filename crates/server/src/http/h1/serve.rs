@@ -23,15 +23,15 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::body::BoxError;
-use super::connection::ConnectionInfo;
-use super::http1_body::{body_channel, BodySender, Want};
-use super::http1_decode::{Decoder, Framing, Piece};
-use super::http1_head::{self, HeadError, RequestHead};
-use super::http1_response::{write_head, Answering, Encoder};
-use super::http1_write::WriteQueue;
-use super::request_body::RequestBody;
-use crate::upgrade::{upgrade_slot, Handover};
+use super::body::{body_channel, BodySender, Want};
+use super::decode::{Decoder, Framing, Piece};
+use super::encode::{write_head, Answering, Encoder};
+use super::head::{self, HeadError, RequestHead};
+use crate::http::body::BoxError;
+use crate::http::connection::ConnectionInfo;
+use crate::http::request_body::RequestBody;
+use crate::http::upgrade_slot::{upgrade_slot, Handover};
+use crate::io::WriteQueue;
 
 /// How much a connection reads at a time.
 const READ_SIZE: usize = 8192;
@@ -280,7 +280,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.write.poll_write_to(&mut self.io, cx)
+        self.write.poll_flush(cx, &mut self.io)
     }
 
     /// Frees the buffers that are empty, before a wait that may be long.
@@ -296,8 +296,8 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     async fn read_head(&mut self) -> Result<Option<RequestHead>, HeadFailure> {
         let mut scanned = 0;
         loop {
-            if http1_head::is_complete(&self.read, scanned) {
-                match http1_head::parse(&self.read) {
+            if head::is_complete(&self.read, scanned) {
+                match head::parse(&self.read) {
                     Ok(Some((len, _))) if len > self.max_header_bytes as usize => {
                         return Err(HeadFailure::Refused(HeadError::TooLarge))
                     }
@@ -421,7 +421,10 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         // A `101` to a request that asked for no upgrade ends the connection.
         if let Some(handover) = handover {
             let leftover = self.read.split().freeze();
-            let _ = handover.send(Handover::connection(Box::new(self.io), leftover));
+            let _ = handover.send(Handover::Connection {
+                io: Box::new(self.io),
+                leftover,
+            });
         }
     }
 
@@ -505,7 +508,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 true
             });
             let mut waiting = false;
-            while !encoder.is_done() && self.write.len() < WRITE_BATCH {
+            while !encoder.is_done() && self.write.buffered() < WRITE_BATCH {
                 let frame = match body.as_mut().poll_frame(cx) {
                     Poll::Pending => {
                         waiting = true;

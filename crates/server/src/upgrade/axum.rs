@@ -44,7 +44,8 @@ use ::axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::Version;
 
-use crate::{OriginPolicy, Upgrade, UpgradeRejection, UpgradedStream, WebSocket, WebSocketConfig};
+use super::{OriginPolicy, Upgrade, UpgradeRejection, UpgradedStream};
+use crate::ws::{WebSocket, WebSocketConfig};
 
 /// An axum extractor for a WebSocket request: *require* semantics as is,
 /// *accept* semantics as `Option<WebSocketUpgrade>`. See the

@@ -18,16 +18,16 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
-use super::body::BoxError;
-use super::http2_conn::{Conn, ConnLimits, Opened, OUT_LIMIT};
-use super::http2_read::FrameReader;
-use super::http2_respond::Respond;
-use super::http2_stream::{SharedConn, StreamRef};
-use super::http2_tasks::{StreamSpawner, StreamTask, StreamTasks};
-use super::poll_rounds::PollRounds;
-use super::request_body::RequestBody;
-use super::wake_flag::WakeFlag;
-use crate::upgrade::upgrade_slot;
+use super::conn::{Conn, ConnLimits, Opened, OUT_LIMIT};
+use super::read::FrameReader;
+use super::respond::Respond;
+use super::stream::{SharedConn, StreamRef};
+use super::tasks::{StreamSpawner, StreamTask, StreamTasks};
+use crate::http::body::BoxError;
+use crate::http::request_body::RequestBody;
+use crate::http::upgrade_slot::upgrade_slot;
+use crate::task::poll_rounds::PollRounds;
+use crate::task::wake_flag::WakeFlag;
 
 /// How long a keep-alive ping may go unanswered.
 const PING_TIMEOUT: Duration = Duration::from_secs(20);

@@ -11,8 +11,8 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 
-use super::body::BoxError;
-use super::http1_decode::Piece;
+use super::decode::Piece;
+use crate::http::body::BoxError;
 
 /// A body's slot, shared by its two ends.
 #[derive(Debug, Default)]

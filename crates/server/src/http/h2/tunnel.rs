@@ -11,7 +11,7 @@ use h2::{Reason, RecvStream, SendStream};
 use pushwire_proto::http2::ErrorCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::http::http2_stream::{StreamError, StreamRef};
+use super::stream::{StreamError, StreamRef};
 
 /// One HTTP/2 stream as an `AsyncRead + AsyncWrite` byte stream: what a
 /// WebSocket runs on over HTTP/2 (RFC 8441), on either side.

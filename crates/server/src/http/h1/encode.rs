@@ -9,10 +9,10 @@ use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{response, HeaderMap, HeaderValue, StatusCode, Version};
 use http_body::SizeHint;
 
-use super::body::is_bodiless;
-use super::date;
-use super::http1_head::has_token;
-use super::http1_write::WriteQueue;
+use super::head::has_token;
+use crate::http::body::is_bodiless;
+use crate::http::date;
+use crate::io::WriteQueue;
 
 /// Chunks up to this size are copied next to their size line, so that a
 /// small event is one piece to write, not three.
@@ -209,7 +209,7 @@ mod tests {
         let mut io = Vec::new();
         let waker = std::task::Waker::from(std::sync::Arc::new(Noop));
         let mut cx = std::task::Context::from_waker(&waker);
-        assert!(queue.poll_write_to(&mut io, &mut cx).is_ready());
+        assert!(queue.poll_flush(&mut cx, &mut io).is_ready());
         String::from_utf8(io).unwrap()
     }
 

@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Waker};
 use futures_util::future::{CatchUnwind, FutureExt};
 use futures_util::stream::{FuturesUnordered, Stream};
 
-use super::wake_flag::WakeFlag;
+use crate::task::wake_flag::WakeFlag;
 
 /// A stream's work: its service call and response, or the handler of
 /// the WebSocket it carries.

@@ -9,7 +9,8 @@ use pushwire_proto::handshake::{parse_request, ClientOffer, HandshakeError, Requ
 use pushwire_proto::Role;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use crate::{Error, Negotiated, WebSocket, WebSocketConfig};
+use super::{Negotiated, WebSocket, WebSocketConfig};
+use crate::error::Error;
 
 /// Reads an upgrade request from `stream` and accepts it: negotiates
 /// permessage-deflate as `config` allows and the first of `protocols`

@@ -11,7 +11,7 @@ use pushwire_proto::http2::frame::{self, FrameError, FrameHeader, HEADER_LEN};
 use pushwire_proto::http2::ErrorCode;
 use tokio::io::AsyncRead;
 
-use super::http2_conn::MAX_FRAME_SIZE;
+use super::conn::MAX_FRAME_SIZE;
 
 /// What a client sends first (RFC 9113 section 3.4).
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

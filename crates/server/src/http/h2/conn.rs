@@ -2,7 +2,7 @@
 //! streams, both directions' flow-control windows, and the frames
 //! waiting to be written. The connection's task feeds it the frames it
 //! reads and writes out what it queued; the streams' handles
-//! ([`StreamRef`](super::http2_stream::StreamRef)) read and send through
+//! ([`StreamRef`](super::stream::StreamRef)) read and send through
 //! it.
 
 use std::collections::VecDeque;
@@ -14,9 +14,9 @@ use pushwire_proto::http2::frame::{self, Frame, FrameError};
 use pushwire_proto::http2::hpack::{Decoder, HpackError};
 use pushwire_proto::http2::{ErrorCode, RecvWindow, Settings, Window};
 
-use super::http2_request::{request_from_fields, trailers_from_fields, HeadWriter};
-use super::http2_stream::{Stream, StreamMap};
-use crate::ws::write::WriteQueue;
+use super::headers::{request_from_fields, trailers_from_fields, HeadWriter};
+use super::stream::{Stream, StreamMap};
+use crate::io::WriteQueue;
 
 /// The highest stream identifier there is.
 const MAX_STREAM_ID: u32 = (1 << 31) - 1;

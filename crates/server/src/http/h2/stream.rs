@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use pushwire_proto::http2::{ErrorCode, RecvWindow, Window};
 
-use super::http2_conn::Conn;
+use super::conn::Conn;
 
 /// A connection's state, shared by its task and its streams' handles.
 pub(crate) type SharedConn = Arc<Mutex<Conn>>;

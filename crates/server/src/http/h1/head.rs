@@ -9,7 +9,7 @@ use http::{
     request, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version,
 };
 
-use super::http1_decode::Framing;
+use super::decode::Framing;
 
 /// The most header fields a request may have.
 const MAX_HEADERS: usize = 100;

@@ -11,7 +11,9 @@ use bytes::Bytes;
 use http::{Request, Response};
 use tower_layer::Layer;
 
-use crate::{Body, BoxError, OriginPolicy, Upgrade, UpgradedStream, WebSocket, WebSocketConfig};
+use super::{OriginPolicy, Upgrade, UpgradedStream};
+use crate::http::body::{Body, BoxError};
+use crate::ws::{WebSocket, WebSocketConfig};
 
 /// A boxed, `Send` future, as [`WebSocketService`] returns.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -26,7 +28,7 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// Both HTTP/1.1 upgrades and HTTP/2 extended CONNECT (RFC 8441) are
 /// taken; subprotocol and permessage-deflate are negotiated as with
 /// [`Upgrade`]. A faulty WebSocket request (wrong version, missing key)
-/// is answered with its [`UpgradeRejection`](crate::UpgradeRejection)
+/// is answered with its [`UpgradeRejection`](super::UpgradeRejection)
 /// and never reaches the inner service.
 ///
 /// The wrapped [`WebSocketService`] is a hyper `Service` when the inner

@@ -1,0 +1,14 @@
+//! HTTP/2 (RFC 9113) on pushwire's own connections: the connection's
+//! state, its streams and their handles, the task that serves it, and
+//! the tunnel an extended CONNECT (RFC 8441) opens for a WebSocket.
+
+pub(crate) mod conn;
+pub(crate) mod headers;
+pub(crate) mod read;
+pub(crate) mod respond;
+mod serve;
+pub(crate) mod stream;
+pub(crate) mod tasks;
+pub(crate) mod tunnel;
+
+pub(crate) use serve::{serve_http2, Http2Settings};
