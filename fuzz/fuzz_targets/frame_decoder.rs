@@ -34,30 +34,12 @@ struct Outcome {
 
 fn limits(tier: u8) -> Limits {
     match tier & 3 {
-        0 => Limits {
-            max_frame_size: 64,
-            max_message_size: 128,
-            max_fragments: 4,
-            max_handshake_bytes: 1024,
-        },
-        1 => Limits {
-            max_frame_size: 1024,
-            max_message_size: 4096,
-            max_fragments: 16,
-            max_handshake_bytes: 1024,
-        },
-        2 => Limits {
-            max_frame_size: 64 << 10,
-            max_message_size: 256 << 10,
-            max_fragments: 1000,
-            max_handshake_bytes: 16 << 10,
-        },
+        0 => Limits::default().max_frame_size(64).max_message_size(128).max_fragments(4).max_handshake_bytes(1024),
+        1 => Limits::default().max_frame_size(1024).max_message_size(4096).max_fragments(16).max_handshake_bytes(1024),
+        2 => Limits::default().max_frame_size(64 << 10).max_message_size(256 << 10).max_fragments(1000).max_handshake_bytes(16 << 10),
         // The default frame limit (16 MiB): headers may claim far more than
         // the input holds. Messages stay at 1 MiB to keep inflating fast.
-        _ => Limits {
-            max_message_size: 1 << 20,
-            ..Limits::default()
-        },
+        _ => Limits::default().max_message_size(1 << 20),
     }
 }
 

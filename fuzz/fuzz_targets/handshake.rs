@@ -25,14 +25,7 @@ const SUPPORTED: &[&str] = &["chat", "superchat", "v2.json"];
 fn configs() -> [DeflateConfig; 2] {
     [
         DeflateConfig::default(),
-        DeflateConfig {
-            server_no_context_takeover: true,
-            client_no_context_takeover: true,
-            server_max_window_bits: 10,
-            client_max_window_bits: 9,
-            compression_level: 6,
-            min_compress_size: 16,
-        },
+        DeflateConfig::default().server_no_context_takeover(true).client_no_context_takeover(true).server_max_window_bits(10).client_max_window_bits(9).compression_level(6).min_compress_size(16),
     ]
 }
 

@@ -4,10 +4,11 @@
 ///
 /// ```
 /// use pushwire_proto::Limits;
-/// let limits = Limits { max_message_size: 1 << 20, ..Limits::default() };
+/// let limits = Limits::default().max_message_size(1 << 20);
 /// assert_eq!(limits.max_frame_size, 16 << 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// The largest frame payload accepted; larger frames close with 1009.
     /// Checked on the header, before any payload is buffered.
@@ -23,6 +24,36 @@ pub struct Limits {
     /// take; more get `431` (server) or fail the connect (client).
     /// Default: 16 KiB.
     pub max_handshake_bytes: usize,
+}
+
+impl Limits {
+    /// Sets [`Limits::max_frame_size`](#structfield.max_frame_size).
+    #[must_use]
+    pub fn max_frame_size(mut self, max_frame_size: usize) -> Self {
+        self.max_frame_size = max_frame_size;
+        self
+    }
+
+    /// Sets [`Limits::max_message_size`](#structfield.max_message_size).
+    #[must_use]
+    pub fn max_message_size(mut self, max_message_size: usize) -> Self {
+        self.max_message_size = max_message_size;
+        self
+    }
+
+    /// Sets [`Limits::max_fragments`](#structfield.max_fragments).
+    #[must_use]
+    pub fn max_fragments(mut self, max_fragments: usize) -> Self {
+        self.max_fragments = max_fragments;
+        self
+    }
+
+    /// Sets [`Limits::max_handshake_bytes`](#structfield.max_handshake_bytes).
+    #[must_use]
+    pub fn max_handshake_bytes(mut self, max_handshake_bytes: usize) -> Self {
+        self.max_handshake_bytes = max_handshake_bytes;
+        self
+    }
 }
 
 impl Default for Limits {

@@ -197,12 +197,10 @@ fn invalid_text_fails_before_the_frame_is_complete() {
 
 #[test]
 fn limits_are_enforced_from_the_header() {
-    let limits = Limits {
-        max_frame_size: 100,
-        max_message_size: 150,
-        max_fragments: 3,
-        ..Limits::default()
-    };
+    let limits = Limits::default()
+        .max_frame_size(100)
+        .max_message_size(150)
+        .max_fragments(3);
     let mut rx = Receiver::new(Role::Server, limits, None);
     // The header alone is enough: no payload needs to arrive.
     let header_only = &frame(OpCode::Binary, true, false, &[0; 101])[..8];
@@ -238,10 +236,7 @@ fn limits_are_enforced_from_the_header() {
 
 #[test]
 fn compressed_bomb_closes_with_1009() {
-    let limits = Limits {
-        max_message_size: 1 << 20,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_message_size(1 << 20);
     let mut rx = Receiver::new(Role::Server, limits, Some(Inflater::new(false)));
     let packed = Deflater::new(9, 15, false).compress(&vec![b'a'; 8 << 20]);
     let wire = frame(OpCode::Text, true, true, &packed);

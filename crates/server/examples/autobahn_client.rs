@@ -38,13 +38,9 @@ async fn case_count(base: &str) -> Result<u32, pushwire::Error> {
 }
 
 async fn echo_case(url: &str) -> Result<(), pushwire::Error> {
-    let config = WebSocketConfig {
-        deflate: Some(DeflateConfig {
-            client_no_context_takeover: true,
-            ..DeflateConfig::default()
-        }),
-        ..WebSocketConfig::default()
-    };
+    let config = WebSocketConfig::default().deflate(Some(
+        DeflateConfig::default().client_no_context_takeover(true),
+    ));
     let mut ws = ClientBuilder::new(url).config(config).connect().await?;
     while let Some(message) = ws.recv().await {
         let message = message?;

@@ -206,10 +206,7 @@ fn nonce(i: u64) -> [u8; 16] {
 }
 
 fn client_config(deflate: bool) -> WebSocketConfig {
-    WebSocketConfig {
-        deflate: deflate.then(DeflateConfig::default),
-        ..WebSocketConfig::default()
-    }
+    WebSocketConfig::default().deflate(deflate.then(DeflateConfig::default))
 }
 
 /// Opens one connection from `local` and performs the client handshake

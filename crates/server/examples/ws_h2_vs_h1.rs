@@ -273,10 +273,7 @@ const READ_CHUNK: usize = 32 << 10;
 
 /// WebSocket settings for the generator: no permessage-deflate offered.
 fn client_config() -> WebSocketConfig {
-    WebSocketConfig {
-        deflate: None,
-        ..WebSocketConfig::default()
-    }
+    WebSocketConfig::default().deflate(None)
 }
 
 async fn open_sockets(load: &LoadArgs, transport: Transport) -> Result<Vec<Socket>, String> {

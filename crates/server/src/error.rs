@@ -71,6 +71,17 @@ impl Error {
         matches!(self.kind, Kind::Timeout(_))
     }
 
+    /// The URL given to the client was not a `ws://` or `wss://` URL it
+    /// can connect to.
+    pub fn is_url(&self) -> bool {
+        matches!(self.kind, Kind::Url(_))
+    }
+
+    /// TLS failed: certificate or key files, or the TLS handshake.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.kind, Kind::Tls(_))
+    }
+
     /// The close code sent because of this error, for protocol errors.
     pub fn close_code(&self) -> Option<CloseCode> {
         match &self.kind {

@@ -133,3 +133,18 @@ async fn certificate_files_and_failed_handshakes() {
     let mut client = h2_client(tls_connect(&server, &tls, &[b"h2"]).await).await;
     assert_eq!(h2_get(&mut client, "/healthz").await.0, 200);
 }
+
+/// Errors say what failed: a certificate file that is not there is a TLS
+/// error, a URL that is not `ws://` or `wss://` a URL error.
+#[tokio::test]
+async fn errors_tell_tls_from_url_failures() {
+    let missing = Tls::from_pem_files("/nonexistent/cert.pem", "/nonexistent/key.pem");
+    let Err(e) = missing else {
+        panic!("no such files")
+    };
+    assert!(e.is_tls() && !e.is_url() && !e.is_io(), "{e}");
+    let Err(e) = ClientBuilder::new("http://127.0.0.1:1/").connect().await else {
+        panic!("not a WebSocket URL")
+    };
+    assert!(e.is_url() && !e.is_tls(), "{e}");
+}

@@ -119,10 +119,7 @@ async fn echoes_text_and_binary_with_deflate() {
 #[tokio::test]
 async fn echoes_without_deflate() {
     let url = serve(WebSocketConfig::default(), echo).await;
-    let config = WebSocketConfig {
-        deflate: None,
-        ..WebSocketConfig::default()
-    };
+    let config = WebSocketConfig::default().deflate(None);
     let mut ws = ClientBuilder::new(&url)
         .config(config)
         .connect()
@@ -172,15 +169,8 @@ async fn answers_pings_and_completes_the_close_handshake() {
 
 #[tokio::test]
 async fn protocol_errors_close_with_their_code() {
-    let limits = Limits {
-        max_message_size: 64,
-        ..Limits::default()
-    };
-    let config = WebSocketConfig {
-        limits,
-        deflate: None,
-        ..WebSocketConfig::default()
-    };
+    let limits = Limits::default().max_message_size(64);
+    let config = WebSocketConfig::default().limits(limits).deflate(None);
     let url = serve(config, echo).await;
     let cases: Vec<(Vec<u8>, u16)> = vec![
         (vec![0x81, 0x02, b'h', b'i'], 1002), // unmasked
@@ -284,11 +274,9 @@ async fn split_halves_work_from_two_tasks() {
 async fn keepalive_drops_a_silent_peer() {
     let (result_tx, result_rx) = tokio::sync::oneshot::channel();
     let result_tx = std::sync::Mutex::new(Some(result_tx));
-    let config = WebSocketConfig {
-        ping_interval: Some(Duration::from_millis(100)),
-        pong_timeout: Duration::from_millis(200),
-        ..WebSocketConfig::default()
-    };
+    let config = WebSocketConfig::default()
+        .ping_interval(Some(Duration::from_millis(100)))
+        .pong_timeout(Duration::from_millis(200));
     let url = serve(config, move |mut ws| {
         let tx = result_tx.lock().unwrap().take();
         async move {
@@ -321,11 +309,9 @@ async fn keepalive_drops_a_silent_peer() {
 
 #[tokio::test]
 async fn keepalive_keeps_a_live_peer() {
-    let config = WebSocketConfig {
-        ping_interval: Some(Duration::from_millis(50)),
-        pong_timeout: Duration::from_millis(100),
-        ..WebSocketConfig::default()
-    };
+    let config = WebSocketConfig::default()
+        .ping_interval(Some(Duration::from_millis(50)))
+        .pong_timeout(Duration::from_millis(100));
     let url = serve(config, echo).await;
     let mut ws = connect(&url).await.unwrap();
     // Reading answers the server's pings; the connection outlives many intervals.
@@ -350,11 +336,9 @@ async fn keepalive_keeps_a_live_peer() {
 async fn write_buffer_is_bounded_for_a_peer_that_does_not_read() {
     let (amount_tx, amount_rx) = tokio::sync::oneshot::channel();
     let amount_tx = std::sync::Mutex::new(Some(amount_tx));
-    let config = WebSocketConfig {
-        max_write_buffer: 64 << 10,
-        deflate: None,
-        ..WebSocketConfig::default()
-    };
+    let config = WebSocketConfig::default()
+        .max_write_buffer(64 << 10)
+        .deflate(None);
     let url = serve(config, move |mut ws| {
         let tx = amount_tx.lock().unwrap().take();
         async move {
@@ -413,10 +397,7 @@ async fn close_gives_up_on_a_peer_that_never_replies() {
         // Read everything, answer nothing.
         while tcp.read(&mut buf).await.unwrap_or(0) > 0 {}
     });
-    let config = WebSocketConfig {
-        close_timeout: Duration::from_millis(200),
-        ..WebSocketConfig::default()
-    };
+    let config = WebSocketConfig::default().close_timeout(Duration::from_millis(200));
     let mut ws = ClientBuilder::new(&url)
         .config(config)
         .connect()

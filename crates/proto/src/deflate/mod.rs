@@ -26,10 +26,11 @@ pub use negotiate::{
 ///
 /// ```
 /// use pushwire_proto::deflate::DeflateConfig;
-/// let config = DeflateConfig { server_max_window_bits: 10, ..DeflateConfig::default() };
+/// let config = DeflateConfig::default().server_max_window_bits(10);
 /// assert_eq!(config.compression_level, 1);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeflateConfig {
     /// The server resets its compressor after each message: less memory,
     /// less compression. As server, always announced in the response; as
@@ -53,6 +54,50 @@ pub struct DeflateConfig {
     /// Messages shorter than this many bytes are sent uncompressed, where
     /// compressing would cost more than it saves. Default: 0 (compress all).
     pub min_compress_size: usize,
+}
+
+impl DeflateConfig {
+    /// Sets [`DeflateConfig::server_no_context_takeover`](#structfield.server_no_context_takeover).
+    #[must_use]
+    pub fn server_no_context_takeover(mut self, server_no_context_takeover: bool) -> Self {
+        self.server_no_context_takeover = server_no_context_takeover;
+        self
+    }
+
+    /// Sets [`DeflateConfig::client_no_context_takeover`](#structfield.client_no_context_takeover).
+    #[must_use]
+    pub fn client_no_context_takeover(mut self, client_no_context_takeover: bool) -> Self {
+        self.client_no_context_takeover = client_no_context_takeover;
+        self
+    }
+
+    /// Sets [`DeflateConfig::server_max_window_bits`](#structfield.server_max_window_bits).
+    #[must_use]
+    pub fn server_max_window_bits(mut self, server_max_window_bits: u8) -> Self {
+        self.server_max_window_bits = server_max_window_bits;
+        self
+    }
+
+    /// Sets [`DeflateConfig::client_max_window_bits`](#structfield.client_max_window_bits).
+    #[must_use]
+    pub fn client_max_window_bits(mut self, client_max_window_bits: u8) -> Self {
+        self.client_max_window_bits = client_max_window_bits;
+        self
+    }
+
+    /// Sets [`DeflateConfig::compression_level`](#structfield.compression_level).
+    #[must_use]
+    pub fn compression_level(mut self, compression_level: u32) -> Self {
+        self.compression_level = compression_level;
+        self
+    }
+
+    /// Sets [`DeflateConfig::min_compress_size`](#structfield.min_compress_size).
+    #[must_use]
+    pub fn min_compress_size(mut self, min_compress_size: usize) -> Self {
+        self.min_compress_size = min_compress_size;
+        self
+    }
 }
 
 impl Default for DeflateConfig {
