@@ -1,0 +1,506 @@
+//! The hub: connections, channels and the broker behind one `&mut self`.
+
+mod commands;
+mod subscribe;
+mod timers;
+
+pub(crate) use commands::{history_query, ttl_secs};
+pub(crate) use subscribe::SubParams;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::broker::{Broker, MemoryBroker};
+use crate::channel::{NamespaceOptions, Namespaces};
+use crate::client::{Client, State, Transport};
+use crate::config::{ConfigError, HubConfig};
+use crate::jwt::TokenVerifier;
+use crate::outbox::{Outbox, Queued};
+use crate::protocol::{reply, split_frame, Command, Disconnect, ErrorCode, UnsubscribeCode};
+use crate::stats::Stats;
+use crate::time::Timestamp;
+
+/// A connection's handle. Stale handles (of closed connections) are ignored
+/// by every method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId {
+    index: u32,
+    generation: u32,
+}
+
+/// The subscribers of one channel on this node.
+#[derive(Debug)]
+pub(crate) struct ChannelSubs {
+    pub name: Arc<str>,
+    pub opts: Arc<NamespaceOptions>,
+    /// Subscriber → whether it gets join/leave pushes.
+    pub subscribers: HashMap<ConnId, bool>,
+}
+
+/// The sans-IO hub. See the crate doc for how an IO layer drives it.
+pub struct Hub {
+    pub(crate) cfg: HubConfig,
+    pub(crate) namespaces: Namespaces,
+    pub(crate) verifier: TokenVerifier,
+    pub(crate) broker: Box<dyn Broker>,
+    rng: StdRng,
+    slots: Vec<Option<Client>>,
+    generations: Vec<u32>,
+    free: Vec<u32>,
+    /// Connected users → their connections.
+    pub(crate) users: HashMap<Arc<str>, Vec<ConnId>>,
+    /// Client ids and sessions → connection.
+    pub(crate) by_client: HashMap<Arc<str>, ConnId>,
+    pub(crate) by_session: HashMap<String, ConnId>,
+    pub(crate) channels: HashMap<Arc<str>, ChannelSubs>,
+    timers: BinaryHeap<Reverse<(Timestamp, ConnId)>>,
+    next_broker_tick: Timestamp,
+    ready: Vec<ConnId>,
+    pub(crate) stats: Stats,
+    pub(crate) started: Timestamp,
+    pub(crate) node_id: String,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("connections", &self.stats.connections)
+            .field("channels", &self.channels.len())
+            .finish()
+    }
+}
+
+/// How often the broker's expiry runs.
+const BROKER_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The version announced in connect results.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub(crate) enum Fail {
+    Error(ErrorCode),
+    Disconnect((u32, &'static str)),
+}
+
+impl From<ErrorCode> for Fail {
+    fn from(e: ErrorCode) -> Self {
+        Fail::Error(e)
+    }
+}
+
+impl Hub {
+    /// A hub with the in-memory broker. `seed` feeds every random choice
+    /// (client ids, sessions, epochs, ping jitter): the IO layer passes
+    /// 32 bytes from the OS; tests pass a constant.
+    pub fn new(cfg: HubConfig, seed: [u8; 32], now: Timestamp) -> Result<Hub, ConfigError> {
+        let mut broker_seed = seed;
+        broker_seed[0] ^= 0x5a;
+        Hub::with_broker(cfg, Box::new(MemoryBroker::new(broker_seed)), seed, now)
+    }
+
+    /// A hub with the given broker.
+    pub fn with_broker(
+        cfg: HubConfig,
+        broker: Box<dyn Broker>,
+        seed: [u8; 32],
+        now: Timestamp,
+    ) -> Result<Hub, ConfigError> {
+        cfg.validate()?;
+        let verifier = TokenVerifier::new(&cfg.client.token)?;
+        let mut rng = StdRng::from_seed(seed);
+        let node_id = uuid(&mut rng);
+        Ok(Hub {
+            namespaces: Namespaces::new(&cfg.channel),
+            cfg,
+            verifier,
+            broker,
+            rng,
+            slots: Vec::new(),
+            generations: Vec::new(),
+            free: Vec::new(),
+            users: HashMap::new(),
+            by_client: HashMap::new(),
+            by_session: HashMap::new(),
+            channels: HashMap::new(),
+            timers: BinaryHeap::new(),
+            next_broker_tick: now + BROKER_TICK,
+            ready: Vec::new(),
+            stats: Stats::default(),
+            started: now,
+            node_id,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &HubConfig {
+        &self.cfg
+    }
+
+    /// Counters and gauges.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Registers a newly opened transport. The connection must send `connect`
+    /// (or, unidirectional, its connect request through
+    /// [`handle_uni_connect`](Hub::handle_uni_connect)) within
+    /// `client.stale_close_delay`, else it is closed with 3502.
+    pub fn open(&mut self, now: Timestamp, transport: Transport) -> ConnId {
+        let id: Arc<str> = uuid(&mut self.rng).into();
+        let session = if transport.has_session() {
+            uuid(&mut self.rng)
+        } else {
+            String::new()
+        };
+        let client = Client::new(id.clone(), session.clone(), transport, now);
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.generations.push(0);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let conn = ConnId {
+            index,
+            generation: self.generations[index as usize],
+        };
+        self.slots[index as usize] = Some(client);
+        self.by_client.insert(id, conn);
+        if !session.is_empty() {
+            self.by_session.insert(session, conn);
+        }
+        self.stats.connections_opened_total += 1;
+        self.stats.connections += 1;
+        self.schedule(conn);
+        conn
+    }
+
+    /// Feeds one frame from a bidirectional transport: one or more commands
+    /// joined by `\n`, processed in order. Malformed input disconnects this
+    /// connection (3501) and never affects another.
+    pub fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: &[u8]) {
+        for part in split_frame(frame) {
+            match self.client(conn).map(|c| c.state) {
+                None | Some(State::Closed) => return,
+                _ => {}
+            }
+            self.stats.commands_total += 1;
+            let cmd = match Command::decode(part) {
+                Ok(c) => c,
+                Err(_) => {
+                    self.disconnect(conn, Disconnect::BAD_REQUEST, false);
+                    return;
+                }
+            };
+            if !self.dispatch(now, conn, cmd) {
+                break;
+            }
+        }
+        self.schedule(conn);
+    }
+
+    /// Sends an asynchronous `message` push with `data` (JSON) to a connection.
+    pub fn send_message(&mut self, conn: ConnId, data: &serde_json::value::RawValue) {
+        if self
+            .client(conn)
+            .is_some_and(|c| c.state == State::Connected)
+        {
+            self.send(conn, reply::push_message(data.get().as_bytes()));
+        }
+    }
+
+    /// The outbox of a connection: drain it when the socket is writable.
+    pub fn outbox(&mut self, conn: ConnId) -> Option<&mut Outbox> {
+        self.client_mut(conn).map(|c| &mut c.outbox)
+    }
+
+    /// The client id of a connection.
+    pub fn client_id(&self, conn: ConnId) -> Option<&str> {
+        self.client(conn).map(|c| &*c.id)
+    }
+
+    /// The connection of an emulation or unidirectional session (for
+    /// `/emulation` requests).
+    pub fn session(&self, session: &str) -> Option<ConnId> {
+        self.by_session.get(session).copied()
+    }
+
+    /// Moves into `out` the connections whose outbox got items or a
+    /// disconnect since the last call; the IO layer wakes their writers.
+    pub fn poll_ready(&mut self, out: &mut Vec<ConnId>) {
+        for conn in self.ready.drain(..) {
+            if let Some(Some(c)) = self.slots.get_mut(conn.index as usize) {
+                if self.generations[conn.index as usize] == conn.generation {
+                    c.ready = false;
+                    out.push(conn);
+                }
+            }
+        }
+    }
+
+    /// The transport is gone (closed by the peer, or by the IO layer after
+    /// draining a disconnect). Frees the connection; its handle becomes stale.
+    pub fn close(&mut self, now: Timestamp, conn: ConnId) {
+        let _ = now;
+        if self.client(conn).is_none() {
+            return;
+        }
+        self.cleanup(conn);
+        let i = conn.index as usize;
+        if let Some(c) = self.slots[i].take() {
+            self.by_client.remove(&c.id);
+            if !c.session.is_empty() {
+                self.by_session.remove(&c.session);
+            }
+        }
+        self.generations[i] = self.generations[i].wrapping_add(1);
+        self.free.push(conn.index);
+        self.stats.connections -= 1;
+    }
+
+    /// Disconnects a connection with `code`: its subscriptions end at once;
+    /// the outbox keeps what was queued (unless `discard`), gets the
+    /// disconnect push on transports that have one, and reports the code
+    /// through [`Outbox::disconnect`].
+    pub fn disconnect_conn(&mut self, conn: ConnId, d: Disconnect) {
+        self.disconnect_with(conn, d, false);
+    }
+
+    pub(crate) fn disconnect(&mut self, conn: ConnId, d: (u32, &str), discard: bool) {
+        self.disconnect_with(conn, Disconnect::new(d), discard)
+    }
+
+    fn disconnect_with(&mut self, conn: ConnId, d: Disconnect, discard: bool) {
+        match self.client(conn).map(|c| c.state) {
+            None | Some(State::Closed) => return,
+            _ => {}
+        }
+        self.cleanup(conn);
+        self.stats.disconnects_total += 1;
+        if d.code == Disconnect::SLOW.0 {
+            self.stats.slow_disconnects_total += 1;
+        }
+        let Some(c) = self.client_mut(conn) else {
+            return;
+        };
+        c.state = State::Closed;
+        if discard {
+            c.outbox.set_disconnect(d.clone(), true);
+        }
+        if c.transport.has_disconnect_push() {
+            let mut p = reply::push_disconnect(&d);
+            if c.transport.is_unidirectional() {
+                p = reply::unwrap_push(&p);
+            }
+            c.outbox.push_forced(p);
+        }
+        c.outbox.set_disconnect(d, false);
+        self.mark_ready(conn);
+    }
+
+    /// Ends subscriptions and forgets the user mapping (not the slot).
+    fn cleanup(&mut self, conn: ConnId) {
+        let Some(c) = self.client(conn) else { return };
+        if c.state == State::Closed {
+            return;
+        }
+        let channels: Vec<Arc<str>> = c.subs.keys().cloned().collect();
+        let user = c.user.clone();
+        let connected = c.state == State::Connected;
+        for ch in channels {
+            self.remove_subscription(conn, &ch, None);
+        }
+        if connected {
+            if let Some(list) = self.users.get_mut(&user) {
+                list.retain(|&x| x != conn);
+                if list.is_empty() {
+                    self.users.remove(&user);
+                }
+            }
+        }
+        if let Some(c) = self.client_mut(conn) {
+            c.state = State::Closed;
+        }
+    }
+
+    pub(crate) fn client(&self, conn: ConnId) -> Option<&Client> {
+        let i = conn.index as usize;
+        if self.generations.get(i) != Some(&conn.generation) {
+            return None;
+        }
+        self.slots.get(i)?.as_ref()
+    }
+
+    pub(crate) fn client_mut(&mut self, conn: ConnId) -> Option<&mut Client> {
+        let i = conn.index as usize;
+        if self.generations.get(i) != Some(&conn.generation) {
+            return None;
+        }
+        self.slots.get_mut(i)?.as_mut()
+    }
+
+    pub(crate) fn mark_ready(&mut self, conn: ConnId) {
+        let i = conn.index as usize;
+        if let Some(Some(c)) = self.slots.get_mut(i) {
+            if !c.ready {
+                c.ready = true;
+                self.ready.push(conn);
+            }
+        }
+    }
+
+    /// Queues a reply or control push; a connection whose queue is full is
+    /// disconnected with 3008.
+    pub(crate) fn send(&mut self, conn: ConnId, bytes: Bytes) {
+        let bound = self.cfg.client.queue_max_size;
+        let Some(c) = self.client_mut(conn) else {
+            return;
+        };
+        let bytes = if c.transport.is_unidirectional() {
+            reply::unwrap_push(&bytes)
+        } else {
+            bytes
+        };
+        if c.outbox.push_control(bytes, bound) {
+            self.mark_ready(conn);
+        } else {
+            self.disconnect(conn, Disconnect::SLOW, true);
+        }
+    }
+
+    pub(crate) fn random_below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.rng.random_range(0..n)
+        }
+    }
+
+    /// Delivers an encoded publication to the channel's subscribers on this
+    /// node: the push is encoded once and the same bytes queued for each.
+    pub(crate) fn deliver(&mut self, channel: &str, publication: &Bytes) {
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
+        let push = reply::push_pub(channel, publication);
+        let bare = reply::unwrap_push(&push);
+        let name = ch.name.clone();
+        let (bound, policy) = (ch.opts.queue_max_size, ch.opts.slow_consumer_policy);
+        let mut slow: Vec<ConnId> = Vec::new();
+        let mut dropped: Vec<(ConnId, Vec<Arc<str>>)> = Vec::new();
+        let mut delivered = 0u64;
+        for &conn in ch.subscribers.keys() {
+            let i = conn.index as usize;
+            let Some(Some(c)) = self.slots.get_mut(i) else {
+                continue;
+            };
+            let bytes = if c.transport.is_unidirectional() {
+                bare.clone()
+            } else {
+                push.clone()
+            };
+            match c.outbox.push_publication(bytes, &name, bound, policy) {
+                Queued::Yes => delivered += 1,
+                Queued::Overflow => slow.push(conn),
+                Queued::Dropped { channels, queued } => {
+                    delivered += u64::from(queued);
+                    dropped.push((conn, channels));
+                }
+            }
+            if !c.ready {
+                c.ready = true;
+                self.ready.push(conn);
+            }
+        }
+        self.stats.deliveries_total += delivered;
+        for conn in slow {
+            self.disconnect(conn, Disconnect::SLOW, true);
+        }
+        for (conn, channels) in dropped {
+            self.stats.queue_drops_total += channels.len() as u64;
+            for ch in channels {
+                let server_side = self
+                    .client(conn)
+                    .and_then(|c| c.subs.get(&ch))
+                    .is_some_and(|s| s.server_side);
+                if server_side {
+                    // A server-side subscription cannot be resubscribed by the
+                    // client: reconnecting recovers it.
+                    self.disconnect(conn, Disconnect::INSUFFICIENT_STATE, true);
+                    break;
+                }
+                self.remove_subscription(conn, &ch, Some(UnsubscribeCode::InsufficientState));
+            }
+        }
+    }
+
+    /// Sends a push (join, leave, …) to the subscribers of `channel` that
+    /// `want` selects; it is encoded once.
+    pub(crate) fn broadcast_push(
+        &mut self,
+        channel: &str,
+        push: Bytes,
+        want: impl Fn(ConnId, bool) -> bool,
+    ) {
+        let Some(ch) = self.channels.get(channel) else {
+            return;
+        };
+        let targets: Vec<ConnId> = ch
+            .subscribers
+            .iter()
+            .filter(|(&c, &jl)| want(c, jl))
+            .map(|(&c, _)| c)
+            .collect();
+        for conn in targets {
+            self.send(conn, push.clone());
+        }
+    }
+}
+
+/// A random UUID v4 string.
+pub(crate) fn uuid(rng: &mut StdRng) -> String {
+    let mut b: [u8; 16] = rng.random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+impl Hub {
+    /// Publishes through the broker and delivers to this node's subscribers.
+    pub(crate) fn publish_parts(
+        &mut self,
+        now: Timestamp,
+        channel: &str,
+        opts: &NamespaceOptions,
+        parts: crate::history::PublicationParts<'_>,
+        skip_history: bool,
+        idempotency_key: Option<String>,
+    ) -> Result<crate::broker::PublishResult, ErrorCode> {
+        let popts = crate::broker::PublishOptions {
+            history_size: opts.history_size,
+            history_ttl: opts.history_ttl,
+            history_meta_ttl: opts.history_meta_ttl,
+            skip_history,
+            idempotency_key,
+        };
+        let r = self.broker.publish(now, channel, parts, &popts)?;
+        if !r.suppressed {
+            self.stats.publications_total += 1;
+            self.deliver(channel, &r.publication.json);
+        }
+        Ok(r)
+    }
+}

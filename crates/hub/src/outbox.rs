@@ -1,0 +1,316 @@
+//! A connection's outgoing queue, bounded in bytes.
+//!
+//! Items are complete JSON messages (a reply, a push, a ping `{}`) held as
+//! [`Bytes`]: a publication is encoded once and the same buffer is queued for
+//! every subscriber. The IO layer takes many items at once when its socket is
+//! writable and may join them with `\n` into one WebSocket frame, or write
+//! each as an SSE event.
+//!
+//! Every item is counted as its length plus [`ITEM_OVERHEAD`], so memory stays
+//! bounded even for many tiny items. What happens at the bound is the
+//! publication's namespace's [`SlowConsumerPolicy`]; replies and control
+//! pushes that do not fit `client.queue_max_size` disconnect with 3008.
+//!
+//! What a slow subscriber experiences, per policy:
+//! * `disconnect`: the connection is closed with 3008 `slow`; queued items are
+//!   discarded; the SDK reconnects and recovers from history.
+//! * `drop_oldest`: the oldest queued publication's channel loses *all* its
+//!   queued publications and the subscriber gets unsubscribe 2500
+//!   `insufficient state` for it (the hub ends that subscription), so the SDK
+//!   resubscribes from the last publication it processed and recovers. The
+//!   queue never holds a later publication of a channel whose earlier one was
+//!   dropped: no silent gap.
+//! * `latest_only`: a queued publication of a channel is replaced in place by
+//!   the newer one; the subscriber sees the newest value, skipping stale ones.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::channel::SlowConsumerPolicy;
+use crate::protocol::Disconnect;
+
+/// Bytes counted per queued item on top of its length.
+pub const ITEM_OVERHEAD: usize = 48;
+
+#[derive(Debug)]
+struct Item {
+    seq: u64,
+    bytes: Bytes,
+    /// The channel of a publication; `None` for replies and other pushes.
+    channel: Option<Arc<str>>,
+}
+
+/// The outcome of queueing a publication.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Queued {
+    /// Queued (or replaced an older one of its channel under `latest_only`).
+    Yes,
+    /// Queued after dropping every queued publication of these channels
+    /// (`drop_oldest`); the caller unsubscribes them with 2500. The new
+    /// publication was not queued if its own channel is among them.
+    Dropped {
+        channels: Vec<Arc<str>>,
+        queued: bool,
+    },
+    /// Does not fit: the caller disconnects with 3008.
+    Overflow,
+}
+
+/// A connection's outgoing queue. See the module doc.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    items: VecDeque<Item>,
+    next_seq: u64,
+    bytes: usize,
+    /// `latest_only` channels → seq of their queued publication.
+    latest: HashMap<Arc<str>, u64>,
+    disconnect: Option<Disconnect>,
+}
+
+impl Outbox {
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Number of queued items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Bytes counted against the bound (lengths plus per-item overhead).
+    pub fn queued_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Takes the next item.
+    pub fn pop(&mut self) -> Option<Bytes> {
+        let item = self.items.pop_front()?;
+        self.bytes -= item.bytes.len() + ITEM_OVERHEAD;
+        if let Some(c) = &item.channel {
+            if self.latest.get(c) == Some(&item.seq) {
+                self.latest.remove(c);
+            }
+        }
+        Some(item.bytes)
+    }
+
+    /// Moves items into `out` until about `max_bytes` of payload are taken
+    /// (always at least one item if any). Returns how many were moved.
+    pub fn drain_into(&mut self, out: &mut Vec<Bytes>, max_bytes: usize) -> usize {
+        let mut n = 0;
+        let mut taken = 0;
+        while let Some(front) = self.items.front() {
+            if n > 0 && taken + front.bytes.len() > max_bytes {
+                break;
+            }
+            taken += front.bytes.len();
+            if let Some(b) = self.pop() {
+                out.push(b);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The disconnect decided for this connection, if any. Once set, the IO
+    /// layer writes what is still queued (the disconnect push on transports
+    /// that have one) and then closes with this code and reason.
+    pub fn disconnect(&self) -> Option<&Disconnect> {
+        self.disconnect.as_ref()
+    }
+
+    pub(crate) fn set_disconnect(&mut self, d: Disconnect, discard: bool) {
+        if discard {
+            self.items.clear();
+            self.latest.clear();
+            self.bytes = 0;
+        }
+        if self.disconnect.is_none() {
+            self.disconnect = Some(d);
+        }
+    }
+
+    fn push_back(&mut self, bytes: Bytes, channel: Option<Arc<str>>) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.bytes += bytes.len() + ITEM_OVERHEAD;
+        self.items.push_back(Item {
+            seq,
+            bytes,
+            channel,
+        });
+        seq
+    }
+
+    /// Queues a reply or control push; false when it does not fit `bound`.
+    pub(crate) fn push_control(&mut self, bytes: Bytes, bound: usize) -> bool {
+        if self.disconnect.is_some() {
+            return true;
+        }
+        if self.bytes + bytes.len() + ITEM_OVERHEAD > bound {
+            return false;
+        }
+        self.push_back(bytes, None);
+        true
+    }
+
+    /// Queues a push that must go out whatever the bound (an unsubscribe
+    /// 2500 after a drop, a disconnect push): a handful of small items.
+    pub(crate) fn push_forced(&mut self, bytes: Bytes) {
+        self.push_back(bytes, None);
+    }
+
+    /// Queues a publication of `channel` under its namespace's policy.
+    pub(crate) fn push_publication(
+        &mut self,
+        bytes: Bytes,
+        channel: &Arc<str>,
+        bound: usize,
+        policy: SlowConsumerPolicy,
+    ) -> Queued {
+        if self.disconnect.is_some() {
+            return Queued::Yes;
+        }
+        let need = bytes.len() + ITEM_OVERHEAD;
+        match policy {
+            SlowConsumerPolicy::LatestOnly => {
+                if let Some(&seq) = self.latest.get(channel) {
+                    if let Ok(i) = self.items.binary_search_by_key(&seq, |it| it.seq) {
+                        let item = &mut self.items[i];
+                        let old = item.bytes.len();
+                        if self.bytes - old + bytes.len() > bound {
+                            return Queued::Overflow;
+                        }
+                        self.bytes = self.bytes - old + bytes.len();
+                        item.bytes = bytes;
+                        return Queued::Yes;
+                    }
+                }
+                if self.bytes + need > bound {
+                    return Queued::Overflow;
+                }
+                let seq = self.push_back(bytes, Some(channel.clone()));
+                self.latest.insert(channel.clone(), seq);
+                Queued::Yes
+            }
+            SlowConsumerPolicy::Disconnect => {
+                if self.bytes + need > bound {
+                    return Queued::Overflow;
+                }
+                self.push_back(bytes, Some(channel.clone()));
+                Queued::Yes
+            }
+            SlowConsumerPolicy::DropOldest => {
+                let mut dropped: Vec<Arc<str>> = Vec::new();
+                while self.bytes + need > bound {
+                    let Some(oldest) = self.items.iter().find_map(|it| it.channel.clone()) else {
+                        return Queued::Overflow;
+                    };
+                    self.drop_channel(&oldest);
+                    dropped.push(oldest);
+                }
+                if dropped.is_empty() {
+                    self.push_back(bytes, Some(channel.clone()));
+                    return Queued::Yes;
+                }
+                let queued = !dropped.iter().any(|c| c == channel);
+                if queued {
+                    self.push_back(bytes, Some(channel.clone()));
+                }
+                Queued::Dropped {
+                    channels: dropped,
+                    queued,
+                }
+            }
+        }
+    }
+
+    /// Removes every queued publication of `channel`; returns how many.
+    pub(crate) fn drop_channel(&mut self, channel: &Arc<str>) -> usize {
+        let before = self.items.len();
+        let mut freed = 0;
+        self.items.retain(|it| {
+            let hit = it.channel.as_ref() == Some(channel);
+            if hit {
+                freed += it.bytes.len() + ITEM_OVERHEAD;
+            }
+            !hit
+        });
+        self.bytes -= freed;
+        self.latest.remove(channel);
+        before - self.items.len()
+    }
+
+    /// Forgets the `latest_only` slot of `channel` (on unsubscribe), so a
+    /// later subscription's publications queue after its subscribe reply.
+    pub(crate) fn forget_latest(&mut self, channel: &str) {
+        self.latest.remove(channel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::from(s.to_owned())
+    }
+
+    #[test]
+    fn latest_only_replaces_in_place() {
+        let mut o = Outbox::default();
+        let a: Arc<str> = "a".into();
+        let c: Arc<str> = "c".into();
+        assert_eq!(
+            o.push_publication(b("a1"), &a, 1000, SlowConsumerPolicy::LatestOnly),
+            Queued::Yes
+        );
+        o.push_control(b("r"), 1000);
+        o.push_publication(b("c1"), &c, 1000, SlowConsumerPolicy::LatestOnly);
+        o.push_publication(b("a2"), &a, 1000, SlowConsumerPolicy::LatestOnly);
+        let mut out = Vec::new();
+        o.drain_into(&mut out, usize::MAX);
+        assert_eq!(out, vec![b("a2"), b("r"), b("c1")]);
+        assert_eq!(o.queued_bytes(), 0);
+        // After draining, a new publication of `a` queues again at the back.
+        o.push_publication(b("a3"), &a, 1000, SlowConsumerPolicy::LatestOnly);
+        assert_eq!(o.pop(), Some(b("a3")));
+    }
+
+    #[test]
+    fn drop_oldest_drops_whole_channel() {
+        let mut o = Outbox::default();
+        let a: Arc<str> = "a".into();
+        let c: Arc<str> = "c".into();
+        let bound = 4 * (2 + ITEM_OVERHEAD);
+        let p = SlowConsumerPolicy::DropOldest;
+        o.push_publication(b("a1"), &a, bound, p);
+        o.push_publication(b("c1"), &c, bound, p);
+        o.push_publication(b("a2"), &a, bound, p);
+        o.push_publication(b("c2"), &c, bound, p);
+        match o.push_publication(b("c3"), &c, bound, p) {
+            Queued::Dropped { channels, queued } => {
+                assert_eq!(channels, vec![a.clone()]);
+                assert!(queued);
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut out = Vec::new();
+        o.drain_into(&mut out, usize::MAX);
+        assert_eq!(out, vec![b("c1"), b("c2"), b("c3")]);
+    }
+
+    #[test]
+    fn disconnect_policy_overflows() {
+        let mut o = Outbox::default();
+        let a: Arc<str> = "a".into();
+        let bound = 2 * (2 + ITEM_OVERHEAD);
+        let p = SlowConsumerPolicy::Disconnect;
+        assert_eq!(o.push_publication(b("a1"), &a, bound, p), Queued::Yes);
+        assert_eq!(o.push_publication(b("a2"), &a, bound, p), Queued::Yes);
+        assert_eq!(o.push_publication(b("a3"), &a, bound, p), Queued::Overflow);
+    }
+}
