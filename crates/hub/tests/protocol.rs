@@ -11,7 +11,10 @@ fn connect_with_token_exact_reply() {
     let mut d = Driver::new();
     let c = d.open();
     let t = d.token(serde_json::json!({"sub": "42", "exp": T0 + 600, "info": {"name": "Ann"}}));
-    d.send(c, &format!(r#"{{"id":1,"connect":{{"token":"{t}","name":"js"}}}}"#));
+    d.send(
+        c,
+        &format!(r#"{{"id":1,"connect":{{"token":"{t}","name":"js"}}}}"#),
+    );
     let out = d.drain(c);
     let v = env!("CARGO_PKG_VERSION");
     assert_eq!(
@@ -96,7 +99,10 @@ fn connect_error_stops_the_frame() {
             "{{\"id\":1,\"connect\":{{\"token\":\"{expired}\"}}}}\n{{\"id\":2,\"subscribe\":{{\"channel\":\"room\"}}}}"
         ),
     );
-    assert_eq!(d.drain(c), [r#"{"id":1,"error":{"code":109,"message":"token expired"}}"#]);
+    assert_eq!(
+        d.drain(c),
+        [r#"{"id":1,"error":{"code":109,"message":"token expired"}}"#]
+    );
     assert_eq!(d.closed(c), None);
     // A fresh token then connects.
     let t = d.user_token("1");
@@ -127,7 +133,10 @@ fn expire_at_in_the_past_is_110() {
     let c = d.open();
     let t = d.token(serde_json::json!({"sub": "1", "exp": T0 + 100, "expire_at": T0 - 5}));
     d.send(c, &format!(r#"{{"id":1,"connect":{{"token":"{t}"}}}}"#));
-    assert_eq!(d.drain(c), [r#"{"id":1,"error":{"code":110,"message":"expired"}}"#]);
+    assert_eq!(
+        d.drain(c),
+        [r#"{"id":1,"error":{"code":110,"message":"expired"}}"#]
+    );
 }
 
 #[test]
@@ -135,7 +144,10 @@ fn subscribe_errors() {
     let mut d = Driver::new();
     let c = d.connect("7");
     let long = "a".repeat(256);
-    d.send(c, &format!(r#"{{"id":2,"subscribe":{{"channel":"{long}"}}}}"#));
+    d.send(
+        c,
+        &format!(r#"{{"id":2,"subscribe":{{"channel":"{long}"}}}}"#),
+    );
     d.send(c, r#"{"id":3,"subscribe":{"channel":"nope:x"}}"#);
     d.send(c, r#"{"id":4,"subscribe":{"channel":"strict:x"}}"#);
     d.send(c, r#"{"id":5,"subscribe":{"channel":"$private"}}"#);
@@ -144,7 +156,10 @@ fn subscribe_errors() {
     d.send(c, r#"{"id":8,"subscribe":{"channel":""}}"#);
     d.send(c, r#"{"id":9,"subscribe":{"channel":"personal:#7"}}"#);
     d.send(c, r#"{"id":10,"subscribe":{"channel":"personal:#8,9"}}"#);
-    d.send(c, r#"{"id":11,"subscribe":{"channel":"personal:dialog#8,7"}}"#);
+    d.send(
+        c,
+        r#"{"id":11,"subscribe":{"channel":"personal:dialog#8,7"}}"#,
+    );
     assert_eq!(
         d.drain(c),
         [
@@ -169,10 +184,16 @@ fn channel_limit_is_106() {
     let mut d = Driver::with_config(cfg);
     let c = d.connect("1");
     for i in 0..3 {
-        d.send(c, &format!(r#"{{"id":{},"subscribe":{{"channel":"c{i}"}}}}"#, i + 2));
+        d.send(
+            c,
+            &format!(r#"{{"id":{},"subscribe":{{"channel":"c{i}"}}}}"#, i + 2),
+        );
     }
     let out = d.drain(c);
-    assert_eq!(out[2], r#"{"id":4,"error":{"code":106,"message":"limit exceeded"}}"#);
+    assert_eq!(
+        out[2],
+        r#"{"id":4,"error":{"code":106,"message":"limit exceeded"}}"#
+    );
 }
 
 #[test]

@@ -59,7 +59,10 @@ impl Driver {
     pub fn with_config(v: serde_json::Value) -> Self {
         let cfg: HubConfig = serde_json::from_value(v).expect("config");
         let now = Timestamp::from_secs(T0);
-        Driver { hub: Hub::new(cfg, [9; 32], now).expect("hub"), now }
+        Driver {
+            hub: Hub::new(cfg, [9; 32], now).expect("hub"),
+            now,
+        }
     }
 
     /// Mints a token with these claims (HS256, the test secret).
@@ -91,12 +94,18 @@ impl Driver {
         let frame = if user.is_empty() {
             r#"{"id":1,"connect":{}}"#.to_owned()
         } else {
-            format!(r#"{{"id":1,"connect":{{"token":"{}"}}}}"#, self.user_token(user))
+            format!(
+                r#"{{"id":1,"connect":{{"token":"{}"}}}}"#,
+                self.user_token(user)
+            )
         };
         self.send(c, &frame);
         let out = self.drain(c);
         assert_eq!(out.len(), 1, "{out:?}");
-        assert!(out[0].starts_with(r#"{"id":1,"connect":{"client":"#), "{out:?}");
+        assert!(
+            out[0].starts_with(r#"{"id":1,"connect":{"client":"#),
+            "{out:?}"
+        );
         c
     }
 
@@ -124,7 +133,9 @@ impl Driver {
 
     /// The disconnect code decided for `conn`, if any.
     pub fn closed(&mut self, conn: ConnId) -> Option<u32> {
-        self.hub.outbox(conn).and_then(|o| o.disconnect().map(|d| d.code))
+        self.hub
+            .outbox(conn)
+            .and_then(|o| o.disconnect().map(|d| d.code))
     }
 
     /// Advances time by `d`, running every timer due on the way.
@@ -150,8 +161,10 @@ impl Driver {
 
     /// Publishes through the API, asserting success.
     pub fn publish(&mut self, channel: &str, data: &str) -> String {
-        let (s, body) =
-            self.api("publish", &format!(r#"{{"channel":"{channel}","data":{data}}}"#));
+        let (s, body) = self.api(
+            "publish",
+            &format!(r#"{{"channel":"{channel}","data":{data}}}"#),
+        );
         assert_eq!(s, 200);
         assert!(body.starts_with(r#"{"result":"#), "{body}");
         body
