@@ -1,0 +1,273 @@
+//! The server API's request and response bodies, and unidirectional clients.
+
+mod support;
+
+use pushwire_hub::Transport;
+use serde_json::json;
+use support::*;
+
+#[test]
+fn publish_shapes() {
+    let mut d = Driver::new();
+    assert_eq!(
+        d.api("publish", r#"{"channel":"room","data":{"a":1}}"#),
+        (200, r#"{"result":{}}"#.into())
+    );
+    let (_, b) = d.api("publish", r#"{"channel":"chat:a","data":{"a":1}}"#);
+    let v = json(&b);
+    assert_eq!(v["result"]["offset"], 1);
+    assert_eq!(v["result"]["epoch"].as_str().unwrap().len(), 8);
+    assert_eq!(
+        d.api("publish", r#"{"channel":"","data":1}"#).1,
+        r#"{"error":{"code":107,"message":"bad request"}}"#
+    );
+    assert_eq!(
+        d.api("publish", r#"{"channel":"room"}"#).1,
+        r#"{"error":{"code":107,"message":"bad request"}}"#
+    );
+    assert_eq!(d.api("publish", "{not json").0, 400);
+    assert_eq!(d.api("publish", r#"{"channel":5}"#).0, 400);
+    assert_eq!(d.api("nope", "{}").0, 404);
+}
+
+#[test]
+fn tags_skip_history_and_idempotency() {
+    let mut cfg = config_json();
+    cfg["client"]["ping_interval"] = "1000s".into();
+    let mut d = Driver::with_config(cfg);
+    let c = d.connect("1");
+    d.send(c, r#"{"id":2,"subscribe":{"channel":"chat:t"}}"#);
+    d.drain(c);
+    d.api(
+        "publish",
+        r#"{"channel":"chat:t","data":1,"tags":{"k":"v","a":"b"}}"#,
+    );
+    d.api(
+        "publish",
+        r#"{"channel":"chat:t","data":2,"skip_history":true}"#,
+    );
+    let r1 = d
+        .api(
+            "publish",
+            r#"{"channel":"chat:t","data":3,"idempotency_key":"x1"}"#,
+        )
+        .1;
+    let r2 = d
+        .api(
+            "publish",
+            r#"{"channel":"chat:t","data":3,"idempotency_key":"x1"}"#,
+        )
+        .1;
+    assert_eq!(r1, r2, "the repeat answers like the first");
+    assert_eq!(
+        d.drain(c),
+        [
+            r#"{"push":{"channel":"chat:t","pub":{"data":1,"offset":1,"tags":{"a":"b","k":"v"}}}}"#,
+            r#"{"push":{"channel":"chat:t","pub":{"data":2}}}"#,
+            r#"{"push":{"channel":"chat:t","pub":{"data":3,"offset":2}}}"#,
+        ]
+    );
+    let h = json(&d.api("history", r#"{"channel":"chat:t","limit":-1}"#).1);
+    assert_eq!(h["result"]["publications"].as_array().unwrap().len(), 2);
+    // After the window the key publishes again.
+    d.advance(std::time::Duration::from_secs(301));
+    d.drain(c);
+    d.api(
+        "publish",
+        r#"{"channel":"chat:t","data":3,"idempotency_key":"x1"}"#,
+    );
+    assert_eq!(d.drain(c).len(), 1);
+}
+
+#[test]
+fn broadcast_and_batch() {
+    let mut d = Driver::new();
+    let (s, b) = d.api(
+        "broadcast",
+        r#"{"channels":["room","chat:b","no:x"],"data":{"x":1}}"#,
+    );
+    assert_eq!(s, 200);
+    let v = json(&b);
+    let resp = v["result"]["responses"].as_array().unwrap();
+    assert_eq!(resp[0], json!({"result":{}}));
+    assert_eq!(resp[1]["result"]["offset"], 1);
+    assert_eq!(
+        resp[2],
+        json!({"error":{"code":102,"message":"unknown channel"}})
+    );
+
+    let (s, b) = d.api(
+        "batch",
+        r#"{"commands":[{"publish":{"channel":"room","data":1}},{"publish":{"channel":"x:y","data":1}},{"presence_stats":{"channel":"chat:b"}},{"nope":{}}],"parallel":false}"#,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        b,
+        r#"{"replies":[{"publish":{}},{"error":{"code":102,"message":"unknown channel"}},{"presence_stats":{"num_clients":0,"num_users":0}},{"error":{"code":104,"message":"method not found"}}]}"#
+    );
+}
+
+#[test]
+fn subscribe_unsubscribe_disconnect_refresh_by_api() {
+    let mut d = Driver::new();
+    let a = d.connect("u1");
+    let a2 = d.connect("u1");
+    let other = d.connect("u2");
+    d.publish("chat:s", "1");
+    d.publish("chat:s", "2");
+    let epoch = json(&d.api("history", r#"{"channel":"chat:s"}"#).1)["result"]["epoch"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let body = json!({"user":"u1","channel":"chat:s","data":{"hi":1},"recover_since":{"offset":1,"epoch":epoch}});
+    assert_eq!(
+        d.api("subscribe", &body.to_string()),
+        (200, r#"{"result":{}}"#.into())
+    );
+    for c in [a, a2] {
+        let out = d.drain(c);
+        assert_eq!(
+            out[0],
+            format!(
+                r#"{{"push":{{"channel":"chat:s","subscribe":{{"recoverable":true,"epoch":"{epoch}","recovered":true,"offset":1,"positioned":true,"data":{{"hi":1}},"was_recovering":true}}}}}}"#
+            )
+        );
+        assert_eq!(
+            out[1],
+            r#"{"push":{"channel":"chat:s","pub":{"data":2,"offset":2}}}"#
+        );
+    }
+    assert!(d.drain(other).is_empty());
+
+    let (_, b) = d.api("channels", r#"{"pattern":"chat:*"}"#);
+    assert_eq!(b, r#"{"result":{"channels":{"chat:s":{"num_clients":2}}}}"#);
+    let (_, b) = d.api("channels", r#"{"pattern":"news*"}"#);
+    assert_eq!(b, r#"{"result":{"channels":{}}}"#);
+
+    let id_a = d.client_id(a);
+    d.api(
+        "unsubscribe",
+        &json!({"user":"u1","channel":"chat:s","client":id_a}).to_string(),
+    );
+    assert_eq!(
+        d.drain(a),
+        [
+            r#"{"push":{"channel":"chat:s","unsubscribe":{"code":2000,"reason":"server unsubscribe"}}}"#
+        ]
+    );
+    assert!(d.drain(a2).iter().all(|m| !m.contains("unsubscribe")));
+
+    let v = json(&d.api("info", "{}").1);
+    let node = &v["result"]["nodes"][0];
+    assert_eq!(node["num_clients"], 3);
+    assert_eq!(node["num_users"], 2);
+    assert_eq!(node["num_subs"], 1);
+    assert_eq!(node["num_channels"], 1);
+    assert_eq!(node["name"], "pushwire");
+
+    d.api(
+        "disconnect",
+        &json!({"user":"u1","whitelist":[id_a]}).to_string(),
+    );
+    assert_eq!(d.closed(a), None);
+    assert_eq!(d.closed(a2), Some(3503));
+    d.api(
+        "disconnect",
+        r#"{"user":"u1","disconnect":{"code":4501,"reason":"banned"}}"#,
+    );
+    assert_eq!(d.closed(a), Some(4501));
+    d.api("refresh", r#"{"user":"u2","expired":true}"#);
+    assert_eq!(d.closed(other), Some(3005));
+}
+
+#[test]
+fn unidirectional_sse_client() {
+    let mut d = Driver::new();
+    let c = d.open_with(Transport::uni_sse());
+    let t = d.token(json!({"sub":"7","channels":["chat:u"]}));
+    d.hub
+        .handle_uni_connect(d.now, c, json!({"token":t}).to_string().as_bytes());
+    let out = d.drain(c);
+    let v = json(&out[0]);
+    assert!(v["connect"]["session"].as_str().unwrap().len() == 36, "{v}");
+    assert!(v["connect"].get("pong").is_none());
+    assert_eq!(v["connect"]["subs"]["chat:u"]["recoverable"], true);
+    d.publish("chat:u", r#"{"t":1}"#);
+    assert_eq!(
+        d.drain(c),
+        [r#"{"channel":"chat:u","pub":{"data":{"t":1},"offset":1}}"#]
+    );
+    // Pings are bare `{}` and no pong is expected.
+    d.advance(std::time::Duration::from_secs(60));
+    assert_eq!(d.drain(c), ["{}", "{}"]);
+    assert_eq!(d.closed(c), None);
+    // A server disconnect is pushed before the stream ends.
+    d.api("disconnect", r#"{"user":"7"}"#);
+    assert_eq!(
+        d.drain(c),
+        [r#"{"disconnect":{"code":3503,"reason":"force disconnect"}}"#]
+    );
+    assert_eq!(d.closed(c), Some(3503));
+}
+
+#[test]
+fn unidirectional_client_requested_subs_need_permission() {
+    let mut d = Driver::new();
+    let c = d.open_with(Transport::uni_websocket());
+    d.hub
+        .handle_uni_connect(d.now, c, br#"{"subs":{"room":{},"strict:x":{}}}"#);
+    let v = json(&d.drain(c)[0]);
+    assert_eq!(v["connect"]["subs"], json!({"room":{}}));
+    let c = d.open_with(Transport::uni_http_stream());
+    d.hub.handle_uni_connect(d.now, c, b"{bad");
+    assert_eq!(
+        d.drain(c),
+        [r#"{"disconnect":{"code":3501,"reason":"bad request"}}"#]
+    );
+}
+
+#[test]
+fn emulation_transport_gets_a_session_and_disconnect_push() {
+    let mut d = Driver::new();
+    let c = d.open_with(Transport::emulation());
+    d.send(c, r#"{"id":1,"connect":{}}"#);
+    let v = json(&d.drain(c)[0]);
+    let session = v["connect"]["session"].as_str().unwrap().to_owned();
+    assert_eq!(d.hub.session(&session), Some(c));
+    assert_eq!(v["connect"]["pong"], true);
+    d.send(c, "garbage");
+    assert_eq!(
+        d.drain(c),
+        [r#"{"push":{"disconnect":{"code":3501,"reason":"bad request"}}}"#]
+    );
+}
+
+#[test]
+fn send_message_push() {
+    let mut d = Driver::new();
+    let c = d.connect("1");
+    let data = serde_json::value::RawValue::from_string(r#"{"m":1}"#.into()).unwrap();
+    d.hub.send_message(c, &data);
+    assert_eq!(d.drain(c), [r#"{"push":{"message":{"data":{"m":1}}}}"#]);
+}
+
+#[test]
+fn stats_count() {
+    let mut d = Driver::new();
+    let a = d.connect("1");
+    let b = d.connect("2");
+    for c in [a, b] {
+        d.send(c, r#"{"id":2,"subscribe":{"channel":"room"}}"#);
+    }
+    d.publish("room", "1");
+    let s = d.hub.stats().clone();
+    assert_eq!(s.connections, 2);
+    assert_eq!(s.subscriptions, 2);
+    assert_eq!(s.channels, 1);
+    assert_eq!(s.publications_total, 1);
+    assert_eq!(s.deliveries_total, 2);
+    d.hub.close(d.now, a);
+    assert_eq!(d.hub.stats().subscriptions, 1);
+    assert_eq!(d.hub.stats().connections, 1);
+}
