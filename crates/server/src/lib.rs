@@ -57,6 +57,7 @@ pub use upgrade::axum;
 pub mod server {
     pub use crate::http::body::{Body, BoxError};
     pub use crate::http::connection::ConnectionInfo;
+    pub use crate::http::h2::config::Http2Config;
     pub use crate::http::request_body::RequestBody;
     pub use crate::http::server::Server;
     pub use crate::http::shutdown::{shutdown_signal, Shutdown};

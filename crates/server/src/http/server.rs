@@ -18,6 +18,7 @@ use super::body::Body;
 use super::body::BoxError;
 use super::connection::{ConnectionInfo, ServerShared};
 use super::h1::{serve_http1, Http1Settings};
+use super::h2::config::Http2Config;
 use super::h2::{serve_http2, Http2Settings};
 use super::limits::{Admission, ConnectionLimits, Refusal};
 use super::request_body::RequestBody;
@@ -39,8 +40,7 @@ use super::tls::Tls;
 /// |---|---|
 /// | [`header_read_timeout`](Server::header_read_timeout) | 10 s |
 /// | [`max_header_bytes`](Server::max_header_bytes) | 32 KiB |
-/// | [`max_concurrent_streams`](Server::max_concurrent_streams) | 256 per HTTP/2 connection |
-/// | [`http2_keep_alive`](Server::http2_keep_alive) | a ping every 30 s, dropped after 20 s more without reply |
+/// | [`http2`](Server::http2) | [`Http2Config::default`]: 256 streams per connection, windows of 1 MiB per stream and 4 MiB per connection, a ping every 30 s, dropped after 20 s more without reply |
 /// | [`max_connections`](Server::max_connections) | no limit (the process's open-file limit) |
 /// | [`max_connections_per_ip`](Server::max_connections_per_ip) | no limit |
 /// | [`shutdown_timeout`](Server::shutdown_timeout) | 10 s |
@@ -74,8 +74,7 @@ pub struct Server {
     tls: Option<Tls>,
     header_read_timeout: Duration,
     max_header_bytes: usize,
-    max_concurrent_streams: u32,
-    http2_keep_alive: Option<Duration>,
+    http2: Http2Config,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     shutdown_timeout: Duration,
@@ -95,8 +94,7 @@ impl Server {
             tls: None,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 32 << 10,
-            max_concurrent_streams: 256,
-            http2_keep_alive: Some(Duration::from_secs(30)),
+            http2: Http2Config::default(),
             max_connections: None,
             max_connections_per_ip: None,
             shutdown_timeout: Duration::from_secs(10),
@@ -132,17 +130,26 @@ impl Server {
         self
     }
 
+    /// The settings of every HTTP/2 connection: streams, flow-control
+    /// windows, frame size, output and abuse limits, keep-alive pings.
+    pub fn http2(mut self, config: Http2Config) -> Self {
+        self.http2 = config;
+        self
+    }
+
     /// The most streams (requests, WebSockets, event streams) a client may
-    /// open at once on one HTTP/2 connection.
+    /// open at once on one HTTP/2 connection: the shorthand for
+    /// [`Http2Config::max_concurrent_streams`](Http2Config#structfield.max_concurrent_streams).
     pub fn max_concurrent_streams(mut self, streams: u32) -> Self {
-        self.max_concurrent_streams = streams;
+        self.http2.max_concurrent_streams = streams;
         self
     }
 
     /// Pings each HTTP/2 connection at this interval and drops it when a
-    /// ping is not answered within 20 s; `None` sends no pings.
+    /// ping is not answered in time; `None` sends no pings. The shorthand
+    /// for [`Http2Config::keep_alive_interval`](Http2Config#structfield.keep_alive_interval).
     pub fn http2_keep_alive(mut self, interval: Option<Duration>) -> Self {
-        self.http2_keep_alive = interval;
+        self.http2.keep_alive_interval = interval;
         self
     }
 
@@ -292,9 +299,8 @@ impl ConnSettings {
             max_header_bytes: server.max_header_bytes,
         };
         let h2 = Http2Settings {
+            config: server.http2,
             max_header_list_size: u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX),
-            max_concurrent_streams: server.max_concurrent_streams,
-            keep_alive: server.http2_keep_alive,
             handshake_timeout: server.header_read_timeout,
         };
         ConnSettings {

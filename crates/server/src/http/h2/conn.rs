@@ -14,6 +14,7 @@ use pushwire_proto::http2::frame::{self, Frame, FrameError};
 use pushwire_proto::http2::hpack::{Decoder, HpackError};
 use pushwire_proto::http2::{ErrorCode, RecvWindow, Settings, Window};
 
+use super::config::Http2Config;
 use super::headers::{request_from_fields, trailers_from_fields, HeadWriter};
 use super::stream::{Stream, StreamMap};
 use crate::io::WriteQueue;
@@ -29,37 +30,10 @@ pub(crate) const DRAIN_PING: [u8; 8] = *b"drainnow";
 /// The payload of keep-alive PINGs.
 pub(crate) const KEEP_ALIVE_PING: [u8; 8] = *b"areyouup";
 
-/// The receive window each stream starts with: a client sends a large
-/// message without waiting for a WINDOW_UPDATE, and a stream whose
-/// reader stalls holds this much at most.
-pub(crate) const STREAM_WINDOW: u32 = 1 << 20;
-
-/// The connection's receive window: many streams keep messages in
-/// flight at once.
-pub(crate) const CONNECTION_WINDOW: u32 = 4 << 20;
-
-/// The longest frame the server accepts, as its SETTINGS announce: a
-/// client's 16 KiB WebSocket message, header included, arrives as one
-/// DATA frame.
-pub(crate) const MAX_FRAME_SIZE: u32 = 64 << 10;
-
-/// Bytes queued for the socket beyond which streams wait to send and
-/// the connection stops reading: a client that does not read cannot
-/// make the server buffer without bound.
-pub(crate) const OUT_LIMIT: usize = 512 << 10;
-
-/// The most CONTINUATION frames one field block may take.
-const MAX_CONTINUATIONS: usize = 32;
-
-/// Streams a client may reset before their response is done, beyond
-/// the streams it let finish, before it is taken for an attack (the
-/// "rapid reset" of CVE-2023-44487).
-const RESET_ALLOWANCE: u64 = 256;
-
 /// What the server was configured with.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnLimits {
-    pub(crate) max_concurrent_streams: u32,
+    pub(crate) config: Http2Config,
     pub(crate) max_header_list_size: u32,
 }
 
@@ -127,7 +101,7 @@ impl Conn {
             highest_id: 0,
             last_served_id: MAX_STREAM_ID,
             send_window: Window::new(65_535),
-            recv_window: RecvWindow::new(CONNECTION_WINDOW),
+            recv_window: RecvWindow::new(limits.config.connection_window),
             peer_initial_window: 65_535,
             peer_max_frame_size: frame::DEFAULT_MAX_FRAME_SIZE,
             decoder: Decoder::new(4096),
@@ -146,15 +120,18 @@ impl Conn {
             drain_answered: false,
         };
         let settings = Settings {
-            max_concurrent_streams: Some(limits.max_concurrent_streams),
-            initial_window_size: Some(STREAM_WINDOW),
-            max_frame_size: Some(MAX_FRAME_SIZE),
+            max_concurrent_streams: Some(limits.config.max_concurrent_streams),
+            initial_window_size: Some(limits.config.stream_window),
+            max_frame_size: Some(limits.config.max_frame_size),
             max_header_list_size: Some(limits.max_header_list_size),
             enable_connect_protocol: Some(true),
             ..Settings::default()
         };
         settings.put(conn.out.cork());
-        frame::put_window_update(conn.out.cork(), 0, CONNECTION_WINDOW - 65_535);
+        let increment = limits.config.connection_window - 65_535;
+        if increment > 0 {
+            frame::put_window_update(conn.out.cork(), 0, increment);
+        }
         conn
     }
 
@@ -311,7 +288,9 @@ impl Conn {
             ));
         };
         partial.frames += 1;
-        if partial.frames > MAX_CONTINUATIONS || partial.block.len() + fragment.len() > max_block {
+        if partial.frames > self.limits.config.max_continuations
+            || partial.block.len() + fragment.len() > max_block
+        {
             return Err(FrameError::connection(
                 ErrorCode::ENHANCE_YOUR_CALM,
                 "field block too long",
@@ -386,7 +365,7 @@ impl Conn {
             self.refuse_too_large(stream_id, end_stream);
             return Ok(None);
         };
-        if self.active_streams() >= self.limits.max_concurrent_streams as usize {
+        if self.active_streams() >= self.limits.config.max_concurrent_streams as usize {
             frame::put_rst_stream(self.out.cork(), stream_id, ErrorCode::REFUSED_STREAM);
             self.task.wake_by_ref();
             return Ok(None);
@@ -399,7 +378,7 @@ impl Conn {
             }
         };
         let stream = Stream::new(
-            STREAM_WINDOW,
+            self.limits.config.stream_window,
             self.peer_initial_window,
             end_stream,
             head.content_length,
@@ -494,7 +473,7 @@ impl Conn {
         if stream.reset.is_none() {
             if !stream.send_ended {
                 self.peer_resets += 1;
-                if self.peer_resets > RESET_ALLOWANCE + self.finished_streams {
+                if self.peer_resets > self.limits.config.reset_allowance + self.finished_streams {
                     return Err(FrameError::connection(
                         ErrorCode::ENHANCE_YOUR_CALM,
                         "too many streams reset",
@@ -605,9 +584,15 @@ impl Conn {
         self.ended
     }
 
+    /// Whether the output has reached its limit: streams wait to send
+    /// and the connection stops reading until it drains.
+    pub(crate) fn output_backed_up(&self) -> bool {
+        self.out.buffered() >= self.limits.config.output_limit
+    }
+
     /// Whether a sender may queue more: the output is not backed up.
     pub(crate) fn has_room(&mut self, stream_id: u32) -> bool {
-        if self.out.buffered() < OUT_LIMIT {
+        if !self.output_backed_up() {
             return true;
         }
         if !self.room_waiters.contains(&stream_id) {
@@ -778,5 +763,68 @@ impl Conn {
         if stream.unread > 0 {
             self.release_connection_window(stream.unread as u32);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Waker;
+
+    use pushwire_proto::http2::frame::{kind, FrameHeader, HEADER_LEN};
+
+    use super::*;
+
+    /// The frames a new connection queued: its SETTINGS, and the
+    /// connection window's update when there is one.
+    fn opening_frames(config: Http2Config) -> (Settings, Option<u32>) {
+        let limits = ConnLimits {
+            config: config.clamped(),
+            max_header_list_size: 16 << 10,
+        };
+        let mut conn = Conn::new(limits, Waker::noop().clone());
+        let mut bytes = BytesMut::new();
+        while let Some(buf) = conn.out.pop_front() {
+            bytes.extend_from_slice(&buf);
+        }
+        let mut settings = None;
+        let mut window_update = None;
+        while bytes.len() >= HEADER_LEN {
+            let header = FrameHeader::parse(bytes[..HEADER_LEN].try_into().unwrap());
+            let frame = bytes.split_to(HEADER_LEN + header.len as usize);
+            let payload = &frame[HEADER_LEN..];
+            match header.kind {
+                kind::SETTINGS => settings = Some(Settings::parse(payload).unwrap()),
+                kind::WINDOW_UPDATE => {
+                    window_update = Some(u32::from_be_bytes(payload.try_into().unwrap()))
+                }
+                other => panic!("unexpected frame type {other}"),
+            }
+        }
+        (settings.expect("SETTINGS first"), window_update)
+    }
+
+    #[test]
+    fn announces_the_configured_limits() {
+        let (settings, update) = opening_frames(Http2Config::default());
+        assert_eq!(settings.max_concurrent_streams, Some(256));
+        assert_eq!(settings.initial_window_size, Some(1 << 20));
+        assert_eq!(settings.max_frame_size, Some(64 << 10));
+        assert_eq!(settings.enable_connect_protocol, Some(true));
+        assert_eq!(update, Some((4 << 20) - 65_535));
+
+        let config = Http2Config::default()
+            .max_concurrent_streams(8)
+            .stream_window(100_000)
+            .connection_window(65_535)
+            .max_frame_size(1);
+        let (settings, update) = opening_frames(config);
+        assert_eq!(settings.max_concurrent_streams, Some(8));
+        assert_eq!(settings.initial_window_size, Some(100_000));
+        // Brought within RFC 9113's range.
+        assert_eq!(settings.max_frame_size, Some(16 << 10));
+        assert_eq!(
+            update, None,
+            "the default connection window needs no update"
+        );
     }
 }

@@ -2,7 +2,10 @@
 //! state, its streams and their handles, the task that serves it, and
 //! the tunnel an extended CONNECT (RFC 8441) opens for a WebSocket.
 
+pub(crate) mod config;
 pub(crate) mod conn;
+#[cfg(feature = "h2")]
+mod h2_halves;
 pub(crate) mod headers;
 pub(crate) mod read;
 pub(crate) mod respond;

@@ -11,8 +11,6 @@ use pushwire_proto::http2::frame::{self, FrameError, FrameHeader, HEADER_LEN};
 use pushwire_proto::http2::ErrorCode;
 use tokio::io::AsyncRead;
 
-use super::conn::MAX_FRAME_SIZE;
-
 /// What a client sends first (RFC 9113 section 3.4).
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -28,14 +26,17 @@ const MIN_ROOM: usize = 4 << 10;
 /// The read side of a connection.
 pub(crate) struct FrameReader {
     buf: BytesMut,
+    /// The longest frame accepted, as the server's SETTINGS announce.
+    max_frame_size: u32,
 }
 
 impl FrameReader {
     /// A reader that starts with the bytes read before the protocol was
     /// known.
-    pub(crate) fn new(prefix: Bytes) -> Self {
+    pub(crate) fn new(prefix: Bytes, max_frame_size: u32) -> Self {
         FrameReader {
             buf: BytesMut::from(&prefix[..]),
+            max_frame_size,
         }
     }
 
@@ -78,7 +79,7 @@ impl FrameReader {
     /// connection.
     pub(crate) fn next_frame(&mut self) -> Option<Result<(FrameHeader, Bytes), FrameError>> {
         let header = self.header()?;
-        if header.len > MAX_FRAME_SIZE {
+        if header.len > self.max_frame_size {
             return Some(Err(FrameError::connection(
                 ErrorCode::FRAME_SIZE_ERROR,
                 "frame longer than SETTINGS_MAX_FRAME_SIZE",

@@ -18,7 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
-use super::conn::{Conn, ConnLimits, Opened, OUT_LIMIT};
+use super::config::Http2Config;
+use super::conn::{Conn, ConnLimits, Opened};
 use super::read::FrameReader;
 use super::respond::Respond;
 use super::stream::{SharedConn, StreamRef};
@@ -29,9 +30,6 @@ use crate::http::upgrade_slot::upgrade_slot;
 use crate::task::poll_rounds::PollRounds;
 use crate::task::wake_flag::WakeFlag;
 
-/// How long a keep-alive ping may go unanswered.
-const PING_TIMEOUT: Duration = Duration::from_secs(20);
-
 /// How many rounds one poll of a connection's task may run (the
 /// connection, then its streams, as long as one wakes another) before
 /// it lets other tasks run.
@@ -40,9 +38,8 @@ const MAX_ROUNDS: usize = 16;
 /// The settings every HTTP/2 connection of a server shares.
 #[derive(Debug, Clone)]
 pub(crate) struct Http2Settings {
+    pub(crate) config: Http2Config,
     pub(crate) max_header_list_size: u32,
-    pub(crate) max_concurrent_streams: u32,
-    pub(crate) keep_alive: Option<Duration>,
     pub(crate) handshake_timeout: Duration,
 }
 
@@ -68,12 +65,13 @@ where
     B::Error: Into<BoxError>,
 {
     let rounds = PollRounds::new();
+    let config = settings.config.clamped();
     let limits = ConnLimits {
-        max_concurrent_streams: settings.max_concurrent_streams,
+        config,
         max_header_list_size: settings.max_header_list_size,
     };
     let shared: SharedConn = Arc::new(Mutex::new(Conn::new(limits, rounds.waker().clone())));
-    let mut reader = FrameReader::new(prefix);
+    let mut reader = FrameReader::new(prefix, config.max_frame_size);
     let preface = poll_fn(|cx| reader.poll_preface(cx, &mut io));
     match tokio::time::timeout(settings.handshake_timeout, preface).await {
         Ok(result) => result?,
@@ -85,7 +83,9 @@ where
             return Err(io::Error::new(io::ErrorKind::TimedOut, why));
         }
     }
-    let mut keep_alive = settings.keep_alive.map(KeepAlive::new);
+    let mut keep_alive = config
+        .keep_alive_interval
+        .map(|interval| KeepAlive::new(interval, config.keep_alive_timeout));
     let mut draining = std::pin::pin!(draining.cancelled());
     let mut draining_seen = false;
     let mut tasks = StreamTasks::new(rounds.waker().clone());
@@ -218,7 +218,7 @@ fn read_frames<I: AsyncRead + Unpin>(
                     return Reading::Ended(Ok(()));
                 }
             }
-            if conn.out.buffered() >= OUT_LIMIT {
+            if conn.output_backed_up() {
                 return Reading::Paused;
             }
         }
@@ -275,17 +275,19 @@ where
 }
 
 /// Keep-alive PINGs: one every interval, and the connection ends when
-/// one goes unanswered for [`PING_TIMEOUT`].
+/// one goes unanswered for the timeout.
 struct KeepAlive {
     interval: Duration,
+    timeout: Duration,
     timer: Pin<Box<Sleep>>,
     awaiting_answer: bool,
 }
 
 impl KeepAlive {
-    fn new(interval: Duration) -> Self {
+    fn new(interval: Duration, timeout: Duration) -> Self {
         KeepAlive {
             interval,
+            timeout,
             timer: Box::pin(tokio::time::sleep(interval)),
             awaiting_answer: false,
         }
@@ -302,7 +304,7 @@ impl KeepAlive {
         }
         conn.ping();
         self.awaiting_answer = true;
-        self.timer.as_mut().reset(Instant::now() + PING_TIMEOUT);
+        self.timer.as_mut().reset(Instant::now() + self.timeout);
         // Registers the timer's new deadline.
         let _ = self.timer.as_mut().poll(cx);
     }

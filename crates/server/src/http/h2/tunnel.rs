@@ -1,25 +1,27 @@
 //! An HTTP/2 stream opened by an extended CONNECT (RFC 8441) as a byte
-//! stream: one of a connection pushwire serves, or one a client opened
-//! with the `h2` crate.
+//! stream: one of a connection pushwire serves, or (feature `h2`) one a
+//! client opened with the `h2` crate.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
-use h2::{Reason, RecvStream, SendStream};
 use pushwire_proto::http2::ErrorCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+#[cfg(feature = "h2")]
+use super::h2_halves::H2Halves;
 use super::stream::{StreamError, StreamRef};
 
 /// One HTTP/2 stream as an `AsyncRead + AsyncWrite` byte stream: what a
 /// WebSocket runs on over HTTP/2 (RFC 8441), on either side.
 ///
 /// A [`Server`](crate::Server) hands these to [`Upgrade`](crate::Upgrade)
-/// itself; a client that opened an extended CONNECT with the `h2` crate
-/// wraps its two halves with [`Http2Stream::new`] and runs a WebSocket on
-/// it with [`WebSocket::from_http2`](crate::WebSocket::from_http2).
+/// itself; with the `h2` feature, a client that opened an extended
+/// CONNECT with the `h2` crate wraps its two halves with
+/// `Http2Stream::new` and runs a WebSocket on it with
+/// [`WebSocket::from_http2`](crate::WebSocket::from_http2).
 ///
 /// Reads hand out the DATA payloads and return their flow-control
 /// window as they are consumed. A write becomes DATA frames once the
@@ -36,18 +38,17 @@ enum Halves {
     /// A stream of a connection pushwire serves.
     Served(StreamRef),
     /// A stream of an `h2` crate connection.
-    H2 {
-        send: SendStream<Bytes>,
-        recv: RecvStream,
-    },
+    #[cfg(feature = "h2")]
+    H2(H2Halves),
 }
 
 impl Http2Stream {
     /// The byte stream over an `h2` stream's sending and receiving
     /// halves.
-    pub fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
+    #[cfg(feature = "h2")]
+    pub fn new(send: h2::SendStream<Bytes>, recv: h2::RecvStream) -> Self {
         Http2Stream {
-            halves: Halves::H2 { send, recv },
+            halves: Halves::H2(H2Halves::new(send, recv)),
             unread: Bytes::new(),
             ended: false,
         }
@@ -65,43 +66,34 @@ impl Http2Stream {
     /// Ready once the stream takes more: the peer's window has room (an
     /// `h2` stream), or what was sent before has gone out (a served one).
     pub(crate) fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let send = match &mut self.halves {
-            Halves::Served(stream) => return stream.poll_room(cx),
-            Halves::H2 { send, .. } => send,
-        };
-        if let Poll::Ready(reason) = send.poll_reset(cx) {
-            return Poll::Ready(Err(reset_error(reason.map_err(into_io)?)));
+        match &mut self.halves {
+            Halves::Served(stream) => stream.poll_room(cx),
+            #[cfg(feature = "h2")]
+            Halves::H2(halves) => halves.poll_room(cx),
         }
-        // Ask for one byte only: h2 raises the request to what is
-        // buffered, and an idle stream pins nothing of the connection's
-        // window.
-        send.reserve_capacity(1);
-        while send.capacity() == 0 {
-            match ready!(send.poll_capacity(cx)) {
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Poll::Ready(Err(into_io(e))),
-                None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-            }
-        }
-        Poll::Ready(Ok(()))
     }
 
     /// Queues `data` on the stream, to go out in DATA frames of the
     /// peer's maximum size.
     pub(crate) fn send(&mut self, data: Bytes) -> io::Result<usize> {
         let len = data.len();
-        match &mut self.halves {
-            Halves::Served(stream) => stream.send_data(data, false)?,
-            Halves::H2 { send, .. } => send.send_data(data, false).map_err(into_io)?,
-        }
+        self.send_data(data, false)?;
         Ok(len)
+    }
+
+    fn send_data(&mut self, data: Bytes, end: bool) -> io::Result<()> {
+        match &mut self.halves {
+            Halves::Served(stream) => Ok(stream.send_data(data, end)?),
+            #[cfg(feature = "h2")]
+            Halves::H2(halves) => halves.send_data(data, end),
+        }
     }
 
     /// Waits for DATA while nothing is unread; `false` at the end of the
     /// stream, or once the peer cancelled it.
     fn poll_unread(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
         while self.unread.is_empty() {
-            let next = match &mut self.halves {
+            let next: io::Result<Option<Bytes>> = match &mut self.halves {
                 Halves::Served(stream) => match ready!(stream.poll_data(cx)) {
                     Some(Ok(data)) => Ok(Some(data)),
                     None
@@ -110,18 +102,8 @@ impl Http2Stream {
                     }
                     Some(Err(e)) => Err(e.into()),
                 },
-                Halves::H2 { recv, .. } => match ready!(recv.poll_data(cx)) {
-                    Some(Ok(data)) => {
-                        let _ = recv.flow_control().release_capacity(data.len());
-                        Ok(Some(data))
-                    }
-                    None => Ok(None),
-                    Some(Err(e)) => match e.reason() {
-                        Some(Reason::NO_ERROR | Reason::CANCEL) => Ok(None),
-                        Some(reason) if e.is_reset() => Err(reset_error(reason)),
-                        _ => Err(into_io(e)),
-                    },
-                },
+                #[cfg(feature = "h2")]
+                Halves::H2(halves) => ready!(halves.poll_data(cx)),
             };
             match next? {
                 Some(data) => self.unread = data,
@@ -146,19 +128,13 @@ impl std::fmt::Debug for Http2Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let stream_id = match &self.halves {
             Halves::Served(stream) => stream.id(),
-            Halves::H2 { send, .. } => send.stream_id().as_u32(),
+            #[cfg(feature = "h2")]
+            Halves::H2(halves) => halves.id(),
         };
         f.debug_struct("Http2Stream")
             .field("stream_id", &stream_id)
             .finish_non_exhaustive()
     }
-}
-
-fn reset_error(reason: Reason) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionReset,
-        format!("stream reset by peer: {reason}"),
-    )
 }
 
 impl AsyncRead for Http2Stream {
@@ -222,20 +198,8 @@ impl AsyncWrite for Http2Stream {
     fn poll_shutdown(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if !self.ended {
             self.ended = true;
-            match &mut self.halves {
-                Halves::Served(stream) => stream.send_data(Bytes::new(), true)?,
-                Halves::H2 { send, .. } => send.send_data(Bytes::new(), true).map_err(into_io)?,
-            }
+            self.send_data(Bytes::new(), true)?;
         }
         Poll::Ready(Ok(()))
-    }
-}
-
-/// An h2 error as an IO error: the socket's own, or h2's wrapped.
-fn into_io(e: h2::Error) -> io::Error {
-    if e.is_io() {
-        e.into_io().unwrap_or_else(|| io::ErrorKind::Other.into())
-    } else {
-        io::Error::other(e)
     }
 }
