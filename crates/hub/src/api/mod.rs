@@ -432,6 +432,8 @@ impl Hub {
             if let Some((ch, info)) = join {
                 self.emit_join(&ch, &info, conn);
             }
+            // The subscription may expire before anything else is due.
+            self.schedule(conn);
         }
         Ok(())
     }
