@@ -2,7 +2,7 @@
 
 use base64::Engine;
 
-use super::{accept_key, tokens, HandshakeError, MAX_HEADERS};
+use super::{accept_key, list_items, HandshakeError, MAX_HEADERS};
 use crate::deflate::{
     client_offer, parse_extensions, validate_response, DeflateConfig, DeflateParams,
 };
@@ -133,14 +133,14 @@ impl ServerResponse {
         }
         if !self
             .values("upgrade")
-            .flat_map(tokens)
+            .flat_map(list_items)
             .any(|t| t.eq_ignore_ascii_case("websocket"))
         {
             return Err(invalid("Upgrade is not websocket"));
         }
         if !self
             .values("connection")
-            .flat_map(tokens)
+            .flat_map(list_items)
             .any(|t| t.eq_ignore_ascii_case("upgrade"))
         {
             return Err(invalid("Connection does not include Upgrade"));
@@ -155,7 +155,7 @@ impl ServerResponse {
         }
         let protocols: Vec<&str> = self
             .values("sec-websocket-protocol")
-            .flat_map(tokens)
+            .flat_map(list_items)
             .collect();
         let protocol = match protocols.as_slice() {
             [] => None,

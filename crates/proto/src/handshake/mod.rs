@@ -30,8 +30,14 @@ pub fn accept_key(key: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha.finalize())
 }
 
-/// Splits a comma-separated header value into trimmed, non-empty tokens.
-pub(crate) fn tokens(value: &str) -> impl Iterator<Item = &str> {
+/// Splits a comma-separated header value into trimmed, non-empty
+/// elements (RFC 9110 section 5.6.1).
+///
+/// ```
+/// let items: Vec<&str> = pushwire_proto::handshake::list_items(" a, ,b ;x=1").collect();
+/// assert_eq!(items, ["a", "b ;x=1"]);
+/// ```
+pub fn list_items(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|t| !t.is_empty())
 }
 

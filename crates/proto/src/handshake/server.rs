@@ -2,7 +2,7 @@
 
 use base64::Engine;
 
-use super::{accept_key, tokens, HandshakeError, MAX_HEADERS};
+use super::{accept_key, list_items, HandshakeError, MAX_HEADERS};
 use crate::deflate::{accept_offer, parse_extensions, DeflateConfig, DeflateParams, Extension};
 
 /// A parsed HTTP/1.1 request head.
@@ -106,9 +106,9 @@ impl ClientOffer {
             let text = std::str::from_utf8(value)
                 .map_err(|_| HandshakeError::Malformed("non-UTF-8 header value"))?;
             if name.eq_ignore_ascii_case("upgrade") {
-                upgrade |= tokens(text).any(|t| t.eq_ignore_ascii_case("websocket"));
+                upgrade |= list_items(text).any(|t| t.eq_ignore_ascii_case("websocket"));
             } else if name.eq_ignore_ascii_case("connection") {
-                connection |= tokens(text).any(|t| t.eq_ignore_ascii_case("upgrade"));
+                connection |= list_items(text).any(|t| t.eq_ignore_ascii_case("upgrade"));
             } else if name.eq_ignore_ascii_case("sec-websocket-version") {
                 version = Some(text.trim());
             } else if name.eq_ignore_ascii_case("sec-websocket-key") {
@@ -116,7 +116,7 @@ impl ClientOffer {
                     return Err(HandshakeError::BadRequest("Sec-WebSocket-Key repeated"));
                 }
             } else if name.eq_ignore_ascii_case("sec-websocket-protocol") {
-                protocols.extend(tokens(text).map(str::to_owned));
+                protocols.extend(list_items(text).map(str::to_owned));
             } else if name.eq_ignore_ascii_case("sec-websocket-extensions") {
                 if !extensions.is_empty() {
                     extensions.push(',');

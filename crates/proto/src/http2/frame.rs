@@ -9,6 +9,10 @@ use super::ErrorCode;
 /// The length of a frame header.
 pub const HEADER_LEN: usize = 9;
 
+/// The client connection preface (RFC 9113 section 3.4): what every
+/// HTTP/2 client sends first, before its SETTINGS.
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 /// The largest frame payload every endpoint accepts, and the initial
 /// `SETTINGS_MAX_FRAME_SIZE`.
 pub const DEFAULT_MAX_FRAME_SIZE: u32 = 1 << 14;

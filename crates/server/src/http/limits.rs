@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::StatusCode;
@@ -89,7 +89,7 @@ impl ConnectionLimits {
         let refusal = if self.max_total.is_some_and(|max| total > max) {
             Some(Refusal::ServerFull)
         } else if let Some(max) = self.max_per_ip {
-            let mut per_ip = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut per_ip = crate::task::lock(&self.per_ip);
             if per_ip.get(&client).is_some_and(|&open| open >= max) || max == 0 {
                 Some(Refusal::TooManyFromAddress)
             } else {
@@ -113,7 +113,7 @@ impl ConnectionLimits {
     fn release(&self, client: IpAddr) {
         self.total.fetch_sub(1, Ordering::AcqRel);
         if self.max_per_ip.is_some() {
-            let mut per_ip = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut per_ip = crate::task::lock(&self.per_ip);
             if let Some(open) = per_ip.get_mut(&client) {
                 *open -= 1;
                 if *open == 0 {

@@ -148,8 +148,8 @@ impl<T: Clone> Log<T> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
         // A panic while holding the lock leaves the log consistent (every
-        // update is a push, a pop and an increment), so poison is ignored.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        // update is a push, a pop and an increment).
+        crate::task::lock(&self.state)
     }
 }
 

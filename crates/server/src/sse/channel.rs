@@ -68,7 +68,7 @@ impl Shared {
     /// The state, even if a thread panicked while holding the lock (the
     /// state is valid after every step).
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        crate::task::lock(&self.state)
     }
 
     /// Queues `event` if the receiver is there and has room.

@@ -4,7 +4,7 @@
 
 use http::{HeaderMap, Method, Request, Version};
 use pushwire_proto::deflate::parse_extensions;
-use pushwire_proto::handshake::{ClientOffer, HandshakeError};
+use pushwire_proto::handshake::{list_items, ClientOffer, HandshakeError};
 
 /// `Ok(None)`: the request asks for no WebSocket.
 pub(super) fn read_offer<B>(req: &Request<B>) -> Result<Option<ClientOffer>, HandshakeError> {
@@ -83,12 +83,7 @@ fn tokens(headers: &HeaderMap, name: &str) -> Result<Vec<String>, HandshakeError
         let text = value
             .to_str()
             .map_err(|_| HandshakeError::Malformed("non-ASCII header value"))?;
-        out.extend(
-            text.split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned),
-        );
+        out.extend(list_items(text).map(str::to_owned));
     }
     Ok(out)
 }

@@ -1,6 +1,6 @@
 //! Read and write halves of a connection, for use from two tasks.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use pushwire_proto::{CloseCode, CloseFrame, Message};
@@ -8,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::WebSocket;
 use crate::error::Error;
+use crate::task::lock;
 
 /// Which half is polling.
 #[derive(Debug, Clone, Copy)]
@@ -55,10 +56,6 @@ pub(super) fn split<S>(ws: WebSocket<S>) -> (WsReader<S>, WsWriter<S>) {
         },
         WsWriter { shared },
     )
-}
-
-fn lock<S>(shared: &Mutex<WebSocket<S>>) -> MutexGuard<'_, WebSocket<S>> {
-    shared.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The receiving half of a split [`WebSocket`]. Pings are still answered.

@@ -5,7 +5,7 @@
 //! first wanted.
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -13,6 +13,7 @@ use http_body::{Frame, SizeHint};
 
 use super::decode::Piece;
 use crate::http::body::BoxError;
+use crate::task::lock;
 
 /// A body's slot, shared by its two ends.
 #[derive(Debug, Default)]
@@ -23,10 +24,6 @@ struct Slot {
     sender: Option<Waker>,
     receiver_gone: bool,
     sender_gone: bool,
-}
-
-fn lock(slot: &Mutex<Slot>) -> MutexGuard<'_, Slot> {
-    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A new body: the connection's end and the service's.

@@ -7,12 +7,9 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use pushwire_proto::http2::frame::{self, FrameError, FrameHeader, HEADER_LEN};
+use pushwire_proto::http2::frame::{self, FrameError, FrameHeader, HEADER_LEN, PREFACE};
 use pushwire_proto::http2::ErrorCode;
 use tokio::io::AsyncRead;
-
-/// What a client sends first (RFC 9113 section 3.4).
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// The read buffer's size: a 16 KiB message and its frame header, or a
 /// burst of small ones, in one system call. No larger, so the allocator

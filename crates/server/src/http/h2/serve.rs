@@ -27,6 +27,7 @@ use super::tasks::{StreamSpawner, StreamTask, StreamTasks};
 use crate::http::body::BoxError;
 use crate::http::request_body::RequestBody;
 use crate::http::upgrade_slot::upgrade_slot;
+use crate::task::lock;
 use crate::task::poll_rounds::PollRounds;
 use crate::task::wake_flag::WakeFlag;
 
@@ -175,10 +176,6 @@ where
         Poll::Pending
     })
     .await
-}
-
-fn lock(shared: &SharedConn) -> std::sync::MutexGuard<'_, Conn> {
-    shared.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Where reading a connection stands.

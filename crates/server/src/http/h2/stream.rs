@@ -175,7 +175,7 @@ impl StreamRef {
     }
 
     fn lock(&self) -> MutexGuard<'_, Conn> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        crate::task::lock(&self.conn)
     }
 
     /// The stream's identifier.
