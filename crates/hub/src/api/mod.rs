@@ -159,6 +159,7 @@ impl Hub {
         let (_, opts) = self.namespaces.resolve(channel)?;
         let opts = opts.clone();
         let parts = PublicationParts {
+            channel,
             data,
             info: None,
             tags,

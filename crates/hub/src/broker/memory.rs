@@ -28,7 +28,7 @@ pub const IDEMPOTENCY_MAX_KEYS: usize = 100_000;
 /// let mut b = MemoryBroker::new([7; 32]);
 /// let opts = PublishOptions { history_size: 10, history_ttl: Duration::from_secs(60),
 ///     history_meta_ttl: Duration::from_secs(3600), ..Default::default() };
-/// let parts = PublicationParts { data: b"{}", info: None, tags: None };
+/// let parts = PublicationParts { channel: "chat", data: b"{}", info: None, tags: None };
 /// let r = b.publish(Timestamp::from_secs(1), "chat", parts, &opts).unwrap();
 /// assert_eq!(r.position.unwrap().offset, 1);
 /// ```

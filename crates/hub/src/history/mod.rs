@@ -28,20 +28,25 @@ pub struct StreamPosition {
     pub epoch: String,
 }
 
-/// A publication as stored and sent: its offset and its encoded
-/// `{"data":..,"info":..,"offset":..,"tags":..}` object, shared by every
-/// subscriber and every history read.
+/// A publication as stored and sent: its offset, its encoded
+/// `{"push":{"channel":..,"pub":{...}}}` push shared by every subscriber, and
+/// the `{"data":..,"info":..,"offset":..,"tags":..}` object inside it (a slice
+/// of the same buffer) for history reads and recovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publication {
     /// Offset in the stream (0 when the channel keeps no history).
     pub offset: u64,
     /// The encoded publication object.
     pub json: Bytes,
+    /// The encoded push carrying it.
+    pub push: Bytes,
 }
 
 /// What a publication is made of, before the broker gives it an offset.
 #[derive(Debug, Clone, Copy)]
 pub struct PublicationParts<'a> {
+    /// The channel.
+    pub channel: &'a str,
     /// The data: valid JSON.
     pub data: &'a [u8],
     /// The publisher's ClientInfo JSON (client-side publishes only).
@@ -51,12 +56,12 @@ pub struct PublicationParts<'a> {
 }
 
 impl PublicationParts<'_> {
-    /// Encodes the publication with its offset.
+    /// Encodes the publication with its offset: one buffer holds the push,
+    /// the publication object is a slice of it.
     pub fn encode(&self, offset: u64) -> Publication {
-        Publication {
-            offset,
-            json: reply::publication(self.data, self.info, offset, self.tags),
-        }
+        let (push, json) =
+            reply::publication_push(self.channel, self.data, self.info, offset, self.tags);
+        Publication { offset, json, push }
     }
 }
 

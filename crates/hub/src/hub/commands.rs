@@ -413,6 +413,7 @@ impl Hub {
             None => reply::client_info(&c.user, &c.id, c.conn_info.as_deref(), None),
         };
         let parts = PublicationParts {
+            channel: &channel,
             data: data.get().as_bytes(),
             info: Some(&info),
             tags: None,

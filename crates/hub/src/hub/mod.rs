@@ -383,12 +383,11 @@ impl Hub {
 
     /// Delivers an encoded publication to the channel's subscribers on this
     /// node: the push is encoded once and the same bytes queued for each.
-    pub(crate) fn deliver(&mut self, channel: &str, publication: &Bytes) {
+    pub(crate) fn deliver(&mut self, channel: &str, push: &Bytes) {
         let Some(ch) = self.channels.get(channel) else {
             return;
         };
-        let push = reply::push_pub(channel, publication);
-        let bare = reply::unwrap_push(&push);
+        let bare = reply::unwrap_push(push);
         let name = ch.name.clone();
         let (bound, policy) = (ch.opts.queue_max_size, ch.opts.slow_consumer_policy);
         let mut slow: Vec<ConnId> = Vec::new();
@@ -499,7 +498,7 @@ impl Hub {
         let r = self.broker.publish(now, channel, parts, &popts)?;
         if !r.suppressed {
             self.stats.publications_total += 1;
-            self.deliver(channel, &r.publication.json);
+            self.deliver(channel, &r.publication.push);
         }
         Ok(r)
     }

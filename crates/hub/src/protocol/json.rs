@@ -77,7 +77,7 @@ impl JsonWriter {
 
     pub(crate) fn u64(&mut self, k: &str, v: u64) -> &mut Self {
         self.key(k);
-        self.buf.extend_from_slice(v.to_string().as_bytes());
+        write_u64(&mut self.buf, v);
         self
     }
 
@@ -139,4 +139,19 @@ impl JsonWriter {
 pub(crate) fn write_str(buf: &mut Vec<u8>, s: &str) {
     // Writing to a Vec cannot fail and a &str always serialises.
     let _ = serde_json::to_writer(&mut *buf, s);
+}
+
+/// Appends the decimal digits of `v` without allocating.
+pub(crate) fn write_u64(buf: &mut Vec<u8>, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
 }
