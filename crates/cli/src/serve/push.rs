@@ -36,7 +36,7 @@ use hyper::header::{
     ORIGIN, VARY,
 };
 use hyper::{Method, Request, Response, StatusCode};
-use pushwire::longpoll::{self, Log};
+use pushwire::longpoll::{self, History};
 use pushwire::proto::sse::Event;
 use pushwire::sse::{last_event_id, Sse};
 use pushwire::RequestBody;
@@ -55,13 +55,13 @@ const TICK: Duration = Duration::from_millis(250);
 
 /// The state of the push routes.
 pub struct Push {
-    log: Arc<Log<String>>,
+    log: Arc<History<String>>,
 }
 
 impl Default for Push {
     fn default() -> Self {
         Push {
-            log: Arc::new(Log::new(LOG_CAPACITY)),
+            log: Arc::new(History::new(LOG_CAPACITY)),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Long polling: a bounded in-memory message log with sequence numbers,
+//! Long polling: a [`History`] — the last messages published, numbered —
 //! and held requests that return when a message arrives or a timeout
 //! passes.
 //!
@@ -9,7 +9,7 @@
 //! the cursor asked for, so nothing published between two polls is lost
 //! or sent twice.
 //!
-//! The log keeps only its last `capacity` messages. A cursor older than
+//! The history keeps only its last `capacity` messages. A cursor older than
 //! that window, or newer than anything published (the server restarted),
 //! gets a batch with [`reset`](Batch::reset) set: the client has missed
 //! messages and should resynchronize; the batch still carries everything
@@ -17,10 +17,10 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use pushwire::longpoll::Log;
+//! use pushwire::longpoll::History;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let log = Log::new(100);
+//! let log = History::new(100);
 //! log.publish("a".to_string());
 //! log.publish("b".to_string());
 //! let batch = log.poll(0, Duration::from_secs(25)).await; // returns at once
@@ -39,10 +39,11 @@ use tokio::sync::watch;
 /// The default time a poll is held before it returns empty.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(25);
 
-/// A bounded, shareable (put it in an `Arc`) log of messages numbered
-/// 1, 2, 3…, with waiters woken when one is published.
+/// The last messages published, numbered 1, 2, 3… (a ring: the oldest
+/// go once `capacity` is reached), shareable in an `Arc`, with waiters
+/// woken when one is published.
 #[derive(Debug)]
-pub struct Log<T> {
+pub struct History<T> {
     state: Mutex<State<T>>,
     /// The sequence number of the newest message; waiters watch it.
     latest: watch::Sender<u64>,
@@ -66,15 +67,15 @@ pub struct Batch<T> {
     /// The messages after the requested cursor, oldest first.
     pub messages: Vec<T>,
     /// Messages between the requested cursor and these were lost: the
-    /// cursor was older than the retained window, or newer than the log.
+    /// cursor was older than the retained window, or newer than the history.
     pub reset: bool,
 }
 
-impl<T: Clone> Log<T> {
-    /// An empty log retaining the last `capacity` messages (at least 1).
+impl<T: Clone> History<T> {
+    /// An empty history retaining the last `capacity` messages (at least 1).
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
-        Log {
+        History {
             state: Mutex::new(State {
                 capacity,
                 messages: VecDeque::with_capacity(capacity.min(1024)),
@@ -147,7 +148,7 @@ impl<T: Clone> Log<T> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
-        // A panic while holding the lock leaves the log consistent (every
+        // A panic while holding the lock leaves the history consistent (every
         // update is a push, a pop and an increment).
         crate::task::lock(&self.state)
     }
@@ -202,7 +203,7 @@ mod tests {
 
     #[test]
     fn reads_after_the_cursor_and_resets_outside_the_window() {
-        let log = Log::new(3);
+        let log = History::new(3);
         assert_eq!(
             log.read(0),
             Batch {
@@ -249,7 +250,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn poll_waits_for_a_publish_or_the_timeout() {
-        let log = std::sync::Arc::new(Log::new(10));
+        let log = std::sync::Arc::new(History::new(10));
         let started = tokio::time::Instant::now();
         let empty = log.poll(0, Duration::from_secs(25)).await;
         assert_eq!(
