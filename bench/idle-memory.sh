@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Server memory per idle WebSocket connection: runs the idle_memory example
-# (crates/server/examples/idle_memory.rs) against `pushwire echo` for
+# Server memory per idle WebSocket connection: runs the idle_memory probe
+# (bench/probes/src/bin/idle_memory/) against `pushwire echo` for
 # 1,000 and 10,000 connections, with and without permessage-deflate, and
 # prints a markdown table. Target: <= 1 KiB of RSS per idle connection.
 #
@@ -45,11 +45,15 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((max_n + 200)) ]; t
 fi
 
 echo "building (release)..." >&2
-cargo build --release --quiet -p pushwire-cli -p pushwire --bins --examples
+cargo build --release --quiet -p pushwire-cli --bins
+(cd bench && cargo build --release --quiet -p pushwire-probes --bin idle_memory)
 
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-server="$target_dir/release/pushwire"
-example="$target_dir/release/examples/idle_memory"
+target_dir() { # target_dir DIR: the cargo target directory of the workspace in DIR
+  (cd "$1" && cargo metadata --format-version 1 --no-deps) |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
+}
+server="$(target_dir .)/release/pushwire"
+probe="$(target_dir bench)/release/idle_memory"
 
 extra=()
 [ -n "$arena" ] && extra+=(--child-env "MALLOC_ARENA_MAX=$arena")
@@ -65,7 +69,7 @@ for n in $counts; do
     args=(--server-bin "$server" --connections "$n" --json "${extra[@]}")
     [ "$deflate" = yes ] && args+=(--deflate)
     echo "running: N=$n deflate=$deflate" >&2
-    if ! out=$("$example" "${args[@]}"); then
+    if ! out=$("$probe" "${args[@]}"); then
       echo "idle_memory failed for N=$n deflate=$deflate" >&2
       exit 1
     fi

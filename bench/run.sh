@@ -29,7 +29,8 @@ say "building pushwire (release)"
 (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --quiet -p pushwire-cli)
 
 say "building the load generator and the Rust peers (release)"
-(cd "$BENCH" && CARGO_TARGET_DIR="$BENCH/target" cargo build --release --quiet --workspace)
+(cd "$BENCH" && CARGO_TARGET_DIR="$BENCH/target" cargo build --release --quiet \
+  -p pushwire-bench -p fastwebsockets-echo -p tungstenite-echo)
 
 node_dir="$BENCH/peers/node"
 if command -v npm >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Server memory per idle Server-Sent Events stream: runs the sse_idle
-# example (crates/server/examples/sse_idle.rs) with N streams over
+# probe (bench/probes/src/bin/sse_idle/) with N streams over
 # HTTP/1.1 (one connection each) and over HTTP/2 (100 streams per h2c
 # connection), reads the server's VmRSS from /proc/PID/status before and
 # after, and prints a markdown table. Target (issue 3): 10,000 streams on
@@ -51,9 +51,10 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((max_n + 200)) ]; t
 fi
 
 echo "building (release)..." >&2
-cargo build --release --quiet -p pushwire --example sse_idle
+cd bench
+cargo build --release --quiet -p pushwire-probes --bin sse_idle
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-bin="$target_dir/release/examples/sse_idle"
+bin="$target_dir/release/sse_idle"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pushwire-sse-idle.XXXXXX")
 server_pid="" client_pid=""

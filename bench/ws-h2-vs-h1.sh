@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # WebSocket echo throughput over HTTP/2 (RFC 8441 extended CONNECT, h2c)
 # against WebSocket over HTTP/1.1 (Upgrade), same server, same load: runs
-# the ws_h2_vs_h1 example (crates/server/examples/ws_h2_vs_h1.rs) and
+# the ws_h2_vs_h1 probe (bench/probes/src/bin/ws_h2_vs_h1/) and
 # prints a markdown table. Target (issue 3): h2 >= 0.7 x h1 everywhere.
 #
 #   bench/ws-h2-vs-h1.sh                  the table
@@ -45,9 +45,10 @@ server_core=${SERVER_CORE:-0}
 load_core=${LOAD_CORE:-1}
 
 echo "building (release)..." >&2
-cargo build --release --quiet -p pushwire --example ws_h2_vs_h1
+cd bench
+cargo build --release --quiet -p pushwire-probes --bin ws_h2_vs_h1
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-bin="$target_dir/release/examples/ws_h2_vs_h1"
+bin="$target_dir/release/ws_h2_vs_h1"
 
 server_out=$(mktemp "${TMPDIR:-/tmp}/pushwire-ws-h2-vs-h1.XXXXXX")
 taskset -c "$server_core" "$bin" server >"$server_out" 2>&1 &
