@@ -5,27 +5,19 @@
 
 mod common;
 
-use std::net::SocketAddr;
-
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use common::{h2_client, h2_get, h2_websocket, raw_request, round_trip, LIMIT};
+use common::http1::raw_request;
+use common::http2::{h2_client, h2_get, h2_websocket};
+use common::ws::{echo, round_trip};
+use common::{TestServer, LIMIT};
 use hyper::service::service_fn;
 use pushwire::axum::WebSocketUpgrade;
-use pushwire::upgrade::UpgradedStream;
+use pushwire::Message;
 use pushwire::RequestBody;
-use pushwire::{Message, Server, WebSocket};
 use tokio::net::TcpStream;
 use tower::ServiceExt;
-
-async fn echo(mut ws: WebSocket<UpgradedStream>) {
-    while let Some(Ok(message)) = ws.recv().await {
-        if message.is_data() && ws.send(message).await.is_err() {
-            break;
-        }
-    }
-}
 
 async fn require(upgrade: WebSocketUpgrade) -> Response {
     upgrade.protocols(["chat"]).on_upgrade(echo)
@@ -38,21 +30,19 @@ async fn accept(upgrade: Option<WebSocketUpgrade>) -> Response {
     }
 }
 
-async fn start() -> SocketAddr {
+async fn start() -> TestServer {
     let app: Router = Router::new()
         .route("/echo", any(require))
         .route("/accept", any(accept))
         .route("/healthz", any(|| async { "ok" }));
-    let server = Server::bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
     let service = service_fn(move |req: hyper::Request<RequestBody>| app.clone().oneshot(req));
-    tokio::spawn(server.serve(service));
-    addr
+    TestServer::serve(|s| s, (), service).await
 }
 
 #[tokio::test]
 async fn extractor_over_http1() {
-    let addr = start().await;
+    let server = start().await;
+    let addr = server.addr;
     let mut ws = pushwire::ClientBuilder::new(format!("ws://{addr}/echo"))
         .protocol("chat")
         .connect()
@@ -90,7 +80,8 @@ async fn extractor_over_http1() {
 
 #[tokio::test]
 async fn extractor_over_http2() {
-    let addr = start().await;
+    let server = start().await;
+    let addr = server.addr;
     let mut client = h2_client(TcpStream::connect(addr).await.unwrap()).await;
     let mut ws = h2_websocket(&mut client, "/echo").await;
     assert_eq!(ws.protocol(), Some("chat"));

@@ -5,13 +5,14 @@
 mod common;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
-use common::{h2_client, h2_get, h2_websocket, raw_request, LIMIT};
+use common::http1::raw_request;
+use common::http2::{h2_client, h2_get, h2_websocket};
+use common::{TestServer, LIMIT};
 use http::{Request, Response};
 use hyper::service::service_fn;
 use pushwire::RequestBody;
-use pushwire::{Body, Message, Server, WebSocketLayer};
+use pushwire::{Body, Message, WebSocketLayer};
 use tokio::net::TcpStream;
 use tower_layer::Layer;
 
@@ -27,7 +28,7 @@ async fn page(req: Request<RequestBody>) -> Result<Response<Body>, Infallible> {
 
 /// Serves the layer over `page`: each WebSocket is greeted with its path
 /// and a header of the request, then echoes.
-async fn start() -> SocketAddr {
+async fn start() -> TestServer {
     let layer = WebSocketLayer::new(|mut ws, req: Request<()>| async move {
         let agent = req
             .headers()
@@ -51,10 +52,7 @@ async fn start() -> SocketAddr {
         }
     })
     .protocols(["chat"]);
-    let server = Server::bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.serve(layer.layer(service_fn(page))));
-    addr
+    TestServer::serve(|s| s, (), layer.layer(service_fn(page))).await
 }
 
 async fn recv_text<S>(ws: &mut pushwire::WebSocket<S>) -> String
@@ -71,7 +69,8 @@ where
 
 #[tokio::test]
 async fn any_route_upgrades_over_http1_and_plain_requests_pass_through() {
-    let addr = start().await;
+    let server = start().await;
+    let addr = server.addr;
     for path in ["/", "/rooms/42"] {
         let mut ws = pushwire::ClientBuilder::new(format!("ws://{addr}{path}"))
             .protocol("chat")
@@ -104,7 +103,8 @@ async fn any_route_upgrades_over_http1_and_plain_requests_pass_through() {
 
 #[tokio::test]
 async fn any_route_upgrades_over_http2() {
-    let addr = start().await;
+    let server = start().await;
+    let addr = server.addr;
     let mut client = h2_client(TcpStream::connect(addr).await.unwrap()).await;
     assert_eq!(
         h2_get(&mut client, "/about").await,

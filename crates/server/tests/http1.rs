@@ -6,7 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{raw_request, read_head, round_trip, TestServer, LIMIT};
+use common::http1::{raw_request, read_head};
+use common::ws::round_trip;
+use common::{TestServer, LIMIT};
 use pushwire::{ClientBuilder, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -2,10 +2,12 @@
 //! request bodies by length and chunked, `Expect: 100-continue`,
 //! HTTP/1.0, `Connection: close`, HEAD, streamed responses, malformed
 //! requests, `Date`, bodiless statuses, failing services and unread
-//! bodies. The client is a raw TCP socket and a small response parser, so
-//! these tests hold for any HTTP/1.1 implementation behind `Server`.
+//! bodies. The client (`common::http1::Conn`) is a raw TCP socket and a
+//! small response parser, so these tests hold for any HTTP/1.1
+//! implementation behind `Server`.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,19 +15,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::http1::{get, post, Chunk, Conn, Framing, Read};
+use common::TestServer;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::BodyExt;
 use hyper::service::service_fn;
 use pushwire::server::BoxError;
-use pushwire::{Body, RequestBody, Server};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
-
-/// How long any single step of a test may take.
-const LIMIT: Duration = Duration::from_secs(5);
+use pushwire::{Body, RequestBody};
+use tokio::sync::mpsc;
 
 // ---------------------------------------------------------------------
 // The application under test.
@@ -147,36 +145,15 @@ async fn route(req: Request<RequestBody>, state: Arc<State>) -> Result<Response<
 }
 
 /// A running server; stops when dropped.
-struct TestServer {
-    addr: SocketAddr,
-    state: Arc<State>,
-    task: JoinHandle<std::io::Result<()>>,
-    _stop: oneshot::Sender<()>,
+/// Serves [`route`] with its state.
+async fn start() -> TestServer<Arc<State>> {
+    let state = Arc::new(State::default());
+    let shared = state.clone();
+    let service = service_fn(move |req| route(req, shared.clone()));
+    TestServer::serve(|s| s, state, service).await
 }
 
-impl TestServer {
-    async fn start() -> TestServer {
-        let server = Server::bind("127.0.0.1:0").await.unwrap();
-        let addr = server.local_addr().unwrap();
-        let state = Arc::new(State::default());
-        let shared = state.clone();
-        let service = service_fn(move |req| route(req, shared.clone()));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.serve_with_shutdown(service, async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            addr,
-            state,
-            task,
-            _stop: stop,
-        }
-    }
-
-    async fn connect(&self) -> Conn {
-        Conn::open(self.addr).await
-    }
-
+impl TestServer<Arc<State>> {
     fn calls(&self) -> usize {
         self.state.calls.load(Ordering::SeqCst)
     }
@@ -184,7 +161,7 @@ impl TestServer {
     /// The server still runs and serves a new connection.
     async fn assert_still_serving(&self) {
         assert!(!self.task.is_finished(), "the server stopped");
-        let mut conn = self.connect().await;
+        let mut conn = self.http1().await;
         conn.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
         let response = conn.response().await;
         assert_eq!(response.status, 200);
@@ -193,362 +170,8 @@ impl TestServer {
 }
 
 // ---------------------------------------------------------------------
-// The client: raw bytes out, responses parsed by RFC 9112 section 6.
+// Helpers of the tests.
 // ---------------------------------------------------------------------
-
-/// How a response's body was delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    /// No body by the rules (HEAD, 1xx, 204, 304).
-    Bodiless,
-    ContentLength,
-    Chunked,
-    /// Read until the server closed the connection.
-    Close,
-}
-
-#[derive(Debug)]
-struct Resp {
-    version: String,
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    trailers: Vec<(String, String)>,
-    framing: Framing,
-}
-
-impl Resp {
-    /// The values of the header `name` (case-insensitively).
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    /// The one value of the header `name`, if present.
-    fn header(&self, name: &str) -> Option<&str> {
-        let values = self.all(name);
-        assert!(values.len() <= 1, "{name} more than once: {self:?}");
-        values.first().copied()
-    }
-
-    /// Whether the comma-separated header `name` holds `token`.
-    fn has_token(&self, name: &str, token: &str) -> bool {
-        self.all(name)
-            .iter()
-            .flat_map(|v| v.split(','))
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    }
-
-    fn text(&self) -> &str {
-        std::str::from_utf8(&self.body).unwrap()
-    }
-
-    /// Asserts a 200 whose body is `body`.
-    #[track_caller]
-    fn assert_ok(&self, body: &str) {
-        assert_eq!(
-            (self.status, String::from_utf8_lossy(&self.body).as_ref()),
-            (200, body),
-            "{self:?}"
-        );
-    }
-}
-
-/// What reading a response found.
-#[derive(Debug)]
-enum Read {
-    Response(Resp),
-    /// The connection closed (or was reset) before any byte of a response.
-    Closed,
-    /// The connection closed in the middle of a response's body.
-    Truncated {
-        head: Resp,
-        why: String,
-    },
-}
-
-/// One piece of a chunked body.
-#[derive(Debug, PartialEq, Eq)]
-enum Chunk {
-    Data(Vec<u8>),
-    /// The last chunk, with the trailer section.
-    End(Vec<(String, String)>),
-}
-
-/// A raw HTTP/1.1 client connection.
-struct Conn {
-    tcp: TcpStream,
-    /// Received, not yet parsed.
-    buf: Vec<u8>,
-    closed: bool,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> Conn {
-        let tcp = tokio::time::timeout(LIMIT, TcpStream::connect(addr))
-            .await
-            .expect("connect in time")
-            .unwrap();
-        tcp.set_nodelay(true).unwrap();
-        Conn {
-            tcp,
-            buf: Vec::new(),
-            closed: false,
-        }
-    }
-
-    async fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        tokio::time::timeout(LIMIT, self.tcp.write_all(bytes.as_ref()))
-            .await
-            .expect("write in time")
-            .unwrap();
-    }
-
-    /// Sends to a server that may have closed the connection already:
-    /// false if it had.
-    async fn try_send(&mut self, bytes: impl AsRef<[u8]>) -> bool {
-        tokio::time::timeout(LIMIT, self.tcp.write_all(bytes.as_ref()))
-            .await
-            .expect("write in time")
-            .is_ok()
-    }
-
-    /// Sends `bytes` in pieces of `piece` bytes, pausing between them so
-    /// that the server reads them separately.
-    async fn send_slowly(&mut self, bytes: &[u8], piece: usize) {
-        for piece in bytes.chunks(piece) {
-            self.send(piece).await;
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-
-    /// Reads more bytes; false when the connection closed.
-    async fn fill(&mut self) -> bool {
-        if self.closed {
-            return false;
-        }
-        let mut chunk = [0u8; 16 << 10];
-        let n = match tokio::time::timeout(LIMIT, self.tcp.read(&mut chunk)).await {
-            Err(_) => panic!(
-                "no bytes within {LIMIT:?}; unparsed: {:?}",
-                String::from_utf8_lossy(&self.buf)
-            ),
-            Ok(Ok(n)) => n,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
-            Ok(Err(e)) => panic!("read failed: {e}"),
-        };
-        self.buf.extend_from_slice(&chunk[..n]);
-        if n == 0 {
-            self.closed = true;
-        }
-        n > 0
-    }
-
-    /// A CRLF-terminated line (without the CRLF); `None` on close.
-    async fn line(&mut self) -> Option<String> {
-        loop {
-            if let Some(at) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8(self.buf[..at].to_vec()).expect("an ASCII line");
-                assert!(!line.contains('\n'), "bare LF in {line:?}");
-                self.buf.drain(..at + 2);
-                return Some(line);
-            }
-            if !self.fill().await {
-                return None;
-            }
-        }
-    }
-
-    /// Exactly `n` bytes; `None` on close before them.
-    async fn take(&mut self, n: usize) -> Option<Vec<u8>> {
-        while self.buf.len() < n {
-            if !self.fill().await {
-                return None;
-            }
-        }
-        Some(self.buf.drain(..n).collect())
-    }
-
-    /// Field lines up to the blank line; `None` on close before it.
-    async fn fields(&mut self) -> Option<Vec<(String, String)>> {
-        let mut fields = Vec::new();
-        loop {
-            let line = self.line().await?;
-            if line.is_empty() {
-                return Some(fields);
-            }
-            let (name, value) = line.split_once(':').expect("a field line with a colon");
-            assert!(
-                !name.is_empty() && !name.contains([' ', '\t']),
-                "bad field name in {line:?}"
-            );
-            fields.push((name.to_owned(), value.trim().to_owned()));
-        }
-    }
-
-    /// A response head; `None` if the connection closed before any byte.
-    async fn head(&mut self) -> Option<Resp> {
-        if self.buf.is_empty() && !self.fill().await {
-            return None;
-        }
-        let Some(status_line) = self.line().await else {
-            panic!(
-                "closed within a status line: {:?}",
-                String::from_utf8_lossy(&self.buf)
-            )
-        };
-        let mut parts = status_line.splitn(3, ' ');
-        let version = parts.next().unwrap().to_owned();
-        assert!(
-            version == "HTTP/1.1" || version == "HTTP/1.0",
-            "status line {status_line:?}"
-        );
-        let code = parts.next().expect("a status code");
-        assert_eq!(code.len(), 3, "status line {status_line:?}");
-        let status: u16 = code.parse().expect("a numeric status");
-        assert!(parts.next().is_some(), "no reason phrase: {status_line:?}");
-        let headers = self.fields().await.expect("closed within the head");
-        Some(Resp {
-            version,
-            status,
-            headers,
-            body: Vec::new(),
-            trailers: Vec::new(),
-            framing: Framing::Bodiless,
-        })
-    }
-
-    /// The next piece of a chunked body; `None` if the connection closed
-    /// before all of it arrived.
-    async fn chunk(&mut self) -> Option<Chunk> {
-        let size_line = self.line().await?;
-        let size = size_line.split(';').next().unwrap().trim();
-        let size = usize::from_str_radix(size, 16)
-            .unwrap_or_else(|_| panic!("bad chunk-size line {size_line:?}"));
-        if size == 0 {
-            return Some(Chunk::End(self.fields().await?));
-        }
-        let data = self.take(size + 2).await?;
-        assert_eq!(&data[size..], b"\r\n", "chunk data not followed by CRLF");
-        Some(Chunk::Data(data[..size].to_vec()))
-    }
-
-    /// Reads one response (a 1xx included) to a request of `method`,
-    /// framed as RFC 9112 section 6.3 says.
-    async fn read(&mut self, method: &str) -> Read {
-        let Some(mut resp) = self.head().await else {
-            return Read::Closed;
-        };
-        let status = resp.status;
-        if method == "HEAD" || (100..200).contains(&status) || status == 204 || status == 304 {
-            return Read::Response(resp);
-        }
-        let te = resp.all("transfer-encoding").join(",");
-        if !te.is_empty() {
-            assert!(
-                te.trim().eq_ignore_ascii_case("chunked"),
-                "unexpected transfer-encoding {te:?}"
-            );
-            // RFC 9112 section 6.2: never both.
-            assert!(
-                resp.all("content-length").is_empty(),
-                "both transfer-encoding and content-length: {resp:?}"
-            );
-            resp.framing = Framing::Chunked;
-            loop {
-                match self.chunk().await {
-                    Some(Chunk::Data(data)) => resp.body.extend_from_slice(&data),
-                    Some(Chunk::End(trailers)) => {
-                        resp.trailers = trailers;
-                        return Read::Response(resp);
-                    }
-                    None => {
-                        return Read::Truncated {
-                            head: resp,
-                            why: "closed within the chunked body".into(),
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(length) = resp.header("content-length") {
-            let length: usize = length.parse().expect("a numeric content-length");
-            resp.framing = Framing::ContentLength;
-            let Some(body) = self.take(length).await else {
-                return Read::Truncated {
-                    head: resp,
-                    why: format!("closed before {length} body bytes"),
-                };
-            };
-            resp.body = body;
-            return Read::Response(resp);
-        }
-        resp.framing = Framing::Close;
-        while self.fill().await {}
-        resp.body = std::mem::take(&mut self.buf);
-        Read::Response(resp)
-    }
-
-    /// The next response to a request of `method`; panics otherwise.
-    async fn response_to(&mut self, method: &str) -> Resp {
-        match self.read(method).await {
-            Read::Response(resp) => resp,
-            other => panic!("expected a response, got {other:?}"),
-        }
-    }
-
-    /// The next response to a GET (or any method but HEAD).
-    async fn response(&mut self) -> Resp {
-        self.response_to("GET").await
-    }
-
-    /// Sends `request` and returns the response.
-    async fn exchange(&mut self, request: impl AsRef<[u8]>) -> Resp {
-        self.send(request).await;
-        self.response().await
-    }
-
-    /// The server closes the connection with nothing more sent.
-    async fn assert_closed(&mut self) {
-        let more = self.fill().await;
-        assert!(
-            !more && self.buf.is_empty(),
-            "expected the connection to close, got {:?}",
-            String::from_utf8_lossy(&self.buf)
-        );
-    }
-
-    /// Nothing arrives for `wait`, and the connection stays open.
-    async fn assert_quiet(&mut self, wait: Duration) {
-        assert!(self.buf.is_empty(), "unexpected bytes {:?}", self.buf);
-        let mut chunk = [0u8; 1024];
-        match tokio::time::timeout(wait, self.tcp.read(&mut chunk)).await {
-            Err(_) => {}
-            Ok(Ok(0)) => panic!("the connection closed"),
-            Ok(Ok(n)) => panic!(
-                "unexpected bytes {:?}",
-                String::from_utf8_lossy(&chunk[..n])
-            ),
-            Ok(Err(e)) => panic!("read failed: {e}"),
-        }
-    }
-}
-
-/// A GET for `path` on HTTP/1.1.
-fn get(path: &str) -> String {
-    format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")
-}
-
-/// A POST of `body` to `path`, framed by Content-Length.
-fn post(path: &str, body: &str) -> String {
-    format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
 
 /// Seconds since the Unix epoch of an IMF-fixdate (RFC 9110 section
 /// 5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`, its weekday checked.
@@ -646,8 +269,8 @@ fn chunked(body: &[u8], sizes: &[usize]) -> Vec<u8> {
 
 #[tokio::test]
 async fn keep_alive_serves_requests_one_after_another() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     conn.exchange(get("/say/one")).await.assert_ok("one");
     let second = conn.exchange(get("/hello")).await;
     second.assert_ok("hello world");
@@ -665,8 +288,8 @@ async fn keep_alive_serves_requests_one_after_another() {
 
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     // The first is the slowest to answer, and a POST body sits between.
     let requests = [
         get("/slow/300/first"),
@@ -688,8 +311,8 @@ async fn pipelined_requests_are_answered_in_order() {
 
 #[tokio::test]
 async fn content_length_bodies_are_echoed() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     let echoed = conn.exchange(post("/echo", "a request body")).await;
     echoed.assert_ok("a request body");
     // Pushwire's choice: a body of known length goes with Content-Length
@@ -706,8 +329,8 @@ async fn content_length_bodies_are_echoed() {
 
 #[tokio::test]
 async fn a_body_over_a_mebibyte_sent_in_pieces_is_echoed() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     let body = pattern((3 << 19) + 7);
     let mut request = format!(
         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
@@ -720,8 +343,8 @@ async fn a_body_over_a_mebibyte_sent_in_pieces_is_echoed() {
 
 #[tokio::test]
 async fn chunked_bodies_with_extensions_and_trailers_are_echoed() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     conn.send(concat!(
         "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
         "5;ext=1\r\nhello\r\n",
@@ -753,8 +376,8 @@ async fn chunked_bodies_with_extensions_and_trailers_are_echoed() {
 
 #[tokio::test]
 async fn a_chunked_body_over_a_mebibyte_is_echoed() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     let body = pattern((5 << 18) + 3);
     let mut request =
         b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
@@ -764,8 +387,8 @@ async fn a_chunked_body_over_a_mebibyte_is_echoed() {
 
 #[tokio::test]
 async fn requests_arriving_a_few_bytes_at_a_time_are_parsed() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     // Every boundary falls somewhere: in the request line, a field name,
     // the CRLFs, a chunk-size line, chunk data and the trailer section.
     let mut request =
@@ -782,8 +405,8 @@ async fn requests_arriving_a_few_bytes_at_a_time_are_parsed() {
 
 #[tokio::test]
 async fn expect_100_continue_is_answered_before_the_body_is_sent() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     conn.send(
         "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 11\r\n\r\n",
     )
@@ -810,8 +433,8 @@ async fn expect_100_continue_is_answered_before_the_body_is_sent() {
 
 #[tokio::test]
 async fn expect_100_continue_may_get_the_final_status_without_the_body() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     // `/ignore` never reads the body: its response must come without the
     // client sending it (a 100 first is allowed too).
     conn.send(
@@ -829,8 +452,8 @@ async fn expect_100_continue_may_get_the_final_status_without_the_body() {
 
 #[tokio::test]
 async fn an_http10_client_gets_no_100_continue() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     // RFC 9110 section 15.2: a server must not send a 1xx to an HTTP/1.0
     // client.
     conn.send("POST /echo HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody")
@@ -842,15 +465,15 @@ async fn an_http10_client_gets_no_100_continue() {
 
 #[tokio::test]
 async fn http10_without_keep_alive_closes_after_the_response() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     let response = conn.exchange("GET /hello HTTP/1.0\r\n\r\n").await;
     response.assert_ok("hello world");
     assert!(response.version.starts_with("HTTP/1."), "{response:?}");
     assert!(response.all("transfer-encoding").is_empty(), "{response:?}");
     conn.assert_closed().await;
     // A request with a body too.
-    let mut conn = server.connect().await;
+    let mut conn = server.http1().await;
     conn.exchange("POST /echo HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc")
         .await
         .assert_ok("abc");
@@ -859,8 +482,8 @@ async fn http10_without_keep_alive_closes_after_the_response() {
 
 #[tokio::test]
 async fn http10_keep_alive_with_a_known_length_keeps_the_connection() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     for word in ["one", "two"] {
         let response = conn
             .exchange(format!(
@@ -885,8 +508,8 @@ async fn http10_keep_alive_with_a_known_length_keeps_the_connection() {
 
 #[tokio::test]
 async fn connection_close_ends_the_connection_after_the_response() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     let response = conn
         .exchange("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await;
@@ -896,7 +519,7 @@ async fn connection_close_ends_the_connection_after_the_response() {
 
     // A request pipelined after the one with `close` is not processed
     // (RFC 9112 section 9.6).
-    let mut conn = server.connect().await;
+    let mut conn = server.http1().await;
     let requests = [
         "GET /say/first HTTP/1.1\r\nHost: x\r\nconnection: Close\r\n\r\n".to_owned(),
         get("/say/second"),
@@ -911,8 +534,8 @@ async fn connection_close_ends_the_connection_after_the_response() {
 
 #[tokio::test]
 async fn head_gets_the_get_headers_and_no_body() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     conn.send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n").await;
     let head = conn.response_to("HEAD").await;
     assert_eq!(head.status, 200);
@@ -941,8 +564,8 @@ async fn head_gets_the_get_headers_and_no_body() {
 
 #[tokio::test]
 async fn a_streamed_body_is_chunked_for_http11() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     let response = conn.exchange(get("/stream")).await;
     response.assert_ok("alpha-beta-gamma");
     assert_eq!(response.framing, Framing::Chunked);
@@ -956,10 +579,10 @@ async fn a_streamed_body_is_chunked_for_http11() {
 
 #[tokio::test]
 async fn streamed_chunks_are_sent_as_they_are_produced() {
-    let server = TestServer::start().await;
+    let server = start().await;
     let (tx, rx) = mpsc::channel(1);
     *server.state.channel.lock().unwrap() = Some(rx);
-    let mut conn = server.connect().await;
+    let mut conn = server.http1().await;
     conn.send(get("/channel")).await;
     tx.send(Ok(Bytes::from_static(b"first"))).await.unwrap();
     let head = conn.head().await.expect("a response head");
@@ -976,17 +599,17 @@ async fn streamed_chunks_are_sent_as_they_are_produced() {
 
 #[tokio::test]
 async fn a_client_closing_ends_a_waiting_body_at_once() {
-    let server = TestServer::start().await;
+    let server = start().await;
     let (tx, rx) = mpsc::channel::<Result<Bytes, BoxError>>(1);
     *server.state.channel.lock().unwrap() = Some(rx);
-    let mut conn = server.connect().await;
+    let mut conn = server.http1().await;
     conn.send(get("/channel")).await;
     let head = conn.head().await.expect("a response head");
     assert_eq!(head.status, 200);
     // Nothing is written to the connection after this: only its closing
     // tells the server that the client is gone, and the body is dropped.
     drop(conn);
-    tokio::time::timeout(LIMIT, tx.closed())
+    tokio::time::timeout(Duration::from_secs(5), tx.closed())
         .await
         .expect("the body was dropped when the client closed");
     server.assert_still_serving().await;
@@ -994,9 +617,9 @@ async fn a_client_closing_ends_a_waiting_body_at_once() {
 
 #[tokio::test]
 async fn a_streamed_body_is_delimited_by_close_for_http10() {
-    let server = TestServer::start().await;
+    let server = start().await;
     for extra in ["", "Connection: keep-alive\r\n"] {
-        let mut conn = server.connect().await;
+        let mut conn = server.http1().await;
         let response = conn
             .exchange(format!("GET /stream HTTP/1.0\r\n{extra}\r\n"))
             .await;
@@ -1014,9 +637,9 @@ async fn a_streamed_body_is_delimited_by_close_for_http10() {
 
 #[tokio::test]
 async fn a_failing_body_never_looks_complete() {
-    let server = TestServer::start().await;
+    let server = start().await;
     // The body fails at once: no response, or a truncated one.
-    let mut conn = server.connect().await;
+    let mut conn = server.http1().await;
     conn.send(get("/stream-error")).await;
     match conn.read("GET").await {
         Read::Closed | Read::Truncated { .. } => {}
@@ -1026,7 +649,7 @@ async fn a_failing_body_never_looks_complete() {
     // closes without the last chunk.
     let (tx, rx) = mpsc::channel(1);
     *server.state.channel.lock().unwrap() = Some(rx);
-    let mut conn = server.connect().await;
+    let mut conn = server.http1().await;
     conn.send(get("/channel")).await;
     tx.send(Ok(Bytes::from_static(b"partial"))).await.unwrap();
     let head = conn.head().await.expect("a response head");
@@ -1039,8 +662,8 @@ async fn a_failing_body_never_looks_complete() {
 
 /// Sends `raw` on a new connection and expects `400 Bad Request` and then
 /// the close.
-async fn assert_rejected(server: &TestServer, raw: &[u8]) {
-    let mut conn = server.connect().await;
+async fn assert_rejected(server: &TestServer<Arc<State>>, raw: &[u8]) {
+    let mut conn = server.http1().await;
     conn.send(raw).await;
     let response = conn.response().await;
     assert_eq!(
@@ -1054,7 +677,7 @@ async fn assert_rejected(server: &TestServer, raw: &[u8]) {
 
 #[tokio::test]
 async fn malformed_requests_get_400_and_the_connection_closes() {
-    let server = TestServer::start().await;
+    let server = start().await;
     let cases: [&[u8]; 6] = [
         b"GARBAGE\r\n\r\n",
         b"\x01\x02\x03 junk\r\n\r\n",
@@ -1074,7 +697,7 @@ async fn malformed_requests_get_400_and_the_connection_closes() {
 
 #[tokio::test]
 async fn invalid_content_lengths_get_400_and_the_connection_closes() {
-    let server = TestServer::start().await;
+    let server = start().await;
     // RFC 9112 section 6.3: an invalid Content-Length in a request must
     // get a 400 and then the close.
     for value in ["abc", "+3", "-1", "3 3", "0x3", "", "3, 4"] {
@@ -1087,7 +710,7 @@ async fn invalid_content_lengths_get_400_and_the_connection_closes() {
     assert_eq!(server.calls(), 0);
 
     // Too large to represent: rejected (400, or 413 for too large), closed.
-    let mut conn = server.connect().await;
+    let mut conn = server.http1().await;
     conn.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n")
         .await;
     let response = conn.response().await;
@@ -1100,7 +723,7 @@ async fn invalid_content_lengths_get_400_and_the_connection_closes() {
         "Content-Length: 3\r\nContent-Length: 3\r\n",
         "Content-Length: 3, 3\r\n",
     ] {
-        let mut conn = server.connect().await;
+        let mut conn = server.http1().await;
         conn.send(format!("POST /echo HTTP/1.1\r\nHost: x\r\n{fields}\r\nabc"))
             .await;
         let response = conn.response().await;
@@ -1118,8 +741,8 @@ async fn invalid_content_lengths_get_400_and_the_connection_closes() {
 
 #[tokio::test]
 async fn content_length_with_chunked_is_framed_by_chunked_and_closed() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     // RFC 9112 section 6.1: reject, or frame by Transfer-Encoding alone;
     // either way close the connection after responding (what follows must
     // not be taken for a request).
@@ -1141,7 +764,7 @@ async fn content_length_with_chunked_is_framed_by_chunked_and_closed() {
 
     // An HTTP/1.0 request with Transfer-Encoding: its framing is faulty
     // (RFC 9112 section 6.1), and the connection closes.
-    let mut conn = server.connect().await;
+    let mut conn = server.http1().await;
     conn.send(concat!(
         "POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n",
         "3\r\nabc\r\n0\r\n\r\n",
@@ -1156,7 +779,7 @@ async fn content_length_with_chunked_is_framed_by_chunked_and_closed() {
 
 #[tokio::test]
 async fn a_malformed_chunked_body_is_not_accepted() {
-    let server = TestServer::start().await;
+    let server = start().await;
     let bodies = [
         "zz\r\nabc\r\n0\r\n\r\n",
         "3\r\nabcX\r\n0\r\n\r\n",
@@ -1164,7 +787,7 @@ async fn a_malformed_chunked_body_is_not_accepted() {
         "-3\r\nabc\r\n0\r\n\r\n",
     ];
     for body in bodies {
-        let mut conn = server.connect().await;
+        let mut conn = server.http1().await;
         conn.send(format!(
             "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{body}{}",
             get("/say/smuggled")
@@ -1189,14 +812,14 @@ async fn a_malformed_chunked_body_is_not_accepted() {
 
 #[tokio::test]
 async fn obsolete_line_folding_and_nul_are_rejected_or_replaced() {
-    let server = TestServer::start().await;
+    let server = start().await;
     // RFC 9112 section 5.2 and RFC 9110 section 5.5: reject with 400, or
     // replace with spaces.
     for raw in [
         "GET /header/x-fold HTTP/1.1\r\nHost: x\r\nX-Fold: a\r\n b\r\n\r\n",
         "GET /header/x-nul HTTP/1.1\r\nHost: x\r\nX-Nul: a\0b\r\n\r\n",
     ] {
-        let mut conn = server.connect().await;
+        let mut conn = server.http1().await;
         conn.send(raw).await;
         let response = conn.response().await;
         match response.status {
@@ -1220,8 +843,8 @@ async fn obsolete_line_folding_and_nul_are_rejected_or_replaced() {
 
 #[tokio::test]
 async fn request_targets_and_field_values_reach_the_service() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     // RFC 9112 section 3.2.2: absolute-form must be accepted.
     conn.exchange("GET http://x/say/absolute?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
@@ -1240,14 +863,14 @@ async fn request_targets_and_field_values_reach_the_service() {
 
 #[tokio::test]
 async fn responses_carry_a_current_date() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     let before = unix_now();
     let mut responses = Vec::new();
     for path in ["/hello", "/nope", "/status/204", "/status/304", "/stream"] {
         responses.push(conn.exchange(get(path)).await);
     }
-    let mut bad = server.connect().await;
+    let mut bad = server.http1().await;
     bad.send("GARBAGE\r\n\r\n").await;
     responses.push(bad.response().await);
     let after = unix_now();
@@ -1267,8 +890,8 @@ async fn responses_carry_a_current_date() {
 
 #[tokio::test]
 async fn bodiless_statuses_have_no_body_and_no_transfer_encoding() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     for path in [
         "/status/204",
         "/status/304",
@@ -1306,8 +929,8 @@ async fn bodiless_statuses_have_no_body_and_no_transfer_encoding() {
 
 #[tokio::test]
 async fn a_failing_service_gets_a_500_or_a_close() {
-    let server = TestServer::start().await;
-    let mut conn = server.connect().await;
+    let server = start().await;
+    let mut conn = server.http1().await;
     conn.exchange(get("/say/before")).await.assert_ok("before");
     conn.send([get("/fail"), get("/say/after")].concat()).await;
     // Either is a legitimate answer; what matters is no hang.
@@ -1328,7 +951,7 @@ async fn a_failing_service_gets_a_500_or_a_close() {
 
 #[tokio::test]
 async fn an_unread_body_does_not_desync_the_connection() {
-    let server = TestServer::start().await;
+    let server = start().await;
     let body = String::from_utf8(pattern(10 << 10)).unwrap();
     let chunked_body = String::from_utf8(chunked(body.as_bytes(), &[4000])).unwrap();
     let cases = [
@@ -1342,7 +965,7 @@ async fn an_unread_body_does_not_desync_the_connection() {
         .concat(),
     ];
     for raw in cases {
-        let mut conn = server.connect().await;
+        let mut conn = server.http1().await;
         conn.send(&raw).await;
         conn.response().await.assert_ok("ignored");
         // The server skips the body and answers the next request, or
@@ -1358,7 +981,7 @@ async fn an_unread_body_does_not_desync_the_connection() {
     }
 
     // The body sent only after the response arrived.
-    let mut conn = server.connect().await;
+    let mut conn = server.http1().await;
     conn.send(format!(
         "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
         body.len()

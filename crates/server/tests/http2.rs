@@ -6,18 +6,20 @@
 
 mod common;
 
-use common::{
-    h2_body, h2_client, h2_connect, h2_get, h2_response, h2_websocket, round_trip,
-    websocket_headers, TestServer, LIMIT,
-};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::http2::{
+    h2_body, h2_client, h2_connect, h2_get, h2_response, h2_websocket, websocket_headers,
+};
+use common::http2_frames::{next_frame_of, raw_h2_client, read_frame};
+use common::ws::round_trip;
+use common::{TestServer, LIMIT};
 use http::{Request, Response};
 use hyper::service::service_fn;
-use pushwire::{Body, Message, RequestBody, Server, Upgrade};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use pushwire::{Body, Message, RequestBody, Upgrade};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 #[tokio::test]
@@ -37,31 +39,11 @@ async fn server_advertises_extended_connect_and_serves_plain_requests() {
     assert_eq!(server.stats.snapshot().h2_requests, 4);
 }
 
-/// A raw client's opening: the connection preface and an empty SETTINGS.
-const PREFACE_AND_SETTINGS: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
-
-/// A raw client that sent its opening.
-async fn raw_h2_client(server: &TestServer) -> TcpStream {
-    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(PREFACE_AND_SETTINGS).await.unwrap();
-    tcp
-}
-
-/// The next frame off `tcp`: its type, flags and payload.
-async fn read_frame(tcp: &mut TcpStream) -> (u8, u8, Vec<u8>) {
-    let mut head = [0u8; 9];
-    tcp.read_exact(&mut head).await.unwrap();
-    let len = usize::from(head[0]) << 16 | usize::from(head[1]) << 8 | usize::from(head[2]);
-    let mut payload = vec![0u8; len];
-    tcp.read_exact(&mut payload).await.unwrap();
-    (head[3], head[4], payload)
-}
-
 /// The server's first frame, read off the wire: its SETTINGS.
 #[tokio::test]
 async fn server_settings_on_the_wire() {
     let server = TestServer::start(|s| s).await;
-    let mut tcp = raw_h2_client(&server).await;
+    let mut tcp = raw_h2_client(server.addr).await;
     let (kind, flags, payload) = read_frame(&mut tcp).await;
     assert_eq!((kind, flags), (0x4, 0), "a SETTINGS frame, no ACK");
     let settings: Vec<(u16, u32)> = payload
@@ -237,9 +219,8 @@ async fn a_failed_service_resets_its_stream_and_a_reset_stream_drops_its_service
             Ok(Response::new(Body::empty()))
         }
     });
-    let server = Server::bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.serve(service));
+    let server = TestServer::serve(|s| s, (), service).await;
+    let addr = server.addr;
     let (client, connection) = h2::client::handshake(TcpStream::connect(addr).await.unwrap())
         .await
         .unwrap();
@@ -288,12 +269,11 @@ async fn a_panicking_stream_ends_alone() {
                         panic!("a WebSocket handler that panics");
                     }))
             }
-            _ => common::route(req).await,
+            _ => common::app::route(req).await,
         }
     });
-    let server = Server::bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.serve(service));
+    let server = TestServer::serve(|s| s, (), service).await;
+    let addr = server.addr;
     let mut client = h2_client(TcpStream::connect(addr).await.unwrap()).await;
     let mut echo = h2_websocket(&mut client, "/echo").await;
     round_trip(&mut echo, "before").await;
@@ -315,24 +295,13 @@ async fn a_panicking_stream_ends_alone() {
     assert_eq!(h2_get(&mut client, "/healthz").await.0, 200);
 }
 
-/// Reads frames off `tcp` until one of type `kind` arrives; returns its
-/// flags and payload.
-async fn next_frame_of(tcp: &mut TcpStream, kind: u8) -> (u8, Vec<u8>) {
-    loop {
-        let (this_kind, flags, payload) = read_frame(tcp).await;
-        if this_kind == kind {
-            return (flags, payload);
-        }
-    }
-}
-
 /// Keep-alive pings go out at their interval on an idle connection, and
 /// go on once one is answered.
 #[tokio::test]
 async fn keep_alive_pings_an_idle_connection() {
     const PING: u8 = 0x6;
     let server = TestServer::start(|s| s.http2_keep_alive(Some(Duration::from_millis(100)))).await;
-    let mut tcp = raw_h2_client(&server).await;
+    let mut tcp = raw_h2_client(server.addr).await;
     for _ in 0..2 {
         let (flags, opaque) =
             tokio::time::timeout(Duration::from_secs(5), next_frame_of(&mut tcp, PING))
@@ -373,9 +342,8 @@ async fn trailers_cross_both_ways() {
         let body = StreamBody::new(futures_util::stream::iter(frames));
         Ok::<_, pushwire::server::BoxError>(Response::new(Body::new(body)))
     });
-    let server = Server::bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.serve(service));
+    let server = TestServer::serve(|s| s, (), service).await;
+    let addr = server.addr;
     let mut client = h2_client(TcpStream::connect(addr).await.unwrap()).await;
 
     let request = Request::post("http://localhost/sum").body(()).unwrap();

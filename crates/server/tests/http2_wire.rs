@@ -9,184 +9,18 @@
 
 mod common;
 
-use bytes::{Bytes, BytesMut};
+use common::http2_frames::{next_reset, request, value, CodecClient};
 use common::TestServer;
-use pushwire_proto::http2::frame::{self, Frame, FrameHeader, HEADER_LEN};
-use pushwire_proto::http2::hpack::{Decoder, Encoder, Field};
+use pushwire_proto::http2::frame::{self, Frame, HEADER_LEN};
 use pushwire_proto::http2::{ErrorCode, Settings};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-/// A client speaking HTTP/2 through pushwire's codec alone.
-struct CodecClient {
-    tcp: TcpStream,
-    read: BytesMut,
-    encoder: Encoder,
-    decoder: Decoder,
-}
-
-impl CodecClient {
-    async fn connect(server: &TestServer) -> Self {
-        Self::with_settings(server, Settings::default()).await
-    }
-
-    async fn with_settings(server: &TestServer, settings: Settings) -> Self {
-        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-        let mut opening = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
-        settings.put(&mut opening);
-        tcp.write_all(&opening).await.unwrap();
-        CodecClient {
-            tcp,
-            read: BytesMut::new(),
-            encoder: Encoder::new(),
-            decoder: Decoder::new(4096),
-        }
-    }
-
-    async fn send(&mut self, wire: &[u8]) {
-        self.tcp.write_all(wire).await.unwrap();
-    }
-
-    /// Sends a request's field block on `stream_id` as one HEADERS frame.
-    async fn headers(&mut self, stream_id: u32, fields: &[(&str, &str)], end_stream: bool) {
-        let block = self.block(fields);
-        let mut wire = Vec::new();
-        frame::put_headers(&mut wire, stream_id, &block, end_stream, 16_384);
-        self.send(&wire).await;
-    }
-
-    fn block(&mut self, fields: &[(&str, &str)]) -> Vec<u8> {
-        let mut block = Vec::new();
-        self.encoder.encode(
-            fields.iter().map(|(name, value)| Field {
-                name: name.as_bytes(),
-                value: value.as_bytes(),
-                never_indexed: false,
-            }),
-            &mut block,
-        );
-        block
-    }
-
-    /// The next frame that is not SETTINGS, PING or WINDOW_UPDATE.
-    async fn next_answer(&mut self) -> Frame {
-        loop {
-            match self.next_frame().await {
-                Frame::Settings(_)
-                | Frame::SettingsAck
-                | Frame::Ping { .. }
-                | Frame::WindowUpdate { .. } => {}
-                frame => return frame,
-            }
-        }
-    }
-
-    /// Reads until the server's GOAWAY, then its close; returns the code.
-    async fn goaway(&mut self) -> ErrorCode {
-        let code = loop {
-            if let Frame::GoAway { code, .. } = self.next_answer().await {
-                break code;
-            }
-        };
-        let mut rest = Vec::new();
-        let closed = tokio::time::timeout(common::LIMIT, self.tcp.read_to_end(&mut rest)).await;
-        assert!(closed.is_ok(), "the server closes the connection");
-        code
-    }
-
-    async fn next_frame(&mut self) -> Frame {
-        loop {
-            if self.read.len() >= HEADER_LEN {
-                let header = FrameHeader::parse(self.read[..HEADER_LEN].try_into().unwrap());
-                let end = HEADER_LEN + header.len as usize;
-                if self.read.len() >= end {
-                    let mut bytes = self.read.split_to(end).freeze();
-                    let payload = bytes.split_off(HEADER_LEN);
-                    return Frame::decode(header, payload).unwrap();
-                }
-            }
-            let read = self.tcp.read_buf(&mut self.read);
-            let n = tokio::time::timeout(common::LIMIT, read)
-                .await
-                .expect("a frame in time")
-                .unwrap();
-            assert!(n > 0, "the server closed the connection");
-        }
-    }
-
-    /// Sends a GET on `stream_id`, its field block cut into frames of
-    /// `max_frame_size`, and returns the response's fields and body.
-    async fn get(
-        &mut self,
-        stream_id: u32,
-        fields: &[(&str, &str)],
-        max_frame_size: u32,
-    ) -> (Vec<(String, String)>, String) {
-        let block = self.block(fields);
-        let mut wire = Vec::new();
-        frame::put_headers(&mut wire, stream_id, &block, true, max_frame_size);
-        self.tcp.write_all(&wire).await.unwrap();
-        let mut fields = Vec::new();
-        let mut body = Vec::new();
-        loop {
-            match self.next_frame().await {
-                Frame::Settings(_) => {
-                    let mut ack = Vec::new();
-                    frame::put_settings_ack(&mut ack);
-                    self.tcp.write_all(&ack).await.unwrap();
-                }
-                Frame::Headers {
-                    stream_id: id,
-                    fragment,
-                    end_stream,
-                    end_headers,
-                } if id == stream_id => {
-                    assert!(end_headers, "the response's fields fit in one frame");
-                    fields = self.decode(&fragment);
-                    if end_stream {
-                        break;
-                    }
-                }
-                Frame::Data {
-                    stream_id: id,
-                    data,
-                    end_stream,
-                    ..
-                } if id == stream_id => {
-                    body.extend_from_slice(&data);
-                    if end_stream {
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        (fields, String::from_utf8(body).unwrap())
-    }
-
-    fn decode(&mut self, block: &Bytes) -> Vec<(String, String)> {
-        let text = |b: &Bytes| String::from_utf8(b.to_vec()).unwrap();
-        let fields = self.decoder.decode(block, 64 << 10).unwrap();
-        fields
-            .iter()
-            .map(|f| (text(&f.name), text(&f.value)))
-            .collect()
-    }
-}
-
-fn value<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
-}
+use tokio::io::AsyncWriteExt;
 
 /// Requests encoded by pushwire's HPACK are understood, one stream after
 /// another on one connection, and the responses decode.
 #[tokio::test]
 async fn requests_and_responses_cross_between_the_two_stacks() {
     let server = TestServer::start(|s| s).await;
-    let mut client = CodecClient::connect(&server).await;
+    let mut client = CodecClient::connect(server.addr).await;
     let request = [
         (":method", "GET"),
         (":scheme", "http"),
@@ -211,7 +45,7 @@ async fn requests_and_responses_cross_between_the_two_stacks() {
 #[tokio::test]
 async fn a_field_block_in_continuation_frames_is_understood() {
     let server = TestServer::start(|s| s).await;
-    let mut client = CodecClient::connect(&server).await;
+    let mut client = CodecClient::connect(server.addr).await;
     let long = "x".repeat(300);
     let request = [
         (":method", "GET"),
@@ -225,30 +59,12 @@ async fn a_field_block_in_continuation_frames_is_understood() {
     assert_eq!(body, "ok");
 }
 
-fn request<'a>(method: &'a str, path: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        (":method", method),
-        (":scheme", "http"),
-        (":path", path),
-        (":authority", "localhost"),
-    ]
-}
-
-/// The next RST_STREAM's stream and code.
-async fn next_reset(client: &mut CodecClient) -> (u32, ErrorCode) {
-    loop {
-        if let Frame::RstStream { stream_id, code } = client.next_answer().await {
-            return (stream_id, code);
-        }
-    }
-}
-
 /// A malformed request resets its stream alone (section 8.1.1); the
 /// connection serves the next.
 #[tokio::test]
 async fn malformed_requests_reset_their_stream_only() {
     let server = TestServer::start(|s| s).await;
-    let mut client = CodecClient::connect(&server).await;
+    let mut client = CodecClient::connect(server.addr).await;
     let malformed: [&[(&str, &str)]; 4] = [
         &[(":method", "GET"), (":path", "/healthz")],
         &[
@@ -291,7 +107,7 @@ async fn malformed_requests_reset_their_stream_only() {
 #[tokio::test]
 async fn a_header_list_over_the_limit_gets_431() {
     let server = TestServer::start(|s| s.max_header_bytes(1024)).await;
-    let mut client = CodecClient::connect(&server).await;
+    let mut client = CodecClient::connect(server.addr).await;
     let big = "y".repeat(2000);
     let mut fields = request("GET", "/healthz");
     fields.push(("x-big", &big));
@@ -349,12 +165,12 @@ async fn protocol_violations_end_the_connection_with_their_goaway_code() {
         (garbage_block, ErrorCode::COMPRESSION_ERROR),
     ];
     for (wire, expected) in cases {
-        let mut client = CodecClient::connect(&server).await;
+        let mut client = CodecClient::connect(server.addr).await;
         client.send(&wire).await;
         assert_eq!(client.goaway().await, expected);
     }
     // A field block cut into very many CONTINUATION frames is a flood.
-    let mut client = CodecClient::connect(&server).await;
+    let mut client = CodecClient::connect(server.addr).await;
     let long = "z".repeat(4000);
     let mut fields = request("GET", "/healthz");
     fields.push(("x-long", &long));
@@ -374,7 +190,7 @@ async fn a_response_waits_for_the_clients_window() {
         initial_window_size: Some(100),
         ..Settings::default()
     };
-    let mut client = CodecClient::with_settings(&server, settings).await;
+    let mut client = CodecClient::with_settings(server.addr, settings).await;
     client.headers(1, &request("POST", "/mirror"), false).await;
     let mut wire = Vec::new();
     frame::put_header(
@@ -429,7 +245,7 @@ async fn a_response_waits_for_the_clients_window() {
 #[tokio::test]
 async fn streams_over_the_concurrency_limit_are_refused() {
     let server = TestServer::start(|s| s.max_concurrent_streams(1)).await;
-    let mut client = CodecClient::connect(&server).await;
+    let mut client = CodecClient::connect(server.addr).await;
     // Stream 1 stays open: the service waits for its body.
     client.headers(1, &request("POST", "/mirror"), false).await;
     client.headers(3, &request("GET", "/healthz"), true).await;
@@ -460,7 +276,7 @@ async fn streams_over_the_concurrency_limit_are_refused() {
 #[tokio::test]
 async fn rapid_resets_end_the_connection() {
     let server = TestServer::start(|s| s).await;
-    let mut client = CodecClient::connect(&server).await;
+    let mut client = CodecClient::connect(server.addr).await;
     let mut wire = Vec::new();
     for i in 0..400 {
         let stream_id = 1 + 2 * i;
@@ -478,7 +294,7 @@ async fn rapid_resets_end_the_connection() {
 #[tokio::test]
 async fn shutdown_sends_two_goaways_around_a_ping() {
     let mut server = TestServer::start(|s| s).await;
-    let mut client = CodecClient::connect(&server).await;
+    let mut client = CodecClient::connect(server.addr).await;
     // Served once: the server holds the connection.
     let (fields, _) = client.get(1, &request("GET", "/healthz"), 16_384).await;
     assert_eq!(value(&fields, ":status"), Some("200"));
@@ -538,7 +354,7 @@ async fn shutdown_sends_two_goaways_around_a_ping() {
 #[tokio::test]
 async fn a_client_that_does_not_read_is_not_read_either() {
     let server = TestServer::start(|s| s).await;
-    let mut client = CodecClient::connect(&server).await;
+    let mut client = CodecClient::connect(server.addr).await;
     // Each PING asks for a PING back: 16 KiB of them per write.
     let mut pings = Vec::new();
     while pings.len() < 16 << 10 {

@@ -7,7 +7,9 @@ mod common;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use common::{h2_get, raw_request, read_head, TestServer, LIMIT};
+use common::http1::{raw_request, read_head};
+use common::http2::h2_get;
+use common::{TestServer, LIMIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 

@@ -5,11 +5,13 @@ mod common;
 
 use std::convert::Infallible;
 
-use common::{h2_client, h2_connect, raw_request, TestServer};
+use common::http1::raw_request;
+use common::http2::{h2_client, h2_connect};
+use common::TestServer;
 use http::{Request, Response};
 use hyper::service::service_fn;
 use pushwire::RequestBody;
-use pushwire::{Body, OriginPolicy, Server, WebSocketLayer};
+use pushwire::{Body, OriginPolicy, WebSocketLayer};
 use tokio::net::TcpStream;
 use tower_layer::Layer;
 
@@ -82,9 +84,8 @@ async fn the_layer_takes_an_allow_list() {
     });
     let layer = WebSocketLayer::new(|_ws, _req: Request<()>| async {})
         .origins(OriginPolicy::allow(["https://app.example"]));
-    let server = Server::bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.serve(layer.layer(pages)));
+    let server = TestServer::serve(|s| s, (), layer.layer(pages)).await;
+    let addr = server.addr;
     let host = addr.to_string();
     for (origin, status) in [
         ("https://app.example", "101"),

@@ -6,7 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{h2_client, h2_websocket, read_head, round_trip, TestServer, LIMIT};
+use common::http1::read_head;
+use common::http2::{h2_client, h2_websocket};
+use common::ws::round_trip;
+use common::{TestServer, LIMIT};
 use pushwire::{CloseCode, Message, Shutdown};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -3,6 +3,8 @@
 //! shutdown, disconnect detection, and 100 streams multiplexed on one
 //! HTTP/2 connection with one of them reset.
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,17 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::{TestServer, LIMIT};
 use http::{Request, Response};
 use hyper::service::service_fn;
 use pushwire::proto::sse::{MessageEvent, Parser, Received};
 use pushwire::sse::{last_event_id, Sse};
 use pushwire::RequestBody;
-use pushwire::{Body, ConnectionInfo, Server};
+use pushwire::{Body, ConnectionInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-
-const LIMIT: Duration = Duration::from_secs(10);
 
 /// Producers that saw their client go away.
 #[derive(Default)]
@@ -78,35 +78,18 @@ fn futures_pending() -> impl futures_core::Stream<Item = pushwire::proto::sse::E
     Pending
 }
 
-struct TestServer {
-    addr: SocketAddr,
-    counters: Arc<Counters>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-async fn start() -> TestServer {
-    let server = Server::bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
+/// Serves [`route`] with its counters.
+async fn start() -> TestServer<Arc<Counters>> {
     let counters = Arc::new(Counters::default());
     let shared = counters.clone();
-    let (stop, stopped) = oneshot::channel::<()>();
     let service = service_fn(move |req| route(req, shared.clone()));
-    let task = tokio::spawn(server.serve_with_shutdown(service, async {
-        let _ = stopped.await;
-    }));
-    TestServer {
-        addr,
-        counters,
-        stop: Some(stop),
-        task,
-    }
+    TestServer::serve(|s| s, counters, service).await
 }
 
-impl TestServer {
+impl TestServer<Arc<Counters>> {
     async fn wait_disconnected(&self, n: usize) {
         let deadline = tokio::time::Instant::now() + LIMIT;
-        while self.counters.disconnected.load(Ordering::SeqCst) < n {
+        while self.state.disconnected.load(Ordering::SeqCst) < n {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "producers never saw the disconnect"
@@ -216,7 +199,7 @@ async fn h1_stream_resumes_after_last_event_id_and_ends_on_shutdown() {
         assert_eq!(message.data, format!("{n}\nline two"));
     }
     // Shutdown ends the response with its last chunk, not a reset.
-    server.stop.take().unwrap().send(()).unwrap();
+    server.stop();
     while let Some(_item) = events.next().await {}
     assert!(events.ended);
     tokio::time::timeout(LIMIT, server.task)
@@ -330,7 +313,7 @@ async fn hundred_streams_on_one_h2_connection_and_a_reset_ends_only_one() {
         }
         assert_eq!(last / 1000, *i);
     }
-    assert_eq!(server.counters.disconnected.load(Ordering::SeqCst), 1);
+    assert_eq!(server.state.disconnected.load(Ordering::SeqCst), 1);
     // And a new stream still opens on the same connection.
     let (response, _) = client
         .send_request(

@@ -5,7 +5,10 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{h2_client, h2_get, h2_websocket, read_head, round_trip, TestServer};
+use common::http1::read_head;
+use common::http2::{h2_client, h2_get, h2_websocket};
+use common::ws::round_trip;
+use common::TestServer;
 use pushwire::{ClientBuilder, Tls};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -1,15 +1,18 @@
 //! The WebSocket connection against real peers over loopback TCP and TLS.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::http1::read_head;
+use common::ws::echo;
+use common::LIMIT;
 use pushwire::proto::{CloseCode, CloseFrame, Limits};
 use pushwire::{accept, connect, ClientBuilder, Message, WebSocket, WebSocketConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
-
-const LIMIT: Duration = Duration::from_secs(10);
 
 /// Starts a server that runs `handler` on each accepted WebSocket.
 async fn serve<F, Fut>(config: WebSocketConfig, handler: F) -> String
@@ -33,14 +36,6 @@ where
     format!("ws://{addr}")
 }
 
-async fn echo(mut ws: WebSocket<TcpStream>) {
-    while let Some(Ok(message)) = ws.recv().await {
-        if message.is_data() && ws.send(message).await.is_err() {
-            break;
-        }
-    }
-}
-
 /// Opens a TCP connection and completes the handshake by hand, for tests
 /// that must write bytes no well-behaved client would.
 async fn raw_client(url: &str) -> TcpStream {
@@ -52,18 +47,6 @@ async fn raw_client(url: &str) -> TcpStream {
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
     tcp
-}
-
-async fn read_head(tcp: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8];
-        if tcp.read(&mut byte).await.unwrap() == 0 {
-            break;
-        }
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).unwrap()
 }
 
 /// Reads the server's close frame (unmasked) and returns its code, then
