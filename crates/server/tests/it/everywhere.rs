@@ -2,7 +2,7 @@
 //! `Server`, upgrading any route over HTTP/1.1 and HTTP/2 and passing
 //! plain requests through.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 

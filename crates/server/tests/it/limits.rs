@@ -2,7 +2,7 @@
 //! address's limit, gets 503 or 429 on HTTP/1.1 and HTTP/2 and is closed,
 //! while the connections already held and other addresses are served.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

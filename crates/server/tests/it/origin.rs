@@ -1,7 +1,7 @@
 //! The Origin check: same-origin by default, an allow-list, over HTTP/1.1
 //! and HTTP/2; a refused upgrade is answered 403 and never opened.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 

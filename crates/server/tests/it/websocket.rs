@@ -1,6 +1,6 @@
 //! The WebSocket connection against real peers over loopback TCP and TLS.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! (426 for a plain request) and *accept* (`Option<WebSocketUpgrade>`).
 #![cfg(feature = "axum")]
 
-mod common;
+use crate::common;
 
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;

@@ -2,7 +2,7 @@
 //! semantics, rejections with their status, keep-alive, and the limits
 //! against slow or oversized request heads.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 //! RFC calls for. (Independent peers, the h2 crate, curl and Chromium,
 //! are in the other tests.)
 
-mod common;
+use crate::common;
 
 use common::http2_frames::{next_reset, request, value, CodecClient};
 use common::TestServer;

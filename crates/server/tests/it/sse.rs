@@ -3,7 +3,7 @@
 //! shutdown, disconnect detection, and 100 streams multiplexed on one
 //! HTTP/2 connection with one of them reset.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -6,7 +6,7 @@
 //! small response parser, so these tests hold for any HTTP/1.1
 //! implementation behind `Server`.
 
-mod common;
+use crate::common;
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};

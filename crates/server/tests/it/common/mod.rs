@@ -8,9 +8,6 @@
 //!   over its extended CONNECT;
 //! - [`http2_frames`]: a raw HTTP/2 client, frame by frame;
 //! - [`ws`]: WebSocket helpers: an echo handler and a round trip.
-//!
-//! Each test binary uses some of it.
-#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -21,7 +18,6 @@ pub mod http2_frames;
 pub mod server;
 pub mod ws;
 
-#[allow(unused_imports)] // Not every test binary starts a server.
 pub use server::TestServer;
 
 /// How long any single step of a test may take.

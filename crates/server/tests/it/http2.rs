@@ -4,7 +4,7 @@
 //! one stream only; and plain requests: bodies beyond the flow-control
 //! windows both ways, HEAD, a failing service, a reset while answering.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

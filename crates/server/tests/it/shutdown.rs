@@ -2,7 +2,7 @@
 //! are told and close with 1001, and those that do not are dropped at
 //! the deadline.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

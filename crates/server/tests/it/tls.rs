@@ -1,7 +1,7 @@
 //! TLS with a self-signed certificate: ALPN picks `h2` (WebSocket by
 //! extended CONNECT) or `http/1.1` (WebSocket by Upgrade) on one port.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

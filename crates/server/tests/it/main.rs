@@ -1,0 +1,18 @@
+//! The server's integration tests, one test binary (one link, one copy of
+//! the dependencies on disk) with a module per area; `common` holds what
+//! they share.
+
+mod common;
+
+mod axum;
+mod everywhere;
+mod http1;
+mod http1_wire;
+mod http2;
+mod http2_wire;
+mod limits;
+mod origin;
+mod shutdown;
+mod sse;
+mod tls;
+mod websocket;
