@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::http2::{
-    h2_body, h2_client, h2_connect, h2_get, h2_response, h2_websocket, websocket_headers,
+    h2_body, h2_client, h2_connect, h2_get, h2_handshake, h2_response, h2_websocket,
+    websocket_headers,
 };
 use common::http2_frames::{next_frame_of, raw_h2_client, read_frame};
 use common::ws::round_trip;
@@ -221,11 +222,7 @@ async fn a_failed_service_resets_its_stream_and_a_reset_stream_drops_its_service
     });
     let server = TestServer::serve(|s| s, (), service).await;
     let addr = server.addr;
-    let (client, connection) = h2::client::handshake(TcpStream::connect(addr).await.unwrap())
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    let mut client = client.ready().await.unwrap();
+    let mut client = h2_handshake(TcpStream::connect(addr).await.unwrap()).await;
 
     let get = |path: &str| {
         Request::get(format!("http://localhost{path}"))

@@ -6,9 +6,8 @@ use crate::common;
 
 use std::net::SocketAddr;
 
-use bytes::Bytes;
 use common::http1::{raw_request, read_head};
-use common::http2::h2_get;
+use common::http2::{h2_get, h2_handshake};
 use common::{TestServer, LIMIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -44,13 +43,7 @@ async fn refused_h1(addr: SocketAddr) -> String {
 
 /// The status of a GET over a new HTTP/2 connection.
 async fn h2_status(addr: SocketAddr) -> u16 {
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-    let client: h2::client::SendRequest<Bytes> = client;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let mut client = client.ready().await.unwrap();
+    let mut client = h2_handshake(TcpStream::connect(addr).await.unwrap()).await;
     h2_get(&mut client, "/healthz").await.0
 }
 

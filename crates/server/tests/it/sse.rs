@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::http2::h2_handshake;
 use common::{TestServer, LIMIT};
 use http::{Request, Response};
 use hyper::service::service_fn;
@@ -265,12 +266,7 @@ async fn next_id(ids: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> u64 
 #[tokio::test]
 async fn hundred_streams_on_one_h2_connection_and_a_reset_ends_only_one() {
     let server = start().await;
-    let tcp = TcpStream::connect(server.addr).await.unwrap();
-    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let mut client = client.ready().await.unwrap();
+    let mut client = h2_handshake(TcpStream::connect(server.addr).await.unwrap()).await;
     let mut streams = Vec::new();
     for i in 0..100u64 {
         let request = Request::get("http://localhost/ticks")

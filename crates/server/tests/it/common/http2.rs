@@ -15,9 +15,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::LIMIT;
 
-/// Opens an HTTP/2 connection over `io` and waits until it serves a
-/// request (so the server's SETTINGS have arrived).
-pub async fn h2_client<IO>(io: IO) -> SendRequest<Bytes>
+/// Opens an HTTP/2 connection over `io`, driven by a task of its own,
+/// and returns its handle once it may send a request.
+pub async fn h2_handshake<IO>(io: IO) -> SendRequest<Bytes>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -25,7 +25,16 @@ where
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    let mut client = client.ready().await.unwrap();
+    client.ready().await.unwrap()
+}
+
+/// Opens an HTTP/2 connection over `io` and waits until it serves a
+/// request (so the server's SETTINGS have arrived).
+pub async fn h2_client<IO>(io: IO) -> SendRequest<Bytes>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut client = h2_handshake(io).await;
     let (status, body) = h2_get(&mut client, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok"));
     client
