@@ -60,6 +60,7 @@ pub mod server {
     pub use crate::http::h2::config::Http2Config;
     pub use crate::http::request_body::RequestBody;
     pub use crate::http::server::Server;
+    pub use crate::http::service::HttpService;
     pub use crate::http::shutdown::{shutdown_signal, Shutdown};
     pub use crate::http::stats::{ServerStats, StatsSnapshot};
     pub use crate::http::tls::{Tls, ALPN_PROTOCOLS};

@@ -12,6 +12,7 @@ pub(crate) mod h2;
 pub(crate) mod limits;
 pub(crate) mod request_body;
 pub(crate) mod server;
+pub(crate) mod service;
 pub(crate) mod shutdown;
 pub(crate) mod sniff;
 pub(crate) mod stats;

@@ -15,13 +15,13 @@ use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio_util::sync::CancellationToken;
 
 use super::body::Body;
-use super::body::BoxError;
 use super::connection::{ConnectionInfo, ServerShared};
 use super::h1::{serve_http1, Http1Settings};
 use super::h2::config::Http2Config;
 use super::h2::{serve_http2, Http2Settings};
 use super::limits::{Admission, ConnectionLimits, Refusal};
 use super::request_body::RequestBody;
+use super::service::HttpService;
 use super::shutdown::Shutdown;
 use super::sniff::{sniff, Protocol};
 use super::stats::{Counter, ServerStats};
@@ -184,15 +184,12 @@ impl Server {
         self.shared.stats.clone()
     }
 
-    /// Serves until the process ends.
-    pub async fn serve<S, B>(self, service: S) -> io::Result<()>
+    /// Serves until the process ends. The service is any
+    /// [`HttpService`]: a hyper service answering a
+    /// `Request<`[`RequestBody`]`>`, cloned for each connection.
+    pub async fn serve<S>(self, service: S) -> io::Result<()>
     where
-        S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        S: HttpService + Clone + Send + 'static,
     {
         self.serve_with_shutdown(service, std::future::pending::<()>())
             .await
@@ -208,14 +205,9 @@ impl Server {
     /// The signal resolves to `()` or to a [`Shutdown`], which handlers
     /// read from [`ConnectionInfo::shutdown`]: WebSockets close with 1001
     /// for [`Shutdown::Stop`], 1012 for [`Shutdown::Restart`].
-    pub async fn serve_with_shutdown<S, B, F>(self, service: S, signal: F) -> io::Result<()>
+    pub async fn serve_with_shutdown<S, F>(self, service: S, signal: F) -> io::Result<()>
     where
-        S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        S: HttpService + Clone + Send + 'static,
         F: Future,
         F::Output: Into<Shutdown>,
     {
@@ -327,7 +319,7 @@ impl ConnSettings {
     /// captures in place, where an `async fn` would keep its arguments
     /// twice in the connection's task.)
     #[allow(clippy::manual_async_fn)]
-    fn serve_tcp<S, B>(
+    fn serve_tcp<S>(
         self: Arc<Self>,
         tcp: TcpStream,
         info: ConnectionInfo,
@@ -335,12 +327,7 @@ impl ConnSettings {
         service: S,
     ) -> impl Future<Output = ()> + Send + 'static
     where
-        S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        S: HttpService + Send + 'static,
     {
         async move {
             let stats = &self.shared.stats;
@@ -362,7 +349,7 @@ impl ConnSettings {
     }
 
     /// Completes a TLS handshake, then serves the connection.
-    async fn serve_tls<S, B>(
+    async fn serve_tls<S>(
         &self,
         acceptor: &tokio_rustls::TlsAcceptor,
         tcp: TcpStream,
@@ -370,12 +357,7 @@ impl ConnSettings {
         service: S,
         refused: bool,
     ) where
-        S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        S: HttpService + Send + 'static,
     {
         let stats = &self.shared.stats;
         let handshake = tokio::time::timeout(self.header_read_timeout, acceptor.accept(tcp));
@@ -408,7 +390,7 @@ impl ConnSettings {
     /// closed after answering what its client sent at once.
     /// (Not an `async fn`, for the reason given at `serve_tcp`.)
     #[allow(clippy::manual_async_fn)]
-    fn serve_io<I, S, B>(
+    fn serve_io<I, S>(
         &self,
         mut io: I,
         info: ConnectionInfo,
@@ -417,12 +399,7 @@ impl ConnSettings {
     ) -> impl Future<Output = ()> + Send + '_
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-        S: Service<Request<RequestBody>, Response = Response<B>> + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        S: HttpService + Send + 'static,
     {
         async move {
             let draining = &self.shared.lifecycle.draining;
@@ -493,8 +470,8 @@ struct WithConnection<S> {
     info: ConnectionInfo,
 }
 
-impl<S: Service<Request<RequestBody>>> Service<Request<RequestBody>> for WithConnection<S> {
-    type Response = S::Response;
+impl<S: HttpService> Service<Request<RequestBody>> for WithConnection<S> {
+    type Response = Response<S::ResBody>;
     type Error = S::Error;
     type Future = S::Future;
 
@@ -506,7 +483,7 @@ impl<S: Service<Request<RequestBody>>> Service<Request<RequestBody>> for WithCon
         };
         self.info.stats().bump(counter);
         req.extensions_mut().insert(self.info.clone());
-        self.inner.call(req)
+        HttpService::call(&self.inner, req)
     }
 }
 

@@ -18,7 +18,6 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, Request, Response, StatusCode};
 use http_body::SizeHint;
-use hyper::service::Service;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +29,7 @@ use super::head::{self, HeadError, RequestHead};
 use crate::http::body::BoxError;
 use crate::http::connection::ConnectionInfo;
 use crate::http::request_body::RequestBody;
+use crate::http::service::HttpService;
 use crate::http::upgrade_slot::{upgrade_slot, Handover};
 use crate::io::WriteQueue;
 
@@ -65,7 +65,7 @@ pub(crate) struct Http1Settings {
 /// (A function returning an `async move` block rather than an `async fn`:
 /// the block uses its captures in place, where an `async fn` would keep
 /// its arguments twice in the connection's task.)
-pub(crate) fn serve_http1<'a, I, S, B>(
+pub(crate) fn serve_http1<'a, I, S>(
     io: I,
     read_ahead: Bytes,
     settings: &'a Http1Settings,
@@ -76,10 +76,7 @@ pub(crate) fn serve_http1<'a, I, S, B>(
 ) -> impl Future<Output = ()> + 'a
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: Service<Request<RequestBody>, Response = Response<B>> + 'a,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + 'a,
-    B::Error: Into<BoxError>,
+    S: HttpService + 'a,
 {
     let mut conn = Conn {
         io,
@@ -113,17 +110,16 @@ where
 
 /// Reads the next request and hands it to the service: its answer, or
 /// `None` once the connection is done (closed, refused, timed out).
-async fn next_answer<I, S, B>(
+async fn next_answer<I, S>(
     conn: &mut Conn<I>,
     service: &mut S,
     settings: &Http1Settings,
     draining: &CancellationToken,
     keep_alive: bool,
-) -> Option<Answered<B>>
+) -> Option<Answered<S::ResBody>>
 where
     I: AsyncRead + AsyncWrite + Unpin,
-    S: Service<Request<RequestBody>, Response = Response<B>>,
-    S::Error: Into<BoxError>,
+    S: HttpService,
 {
     let idle = conn.read.is_empty();
     let timeout = settings.header_read_timeout;
@@ -328,18 +324,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
 
     /// Hands a request to the service: its answer, with what the
     /// response needs of the request.
-    async fn answer<S, B>(
+    async fn answer<S: HttpService>(
         &mut self,
         head: RequestHead,
         // `&mut`: held across awaits, it keeps the task `Send` without
         // asking the service to be `Sync`.
         service: &mut S,
         keep_alive: bool,
-    ) -> Result<Result<Answered<B>, BoxError>, Interrupted>
-    where
-        S: Service<Request<RequestBody>, Response = Response<B>>,
-        S::Error: Into<BoxError>,
-    {
+    ) -> Result<Result<Answered<S::ResBody>, BoxError>, Interrupted> {
         let RequestHead {
             mut parts,
             framing,

@@ -11,8 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response};
-use hyper::service::Service;
+use http::{Method, Request};
 use pushwire_proto::http2::frame::Frame;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
@@ -24,8 +23,8 @@ use super::read::FrameReader;
 use super::respond::Respond;
 use super::stream::{SharedConn, StreamRef};
 use super::tasks::{StreamSpawner, StreamTask, StreamTasks};
-use crate::http::body::BoxError;
 use crate::http::request_body::RequestBody;
+use crate::http::service::HttpService;
 use crate::http::upgrade_slot::upgrade_slot;
 use crate::task::lock;
 use crate::task::poll_rounds::PollRounds;
@@ -49,7 +48,7 @@ pub(crate) struct Http2Settings {
 /// cancelled, until its streams have finished after a graceful GOAWAY.
 /// The streams' tasks run in this one (see [`StreamTasks`]); it ends
 /// once the last of them has.
-pub(crate) async fn serve_http2<I, S, B>(
+pub(crate) async fn serve_http2<I, S>(
     mut io: I,
     prefix: Bytes,
     settings: &Http2Settings,
@@ -58,12 +57,7 @@ pub(crate) async fn serve_http2<I, S, B>(
 ) -> io::Result<()>
 where
     I: AsyncRead + AsyncWrite + Unpin,
-    S: Service<Request<RequestBody>, Response = Response<B>>,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
+    S: HttpService,
 {
     let rounds = PollRounds::new();
     let config = settings.config.clamped();
@@ -240,20 +234,12 @@ fn read_frames<I: AsyncRead + Unpin>(
 /// Hands a request stream to the service, and returns the task that
 /// sends its answer. An extended CONNECT goes with an empty body: its
 /// stream is the tunnel, handed over once the service accepts it.
-fn dispatch<S, B>(
+fn dispatch<S: HttpService>(
     service: &S,
     opened: Opened,
     stream: StreamRef,
     stream_tasks: StreamSpawner,
-) -> StreamTask
-where
-    S: Service<Request<RequestBody>, Response = Response<B>>,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
+) -> StreamTask {
     let (mut parts, ()) = opened.request.into_parts();
     let head_only = parts.method == Method::HEAD;
     let is_tunnel =
