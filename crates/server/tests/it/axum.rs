@@ -3,21 +3,20 @@
 //! (426 for a plain request) and *accept* (`Option<WebSocketUpgrade>`).
 #![cfg(feature = "axum")]
 
-use crate::common;
-
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use common::http1::raw_request;
-use common::http2::{h2_client, h2_get, h2_websocket};
-use common::ws::{echo, round_trip};
-use common::{TestServer, LIMIT};
 use hyper::service::service_fn;
 use pushwire::axum::WebSocketUpgrade;
 use pushwire::Message;
 use pushwire::RequestBody;
 use tokio::net::TcpStream;
 use tower::ServiceExt;
+
+use crate::common::http1::raw_request;
+use crate::common::http2::{h2_client, h2_get, h2_websocket};
+use crate::common::ws::{echo, round_trip};
+use crate::common::{TestServer, LIMIT};
 
 async fn require(upgrade: WebSocketUpgrade) -> Response {
     upgrade.protocols(["chat"]).on_upgrade(echo)

@@ -2,19 +2,18 @@
 //! `Server`, upgrading any route over HTTP/1.1 and HTTP/2 and passing
 //! plain requests through.
 
-use crate::common;
-
 use std::convert::Infallible;
 
-use common::http1::raw_request;
-use common::http2::{h2_client, h2_get, h2_websocket};
-use common::{TestServer, LIMIT};
 use http::{Request, Response};
 use hyper::service::service_fn;
 use pushwire::RequestBody;
 use pushwire::{Body, Message, WebSocketLayer};
 use tokio::net::TcpStream;
 use tower_layer::Layer;
+
+use crate::common::http1::raw_request;
+use crate::common::http2::{h2_client, h2_get, h2_websocket};
+use crate::common::{TestServer, LIMIT};
 
 async fn page(req: Request<RequestBody>) -> Result<Response<Body>, Infallible> {
     if req.uri().path() == "/healthz" {

@@ -2,16 +2,15 @@
 //! semantics, rejections with their status, keep-alive, and the limits
 //! against slow or oversized request heads.
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::http1::{raw_request, read_head};
-use common::ws::round_trip;
-use common::{TestServer, LIMIT};
 use pushwire::{ClientBuilder, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::common::http1::{raw_request, read_head};
+use crate::common::ws::round_trip;
+use crate::common::{TestServer, LIMIT};
 
 const UPGRADE: &str =
     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";

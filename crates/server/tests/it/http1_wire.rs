@@ -6,8 +6,6 @@
 //! small response parser, so these tests hold for any HTTP/1.1
 //! implementation behind `Server`.
 
-use crate::common;
-
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,8 +13,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::http1::{get, post, Chunk, Conn, Framing, Read};
-use common::TestServer;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Frame;
 use http_body_util::BodyExt;
@@ -24,6 +20,9 @@ use hyper::service::service_fn;
 use pushwire::server::BoxError;
 use pushwire::{Body, RequestBody};
 use tokio::sync::mpsc;
+
+use crate::common::http1::{get, post, Chunk, Conn, Framing, Read};
+use crate::common::TestServer;
 
 // ---------------------------------------------------------------------
 // The application under test.

@@ -4,24 +4,24 @@
 //! one stream only; and plain requests: bodies beyond the flow-control
 //! windows both ways, HEAD, a failing service, a reset while answering.
 
-use crate::common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::http2::{
-    h2_body, h2_client, h2_connect, h2_get, h2_handshake, h2_response, h2_websocket,
-    websocket_headers,
-};
-use common::http2_frames::{next_frame_of, raw_h2_client, read_frame};
-use common::ws::round_trip;
-use common::{TestServer, LIMIT};
 use http::{Request, Response};
 use hyper::service::service_fn;
 use pushwire::{Body, Message, RequestBody, Upgrade};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+
+use crate::common::app;
+use crate::common::http2::{
+    h2_body, h2_client, h2_connect, h2_get, h2_handshake, h2_response, h2_websocket,
+    websocket_headers,
+};
+use crate::common::http2_frames::{next_frame_of, raw_h2_client, read_frame};
+use crate::common::ws::round_trip;
+use crate::common::{TestServer, LIMIT};
 
 #[tokio::test]
 async fn server_advertises_extended_connect_and_serves_plain_requests() {
@@ -266,7 +266,7 @@ async fn a_panicking_stream_ends_alone() {
                         panic!("a WebSocket handler that panics");
                     }))
             }
-            _ => common::app::route(req).await,
+            _ => app::route(req).await,
         }
     });
     let server = TestServer::serve(|s| s, (), service).await;

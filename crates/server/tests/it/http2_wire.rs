@@ -7,13 +7,12 @@
 //! RFC calls for. (Independent peers, the h2 crate, curl and Chromium,
 //! are in the other tests.)
 
-use crate::common;
-
-use common::http2_frames::{next_reset, request, value, CodecClient};
-use common::TestServer;
 use pushwire_proto::http2::frame::{self, Frame, HEADER_LEN};
 use pushwire_proto::http2::{ErrorCode, Settings};
 use tokio::io::AsyncWriteExt;
+
+use crate::common::http2_frames::{next_reset, request, value, CodecClient};
+use crate::common::TestServer;
 
 /// Requests encoded by pushwire's HPACK are understood, one stream after
 /// another on one connection, and the responses decode.

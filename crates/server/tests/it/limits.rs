@@ -2,15 +2,14 @@
 //! address's limit, gets 503 or 429 on HTTP/1.1 and HTTP/2 and is closed,
 //! while the connections already held and other addresses are served.
 
-use crate::common;
-
 use std::net::SocketAddr;
 
-use common::http1::{raw_request, read_head};
-use common::http2::{h2_get, h2_handshake};
-use common::{TestServer, LIMIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+
+use crate::common::http1::{raw_request, read_head};
+use crate::common::http2::{h2_get, h2_handshake};
+use crate::common::{TestServer, LIMIT};
 
 const HEALTHZ: &str = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 

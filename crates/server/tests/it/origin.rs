@@ -1,19 +1,18 @@
 //! The Origin check: same-origin by default, an allow-list, over HTTP/1.1
 //! and HTTP/2; a refused upgrade is answered 403 and never opened.
 
-use crate::common;
-
 use std::convert::Infallible;
 
-use common::http1::raw_request;
-use common::http2::{h2_client, h2_connect};
-use common::TestServer;
 use http::{Request, Response};
 use hyper::service::service_fn;
 use pushwire::RequestBody;
 use pushwire::{Body, OriginPolicy, WebSocketLayer};
 use tokio::net::TcpStream;
 use tower_layer::Layer;
+
+use crate::common::http1::raw_request;
+use crate::common::http2::{h2_client, h2_connect};
+use crate::common::TestServer;
 
 fn upgrade_request(path: &str, host: &str, origin: Option<&str>) -> String {
     let origin = origin

@@ -2,17 +2,16 @@
 //! are told and close with 1001, and those that do not are dropped at
 //! the deadline.
 
-use crate::common;
-
 use std::time::{Duration, Instant};
 
-use common::http1::read_head;
-use common::http2::{h2_client, h2_websocket};
-use common::ws::round_trip;
-use common::{TestServer, LIMIT};
 use pushwire::{CloseCode, Message, Shutdown};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::common::http1::read_head;
+use crate::common::http2::{h2_client, h2_websocket};
+use crate::common::ws::round_trip;
+use crate::common::{TestServer, LIMIT};
 
 #[tokio::test]
 async fn websockets_are_closed_with_1001_and_the_server_returns() {

@@ -3,8 +3,6 @@
 //! shutdown, disconnect detection, and 100 streams multiplexed on one
 //! HTTP/2 connection with one of them reset.
 
-use crate::common;
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,8 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::http2::h2_handshake;
-use common::{TestServer, LIMIT};
 use http::{Request, Response};
 use hyper::service::service_fn;
 use pushwire::proto::sse::{MessageEvent, Parser, Received};
@@ -22,6 +18,9 @@ use pushwire::RequestBody;
 use pushwire::{Body, ConnectionInfo};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use crate::common::http2::h2_handshake;
+use crate::common::{TestServer, LIMIT};
 
 /// Producers that saw their client go away.
 #[derive(Default)]

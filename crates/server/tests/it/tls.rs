@@ -1,19 +1,18 @@
 //! TLS with a self-signed certificate: ALPN picks `h2` (WebSocket by
 //! extended CONNECT) or `http/1.1` (WebSocket by Upgrade) on one port.
 
-use crate::common;
-
 use std::sync::Arc;
 
-use common::http1::read_head;
-use common::http2::{h2_client, h2_get, h2_websocket};
-use common::ws::round_trip;
-use common::TestServer;
 use pushwire::{ClientBuilder, Tls};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
+
+use crate::common::http1::read_head;
+use crate::common::http2::{h2_client, h2_get, h2_websocket};
+use crate::common::ws::round_trip;
+use crate::common::TestServer;
 
 async fn tls_connect(server: &TestServer, tls: &Tls, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
     let mut roots = rustls::RootCertStore::empty();

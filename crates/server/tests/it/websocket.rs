@@ -1,18 +1,17 @@
 //! The WebSocket connection against real peers over loopback TCP and TLS.
 
-use crate::common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::http1::read_head;
-use common::ws::echo;
-use common::LIMIT;
 use pushwire::proto::{CloseCode, CloseFrame, Limits};
 use pushwire::{accept, connect, ClientBuilder, Message, WebSocket, WebSocketConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
+
+use crate::common::http1::read_head;
+use crate::common::ws::echo;
+use crate::common::LIMIT;
 
 /// Starts a server that runs `handler` on each accepted WebSocket.
 async fn serve<F, Fut>(config: WebSocketConfig, handler: F) -> String
