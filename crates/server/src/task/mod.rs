@@ -1,6 +1,8 @@
 //! Task utilities: a task that polls many futures in rounds, waking
-//! only those whose waker fired, and the one way pushwire takes a lock.
+//! only those whose waker fired, the keep-alive ping timer, and the one
+//! way pushwire takes a lock.
 
+pub(crate) mod ping_timer;
 pub(crate) mod poll_rounds;
 pub(crate) mod wake_flag;
 

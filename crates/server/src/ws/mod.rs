@@ -5,7 +5,6 @@ mod accept;
 pub(crate) mod buffers;
 mod client;
 mod config;
-mod keepalive;
 mod read;
 mod split;
 
@@ -24,11 +23,11 @@ use tokio::time::Sleep;
 
 use crate::error::Error;
 use crate::io::WriteQueue;
+use crate::task::ping_timer::{Due, PingTimer};
 pub use accept::accept;
 use buffers::FindBuffers;
 pub use client::{connect, ClientBuilder, ClientStream};
 pub use config::WebSocketConfig;
-use keepalive::Keepalive;
 use read::{ReadState, Received};
 use split::{Side, WriteWakers};
 pub use split::{WsReader, WsWriter};
@@ -88,7 +87,7 @@ static NOTHING_NEGOTIATED: Negotiated = Negotiated {
 /// idle connection stays small; allocated on first use.
 #[derive(Debug)]
 struct Rare<S> {
-    keepalive: Option<Keepalive>,
+    keepalive: Option<PingTimer>,
     close_timer: Option<Pin<Box<Sleep>>>,
     /// What to report once the close handshake is over.
     close_result: Option<Result<Message, Error>>,
@@ -165,7 +164,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let min_compress = config.deflate.map_or(0, |d| d.min_compress_size);
         let rare = config.ping_interval.map(|interval| {
             Box::new(Rare {
-                keepalive: Some(Keepalive::new(interval, config.pong_timeout)),
+                keepalive: Some(PingTimer::new(interval, config.pong_timeout)),
                 ..Rare::default()
             })
         });
@@ -267,7 +266,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.rare.get_or_insert_with(Box::default)
     }
 
-    fn keepalive(&mut self) -> Option<&mut Keepalive> {
+    fn keepalive(&mut self) -> Option<&mut PingTimer> {
         self.rare.as_mut()?.keepalive.as_mut()
     }
 
@@ -307,11 +306,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
             if let Some(keepalive) = self.keepalive() {
                 match keepalive.poll(cx) {
-                    Poll::Ready(keepalive::Due::Ping) => {
+                    Poll::Ready(Due::Ping) => {
                         self.queue(Message::Ping(bytes::Bytes::new()));
                         continue;
                     }
-                    Poll::Ready(keepalive::Due::Dead) => {
+                    Poll::Ready(Due::Dead) => {
                         self.state = State::Done;
                         return Poll::Ready(Some(Err(Error::timeout("no pong from peer"))));
                     }
@@ -358,7 +357,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 }
             };
             if let Some(keepalive) = self.keepalive() {
-                keepalive.saw_traffic();
+                keepalive.saw_life();
             }
             match &message {
                 Message::Ping(payload) if matches!(self.state, State::Open) => {

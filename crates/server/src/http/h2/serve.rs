@@ -5,7 +5,6 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -14,7 +13,6 @@ use bytes::Bytes;
 use http::{Method, Request};
 use pushwire_proto::http2::frame::Frame;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use super::config::Http2Config;
@@ -27,6 +25,7 @@ use crate::http::request_body::RequestBody;
 use crate::http::service::HttpService;
 use crate::http::upgrade_slot::upgrade_slot;
 use crate::task::lock;
+use crate::task::ping_timer::{Due, PingTimer};
 use crate::task::poll_rounds::PollRounds;
 use crate::task::wake_flag::WakeFlag;
 
@@ -80,7 +79,7 @@ where
     }
     let mut keep_alive = config
         .keep_alive_interval
-        .map(|interval| KeepAlive::new(interval, config.keep_alive_timeout));
+        .map(|interval| PingTimer::new(interval, config.keep_alive_timeout));
     let mut draining = std::pin::pin!(draining.cancelled());
     let mut draining_seen = false;
     let mut tasks = StreamTasks::new(rounds.waker().clone());
@@ -101,8 +100,13 @@ where
                     draining_seen = true;
                     conn.begin_shutdown();
                 }
-                if let Some(keep_alive) = keep_alive.as_mut() {
-                    keep_alive.poll(controls_cx, &mut conn);
+                match keep_alive.as_mut().map(|k| k.poll(controls_cx)) {
+                    Some(Poll::Ready(Due::Ping)) => conn.ping(),
+                    Some(Poll::Ready(Due::Dead)) => {
+                        tracing::debug!("HTTP/2 connection dropped: keep-alive ping not answered");
+                        conn.end("keep-alive ping not answered");
+                    }
+                    Some(Poll::Pending) | None => {}
                 }
             }
             let mut paused = false;
@@ -255,46 +259,4 @@ fn dispatch<S: HttpService>(
     };
     let future = service.call(Request::from_parts(parts, body));
     Box::pin(Respond::new(future, stream, tunnel, head_only))
-}
-
-/// Keep-alive PINGs: one every interval, and the connection ends when
-/// one goes unanswered for the timeout.
-struct KeepAlive {
-    interval: Duration,
-    timeout: Duration,
-    timer: Pin<Box<Sleep>>,
-    awaiting_answer: bool,
-}
-
-impl KeepAlive {
-    fn new(interval: Duration, timeout: Duration) -> Self {
-        KeepAlive {
-            interval,
-            timeout,
-            timer: Box::pin(tokio::time::sleep(interval)),
-            awaiting_answer: false,
-        }
-    }
-
-    fn poll(&mut self, cx: &mut Context<'_>, conn: &mut Conn) {
-        if self.timer.as_mut().poll(cx).is_pending() {
-            return;
-        }
-        if self.awaiting_answer {
-            tracing::debug!("HTTP/2 connection dropped: keep-alive ping not answered");
-            conn.end("keep-alive ping not answered");
-            return;
-        }
-        conn.ping();
-        self.awaiting_answer = true;
-        self.timer.as_mut().reset(Instant::now() + self.timeout);
-        // Registers the timer's new deadline.
-        let _ = self.timer.as_mut().poll(cx);
-    }
-
-    /// The PING was answered: the next goes out an interval from now.
-    fn answered(&mut self) {
-        self.awaiting_answer = false;
-        self.timer.as_mut().reset(Instant::now() + self.interval);
-    }
 }
