@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -287,6 +288,76 @@ export class Server {
     }
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+// ---------------------------------------------------------------------------
+// WebSocket over HTTP/2 (RFC 8441 extended CONNECT), for centrifuge-js
+
+/**
+ * A WebSocket constructor for centrifuge-js's `websocket` option that opens
+ * each socket as an RFC 8441 extended CONNECT stream on its own h2c
+ * connection (HTTP/2 with prior knowledge). Node's http2 client sends the
+ * `:protocol` pseudo-header once the server's SETTINGS enable it; the
+ * WebSocket framing on the stream is the `ws` package's own, so the SDK
+ * sees an ordinary `ws` socket. `opened` counts the streams whose CONNECT
+ * got a 200, for the tests to check HTTP/2 was really used.
+ */
+export function http2WebSocket() {
+  const stats = { opened: 0, refused: [] };
+  function H2WebSocket(url) {
+    const u = new URL(url);
+    const ws = new WebSocket(null, undefined, { autoPong: true });
+    ws._isServer = false; // a client: mask what it sends, expect unmasked frames
+    const fail = (why) => {
+      stats.refused.push(String(why));
+      if (ws.readyState !== WebSocket.CONNECTING) return;
+      ws.emit('error', new Error(String(why)));
+      ws.emitClose();
+    };
+    const session = http2.connect(`http://${u.host}`);
+    session.on('error', (e) => fail(e.message));
+    session.once('remoteSettings', (settings) => {
+      if (!settings.enableConnectProtocol) {
+        session.close();
+        fail('the server does not enable the extended CONNECT protocol');
+        return;
+      }
+      const stream = session.request(
+        {
+          ':method': 'CONNECT',
+          ':protocol': 'websocket',
+          ':scheme': 'http',
+          ':path': u.pathname + u.search,
+          ':authority': u.host,
+          'sec-websocket-version': '13',
+        },
+        { endStream: false },
+      );
+      stream.on('close', () => session.close());
+      stream.once('error', (e) => fail(e.message));
+      stream.once('response', (headers) => {
+        if (headers[':status'] !== 200) {
+          stream.close();
+          fail(`extended CONNECT answered ${headers[':status']}`);
+          return;
+        }
+        stats.opened += 1;
+        ws.setSocket(stream, Buffer.alloc(0), { maxPayload: 100 << 20, allowSynchronousEvents: true });
+      });
+    });
+    const close = ws.close.bind(ws);
+    ws.close = (...args) => {
+      if (ws.readyState === WebSocket.CONNECTING) {
+        session.destroy();
+        fail('closed while connecting');
+        return;
+      }
+      close(...args);
+    };
+    return ws;
+  }
+  H2WebSocket.stats = stats;
+  return H2WebSocket;
 }
 
 // ---------------------------------------------------------------------------
