@@ -41,3 +41,23 @@ test('the harness starts pushwire serve on a free loopback port and stops it', a
   const { code, signal } = await server.exited;
   assert.ok(code !== null || signal !== null);
 });
+
+test('the HTTP/2 WebSocket constructor opens an extended CONNECT stream (against /echo)', async () => {
+  const { http2WebSocket } = await import('./harness.mjs');
+  const server = await Server.start({ config: null });
+  try {
+    const H2 = http2WebSocket();
+    const ws = new H2(`ws://127.0.0.1:${server.port}/echo`);
+    const echoed = await new Promise((ok, fail) => {
+      ws.onopen = () => ws.send('over h2');
+      ws.onmessage = (e) => ok(String(e.data));
+      ws.onerror = (e) => fail(new Error(e.message));
+      setTimeout(() => fail(new Error('no echo in 5 s')), 5000).unref();
+    });
+    assert.equal(echoed, 'over h2');
+    assert.equal(H2.stats.opened, 1);
+    ws.terminate();
+  } finally {
+    await server.stop();
+  }
+});
