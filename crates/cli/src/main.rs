@@ -4,6 +4,7 @@ mod broadcast;
 mod connect;
 mod deflate_args;
 mod echo;
+mod hub_config;
 mod open_files;
 mod serve;
 

@@ -1,9 +1,11 @@
-//! `pushwire serve`: HTTP/1.1 and HTTP/2, cleartext or TLS, on one port.
+//! `pushwire serve`: the hub, over HTTP/1.1 and HTTP/2, cleartext or TLS,
+//! on one port.
 //!
-//! Routes at this stage: `/` a placeholder page, `/echo` a WebSocket echo
-//! that only takes WebSockets (a plain request gets 426), `/healthz`,
-//! `/stats` (the server's counters as JSON), and the push demo in
-//! [`push`]: `/sse`, `/events`, `/publish`, `/poll`.
+//! Routes: the hub's (`/connection/*`, `/api/<method>`; see
+//! [`pushwire::hub`]), `/` the demo page, `/echo` a WebSocket echo that
+//! only takes WebSockets (a plain request gets 426), `/healthz`, `/stats`
+//! (the server's counters as JSON), and the push demo in [`push`]:
+//! `/sse`, `/events`, `/publish`, `/poll`.
 
 mod push;
 
@@ -22,6 +24,7 @@ use pushwire::{
 };
 
 use crate::deflate_args::DeflateArgs;
+use crate::hub_config;
 
 /// Arguments of `pushwire serve`.
 #[derive(clap::Args)]
@@ -60,9 +63,24 @@ pub struct ServeArgs {
     /// proxy.
     #[arg(long, default_value_t = 1_024)]
     max_connections_per_ip: usize,
+    /// The hub's configuration: a JSON or TOML file with Centrifugo v6's
+    /// key names (`client.token.hmac_secret_key`, `http_api.key`,
+    /// `channel.namespaces`, …). Every key can be overridden by an
+    /// environment variable: `PUSHWIRE_` and the key path in upper case
+    /// joined by `_` (`PUSHWIRE_HTTP_API_KEY`). Without it: development
+    /// defaults, with anonymous demo namespaces and generated secrets.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration (file, environment, defaults) as
+    /// JSON and exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
 struct App {
+    hub: pushwire::hub::Hub,
+    /// Development defaults: the server API answers loopback clients only.
+    api_loopback_only: bool,
     stats: Arc<ServerStats>,
     websocket: WebSocketConfig,
     /// Who may open WebSockets and make cross-origin requests.
@@ -103,6 +121,21 @@ fn limit(value: usize) -> Option<usize> {
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
+    let loaded =
+        hub_config::load(args.config.as_deref(), std::env::vars()).map_err(config_error)?;
+    if args.print_config {
+        let text = serde_json::to_string_pretty(&loaded.tree).unwrap_or_default();
+        println!("{text}");
+        return Ok(());
+    }
+    let origin = args
+        .config
+        .as_deref()
+        .map_or_else(|| "the defaults".to_string(), |p| p.display().to_string());
+    let config = hub_config::typed(&loaded.tree, &origin).map_err(config_error)?;
+    let api_key = config.http_api.key.clone();
+    let hub =
+        pushwire::hub::Hub::start(config).map_err(|e| config_error(format!("{origin}: {e}")))?;
     let tls = tls(&args)?;
     crate::open_files::raise_for(limit(args.max_connections));
     let mut server = Server::bind(args.listen)
@@ -116,13 +149,20 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
     }
     let websocket = args.deflate.websocket_config();
     let app = Arc::new(App {
+        hub,
+        api_loopback_only: loaded.development,
         stats: server.stats(),
         websocket,
         origins: origin_policy(&args.allow_origins),
         push: push::Push::default(),
     });
+    if loaded.development {
+        tracing::info!(
+            "no --config: development defaults (anonymous demo namespaces; the server API for loopback clients only, with X-API-Key: {api_key})"
+        );
+    }
     tracing::info!(
-        "pushwire serving {scheme}://{addr}/ (HTTP/1.1 and HTTP/2; WebSocket echo at /echo)"
+        "pushwire serving {scheme}://{addr}/ (HTTP/1.1 and HTTP/2; the hub at /connection/websocket, its API at /api; WebSocket echo at /echo)"
     );
     let service = service_fn(move |req| route(req, app.clone()));
     server
@@ -130,6 +170,14 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
         .await?;
     tracing::info!("pushwire stopped");
     Ok(())
+}
+
+fn config_error(why: String) -> pushwire::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("configuration: {why}"),
+    )
+    .into()
 }
 
 fn tls(args: &ServeArgs) -> Result<Option<Tls>, pushwire::Error> {
@@ -158,6 +206,26 @@ fn tls(args: &ServeArgs) -> Result<Option<Tls>, pushwire::Error> {
 
 async fn route(req: Request<RequestBody>, app: Arc<App>) -> Result<Response<Body>, Infallible> {
     let info = req.extensions().get::<ConnectionInfo>().cloned();
+    if app.api_loopback_only
+        && req.uri().path().starts_with("/api/")
+        && !info
+            .as_ref()
+            .is_some_and(|i| i.remote_addr().ip().is_loopback())
+    {
+        log_rejection(
+            &req,
+            info.as_ref(),
+            "403 the server API is for loopback clients",
+        );
+        return Ok(text(
+            StatusCode::FORBIDDEN,
+            "the development server API answers loopback clients only: start with --config\n",
+        ));
+    }
+    let req = match app.hub.route(req).await {
+        Ok(response) => return Ok(response),
+        Err(req) => req,
+    };
     let path = req.uri().path().to_owned();
     let req = match push::route(&app.push, &app.origins, req, info.as_ref()).await {
         Ok(response) => return Ok(response),

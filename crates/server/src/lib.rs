@@ -44,6 +44,7 @@ mod http;
 mod io;
 mod task;
 
+pub mod hub;
 pub mod longpoll;
 pub mod sse;
 pub mod upgrade;

@@ -1,0 +1,107 @@
+//! The hub over WebSocket: `/connection/websocket` (bidirectional: each
+//! text frame holds `\n`-joined commands) and `/connection/uni_websocket`
+//! (the first message is the connect request; the server only pushes).
+
+use std::future::poll_fn;
+use std::task::Poll;
+
+use pushwire_hub::{ConnId, Transport};
+use pushwire_proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
+
+use super::outlet::{Batch, Close};
+use super::HubHandle;
+use crate::upgrade::UpgradedStream;
+use crate::ws::WebSocket;
+
+/// What woke a connection's task.
+enum Next {
+    Received(Option<Result<Message, crate::Error>>),
+    ToSend(Batch),
+}
+
+/// Serves one hub connection on `ws` until either side ends it.
+pub(crate) async fn serve(mut ws: WebSocket<UpgradedStream>, hub: HubHandle, transport: Transport) {
+    let unidirectional = transport.is_unidirectional();
+    let Some((conn, outlet)) = hub.open(transport).await else {
+        let _ = ws.close(Some(shutting_down())).await;
+        return;
+    };
+    let mut connected = false;
+    loop {
+        let next = poll_fn(|cx| {
+            if let Poll::Ready(batch) = outlet.poll_take(cx) {
+                return Poll::Ready(Next::ToSend(batch));
+            }
+            ws.poll_recv(cx).map(Next::Received)
+        })
+        .await;
+        match next {
+            Next::ToSend(batch) => {
+                if send(&mut ws, &hub, conn, batch).await.is_err() {
+                    break;
+                }
+            }
+            Next::Received(Some(Ok(message))) => {
+                let frame = match message {
+                    Message::Text(text) => text.into_bytes(),
+                    Message::Binary(bytes) => bytes,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                    Message::Close(_) => break,
+                };
+                if unidirectional {
+                    // Only the first message counts: the connect request.
+                    if !connected {
+                        connected = true;
+                        hub.uni_connect(conn, frame).await;
+                    }
+                } else {
+                    hub.frame(conn, frame).await;
+                }
+            }
+            Next::Received(Some(Err(e))) => {
+                tracing::debug!("hub WebSocket ended: {e}");
+                break;
+            }
+            Next::Received(None) => break,
+        }
+    }
+    hub.closed(conn);
+}
+
+/// Writes a batch; ends the connection when the hub says so.
+async fn send(
+    ws: &mut WebSocket<UpgradedStream>,
+    hub: &HubHandle,
+    conn: ConnId,
+    batch: Batch,
+) -> Result<(), ()> {
+    for message in batch.messages {
+        // The hub writes JSON from validated input: always UTF-8.
+        let Ok(text) = Utf8Bytes::try_from_bytes(message) else {
+            continue;
+        };
+        ws.feed(Message::text(text)).await.map_err(drop)?;
+    }
+    ws.flush().await.map_err(drop)?;
+    if let Some(close) = batch.close {
+        let _ = ws.close(Some(close_frame(&close))).await;
+        return Err(());
+    }
+    if batch.ended {
+        let _ = ws.close(Some(shutting_down())).await;
+        return Err(());
+    }
+    if batch.refill {
+        hub.refill(conn).await;
+    }
+    Ok(())
+}
+
+fn close_frame(close: &Close) -> CloseFrame {
+    CloseFrame::new(CloseCode::from(close.code), close.reason.clone())
+}
+
+/// The hub stopped: clients reconnect (3001 shutdown).
+fn shutting_down() -> CloseFrame {
+    CloseFrame::new(CloseCode::from(3001), "shutdown")
+}
