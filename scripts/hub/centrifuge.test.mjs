@@ -316,12 +316,27 @@ describe('centrifuge-js against pushwire serve', () => {
       assert.deepEqual((await arrived).data, { after: 'refresh' });
       c.disconnect();
 
-      // Control: without getToken the same token gets the connection closed (3005).
-      const d = strict.client({ token: userToken('kim', { ttl: 2 }) });
-      await connected(d);
-      const closed = await next(d, 'connecting', { timeoutMs: 8000 });
-      assert.equal(closed.code, 3005, JSON.stringify(closed));
-      d.disconnect();
+      // Control: a raw socket that never refreshes is closed by the server
+      // with 3005 soon after exp (the SDK without getToken would give up by
+      // itself at the ttl, so it cannot show this).
+      const raw = new WebSocket(strict.wsUrl);
+      await new Promise((ok, fail) => raw.once('open', ok).once('error', fail));
+      const closed = new Promise((ok) => raw.once('close', (code, reason) => ok({ code, reason: String(reason) })));
+      raw.on('message', (m) => {
+        // Answer server pings so only the expiry can close it.
+        for (const line of String(m).split('\n')) if (line === '{}') raw.send('{}');
+      });
+      const t0 = Date.now();
+      raw.send(JSON.stringify({ id: 1, connect: { token: userToken('kim', { ttl: 2 }) } }));
+      let timer;
+      const res = await Promise.race([
+        closed,
+        new Promise((ok) => (timer = setTimeout(() => ok({ code: 'still open after 8 s' }), 8000))),
+      ]);
+      clearTimeout(timer);
+      raw.terminate();
+      assert.equal(res.code, 3005, JSON.stringify(res));
+      assert.ok(Date.now() - t0 >= 1500, 'not before exp');
     } finally {
       await strict.stop();
     }
