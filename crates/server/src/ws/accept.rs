@@ -1,16 +1,13 @@
 //! The server side of the opening handshake on a raw byte stream.
 
-use std::mem::MaybeUninit;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
-
 use bytes::BytesMut;
 use pushwire_proto::handshake::{parse_request, ClientOffer, HandshakeError, RequestHead};
 use pushwire_proto::Role;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::{Negotiated, WebSocket, WebSocketConfig};
 use crate::error::Error;
+use crate::io::poll_read_on_stack;
 
 /// Reads an upgrade request from `stream` and accepts it: negotiates
 /// permessage-deflate as `config` allows and the first of `protocols`
@@ -112,7 +109,10 @@ async fn read_request<S: AsyncRead + Unpin>(
 ) -> Result<(RequestHead, BytesMut), Error> {
     let mut buf = BytesMut::new();
     loop {
-        let read = std::future::poll_fn(|cx| poll_read_some(stream, &mut buf, cx)).await?;
+        let read = std::future::poll_fn(|cx| {
+            poll_read_on_stack::<READ_CHUNK, _>(cx, stream, |bytes| buf.extend_from_slice(bytes))
+        })
+        .await?;
         if read == 0 {
             return Err(HandshakeError::Malformed("connection closed during the handshake").into());
         }
@@ -121,18 +121,4 @@ async fn read_request<S: AsyncRead + Unpin>(
             return Ok((head, buf));
         }
     }
-}
-
-/// Reads once from `stream` and appends what came to `buf`: only the
-/// bytes that arrived are kept, not a read-ahead buffer.
-fn poll_read_some<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    buf: &mut BytesMut,
-    cx: &mut Context<'_>,
-) -> Poll<std::io::Result<usize>> {
-    let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-    let mut read_buf = ReadBuf::uninit(&mut scratch);
-    ready!(Pin::new(stream).poll_read(cx, &mut read_buf))?;
-    buf.extend_from_slice(read_buf.filled());
-    Poll::Ready(Ok(read_buf.filled().len()))
 }

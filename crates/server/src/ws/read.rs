@@ -1,16 +1,16 @@
 //! The read side of a connection: socket bytes into protocol messages.
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use bytes::BytesMut;
 use pushwire_proto::{Message, Receiver};
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::AsyncRead;
 
 use super::buffers::BufferStream;
 use crate::error::Error;
+use crate::io::poll_read_on_stack;
 
 /// Bytes read per call when no frame is in progress. The scratch space
 /// lives on the stack of the poll call, so an idle connection holds no
@@ -104,12 +104,7 @@ fn poll_fill<R: AsyncRead + Unpin>(
     awaits_payload: bool,
 ) -> Poll<io::Result<usize>> {
     if buf.capacity() == 0 {
-        let mut scratch = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-        let mut read_buf = ReadBuf::uninit(&mut scratch);
-        ready!(Pin::new(io).poll_read(cx, &mut read_buf))?;
-        let filled = read_buf.filled();
-        append(buf, filled);
-        return Poll::Ready(Ok(filled.len()));
+        return poll_read_on_stack::<READ_CHUNK, _>(cx, io, |bytes| append(buf, bytes));
     }
     // Room for the rest of a frame in progress is reserved already:
     // more would copy the buffer just to read its last bytes.

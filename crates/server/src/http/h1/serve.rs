@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, Request, Response, StatusCode};
 use http_body::SizeHint;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
@@ -31,7 +31,7 @@ use crate::http::connection::ConnectionInfo;
 use crate::http::request_body::RequestBody;
 use crate::http::service::HttpService;
 use crate::http::upgrade_slot::{upgrade_slot, Handover};
-use crate::io::WriteQueue;
+use crate::io::{poll_read_on_stack, WriteQueue};
 
 /// How much a connection reads at a time.
 const READ_SIZE: usize = 8192;
@@ -241,11 +241,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     /// connection that waits allocates nothing until bytes arrive.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let n = if self.read.capacity() == 0 {
-            let mut probe = [0u8; PROBE_SIZE];
-            let mut buf = ReadBuf::new(&mut probe);
-            ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
-            self.read.extend_from_slice(buf.filled());
-            buf.filled().len()
+            let read = &mut self.read;
+            let keep = |bytes: &[u8]| read.extend_from_slice(bytes);
+            ready!(poll_read_on_stack::<PROBE_SIZE, _>(cx, &mut self.io, keep))?
         } else {
             if self.read.capacity() - self.read.len() < READ_SIZE / 8 {
                 self.read.reserve(READ_SIZE);
