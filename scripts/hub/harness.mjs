@@ -17,7 +17,7 @@ import WebSocket from 'ws';
 const here = dirname(fileURLToPath(import.meta.url));
 export const PUSHWIRE_BIN = resolve(here, process.env.PUSHWIRE_BIN || '../../target/debug/pushwire');
 
-export const HMAC_SECRET = 'hub-test-secret-' + randomBytes(8).toString('hex');
+export const HMAC_SECRET = 'hub-test-secret-' + randomBytes(16).toString('hex');
 export const API_KEY = 'hub-test-api-key-' + randomBytes(8).toString('hex');
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -153,10 +153,11 @@ function canConnect(port) {
 export class Server {
   /**
    * Starts `pushwire serve --listen 127.0.0.1:PORT --config FILE.json`.
-   * `config: null` starts it without a config file; `env` adds variables.
+   * `config: null` starts it without a config file; `env` adds variables;
+   * `port` reuses a port (a restart on the same address).
    */
-  static async start({ config = baseConfig(), env = {}, args: extra = [], timeoutMs = 15000 } = {}) {
-    const port = await freePort();
+  static async start({ config = baseConfig(), env = {}, args: extra = [], timeoutMs = 15000, port } = {}) {
+    port ??= await freePort();
     const dir = await mkdtemp(join(tmpdir(), 'pushwire-hub-'));
     const args = ['serve', '--listen', `127.0.0.1:${port}`];
     if (config) {

@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent.parent
 PUSHWIRE_BIN = os.environ.get("PUSHWIRE_BIN") or str(ROOT / "target" / "debug" / "pushwire")
 
-HMAC_SECRET = "hub-py-secret-" + secrets.token_hex(8)
+HMAC_SECRET = "hub-py-secret-" + secrets.token_hex(16)
 API_KEY = "hub-py-api-key-" + secrets.token_hex(8)
 
 OPEN = {
