@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use tower_layer::Layer;
 
+use super::options::AcceptOptions;
 use super::{OriginPolicy, Upgrade, UpgradedStream};
 use crate::http::body::{Body, BoxError};
 use crate::ws::{WebSocket, WebSocketConfig};
@@ -55,18 +56,16 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// ```
 pub struct WebSocketLayer<H> {
     handler: H,
-    protocols: Arc<[String]>,
-    config: WebSocketConfig,
-    origins: OriginPolicy,
+    /// Shared by the services and connections the layer makes; each
+    /// WebSocket request's [`Upgrade`] takes a copy.
+    options: Arc<AcceptOptions>,
 }
 
 impl<H: Clone> Clone for WebSocketLayer<H> {
     fn clone(&self) -> Self {
         WebSocketLayer {
             handler: self.handler.clone(),
-            protocols: self.protocols.clone(),
-            config: self.config.clone(),
-            origins: self.origins.clone(),
+            options: self.options.clone(),
         }
     }
 }
@@ -74,9 +73,9 @@ impl<H: Clone> Clone for WebSocketLayer<H> {
 impl<H> fmt::Debug for WebSocketLayer<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebSocketLayer")
-            .field("protocols", &self.protocols)
-            .field("config", &self.config)
-            .field("origins", &self.origins)
+            .field("protocols", &self.options.protocols)
+            .field("config", &self.options.config)
+            .field("origins", &self.options.origins)
             .finish_non_exhaustive()
     }
 }
@@ -91,9 +90,7 @@ where
     pub fn new(handler: H) -> Self {
         WebSocketLayer {
             handler,
-            protocols: Arc::from(Vec::new()),
-            config: WebSocketConfig::default(),
-            origins: OriginPolicy::default(),
+            options: Arc::default(),
         }
     }
 }
@@ -106,20 +103,20 @@ impl<H> WebSocketLayer<H> {
         I: IntoIterator<Item = P>,
         P: Into<String>,
     {
-        self.protocols = protocols.into_iter().map(Into::into).collect();
+        Arc::make_mut(&mut self.options).set_protocols(protocols);
         self
     }
 
     /// The connections' settings; see [`Upgrade::config`].
     pub fn config(mut self, config: WebSocketConfig) -> Self {
-        self.config = config;
+        Arc::make_mut(&mut self.options).config = config;
         self
     }
 
     /// Which pages may open WebSockets; see [`Upgrade::origins`].
     /// Default: [`OriginPolicy::SameOrigin`].
     pub fn origins(mut self, origins: OriginPolicy) -> Self {
-        self.origins = origins;
+        Arc::make_mut(&mut self.options).origins = origins;
         self
     }
 }
@@ -182,10 +179,9 @@ impl<S, H> WebSocketService<S, H> {
                 let (parts, _body) = req.into_parts();
                 let request = Request::from_parts(parts, ());
                 let handler = self.layer.handler.clone();
+                let options = AcceptOptions::clone(&self.layer.options);
                 Ok(upgrade
-                    .protocols(self.layer.protocols.iter().cloned())
-                    .config(self.layer.config.clone())
-                    .origins(self.layer.origins.clone())
+                    .with_options(options)
                     .on_upgrade(move |ws| handler(ws, request)))
             }
         }

@@ -11,6 +11,7 @@
 pub mod axum;
 mod everywhere;
 mod offer;
+mod options;
 mod origin;
 mod rejection;
 mod stream;
@@ -36,6 +37,7 @@ use crate::http::stats::Counter;
 use crate::http::upgrade_slot::{Handover, UpgradeSlot};
 use crate::ws::{Negotiated, WebSocket, WebSocketConfig};
 pub use everywhere::{BoxFuture, WebSocketLayer, WebSocketService};
+use options::AcceptOptions;
 pub use origin::OriginPolicy;
 pub use rejection::UpgradeRejection;
 use stream::Io;
@@ -77,12 +79,10 @@ pub struct Upgrade {
     version: Version,
     offer: ClientOffer,
     on_upgrade: OnUpgrade,
-    protocols: Vec<String>,
-    config: WebSocketConfig,
+    options: AcceptOptions,
     connection: Option<ConnectionInfo>,
     origin: Option<String>,
     host: Option<String>,
-    origins: OriginPolicy,
 }
 
 impl Upgrade {
@@ -103,12 +103,10 @@ impl Upgrade {
             version,
             offer,
             on_upgrade: OnUpgrade::take(req),
-            protocols: Vec::new(),
-            config: WebSocketConfig::default(),
+            options: AcceptOptions::default(),
             connection: req.extensions().get::<ConnectionInfo>().cloned(),
             origin: origin::header(req, http::header::ORIGIN).map(str::to_string),
             host: origin::request_host(req).map(str::to_string),
-            origins: OriginPolicy::default(),
         }))
     }
 
@@ -139,21 +137,27 @@ impl Upgrade {
         I: IntoIterator<Item = P>,
         P: Into<String>,
     {
-        self.protocols = protocols.into_iter().map(Into::into).collect();
+        self.options.set_protocols(protocols);
         self
     }
 
     /// The connection's settings, including what permessage-deflate to
     /// accept. Default: [`WebSocketConfig::default`].
     pub fn config(mut self, config: WebSocketConfig) -> Self {
-        self.config = config;
+        self.options.config = config;
         self
     }
 
     /// Which pages may open this WebSocket. Default:
     /// [`OriginPolicy::SameOrigin`]; a refused request is answered `403`.
     pub fn origins(mut self, origins: OriginPolicy) -> Self {
-        self.origins = origins;
+        self.options.origins = origins;
+        self
+    }
+
+    /// Every option at once, as a [`WebSocketLayer`] sets them.
+    fn with_options(mut self, options: AcceptOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -191,7 +195,7 @@ impl Upgrade {
         Response<Body>,
         impl Future<Output = Result<WebSocket<UpgradedStream>, Error>> + Send + 'static,
     ) {
-        let (response, websocket) = if self.origins.permits_on(
+        let (response, websocket) = if self.options.origins.permits_on(
             self.origin(),
             self.host.as_deref(),
             self.connection.as_ref().map(ConnectionInfo::is_tls),
@@ -231,8 +235,10 @@ impl Upgrade {
         Response<Body>,
         impl Future<Output = Result<WebSocket<UpgradedStream>, Error>> + Send + 'static,
     ) {
-        let supported: Vec<&str> = self.protocols.iter().map(String::as_str).collect();
-        let accept = self.offer.accept(&supported, self.config.deflate.as_ref());
+        let supported: Vec<&str> = self.options.protocols.iter().map(String::as_str).collect();
+        let accept = self
+            .offer
+            .accept(&supported, self.options.config.deflate.as_ref());
         let mut response = Response::new(Body::empty());
         *response.status_mut() = if self.version == Version::HTTP_2 {
             StatusCode::OK
@@ -271,7 +277,7 @@ impl Upgrade {
             protocol: accept.protocol,
             deflate: accept.deflate,
         };
-        let (version, config, on_upgrade) = (self.version, self.config, self.on_upgrade);
+        let (version, config, on_upgrade) = (self.version, self.options.config, self.on_upgrade);
         let websocket = async move {
             let (stream, leftover) = on_upgrade.upgraded().await?;
             let stream = UpgradedStream::new(stream, version, open);
