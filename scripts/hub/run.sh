@@ -56,11 +56,16 @@ ensure_venv() {
   fi
   _pyvenv_create "$venv" || return 1
   echo "hub/run.sh: pip install -r scripts/hub/requirements.txt" >&2
+  local out
+  out=$(mktemp)
   PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1 \
-    "$venv/bin/pip" install --quiet -r "$HERE/requirements.txt" >/dev/null || {
+    "$venv/bin/python" -m pip install --quiet -r "$HERE/requirements.txt" >"$out" 2>&1 </dev/null || {
+    cat "$out" >&2
+    rm -f "$out"
     echo "hub/run.sh: pip install failed" >&2
     return 1
   }
+  rm -f "$out"
   echo "$want" >"$stamp"
 }
 
