@@ -69,7 +69,11 @@ fn serde_path_error(tree: &Value) -> Result<pushwire::hub::Config, String> {
 }
 
 fn checked<T: serde::de::DeserializeOwned>(tree: &Value, prefix: &str) -> Result<T, String> {
-    let tree = if tree.is_null() { Value::Object(Map::new()) } else { tree.clone() };
+    let tree = if tree.is_null() {
+        Value::Object(Map::new())
+    } else {
+        tree.clone()
+    };
     serde_path_to_error::deserialize(tree)
         .map_err(|e| format!("key `{prefix}{}`: {}", e.path(), e.inner()))
 }

@@ -7,6 +7,7 @@ mod echo;
 mod hub_config;
 mod open_files;
 mod serve;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -39,6 +40,10 @@ enum Command {
     /// WebSocket echo at /echo (WebSocket only: a plain request gets 426),
     /// /healthz and /stats.
     Serve(serve::ServeArgs),
+    /// Mint an HS256 token for development: a connection token, or with
+    /// --channel a subscription token, signed with --secret or the
+    /// client.token.hmac_secret_key of --config.
+    Token(token::TokenArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -65,6 +70,7 @@ fn main() -> std::process::ExitCode {
             Command::Echo(args) => echo::run(args).await,
             Command::Connect(args) => connect::run(args).await,
             Command::Serve(args) => serve::run(args).await,
+            Command::Token(args) => token::run(args),
         }
     });
     match result {
