@@ -10,6 +10,7 @@
 //! pushwire-bench list
 //! ```
 
+mod clients;
 mod engine;
 mod error;
 mod payload;

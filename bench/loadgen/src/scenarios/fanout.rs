@@ -1,12 +1,32 @@
-//! Broadcast fan-out (issue 4, scenario 5): N WebSocket subscribers, one
-//! publisher connection sending timestamped ~50 B text messages at 10,
-//! 100 or 1,000 per second to a broadcast server (every message to every
-//! connection, the sender included: `pushwire echo --broadcast`, Bun's
-//! `server.publish` plus a send to the sender, Node `ws` looping over its
-//! clients). The number is deliveries per second at the subscribers; the
-//! metrics table adds the latency from publish to read (p50, p99, max),
-//! the publication rate reached and the share of expected deliveries that
-//! arrived. A variant leaves 1% of the subscribers not reading.
+//! Fan-out (issue 4, scenarios 5 and 6), one scenario whatever the
+//! transport: N receivers subscribed to a server, one publisher sending
+//! timestamped 50 B messages ([`stamp`]) at 10, 100 or 1,000 per second,
+//! every message to every receiver. The number is deliveries per second
+//! at the receivers; the metrics table adds the latency from publish to
+//! read (mean, p50, p99, max), the publication rate reached, the share of
+//! expected deliveries that arrived, and what the transport adds:
+//!
+//! - [`Transport::WebSocket`]: subscribers of a broadcast server (every
+//!   message to every connection, the sender included: `pushwire echo
+//!   --broadcast`, Bun's `server.publish` plus a send to the sender, Node
+//!   `ws` looping over its clients), the publisher a connection of its
+//!   own; a variant leaves 1% of the subscribers not reading. Adds the
+//!   subscribers the server closed.
+//! - [`Transport::Sse`]: clients holding `GET /events` (browser-like
+//!   `EventSource` request heads), the publisher posting to `POST
+//!   /publish`; every stream carries every message as an `id: <cursor>` /
+//!   `data: <message>` event. Servers: `pushwire serve` and Bun
+//!   (`bench/peers/node/bun-sse.js`). Adds bytes per delivery (chunk
+//!   framing and event fields), `reset` events and messages lost (gaps in
+//!   the ids).
+//! - [`Transport::LongPoll`]: clients holding `GET
+//!   /poll?cursor=N&timeout_ms=25000` on `pushwire serve` (browser-like
+//!   request heads) and polling again as soon as answered, the publisher
+//!   posting to `POST /publish`. Adds messages per poll, bytes per
+//!   delivery and log resets.
+//!
+//! Each transport has its own group (one table and chart) and ids:
+//! `fanout-N-Rps`, `sse-fanout-N-Rps`, `long-poll-N-Rps`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,66 +34,212 @@ use std::time::Duration;
 use pushwire_proto::Message;
 
 use super::delivery_window::DeliveryWindow;
-use super::fanout_client::FanoutClient;
 use super::{delivery_metrics, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
+use crate::clients::poll::{PollClient, PollMode};
+use crate::clients::sse::SseClient;
+use crate::clients::ws::WsClient;
+use crate::clients::{poll_probe, sse_probe, stamp, DeliveryClient};
 use crate::error::BenchError;
 use crate::peers::ServerRole;
 use crate::probe::ProbeReport;
 use crate::server::ServerProcess;
 use crate::settings::Settings;
 
-/// The fan-out scenarios.
+/// The WebSocket fan-out scenarios.
 pub const FANOUT: Group = Group {
     id: "fanout",
     title: "Broadcast fan-out over WebSocket (deliveries/s; latency in the metrics table)",
 };
 
+/// The SSE fan-out scenarios.
+pub const SSE_FANOUT: Group = Group {
+    id: "sse-fanout",
+    title: "SSE fan-out (POST /publish, GET /events)",
+};
+
+/// The long-polling scenarios.
+pub const LONG_POLL: Group = Group {
+    id: "long-poll",
+    title: "Long-polling delivery (pushwire serve: POST /publish, GET /poll)",
+};
+
 /// Bytes per publication.
-pub const MESSAGE_SIZE: usize = 50;
+const MESSAGE_SIZE: usize = 50;
+
+/// How the receivers get the publications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// WebSocket subscribers of a broadcast server.
+    WebSocket,
+    /// Server-Sent Events: held `GET /events` streams.
+    Sse,
+    /// Long polling: held `GET /poll` requests.
+    LongPoll,
+}
+
+impl Transport {
+    /// The family the transport's scenarios report in.
+    fn group(self) -> Group {
+        match self {
+            Transport::WebSocket => FANOUT,
+            Transport::Sse => SSE_FANOUT,
+            Transport::LongPoll => LONG_POLL,
+        }
+    }
+
+    /// The start of its scenarios' ids.
+    fn id_prefix(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "fanout",
+            Transport::Sse => "sse-fanout",
+            Transport::LongPoll => "long-poll",
+        }
+    }
+
+    /// What its receivers are called in titles.
+    fn receivers(self) -> &'static str {
+        match self {
+            Transport::WebSocket => "subscribers",
+            Transport::Sse => "SSE streams",
+            Transport::LongPoll => "long-polling clients",
+        }
+    }
+
+    /// The server that publishes over it.
+    fn server_role(self) -> ServerRole {
+        match self {
+            Transport::WebSocket => ServerRole::Broadcast,
+            Transport::Sse => ServerRole::EventStream,
+            Transport::LongPoll => ServerRole::HttpPush,
+        }
+    }
+
+    /// How long a run publishes before its window opens.
+    fn ramp(self, settings: &Settings) -> Duration {
+        match self {
+            // Let the stalled subscribers' windows fill and the server settle.
+            Transport::WebSocket => settings.ramp.max(Duration::from_millis(if settings.quick {
+                100
+            } else {
+                1000
+            })),
+            Transport::Sse | Transport::LongPoll => {
+                Duration::from_millis(if settings.quick { 200 } else { 1000 })
+            }
+        }
+    }
+}
 
 /// One fan-out scenario.
 pub struct Fanout {
     spec: ScenarioSpec,
+    transport: Transport,
+    /// Receivers that read.
     readers: usize,
+    /// WebSocket subscribers that stop reading once upgraded.
     stalled: usize,
+    /// Publications per second.
     rate: f64,
 }
 
-/// 15,000 subscribers at 10 and 100 publications per second, at 100 per
-/// second with 1% of them not reading, and at 1,000 per second.
-pub fn variants(settings: &Settings) -> Vec<Box<dyn Scenario>> {
-    let subscribers = settings.scale(15_000, 200);
-    let stalled = subscribers / 100;
-    // The overload (1,000 pub/s) last: a server may still be draining it.
-    [(10.0, 0), (100.0, 0), (100.0, stalled), (1000.0, 0)]
-        .into_iter()
-        .map(|(rate, stalled)| {
-            let (id, title) = if stalled == 0 {
-                (
-                    format!("fanout-{subscribers}-{rate}ps"),
-                    format!("{subscribers} subscribers, {rate} pub/s"),
-                )
-            } else {
-                (
-                    format!("fanout-{subscribers}-{rate}ps-1pct-stalled"),
-                    format!("{subscribers} subscribers, {rate} pub/s, {stalled} not reading"),
-                )
-            };
-            Box::new(Fanout {
-                spec: ScenarioSpec {
-                    id,
-                    group: FANOUT,
-                    title,
-                    unit: Unit::DeliveriesPerSecond,
-                    deflate: false,
-                    fresh_server_per_run: false,
-                },
-                readers: subscribers - stalled,
-                stalled,
-                rate,
-            }) as Box<dyn Scenario>
+/// The scenarios of `transport`. WebSocket: 15,000 subscribers at 10 and
+/// 100 publications per second, at 100 with 1% of them not reading, and
+/// at 1,000. SSE: 1,000 and 15,000 streams, each at 10 and 100. Long
+/// polling: 1,000 clients at 10 and 100, 15,000 at 10.
+pub fn variants(settings: &Settings, transport: Transport) -> Vec<Box<dyn Scenario>> {
+    let few = settings.scale(1_000, 50);
+    let many = settings.scale(15_000, 200);
+    // (receivers, publications per second, of the receivers not reading)
+    let runs = match transport {
+        // The overload (1,000 pub/s) last: a server may still be draining it.
+        Transport::WebSocket => vec![
+            (many, 10.0, 0),
+            (many, 100.0, 0),
+            (many, 100.0, many / 100),
+            (many, 1000.0, 0),
+        ],
+        Transport::Sse => vec![
+            (few, 10.0, 0),
+            (few, 100.0, 0),
+            (many, 10.0, 0),
+            (many, 100.0, 0),
+        ],
+        Transport::LongPoll => vec![(few, 10.0, 0), (few, 100.0, 0), (many, 10.0, 0)],
+    };
+    runs.into_iter()
+        .map(|(receivers, rate, stalled)| {
+            Box::new(Fanout::new(transport, receivers, rate, stalled)) as Box<dyn Scenario>
         })
         .collect()
+}
+
+impl Fanout {
+    /// `receivers` over `transport` at `rate` publications per second,
+    /// `stalled` of them (WebSocket only) not reading.
+    fn new(transport: Transport, receivers: usize, rate: f64, stalled: usize) -> Self {
+        let prefix = transport.id_prefix();
+        let noun = transport.receivers();
+        let (id, title) = if stalled == 0 {
+            (
+                format!("{prefix}-{receivers}-{rate}ps"),
+                format!("{receivers} {noun}, {rate} pub/s"),
+            )
+        } else {
+            (
+                format!("{prefix}-{receivers}-{rate}ps-1pct-stalled"),
+                format!("{receivers} {noun}, {rate} pub/s, {stalled} not reading"),
+            )
+        };
+        Fanout {
+            spec: ScenarioSpec {
+                id,
+                group: transport.group(),
+                title,
+                unit: Unit::DeliveriesPerSecond,
+                deflate: false,
+                // Pollers start at cursor 0: on a log that already holds
+                // earlier runs' messages their first poll would return
+                // the whole retained window, which is not delivery.
+                fresh_server_per_run: transport == Transport::LongPoll,
+            },
+            transport,
+            readers: receivers - stalled,
+            stalled,
+            rate,
+        }
+    }
+
+    /// Ramps `client` up, then times one window of it and turns what it
+    /// counted into a sample: the delivery metrics, then `extra`'s.
+    fn deliver<C: DeliveryClient>(
+        &self,
+        server: &mut ServerProcess,
+        settings: &Settings,
+        mut client: C,
+        extra: impl FnOnce(&C) -> Vec<Metric>,
+    ) -> Result<Sample, BenchError> {
+        client.run(self.rate, self.transport.ramp(settings));
+        client.reset();
+        let window = DeliveryWindow::time(server, || client.run(self.rate, settings.duration))?;
+        let expected = client.published() as f64 * self.readers as f64;
+        let mut metrics = delivery_metrics(
+            client.latency(),
+            client.published(),
+            client.deliveries(),
+            expected,
+            window.wall,
+        );
+        metrics.extend(extra(&client));
+        Ok(window.sample(client.deliveries(), client.counters().clone(), metrics))
+    }
+}
+
+/// Bytes both ways at the receivers per delivery.
+fn bytes_per_delivery(client: &impl DeliveryClient) -> Metric {
+    Metric::new(
+        "B/delivery",
+        (client.bytes_up() + client.bytes_down()) as f64 / client.deliveries().max(1) as f64,
+    )
 }
 
 impl Scenario for Fanout {
@@ -82,20 +248,25 @@ impl Scenario for Fanout {
     }
 
     fn probe_message(&self) -> Message {
-        Message::text(super::stamp::stamped(1, MESSAGE_SIZE))
+        Message::text(stamp::stamped(1, MESSAGE_SIZE))
     }
 
     fn server_role(&self) -> ServerRole {
-        ServerRole::Broadcast
+        self.transport.server_role()
     }
 
     fn probe(&self, addr: SocketAddr) -> Result<ProbeReport, BenchError> {
-        // Alone on the server, a broadcast comes back to its sender: an echo.
-        crate::probe::probe(addr, &self.probe_message(), false)
+        match self.transport {
+            // Alone on the server, a broadcast comes back to its sender: an echo.
+            Transport::WebSocket => crate::probe::probe(addr, &self.probe_message(), false),
+            Transport::Sse => sse_probe::probe(addr, &stamp::stamped(1, MESSAGE_SIZE)),
+            Transport::LongPoll => poll_probe::probe(addr),
+        }
     }
 
     fn warm_up(&self, server: &mut ServerProcess, settings: &Settings) -> Result<(), BenchError> {
-        if settings.warmup.is_zero() {
+        // Over HTTP each run ramps up before its window.
+        if self.transport != Transport::WebSocket || settings.warmup.is_zero() {
             return Ok(());
         }
         let short = Settings {
@@ -110,30 +281,42 @@ impl Scenario for Fanout {
         server: &mut ServerProcess,
         settings: &Settings,
     ) -> Result<Sample, BenchError> {
-        let mut client = FanoutClient::new(server.addr, MESSAGE_SIZE)?;
-        client.open(self.readers, self.stalled, settings.scale_timeout())?;
-        // Ramp: let the stalled subscribers' windows fill and the server settle.
-        let ramp = settings.ramp.max(Duration::from_millis(if settings.quick {
-            100
-        } else {
-            1000
-        }));
-        client.run(self.rate, ramp);
-        client.reset();
-        let window = DeliveryWindow::time(server, || client.run(self.rate, settings.duration))?;
-        let stats = &client.stats;
-        let expected = stats.published as f64 * self.readers as f64;
-        let mut metrics = delivery_metrics(
-            &stats.latency,
-            stats.published,
-            stats.deliveries,
-            expected,
-            window.wall,
-        );
-        metrics.push(Metric::new(
-            "subscribers closed by server",
-            stats.closed_by_server as f64,
-        ));
-        Ok(window.sample(stats.deliveries, client.counters.clone(), metrics))
+        let (addr, timeout) = (server.addr, settings.scale_timeout());
+        match self.transport {
+            Transport::WebSocket => {
+                let mut client = WsClient::new(addr, MESSAGE_SIZE)?;
+                client.open(self.readers, self.stalled, timeout)?;
+                self.deliver(server, settings, client, |client| {
+                    vec![Metric::new(
+                        "subscribers closed by server",
+                        client.stats.closed_by_server as f64,
+                    )]
+                })
+            }
+            Transport::Sse => {
+                let client = SseClient::open(addr, self.readers, MESSAGE_SIZE, timeout)?;
+                self.deliver(server, settings, client, |client| {
+                    vec![
+                        bytes_per_delivery(client),
+                        Metric::new("resets", client.stats.resets as f64),
+                        Metric::new("lost", client.stats.lost as f64),
+                    ]
+                })
+            }
+            Transport::LongPoll => {
+                let mode = PollMode::Long;
+                let client = PollClient::open(addr, self.readers, mode, MESSAGE_SIZE, timeout)?;
+                self.deliver(server, settings, client, |client| {
+                    vec![
+                        Metric::new(
+                            "msgs per poll",
+                            client.deliveries() as f64 / client.requests().max(1) as f64,
+                        ),
+                        bytes_per_delivery(client),
+                        Metric::new("log resets", client.stats.resets as f64),
+                    ]
+                })
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::latency::Histogram;
+use crate::clients::latency::Histogram;
 
 /// One extra number of one run.
 #[derive(Debug, Clone, Serialize)]

@@ -1,28 +1,19 @@
-//! Scenarios: one file each, all behind the [`Scenario`] trait, so a new
-//! one is a new file plus a line in [`all`]. The runner handles peers,
-//! warm-up, repetition, interleaving and reporting.
+//! Scenarios: what is measured, one file each, all behind the
+//! [`Scenario`] trait, so a new one is a new file plus a line in [`all`].
+//! The runner handles peers, warm-up, repetition, interleaving and
+//! reporting. The clients they drive are in [`crate::clients`] (fan-out
+//! and old-vs-new) and [`crate::engine`] (echo, handshakes, idle memory);
+//! fan-out is one scenario parametrised by its transport
+//! ([`Transport`]).
 
-mod chunked;
 mod delivery_window;
 mod echo;
 mod fanout;
-mod fanout_client;
 mod handshake_rate;
-mod http_conn;
 mod idle_memory;
-mod latency;
-mod long_poll;
 mod metric;
 mod old_vs_new;
-mod poll_client;
-mod publisher;
 mod sched_cpu;
-mod sse_client;
-mod sse_fanout;
-mod sse_probe;
-mod sse_reader;
-mod stamp;
-mod stamp_reader;
 mod window;
 
 use std::net::SocketAddr;
@@ -37,6 +28,7 @@ use crate::peers::ServerRole;
 use crate::probe::ProbeReport;
 use crate::server::ServerProcess;
 use crate::settings::Settings;
+pub use fanout::Transport;
 pub use metric::{delivery_metrics, Metric};
 pub use window::Window;
 
@@ -190,9 +182,9 @@ pub fn all(settings: &Settings) -> Vec<Box<dyn Scenario>> {
         }
     }
     list.extend(idle_memory::variants(settings));
-    list.extend(fanout::variants(settings));
-    list.extend(long_poll::variants(settings));
-    list.extend(sse_fanout::variants(settings));
+    list.extend(fanout::variants(settings, Transport::WebSocket));
+    list.extend(fanout::variants(settings, Transport::LongPoll));
+    list.extend(fanout::variants(settings, Transport::Sse));
     list.extend(old_vs_new::variants(settings));
     list
 }

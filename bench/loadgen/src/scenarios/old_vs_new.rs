@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use pushwire_proto::Message;
 
-use super::fanout_client::FanoutClient;
-use super::latency::Histogram;
-use super::poll_client::{PollClient, PollMode};
-use super::sse_client::SseClient;
-use super::{sched_cpu, sse_probe, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
+use super::{sched_cpu, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
+use crate::clients::latency::Histogram;
+use crate::clients::poll::{PollClient, PollMode};
+use crate::clients::sse::SseClient;
+use crate::clients::ws::WsClient;
+use crate::clients::{poll_probe, sse_probe, stamp, DeliveryClient};
 use crate::engine::Counters;
 use crate::error::BenchError;
 use crate::peers::ServerRole;
@@ -99,31 +100,6 @@ pub fn variants(_: &Settings) -> Vec<Box<dyn Scenario>> {
     .collect()
 }
 
-/// Checks that `pushwire serve` answers a poll.
-pub fn probe_push(addr: SocketAddr) -> Result<ProbeReport, BenchError> {
-    let mut client = PollClient::open(
-        addr,
-        1,
-        PollMode::Timer(Duration::from_millis(10)),
-        0,
-        Duration::from_secs(10),
-    )?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while client.stats.polls == 0 && Instant::now() < deadline {
-        client.run(1.0, Duration::from_millis(50));
-    }
-    if client.counters.errors() > 0 || client.stats.polls == 0 {
-        return Err(BenchError::Peer(format!(
-            "probe of {addr}: GET /poll did not answer 200 ({})",
-            client.counters.last_error.as_deref().unwrap_or("no answer")
-        )));
-    }
-    Ok(ProbeReport {
-        deflate: None,
-        extensions: None,
-    })
-}
-
 /// What one run measured, whatever the transport.
 struct Measured {
     latency: Histogram,
@@ -149,45 +125,16 @@ impl OldVsNew {
         settings: &Settings,
         during: impl FnOnce(),
     ) -> Result<Measured, BenchError> {
-        let ramp = Duration::from_millis(if settings.quick { 200 } else { 1000 });
-        let window = self.window(settings);
+        let timeout = settings.scale_timeout();
         match self.transport {
             Transport::WebSocket => {
-                let mut client = FanoutClient::new(addr, MESSAGE_SIZE)?;
-                client.open(1, 0, settings.scale_timeout())?;
-                client.run(RATE, ramp);
-                client.reset();
-                during();
-                client.run(RATE, window);
-                let stats = client.stats.clone();
-                let mut counters = client.counters.clone();
-                counters.replies = stats.deliveries;
-                Ok(Measured {
-                    latency: stats.latency,
-                    deliveries: stats.deliveries,
-                    bytes_up: stats.subscriber_bytes_out,
-                    bytes_down: stats.subscriber_bytes_in,
-                    requests: 0,
-                    counters,
-                })
+                let mut client = WsClient::new(addr, MESSAGE_SIZE)?;
+                client.open(1, 0, timeout)?;
+                Ok(self.observe(client, settings, during))
             }
             Transport::ServerSentEvents => {
-                let mut client = SseClient::open(addr, 1, MESSAGE_SIZE, settings.scale_timeout())?;
-                client.run(RATE, ramp);
-                client.reset();
-                during();
-                client.run(RATE, window);
-                let stats = client.stats.clone();
-                let mut counters = client.counters.clone();
-                counters.replies = stats.deliveries;
-                Ok(Measured {
-                    latency: stats.latency,
-                    deliveries: stats.deliveries,
-                    bytes_up: stats.bytes_up,
-                    bytes_down: stats.bytes_down,
-                    requests: 0,
-                    counters,
-                })
+                let client = SseClient::open(addr, 1, MESSAGE_SIZE, timeout)?;
+                Ok(self.observe(client, settings, during))
             }
             Transport::AjaxPolling | Transport::LongPolling => {
                 let mode = if self.transport == Transport::LongPolling {
@@ -195,24 +142,34 @@ impl OldVsNew {
                 } else {
                     PollMode::Timer(Duration::from_secs(1))
                 };
-                let mut client =
-                    PollClient::open(addr, 1, mode, MESSAGE_SIZE, settings.scale_timeout())?;
-                client.run(RATE, ramp);
-                client.reset();
-                during();
-                client.run(RATE, window);
-                let stats = client.stats.clone();
-                let mut counters = client.counters.clone();
-                counters.replies = stats.deliveries;
-                Ok(Measured {
-                    latency: stats.latency,
-                    deliveries: stats.deliveries,
-                    bytes_up: stats.bytes_up,
-                    bytes_down: stats.bytes_down,
-                    requests: stats.polls,
-                    counters,
-                })
+                let client = PollClient::open(addr, 1, mode, MESSAGE_SIZE, timeout)?;
+                Ok(self.observe(client, settings, during))
             }
+        }
+    }
+
+    /// Ramps `client` up, calls `during` as the window opens, and runs it
+    /// for the window.
+    fn observe<C: DeliveryClient>(
+        &self,
+        mut client: C,
+        settings: &Settings,
+        during: impl FnOnce(),
+    ) -> Measured {
+        let ramp = Duration::from_millis(if settings.quick { 200 } else { 1000 });
+        client.run(RATE, ramp);
+        client.reset();
+        during();
+        client.run(RATE, self.window(settings));
+        let mut counters = client.counters().clone();
+        counters.replies = client.deliveries();
+        Measured {
+            latency: client.latency().clone(),
+            deliveries: client.deliveries(),
+            bytes_up: client.bytes_up(),
+            bytes_down: client.bytes_down(),
+            requests: client.requests(),
+            counters,
         }
     }
 }
@@ -223,7 +180,7 @@ impl Scenario for OldVsNew {
     }
 
     fn probe_message(&self) -> Message {
-        Message::text(super::stamp::stamped(1, MESSAGE_SIZE))
+        Message::text(stamp::stamped(1, MESSAGE_SIZE))
     }
 
     fn server_role(&self) -> ServerRole {
@@ -237,10 +194,8 @@ impl Scenario for OldVsNew {
     fn probe(&self, addr: SocketAddr) -> Result<ProbeReport, BenchError> {
         match self.transport {
             Transport::WebSocket => crate::probe::probe(addr, &self.probe_message(), false),
-            Transport::ServerSentEvents => {
-                sse_probe::probe(addr, &super::stamp::stamped(1, MESSAGE_SIZE))
-            }
-            Transport::AjaxPolling | Transport::LongPolling => probe_push(addr),
+            Transport::ServerSentEvents => sse_probe::probe(addr, &stamp::stamped(1, MESSAGE_SIZE)),
+            Transport::AjaxPolling | Transport::LongPolling => poll_probe::probe(addr),
         }
     }
 

@@ -19,6 +19,7 @@ use super::latency::Histogram;
 use super::publisher::Publisher;
 use super::sse_reader::{SseItem, SseReader};
 use super::stamp::Clock;
+use super::DeliveryClient;
 use crate::engine::{Counters, SourceAddresses};
 use crate::error::BenchError;
 
@@ -139,15 +140,17 @@ impl SseClient {
         }
         Ok(client)
     }
+}
 
+impl DeliveryClient for SseClient {
     /// Starts measuring afresh.
-    pub fn reset(&mut self) {
+    fn reset(&mut self) {
         self.stats = SseStats::default();
     }
 
     /// Publishes `rate` messages per second for `duration` while reading
     /// the streams.
-    pub fn run(&mut self, rate: f64, duration: Duration) {
+    fn run(&mut self, rate: f64, duration: Duration) {
         let start = Instant::now();
         let end = start + duration;
         let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
@@ -171,6 +174,32 @@ impl SseClient {
         }
     }
 
+    fn latency(&self) -> &Histogram {
+        &self.stats.latency
+    }
+
+    fn published(&self) -> u64 {
+        self.stats.published
+    }
+
+    fn deliveries(&self) -> u64 {
+        self.stats.deliveries
+    }
+
+    fn bytes_up(&self) -> u64 {
+        self.stats.bytes_up
+    }
+
+    fn bytes_down(&self) -> u64 {
+        self.stats.bytes_down
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+}
+
+impl SseClient {
     fn turn(&mut self, timeout: Duration) {
         if let Err(e) = self.poll.poll(&mut self.events, Some(timeout)) {
             if e.kind() != io::ErrorKind::Interrupted {

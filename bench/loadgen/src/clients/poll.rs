@@ -18,6 +18,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::http_conn::{ConnPhase, HttpConn, Response};
 use super::latency::Histogram;
 use super::stamp::{self, Clock};
+use super::DeliveryClient;
 use crate::engine::Counters;
 use crate::error::BenchError;
 
@@ -163,14 +164,16 @@ impl PollClient {
         }
         Ok(client)
     }
+}
 
+impl DeliveryClient for PollClient {
     /// Starts measuring afresh.
-    pub fn reset(&mut self) {
+    fn reset(&mut self) {
         self.stats = PollStats::default();
     }
 
     /// Publishes `rate` messages per second for `duration` while polling.
-    pub fn run(&mut self, rate: f64, duration: Duration) {
+    fn run(&mut self, rate: f64, duration: Duration) {
         let start = Instant::now();
         let end = start + duration;
         let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
@@ -195,6 +198,36 @@ impl PollClient {
         }
     }
 
+    fn latency(&self) -> &Histogram {
+        &self.stats.latency
+    }
+
+    fn published(&self) -> u64 {
+        self.stats.published
+    }
+
+    fn deliveries(&self) -> u64 {
+        self.stats.deliveries
+    }
+
+    fn bytes_up(&self) -> u64 {
+        self.stats.bytes_up
+    }
+
+    fn bytes_down(&self) -> u64 {
+        self.stats.bytes_down
+    }
+
+    fn requests(&self) -> u64 {
+        self.stats.polls
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+}
+
+impl PollClient {
     fn publish_if_idle(&mut self) {
         if self.publisher_busy || self.publications_due == 0 {
             return;

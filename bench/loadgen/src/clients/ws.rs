@@ -20,6 +20,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::latency::Histogram;
 use super::stamp::{self, Clock};
 use super::stamp_reader::{FrameEvent, StampReader};
+use super::DeliveryClient;
 use crate::engine::Counters;
 use crate::error::BenchError;
 use crate::wire::handshake::{Upgrade, UpgradeStatus};
@@ -58,9 +59,9 @@ struct Client {
     bytes_out: u64,
 }
 
-/// What the client measured since the last [`FanoutClient::reset`].
+/// What the client measured since the last [`DeliveryClient::reset`].
 #[derive(Debug, Default, Clone)]
-pub struct FanoutStats {
+pub struct WsStats {
     /// Latency of every delivery to a reading subscriber.
     pub latency: Histogram,
     /// Messages received by reading subscribers.
@@ -76,7 +77,7 @@ pub struct FanoutStats {
 }
 
 /// N subscribers and a publisher connected to a broadcast server.
-pub struct FanoutClient {
+pub struct WsClient {
     poll: Poll,
     events: Events,
     clients: Vec<Option<Client>>,
@@ -94,14 +95,14 @@ pub struct FanoutClient {
     /// Errors (connect, upgrade, I/O, protocol).
     pub counters: Counters,
     /// Measurements since the last reset.
-    pub stats: FanoutStats,
+    pub stats: WsStats,
 }
 
-impl FanoutClient {
+impl WsClient {
     /// A client for the broadcast server at `addr`, publishing messages of
     /// `message_size` bytes.
     pub fn new(addr: SocketAddr, message_size: usize) -> Result<Self, BenchError> {
-        Ok(FanoutClient {
+        Ok(WsClient {
             poll: Poll::new().map_err(|e| BenchError::io("creating the epoll instance", e))?,
             events: Events::with_capacity(4096),
             clients: Vec::new(),
@@ -115,7 +116,7 @@ impl FanoutClient {
             open: 0,
             pending: 0,
             counters: Counters::default(),
-            stats: FanoutStats::default(),
+            stats: WsStats::default(),
         })
     }
 
@@ -160,15 +161,17 @@ impl FanoutClient {
         }
         Ok(())
     }
+}
 
+impl DeliveryClient for WsClient {
     /// Starts measuring afresh.
-    pub fn reset(&mut self) {
-        self.stats = FanoutStats::default();
+    fn reset(&mut self) {
+        self.stats = WsStats::default();
     }
 
     /// Publishes `rate` messages per second for `duration` while serving
     /// the subscribers.
-    pub fn run(&mut self, rate: f64, duration: Duration) {
+    fn run(&mut self, rate: f64, duration: Duration) {
         let start = Instant::now();
         let end = start + duration;
         let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
@@ -186,6 +189,32 @@ impl FanoutClient {
         }
     }
 
+    fn latency(&self) -> &Histogram {
+        &self.stats.latency
+    }
+
+    fn published(&self) -> u64 {
+        self.stats.published
+    }
+
+    fn deliveries(&self) -> u64 {
+        self.stats.deliveries
+    }
+
+    fn bytes_up(&self) -> u64 {
+        self.stats.subscriber_bytes_out
+    }
+
+    fn bytes_down(&self) -> u64 {
+        self.stats.subscriber_bytes_in
+    }
+
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+}
+
+impl WsClient {
     fn publish(&mut self) {
         let Some(mut client) = self.clients.first_mut().and_then(Option::take) else {
             return;
