@@ -162,29 +162,42 @@ impl<S, H> WebSocketService<S, H> {
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
+}
 
-    /// `Ok(response)` when the request was a WebSocket request (upgraded
-    /// or rejected), `Err(request)` to pass it on. The request is moved
-    /// straight into the inner service, so its size does not matter.
-    #[allow(clippy::result_large_err)]
-    fn intercept<B, Fut>(&self, mut req: Request<B>) -> Result<Response<Body>, Request<B>>
+impl<H> WebSocketLayer<H> {
+    /// The answer to `req`: the layer's to a WebSocket request (upgraded,
+    /// or rejected), the inner service's, which `call_inner` calls, to
+    /// any other. The request is moved straight into the inner service.
+    fn respond<B, Fut, F, ResBody, E>(
+        &self,
+        mut req: Request<B>,
+        call_inner: impl FnOnce(Request<B>) -> F,
+    ) -> BoxFuture<Result<Response<Body>, E>>
     where
         H: Fn(WebSocket<UpgradedStream>, Request<()>) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
+        F: Future<Output = Result<Response<ResBody>, E>> + Send + 'static,
+        E: Send + 'static,
+        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<BoxError>,
     {
-        match Upgrade::from_request(&mut req) {
-            Ok(None) => Err(req),
-            Err(rejection) => Ok(rejection.into_response()),
+        let response = match Upgrade::from_request(&mut req) {
+            Ok(None) => {
+                let future = call_inner(req);
+                return Box::pin(async move { Ok(future.await?.map(Body::new)) });
+            }
+            Err(rejection) => rejection.into_response(),
             Ok(Some(upgrade)) => {
                 let (parts, _body) = req.into_parts();
                 let request = Request::from_parts(parts, ());
-                let handler = self.layer.handler.clone();
-                let options = AcceptOptions::clone(&self.layer.options);
-                Ok(upgrade
+                let handler = self.handler.clone();
+                let options = AcceptOptions::clone(&self.options);
+                upgrade
                     .with_options(options)
-                    .on_upgrade(move |ws| handler(ws, request)))
+                    .on_upgrade(move |ws| handler(ws, request))
             }
-        }
+        };
+        Box::pin(std::future::ready(Ok(response)))
     }
 }
 
@@ -207,16 +220,14 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        match self.intercept(req) {
-            Ok(response) => Box::pin(std::future::ready(Ok(response))),
-            Err(req) => {
-                let future = self.inner.call(req);
-                Box::pin(async move { Ok(future.await?.map(Body::new)) })
-            }
-        }
+        let inner = &mut self.inner;
+        self.layer.respond(req, |req| inner.call(req))
     }
 }
 
+/// The same service over a hyper service, so that the layer over one can
+/// be given to a [`Server`](crate::Server) (and to hyper's servers)
+/// without hyper-util's `TowerToHyperService` around it.
 impl<S, H, Fut, B, ResBody> hyper::service::Service<Request<B>> for WebSocketService<S, H>
 where
     S: hyper::service::Service<Request<B>, Response = Response<ResBody>>,
@@ -232,12 +243,6 @@ where
     type Future = BoxFuture<Result<Response<Body>, S::Error>>;
 
     fn call(&self, req: Request<B>) -> Self::Future {
-        match self.intercept(req) {
-            Ok(response) => Box::pin(std::future::ready(Ok(response))),
-            Err(req) => {
-                let future = self.inner.call(req);
-                Box::pin(async move { Ok(future.await?.map(Body::new)) })
-            }
-        }
+        self.layer.respond(req, |req| self.inner.call(req))
     }
 }
