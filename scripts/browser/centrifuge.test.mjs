@@ -88,14 +88,8 @@ after(async () => {
 
 /** `POST /api/publish` from Node (HTTP/1.1, TLS when the server has it); returns the result. */
 async function apiPublish(server, channel, data) {
-  const res = await server.request('/api/publish', {
-    method: 'POST',
-    headers: { 'X-API-Key': API_KEY, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ channel, data }),
-  });
-  assert.equal(res.status, 200, `POST /api/publish: ${res.status} ${res.body}`);
-  const body = JSON.parse(res.body);
-  assert.ok(body.result && !body.error, `POST /api/publish: ${res.body}`);
+  const body = await server.api('publish', { channel, data }, API_KEY);
+  assert.ok(body.result && !body.error, `POST /api/publish: ${JSON.stringify(body)}`);
   return body.result;
 }
 

@@ -92,8 +92,11 @@ export class Server {
     this.certPem = null;
     this.exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
     this.lines = [];
+    this.loggedApiKey = undefined;
     const keep = (chunk) => {
-      this.lines.push(...chunk.toString().split('\n').filter(Boolean));
+      const lines = chunk.toString().split('\n').filter(Boolean);
+      for (const line of lines) this.loggedApiKey ??= /X-API-Key: ([0-9a-f]+)/.exec(line)?.[1];
+      this.lines.push(...lines);
       if (this.lines.length > 400) this.lines.splice(0, this.lines.length - 400);
     };
     child.stdout.on('data', keep);
@@ -133,6 +136,26 @@ export class Server {
 
   request(path, options = {}) {
     return request(this.origin + path, { ca: this.certPem ?? undefined, ...options });
+  }
+
+  /**
+   * The server API key that `pushwire serve` without --config generates and
+   * prints at start (`… X-API-Key: <hex>`).
+   */
+  devApiKey() {
+    if (this.loggedApiKey) return this.loggedApiKey;
+    throw new Error(`no X-API-Key in pushwire's startup log:\n${this.output()}`);
+  }
+
+  /** `POST /api/<method>` with `X-API-Key`; resolves with the parsed JSON answer. */
+  async api(method, params, key = this.devApiKey()) {
+    const res = await this.request(`/api/${method}`, {
+      method: 'POST',
+      headers: { 'X-API-Key': key, 'Content-Type': 'application/json' },
+      body: JSON.stringify(params),
+    });
+    if (res.status !== 200) throw new Error(`POST /api/${method}: ${res.status} ${res.body}`);
+    return JSON.parse(res.body);
   }
 
   async stats() {

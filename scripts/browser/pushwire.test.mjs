@@ -27,12 +27,16 @@ after(async () => {
   await Promise.all([plain?.stop(), tls?.stop()]);
 });
 
-/** A new tab showing the server's `/` page. */
+/**
+ * A new tab on the server's origin. Not the demo page at `/`: that one
+ * connects to the hub by itself, and these tests count the server's
+ * WebSockets. `/healthz` is a plain document that opens nothing.
+ */
 async function open(server) {
   const page = await browser.newPage();
   page.setDefaultTimeout(15000);
-  const response = await page.goto(`${server.origin}/`);
-  assert.equal(response.status(), 200, `GET / on ${server.origin}`);
+  const response = await page.goto(`${server.origin}/healthz`);
+  assert.equal(response.status(), 200, `GET /healthz on ${server.origin}`);
   return page;
 }
 
@@ -434,10 +438,15 @@ describe('long polling', () => {
 
 // ------------------------------------------------------------------ the demo page
 
-/** Opens the demo page that `pushwire serve` serves at `/`. */
-async function openDemo(server) {
+/**
+ * Opens the demo page that `pushwire serve` serves at `/`, on `channel`
+ * (the page takes its channel from the URL fragment). Collects script
+ * errors into `problems`.
+ */
+async function openDemo(server, channel = '') {
   const page = await browser.newPage();
   page.setDefaultTimeout(10000);
+  await page.setViewportSize({ width: 1280, height: 900 });
   const problems = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
@@ -446,14 +455,123 @@ async function openDemo(server) {
       problems.push(`console: ${m.text()} (${m.location().url})`);
     }
   });
-  await page.goto(`${server.origin}/`);
+  const response = await page.goto(`${server.origin}/${channel ? `#${channel}` : ''}`);
+  assert.equal(response.status(), 200);
+  assert.match(response.headers()['content-type'], /^text\/html/);
   await page.locator('#ws-connect').waitFor();
   return { page, problems };
 }
 
+/** Waits until the page's chat is connected to the hub and subscribed. */
+async function inRoom(page, channel) {
+  await page.locator('#hub-state[data-state=connected]').waitFor();
+  await page.locator('#chat-sub-state[data-state=subscribed]').waitFor();
+  assert.equal(await page.textContent('#chat-room'), channel);
+}
+
+async function say(page, text) {
+  await page.fill('#chat-text', text);
+  await page.press('#chat-text', 'Enter');
+}
+
+/** A message in the page's chat list, by its text. */
+const message = (page, text) => page.locator('#chat-messages li.msg', { hasText: text });
+
+/** The offsets of the messages the page shows, top to bottom. */
+const shownOffsets = (page) =>
+  page.evaluate(() => [...document.querySelectorAll('#chat-messages li.msg')].map((li) => Number(li.dataset.offset)));
+
+const presenceCount = (page) => page.locator('#presence-list li').count();
+
+async function waitPresence(page, n) {
+  await page.waitForFunction((n) => document.querySelectorAll('#presence-list li').length === n, n);
+}
+
 describe('demo page (web/index.html)', () => {
-  for (const [name, server] of [['HTTP/1.1', () => plain], ['HTTP/2', () => tls]]) {
-    test(`its buttons drive WebSocket, SSE and long polling over ${name}`, { timeout: 30000 }, async () => {
+  for (const [name, server, scheme] of [['HTTP/1.1', () => plain, 'ws'], ['HTTP/2', () => tls, 'wss']]) {
+    test(`its chat runs on the hub over ${name}: two tabs, the server API, presence, history, recovery`, { timeout: 45000 }, async () => {
+      const srv = server();
+      const channel = `chat:demo-${name.replace(/\W/g, '')}-${Date.now()}`;
+      const stats0 = await srv.stats();
+      const a = await openDemo(srv, channel);
+      let b = null;
+      try {
+        await inRoom(a.page, channel);
+        assert.equal(await a.page.textContent('#hub-endpoint'), `${scheme}://127.0.0.1:${srv.port}/connection/websocket`);
+        assert.match(await a.page.textContent('#hub-client'), /^[0-9a-f-]{8,}$/);
+        await a.page.fill('#chat-name', 'alice');
+        await say(a.page, 'hello from alice');
+        await message(a.page, 'hello from alice').and(a.page.locator('.mine')).waitFor();
+
+        // A second tab: the earlier message comes from history; both see each other.
+        b = await openDemo(srv, channel);
+        await inRoom(b.page, channel);
+        await message(b.page, 'hello from alice').and(b.page.locator('.history')).waitFor();
+        assert.equal(await message(b.page, 'hello from alice').locator('.who').textContent(), 'alice');
+        await a.page.locator('#chat-messages li.sys', { hasText: 'joined' }).waitFor();
+        await waitPresence(a.page, 2);
+        await waitPresence(b.page, 2);
+        await b.page.fill('#chat-name', 'bob');
+        await say(b.page, 'hi alice, bob here');
+        await message(a.page, 'hi alice, bob here').waitFor();
+        assert.equal(await message(a.page, 'hi alice, bob here').locator('.who').textContent(), 'bob');
+
+        // A backend publishes through the server API: both tabs show it.
+        const published = await srv.api('publish', { channel, data: { text: 'hello from the backend' } });
+        assert.equal(published.result?.offset, 3, JSON.stringify(published));
+        for (const page of [a.page, b.page]) await message(page, 'hello from the backend').and(page.locator('.server')).waitFor();
+
+        // Alice drops; Bob goes on; Alice comes back and recovers what she missed.
+        await a.page.click('#hub-disconnect');
+        await a.page.locator('#hub-state[data-state=disconnected]').waitFor();
+        await b.page.locator('#chat-messages li.sys', { hasText: 'left' }).waitFor();
+        await say(b.page, 'missed one');
+        await message(b.page, 'missed one').waitFor();
+        await say(b.page, 'missed two');
+        await message(b.page, 'missed two').waitFor();
+        await a.page.click('#hub-connect');
+        await a.page.locator('#chat-messages li.sys.ok', { hasText: 'reconnected: 2 missed messages recovered' }).waitFor();
+        await message(a.page, 'missed two').waitFor();
+        assert.deepEqual(await shownOffsets(a.page), [1, 2, 3, 4, 5], 'each once, in order');
+        assert.equal(await a.page.textContent('#hub-reconnects'), '1');
+        await say(a.page, 'back again');
+        await message(b.page, 'back again').waitFor();
+
+        // The history button: the last messages of the channel, from the hub.
+        await b.page.click('#chat-history');
+        await b.page.locator('#chat-messages li.sys', { hasText: 'history: the last 6 messages, offsets 1–6' }).waitFor();
+        assert.deepEqual(await shownOffsets(b.page), [1, 2, 3, 4, 5, 6]);
+
+        // Bob closes his tab: Alice's presence shrinks to herself.
+        await b.page.close();
+        b = null;
+        await waitPresence(a.page, 1);
+        assert.match(await a.page.textContent('#presence-list'), /alice \(you\)/);
+        assert.equal(await presenceCount(a.page), 1);
+
+        if (process.env.SCREENSHOT_DIR) {
+          await a.page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/chat-${name.replace('/', '')}.png`, fullPage: true });
+        }
+        assert.deepEqual(a.problems, [], 'no script errors on the page');
+        const stats1 = await srv.stats();
+        const delta = {
+          h1_upgrades: stats1.h1_upgrades - stats0.h1_upgrades,
+          extended_connects: stats1.extended_connects - stats0.extended_connects,
+        };
+        report(`demo chat over ${name}`, delta);
+        // Three hub WebSockets: Alice's, Bob's, Alice's again.
+        if (name === 'HTTP/2') {
+          assert.deepEqual(delta, { h1_upgrades: 0, extended_connects: 3 }, 'the hub WebSockets ride HTTP/2');
+        } else {
+          assert.deepEqual(delta, { h1_upgrades: 3, extended_connects: 0 });
+        }
+      } finally {
+        await b?.page.close();
+        await a.page.close();
+      }
+    });
+
+    test(`its diagnostics buttons drive the WebSocket echo, SSE and long polling over ${name}`, { timeout: 30000 }, async () => {
       const { page, problems } = await openDemo(server());
       try {
         const wsLog = page.locator('#ws-log');
@@ -476,11 +594,11 @@ describe('demo page (web/index.html)', () => {
 
         await page.click('#poll-start');
         await page.locator('#poll-status', { hasText: 'waiting' }).waitFor();
-        const message = `demo ${name} ${Date.now()}`;
-        await page.fill('#publish-text', message);
+        const text = `demo ${name} ${Date.now()}`;
+        await page.fill('#publish-text', text);
         await page.click('#publish');
         await page.locator('#publish-status', { hasText: 'HTTP 202' }).waitFor();
-        await page.locator('#poll-log li.in', { hasText: `← ${message}` }).waitFor();
+        await page.locator('#poll-log li.in', { hasText: `← ${text}` }).waitFor();
         await page.click('#poll-stop');
 
         if (process.env.SCREENSHOT_DIR) {
