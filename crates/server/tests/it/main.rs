@@ -10,6 +10,7 @@ mod http1;
 mod http1_wire;
 mod http2;
 mod http2_wire;
+mod hub;
 mod limits;
 mod origin;
 mod shutdown;
