@@ -1,0 +1,163 @@
+//! The instruments the hub's IO layer updates as it runs, for
+//! [`Hub::metrics_text`](super::Hub::metrics_text): connections open per
+//! transport (an atomic add when a transport opens, a subtract when it
+//! ends) and the time the driver spends per round. The hub core counts
+//! the rest ([`pushwire_hub::Stats`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use prometheus_client::metrics::histogram::Histogram;
+
+use super::stream::Framing;
+
+/// The upper bounds (seconds) of the driver's round-time buckets: 5 µs
+/// to 250 ms.
+const ROUND_BUCKETS: [f64; 15] = [
+    5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25,
+];
+
+/// The transports counted apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransportKind {
+    WebSocket,
+    UniWebSocket,
+    UniSse,
+    UniHttpStream,
+}
+
+impl TransportKind {
+    pub(crate) const ALL: [TransportKind; 4] = [
+        TransportKind::WebSocket,
+        TransportKind::UniWebSocket,
+        TransportKind::UniSse,
+        TransportKind::UniHttpStream,
+    ];
+
+    /// The `transport` label: the endpoint's last path segment.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            TransportKind::WebSocket => "websocket",
+            TransportKind::UniWebSocket => "uni_websocket",
+            TransportKind::UniSse => "uni_sse",
+            TransportKind::UniHttpStream => "uni_http_stream",
+        }
+    }
+
+    /// `/connection/websocket` or `/connection/uni_websocket`.
+    pub(crate) fn websocket(transport: &pushwire_hub::Transport) -> Self {
+        if transport.is_unidirectional() {
+            TransportKind::UniWebSocket
+        } else {
+            TransportKind::WebSocket
+        }
+    }
+}
+
+impl From<Framing> for TransportKind {
+    fn from(framing: Framing) -> Self {
+        match framing {
+            Framing::Sse => TransportKind::UniSse,
+            Framing::Lines => TransportKind::UniHttpStream,
+        }
+    }
+}
+
+/// One hub's live instruments, shared by its transports and its driver.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    /// Connections open now, by [`TransportKind`].
+    open: [AtomicU64; 4],
+    /// Connections opened since the start, by [`TransportKind`].
+    opened: [AtomicU64; 4],
+    /// Seconds per round of the driver.
+    rounds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            open: Default::default(),
+            opened: Default::default(),
+            rounds: Histogram::new(ROUND_BUCKETS),
+        }
+    }
+}
+
+impl Metrics {
+    /// A transport opened: counted until [`Metrics::closed`].
+    pub(crate) fn opened(&self, kind: TransportKind) {
+        self.opened[kind as usize].fetch_add(1, Ordering::Relaxed);
+        self.open[kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A transport counted by [`Metrics::opened`] ended.
+    pub(crate) fn closed(&self, kind: TransportKind) {
+        self.open[kind as usize].fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts a transport as open until the guard drops (also when its
+    /// task is cancelled).
+    pub(crate) fn open(&self, kind: TransportKind) -> Open<'_> {
+        self.opened(kind);
+        Open {
+            metrics: self,
+            kind,
+        }
+    }
+
+    /// Connections of `kind` open now.
+    pub(crate) fn open_now(&self, kind: TransportKind) -> u64 {
+        self.open[kind as usize].load(Ordering::Relaxed)
+    }
+
+    /// Connections of `kind` opened since the start.
+    pub(crate) fn opened_total(&self, kind: TransportKind) -> u64 {
+        self.opened[kind as usize].load(Ordering::Relaxed)
+    }
+
+    /// One round of the driver took `elapsed`: the commands it took in one
+    /// go, the timers that were due, and moving output into the outlets.
+    pub(crate) fn round(&self, elapsed: Duration) {
+        self.rounds.observe(elapsed.as_secs_f64());
+    }
+
+    /// The rounds' histogram (shares its counts).
+    pub(crate) fn rounds(&self) -> Histogram {
+        self.rounds.clone()
+    }
+}
+
+/// A transport counted as open while this lives.
+#[derive(Debug)]
+pub(crate) struct Open<'a> {
+    metrics: &'a Metrics,
+    kind: TransportKind,
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.metrics.closed(self.kind);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports_are_counted_while_open() {
+        let metrics = Metrics::default();
+        let ws = metrics.open(TransportKind::WebSocket);
+        metrics.opened(TransportKind::from(Framing::Sse));
+        assert_eq!(metrics.open_now(TransportKind::WebSocket), 1);
+        assert_eq!(metrics.open_now(TransportKind::UniSse), 1);
+        drop(ws);
+        metrics.closed(TransportKind::UniSse);
+        for kind in TransportKind::ALL {
+            assert_eq!(metrics.open_now(kind), 0, "{kind:?}");
+        }
+        assert_eq!(metrics.opened_total(TransportKind::WebSocket), 1);
+        assert_eq!(metrics.opened_total(TransportKind::UniHttpStream), 0);
+    }
+}
