@@ -38,7 +38,7 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Serve HTTP/1.1 and HTTP/2 (cleartext or TLS) on one port: a page at /,
     /// WebSocket echo at /echo (WebSocket only: a plain request gets 426),
-    /// /healthz and /stats.
+    /// /healthz, /stats and /metrics.
     Serve(serve::ServeArgs),
     /// Mint an HS256 token for development: a connection token, or with
     /// --channel a subscription token, signed with --secret or the

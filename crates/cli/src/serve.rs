@@ -4,7 +4,8 @@
 //! Routes: the hub's (`/connection/*`, `/api/<method>`; see
 //! [`pushwire::hub`]), `/` the demo page, `/echo` a WebSocket echo that
 //! only takes WebSockets (a plain request gets 426), `/healthz`, `/stats`
-//! (the server's counters as JSON), and the push demo in [`push`]:
+//! (the server's counters as JSON), `/metrics` (the hub's and the
+//! server's, in the Prometheus text format), and the push demo in [`push`]:
 //! `/sse`, `/events`, `/publish`, `/poll`.
 
 mod push;
@@ -243,7 +244,9 @@ async fn route(req: Request<RequestBody>, app: Arc<App>) -> Result<Response<Body
                 rejection.into_response()
             }
         },
-        "/" | "/healthz" | "/stats" if !matches!(*req.method(), Method::GET | Method::HEAD) => {
+        "/" | "/healthz" | "/stats" | "/metrics"
+            if !matches!(*req.method(), Method::GET | Method::HEAD) =>
+        {
             log_rejection(&req, info.as_ref(), "405 method not allowed");
             let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
             response
@@ -253,6 +256,17 @@ async fn route(req: Request<RequestBody>, app: Arc<App>) -> Result<Response<Body
         }
         "/" => with_type(Response::new(Body::from(INDEX)), "text/html; charset=utf-8"),
         "/healthz" => text(StatusCode::OK, "ok"),
+        "/metrics" => {
+            let metrics = app.hub.metrics_text(Some(&app.stats)).await;
+            let mut response = with_type(
+                Response::new(Body::from(metrics)),
+                pushwire::hub::Hub::METRICS_CONTENT_TYPE,
+            );
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, "no-store".parse().expect("valid header"));
+            response
+        }
         "/stats" => {
             let mut response = with_type(
                 Response::new(Body::from(app.stats.snapshot().to_json())),

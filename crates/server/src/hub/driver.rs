@@ -16,6 +16,7 @@ use pushwire_hub::{ConnId, Hub, Stats, Timestamp, Transport};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::metrics::Metrics;
 use super::outlet::{Close, Outlet};
 
 /// Commands the driver takes in one go before it delivers.
@@ -53,7 +54,7 @@ pub(crate) fn now() -> Timestamp {
 }
 
 /// Runs the hub until every sender of `commands` is gone.
-pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>) {
+pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics: Arc<Metrics>) {
     let mut driver = Driver {
         hub,
         outlets: HashMap::new(),
@@ -72,6 +73,7 @@ pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>) {
             }
             () = sleep_until(deadline) => {}
         }
+        let started = Instant::now();
         let now = now();
         for command in batch.drain(..) {
             driver.handle(now, command);
@@ -80,6 +82,7 @@ pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>) {
             driver.hub.handle_timeout(now);
         }
         driver.deliver(now);
+        metrics.round(started.elapsed());
     }
     for outlet in driver.outlets.values() {
         outlet.end();

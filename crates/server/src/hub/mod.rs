@@ -46,7 +46,9 @@
 mod api;
 mod config;
 mod driver;
+mod metrics;
 mod outlet;
+mod prometheus;
 mod stream;
 mod websocket;
 
@@ -97,12 +99,14 @@ impl Hub {
         let seed: [u8; 32] = rand::random();
         let hub = pushwire_hub::Hub::new(config.hub.clone(), seed, driver::now())?;
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
-        tokio::spawn(driver::run(hub, receiver));
+        let metrics = Arc::new(metrics::Metrics::default());
+        tokio::spawn(driver::run(hub, receiver, metrics.clone()));
         let settings = Settings::new(&config);
         Ok(Hub {
             handle: HubHandle {
                 commands,
                 settings: Arc::new(settings),
+                metrics,
             },
         })
     }
@@ -195,6 +199,7 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 pub(crate) struct HubHandle {
     commands: mpsc::Sender<Command>,
     settings: Arc<Settings>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl HubHandle {

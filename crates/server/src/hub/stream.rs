@@ -37,6 +37,7 @@ pub(crate) struct StreamBody {
 
 impl StreamBody {
     pub(crate) fn new(hub: HubHandle, conn: ConnId, outlet: Arc<Outlet>, framing: Framing) -> Self {
+        hub.metrics.opened(framing.into());
         StreamBody {
             hub,
             conn,
@@ -110,6 +111,7 @@ impl HttpBody for StreamBody {
 
 impl Drop for StreamBody {
     fn drop(&mut self) {
+        self.hub.metrics.closed(self.framing.into());
         self.hub.closed(self.conn);
     }
 }

@@ -8,6 +8,7 @@ use std::task::Poll;
 use pushwire_hub::{ConnId, Transport};
 use pushwire_proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
 
+use super::metrics::TransportKind;
 use super::outlet::{Batch, Close};
 use super::HubHandle;
 use crate::upgrade::UpgradedStream;
@@ -26,6 +27,7 @@ pub(crate) async fn serve(mut ws: WebSocket<UpgradedStream>, hub: HubHandle, tra
         let _ = ws.close(Some(shutting_down())).await;
         return;
     };
+    let _open = hub.metrics.open(TransportKind::websocket(&transport));
     let mut connected = false;
     loop {
         let next = poll_fn(|cx| {
