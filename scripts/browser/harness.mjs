@@ -59,9 +59,12 @@ export function request(url, { method = 'GET', headers = {}, body, ca, peek = fa
   });
 }
 
-/** A running `pushwire serve`; `stop()` ends it. */
+/**
+ * A running `pushwire serve`; `stop()` ends it. `env` adds variables (the
+ * hub's config keys: `PUSHWIRE_CLIENT_PING_INTERVAL=1s`, …).
+ */
 export class Server {
-  static async start({ tls = false, port, args: extra = [] } = {}) {
+  static async start({ tls = false, port, args: extra = [], env = {} } = {}) {
     port ??= await freePort();
     const args = ['serve', '--listen', `127.0.0.1:${port}`, ...extra];
     let certDir = null;
@@ -71,7 +74,7 @@ export class Server {
     }
     const child = spawn(PUSHWIRE_BIN, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG || 'info' },
+      env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG || 'info', ...env },
     });
     const server = new Server(child, port, tls, certDir);
     try {

@@ -611,3 +611,49 @@ describe('demo page (web/index.html)', () => {
     });
   }
 });
+
+test('demo page: answers the hub\'s pings, switches channels, and reconnects to a restarted server (new epoch: history reloaded, not a silent gap)', { timeout: 45000 }, async () => {
+  // Pings every second (pong within 500 ms): a page that does not answer is closed with 3012.
+  const env = { PUSHWIRE_CLIENT_PING_INTERVAL: '1s', PUSHWIRE_CLIENT_PONG_TIMEOUT: '500ms' };
+  let server = await Server.start({ env });
+  const { page, problems } = await openDemo(server);
+  try {
+    await inRoom(page, 'chat:lobby');
+    assert.match(await page.textContent('#hub-server'), /ping every 1 s/);
+    await page.waitForFunction(() => Number(document.getElementById('hub-pings').textContent) >= 4, null, { timeout: 10000 });
+    assert.equal(await page.getAttribute('#hub-state', 'data-state'), 'connected');
+    assert.equal(await page.textContent('#hub-close'), '—', 'never closed: every ping was answered');
+    assert.equal(await page.textContent('#hub-reconnects'), '0');
+
+    // Another channel, typed in: the old one is left, the new one joined.
+    const desk = `support:desk-${Date.now()}`;
+    await page.fill('#chat-channel', desk);
+    await page.click('#chat-join');
+    await inRoom(page, desk);
+    assert.equal(new URL(page.url()).hash, `#${desk}`);
+    await server.api('publish', { channel: desk, data: { text: 'a ticket came in' } });
+    await message(page, 'a ticket came in').waitFor();
+    const lobby = await server.api('presence', { channel: 'chat:lobby' });
+    assert.deepEqual(lobby.result?.presence ?? {}, {}, `left chat:lobby: ${JSON.stringify(lobby)}`);
+    await say(page, 'first life');
+    await message(page, 'first life').waitFor();
+
+    // The server restarts on the same port: a new epoch, so nothing can be
+    // recovered; the page reconnects by itself and says so.
+    const port = server.port;
+    await server.stop();
+    await page.locator('#hub-state[data-state=disconnected]').waitFor();
+    server = await Server.start({ env, port });
+    await page.locator('#chat-messages li.sys.err', { hasText: "could not be recovered (the channel's stream restarted)" }).waitFor({ timeout: 20000 });
+    await inRoom(page, desk);
+    assert.equal(await message(page, 'first life').count(), 0, 'the old stream\'s messages are gone from the list');
+    await say(page, 'second life');
+    await message(page, 'second life').waitFor();
+    assert.deepEqual(await shownOffsets(page), [1]);
+    assert.equal(await page.textContent('#hub-reconnects'), '1');
+    assert.deepEqual(problems, [], 'no script errors on the page');
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});
