@@ -60,7 +60,7 @@ pub async fn run(args: EchoArgs) -> Result<(), pushwire::Error> {
 type Handshake = Pin<Box<dyn Future<Output = Option<WebSocket<TcpStream>>> + Send>>;
 
 /// One connection's task: the opening handshake, then every data message
-/// sent back until the peer closes.
+/// sent back until the peer closes ([`WebSocket::poll_echo`]).
 ///
 /// Written by hand rather than as an `async fn`: this is all an idle
 /// connection holds besides its socket registration, and this way it is
@@ -104,7 +104,7 @@ impl Future for EchoConnection {
                     None => return Poll::Ready(()),
                 },
                 EchoConnection::Open(ws) => {
-                    if let Err(e) = ready!(poll_echo(ws, cx)) {
+                    if let Err(e) = ready!(ws.poll_echo(cx)) {
                         match ws.get_ref().peer_addr() {
                             Ok(peer) => tracing::debug!("{peer}: {e}"),
                             Err(_) => tracing::debug!("{e}"),
@@ -113,24 +113,6 @@ impl Future for EchoConnection {
                     return Poll::Ready(());
                 }
             }
-        }
-    }
-}
-
-/// Sends every data message back until the connection ends. The replies
-/// to what one wake-up reads are written together, once reading would
-/// wait (see [`WebSocket::poll_recv`]).
-fn poll_echo(
-    ws: &mut WebSocket<TcpStream>,
-    cx: &mut Context<'_>,
-) -> Poll<Result<(), pushwire::Error>> {
-    loop {
-        ready!(ws.poll_ready(cx))?;
-        match ready!(ws.poll_recv(cx)) {
-            Some(Ok(message)) if message.is_data() => ws.start_send(message)?,
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Poll::Ready(Err(e)),
-            None => return Poll::Ready(Ok(())),
         }
     }
 }

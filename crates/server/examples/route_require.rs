@@ -19,11 +19,7 @@ async fn route(mut req: Request<RequestBody>) -> Result<Response<Body>, Infallib
     }
     Ok(match Upgrade::require(&mut req) {
         Ok(upgrade) => upgrade.on_upgrade(|mut ws| async move {
-            while let Some(Ok(message)) = ws.recv().await {
-                if message.is_data() && ws.send(message).await.is_err() {
-                    break;
-                }
-            }
+            let _ = ws.echo().await;
         }),
         // A plain request: 426; a faulty upgrade: 400, 405 or 426.
         Err(rejection) => {

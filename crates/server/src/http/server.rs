@@ -55,11 +55,7 @@ use super::tls::Tls;
 /// let service = service_fn(|mut req: Request<RequestBody>| async move {
 ///     let response = match Upgrade::require(&mut req) {
 ///         Ok(upgrade) => upgrade.on_upgrade(|mut ws| async move {
-///             while let Some(Ok(message)) = ws.recv().await {
-///                 if message.is_data() && ws.send(message).await.is_err() {
-///                     break;
-///                 }
-///             }
+///             let _ = ws.echo().await;
 ///         }),
 ///         Err(rejection) => rejection.into_response(),
 ///     };

@@ -17,11 +17,7 @@
 //!
 //! async fn echo(upgrade: WebSocketUpgrade) -> Response {
 //!     upgrade.on_upgrade(|mut ws| async move {
-//!         while let Some(Ok(message)) = ws.recv().await {
-//!             if message.is_data() && ws.send(message).await.is_err() {
-//!                 break;
-//!             }
-//!         }
+//!         let _ = ws.echo().await;
 //!     })
 //! }
 //!

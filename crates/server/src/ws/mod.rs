@@ -5,6 +5,7 @@ mod accept;
 pub(crate) mod buffers;
 mod client;
 mod config;
+mod echo;
 mod read;
 mod split;
 
