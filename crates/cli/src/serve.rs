@@ -135,8 +135,9 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
         .map_or_else(|| "the defaults".to_string(), |p| p.display().to_string());
     let config = hub_config::typed(&loaded.tree, &origin).map_err(config_error)?;
     let api_key = config.http_api.key.clone();
-    let hub =
-        pushwire::hub::Hub::start(config).map_err(|e| config_error(format!("{origin}: {e}")))?;
+    let websocket = args.deflate.websocket_config();
+    let hub = pushwire::hub::Hub::start_with(config, websocket.clone())
+        .map_err(|e| config_error(format!("{origin}: {e}")))?;
     let tls = tls(&args)?;
     crate::open_files::raise_for(limit(args.max_connections));
     let mut server = Server::bind(args.listen)
@@ -148,7 +149,6 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
     if let Some(tls) = tls {
         server = server.tls(tls);
     }
-    let websocket = args.deflate.websocket_config();
     let app = Arc::new(App {
         hub,
         api_loopback_only: loaded.development,

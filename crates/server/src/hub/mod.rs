@@ -72,6 +72,7 @@ use crate::http::body::Body;
 use crate::http::request_body::RequestBody;
 use crate::upgrade::{OriginPolicy, Upgrade};
 use crate::ws::WebSocketConfig;
+use pushwire_proto::deflate::DeflateConfig;
 
 /// Commands that may wait for the driver at once; beyond, transports
 /// wait (and so do their clients).
@@ -95,13 +96,30 @@ impl std::fmt::Debug for Hub {
 impl Hub {
     /// Checks `config` and starts the hub's task on the current tokio
     /// runtime. The hub runs until the last clone of it is dropped.
+    ///
+    /// Its WebSockets take permessage-deflate without context takeover
+    /// on either side (no compressor kept per connection) and send
+    /// messages under 64 bytes uncompressed; [`Hub::start_with`] sets
+    /// other WebSocket settings.
     pub fn start(config: Config) -> Result<Hub, ConfigError> {
+        let deflate = DeflateConfig::default()
+            .server_no_context_takeover(true)
+            .client_no_context_takeover(true)
+            .min_compress_size(64);
+        Hub::start_with(config, WebSocketConfig::default().deflate(Some(deflate)))
+    }
+
+    /// [`Hub::start`] with these settings for the hub's WebSockets; their
+    /// message size limit is `websocket.message_size_limit` of `config`,
+    /// and their write buffer at most 64 KiB (a slow client's backlog
+    /// waits in the hub, where its namespace's policy applies).
+    pub fn start_with(config: Config, websocket: WebSocketConfig) -> Result<Hub, ConfigError> {
         let seed: [u8; 32] = rand::random();
         let hub = pushwire_hub::Hub::new(config.hub.clone(), seed, driver::now())?;
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         let metrics = Arc::new(metrics::Metrics::default());
         tokio::spawn(driver::run(hub, receiver, metrics.clone()));
-        let settings = Settings::new(&config);
+        let settings = Settings::new(&config, websocket);
         Ok(Hub {
             handle: HubHandle {
                 commands,
@@ -161,21 +179,27 @@ struct Settings {
 }
 
 impl Settings {
-    fn new(config: &Config) -> Self {
+    fn new(config: &Config, websocket: WebSocketConfig) -> Self {
         let allowed = &config.hub.client.allowed_origins;
         let origins = if allowed.iter().any(|origin| origin == "*") {
             OriginPolicy::Any
         } else {
             OriginPolicy::allow(allowed.iter().cloned())
         };
-        let limits = pushwire_proto::Limits::default()
+        let limits = websocket
+            .limits
             .max_message_size(config.websocket.message_size_limit)
             .max_frame_size(config.websocket.message_size_limit);
+        // What a connection has taken from its outlet waits in the
+        // WebSocket's buffer until written: no more than the outlet
+        // holds, so the backlog of a slow client stays in the hub, under
+        // its namespace's policy.
+        let max_write_buffer = websocket.max_write_buffer.min(outlet::OUTLET_BUDGET);
         Settings {
             api_key: config.http_api.key.clone(),
             insecure_api: config.http_api.insecure,
             origins,
-            websocket: WebSocketConfig::default().limits(limits),
+            websocket: websocket.limits(limits).max_write_buffer(max_write_buffer),
         }
     }
 
@@ -280,10 +304,11 @@ fn websocket_route(
     match Upgrade::require(req) {
         Ok(upgrade) => {
             let settings = hub.settings();
+            let info = upgrade.connection_info().cloned();
             upgrade
                 .config(settings.websocket.clone())
                 .origins(settings.origins.clone())
-                .on_upgrade(move |ws| websocket::serve(ws, hub, transport))
+                .on_upgrade(move |ws| websocket::serve(ws, hub, transport, info))
         }
         Err(rejection) => rejection.into_response(),
     }
@@ -399,13 +424,14 @@ mod tests {
 
     #[test]
     fn api_keys_are_read_from_either_header() {
-        let settings = Settings::new(&Config {
+        let config = Config {
             http_api: HttpApiConfig {
                 key: "k1".into(),
                 insecure: false,
             },
             ..Config::default()
-        });
+        };
+        let settings = Settings::new(&config, WebSocketConfig::default());
         let with =
             |name: &str, value: &str| Request::builder().header(name, value).body(()).unwrap();
         assert!(settings.api_key_matches(&with("x-api-key", "k1")));
