@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every pushwire test. On a fresh machine it first installs what the
 # tests need (the Autobahn suite, via the PyPI package kosoku, in a venv;
-# Debian's chromium, curl and nghttp2-client).
+# Debian's chromium, curl and nghttp2-client; the hub's SDK clients from npm
+# and PyPI: centrifuge, ws, cent, centrifuge-python).
 #
 #   scripts/test.sh            everything
 #   QUICK=1 scripts/test.sh    skip the Autobahn conformance runs
@@ -47,6 +48,9 @@ if [[ ${SKIP_BROWSER:-} != 1 ]]; then
   step "browser tests: headless Chromium against pushwire serve"
   scripts/browser/run.sh
 fi
+
+step "hub: unmodified centrifuge-js, cent and centrifuge-python against pushwire serve"
+scripts/hub/run.sh
 
 step "HTTP/2 against independent clients: curl, nghttp, h2load"
 scripts/http2-peers.sh
