@@ -1,5 +1,5 @@
-//! The hub's configuration for `pushwire serve`: a file in JSON or TOML
-//! with Centrifugo v6's key names, environment overrides
+//! The hub's configuration for `pushwire serve`: a file in JSON, TOML or
+//! YAML with Centrifugo v6's key names, environment overrides
 //! (`PUSHWIRE_` + the key path in upper case joined by `_`), or, with
 //! neither, embedded development defaults.
 
@@ -82,9 +82,10 @@ fn read_file(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let parsed = match path.extension().and_then(|e| e.to_str()) {
         Some("toml") => toml::from_str::<Value>(&text).map_err(|e| e.to_string()),
+        Some("yaml" | "yml") => serde_yaml_ng::from_str::<Value>(&text).map_err(|e| e.to_string()),
         Some("json") | None => serde_json::from_str::<Value>(&text).map_err(|e| e.to_string()),
         Some(other) => Err(format!(
-            "unknown config format .{other} (use .json or .toml)"
+            "unknown config format .{other} (use .json, .toml or .yaml)"
         )),
     };
     let tree = parsed.map_err(|e| format!("{}: {e}", path.display()))?;
@@ -262,6 +263,27 @@ mod tests {
         );
         assert_eq!(config.hub.channel.namespaces[0].name, "chat");
         assert!(!loaded.development);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn yaml_reads_like_json() {
+        let dir = std::env::temp_dir().join(format!("pushwire-yaml-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("hub.yaml");
+        std::fs::write(
+            &file,
+            "http_api:\n  key: k\nchannel:\n  namespaces:\n    - name: chat\n      history_size: 10\n      history_ttl: 30s\n",
+        )
+        .unwrap();
+        let loaded = load(Some(&file), env(&[])).unwrap();
+        let config = typed(&loaded.tree, "hub.yaml").unwrap();
+        assert_eq!(config.http_api.key, "k");
+        assert_eq!(config.hub.channel.namespaces[0].options.history_size, 10);
+        let bad = dir.join("hub.ini");
+        std::fs::write(&bad, "x=1").unwrap();
+        let e = load(Some(&bad), env(&[])).err().unwrap();
+        assert!(e.contains(".ini"), "{e}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -64,7 +64,7 @@ pub struct ServeArgs {
     /// proxy.
     #[arg(long, default_value_t = 1_024)]
     max_connections_per_ip: usize,
-    /// The hub's configuration: a JSON or TOML file with Centrifugo v6's
+    /// The hub's configuration: a JSON, TOML or YAML file with Centrifugo v6's
     /// key names (`client.token.hmac_secret_key`, `http_api.key`,
     /// `channel.namespaces`, …). Every key can be overridden by an
     /// environment variable: `PUSHWIRE_` and the key path in upper case
