@@ -9,6 +9,7 @@
 //! - [`utf8`]: incremental UTF-8 validation;
 //! - [`close`]: close codes and payloads;
 //! - [`handshake`]: the opening handshake, both roles;
+//! - [`http1`]: HTTP/1.x request heads (RFC 9112);
 //! - [`deflate`]: permessage-deflate (RFC 7692);
 //! - [`sse`]: Server-Sent Events, encoder and incremental parser;
 //! - [`http2`]: HTTP/2 frames, SETTINGS and HPACK;
@@ -33,6 +34,7 @@ pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;
+pub mod http1;
 pub mod http2;
 pub mod mask;
 mod message;

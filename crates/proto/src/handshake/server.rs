@@ -36,6 +36,10 @@ impl RequestHead {
 /// `Ok(None)`: incomplete, read more (unless `buf` already holds
 /// `max_bytes`, which fails with [`HandshakeError::TooLarge`]).
 ///
+/// The lenient parser of a handshake on a raw stream: HTTP/1.1 only,
+/// header names as sent, no body rules. A server's request heads go
+/// through [`http1::parse`](crate::http1::parse).
+///
 /// ```
 /// use pushwire_proto::handshake::parse_request;
 /// let raw = b"GET /chat HTTP/1.1\r\nHost: x\r\n\r\nrest";

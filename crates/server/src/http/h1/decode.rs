@@ -9,31 +9,19 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 use http_body::SizeHint;
+pub(crate) use pushwire_proto::http1::Framing;
 
 /// The longest chunk-size line (with its extensions) accepted.
 const MAX_CHUNK_LINE: usize = 4096;
 /// The most fields a trailer section may have.
 const MAX_TRAILERS: usize = 32;
 
-/// How a request's body is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Framing {
-    /// No body.
-    Empty,
-    /// `Content-Length` bytes.
-    Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked,
-}
-
-impl Framing {
-    /// What the body's length is known to be.
-    pub(crate) fn size_hint(self) -> SizeHint {
-        match self {
-            Framing::Empty => SizeHint::with_exact(0),
-            Framing::Length(len) => SizeHint::with_exact(len),
-            Framing::Chunked => SizeHint::default(),
-        }
+/// What a body's length is known to be, from its framing.
+pub(crate) fn size_hint(framing: Framing) -> SizeHint {
+    match framing {
+        Framing::Empty => SizeHint::with_exact(0),
+        Framing::Length(len) => SizeHint::with_exact(len),
+        Framing::Chunked => SizeHint::default(),
     }
 }
 

@@ -8,8 +8,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, DATE, TRANSFER_ENCODING};
 use http::{response, HeaderMap, HeaderValue, StatusCode, Version};
 use http_body::SizeHint;
+use pushwire_proto::http1::has_token;
 
-use super::head::has_token;
 use crate::http::body::is_bodiless;
 use crate::http::date;
 use crate::io::WriteQueue;

@@ -18,14 +18,14 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use http::{Method, Request, Response, StatusCode};
 use http_body::SizeHint;
+use pushwire_proto::http1::{self, Head, HeadError};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::body::{body_channel, BodySender, Want};
-use super::decode::{Decoder, Framing, Piece};
+use super::decode::{size_hint, Decoder, Framing, Piece};
 use super::encode::{write_head, Answering, Encoder};
-use super::head::{self, HeadError, RequestHead};
 use crate::http::body::BoxError;
 use crate::http::connection::ConnectionInfo;
 use crate::http::request_body::RequestBody;
@@ -287,11 +287,11 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
 
     /// Reads the next request head; `None` when the client closed the
     /// connection between requests.
-    async fn read_head(&mut self) -> Result<Option<RequestHead>, HeadFailure> {
+    async fn read_head(&mut self) -> Result<Option<Head>, HeadFailure> {
         let mut scanned = 0;
         loop {
-            if head::is_complete(&self.read, scanned) {
-                match head::parse(&self.read) {
+            if http1::is_complete(&self.read, scanned) {
+                match http1::parse(&self.read) {
                     Ok(Some((len, _))) if len > self.max_header_bytes as usize => {
                         return Err(HeadFailure::Refused(HeadError::TooLarge))
                     }
@@ -324,13 +324,13 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     /// response needs of the request.
     async fn answer<S: HttpService>(
         &mut self,
-        head: RequestHead,
+        head: Head,
         // `&mut`: held across awaits, it keeps the task `Send` without
         // asking the service to be `Sync`.
         service: &mut S,
         keep_alive: bool,
     ) -> Result<Result<Answered<S::ResBody>, BoxError>, Interrupted> {
-        let RequestHead {
+        let Head {
             mut parts,
             framing,
             keep_alive: client_keep_alive,
@@ -345,7 +345,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         let (body, mut feed) = match framing {
             Framing::Empty => (RequestBody::empty(), None),
             Framing::Length(_) | Framing::Chunked => {
-                let (sender, receiver) = body_channel(framing.size_hint());
+                let (sender, receiver) = body_channel(size_hint(framing));
                 let feed = Feed {
                     sender,
                     decoder: Decoder::new(framing),

@@ -8,8 +8,9 @@ use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
 use pushwire_proto::http2::frame;
 use pushwire_proto::http2::hpack::{Encoder, Field, Header};
 
-/// A request's head, and the body length it announced.
-pub(crate) struct RequestHead {
+/// A request decoded from its field block, and the body length it
+/// announced.
+pub(crate) struct DecodedRequest {
     pub(crate) request: Request<()>,
     /// `content-length`, which the DATA frames must add up to.
     pub(crate) content_length: Option<u64>,
@@ -20,7 +21,7 @@ pub(crate) struct RequestHead {
 pub(crate) type Malformed = &'static str;
 
 /// The request that a HEADERS block's `fields` make.
-pub(crate) fn request_from_fields(fields: Vec<Header>) -> Result<RequestHead, Malformed> {
+pub(crate) fn request_from_fields(fields: Vec<Header>) -> Result<DecodedRequest, Malformed> {
     let mut method = None;
     let mut scheme = None;
     let mut authority = None;
@@ -94,7 +95,7 @@ pub(crate) fn request_from_fields(fields: Vec<Header>) -> Result<RequestHead, Ma
             .extensions_mut()
             .insert(h2::ext::Protocol::from(protocol));
     }
-    Ok(RequestHead {
+    Ok(DecodedRequest {
         request,
         content_length,
     })

@@ -2,6 +2,21 @@
 //! [`http::request::Parts`], with what the connection needs to know:
 //! how the body is delimited, whether the connection stays open, and
 //! whether the client asks for an upgrade or a `100 Continue`.
+//!
+//! This is the parser of a server's requests; the lenient one of a
+//! WebSocket handshake on a raw stream, which keeps header names as sent
+//! and asks for nothing but HTTP/1.1, is
+//! [`handshake::parse_request`](crate::handshake::parse_request).
+//!
+//! ```
+//! use pushwire_proto::http1::{self, Framing};
+//! let raw = b"POST /chat HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+//! assert!(http1::is_complete(raw, 0));
+//! let (len, head) = http1::parse(raw).unwrap().expect("complete");
+//! assert_eq!((len, head.framing), (raw.len() - 5, Framing::Length(5)));
+//! assert_eq!(head.parts.uri, "/chat");
+//! assert!(head.keep_alive && !head.upgrade);
+//! ```
 
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, UPGRADE};
@@ -9,28 +24,40 @@ use http::{
     request, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version,
 };
 
-use super::decode::Framing;
-
 /// The most header fields a request may have.
-const MAX_HEADERS: usize = 100;
+pub const MAX_HEADERS: usize = 100;
+
+/// How a request's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body.
+    Empty,
+    /// `Content-Length` bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
 
 /// A parsed request head.
 #[derive(Debug)]
-pub(crate) struct RequestHead {
-    pub(crate) parts: request::Parts,
-    pub(crate) framing: Framing,
+pub struct Head {
+    /// Method, URI, version and header fields. The URI and the header
+    /// values share one copy of the head's bytes.
+    pub parts: request::Parts,
+    /// How the body is delimited.
+    pub framing: Framing,
     /// The client lets the connection stay open after this exchange.
-    pub(crate) keep_alive: bool,
+    pub keep_alive: bool,
     /// `Connection: upgrade` with an `Upgrade` header.
-    pub(crate) upgrade: bool,
+    pub upgrade: bool,
     /// `Expect: 100-continue` on a request with a body.
-    pub(crate) expect_continue: bool,
+    pub expect_continue: bool,
 }
 
 /// Why a head is refused: answered with its status, then the
 /// connection closes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HeadError {
+pub enum HeadError {
     /// Malformed: `400 Bad Request`.
     Malformed(&'static str),
     /// Longer than the server allows, or too many fields: `431`.
@@ -44,7 +71,7 @@ pub(crate) enum HeadError {
 
 impl HeadError {
     /// The status to answer with.
-    pub(crate) fn status(self) -> StatusCode {
+    pub fn status(self) -> StatusCode {
         match self {
             HeadError::Malformed(_) => StatusCode::BAD_REQUEST,
             HeadError::TooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -65,10 +92,12 @@ impl std::fmt::Display for HeadError {
     }
 }
 
+impl std::error::Error for HeadError {}
+
 /// Whether `buf` holds a whole head: an empty line after the request
 /// line. Looks from `from` on (less three bytes), so that a head
 /// arriving in many small reads is scanned once, not once per read.
-pub(crate) fn is_complete(buf: &[u8], from: usize) -> bool {
+pub fn is_complete(buf: &[u8], from: usize) -> bool {
     let start = from.saturating_sub(3);
     buf.get(start..).is_some_and(|tail| {
         tail.iter().enumerate().any(|(i, &b)| {
@@ -96,7 +125,7 @@ fn later_minor_version(buf: &[u8]) -> Option<usize> {
 
 /// Parses the head at the start of `buf`: the head and its length, or
 /// `None` if it is not complete yet.
-pub(crate) fn parse(buf: &[u8]) -> Result<Option<(usize, RequestHead)>, HeadError> {
+pub fn parse(buf: &[u8]) -> Result<Option<(usize, Head)>, HeadError> {
     let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut fields);
     let len = match req.parse(buf) {
@@ -166,7 +195,7 @@ pub(crate) fn parse(buf: &[u8]) -> Result<Option<(usize, RequestHead)>, HeadErro
     let (parts, ()) = request.into_parts();
     Ok(Some((
         len,
-        RequestHead {
+        Head {
             parts,
             framing,
             keep_alive,
@@ -240,7 +269,7 @@ fn list_items(headers: &HeaderMap, name: HeaderName) -> impl Iterator<Item = &[u
 }
 
 /// Whether a comma-separated header holds `token` (case-insensitively).
-pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
+pub fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
     list_items(headers, name).any(|item| item.eq_ignore_ascii_case(token.as_bytes()))
 }
 
@@ -248,7 +277,7 @@ pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> b
 mod tests {
     use super::*;
 
-    fn head(text: &str) -> Result<RequestHead, HeadError> {
+    fn head(text: &str) -> Result<Head, HeadError> {
         let (len, head) = parse(text.as_bytes())?.expect("complete");
         assert_eq!(len, text.len());
         Ok(head)
