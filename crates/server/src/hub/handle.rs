@@ -1,0 +1,166 @@
+//! The transports' way to the hub's driver task, and the settings they
+//! share: the server API's key, the origin policy, the WebSocket config.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Request;
+use pushwire_hub::api::ApiResponse;
+use pushwire_hub::{ConnId, Transport};
+use tokio::sync::{mpsc, oneshot};
+
+use super::driver::Command;
+use super::metrics::Metrics;
+use super::outlet::{self, Outlet};
+use super::{api, Config};
+use crate::upgrade::OriginPolicy;
+use crate::ws::WebSocketConfig;
+
+/// What the transports need besides the driver.
+pub(crate) struct Settings {
+    api_key: String,
+    insecure_api: bool,
+    pub(super) origins: OriginPolicy,
+    pub(super) websocket: WebSocketConfig,
+}
+
+impl Settings {
+    pub(super) fn new(config: &Config, websocket: WebSocketConfig) -> Self {
+        let allowed = &config.hub.client.allowed_origins;
+        let origins = if allowed.iter().any(|origin| origin == "*") {
+            OriginPolicy::Any
+        } else {
+            OriginPolicy::allow(allowed.iter().cloned())
+        };
+        let limits = websocket
+            .limits
+            .max_message_size(config.websocket.message_size_limit)
+            .max_frame_size(config.websocket.message_size_limit);
+        // What a connection has taken from its outlet waits in the
+        // WebSocket's buffer until written: no more than the outlet
+        // holds, so the backlog of a slow client stays in the hub, under
+        // its namespace's policy.
+        let max_write_buffer = websocket.max_write_buffer.min(outlet::OUTLET_BUDGET);
+        Settings {
+            api_key: config.http_api.key.clone(),
+            insecure_api: config.http_api.insecure,
+            origins,
+            websocket: websocket.limits(limits).max_write_buffer(max_write_buffer),
+        }
+    }
+
+    /// Whether the request may call the server API.
+    pub(super) fn api_key_matches<B>(&self, req: &Request<B>) -> bool {
+        if self.insecure_api {
+            return true;
+        }
+        !self.api_key.is_empty()
+            && api::request_key(req).is_some_and(|key| constant_time_eq(key, &self.api_key))
+    }
+}
+
+/// Compares without stopping at the first difference.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// The transports' way to the driver.
+#[derive(Clone)]
+pub(crate) struct HubHandle {
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) settings: Arc<Settings>,
+    pub(super) metrics: Arc<Metrics>,
+}
+
+impl HubHandle {
+    pub(super) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(super) async fn send(&self, command: Command) -> bool {
+        self.commands.send(command).await.is_ok()
+    }
+
+    /// Sends from where nothing can wait (a drop, a poll).
+    pub(super) fn send_soon(&self, command: Command) {
+        if let Err(mpsc::error::TrySendError::Full(command)) = self.commands.try_send(command) {
+            let commands = self.commands.clone();
+            tokio::spawn(async move {
+                let _ = commands.send(command).await;
+            });
+        }
+    }
+
+    /// Opens a connection: its handle and its outlet.
+    pub(super) async fn open(&self, transport: Transport) -> Option<(ConnId, Arc<Outlet>)> {
+        let outlet = Arc::new(Outlet::default());
+        let (opened, conn) = oneshot::channel();
+        let command = Command::Open {
+            transport,
+            outlet: outlet.clone(),
+            opened,
+        };
+        if !self.send(command).await {
+            return None;
+        }
+        Some((conn.await.ok()?, outlet))
+    }
+
+    pub(super) async fn frame(&self, conn: ConnId, frame: Bytes) {
+        self.send(Command::Frame { conn, frame }).await;
+    }
+
+    pub(super) async fn uni_connect(&self, conn: ConnId, request: Bytes) {
+        self.send(Command::UniConnect { conn, request }).await;
+    }
+
+    pub(super) async fn refill(&self, conn: ConnId) {
+        self.send(Command::Refill(conn)).await;
+    }
+
+    pub(super) fn refill_soon(&self, conn: ConnId) {
+        self.send_soon(Command::Refill(conn));
+    }
+
+    pub(super) fn closed(&self, conn: ConnId) {
+        self.send_soon(Command::Closed(conn));
+    }
+
+    pub(super) async fn api(&self, method: &str, body: Bytes) -> Option<ApiResponse> {
+        let (answer, response) = oneshot::channel();
+        let command = Command::Api {
+            method: method.to_string(),
+            body,
+            answer,
+        };
+        if !self.send(command).await {
+            return None;
+        }
+        response.await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::HttpApiConfig;
+
+    #[test]
+    fn api_keys_are_read_from_either_header() {
+        let config = Config {
+            http_api: HttpApiConfig {
+                key: "k1".into(),
+                insecure: false,
+            },
+            ..Config::default()
+        };
+        let settings = Settings::new(&config, WebSocketConfig::default());
+        let with =
+            |name: &str, value: &str| Request::builder().header(name, value).body(()).unwrap();
+        assert!(settings.api_key_matches(&with("x-api-key", "k1")));
+        assert!(settings.api_key_matches(&with("authorization", "ApiKey k1")));
+        assert!(!settings.api_key_matches(&with("x-api-key", "k2")));
+        assert!(!settings.api_key_matches(&with("authorization", "Bearer k1")));
+        assert!(!settings.api_key_matches(&Request::new(())));
+    }
+}
