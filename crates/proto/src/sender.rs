@@ -80,6 +80,21 @@ impl Sender {
     /// role and must come from a strong random source there (RFC 6455
     /// section 5.3); the server role ignores it.
     pub fn encode(&mut self, message: &Message, mask_key: [u8; 4]) -> EncodedFrame {
+        self.encode_with(message, mask_key, |deflater, payload| {
+            deflater.compress(payload)
+        })
+    }
+
+    /// [`Sender::encode`], with `compress` doing the compression when the
+    /// message is compressed: for a caller that keeps what a stateless
+    /// compressor made of a message many connections send alike (see
+    /// [`Deflater::stateless_key`]).
+    pub fn encode_with(
+        &mut self,
+        message: &Message,
+        mask_key: [u8; 4],
+        compress: impl FnOnce(&mut Deflater, &Bytes) -> Bytes,
+    ) -> EncodedFrame {
         let (opcode, payload) = match message {
             Message::Text(t) => (OpCode::Text, t.as_bytes().clone()),
             Message::Binary(b) => (OpCode::Binary, b.clone()),
@@ -90,7 +105,7 @@ impl Sender {
         };
         let (payload, compressed) = match &mut self.deflater {
             Some(d) if !opcode.is_control() && payload.len() >= self.min_compress_size => {
-                (d.compress(&payload), true)
+                (compress(d, &payload), true)
             }
             _ => (payload, false),
         };

@@ -54,6 +54,25 @@ impl Deflater {
         }
     }
 
+    /// What the output depends on besides the input, when nothing else:
+    /// `Some((level, window bits))` for a compressor that resets after
+    /// each message. Two such compressors with the same key compress a
+    /// message to the same bytes, so a message many connections send
+    /// alike (a publication to a channel's subscribers) needs compressing
+    /// once.
+    ///
+    /// ```
+    /// use pushwire_proto::deflate::Deflater;
+    /// let (mut a, mut b) = (Deflater::new(1, 15, true), Deflater::new(1, 15, true));
+    /// assert_eq!(a.stateless_key(), Some((1, 15)));
+    /// assert_eq!(a.compress(b"same same same"), b.compress(b"same same same"));
+    /// assert_eq!(Deflater::new(1, 15, false).stateless_key(), None);
+    /// ```
+    pub fn stateless_key(&self) -> Option<(u32, u8)> {
+        self.reset_after_message
+            .then_some((self.level, self.window_bits))
+    }
+
     /// Compresses one whole message payload.
     ///
     /// ```

@@ -113,7 +113,7 @@ async fn send(
         let Ok(text) = Utf8Bytes::try_from_bytes(message) else {
             continue;
         };
-        ws.feed(Message::text(text)).await.map_err(drop)?;
+        ws.feed_shared(Message::text(text)).await.map_err(drop)?;
     }
     match tokio::time::timeout(WRITE_STALL_TIMEOUT, ws.flush()).await {
         Ok(Ok(())) => {}

@@ -7,6 +7,7 @@ mod client;
 mod config;
 mod echo;
 mod read;
+mod shared_deflate;
 mod split;
 
 use std::future::Future;
@@ -229,6 +230,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
         std::future::poll_fn(|cx| self.poll_ready(cx)).await?;
         self.start_send(message)
+    }
+
+    /// [`WebSocket::feed`] for a message many connections send alike (a
+    /// publication to a channel's subscribers): with permessage-deflate
+    /// without context takeover, it is compressed once per thread for
+    /// all of them. Server role only.
+    pub(crate) async fn feed_shared(&mut self, message: Message) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_ready(cx)).await?;
+        if !matches!(self.state, State::Open) || !message.is_data() {
+            return self.start_send(message);
+        }
+        let mut frame = self
+            .sender
+            .encode_with(&message, [0; 4], shared_deflate::compress);
+        let payload = std::mem::take(&mut frame.payload);
+        self.write.push_parts(frame.header(), payload);
+        Ok(())
     }
 
     /// Writes everything queued.
