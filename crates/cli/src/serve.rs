@@ -314,35 +314,17 @@ pub(crate) fn with_type(
 /// Echoes text and binary messages; closes with 1001 when the server
 /// shuts down, 1012 when it restarts.
 async fn echo(mut ws: WebSocket<UpgradedStream>, info: Option<ConnectionInfo>) {
-    let shutdown = async {
+    let shutdown = async move {
         match &info {
-            Some(info) => info.shutting_down().await,
+            Some(info) => {
+                info.shutting_down().await;
+                info.shutdown().unwrap_or_default().close_frame()
+            }
             None => std::future::pending().await,
         }
     };
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            message = ws.recv() => match message {
-                Some(Ok(message)) if message.is_data() => {
-                    if let Err(e) = ws.send(message).await {
-                        tracing::debug!("echo: {e}");
-                        return;
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    tracing::debug!("echo: {e}");
-                    return;
-                }
-                None => return,
-            },
-            () = &mut shutdown => {
-                let reason = info.as_ref().and_then(ConnectionInfo::shutdown).unwrap_or_default();
-                let _ = ws.close(Some(reason.close_frame())).await;
-                return;
-            }
-        }
+    if let Err(e) = ws.echo_until(shutdown).await {
+        tracing::debug!("echo: {e}");
     }
 }
 

@@ -63,29 +63,14 @@ pub async fn route(mut req: Request<RequestBody>) -> Result<Response<Body>, Infa
 }
 
 async fn echo(mut ws: WebSocket<UpgradedStream>, info: Option<ConnectionInfo>) {
-    let shutdown = async {
+    let shutdown = async move {
         match &info {
-            Some(info) => info.shutting_down().await,
+            Some(info) => {
+                info.shutting_down().await;
+                info.shutdown().unwrap_or_default().close_frame()
+            }
             None => std::future::pending().await,
         }
     };
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        tokio::select! {
-            message = ws.recv() => match message {
-                Some(Ok(message)) if message.is_data() => {
-                    if ws.send(message).await.is_err() {
-                        return;
-                    }
-                }
-                Some(Ok(_)) => {}
-                _ => return,
-            },
-            () = &mut shutdown => {
-                let reason = info.as_ref().and_then(ConnectionInfo::shutdown);
-                let _ = ws.close(Some(reason.unwrap_or_default().close_frame())).await;
-                return;
-            }
-        }
-    }
+    let _ = ws.echo_until(shutdown).await;
 }

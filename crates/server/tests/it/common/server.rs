@@ -6,10 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
-use hyper::service::{service_fn, Service};
-use pushwire::server::{BoxError, ServerStats, StatsSnapshot};
-use pushwire::{RequestBody, Server, Shutdown};
+use hyper::service::service_fn;
+use pushwire::server::{HttpService, ServerStats, StatsSnapshot};
+use pushwire::{Server, Shutdown};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -37,18 +36,13 @@ impl TestServer {
 impl<T> TestServer<T> {
     /// Serves `service`, the server set up by `configure`; `state` is kept
     /// for the test.
-    pub async fn serve<S, B>(
+    pub async fn serve<S>(
         configure: impl FnOnce(Server) -> Server,
         state: T,
         service: S,
     ) -> TestServer<T>
     where
-        S: Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<BoxError>,
+        S: HttpService + Clone + Send + 'static,
     {
         let server = configure(Server::bind("127.0.0.1:0").await.unwrap());
         let addr = server.local_addr().unwrap();
