@@ -25,7 +25,7 @@ const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What woke a connection's task.
 enum Next {
-    Received(Option<Result<Message, crate::Error>>),
+    Received(Option<Result<Message, crate::error::Error>>),
     ToSend(Batch),
     /// The server is shutting down.
     Shutdown,
