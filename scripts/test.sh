@@ -37,7 +37,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p pushwire --all-targets --features axum -- -D warnings
 
 step "docs build without warnings (broken links, missing docs)"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --features pushwire/axum
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --features pushwire/axum
 
 # One build of the test binaries, with axum on: features only add code, and
 # clippy above has compiled every target without it.
