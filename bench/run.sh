@@ -35,13 +35,14 @@ say "building the load generator and the Rust peers (release)"
 node_dir="$BENCH/peers/node"
 if command -v npm >/dev/null 2>&1; then
   if [ ! -x "$node_dir/node_modules/.bin/bun" ] || [ ! -d "$node_dir/node_modules/ws" ] \
+     || [ ! -d "$node_dir/node_modules/socket.io" ] \
      || [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
-    say "installing the npm peers (ws, bun)"
+    say "installing the npm peers (ws, bun, socket.io)"
     (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error) \
-      || say "npm ci failed: Node ws and Bun will be reported as not run"
+      || say "npm ci failed: Node ws, Bun and Socket.IO will be reported as not run"
   fi
 else
-  say "npm not found: Node ws and Bun will be reported as not run"
+  say "npm not found: Node ws, Bun and Socket.IO will be reported as not run"
 fi
 
 # The idle scenario holds 15,000 connections in one process.

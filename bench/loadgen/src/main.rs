@@ -58,7 +58,7 @@ struct Cli {
     /// Seconds of the unrecorded warm-up run (default 1).
     #[arg(long, global = true)]
     warmup: Option<f64>,
-    /// Only these peers (comma separated: pushwire,bun,fastwebsockets,tokio-tungstenite,node-ws).
+    /// Only these peers (comma separated: pushwire,pushwire-hub,bun,fastwebsockets,tokio-tungstenite,node-ws).
     #[arg(long, global = true, value_delimiter = ',')]
     peers: Vec<String>,
     /// Where to write results (default bench/results, or bench/results/quick with --quick).
@@ -277,21 +277,24 @@ fn run(cli: Cli) -> Result<(), BenchError> {
 /// the generator. This is what makes `--quick` a smoke test.
 fn pushwire_verdict(report: &RunReport) -> Result<(), BenchError> {
     let mut problems = Vec::new();
-    for scenario in &report.scenarios {
-        let Some(cell) = scenario.cell(peers::PUSHWIRE) else {
-            continue;
-        };
+    for (scenario, cell) in report.scenarios.iter().flat_map(|scenario| {
+        [peers::PUSHWIRE, peers::PUSHWIRE_HUB]
+            .into_iter()
+            .filter_map(move |peer| Some((scenario, scenario.cell(peer)?)))
+    }) {
         match cell.status {
             results::CellStatus::Failed | results::CellStatus::Unavailable => {
                 problems.push(format!(
-                    "{}: {}",
+                    "{} · {}: {}",
                     scenario.spec.id,
+                    cell.peer,
                     cell.note.as_deref().unwrap_or("failed")
                 ))
             }
-            _ if cell.errors > 0 => {
-                problems.push(format!("{}: {} errors", scenario.spec.id, cell.errors))
-            }
+            _ if cell.errors > 0 => problems.push(format!(
+                "{} · {}: {} errors",
+                scenario.spec.id, cell.peer, cell.errors
+            )),
             _ => {}
         }
     }

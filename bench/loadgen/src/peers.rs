@@ -57,6 +57,27 @@ pub enum ServerRole {
     /// `POST /publish` streamed to every `GET /events` as SSE events
     /// `id: <cursor>`, `data: <message>`.
     EventStream,
+    /// Publications fanned out to the subscribers of a channel, each
+    /// server in its own protocol ([`PubSubProtocol`]): the broadcast
+    /// servers, the hub, Socket.IO.
+    PubSub,
+    /// The hub's server API (`POST /api/<method>`): the hub only.
+    HubApi,
+}
+
+/// How a [`ServerRole::PubSub`] server is subscribed to and published to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PubSubProtocol {
+    /// A WebSocket broadcast server: every message any client sends goes
+    /// to every connection.
+    #[default]
+    Broadcast,
+    /// The hub (`pushwire serve`): Centrifugo's client protocol on
+    /// `/connection/websocket`, publications through `POST /api/publish`.
+    Hub,
+    /// Socket.IO v4 (engine.io's WebSocket transport), a room;
+    /// publications through the peer's `POST /publish`.
+    SocketIo,
 }
 
 /// How a peer is started.
@@ -64,12 +85,16 @@ pub enum ServerRole {
 enum Launcher {
     /// `pushwire echo --listen ADDR [--no-deflate]`.
     Pushwire,
+    /// `pushwire serve --config <bench hub config> --listen ADDR`.
+    PushwireHub,
     /// A binary of the bench workspace taking the listen address.
     BenchBinary(&'static str),
     /// `node bench/peers/node/ws-echo.mjs PORT [--deflate]`.
     NodeWs,
     /// `bun bench/peers/node/bun-echo.js PORT [--deflate]`.
     Bun,
+    /// `node bench/peers/node/socketio-broadcast.mjs PORT`.
+    SocketIo,
 }
 
 /// One server in the comparison.
@@ -90,6 +115,10 @@ pub const BUN: &str = "bun";
 pub const FASTWEBSOCKETS: &str = "fastwebsockets";
 /// Name of the product.
 pub const PUSHWIRE: &str = "pushwire";
+/// Name of the product's hub.
+pub const PUSHWIRE_HUB: &str = "pushwire-hub";
+/// Name of the Socket.IO peer.
+pub const SOCKET_IO: &str = "socket.io";
 
 /// Every peer, pushwire first.
 pub fn all() -> Vec<Peer> {
@@ -99,6 +128,13 @@ pub fn all() -> Vec<Peer> {
             description: "`pushwire echo` (crates/cli), tokio runtime",
             supports_deflate: true,
             launcher: Launcher::Pushwire,
+        },
+        Peer {
+            name: PUSHWIRE_HUB,
+            description: "`pushwire serve`'s hub (Centrifugo client protocol v2, JSON, on \
+                          /connection/websocket; publisher on POST /api/publish), pub/sub only",
+            supports_deflate: true,
+            launcher: Launcher::PushwireHub,
         },
         Peer {
             name: BUN,
@@ -120,6 +156,12 @@ pub fn all() -> Vec<Peer> {
             launcher: Launcher::BenchBinary("tungstenite-echo"),
         },
         Peer {
+            name: SOCKET_IO,
+            description: "Socket.IO (npm `socket.io`) on Node, a room; POST /publish emits to it; pub/sub only",
+            supports_deflate: false,
+            launcher: Launcher::SocketIo,
+        },
+        Peer {
             name: "node-ws",
             description: "Node.js `ws` WebSocketServer, perMessageDeflate defaults when on",
             supports_deflate: true,
@@ -131,26 +173,70 @@ pub fn all() -> Vec<Peer> {
 impl Peer {
     /// Whether the peer has a server for `role`.
     pub fn supports(&self, role: ServerRole) -> bool {
+        if self.launcher == Launcher::PushwireHub {
+            return matches!(role, ServerRole::PubSub | ServerRole::HubApi);
+        }
+        if self.launcher == Launcher::SocketIo {
+            return role == ServerRole::PubSub;
+        }
         match role {
             ServerRole::Echo => true,
-            ServerRole::Broadcast => matches!(
+            ServerRole::Broadcast | ServerRole::PubSub => matches!(
                 self.launcher,
                 Launcher::Pushwire | Launcher::Bun | Launcher::NodeWs
             ),
             ServerRole::HttpPush => self.launcher == Launcher::Pushwire,
             ServerRole::EventStream => matches!(self.launcher, Launcher::Pushwire | Launcher::Bun),
+            ServerRole::HubApi => false,
         }
     }
 
-    /// The command that starts this peer's echo server on `addr`, or why
-    /// it cannot start.
+    /// How its [`ServerRole::PubSub`] server is spoken to.
+    pub fn pubsub_protocol(&self) -> PubSubProtocol {
+        match self.launcher {
+            Launcher::PushwireHub => PubSubProtocol::Hub,
+            Launcher::SocketIo => PubSubProtocol::SocketIo,
+            _ => PubSubProtocol::Broadcast,
+        }
+    }
+
+    /// The role its servers are checked with before a run: echo, or the
+    /// only one it has.
+    pub fn first_role(&self) -> ServerRole {
+        if self.supports(ServerRole::Echo) {
+            ServerRole::Echo
+        } else {
+            ServerRole::PubSub
+        }
+    }
+
+    /// The command that starts this peer's first server ([`Peer::first_role`])
+    /// on `addr`, or why it cannot start.
     pub fn command(
         &self,
         paths: &Paths,
         addr: SocketAddr,
         deflate: bool,
     ) -> Result<Command, String> {
-        self.command_as(paths, addr, ServerRole::Echo, deflate)
+        self.command_as(paths, addr, self.first_role(), deflate)
+    }
+
+    /// A connection token for the bench's hub (user `bench`, valid a
+    /// day), minted by `pushwire token` with the bench config's secret.
+    pub fn hub_token(&self, paths: &Paths) -> Result<String, String> {
+        let out = Command::new(&paths.pushwire_bin)
+            .args(["token", "--secret", crate::clients::hub::SECRET])
+            .args(["--user", "bench", "--ttl", "24h"])
+            .output()
+            .map_err(|e| format!("running pushwire token: {e}"))?;
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !out.status.success() || token.is_empty() {
+            return Err(format!(
+                "pushwire token failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(token)
     }
 
     /// The command that starts this peer's server for `role` on `addr`,
@@ -184,10 +270,10 @@ impl Peer {
                     ServerRole::Echo => {
                         command.args(["echo", "--listen", &addr.to_string()]);
                     }
-                    ServerRole::Broadcast => {
+                    ServerRole::Broadcast | ServerRole::PubSub => {
                         command.args(["echo", "--broadcast", "--listen", &addr.to_string()]);
                     }
-                    ServerRole::HttpPush | ServerRole::EventStream => {
+                    ServerRole::HttpPush | ServerRole::EventStream | ServerRole::HubApi => {
                         command.args([
                             "serve",
                             "--listen",
@@ -199,6 +285,27 @@ impl Peer {
                         ]);
                     }
                 }
+                if !deflate {
+                    command.arg("--no-deflate");
+                }
+                command.env("RUST_LOG", "warn");
+                command
+            }
+            Launcher::PushwireHub => {
+                let bin = existing(
+                    paths.pushwire_bin.clone(),
+                    "cargo build --release -p pushwire-cli",
+                )?;
+                let dir = paths.bench.join("target");
+                let config = dir.join("hub-bench.json");
+                std::fs::create_dir_all(&dir)
+                    .and_then(|()| std::fs::write(&config, crate::clients::hub::config_json()))
+                    .map_err(|e| format!("writing {}: {e}", config.display()))?;
+                let mut command = Command::new(bin);
+                command
+                    .args(["serve", "--listen", &addr.to_string(), "--config"])
+                    .arg(&config)
+                    .args(["--max-connections", "0", "--max-connections-per-ip", "0"]);
                 if !deflate {
                     command.arg("--no-deflate");
                 }
@@ -220,7 +327,7 @@ impl Peer {
                     "npm ci in bench/peers/node",
                 )?;
                 let script = match role {
-                    ServerRole::Broadcast => "ws-broadcast.mjs",
+                    ServerRole::Broadcast | ServerRole::PubSub => "ws-broadcast.mjs",
                     _ => "ws-echo.mjs",
                 };
                 let mut command = Command::new("node");
@@ -230,10 +337,21 @@ impl Peer {
                 }
                 command
             }
+            Launcher::SocketIo => {
+                existing(
+                    paths.node_dir.join("node_modules/socket.io"),
+                    "npm ci in bench/peers/node",
+                )?;
+                let mut command = Command::new("node");
+                command
+                    .arg(paths.node_dir.join("socketio-broadcast.mjs"))
+                    .arg(&port);
+                command
+            }
             Launcher::Bun => {
                 let bin = existing(bun_binary(paths), "npm ci in bench/peers/node")?;
                 let script = match role {
-                    ServerRole::Broadcast => "bun-broadcast.js",
+                    ServerRole::Broadcast | ServerRole::PubSub => "bun-broadcast.js",
                     ServerRole::EventStream => "bun-sse.js",
                     _ => "bun-echo.js",
                 };
@@ -252,7 +370,7 @@ impl Peer {
     /// The peer's version, as far as it can be found.
     pub fn version(&self, paths: &Paths) -> Option<String> {
         match self.launcher {
-            Launcher::Pushwire => {
+            Launcher::Pushwire | Launcher::PushwireHub => {
                 command_output(Command::new(&paths.pushwire_bin).arg("--version"))
             }
             Launcher::BenchBinary(name) => {
@@ -275,6 +393,16 @@ impl Peer {
             }
             Launcher::Bun => command_output(Command::new(bun_binary(paths)).arg("--version"))
                 .map(|v| format!("bun {v}")),
+            Launcher::SocketIo => {
+                let package = std::fs::read_to_string(
+                    paths.node_dir.join("node_modules/socket.io/package.json"),
+                )
+                .ok()?;
+                let json: serde_json::Value = serde_json::from_str(&package).ok()?;
+                let node =
+                    command_output(Command::new("node").arg("--version")).unwrap_or_default();
+                Some(format!("socket.io {} on node {node}", json["version"].as_str()?))
+            }
         }
     }
 }

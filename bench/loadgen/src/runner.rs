@@ -191,7 +191,7 @@ impl<'a> Runner<'a> {
         let server = self
             .server(index, scenario.server_role(), spec.deflate)
             .map_err(failed)?;
-        let report = scenario.probe(server.addr).map_err(failed)?;
+        let report = scenario.probe(server).map_err(failed)?;
         if spec.deflate && report.deflate.is_none() {
             return Err((
                 CellStatus::Unsupported,
@@ -217,7 +217,7 @@ impl<'a> Runner<'a> {
         if spec.fresh_server_per_run {
             self.entrants[index].server = None;
             let server = self.server(index, scenario.server_role(), spec.deflate)?;
-            let report = scenario.probe(server.addr)?;
+            let report = scenario.probe(server)?;
             let settings = self.settings;
             let server = self.server(index, scenario.server_role(), spec.deflate)?;
             let sample = scenario.measure(server, settings)?;

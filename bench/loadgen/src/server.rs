@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::BenchError;
-use crate::peers::{Paths, Peer, ServerRole};
+use crate::peers::{Paths, Peer, PubSubProtocol, ServerRole};
 use crate::procfs;
 
 /// How long a server may take to start listening.
@@ -28,6 +28,10 @@ pub struct ServerProcess {
     pub deflate: bool,
     /// What kind of server it is (echo, broadcast, HTTP push).
     pub role: ServerRole,
+    /// How it is spoken to as a [`ServerRole::PubSub`] server.
+    pub protocol: PubSubProtocol,
+    /// A hub's connection token for its clients.
+    pub token: Option<String>,
     log: PathBuf,
 }
 
@@ -43,6 +47,14 @@ impl ServerProcess {
         cpu: usize,
     ) -> Result<Self, BenchError> {
         let addr = free_port()?;
+        let protocol = peer.pubsub_protocol();
+        let token = if matches!(role, ServerRole::PubSub | ServerRole::HubApi)
+            && protocol == PubSubProtocol::Hub
+        {
+            Some(peer.hub_token(paths).map_err(BenchError::Setup)?)
+        } else {
+            None
+        };
         let inner = peer
             .command_as(paths, addr, role, deflate)
             .map_err(BenchError::Setup)?;
@@ -57,6 +69,8 @@ impl ServerProcess {
                 ServerRole::Broadcast => "-broadcast",
                 ServerRole::HttpPush => "-push",
                 ServerRole::EventStream => "-sse",
+                ServerRole::PubSub => "-pubsub",
+                ServerRole::HubApi => "-api",
             },
             if deflate { "-deflate" } else { "" }
         ));
@@ -85,6 +99,8 @@ impl ServerProcess {
             addr,
             deflate,
             role,
+            protocol,
+            token,
             log,
         };
         server.wait_until_listening()?;

@@ -74,6 +74,11 @@ impl Histogram {
         self.max_ns as f64 / 1e6
     }
 
+    /// How many latencies were recorded.
+    pub fn count(&self) -> u64 {
+        self.total
+    }
+
     /// The largest latency, milliseconds.
     pub fn max_ms(&self) -> f64 {
         if self.total == 0 {

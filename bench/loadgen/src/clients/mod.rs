@@ -1,5 +1,6 @@
 //! Protocol clients the delivery scenarios drive, each on one mio loop in
 //! one thread: WebSocket subscribers of a broadcast server ([`ws`]),
+//! subscribers of a channel of the hub (Centrifugo's protocol, [`hub`]),
 //! Server-Sent Events streams ([`sse`]) and HTTP pollers ([`poll`]), each
 //! with a publisher sending timestamped messages ([`stamp`]) at a fixed
 //! rate, and the checks that a server speaks the protocol before it is
@@ -13,8 +14,10 @@
 //! (keep-alive HTTP/1.1 responses). The echo and handshake scenarios use
 //! the engine ([`crate::engine`]) instead.
 
+pub mod api_load;
 pub mod chunked;
 pub mod http_conn;
+pub mod hub;
 pub mod latency;
 pub mod poll;
 pub mod poll_probe;

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::peers::{BUN, PUSHWIRE};
+use crate::peers::{BUN, PUSHWIRE, PUSHWIRE_HUB};
 use crate::results::{Cell, CellStatus, RunReport, ScenarioResult};
 use crate::stats::Summary;
 
@@ -65,9 +65,11 @@ pub fn table(scenario: &ScenarioResult) -> String {
 }
 
 /// Issue 4's fan-out target lines: p99 ≤ 20 ms at 100 pub/s to 15,000
-/// subscribers, and deliveries/s ≥ Bun's `server.publish`.
+/// subscribers, and deliveries/s ≥ Bun's `server.publish`; then issue
+/// 19's for the hub ([`hub_targets`]).
 pub fn targets(report: &RunReport) -> String {
     let mut out = String::new();
+    out.push_str(&hub_targets(report));
     let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
     for scenario in report
         .scenarios
@@ -93,6 +95,47 @@ pub fn targets(report: &RunReport) -> String {
                 "- fan-out, {}: pushwire {r:.2}× Bun's deliveries/s (target ≥ 1.0×): {}",
                 scenario.spec.title,
                 verdict(r >= 0.995)
+            );
+        }
+    }
+    out
+}
+
+/// Issue 19's hub fan-out targets, from the same run: deliveries/s ≥ 0.9×
+/// `pushwire echo --broadcast`'s and ≥ 1.0× Bun's, p99 ≤ 1.2× the
+/// broadcast endpoint's.
+pub fn hub_targets(report: &RunReport) -> String {
+    let mut out = String::new();
+    let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
+    for scenario in report
+        .scenarios
+        .iter()
+        .filter(|s| s.spec.group.id == "hub-fanout")
+    {
+        let title = &scenario.spec.title;
+        if let Some(r) = scenario.ratio(PUSHWIRE_HUB, PUSHWIRE) {
+            let _ = writeln!(
+                out,
+                "- hub fan-out, {title}: hub {r:.2}× `pushwire echo --broadcast`'s deliveries/s \
+                 (target ≥ 0.9×): {}",
+                verdict(r >= 0.895)
+            );
+        }
+        if let Some(r) = scenario.ratio(PUSHWIRE_HUB, BUN) {
+            let _ = writeln!(
+                out,
+                "- hub fan-out, {title}: hub {r:.2}× Bun's deliveries/s (target ≥ 1.0×): {}",
+                verdict(r >= 0.995)
+            );
+        }
+        let p99 = |peer| scenario.cell(peer).and_then(|cell| median(cell, "p99 ms"));
+        if let (Some(hub), Some(broadcast)) = (p99(PUSHWIRE_HUB), p99(PUSHWIRE)) {
+            let r = hub / broadcast;
+            let _ = writeln!(
+                out,
+                "- hub fan-out, {title}: hub p99 {hub:.1} ms, `echo --broadcast` p99 {broadcast:.1} ms: \
+                 {r:.2}× (target ≤ 1.2×): {}",
+                verdict(r <= 1.2)
             );
         }
     }

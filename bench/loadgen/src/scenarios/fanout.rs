@@ -25,22 +25,31 @@
 //!   posting to `POST /publish`. Adds messages per poll, bytes per
 //!   delivery and log resets.
 //!
+//! - [`Transport::Hub`]: the hub (`pushwire serve`) side by side with the
+//!   broadcast servers, 100 B publications: the hub's subscribers speak
+//!   Centrifugo's client protocol (connect with a token, subscribe to one
+//!   channel, pongs) and its publisher posts to `POST /api/publish`
+//!   ([`crate::clients::hub`]); the broadcast servers' clients are those
+//!   of [`Transport::WebSocket`]. Adds the subscribers the server closed
+//!   and bytes per delivery.
+//!
 //! Each transport has its own group (one table and chart) and ids:
-//! `fanout-N-Rps`, `sse-fanout-N-Rps`, `long-poll-N-Rps`.
+//! `fanout-N-Rps`, `sse-fanout-N-Rps`, `long-poll-N-Rps`,
+//! `hub-fanout-N-Rps`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use pushwire_proto::Message;
 
 use super::delivery_window::DeliveryWindow;
 use super::{delivery_metrics, Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
+use crate::clients::hub::{self, HubClient};
 use crate::clients::poll::{PollClient, PollMode};
 use crate::clients::sse::SseClient;
 use crate::clients::ws::WsClient;
 use crate::clients::{poll_probe, sse_probe, stamp, DeliveryClient};
 use crate::error::BenchError;
-use crate::peers::ServerRole;
+use crate::peers::{PubSubProtocol, ServerRole};
 use crate::probe::ProbeReport;
 use crate::server::ServerProcess;
 use crate::settings::Settings;
@@ -63,8 +72,17 @@ pub const LONG_POLL: Group = Group {
     title: "Long-polling delivery (pushwire serve: POST /publish, GET /poll)",
 };
 
+/// The hub against the broadcast servers.
+pub const HUB_FANOUT: Group = Group {
+    id: "hub-fanout",
+    title: "Fan-out through the hub (Centrifugo protocol, POST /api/publish) against broadcast servers",
+};
+
 /// Bytes per publication.
 const MESSAGE_SIZE: usize = 50;
+/// Bytes per publication through the hub (its `data`, a JSON string, quotes
+/// included; the broadcast servers get messages of this size too).
+const HUB_MESSAGE_SIZE: usize = 100;
 
 /// How the receivers get the publications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +93,8 @@ pub enum Transport {
     Sse,
     /// Long polling: held `GET /poll` requests.
     LongPoll,
+    /// Subscribers of one channel of the hub, against the broadcast servers.
+    Hub,
 }
 
 impl Transport {
@@ -84,6 +104,7 @@ impl Transport {
             Transport::WebSocket => FANOUT,
             Transport::Sse => SSE_FANOUT,
             Transport::LongPoll => LONG_POLL,
+            Transport::Hub => HUB_FANOUT,
         }
     }
 
@@ -93,13 +114,14 @@ impl Transport {
             Transport::WebSocket => "fanout",
             Transport::Sse => "sse-fanout",
             Transport::LongPoll => "long-poll",
+            Transport::Hub => "hub-fanout",
         }
     }
 
     /// What its receivers are called in titles.
     fn receivers(self) -> &'static str {
         match self {
-            Transport::WebSocket => "subscribers",
+            Transport::WebSocket | Transport::Hub => "subscribers",
             Transport::Sse => "SSE streams",
             Transport::LongPoll => "long-polling clients",
         }
@@ -111,14 +133,18 @@ impl Transport {
             Transport::WebSocket => ServerRole::Broadcast,
             Transport::Sse => ServerRole::EventStream,
             Transport::LongPoll => ServerRole::HttpPush,
+            Transport::Hub => ServerRole::PubSub,
         }
     }
 
     /// How long a run publishes before its window opens.
     fn ramp(self, settings: &Settings) -> Duration {
         match self {
+            // The hub's first publications to fresh subscribers take their
+            // tasks' first wake-ups: longer than a quick run's window.
+            Transport::Hub if settings.quick => Duration::from_millis(500),
             // Let the stalled subscribers' windows fill and the server settle.
-            Transport::WebSocket => settings.ramp.max(Duration::from_millis(if settings.quick {
+            Transport::WebSocket | Transport::Hub => settings.ramp.max(Duration::from_millis(if settings.quick {
                 100
             } else {
                 1000
@@ -140,6 +166,8 @@ pub struct Fanout {
     stalled: usize,
     /// Publications per second.
     rate: f64,
+    /// Bytes per publication.
+    message_size: usize,
 }
 
 /// The scenarios of `transport`. WebSocket: 15,000 subscribers at 10 and
@@ -165,6 +193,7 @@ pub fn variants(settings: &Settings, transport: Transport) -> Vec<Box<dyn Scenar
             (many, 100.0, 0),
         ],
         Transport::LongPoll => vec![(few, 10.0, 0), (few, 100.0, 0), (many, 10.0, 0)],
+        Transport::Hub => vec![(many, 100.0, 0)],
     };
     runs.into_iter()
         .map(|(receivers, rate, stalled)| {
@@ -206,6 +235,11 @@ impl Fanout {
             readers: receivers - stalled,
             stalled,
             rate,
+            message_size: if transport == Transport::Hub {
+                HUB_MESSAGE_SIZE
+            } else {
+                MESSAGE_SIZE
+            },
         }
     }
 
@@ -248,25 +282,36 @@ impl Scenario for Fanout {
     }
 
     fn probe_message(&self) -> Message {
-        Message::text(stamp::stamped(1, MESSAGE_SIZE))
+        Message::text(stamp::stamped(1, self.message_size))
     }
 
     fn server_role(&self) -> ServerRole {
         self.transport.server_role()
     }
 
-    fn probe(&self, addr: SocketAddr) -> Result<ProbeReport, BenchError> {
+    fn probe(&self, server: &ServerProcess) -> Result<ProbeReport, BenchError> {
+        let addr = server.addr;
         match self.transport {
+            Transport::Hub if server.protocol == PubSubProtocol::Hub => {
+                hub::probe(addr, &hub_token(server)?, self.message_size)
+            }
+            Transport::Hub if server.protocol == PubSubProtocol::SocketIo => {
+                hub::probe_socket_io(addr, self.message_size)
+            }
             // Alone on the server, a broadcast comes back to its sender: an echo.
-            Transport::WebSocket => crate::probe::probe(addr, &self.probe_message(), false),
-            Transport::Sse => sse_probe::probe(addr, &stamp::stamped(1, MESSAGE_SIZE)),
+            Transport::WebSocket | Transport::Hub => {
+                crate::probe::probe(addr, &self.probe_message(), false)
+            }
+            Transport::Sse => sse_probe::probe(addr, &stamp::stamped(1, self.message_size)),
             Transport::LongPoll => poll_probe::probe(addr),
         }
     }
 
     fn warm_up(&self, server: &mut ServerProcess, settings: &Settings) -> Result<(), BenchError> {
         // Over HTTP each run ramps up before its window.
-        if self.transport != Transport::WebSocket || settings.warmup.is_zero() {
+        if !matches!(self.transport, Transport::WebSocket | Transport::Hub)
+            || settings.warmup.is_zero()
+        {
             return Ok(());
         }
         let short = Settings {
@@ -283,18 +328,40 @@ impl Scenario for Fanout {
     ) -> Result<Sample, BenchError> {
         let (addr, timeout) = (server.addr, settings.scale_timeout());
         match self.transport {
-            Transport::WebSocket => {
-                let mut client = WsClient::new(addr, MESSAGE_SIZE)?;
-                client.open(self.readers, self.stalled, timeout)?;
+            Transport::Hub if server.protocol != PubSubProtocol::Broadcast => {
+                let mut client = if server.protocol == PubSubProtocol::Hub {
+                    HubClient::new(addr, &hub_token(server)?, &[hub::CHANNEL], self.message_size)?
+                } else {
+                    HubClient::socket_io(addr, self.message_size)?
+                };
+                client.open(self.readers, timeout)?;
                 self.deliver(server, settings, client, |client| {
-                    vec![Metric::new(
+                    vec![
+                        Metric::new(
+                            "subscribers closed by server",
+                            client.stats.closed_by_server as f64,
+                        ),
+                        bytes_per_delivery(client),
+                    ]
+                })
+            }
+            Transport::WebSocket | Transport::Hub => {
+                let mut client = WsClient::new(addr, self.message_size)?;
+                client.open(self.readers, self.stalled, timeout)?;
+                let hub = self.transport == Transport::Hub;
+                self.deliver(server, settings, client, |client| {
+                    let mut metrics = vec![Metric::new(
                         "subscribers closed by server",
                         client.stats.closed_by_server as f64,
-                    )]
+                    )];
+                    if hub {
+                        metrics.push(bytes_per_delivery(client));
+                    }
+                    metrics
                 })
             }
             Transport::Sse => {
-                let client = SseClient::open(addr, self.readers, MESSAGE_SIZE, timeout)?;
+                let client = SseClient::open(addr, self.readers, self.message_size, timeout)?;
                 self.deliver(server, settings, client, |client| {
                     vec![
                         bytes_per_delivery(client),
@@ -305,7 +372,8 @@ impl Scenario for Fanout {
             }
             Transport::LongPoll => {
                 let mode = PollMode::Long;
-                let client = PollClient::open(addr, self.readers, mode, MESSAGE_SIZE, timeout)?;
+                let client =
+                    PollClient::open(addr, self.readers, mode, self.message_size, timeout)?;
                 self.deliver(server, settings, client, |client| {
                     vec![
                         Metric::new(
@@ -319,4 +387,12 @@ impl Scenario for Fanout {
             }
         }
     }
+}
+
+/// The connection token a hub server was started with.
+fn hub_token(server: &ServerProcess) -> Result<String, BenchError> {
+    server
+        .token
+        .clone()
+        .ok_or_else(|| BenchError::Setup(format!("{} was started without a token", server.peer)))
 }

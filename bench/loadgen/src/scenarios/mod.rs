@@ -10,13 +10,14 @@ mod delivery_window;
 mod echo;
 mod fanout;
 mod handshake_rate;
+mod hub_api;
+mod hub_idle;
 mod idle_memory;
 mod metric;
 mod old_vs_new;
 mod sched_cpu;
 mod window;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use pushwire_proto::Message;
@@ -147,8 +148,8 @@ pub trait Scenario {
     /// Proves a freshly started server works before it is measured: by
     /// default one WebSocket connection echoes [`Scenario::probe_message`]
     /// twice, checked byte for byte.
-    fn probe(&self, addr: SocketAddr) -> Result<ProbeReport, BenchError> {
-        crate::probe::probe(addr, &self.probe_message(), self.spec().deflate)
+    fn probe(&self, server: &ServerProcess) -> Result<ProbeReport, BenchError> {
+        crate::probe::probe(server.addr, &self.probe_message(), self.spec().deflate)
     }
 
     /// One unrecorded run, to warm caches, allocators and JITs.
@@ -185,6 +186,9 @@ pub fn all(settings: &Settings) -> Vec<Box<dyn Scenario>> {
     list.extend(fanout::variants(settings, Transport::WebSocket));
     list.extend(fanout::variants(settings, Transport::LongPoll));
     list.extend(fanout::variants(settings, Transport::Sse));
+    list.extend(fanout::variants(settings, Transport::Hub));
+    list.extend(hub_idle::variants(settings));
+    list.extend(hub_api::variants(settings));
     list.extend(old_vs_new::variants(settings));
     list
 }

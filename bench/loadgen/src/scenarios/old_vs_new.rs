@@ -191,7 +191,8 @@ impl Scenario for OldVsNew {
         }
     }
 
-    fn probe(&self, addr: SocketAddr) -> Result<ProbeReport, BenchError> {
+    fn probe(&self, server: &ServerProcess) -> Result<ProbeReport, BenchError> {
+        let addr = server.addr;
         match self.transport {
             Transport::WebSocket => crate::probe::probe(addr, &self.probe_message(), false),
             Transport::ServerSentEvents => sse_probe::probe(addr, &stamp::stamped(1, MESSAGE_SIZE)),

@@ -35,10 +35,16 @@ impl Upgrade {
     /// (`permessage-deflate; client_max_window_bits`, as browsers do) when
     /// `offer_deflate` is set.
     pub fn new(host: &str, offer_deflate: bool, rng: &mut Rng) -> Self {
+        Self::to_target(host, "/", offer_deflate, rng)
+    }
+
+    /// The same request for path `target` (the hub's
+    /// `/connection/websocket`).
+    pub fn to_target(host: &str, target: &str, offer_deflate: bool, rng: &mut Rng) -> Self {
         Upgrade {
             request: ClientRequest {
                 host: host.to_owned(),
-                target: "/".to_owned(),
+                target: target.to_owned(),
                 key: generate_key(rng.nonce()),
                 protocols: Vec::new(),
                 deflate: offer_deflate.then(DeflateConfig::default),

@@ -1,0 +1,132 @@
+//! The hub's publish API rate: publications per second into a channel
+//! with history ([`hub::HISTORY_CHANNEL`]: 100 publications kept for
+//! 300 s, recovery forced) through `POST /api/publish` (one publication
+//! per request) and through `POST /api/batch` (100 publish commands per
+//! request), over keep-alive HTTP/1.1 from 50 connections with one request
+//! in flight each ([`ApiLoad`]), the server on one core. 100 B of data
+//! per publication; no subscribers. The hub alone (the other peers have
+//! no such API).
+
+use pushwire_proto::Message;
+
+use super::{Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
+use crate::clients::api_load::ApiLoad;
+use crate::clients::hub;
+use crate::error::BenchError;
+use crate::peers::ServerRole;
+use crate::probe::ProbeReport;
+use crate::procfs;
+use crate::server::ServerProcess;
+use crate::settings::Settings;
+
+/// The publish-API scenarios.
+pub const HUB_API: Group = Group {
+    id: "hub-api",
+    title: "The hub's publish API into a channel with history (publications/s)",
+};
+
+/// Keep-alive connections posting at once.
+const CONNECTIONS: usize = 50;
+/// Publish commands per batch request.
+const BATCH: usize = 100;
+/// Bytes of data per publication.
+const DATA_SIZE: usize = 100;
+
+/// One publish-API scenario.
+pub struct HubApi {
+    spec: ScenarioSpec,
+    /// Publications per request through `/api/batch`; 0: `/api/publish`.
+    batch: usize,
+}
+
+/// `POST /api/publish` and `POST /api/batch` of 100.
+pub fn variants(_: &Settings) -> Vec<Box<dyn Scenario>> {
+    [0, BATCH]
+        .into_iter()
+        .map(|batch| {
+            let (id, title) = if batch == 0 {
+                (
+                    "hub-api-publish".to_owned(),
+                    format!("POST /api/publish, {CONNECTIONS} keep-alive connections"),
+                )
+            } else {
+                (
+                    format!("hub-api-batch-{batch}"),
+                    format!(
+                        "POST /api/batch of {batch} publications, {CONNECTIONS} keep-alive connections"
+                    ),
+                )
+            };
+            Box::new(HubApi {
+                spec: ScenarioSpec {
+                    id,
+                    group: HUB_API,
+                    title,
+                    unit: Unit::MessagesPerSecond,
+                    deflate: false,
+                    fresh_server_per_run: false,
+                },
+                batch,
+            }) as Box<dyn Scenario>
+        })
+        .collect()
+}
+
+impl Scenario for HubApi {
+    fn spec(&self) -> &ScenarioSpec {
+        &self.spec
+    }
+
+    fn probe_message(&self) -> Message {
+        Message::text(crate::clients::stamp::stamped(1, DATA_SIZE))
+    }
+
+    fn server_role(&self) -> ServerRole {
+        ServerRole::HubApi
+    }
+
+    fn probe(&self, server: &ServerProcess) -> Result<ProbeReport, BenchError> {
+        let token = server
+            .token
+            .as_deref()
+            .ok_or_else(|| BenchError::Setup(format!("{} has no token", server.peer)))?;
+        hub::probe(server.addr, token, DATA_SIZE)
+    }
+
+    fn measure(
+        &self,
+        server: &mut ServerProcess,
+        settings: &Settings,
+    ) -> Result<Sample, BenchError> {
+        let mut load = ApiLoad::open(
+            server.addr,
+            CONNECTIONS,
+            hub::HISTORY_CHANNEL,
+            DATA_SIZE,
+            self.batch,
+            settings.scale_timeout(),
+        )?;
+        load.run(settings.ramp);
+        let server_cpu = server.cpu_time()?;
+        let own_cpu = procfs::own_cpu_time()?;
+        let (requests, wall) = load.run(settings.duration);
+        let server_cpu = server.cpu_time()?.saturating_sub(server_cpu);
+        let own_cpu = procfs::own_cpu_time()?.saturating_sub(own_cpu);
+        if !server.is_running() {
+            return Err(BenchError::Peer(format!("{} exited during the run", server.peer)));
+        }
+        let wall = wall.as_secs_f64();
+        let publications = requests * load.per_request();
+        let mut counters = load.counters.clone();
+        counters.replies = publications;
+        Ok(Sample {
+            value: publications as f64 / wall,
+            work: publications,
+            wall_secs: wall,
+            server_cpu_secs: server_cpu.as_secs_f64(),
+            generator_cpu_secs: own_cpu.as_secs_f64(),
+            counters,
+            metrics: vec![Metric::new("requests/s", requests as f64 / wall)],
+        })
+    }
+}
