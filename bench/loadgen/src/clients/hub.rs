@@ -1,7 +1,13 @@
 //! The hub client: N subscribers of one channel of `pushwire serve`'s hub
 //! (Centrifugo's client protocol v2, JSON, over `/connection/websocket`)
-//! and one publisher posting to the server API (`POST /api/publish` with
-//! `X-API-Key`, [`Route::hub`]), on one mio loop in one thread.
+//! and a publisher posting to the server API (`POST /api/publish` with
+//! `X-API-Key`, [`Route::hub`]), on one mio loop in one thread. The
+//! publisher is a backend's: [`PUBLISHERS`] keep-alive connections (the
+//! workers of a web app), each with one request in flight; a publication
+//! falls due on schedule and goes out, stamped, on the first idle one, so
+//! the publication rate holds while the server answers within
+//! `PUBLISHERS` intervals, and a server answering slower shows as a lower
+//! rate sent.
 //!
 //! Each subscriber upgrades, then sends its connect (with a token) and
 //! its subscribe `\n`-joined in one frame:
@@ -84,6 +90,8 @@ enum Dialect {
 
 /// Linux's EINPROGRESS: a non-blocking connect has started.
 const EINPROGRESS: i32 = 115;
+/// The publisher's keep-alive connections.
+pub const PUBLISHERS: usize = 8;
 /// Longest single epoll wait.
 const POLL_SLICE: Duration = Duration::from_millis(2);
 /// Connects, upgrades and joins in progress at once while opening.
@@ -165,9 +173,11 @@ pub struct HubClient {
     dialect: Dialect,
     poll: Poll,
     events: Events,
-    /// Token 0.
-    publisher: Publisher,
-    /// Token i + 1 is subscriber i.
+    /// Tokens 0 to `PUBLISHERS - 1`.
+    publishers: Vec<Publisher>,
+    /// Publications due and not sent yet.
+    due: u64,
+    /// Token `PUBLISHERS + i` is subscriber i.
     subscribers: Vec<Option<Subscriber>>,
     addr: SocketAddr,
     host: String,
@@ -231,17 +241,23 @@ impl HubClient {
     ) -> Result<Self, BenchError> {
         let poll = Poll::new().map_err(|e| BenchError::io("creating the epoll instance", e))?;
         let mut sources = SourceAddresses::default();
-        let source = SocketAddr::V4(SocketAddrV4::new(sources.next_addr(), 0));
-        let publisher =
-            Publisher::connect_to(route, source, addr, message_size, poll.registry(), Token(0))
-                .map_err(|e| {
-                    BenchError::io(format!("connecting the publisher from {source}"), e)
-                })?;
+        let mut publishers = Vec::with_capacity(PUBLISHERS);
+        for i in 0..PUBLISHERS {
+            let source = SocketAddr::V4(SocketAddrV4::new(sources.next_addr(), 0));
+            let route = route.clone();
+            let publisher =
+                Publisher::connect_to(route, source, addr, message_size, poll.registry(), Token(i))
+                    .map_err(|e| {
+                        BenchError::io(format!("connecting a publisher from {source}"), e)
+                    })?;
+            publishers.push(publisher);
+        }
         Ok(HubClient {
             dialect,
             poll,
             events: Events::with_capacity(4096),
-            publisher,
+            publishers,
+            due: 0,
             subscribers: Vec::new(),
             addr,
             host: addr.to_string(),
@@ -263,7 +279,7 @@ impl HubClient {
     pub fn open(&mut self, subscribers: usize, timeout: Duration) -> Result<(), BenchError> {
         let deadline = Instant::now() + timeout;
         let mut started = 0;
-        while self.open < subscribers || !self.publisher.is_connected() {
+        while self.open < subscribers || !self.publishers.iter().all(Publisher::is_connected) {
             while started < subscribers && self.pending < OPEN_CONCURRENCY {
                 self.connect();
                 started += 1;
@@ -315,15 +331,10 @@ impl DeliveryClient for HubClient {
                 return;
             }
             while next <= now {
-                self.publisher.add_due();
+                self.due += 1;
                 next += interval;
             }
-            if self
-                .publisher
-                .publish_if_idle(&self.clock, &mut self.counters)
-            {
-                self.stats.published += 1;
-            }
+            self.publish_due();
             self.turn((next.min(end) - now).min(POLL_SLICE));
         }
     }
@@ -354,6 +365,22 @@ impl DeliveryClient for HubClient {
 }
 
 impl HubClient {
+    /// Sends the publications due on idle publisher connections.
+    fn publish_due(&mut self) {
+        for publisher in &mut self.publishers {
+            if self.due == 0 {
+                return;
+            }
+            if publisher.is_idle() {
+                publisher.add_due();
+                if publisher.publish_if_idle(&self.clock, &mut self.counters) {
+                    self.stats.published += 1;
+                    self.due -= 1;
+                }
+            }
+        }
+    }
+
     fn connect(&mut self) {
         let source = SocketAddr::V4(SocketAddrV4::new(self.sources.next_addr(), 0));
         let path = match self.dialect {
@@ -369,7 +396,7 @@ impl HubClient {
                 return;
             }
         };
-        let index = self.subscribers.len() + 1;
+        let index = self.subscribers.len() + PUBLISHERS;
         let mut sub = Subscriber {
             stream,
             phase: Phase::Connecting,
@@ -407,17 +434,17 @@ impl HubClient {
             let readable = event.is_readable() || event.is_read_closed() || event.is_error();
             let writable = event.is_writable() || event.is_error();
             let index = event.token().0;
-            if index == 0 {
-                self.publisher
-                    .drive(readable, writable, &mut self.scratch, &mut self.counters);
+            if let Some(publisher) = self.publishers.get_mut(index) {
+                publisher.drive(readable, writable, &mut self.scratch, &mut self.counters);
                 continue;
             }
-            let Some(mut sub) = self.subscribers.get_mut(index - 1).and_then(Option::take) else {
+            let at = index - PUBLISHERS;
+            let Some(mut sub) = self.subscribers.get_mut(at).and_then(Option::take) else {
                 continue;
             };
             self.drive(&mut sub, readable, writable);
             if sub.phase != Phase::Gone {
-                self.subscribers[index - 1] = Some(sub);
+                self.subscribers[at] = Some(sub);
             }
         }
         self.events = events;
@@ -705,15 +732,9 @@ pub fn probe_socket_io(addr: SocketAddr, message_size: usize) -> Result<ProbeRep
 fn probe_with(mut client: HubClient, what: &str) -> Result<ProbeReport, BenchError> {
     client.open(1, Duration::from_secs(10))?;
     let deadline = Instant::now() + Duration::from_secs(10);
-    client.publisher.add_due();
-    client.publisher.add_due();
+    client.due = 2;
     while client.stats.deliveries < 2 && Instant::now() < deadline {
-        if client
-            .publisher
-            .publish_if_idle(&client.clock, &mut client.counters)
-        {
-            client.stats.published += 1;
-        }
+        client.publish_due();
         client.turn(POLL_SLICE);
         if client.counters.errors() > 0 {
             break;

@@ -126,6 +126,11 @@ impl Publisher {
             .is_some_and(|conn| conn.phase == ConnPhase::Ready)
     }
 
+    /// Whether it is connected and has no request in flight.
+    pub fn is_idle(&self) -> bool {
+        !self.busy && self.is_connected()
+    }
+
     /// Notes that one more publication is due.
     pub fn add_due(&mut self) {
         self.due += 1;
