@@ -9,12 +9,31 @@
 #
 #   bench/hub-idle-memory.sh              3 runs; results in bench/results/hub-idle-memory/
 #   bench/hub-idle-memory.sh --quick      200 connections, no ping wait
+#   bench/hub-idle-memory.sh --breakdown  the hub alone, 10,000 connections upgraded only,
+#                                         connected, subscribed to 1 and to 2 channels
+#                                         (results in bench/results/hub-idle-breakdown/)
 #
 # Extra arguments go to pushwire-bench (bench/run.sh).
 set -euo pipefail
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 quick=0
-for arg in "$@"; do [ "$arg" = --quick ] && quick=1; done
+breakdown=0
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1; args+=("$arg") ;;
+    --breakdown) breakdown=1 ;;
+    *) args+=("$arg") ;;
+  esac
+done
+set -- "${args[@]+"${args[@]}"}"
+if [ "$breakdown" = 1 ]; then
+  n=10000
+  [ "$quick" = 1 ] && n=200
+  exec "$BENCH/run.sh" run "hub-idle-$n-upgraded" "hub-idle-$n-connected" "hub-idle-$n-1ch" \
+    "hub-idle-$n" --peers pushwire-hub --runs "${RUNS:-1}" \
+    --out "${OUT:-$BENCH/results/hub-idle-breakdown}" "$@"
+fi
 if [ "$quick" = 1 ]; then
   scenario=hub-idle-200
   out=${OUT:-$BENCH/results/quick/hub-idle-memory}

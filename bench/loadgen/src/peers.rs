@@ -61,8 +61,8 @@ pub enum ServerRole {
     /// server in its own protocol ([`PubSubProtocol`]): the broadcast
     /// servers, the hub, Socket.IO.
     PubSub,
-    /// The hub's server API (`POST /api/<method>`): the hub only.
-    HubApi,
+    /// What only the hub has (its server API, its connection stages).
+    HubOnly,
 }
 
 /// How a [`ServerRole::PubSub`] server is subscribed to and published to.
@@ -174,7 +174,7 @@ impl Peer {
     /// Whether the peer has a server for `role`.
     pub fn supports(&self, role: ServerRole) -> bool {
         if self.launcher == Launcher::PushwireHub {
-            return matches!(role, ServerRole::PubSub | ServerRole::HubApi);
+            return matches!(role, ServerRole::PubSub | ServerRole::HubOnly);
         }
         if self.launcher == Launcher::SocketIo {
             return role == ServerRole::PubSub;
@@ -187,7 +187,7 @@ impl Peer {
             ),
             ServerRole::HttpPush => self.launcher == Launcher::Pushwire,
             ServerRole::EventStream => matches!(self.launcher, Launcher::Pushwire | Launcher::Bun),
-            ServerRole::HubApi => false,
+            ServerRole::HubOnly => false,
         }
     }
 
@@ -273,7 +273,7 @@ impl Peer {
                     ServerRole::Broadcast | ServerRole::PubSub => {
                         command.args(["echo", "--broadcast", "--listen", &addr.to_string()]);
                     }
-                    ServerRole::HttpPush | ServerRole::EventStream | ServerRole::HubApi => {
+                    ServerRole::HttpPush | ServerRole::EventStream | ServerRole::HubOnly => {
                         command.args([
                             "serve",
                             "--listen",

@@ -48,7 +48,7 @@ impl ServerProcess {
     ) -> Result<Self, BenchError> {
         let addr = free_port()?;
         let protocol = peer.pubsub_protocol();
-        let token = if matches!(role, ServerRole::PubSub | ServerRole::HubApi)
+        let token = if matches!(role, ServerRole::PubSub | ServerRole::HubOnly)
             && protocol == PubSubProtocol::Hub
         {
             Some(peer.hub_token(paths).map_err(BenchError::Setup)?)
@@ -70,7 +70,7 @@ impl ServerProcess {
                 ServerRole::HttpPush => "-push",
                 ServerRole::EventStream => "-sse",
                 ServerRole::PubSub => "-pubsub",
-                ServerRole::HubApi => "-api",
+                ServerRole::HubOnly => "-api",
             },
             if deflate { "-deflate" } else { "" }
         ));

@@ -181,8 +181,10 @@ pub struct HubClient {
     subscribers: Vec<Option<Subscriber>>,
     addr: SocketAddr,
     host: String,
-    /// The connect + subscribe text.
+    /// The connect + subscribe text (empty: the subscriber only upgrades).
     join: String,
+    /// Commands in `join`: the reply to the last one opens a subscriber.
+    join_commands: usize,
     /// The expected start of a publication push in `channel`.
     pub_prefix: Vec<u8>,
     sources: SourceAddresses,
@@ -261,6 +263,7 @@ impl HubClient {
             subscribers: Vec::new(),
             addr,
             host: addr.to_string(),
+            join_commands: join.lines().count(),
             join,
             pub_prefix,
             sources,
@@ -296,6 +299,19 @@ impl HubClient {
             self.turn(POLL_SLICE);
         }
         Ok(())
+    }
+
+    /// Subscribers only upgrade, and count as open then (idle memory of
+    /// a WebSocket on the hub's endpoint before its connect).
+    pub fn upgrade_only(&mut self) {
+        self.join.clear();
+        self.join_commands = 0;
+    }
+
+    /// Closes the publisher's connections (for a run that only holds
+    /// subscribers: the server may close idle keep-alive connections).
+    pub fn without_publishers(&mut self) {
+        self.publishers.clear();
     }
 
     /// Subscribed connections.
@@ -438,7 +454,9 @@ impl HubClient {
                 publisher.drive(readable, writable, &mut self.scratch, &mut self.counters);
                 continue;
             }
-            let at = index - PUBLISHERS;
+            let Some(at) = index.checked_sub(PUBLISHERS) else {
+                continue;
+            };
             let Some(mut sub) = self.subscribers.get_mut(at).and_then(Option::take) else {
                 continue;
             };
@@ -536,7 +554,11 @@ impl HubClient {
                     sub.phase = Phase::Joining;
                     self.counters.upgrades += 1;
                     if self.dialect == Dialect::Hub {
-                        self.send_text(sub, self.join.clone());
+                        if self.join_commands == 0 {
+                            self.mark_open(sub);
+                        } else {
+                            self.send_text(sub, self.join.clone());
+                        }
                     }
                     if !rest.is_empty() {
                         self.on_frames(sub, &rest, now);
@@ -638,11 +660,7 @@ impl HubClient {
             // engine.io open: connect to the default namespace.
             self.send_text(sub, "40".to_owned());
         } else if packet.starts_with(b"40") {
-            if sub.phase == Phase::Joining {
-                sub.phase = Phase::Open;
-                self.pending -= 1;
-                self.open += 1;
-            }
+            self.mark_open(sub);
         } else if packet.starts_with(b"41") || packet == b"1" {
             self.closed(sub, "Socket.IO disconnect");
         } else {
@@ -660,17 +678,17 @@ impl HubClient {
         let body = &rest[digits..];
         if body.starts_with(b",\"connect\":") {
             sub.pong = find(body, b"\"pong\":true").is_some();
+            if self.join_commands == 1 {
+                self.mark_open(sub);
+            }
         } else if body.starts_with(b",\"subscribe\":") {
             // The last subscribe reply makes the subscriber open.
             let id: usize = std::str::from_utf8(&rest[..digits])
                 .ok()
                 .and_then(|d| d.parse().ok())
                 .unwrap_or(0);
-            let last = self.join.matches("\"subscribe\"").count() + 1;
-            if id == last && sub.phase == Phase::Joining {
-                sub.phase = Phase::Open;
-                self.pending -= 1;
-                self.open += 1;
+            if id == self.join_commands {
+                self.mark_open(sub);
             }
         } else {
             self.counters.protocol_errors += 1;
@@ -678,6 +696,15 @@ impl HubClient {
                 "hub reply: {}",
                 String::from_utf8_lossy(&line[..line.len().min(200)])
             ));
+        }
+    }
+
+    /// A joining subscriber is open.
+    fn mark_open(&mut self, sub: &mut Subscriber) {
+        if sub.phase == Phase::Joining {
+            sub.phase = Phase::Open;
+            self.pending -= 1;
+            self.open += 1;
         }
     }
 

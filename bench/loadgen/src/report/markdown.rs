@@ -158,7 +158,7 @@ fn cpu_table(report: &RunReport) -> String {
 
 /// Issue 4's targets, each with what this run measured.
 fn targets(report: &RunReport) -> String {
-    let mut out = String::from("\n## Targets (issue 4)\n\n");
+    let mut out = String::from("\n## Targets (issues 4 and 19)\n\n");
     let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
     for scenario in report
         .scenarios

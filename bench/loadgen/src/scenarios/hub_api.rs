@@ -82,7 +82,7 @@ impl Scenario for HubApi {
     }
 
     fn server_role(&self) -> ServerRole {
-        ServerRole::HubApi
+        ServerRole::HubOnly
     }
 
     fn probe(&self, server: &ServerProcess) -> Result<ProbeReport, BenchError> {

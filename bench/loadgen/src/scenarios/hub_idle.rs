@@ -9,8 +9,9 @@
 //!
 //! Side by side, the broadcast servers (`pushwire echo --broadcast`, Bun)
 //! hold bare upgraded WebSocket connections, as in
-//! [`super::idle_memory`]: what the hub's connection state costs on top
-//! of a WebSocket. Every run starts a fresh server (probed first, which
+//! [`super::idle_memory`] (what the hub's connection state costs on top
+//! of a WebSocket), and Socket.IO holds connections joined to its room,
+//! answering its pings. Every run starts a fresh server (probed first, which
 //! warms it up); kernel socket buffers are not in RSS.
 
 use std::time::{Duration, Instant};
@@ -38,26 +39,51 @@ const OPEN_CONCURRENCY: usize = 256;
 /// The hub's default server ping interval (`client.ping_interval`).
 const PING_INTERVAL: Duration = Duration::from_secs(25);
 
+/// How far each hub connection goes before it idles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Upgraded on `/connection/websocket`, no connect.
+    Upgraded,
+    /// Connected with a token, no subscription.
+    Connected,
+    /// Connected and subscribed to this many channels (1 or 2).
+    Subscribed(usize),
+}
+
 /// One hub idle-memory scenario.
 pub struct HubIdle {
     spec: ScenarioSpec,
     connections: usize,
+    stage: Stage,
 }
 
-/// Idle memory at 10,000 hub connections.
+/// Idle memory at 10,000 hub connections (subscribed to 2 channels), and
+/// the breakdown for the hub alone: only upgraded, connected, subscribed
+/// to 1 channel (`-upgraded`, `-connected`, `-1ch`).
 pub fn variants(settings: &Settings) -> Vec<Box<dyn Scenario>> {
     let connections = settings.scale(10_000, 200);
-    vec![Box::new(HubIdle {
-        spec: ScenarioSpec {
-            id: format!("hub-idle-{connections}"),
-            group: HUB_IDLE,
-            title: format!("{connections} idle connections"),
-            unit: Unit::BytesPerConnection,
-            deflate: false,
-            fresh_server_per_run: true,
-        },
-        connections,
-    })]
+    [
+        (Stage::Subscribed(2), "", "idle connections"),
+        (Stage::Upgraded, "-upgraded", "hub WebSockets, upgraded only"),
+        (Stage::Connected, "-connected", "hub connections, connected, no subscription"),
+        (Stage::Subscribed(1), "-1ch", "hub connections subscribed to 1 channel"),
+    ]
+    .into_iter()
+    .map(|(stage, suffix, what)| {
+        Box::new(HubIdle {
+            spec: ScenarioSpec {
+                id: format!("hub-idle-{connections}{suffix}"),
+                group: HUB_IDLE,
+                title: format!("{connections} {what}"),
+                unit: Unit::BytesPerConnection,
+                deflate: false,
+                fresh_server_per_run: true,
+            },
+            connections,
+            stage,
+        }) as Box<dyn Scenario>
+    })
+    .collect()
 }
 
 impl Scenario for HubIdle {
@@ -70,7 +96,12 @@ impl Scenario for HubIdle {
     }
 
     fn server_role(&self) -> ServerRole {
-        ServerRole::PubSub
+        // The breakdown is the hub's alone.
+        if self.stage == Stage::Subscribed(2) {
+            ServerRole::PubSub
+        } else {
+            ServerRole::HubOnly
+        }
     }
 
     fn probe(&self, server: &ServerProcess) -> Result<ProbeReport, BenchError> {
@@ -103,18 +134,27 @@ impl Scenario for HubIdle {
         let per_conn = |after: u64, open: usize| (after as f64 - before as f64) / open.max(1) as f64;
         let (value, open, counters, metrics) = match (server.protocol, server.token.clone()) {
             (PubSubProtocol::Hub | PubSubProtocol::SocketIo, token) => {
+                let channels: &[&str] = match self.stage {
+                    Stage::Subscribed(2) => &[hub::CHANNEL, hub::CHANNEL_2],
+                    Stage::Subscribed(_) => &[hub::CHANNEL],
+                    Stage::Upgraded | Stage::Connected => &[],
+                };
                 let mut client = match token {
-                    Some(token) => {
-                        HubClient::new(server.addr, &token, &[hub::CHANNEL, hub::CHANNEL_2], 100)?
-                    }
+                    Some(token) => HubClient::new(server.addr, &token, channels, 100)?,
                     None => HubClient::socket_io(server.addr, 100)?,
                 };
+                if self.stage == Stage::Upgraded {
+                    client.upgrade_only();
+                }
+                client.without_publishers();
                 client.open(self.connections, settings.scale_timeout())?;
                 client.idle(settle);
                 let open = client.subscribed();
                 let idle = per_conn(server.resident_bytes()?, open);
                 let mut metrics = Vec::new();
-                if !settings.quick {
+                // Unconnected WebSockets get no pings (and are closed
+                // after client.stale_close_delay).
+                if !settings.quick && self.stage != Stage::Upgraded {
                     // Every connection gets a ping within the interval.
                     client.idle(PING_INTERVAL + settle);
                     metrics.push(Metric::new(
