@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fan-out through the hub, side by side (issue 19): 15,000 subscribers of
-# one channel, 100 publications/s of 100 B, every subscriber gets every
+# one channel, 100 (and 10) publications/s of 100 B, every subscriber gets every
 # publication; deliveries/s and publish-to-receive latency of
 #   pushwire-hub  `pushwire serve` (Centrifugo protocol: connect with a token,
 #                 subscribe; publisher on POST /api/publish, one in flight)
@@ -21,13 +21,13 @@ BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 quick=0
 for arg in "$@"; do [ "$arg" = --quick ] && quick=1; done
 if [ "$quick" = 1 ]; then
-  scenario=hub-fanout-200-100ps
+  scenarios=(hub-fanout-200-100ps hub-fanout-200-10ps)
   out=${OUT:-$BENCH/results/quick/hub-fanout}
 else
-  scenario=hub-fanout-15000-100ps
+  scenarios=(hub-fanout-15000-100ps hub-fanout-15000-10ps)
   out=${OUT:-$BENCH/results/hub-fanout}
 fi
-"$BENCH/run.sh" run "$scenario" --peers pushwire,pushwire-hub,bun,socket.io \
+"$BENCH/run.sh" run "${scenarios[@]}" --peers pushwire,pushwire-hub,bun,socket.io \
   --runs "${RUNS:-5}" --out "$out" "$@"
 echo
 grep '^- hub fan-out' "$out/results.md" || true
