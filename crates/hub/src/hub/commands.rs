@@ -7,7 +7,6 @@ use bytes::Bytes;
 use super::{ConnId, Fail, Hub, VERSION};
 use crate::client::State;
 use crate::history::{HistoryQuery, PublicationParts, StreamPosition};
-use crate::jwt::TokenError;
 use crate::protocol::reply::{self, ConnectResult};
 use crate::protocol::{
     Command, ConnectRequest, Disconnect, ErrorCode, HistoryRequest, Method, PublishRequest,
@@ -136,13 +135,7 @@ impl Hub {
     ) -> Result<(), Fail> {
         let token = req.token.unwrap_or_default();
         let (user, info, expires, mut channels) = if !token.is_empty() {
-            let claims = self
-                .verifier
-                .verify_connection(&token, now)
-                .map_err(|e| match e {
-                    TokenError::Expired => Fail::Error(ErrorCode::TOKEN_EXPIRED),
-                    TokenError::Invalid(_) => Fail::Disconnect(Disconnect::INVALID_TOKEN),
-                })?;
+            let claims = self.verifier.verify_connection(&token, now)?;
             let mut chans: Vec<(String, Option<Bytes>, Option<Bytes>)> = claims
                 .channels
                 .iter()
@@ -280,13 +273,7 @@ impl Hub {
         if token.is_empty() {
             return Err(Fail::Error(ErrorCode::BAD_REQUEST));
         }
-        let claims = self
-            .verifier
-            .verify_connection(&token, now)
-            .map_err(|e| match e {
-                TokenError::Expired => Fail::Error(ErrorCode::TOKEN_EXPIRED),
-                TokenError::Invalid(_) => Fail::Disconnect(Disconnect::INVALID_TOKEN),
-            })?;
+        let claims = self.verifier.verify_connection(&token, now)?;
         let Some(c) = self.client_mut(conn) else {
             return Ok(());
         };
@@ -329,13 +316,7 @@ impl Hub {
         {
             return Err(Fail::Error(ErrorCode::PERMISSION_DENIED));
         }
-        let claims = self
-            .verifier
-            .verify_subscription(&token, now)
-            .map_err(|e| match e {
-                TokenError::Expired => Fail::Error(ErrorCode::TOKEN_EXPIRED),
-                TokenError::Invalid(_) => Fail::Disconnect(Disconnect::INVALID_TOKEN),
-            })?;
+        let claims = self.verifier.verify_subscription(&token, now)?;
         let Some(c) = self.client_mut(conn) else {
             return Ok(());
         };

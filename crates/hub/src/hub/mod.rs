@@ -19,7 +19,7 @@ use crate::broker::{Broker, MemoryBroker};
 use crate::channel::{NamespaceOptions, Namespaces};
 use crate::client::{Client, State, Transport};
 use crate::config::{ConfigError, HubConfig};
-use crate::jwt::TokenVerifier;
+use crate::jwt::{TokenError, TokenVerifier};
 use crate::outbox::{Outbox, Queued};
 use crate::protocol::{reply, split_frame, Command, Disconnect, ErrorCode, UnsubscribeCode};
 use crate::stats::Stats;
@@ -89,6 +89,18 @@ pub(crate) enum Fail {
 impl From<ErrorCode> for Fail {
     fn from(e: ErrorCode) -> Self {
         Fail::Error(e)
+    }
+}
+
+/// A connection token that does not verify, and a subscription token on
+/// `sub_refresh`: expired → error 109 (the client refreshes it), invalid →
+/// disconnect 3500. (A subscription token on `subscribe` maps its own way.)
+impl From<TokenError> for Fail {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Expired => Fail::Error(ErrorCode::TOKEN_EXPIRED),
+            TokenError::Invalid(_) => Fail::Disconnect(Disconnect::INVALID_TOKEN),
+        }
     }
 }
 
