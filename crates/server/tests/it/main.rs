@@ -17,3 +17,4 @@ mod shutdown;
 mod sse;
 mod tls;
 mod websocket;
+mod ws_attacks;
