@@ -11,6 +11,10 @@ pub enum ProtocolError {
     ReservedOpcode(u8),
     /// A 64-bit length with its most significant bit set.
     InvalidLength,
+    /// A payload length not encoded in the fewest bytes: the 16-bit form
+    /// for a length under 126, or the 64-bit form for one under 65,536
+    /// (RFC 6455 section 5.2).
+    NonMinimalLength,
     /// A control frame without FIN.
     FragmentedControl,
     /// A control frame with more than 125 bytes of payload.
@@ -63,6 +67,7 @@ impl std::fmt::Display for ProtocolError {
         let text = match self {
             ProtocolError::ReservedOpcode(op) => return write!(f, "reserved opcode {op:#x}"),
             ProtocolError::InvalidLength => "payload length has its most significant bit set",
+            ProtocolError::NonMinimalLength => "payload length not in the fewest bytes",
             ProtocolError::FragmentedControl => "fragmented control frame",
             ProtocolError::ControlTooLong => "control frame payload over 125 bytes",
             ProtocolError::ReservedBits => "reserved bits set without a negotiated extension",

@@ -81,7 +81,8 @@ impl FrameHeader {
     ///
     /// Returns `Ok(None)` when `buf` does not yet hold the whole header,
     /// otherwise the header and its length in bytes. Checks what the header
-    /// alone can tell: opcode, control-frame rules, length encoding.
+    /// alone can tell: opcode, control-frame rules, length encoding (the
+    /// most significant bit clear, in the fewest bytes).
     ///
     /// ```
     /// use pushwire_proto::frame::{FrameHeader, OpCode};
@@ -98,11 +99,17 @@ impl FrameHeader {
         let fin = b0 & 0x80 != 0;
         let masked = b1 & 0x80 != 0;
         let (payload_len, mut pos) = match b1 & 0x7f {
+            // The minimal number of bytes MUST be used (RFC 6455 section
+            // 5.2): a length that fits a shorter form is refused.
             126 => {
                 if buf.len() < 4 {
                     return Ok(None);
                 }
-                (u16::from_be_bytes([buf[2], buf[3]]) as u64, 4)
+                let len = u16::from_be_bytes([buf[2], buf[3]]);
+                if len < 126 {
+                    return Err(ProtocolError::NonMinimalLength);
+                }
+                (len as u64, 4)
             }
             127 => {
                 if buf.len() < 10 {
@@ -113,6 +120,9 @@ impl FrameHeader {
                 let len = u64::from_be_bytes(len);
                 if len >> 63 != 0 {
                     return Err(ProtocolError::InvalidLength);
+                }
+                if len <= u16::MAX as u64 {
+                    return Err(ProtocolError::NonMinimalLength);
                 }
                 (len, 10)
             }
@@ -239,6 +249,41 @@ mod tests {
         assert_eq!(FrameHeader::parse(&huge), Err(ProtocolError::InvalidLength));
         huge[2] = 0x7f;
         assert!(FrameHeader::parse(&huge).unwrap().is_some());
+    }
+
+    /// RFC 6455 section 5.2: "the minimal number of bytes MUST be used to
+    /// encode the length".
+    #[test]
+    fn rejects_lengths_not_in_the_fewest_bytes() {
+        let non_minimal: [&[u8]; 5] = [
+            &[0x82, 126, 0, 0],
+            &[0x82, 126, 0, 125],
+            &[0x82, 127, 0, 0, 0, 0, 0, 0, 0, 5],
+            &[0x82, 127, 0, 0, 0, 0, 0, 0, 0, 126],
+            &[0x82, 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff],
+        ];
+        for header in non_minimal {
+            assert_eq!(
+                FrameHeader::parse(header),
+                Err(ProtocolError::NonMinimalLength),
+                "{header:x?}"
+            );
+        }
+        // Masked, and on a control frame, the same.
+        assert_eq!(
+            FrameHeader::parse(&[0x89, 0x80 | 126, 0, 5, 1, 2, 3, 4]),
+            Err(ProtocolError::NonMinimalLength)
+        );
+        // The smallest length of each form is accepted.
+        let minimal: [(&[u8], u64); 3] = [
+            (&[0x82, 125], 125),
+            (&[0x82, 126, 0, 126], 126),
+            (&[0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0], 65536),
+        ];
+        for (header, len) in minimal {
+            let (h, _) = FrameHeader::parse(header).unwrap().unwrap();
+            assert_eq!(h.payload_len, len);
+        }
     }
 
     #[test]

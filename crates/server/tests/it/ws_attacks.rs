@@ -276,3 +276,23 @@ async fn a_frame_declaring_a_2_pow_63_byte_payload() {
     }
     assert_bounded("2^63-byte payload", &server, before);
 }
+
+/// A payload length not in the fewest bytes (RFC 6455 section 5.2: "the
+/// minimal number of bytes MUST be used") gets 1002: the 16-bit form for
+/// 5 bytes, the 64-bit form for 5 and for 65,535.
+#[tokio::test]
+async fn a_payload_length_not_in_the_fewest_bytes() {
+    let server = AttackServer::start().await;
+    let key = [1, 2, 3, 4];
+    let cases: [(&[u8], usize); 3] = [
+        (&[0x82, 0x80 | 126, 0, 5], 5),
+        (&[0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0, 5], 5),
+        (&[0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0xff, 0xff], 65535),
+    ];
+    for (header, len) in cases {
+        let mut tcp = server.connect(false).await;
+        let frame = [header, &key, &vec![0u8; len]].concat();
+        tcp.write_all(&frame).await.unwrap();
+        assert_eq!(expect_close(&mut tcp).await.0, 1002, "{header:x?}");
+    }
+}
