@@ -3,6 +3,16 @@
 //! how the body is delimited, whether the connection stays open, and
 //! whether the client asks for an upgrade or a `100 Continue`.
 //!
+//! It is strict where a lenient reading could differ from another
+//! server's on the way (request smuggling, RFC 9112 section 11.2): every
+//! line ends in CRLF (a bare CR or LF is refused), `Host` is required
+//! once and valid ([`valid_host`]), a request target is in origin-form
+//! (`/…`), absolute-form, `*` (OPTIONS) or authority-form (CONNECT),
+//! `chunked` is the one and last transfer coding, `Content-Length` values
+//! agree, and an upgrade request carries no content. What it refuses is
+//! answered `400` (`501` for an unknown transfer coding, `505` for
+//! another major version) and the connection closes.
+//!
 //! This is the parser of a server's requests; the lenient one of a
 //! WebSocket handshake on a raw stream, which keeps header names as sent
 //! and asks for nothing but HTTP/1.1, is
@@ -17,6 +27,10 @@
 //! assert_eq!(head.parts.uri, "/chat");
 //! assert!(head.keep_alive && !head.upgrade);
 //! ```
+
+mod host;
+
+pub use host::valid_host;
 
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING, UPGRADE};
@@ -64,8 +78,10 @@ pub enum HeadError {
     TooLarge,
     /// A transfer coding other than `chunked`: `501 Not Implemented`.
     UnknownCoding,
-    /// Not HTTP/1 (later minor versions are served as HTTP/1.1):
-    /// `505 HTTP Version Not Supported`.
+    /// A well-formed version of another major number than 1 (later
+    /// minor versions of HTTP/1 are served as HTTP/1.1):
+    /// `505 HTTP Version Not Supported`. A malformed one (`http/1.1`,
+    /// `HTTP/1.10`) is [`HeadError::Malformed`].
     Version,
 }
 
@@ -111,16 +127,58 @@ pub fn is_complete(buf: &[u8], from: usize) -> bool {
     })
 }
 
-/// Where the minor digit of a later HTTP/1 version (`HTTP/1.2` to
-/// `HTTP/1.9`) sits in the request line at the start of `buf`, which may
-/// still be arriving.
-fn later_minor_version(buf: &[u8]) -> Option<usize> {
-    let line_end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+/// What the version at the end of a request line says, when the
+/// request-line parser refused it.
+enum OtherVersion {
+    /// The request line is still arriving.
+    Partial,
+    /// `HTTP/1.2` to `HTTP/1.9`: where the minor digit sits.
+    LaterMinor(usize),
+    /// `HTTP/<d>.<d>` with another major number.
+    OtherMajor,
+    /// Not `HTTP-name "/" DIGIT "." DIGIT` (RFC 9112 section 2.3; the
+    /// name is case-sensitive).
+    Malformed,
+}
+
+/// Reads the version of the request line at the start of `buf`.
+fn other_version(buf: &[u8]) -> OtherVersion {
+    let Some(line_end) = buf.iter().position(|&b| b == b'\n') else {
+        return OtherVersion::Partial;
+    };
     let line = &buf[..line_end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let digit = line.len().checked_sub(1)?;
-    let later = line[..digit].ends_with(b" HTTP/1.") && matches!(line[digit], b'2'..=b'9');
-    later.then_some(digit)
+    let start = line.iter().rposition(|&b| b == b' ').map_or(0, |at| at + 1);
+    match &line[start..] {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => {
+            OtherVersion::LaterMinor(line.len() - 1)
+        }
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() && *major != b'1' =>
+        {
+            OtherVersion::OtherMajor
+        }
+        _ => OtherVersion::Malformed,
+    }
+}
+
+/// Whether `lines` holds a bare CR or a bare LF: every line of a head or
+/// trailer section ends in CRLF (RFC 9112 section 2.2: a bare CR must be
+/// refused; a bare LF may be taken for a line end, which this parser
+/// does not, so that no front end reads a line this parser does not).
+///
+/// ```
+/// use pushwire_proto::http1::has_bare_line_break;
+/// assert!(!has_bare_line_break(b"Host: x\r\n\r\n"));
+/// assert!(has_bare_line_break(b"Host: x\n\r\n"));
+/// assert!(has_bare_line_break(b"X: a\rb\r\n"));
+/// ```
+pub fn has_bare_line_break(lines: &[u8]) -> bool {
+    lines.iter().enumerate().any(|(i, &b)| match b {
+        b'\r' => lines.get(i + 1) != Some(&b'\n'),
+        b'\n' => i == 0 || lines[i - 1] != b'\r',
+        _ => false,
+    })
 }
 
 /// Parses the head at the start of `buf`: the head and its length, or
@@ -133,17 +191,24 @@ pub fn parse(buf: &[u8]) -> Result<Option<(usize, Head)>, HeadError> {
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
         Err(httparse::Error::Version) => {
-            // RFC 9112 section 2.3: a later minor version of HTTP/1 is
-            // served as the highest one implemented, HTTP/1.1.
-            let Some(at) = later_minor_version(buf) else {
-                return Err(HeadError::Version);
+            return match other_version(buf) {
+                OtherVersion::Partial => Ok(None),
+                // RFC 9112 section 2.3: a later minor version of HTTP/1 is
+                // served as the highest one implemented, HTTP/1.1.
+                OtherVersion::LaterMinor(at) => {
+                    let mut as_http11 = buf.to_vec();
+                    as_http11[at] = b'1';
+                    parse(&as_http11)
+                }
+                OtherVersion::OtherMajor => Err(HeadError::Version),
+                OtherVersion::Malformed => Err(HeadError::Malformed("bad HTTP version")),
             };
-            let mut as_http11 = buf.to_vec();
-            as_http11[at] = b'1';
-            return parse(&as_http11);
         }
         Err(e) => return Err(HeadError::Malformed(parse_error(e))),
     };
+    if has_bare_line_break(&buf[..len]) {
+        return Err(HeadError::Malformed("bare CR or LF in the head"));
+    }
     // One copy of the head, which the URI and header values share: the
     // connection's read buffer is not pinned by a request that lives long.
     let head = Bytes::copy_from_slice(&buf[..len]);
@@ -156,6 +221,9 @@ pub fn parse(buf: &[u8]) -> Result<Option<(usize, Head)>, HeadError> {
     let path = req.path.unwrap_or_default();
     let uri = Uri::from_maybe_shared(within(path.as_bytes()))
         .map_err(|_| HeadError::Malformed("bad request target"))?;
+    if !valid_target(&method, path, &uri) {
+        return Err(HeadError::Malformed("bad request target"));
+    }
     let version = match req.version {
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
@@ -168,10 +236,18 @@ pub fn parse(buf: &[u8]) -> Result<Option<(usize, Head)>, HeadError> {
             .map_err(|_| HeadError::Malformed("bad header value"))?;
         headers.append(name, value);
     }
-    // RFC 9112 section 3.2: exactly one Host in HTTP/1.1.
-    let hosts = headers.get_all(HOST).iter().count();
-    if hosts > 1 || (hosts == 0 && version == Version::HTTP_11) {
-        return Err(HeadError::Malformed("HTTP/1.1 needs one Host header"));
+    // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, at most one
+    // in HTTP/1.0, and a valid one.
+    let mut hosts = headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => return Err(HeadError::Malformed("more than one Host header")),
+        (None, _) if version == Version::HTTP_11 => {
+            return Err(HeadError::Malformed("HTTP/1.1 needs a Host header"))
+        }
+        (Some(host), None) if !valid_host(host.as_bytes()) => {
+            return Err(HeadError::Malformed("invalid Host header"))
+        }
+        _ => {}
     }
     let framing = framing(&headers, version)?;
     let keep_alive = if version == Version::HTTP_10 {
@@ -182,6 +258,13 @@ pub fn parse(buf: &[u8]) -> Result<Option<(usize, Head)>, HeadError> {
     let upgrade = version == Version::HTTP_11
         && headers.contains_key(UPGRADE)
         && has_token(&headers, CONNECTION, "upgrade");
+    // RFC 9112 section 6.3: the request ends after its content, and what
+    // follows belongs to the new protocol. A handshake with content would
+    // have its body read as the new protocol's bytes, or the new
+    // protocol's bytes taken for its body; it is refused.
+    if upgrade && framing != Framing::Empty {
+        return Err(HeadError::Malformed("an upgrade request with content"));
+    }
     let expect_continue = version == Version::HTTP_11
         && framing != Framing::Empty
         && headers
@@ -203,6 +286,30 @@ pub fn parse(buf: &[u8]) -> Result<Option<(usize, Head)>, HeadError> {
             expect_continue,
         },
     )))
+}
+
+/// Whether the request target has a form the method allows (RFC 9112
+/// section 3.2): origin-form (`/path?query`) for any method,
+/// absolute-form (`http(s)://authority/…`, without userinfo) for any,
+/// asterisk-form (`*`) for OPTIONS, authority-form (`host:port`) for
+/// CONNECT.
+fn valid_target(method: &Method, target: &str, uri: &Uri) -> bool {
+    if target.starts_with('/') {
+        return true;
+    }
+    if target == "*" {
+        return method == Method::OPTIONS;
+    }
+    let Some(authority) = uri.authority() else {
+        return false;
+    };
+    if authority.as_str().contains('@') || !valid_host(authority.as_str().as_bytes()) {
+        return false;
+    }
+    match uri.scheme_str() {
+        Some(scheme) => scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"),
+        None => method == Method::CONNECT && authority.port().is_some(),
+    }
 }
 
 fn parse_error(e: httparse::Error) -> &'static str {
@@ -231,9 +338,14 @@ fn framing(headers: &HeaderMap, version: Version) -> Result<Framing, HeadError> 
         let codings: Vec<&[u8]> = list_items(headers, TRANSFER_ENCODING)
             .filter(|coding| !coding.is_empty())
             .collect();
+        let chunked = |coding: &[u8]| coding.eq_ignore_ascii_case(b"chunked");
+        if codings.iter().filter(|coding| chunked(coding)).count() > 1 {
+            // RFC 9112 section 6.1: chunked is applied at most once.
+            return Err(HeadError::Malformed("chunked applied more than once"));
+        }
         return match codings.as_slice() {
-            [coding] if coding.eq_ignore_ascii_case(b"chunked") => Ok(Framing::Chunked),
-            [.., last] if last.eq_ignore_ascii_case(b"chunked") => Err(HeadError::UnknownCoding),
+            [coding] if chunked(coding) => Ok(Framing::Chunked),
+            [.., last] if chunked(last) => Err(HeadError::UnknownCoding),
             // chunked is not the last coding: the length is unknowable.
             _ => Err(HeadError::Malformed(
                 "Transfer-Encoding without final chunked",
@@ -395,6 +507,104 @@ mod tests {
             .collect();
         let text = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
         assert_eq!(parse(text.as_bytes()).unwrap_err(), HeadError::TooLarge);
+    }
+
+    #[test]
+    fn host_values_are_checked() {
+        let get = |host: &str| parse(format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        for good in ["x", "127.0.0.1:8080", "[::1]:9", "example.com"] {
+            assert!(get(good).unwrap().is_some(), "{good}");
+        }
+        for bad in ["a, b", "a b", "u@a", "a:xyz", "a/b?c"] {
+            assert!(matches!(get(bad), Err(HeadError::Malformed(_))), "{bad}");
+        }
+        assert!(
+            parse(b"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n").is_err(),
+            "never two, HTTP/1.0 included"
+        );
+    }
+
+    #[test]
+    fn request_targets_need_their_form() {
+        let line = |line: &str| parse(format!("{line}\r\nHost: x\r\n\r\n").as_bytes());
+        for good in [
+            "GET / HTTP/1.1",
+            "GET /a?b HTTP/1.1",
+            "OPTIONS * HTTP/1.1",
+            "GET http://x/a HTTP/1.1",
+            "GET HTTPS://x:443 HTTP/1.1",
+            "CONNECT x:443 HTTP/1.1",
+        ] {
+            assert!(line(good).unwrap().is_some(), "{good}");
+        }
+        for bad in [
+            "GET a HTTP/1.1",
+            "GET x:80 HTTP/1.1",
+            "GET * HTTP/1.1",
+            "GET ftp://x/ HTTP/1.1",
+            "GET http://u@x/ HTTP/1.1",
+            "CONNECT x HTTP/1.1",
+        ] {
+            assert!(matches!(line(bad), Err(HeadError::Malformed(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn versions_malformed_and_other() {
+        let line = |version: &str| parse(format!("GET / {version}\r\nHost: x\r\n\r\n").as_bytes());
+        for malformed in [
+            "http/1.1",
+            "HTTP/1",
+            "HTTP/1.1.1",
+            "HTTP/11",
+            "HTTP/1.x",
+            "HTTPS/1.1",
+        ] {
+            assert!(
+                matches!(line(malformed), Err(HeadError::Malformed(_))),
+                "{malformed}"
+            );
+        }
+        for other in ["HTTP/2.0", "HTTP/3.0", "HTTP/0.9"] {
+            assert_eq!(line(other).unwrap_err(), HeadError::Version, "{other}");
+        }
+    }
+
+    #[test]
+    fn bare_cr_and_lf_are_refused() {
+        for bad in [
+            "GET / HTTP/1.1\nHost: x\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\n\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX: a\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse(bad.as_bytes()), Err(HeadError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn upgrades_carry_no_content_and_chunked_comes_once() {
+        let upgrade = "GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n";
+        for framing in ["Content-Length: 13\r\n", "Transfer-Encoding: chunked\r\n"] {
+            let text = format!("{upgrade}{framing}\r\n");
+            assert!(matches!(
+                parse(text.as_bytes()),
+                Err(HeadError::Malformed(_))
+            ));
+        }
+        let empty = format!("{upgrade}Content-Length: 0\r\n\r\n");
+        assert!(parse(empty.as_bytes()).unwrap().unwrap().1.upgrade);
+        for twice in ["chunked, chunked", "chunked\r\nTransfer-Encoding: chunked"] {
+            let text = format!("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {twice}\r\n\r\n");
+            assert!(
+                matches!(parse(text.as_bytes()), Err(HeadError::Malformed(_))),
+                "{twice}"
+            );
+        }
     }
 
     #[test]
