@@ -8,6 +8,7 @@
 //! server's, in the Prometheus text format), and the push demo in [`push`]:
 //! `/sse`, `/events`, `/publish`, `/poll`.
 
+mod assets;
 mod push;
 
 use std::convert::Infallible;
@@ -227,6 +228,9 @@ async fn route(req: Request<RequestBody>, app: Arc<App>) -> Result<Response<Body
         Ok(response) => return Ok(response),
         Err(req) => req,
     };
+    if let Some(response) = assets::route(&req) {
+        return Ok(response);
+    }
     let path = req.uri().path().to_owned();
     let req = match push::route(&app.push, &app.origins, req, info.as_ref()).await {
         Ok(response) => return Ok(response),

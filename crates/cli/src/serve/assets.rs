@@ -1,0 +1,136 @@
+//! Static files built into the `pushwire` binary: `/pushwire.js`, the
+//! hub's browser client (`clients/js/pushwire.js`, an ES module), and its
+//! type declarations at `/pushwire.d.ts`.
+//!
+//! Each answers `GET` and `HEAD` with its content type, `Cache-Control:
+//! no-cache` and an `ETag` (a matching `If-None-Match` gets `304`), and
+//! `Access-Control-Allow-Origin: *`: they are public and carry no
+//! credentials, and a page on another origin may import the module from
+//! the hub. Other methods get `405`.
+
+use std::sync::OnceLock;
+
+use hyper::header::{
+    HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG,
+    IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS,
+};
+use hyper::{Method, Request, Response, StatusCode};
+use pushwire::Body;
+
+/// One file served from the binary.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+/// Every built-in file, by path.
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "/pushwire.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../../../clients/js/pushwire.js"),
+    },
+    Asset {
+        path: "/pushwire.d.ts",
+        content_type: "application/typescript; charset=utf-8",
+        body: include_str!("../../../../clients/js/pushwire.d.ts"),
+    },
+];
+
+/// The answer for a built-in file, or `None` when `req`'s path is not one.
+pub fn route<B>(req: &Request<B>) -> Option<Response<Body>> {
+    let index = ASSETS.iter().position(|a| a.path == req.uri().path())?;
+    let asset = &ASSETS[index];
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        let mut response = super::text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Some(response);
+    }
+    let etag = &etags()[index];
+    let fresh = req
+        .headers()
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == etag.to_str().unwrap_or_default()
+        });
+    let mut response = if fresh {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let mut response = Response::new(Body::from(asset.body));
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(ETAG, etag.clone());
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    Some(response)
+}
+
+/// Each asset's `ETag`: the FNV-1a hash of its bytes, computed once.
+fn etags() -> &'static [HeaderValue] {
+    static ETAGS: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    ETAGS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| {
+                let hash = a.body.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+                });
+                HeaderValue::from_str(&format!("\"{hash:016x}\"")).expect("hex is a valid header")
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(path: &str, etag: Option<&str>) -> Option<Response<Body>> {
+        let mut req = Request::get(path);
+        if let Some(tag) = etag {
+            req = req.header(IF_NONE_MATCH, tag);
+        }
+        route(&req.body(()).unwrap())
+    }
+
+    #[test]
+    fn pushwire_js_is_javascript_with_an_etag() {
+        let response = get("/pushwire.js", None).expect("served");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(response.headers()[ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        let etag = response.headers()[ETAG].to_str().unwrap().to_string();
+        assert!(etag.starts_with('"') && etag.len() == 18, "{etag}");
+
+        let again = get("/pushwire.js", Some(&etag)).expect("served");
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        let other = get("/pushwire.js", Some("\"0000000000000000\"")).expect("served");
+        assert_eq!(other.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn other_paths_are_not_assets_and_other_methods_get_405() {
+        assert!(get("/pushwire.jsx", None).is_none());
+        assert!(get("/", None).is_none());
+        let post = route(&Request::post("/pushwire.js").body(()).unwrap()).expect("answered");
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(post.headers()[ALLOW], "GET, HEAD");
+    }
+}
