@@ -33,6 +33,15 @@ pub struct ConnId {
     generation: u32,
 }
 
+impl ConnId {
+    /// The connection's slot: no two open connections share one, and a
+    /// closed connection's slot is reused by a later one (whose handle
+    /// differs). An IO layer can index its per-connection state by it.
+    pub fn slot(self) -> usize {
+        self.index as usize
+    }
+}
+
 /// The subscribers of one channel on this node.
 #[derive(Debug)]
 pub(crate) struct ChannelSubs {

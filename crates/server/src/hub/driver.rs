@@ -5,8 +5,12 @@
 //!
 //! One task, so every hub operation is atomic: a recovering subscribe
 //! cannot miss or duplicate a publication made meanwhile.
+//!
+//! Server API answers go out after the round's deliveries: the HTTP task
+//! that waits for one is then the last task woken, so the runtime runs it
+//! next rather than behind every subscriber the round woke, and a backend
+//! publishing under a full fan-out load is answered at once.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -57,9 +61,9 @@ pub(crate) fn now() -> Timestamp {
 pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics: Arc<Metrics>) {
     let mut driver = Driver {
         hub,
-        outlets: HashMap::new(),
+        outlets: Vec::new(),
         ready: Vec::new(),
-        scratch: Vec::new(),
+        answers: Vec::new(),
     };
     let mut batch = Vec::with_capacity(BATCH);
     loop {
@@ -82,9 +86,10 @@ pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics
             driver.hub.handle_timeout(now);
         }
         driver.deliver(now);
+        driver.answer();
         metrics.round(started.elapsed());
     }
-    for outlet in driver.outlets.values() {
+    for (_, outlet) in driver.outlets.iter().flatten() {
         outlet.end();
     }
 }
@@ -104,10 +109,12 @@ fn instant_of(at: Timestamp) -> Instant {
 
 struct Driver {
     hub: Hub,
-    outlets: HashMap<ConnId, Arc<Outlet>>,
+    /// Each open connection's outlet, at its slot.
+    outlets: Vec<Option<(ConnId, Arc<Outlet>)>>,
     /// Connections with output, reused between rounds.
     ready: Vec<ConnId>,
-    scratch: Vec<Bytes>,
+    /// Server API answers of this round, sent after its deliveries.
+    answers: Vec<(oneshot::Sender<ApiResponse>, ApiResponse)>,
 }
 
 impl Driver {
@@ -120,7 +127,11 @@ impl Driver {
             } => {
                 let conn = self.hub.open(now, transport);
                 if opened.send(conn).is_ok() {
-                    self.outlets.insert(conn, outlet);
+                    let slot = conn.slot();
+                    if self.outlets.len() <= slot {
+                        self.outlets.resize_with(slot + 1, || None);
+                    }
+                    self.outlets[slot] = Some((conn, outlet));
                 } else {
                     self.hub.close(now, conn);
                 }
@@ -131,7 +142,7 @@ impl Driver {
             }
             Command::Refill(conn) => self.flush(now, conn),
             Command::Closed(conn) => {
-                if self.outlets.remove(&conn).is_some() {
+                if self.remove_outlet(conn).is_some() {
                     self.hub.close(now, conn);
                 }
             }
@@ -140,12 +151,18 @@ impl Driver {
                 body,
                 answer,
             } => {
-                let _ = answer.send(self.hub.api(now, &method, &body));
+                let response = self.hub.api(now, &method, &body);
+                self.answers.push((answer, response));
             }
             Command::Stats { answer } => {
                 let _ = answer.send(self.hub.stats().clone());
             }
         }
+    }
+
+    fn remove_outlet(&mut self, conn: ConnId) -> Option<Arc<Outlet>> {
+        outlet_of(&self.outlets, conn)?;
+        self.outlets[conn.slot()].take().map(|(_, outlet)| outlet)
     }
 
     /// Moves output into the outlets of the connections that have some.
@@ -158,35 +175,41 @@ impl Driver {
         self.ready = ready;
     }
 
+    /// Sends the round's server API answers.
+    fn answer(&mut self) {
+        for (answer, response) in self.answers.drain(..) {
+            let _ = answer.send(response);
+        }
+    }
+
     /// Moves what fits of `conn`'s outbox into its outlet; once the hub
     /// has decided to disconnect it and nothing is left, ends it.
     fn flush(&mut self, now: Timestamp, conn: ConnId) {
-        let Some(outlet) = self.outlets.get(&conn) else {
+        let Some(outlet) = outlet_of(&self.outlets, conn) else {
             return;
         };
         let Some(outbox) = self.hub.outbox(conn) else {
             return;
         };
-        let room = outlet.room();
-        if room > 0 {
-            outbox.drain_into(&mut self.scratch, room);
+        if outlet.fill(outbox) {
+            return;
         }
-        let more = !outbox.is_empty();
-        let disconnect = if more {
-            None
-        } else {
-            outbox.disconnect().cloned()
+        let Some(disconnect) = outbox.disconnect() else {
+            return;
         };
-        if !self.scratch.is_empty() || more {
-            outlet.put(&mut self.scratch, more);
-        }
-        if let Some(disconnect) = disconnect {
-            outlet.close(Close {
-                code: u16::try_from(disconnect.code).unwrap_or(3000),
-                reason: disconnect.reason,
-            });
-            self.outlets.remove(&conn);
-            self.hub.close(now, conn);
-        }
+        outlet.close(Close {
+            code: u16::try_from(disconnect.code).unwrap_or(3000),
+            reason: disconnect.reason.clone(),
+        });
+        self.remove_outlet(conn);
+        self.hub.close(now, conn);
+    }
+}
+
+/// The outlet of `conn`, if it is still open.
+fn outlet_of(outlets: &[Option<(ConnId, Arc<Outlet>)>], conn: ConnId) -> Option<&Arc<Outlet>> {
+    match outlets.get(conn.slot()) {
+        Some(Some((open, outlet))) if *open == conn => Some(outlet),
+        _ => None,
     }
 }

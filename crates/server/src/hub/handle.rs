@@ -77,8 +77,16 @@ impl HubHandle {
         &self.settings
     }
 
+    /// Sends, waiting while the driver's queue is full. The wait is
+    /// boxed: it is rare, and a connection task's future stays small.
     pub(super) async fn send(&self, command: Command) -> bool {
-        self.commands.send(command).await.is_ok()
+        match self.commands.try_send(command) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                Box::pin(self.commands.send(command)).await.is_ok()
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
     }
 
     /// Sends from where nothing can wait (a drop, a poll).
@@ -112,10 +120,6 @@ impl HubHandle {
 
     pub(super) async fn uni_connect(&self, conn: ConnId, request: Bytes) {
         self.send(Command::UniConnect { conn, request }).await;
-    }
-
-    pub(super) async fn refill(&self, conn: ConnId) {
-        self.send(Command::Refill(conn)).await;
     }
 
     pub(super) fn refill_soon(&self, conn: ConnId) {

@@ -31,6 +31,8 @@ pub(crate) struct StreamBody {
     conn: ConnId,
     outlet: Arc<Outlet>,
     framing: Framing,
+    /// What was taken from the outlet, kept to be reused.
+    messages: Vec<Bytes>,
     started: bool,
     done: bool,
 }
@@ -43,6 +45,7 @@ impl StreamBody {
             conn,
             outlet,
             framing,
+            messages: Vec::new(),
             started: false,
             done: false,
         }
@@ -85,19 +88,22 @@ impl HttpBody for StreamBody {
                 return Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"\r\n")))));
             }
         }
-        let Poll::Ready(batch) = self.outlet.poll_take(cx) else {
+        let this = &mut *self;
+        let Poll::Ready(taken) = this.outlet.poll_take(cx, &mut this.messages) else {
             return Poll::Pending;
         };
-        if batch.refill {
-            self.hub.refill_soon(self.conn);
+        if taken.refill {
+            this.hub.refill_soon(this.conn);
         }
-        if batch.close.is_some() || batch.ended {
-            self.done = true;
+        if taken.close.is_some() || taken.ended {
+            this.done = true;
         }
-        if batch.messages.is_empty() {
+        if this.messages.is_empty() {
             return Poll::Ready(None);
         }
-        Poll::Ready(Some(Ok(Frame::data(self.frame(&batch.messages)))))
+        let framed = this.frame(&this.messages);
+        this.messages.clear();
+        Poll::Ready(Some(Ok(Frame::data(framed))))
     }
 
     fn is_end_stream(&self) -> bool {

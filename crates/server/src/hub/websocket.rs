@@ -7,11 +7,12 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use pushwire_hub::{ConnId, Transport};
+use bytes::Bytes;
+use pushwire_hub::Transport;
 use pushwire_proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
 
 use super::metrics::TransportKind;
-use super::outlet::{Batch, Close};
+use super::outlet::{Close, Taken};
 use super::HubHandle;
 use crate::http::connection::ConnectionInfo;
 use crate::upgrade::UpgradedStream;
@@ -26,7 +27,7 @@ const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// What woke a connection's task.
 enum Next {
     Received(Option<Result<Message, crate::error::Error>>),
-    ToSend(Batch),
+    ToSend(Taken),
     /// The server is shutting down.
     Shutdown,
 }
@@ -34,109 +35,127 @@ enum Next {
 /// Serves one hub connection on `ws` until either side ends it, or the
 /// server shuts down (close 3001: the client reconnects, to this server
 /// once it is back, or to another).
-pub(crate) async fn serve(
+///
+/// The task's future is allocated for each connection's whole life, so
+/// it is kept small: an `async` block (an `async fn` would hold its
+/// arguments twice), and what is rare or large (the write-stall timer,
+/// the close handshake, a command waiting for room in the driver's
+/// queue) is boxed when it happens.
+#[allow(clippy::manual_async_fn)] // an `async fn` doubles the future
+pub(crate) fn serve(
     mut ws: WebSocket<UpgradedStream>,
     hub: HubHandle,
     transport: Transport,
     info: Option<ConnectionInfo>,
-) {
-    let unidirectional = transport.is_unidirectional();
-    let Some((conn, outlet)) = hub.open(transport).await else {
-        let _ = ws.close(Some(shutting_down())).await;
-        return;
-    };
-    let _open = hub.metrics.open(TransportKind::websocket(&transport));
-    let mut shutdown = pin!(async move {
-        match info {
-            Some(info) => info.shutting_down().await,
-            None => std::future::pending().await,
-        }
-    });
-    let mut connected = false;
-    loop {
-        let next = poll_fn(|cx| {
-            if let Poll::Ready(batch) = outlet.poll_take(cx) {
-                return Poll::Ready(Next::ToSend(batch));
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let Some((conn, outlet)) = Box::pin(hub.open(transport)).await else {
+            close(&mut ws, shutting_down()).await;
+            return;
+        };
+        let _open = hub.metrics.open(TransportKind::websocket(&transport));
+        let mut shutdown = pin!(async move {
+            match info {
+                Some(info) => info.shutting_down().await,
+                None => std::future::pending().await,
             }
-            if shutdown.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Next::Shutdown);
-            }
-            ws.poll_recv(cx).map(Next::Received)
-        })
-        .await;
-        match next {
-            Next::Shutdown => {
-                let _ = ws.close(Some(shutting_down())).await;
-                break;
-            }
-            Next::ToSend(batch) => {
-                if send(&mut ws, &hub, conn, batch).await.is_err() {
+        });
+        let mut connected = false;
+        let mut messages = Vec::new();
+        loop {
+            let next = poll_fn(|cx| {
+                if let Poll::Ready(taken) = outlet.poll_take(cx, &mut messages) {
+                    return Poll::Ready(Next::ToSend(taken));
+                }
+                if shutdown.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Next::Shutdown);
+                }
+                ws.poll_recv(cx).map(Next::Received)
+            })
+            .await;
+            match next {
+                Next::Shutdown => {
+                    close(&mut ws, shutting_down()).await;
                     break;
                 }
-            }
-            Next::Received(Some(Ok(message))) => {
-                let frame = match message {
-                    Message::Text(text) => text.into_bytes(),
-                    Message::Binary(bytes) => bytes,
-                    Message::Ping(_) | Message::Pong(_) => continue,
-                    Message::Close(_) => break,
-                };
-                if unidirectional {
-                    // Only the first message counts: the connect request.
-                    if !connected {
+                Next::ToSend(taken) => {
+                    if send(&mut ws, &mut messages).await.is_err() {
+                        break;
+                    }
+                    if let Some(frame) = ending(&taken) {
+                        close(&mut ws, frame).await;
+                        break;
+                    }
+                    if taken.refill {
+                        hub.refill_soon(conn);
+                    }
+                }
+                Next::Received(Some(Ok(message))) => {
+                    let frame = match message {
+                        Message::Text(text) => text.into_bytes(),
+                        Message::Binary(bytes) => bytes,
+                        Message::Ping(_) | Message::Pong(_) => continue,
+                        Message::Close(_) => break,
+                    };
+                    if !transport.is_unidirectional() {
+                        hub.frame(conn, frame).await;
+                    } else if !connected {
+                        // Only the first message counts: the connect request.
                         connected = true;
                         hub.uni_connect(conn, frame).await;
                     }
-                } else {
-                    hub.frame(conn, frame).await;
                 }
+                Next::Received(Some(Err(e))) => {
+                    tracing::debug!("hub WebSocket ended: {e}");
+                    break;
+                }
+                Next::Received(None) => break,
             }
-            Next::Received(Some(Err(e))) => {
-                tracing::debug!("hub WebSocket ended: {e}");
-                break;
-            }
-            Next::Received(None) => break,
         }
+        hub.closed(conn);
     }
-    hub.closed(conn);
 }
 
-/// Writes a batch; ends the connection when the hub says so.
-async fn send(
-    ws: &mut WebSocket<UpgradedStream>,
-    hub: &HubHandle,
-    conn: ConnId,
-    batch: Batch,
-) -> Result<(), ()> {
-    for message in batch.messages {
+/// Writes what was taken from the outlet.
+async fn send(ws: &mut WebSocket<UpgradedStream>, messages: &mut Vec<Bytes>) -> Result<(), ()> {
+    for message in messages.drain(..) {
         // The hub writes JSON from validated input: always UTF-8.
         let Ok(text) = Utf8Bytes::try_from_bytes(message) else {
             continue;
         };
         ws.feed_shared(Message::text(text)).await.map_err(drop)?;
     }
-    match tokio::time::timeout(WRITE_STALL_TIMEOUT, ws.flush()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) => return Err(()),
-        Err(_) => {
-            tracing::debug!(
-                "hub WebSocket dropped: its client took nothing for {WRITE_STALL_TIMEOUT:?}"
-            );
-            return Err(());
+    // Most flushes finish at once; the stall timer is armed only for
+    // those that wait.
+    let flushed = match poll_fn(|cx| Poll::Ready(ws.poll_flush(cx))).await {
+        Poll::Ready(flushed) => flushed,
+        Poll::Pending => {
+            match Box::pin(tokio::time::timeout(WRITE_STALL_TIMEOUT, ws.flush())).await {
+                Ok(flushed) => flushed,
+                Err(_) => {
+                    tracing::debug!(
+                    "hub WebSocket dropped: its client took nothing for {WRITE_STALL_TIMEOUT:?}"
+                );
+                    return Err(());
+                }
+            }
         }
+    };
+    flushed.map_err(drop)
+}
+
+/// The close frame that ends the connection after what was taken, if
+/// the hub said so.
+fn ending(taken: &Taken) -> Option<CloseFrame> {
+    if let Some(close) = &taken.close {
+        return Some(close_frame(close));
     }
-    if let Some(close) = batch.close {
-        let _ = ws.close(Some(close_frame(&close))).await;
-        return Err(());
-    }
-    if batch.ended {
-        let _ = ws.close(Some(shutting_down())).await;
-        return Err(());
-    }
-    if batch.refill {
-        hub.refill(conn).await;
-    }
-    Ok(())
+    taken.ended.then(shutting_down)
+}
+
+/// Runs the close handshake.
+async fn close(ws: &mut WebSocket<UpgradedStream>, frame: CloseFrame) {
+    let _ = Box::pin(ws.close(Some(frame))).await;
 }
 
 fn close_frame(close: &Close) -> CloseFrame {
