@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The hub against SDKs nobody here wrote: unmodified centrifuge-js (npm
 # `centrifuge`) in Node's test runner, and `cent` 5.x plus centrifuge-python
-# (PyPI) under pytest, each driving a real `pushwire serve`.
+# (PyPI) under pytest, each driving a real `pushwire serve`; and pushwire's
+# own client, pushwire.js (clients/js): its unit tests, then
+# pushwire-js.test.mjs against the server.
 #
 # Installs what is missing (npm ci into scripts/hub/node_modules from the
 # committed lock file; a venv at scripts/hub/.venv from requirements.txt),
@@ -84,7 +86,9 @@ export PUSHWIRE_BIN
 cd "$HERE"
 status=0
 if [[ $SUITE != python ]]; then
-  echo "==> centrifuge-js $(node -p 'require("./node_modules/centrifuge/package.json").version') in node $(node --version)"
+  echo "==> pushwire.js unit tests (clients/js/test) in node $(node --version)"
+  (cd "$ROOT/clients/js" && node --test --test-timeout=60000 test/) || status=1
+  echo "==> centrifuge-js $(node -p 'require("./node_modules/centrifuge/package.json").version') and pushwire.js against pushwire serve"
   node --test --test-concurrency=1 --test-timeout=60000 "$@" ./*.test.mjs || status=1
 fi
 if [[ $SUITE != node ]]; then

@@ -1,0 +1,386 @@
+// pushwire.js (clients/js, the hub's own client) in Node against a real
+// `pushwire serve`: connect with a token, subscribe, publications made
+// through the server API, presence, history, recovery after missed
+// publications, a forbidden channel that stops retrying, and tokens that
+// expire. WebSocket is the `ws` package (Node 20 has no global one); the
+// HTTP streaming and SSE transports use Node's fetch, and their tests skip
+// while the server answers 404 on their endpoints.
+
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+import { Client, PushwireError } from '../../clients/js/pushwire.js';
+import { baseConfig, channel, freePort, record, Server, sleep, subToken, until, userToken } from './harness.mjs';
+
+/** A pushwire.js client for `server`, on `transports`, with quick reconnects. */
+function client(server, options = {}) {
+  return new Client(server.origin, {
+    websocket: WebSocket,
+    minReconnectDelay: 50,
+    maxReconnectDelay: 300,
+    timeout: 3000,
+    ...options,
+  });
+}
+
+/** Resolves with the next `event` of `emitter` that passes `filter`. */
+function next(emitter, event, { filter = () => true, timeoutMs = 5000 } = {}) {
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => {
+      emitter.off(event, on);
+      fail(new Error(`no "${event}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    function on(ctx) {
+      if (!filter(ctx)) return;
+      clearTimeout(timer);
+      emitter.off(event, on);
+      ok(ctx);
+    }
+    emitter.on(event, on);
+  });
+}
+
+/** Connects `c` and resolves with its `connected` context. */
+async function connect(c) {
+  const done = next(c, 'connected');
+  c.connect();
+  return done;
+}
+
+/** Subscribes `sub` and resolves with its `subscribed` context. */
+async function subscribe(sub) {
+  const done = next(sub, 'subscribed');
+  sub.subscribe();
+  return done;
+}
+
+/** Whether the server serves `path` (the emulation transports are built later). */
+async function serves(server, path) {
+  const res = await fetch(server.origin + path, { method: 'POST', body: '{}' });
+  await res.body?.cancel();
+  return res.status !== 404;
+}
+
+const TRANSPORTS = ['websocket', 'http_stream', 'sse'];
+const PATHS = { websocket: '/connection/websocket', http_stream: '/connection/http_stream', sse: '/connection/sse' };
+
+describe('pushwire.js against pushwire serve', () => {
+  let server;
+  const available = {};
+  before(async () => {
+    server = await Server.start();
+    for (const t of TRANSPORTS) available[t] = t === 'websocket' || (await serves(server, PATHS[t]));
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  for (const transport of TRANSPORTS) {
+    describe(`over ${transport}`, () => {
+      const skip = () => (available[transport] ? false : `the server answers 404 on ${PATHS[transport]}`);
+
+      test('connects with a token, subscribes, receives what the server API publishes', async (t) => {
+        if (skip()) return t.skip(skip());
+        const c = client(server, { token: userToken('alice'), transports: [transport] });
+        try {
+          const ctx = await connect(c);
+          assert.equal(ctx.transport, transport);
+          assert.equal(c.state, 'connected');
+          const ch = channel('chat', 'pub');
+          const sub = c.newSubscription(ch);
+          const subscribed = await subscribe(sub);
+          assert.equal(subscribed.recoverable, true);
+          const got = next(sub, 'publication');
+          await server.publish(ch, { text: 'hello' });
+          const pub = await got;
+          assert.deepEqual(pub.data, { text: 'hello' });
+          assert.equal(pub.channel, ch);
+          assert.equal(pub.offset, 1);
+        } finally {
+          c.disconnect();
+        }
+      });
+
+      test('publish, presence, presence stats and history from the client', async (t) => {
+        if (skip()) return t.skip(skip());
+        const ch = channel('chat', 'room');
+        const a = client(server, { token: userToken('ann'), transports: [transport] });
+        const b = client(server, { token: userToken('bob'), transports: [transport] });
+        try {
+          await Promise.all([connect(a), connect(b)]);
+          const subA = a.newSubscription(ch);
+          const subB = b.newSubscription(ch);
+          await subscribe(subA);
+          const joined = next(subA, 'join', { filter: (j) => j.info.user === 'bob' });
+          await subscribe(subB);
+          assert.equal((await joined).info.client, b.clientId);
+
+          const presence = await subA.presence();
+          assert.deepEqual(Object.values(presence.clients).map((i) => i.user).sort(), ['ann', 'bob']);
+          assert.deepEqual(await subB.presenceStats(), { numClients: 2, numUsers: 2 });
+
+          const seen = next(subB, 'publication');
+          assert.deepEqual(await subA.publish({ text: 'from ann' }), {});
+          const pub = await seen;
+          assert.deepEqual(pub.data, { text: 'from ann' });
+          assert.equal(pub.info.user, 'ann');
+          await subA.publish({ text: 'second' });
+
+          const history = await subB.history({ limit: 10 });
+          assert.deepEqual(history.publications.map((p) => p.data.text), ['from ann', 'second']);
+          assert.deepEqual(history.publications.map((p) => p.offset), [1, 2]);
+          assert.equal(history.offset, 2);
+          assert.ok(history.epoch);
+          const last = await subB.history({ limit: 1, reverse: true });
+          assert.deepEqual(last.publications.map((p) => p.data.text), ['second']);
+
+          const left = next(subA, 'leave', { filter: (l) => l.info.user === 'bob' });
+          subB.unsubscribe();
+          await left;
+        } finally {
+          a.disconnect();
+          b.disconnect();
+        }
+      });
+
+      test('20 publications missed while disconnected are recovered: recovered true, each once, in order', async (t) => {
+        if (skip()) return t.skip(skip());
+        const ch = channel('chat', 'recover');
+        const c = client(server, { token: userToken('rec'), transports: [transport] });
+        try {
+          await connect(c);
+          const sub = c.newSubscription(ch);
+          const pubs = record(sub, 'publication');
+          await subscribe(sub);
+          await server.publish(ch, { n: 0 });
+          await until(() => pubs.length === 1, { what: 'the first publication' });
+
+          const gone = next(c, 'disconnected');
+          c.disconnect();
+          await gone;
+          for (let n = 1; n <= 20; n++) await server.publish(ch, { n });
+          const back = next(sub, 'subscribed');
+          c.connect();
+          const ctx = await back;
+          assert.equal(ctx.wasRecovering, true);
+          assert.equal(ctx.recovered, true);
+          await until(() => pubs.length >= 21, { what: `21 publications (have ${pubs.length})` });
+          await server.publish(ch, { n: 21 });
+          await until(() => pubs.length >= 22, { what: 'the live publication after recovery' });
+          assert.deepEqual(pubs.map((p) => p.data.n), Array.from({ length: 22 }, (_, i) => i));
+          assert.deepEqual(pubs.map((p) => p.offset), Array.from({ length: 22 }, (_, i) => i + 1));
+        } finally {
+          c.disconnect();
+        }
+      });
+    });
+  }
+
+  test('a connection the server drops (disconnect API, reconnect advised) comes back on its own and recovers', async () => {
+    const ch = channel('chat', 'drop');
+    const c = client(server, { token: userToken('dropped') });
+    try {
+      await connect(c);
+      const sub = c.newSubscription(ch);
+      const pubs = record(sub, 'publication');
+      const subscribedEvents = record(sub, 'subscribed');
+      await subscribe(sub);
+      const connecting = next(c, 'connecting');
+      await server.call('disconnect', { user: 'dropped', disconnect: { code: 3011, reason: 'force reconnect' } });
+      assert.deepEqual(await connecting, { code: 3011, reason: 'force reconnect' });
+      for (let n = 1; n <= 20; n++) await server.publish(ch, { n });
+      await until(() => pubs.length >= 20, { what: `20 publications (have ${pubs.length})` });
+      assert.deepEqual(pubs.map((p) => p.data.n), Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.equal(c.state, 'connected');
+      assert.equal(subscribedEvents.length, 2);
+      assert.equal(subscribedEvents[1].recovered, true);
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  test('a terminal disconnect (3503 force disconnect) stops the client', async () => {
+    const c = client(server, { token: userToken('kicked') });
+    try {
+      await connect(c);
+      const gone = next(c, 'disconnected');
+      await server.call('disconnect', { user: 'kicked', disconnect: { code: 3503, reason: 'force disconnect' } });
+      assert.deepEqual(await gone, { code: 3503, reason: 'force disconnect' });
+      assert.equal(c.state, 'disconnected');
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  test('a forbidden channel (103) ends its subscription and is not retried; the connection stays', async () => {
+    const c = client(server, { token: userToken('mallory') });
+    try {
+      await connect(c);
+      const sub = c.newSubscription(channel('locked', 'secret'), { minResubscribeDelay: 20, maxResubscribeDelay: 40 });
+      const subscribing = record(sub, 'subscribing');
+      const errors = record(sub, 'error');
+      const unsubscribed = next(sub, 'unsubscribed');
+      sub.subscribe();
+      const ctx = await unsubscribed;
+      assert.equal(ctx.code, 103);
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0].error.code, 103);
+      assert.ok(errors[0].error instanceof PushwireError);
+      // Were it retried, a new attempt would start within 40 ms.
+      await sleep(400);
+      assert.equal(subscribing.length, 1);
+      assert.equal(sub.state, 'unsubscribed');
+      assert.equal(c.state, 'connected');
+      await assert.rejects(sub.publish({}), /not subscribed/);
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  test('a subscription token: subscribes to a channel that needs one', async () => {
+    const ch = channel('locked', 'granted');
+    const c = client(server, { token: userToken('trusted') });
+    try {
+      await connect(c);
+      const sub = c.newSubscription(ch, { getToken: async ({ channel: name }) => subToken('trusted', name) });
+      await subscribe(sub);
+      assert.equal(sub.state, 'subscribed');
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  test('an expired token is replaced through getToken (109), then the client connects', async () => {
+    let asked = 0;
+    const c = client(server, {
+      token: userToken('late', { ttl: -10 }),
+      getToken: async () => {
+        asked += 1;
+        return userToken('late');
+      },
+    });
+    const errors = record(c, 'error');
+    try {
+      await connect(c);
+      assert.equal(asked, 1);
+      assert.equal(errors[0].type, 'connect');
+      assert.equal(errors[0].error.code, 109);
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  test('no server answers: the client keeps connecting, then connects when one starts on the port', async () => {
+    const port = await freePort();
+    const c = new Client(`http://127.0.0.1:${port}`, {
+      websocket: WebSocket,
+      token: userToken('patient'),
+      minReconnectDelay: 50,
+      maxReconnectDelay: 200,
+    });
+    let late;
+    try {
+      c.connect();
+      await sleep(300);
+      assert.equal(c.state, 'connecting');
+      const done = next(c, 'connected', { timeoutMs: 15000 });
+      late = await Server.start({ port });
+      await done;
+    } finally {
+      c.disconnect();
+      await late?.stop();
+    }
+  });
+});
+
+describe('pushwire.js falls back when WebSocket does not work', () => {
+  let server;
+  let blackhole;
+  let blackholed = 0;
+  let httpStream = false;
+  before(async () => {
+    server = await Server.start();
+    httpStream = await serves(server, PATHS.http_stream);
+    // Accepts TCP connections and never answers: a proxy that swallows the upgrade.
+    blackhole = net.createServer((socket) => {
+      blackholed += 1;
+      socket.on('error', () => {});
+    });
+    await new Promise((ok) => blackhole.listen(0, '127.0.0.1', ok));
+  });
+  after(async () => {
+    blackhole?.close();
+    await server?.stop();
+  });
+  const skip = () => (httpStream ? false : `the server answers 404 on ${PATHS.http_stream}`);
+
+  test('no WebSocket in the environment: HTTP streaming', async (t) => {
+    if (skip()) return t.skip(skip());
+    const c = client(server, { token: userToken('nows'), websocket: false });
+    try {
+      assert.equal((await connect(c)).transport, 'http_stream');
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  test('a WebSocket that never opens: HTTP streaming after the timeout, and kept for the reconnect', async (t) => {
+    if (skip()) return t.skip(skip());
+    const ws = `ws://127.0.0.1:${blackhole.address().port}/connection/websocket`;
+    const c = client(server, {
+      token: userToken('proxied'),
+      timeout: 500,
+      transports: [{ transport: 'websocket', endpoint: ws }, 'http_stream', 'sse'],
+    });
+    try {
+      assert.equal((await connect(c)).transport, 'http_stream');
+      assert.equal(blackholed, 1);
+      const back = next(c, 'connected', { timeoutMs: 5000 });
+      await server.call('disconnect', { user: 'proxied', disconnect: { code: 3011, reason: 'force reconnect' } });
+      assert.equal((await back).transport, 'http_stream');
+      assert.equal(blackholed, 1, 'the reconnect went straight to the transport that worked');
+    } finally {
+      c.disconnect();
+    }
+  });
+});
+
+describe('token refresh before expiry', () => {
+  let server;
+  before(async () => {
+    const config = baseConfig();
+    config.client.expired_close_delay = '1s';
+    server = await Server.start({ config });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('a client with getToken refreshes at ttl and keeps its connection; one without is closed after expiry', async () => {
+    let asked = 0;
+    const refreshing = client(server, {
+      token: userToken('r1', { ttl: 2 }),
+      getToken: async () => {
+        asked += 1;
+        return userToken('r1', { ttl: 3600 });
+      },
+    });
+    const stale = client(server, { token: userToken('r2', { ttl: 2 }) });
+    try {
+      const [ctx] = await Promise.all([connect(refreshing), connect(stale)]);
+      const lostRefreshing = record(refreshing, 'connecting');
+      // The server closes the stale one once its token expired (3005), and
+      // its expired token cannot connect again (109, no getToken): it stops.
+      const staleGone = next(stale, 'disconnected', { timeoutMs: 10000 });
+      await staleGone;
+      assert.equal(asked, 1);
+      assert.equal(refreshing.state, 'connected');
+      assert.equal(refreshing.clientId, ctx.client);
+      assert.deepEqual(lostRefreshing, []);
+    } finally {
+      refreshing.disconnect();
+      stale.disconnect();
+    }
+  });
+});
