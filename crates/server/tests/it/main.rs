@@ -14,6 +14,7 @@ mod hub;
 mod limits;
 mod origin;
 mod shutdown;
+mod smuggling;
 mod sse;
 mod tls;
 mod websocket;
