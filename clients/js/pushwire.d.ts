@@ -142,6 +142,9 @@ export function registerTransport(name: string, transport: TransportClass, where
 /** The hub's base URL from a `ws(s)://…/connection/websocket`, `http(s)://` or relative URL. */
 export function hubBase(url: string): URL;
 
+/** The URL of `path` under the hub's base (`ws:`/`wss:` when `websocket`). */
+export function endpointUnder(base: URL, path: string, websocket?: boolean): string;
+
 /** The endpoints a client would try, in order. */
 export function transportPlan(
   base: URL,

@@ -824,6 +824,19 @@ export function hubBase(url) {
 }
 
 /**
+ * The URL of `path` under the hub's `base` (`ws:`/`wss:` when `websocket`).
+ * @param {URL} base
+ * @param {string} path starting with `/`
+ * @param {boolean} [websocket]
+ */
+export function endpointUnder(base, path, websocket = false) {
+  const u = new URL(base.toString());
+  u.pathname = base.pathname.replace(/\/+$/, '') + path;
+  if (websocket) u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.toString();
+}
+
+/**
  * The endpoints to try, in order: `{name, endpoint}` for each transport
  * that is registered, supported in `env` and asked for.
  * @param {URL} base
@@ -837,12 +850,7 @@ export function transportPlan(base, wanted, env) {
     const entry = transportRegistry.get(name);
     if (!entry || !entry.Transport.supported(env)) continue;
     let endpoint = typeof item === 'object' && item.endpoint ? item.endpoint : null;
-    if (endpoint === null) {
-      const u = new URL(base.toString());
-      u.pathname = base.pathname.replace(/\/+$/, '') + entry.path;
-      if (entry.websocket) u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-      endpoint = u.toString();
-    }
+    if (endpoint === null) endpoint = endpointUnder(base, entry.path, entry.websocket);
     plan.push({ name, endpoint, Transport: entry.Transport });
   }
   return plan;
@@ -951,9 +959,7 @@ export class Client extends Emitter {
     const o = this._options;
     this._base = hubBase(url ?? '/');
     this._env = envFrom(o);
-    const emulation = new URL(this._base.toString());
-    emulation.pathname = this._base.pathname + '/emulation';
-    this._env.emulationEndpoint = o.emulationEndpoint || emulation.toString();
+    this._env.emulationEndpoint = o.emulationEndpoint || endpointUnder(this._base, '/emulation');
     const wanted = typeof o.transports === 'string' ? [o.transports] : o.transports;
     this._plan = transportPlan(this._base, wanted, this._env);
     if (this._plan.length === 0) {

@@ -9,6 +9,7 @@ import {
   connectErrorAction,
   decodeFrame,
   encodeCommands,
+  endpointUnder,
   EventStreamDecoder,
   hubBase,
   LineDecoder,
@@ -185,6 +186,13 @@ describe('endpoints', () => {
     }
     assert.equal(hubBase('wss://h/prefix/connection/websocket').toString(), 'https://h/prefix');
     assert.throws(() => hubBase('ftp://h'), /unsupported URL scheme/);
+  });
+
+  test('endpoints under a base with or without a path prefix', () => {
+    assert.equal(endpointUnder(hubBase('http://h:8/'), '/emulation'), 'http://h:8/emulation');
+    assert.equal(endpointUnder(hubBase('ws://h:8/connection/websocket'), '/emulation'), 'http://h:8/emulation');
+    assert.equal(endpointUnder(hubBase('https://h/hub/'), '/emulation'), 'https://h/hub/emulation');
+    assert.equal(endpointUnder(hubBase('https://h/hub'), '/connection/websocket', true), 'wss://h/hub/connection/websocket');
   });
 
   test('the plan keeps the asked order, skips unknown names, maps schemes, takes explicit endpoints', () => {
