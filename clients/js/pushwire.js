@@ -859,13 +859,13 @@ export function transportPlan(base, wanted, env) {
 // ---------------------------------------------------------------------------
 // Helpers
 
-const camelInfo = (info) =>
-  info && {
-    user: info.user ?? '',
-    client: info.client ?? '',
-    connInfo: info.conn_info,
-    chanInfo: info.chan_info,
-  };
+const camelInfo = (info) => {
+  if (!info) return info;
+  const out = { user: info.user ?? '', client: info.client ?? '' };
+  if (info.conn_info !== undefined) out.connInfo = info.conn_info;
+  if (info.chan_info !== undefined) out.chanInfo = info.chan_info;
+  return out;
+};
 
 const publicationContext = (channel, pub) => {
   const ctx = { channel, data: pub.data };
@@ -997,6 +997,7 @@ export class Client extends Emitter {
     this._timers = { reconnect: null, open: null, ping: null, refresh: null };
     this._pongs = false;
     this._pingInterval = 0;
+    this._lastReceived = 0;
     /** The id of the connect command awaiting its reply. */
     this._connectId = null;
     /** Index in the plan of the transport in use. */
@@ -1445,15 +1446,27 @@ export class Client extends Emitter {
     if (this._pongs && this.state === 'connected') this._enqueue({});
   }
 
+  /**
+   * Reconnects when nothing arrived for the announced ping interval plus
+   * `maxServerPingDelay`. Each message only stamps the time; the one timer
+   * re-arms itself for what is left.
+   */
   _armPingWatchdog() {
-    this._clearTimer('ping');
-    if (!this._pingInterval || this.state !== 'connected') return;
+    this._lastReceived = Date.now();
+    if (this._timers.ping !== null || !this._pingInterval || this.state !== 'connected') return;
     const conn = this._conn;
-    this._timers.ping = setTimeout(() => {
+    const limit = this._pingInterval * 1000 + this._options.maxServerPingDelay;
+    const check = () => {
       this._timers.ping = null;
       if (this._conn !== conn) return;
+      const quiet = Date.now() - this._lastReceived;
+      if (quiet < limit) {
+        this._timers.ping = setTimeout(check, limit - quiet);
+        return;
+      }
       this._transportLost({ code: connectingCodes.noPing, reason: 'no ping' });
-    }, this._pingInterval * 1000 + this._options.maxServerPingDelay);
+    };
+    this._timers.ping = setTimeout(check, limit);
   }
 
   _connectFailed(error) {

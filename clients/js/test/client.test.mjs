@@ -307,6 +307,17 @@ describe('commands', () => {
     await assert.rejects(p, (e) => e.code === errorCodes.transportClosed);
   });
 
+  test('silence longer than the ping interval plus maxServerPingDelay reconnects (no ping)', async () => {
+    const c = newClient({ maxServerPingDelay: 5 });
+    c.connect();
+    const t = await openedCount(1);
+    const connecting = next(c, 'connecting');
+    t.accept({ ping: 0.005 });
+    assert.deepEqual(await connecting, { code: 2, reason: 'no ping' });
+    assert.equal(t.closed, true);
+    await openedCount(2);
+  });
+
   test('a server ping is answered with a pong when the server asked for pongs', async () => {
     const c = newClient();
     c.connect();
