@@ -198,6 +198,10 @@ fn unidirectional_sse_client() {
         d.drain(c),
         [r#"{"channel":"chat:u","pub":{"data":{"t":1},"offset":1}}"#]
     );
+    // Commands posted for its session (as to `/emulation`) are ignored:
+    // a unidirectional connection takes none.
+    d.send(c, r#"{"id":2,"subscribe":{"channel":"chat:other"}}"#);
+    assert!(d.drain(c).is_empty());
     // Pings are bare `{}` and no pong is expected.
     d.advance(std::time::Duration::from_secs(60));
     assert_eq!(d.drain(c), ["{}", "{}"]);

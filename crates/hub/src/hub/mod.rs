@@ -203,8 +203,15 @@ impl Hub {
 
     /// Feeds one frame from a bidirectional transport: one or more commands
     /// joined by `\n`, processed in order. Malformed input disconnects this
-    /// connection (3501) and never affects another.
+    /// connection (3501) and never affects another. A unidirectional
+    /// connection takes no commands: a frame for one is ignored.
     pub fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: &[u8]) {
+        if self
+            .client(conn)
+            .is_none_or(|c| c.transport.is_unidirectional())
+        {
+            return;
+        }
         for part in split_frame(frame) {
             match self.client(conn).map(|c| c.state) {
                 None | Some(State::Closed) => return,

@@ -36,6 +36,10 @@ pub(crate) enum Command {
     },
     /// A bidirectional transport received a frame of commands.
     Frame { conn: ConnId, frame: Bytes },
+    /// Commands posted to `/emulation` for the emulation session
+    /// `session` (`\n`-joined, as a bidirectional frame). An unknown
+    /// session is ignored: its stream has ended.
+    SessionFrame { session: String, frame: Bytes },
     /// A unidirectional transport's connect request.
     UniConnect { conn: ConnId, request: Bytes },
     /// The connection wrote what it took and has room for more.
@@ -137,6 +141,11 @@ impl Driver {
                 }
             }
             Command::Frame { conn, frame } => self.hub.handle_frame(now, conn, &frame),
+            Command::SessionFrame { session, frame } => {
+                if let Some(conn) = self.hub.session(&session) {
+                    self.hub.handle_frame(now, conn, &frame);
+                }
+            }
             Command::UniConnect { conn, request } => {
                 self.hub.handle_uni_connect(now, conn, &request)
             }

@@ -45,7 +45,13 @@ impl Settings {
             api_key: config.http_api.key.clone(),
             insecure_api: config.http_api.insecure,
             origins,
-            websocket: websocket.limits(limits).max_write_buffer(max_write_buffer),
+            // The hub pings in its own protocol (`{}`, answered within
+            // `client.pong_timeout`): WebSocket pings would double the
+            // traffic and give each idle connection a timer of its own.
+            websocket: websocket
+                .limits(limits)
+                .max_write_buffer(max_write_buffer)
+                .ping_interval(None),
         }
     }
 
@@ -116,6 +122,11 @@ impl HubHandle {
 
     pub(super) async fn frame(&self, conn: ConnId, frame: Bytes) {
         self.send(Command::Frame { conn, frame }).await;
+    }
+
+    /// Feeds commands posted to `/emulation` to the session's connection.
+    pub(super) async fn session_frame(&self, session: String, frame: Bytes) {
+        self.send(Command::SessionFrame { session, frame }).await;
     }
 
     pub(super) async fn uni_connect(&self, conn: ConnId, request: Bytes) {
