@@ -39,6 +39,7 @@ use super::tls::Tls;
 /// | setting | default |
 /// |---|---|
 /// | [`header_read_timeout`](Server::header_read_timeout) | 10 s |
+/// | [`body_read_timeout`](Server::body_read_timeout) | 30 s |
 /// | [`max_header_bytes`](Server::max_header_bytes) | 32 KiB |
 /// | [`http2`](Server::http2) | [`Http2Config::default`]: 256 streams per connection, windows of 1 MiB per stream and 4 MiB per connection, a ping every 30 s, dropped after 20 s more without reply |
 /// | [`max_connections`](Server::max_connections) | no limit (the process's open-file limit) |
@@ -69,6 +70,7 @@ pub struct Server {
     listener: TcpListener,
     tls: Option<Tls>,
     header_read_timeout: Duration,
+    body_read_timeout: Duration,
     max_header_bytes: usize,
     http2: Http2Config,
     max_connections: Option<usize>,
@@ -89,6 +91,7 @@ impl Server {
             listener,
             tls: None,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
             max_header_bytes: 32 << 10,
             http2: Http2Config::default(),
             max_connections: None,
@@ -115,6 +118,17 @@ impl Server {
     /// keep-alive it also bounds the wait for the next request.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long an HTTP/1.1 request body may stall: once the service
+    /// asks for more of the body, the client must send 1 KiB of it (or
+    /// its end) within this time, or be answered `408 Request Timeout`
+    /// (when no response was started) and disconnected. Counted from the
+    /// `100 Continue` for a client that waited for one. Slow services do
+    /// not count against it: only while the service waits for the body.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
         self
     }
 
@@ -284,6 +298,7 @@ impl ConnSettings {
     fn new(server: &Server) -> Self {
         let h1 = Http1Settings {
             header_read_timeout: server.header_read_timeout,
+            body_read_timeout: server.body_read_timeout,
             max_header_bytes: server.max_header_bytes,
         };
         let h2 = Http2Settings {

@@ -7,6 +7,7 @@ mod common;
 mod axum;
 mod everywhere;
 mod http1;
+mod http1_timeouts;
 mod http1_wire;
 mod http2;
 mod http2_wire;

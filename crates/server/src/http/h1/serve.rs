@@ -48,12 +48,21 @@ const DRAIN_LIMIT: u64 = 256 << 10;
 /// client still sends, so that its response is not lost to a TCP reset.
 const LINGER: Duration = Duration::from_secs(1);
 
+/// What a request body must deliver within the body-read timeout, once
+/// the service asks for more of it (unless it ends first): a body that
+/// drips a few bytes at a time is timed out like one that stalls.
+const MIN_BODY_PROGRESS: u64 = 1024;
+
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// The settings every HTTP/1.1 connection of a server shares.
 #[derive(Debug, Clone)]
 pub(crate) struct Http1Settings {
     pub(crate) header_read_timeout: Duration,
+    /// How long a request body may take to deliver
+    /// [`MIN_BODY_PROGRESS`] bytes (or its end) while the service waits
+    /// for it; then `408` and the connection closes.
+    pub(crate) body_read_timeout: Duration,
     pub(crate) max_header_bytes: usize,
 }
 
@@ -146,20 +155,35 @@ where
             return None;
         }
         Err(_) => {
-            if !idle || !conn.read.is_empty() {
-                tracing::info!(
-                    "{remote_addr}: closed: request head not received within {timeout:?}"
+            if !conn.read.iter().all(u8::is_ascii_whitespace) {
+                // A head begun and not finished: answered, since the
+                // client is there to read it (RFC 9110 section 15.5.9).
+                tracing::info!("{remote_addr}: 408: request head not received within {timeout:?}");
+                conn.refuse(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request head not received in time",
                 );
+                conn.close().await;
             }
             return None;
         }
     };
     let keep_alive = keep_alive && !draining.is_cancelled();
-    match conn.answer(head, service, keep_alive).await {
+    let body_timeout = settings.body_read_timeout;
+    match conn.answer(head, service, keep_alive, body_timeout).await {
         Ok(Ok(answered)) => Some(answered),
         Ok(Err(e)) => {
             tracing::debug!("{remote_addr}: service failed: {e}");
             conn.refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal server error");
+            conn.close().await;
+            None
+        }
+        Err(Interrupted::BodyTimedOut) => {
+            tracing::info!("{remote_addr}: 408: request body stalled for {body_timeout:?}");
+            conn.refuse(
+                StatusCode::REQUEST_TIMEOUT,
+                "request body not received in time",
+            );
             conn.close().await;
             None
         }
@@ -212,6 +236,8 @@ enum Interrupted {
     Io(io::Error),
     /// The response body failed.
     Body(BoxError),
+    /// The request body did not arrive within the body-read timeout.
+    BodyTimedOut,
 }
 
 impl From<io::Error> for Interrupted {
@@ -329,6 +355,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         // asking the service to be `Sync`.
         service: &mut S,
         keep_alive: bool,
+        body_timeout: Duration,
     ) -> Result<Result<Answered<S::ResBody>, BoxError>, Interrupted> {
         let Head {
             mut parts,
@@ -352,6 +379,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     expect_continue,
                     failed: false,
                     abandoned: false,
+                    clock: BodyClock::new(body_timeout),
                 };
                 (RequestBody::http1(receiver), Some(feed))
             }
@@ -381,8 +409,17 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             response,
             feed,
             handover,
-            answering,
+            mut answering,
         } = answered;
+        if feed
+            .as_ref()
+            .is_some_and(|feed| !feed.decoder.is_ended() && !feed.can_drain())
+        {
+            // The rest of the request body will not be read (too long, or
+            // broken): the connection closes after this response, and
+            // says so (a 413 for a body too long, say).
+            answering.keep_alive = false;
+        }
         let (mut parts, body) = response.into_parts();
         let (encoder, keep_alive) =
             write_head(&mut parts, &body.size_hint(), answering, &mut self.write);
@@ -448,6 +485,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
             Interrupted::Gone => {}
             Interrupted::Io(e) => tracing::debug!("{remote_addr}: connection ended: {e}"),
             Interrupted::Body(e) => tracing::debug!("{remote_addr}: response body failed: {e}"),
+            Interrupted::BodyTimedOut => {
+                tracing::info!("{remote_addr}: closed: the request body stalled");
+            }
         }
     }
 
@@ -467,7 +507,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 return Poll::Ready(Ok(answered));
             }
             match feed.as_mut().filter(|feed| feed.is_open()) {
-                Some(feed) => ready!(feed.poll(cx, self)),
+                Some(feed) => {
+                    ready!(feed.poll(cx, self));
+                    if feed.clock.timed_out {
+                        return Poll::Ready(Err(Interrupted::BodyTimedOut));
+                    }
+                }
                 None => {
                     ready!(self.poll_watch(cx))?;
                     return Poll::Ready(Err(Interrupted::Gone));
@@ -493,10 +538,15 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         loop {
             let mut progressed = false;
             let reading = feed.as_mut().filter(|feed| feed.is_open());
+            let mut timed_out = false;
             let reading = reading.is_some_and(|feed| {
                 progressed |= feed.poll(cx, self).is_ready();
+                timed_out = feed.clock.timed_out;
                 true
             });
+            if timed_out {
+                return Poll::Ready(Err(Interrupted::BodyTimedOut));
+            }
             let mut waiting = false;
             while !encoder.is_done() && self.write.buffered() < WRITE_BATCH {
                 let frame = match body.as_mut().poll_frame(cx) {
@@ -594,12 +644,66 @@ struct Feed {
     failed: bool,
     /// The service dropped the body before its end.
     abandoned: bool,
+    /// The body-read timeout.
+    clock: BodyClock,
+}
+
+/// The body-read timeout of one request: armed when the service waits
+/// for body bytes that have not arrived, disarmed once
+/// [`MIN_BODY_PROGRESS`] bytes came (or the service stops asking).
+struct BodyClock {
+    timeout: Duration,
+    /// While armed: when it fires, and the bytes received since it was
+    /// armed.
+    armed: Option<(Pin<Box<tokio::time::Sleep>>, u64)>,
+    timed_out: bool,
+}
+
+impl BodyClock {
+    fn new(timeout: Duration) -> Self {
+        BodyClock {
+            timeout,
+            armed: None,
+            timed_out: false,
+        }
+    }
+
+    fn received(&mut self, n: usize) {
+        if let Some((_, progress)) = &mut self.armed {
+            *progress += n as u64;
+            if *progress >= MIN_BODY_PROGRESS {
+                self.armed = None;
+            }
+        }
+    }
+
+    /// Called while the service waits for bytes that have not arrived:
+    /// arms the clock if it is not, and is ready once it fires.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let timeout = self.timeout;
+        let (sleep, _) = self
+            .armed
+            .get_or_insert_with(|| (Box::pin(tokio::time::sleep(timeout)), 0));
+        ready!(sleep.as_mut().poll(cx));
+        self.timed_out = true;
+        Poll::Ready(())
+    }
 }
 
 impl Feed {
     /// Whether there is more to hand over.
     fn is_open(&self) -> bool {
         !(self.decoder.is_ended() || self.failed || self.abandoned)
+    }
+
+    /// Whether what is left of the body can be read and dropped after the
+    /// response ([`Feed::drain`]), keeping the connection: a body of known
+    /// length, within [`DRAIN_LIMIT`], whose client is not waiting for
+    /// `100 Continue`.
+    fn can_drain(&self) -> bool {
+        !self.failed
+            && !self.expect_continue
+            && matches!(self.decoder, Decoder::Length(left) if left <= DRAIN_LIMIT)
     }
 
     /// Hands over the next piece once the service asks for it: ready when
@@ -611,12 +715,17 @@ impl Feed {
         cx: &mut Context<'_>,
         conn: &mut Conn<I>,
     ) -> Poll<()> {
-        match ready!(self.sender.poll_want(cx)) {
-            Want::Gone => {
+        match self.sender.poll_want(cx) {
+            Poll::Ready(Want::Gone) => {
                 self.abandoned = true;
                 return Poll::Ready(());
             }
-            Want::Next => {}
+            Poll::Ready(Want::Next) => {}
+            Poll::Pending => {
+                // The service does not ask: the client is not late.
+                self.clock.armed = None;
+                return Poll::Pending;
+            }
         }
         if self.expect_continue {
             self.expect_continue = false;
@@ -640,8 +749,17 @@ impl Feed {
                 Ok(None) => {}
                 Err(e) => return self.fail(e),
             }
-            if let Err(e) = ready!(conn.poll_fill(cx)) {
-                return self.fail(e);
+            match conn.poll_fill(cx) {
+                Poll::Ready(Ok(n)) => self.clock.received(n),
+                Poll::Ready(Err(e)) => return self.fail(e),
+                Poll::Pending => {
+                    ready!(self.clock.poll_expired(cx));
+                    let e = io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the request body stalled past the body-read timeout",
+                    );
+                    return self.fail(e);
+                }
             }
         }
     }
