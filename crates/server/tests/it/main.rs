@@ -6,6 +6,7 @@ mod common;
 
 mod axum;
 mod everywhere;
+mod h2spec;
 mod http1;
 mod http1_timeouts;
 mod http1_wire;

@@ -27,6 +27,25 @@ const MAX_STREAM_ID: u32 = (1 << 31) - 1;
 /// it has arrived.
 pub(crate) const DRAIN_PING: [u8; 8] = *b"drainnow";
 
+/// How many closed streams a connection remembers, and who closed
+/// them: frames the client sent before it learned of the server's
+/// RST_STREAM are ignored, while frames after the client's own
+/// RST_STREAM or END_STREAM are errors (section 5.1). Of an older
+/// stream, a DATA frame gets RST_STREAM (`STREAM_CLOSED`) and a HEADERS
+/// frame ends the connection (`PROTOCOL_ERROR`, section 5.1.1).
+const CLOSED_STREAMS_KEPT: usize = 32;
+
+/// Who closed a stream the connection no longer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClosedBy {
+    /// The server reset it (or refused it): the client may not know yet.
+    ServerReset,
+    /// The client reset it.
+    ClientReset,
+    /// Both sides sent END_STREAM.
+    BothEnded,
+}
+
 /// The payload of keep-alive PINGs.
 pub(crate) const KEEP_ALIVE_PING: [u8; 8] = *b"areyouup";
 
@@ -72,6 +91,9 @@ pub(crate) struct Conn {
     pub(crate) out: WriteQueue,
     /// Streams with data queued that wait for the connection's window.
     blocked: VecDeque<u32>,
+    /// The streams closed last, newest at the back (at most
+    /// [`CLOSED_STREAMS_KEPT`]).
+    closed: VecDeque<(u32, ClosedBy)>,
     /// Streams whose senders wait for the output to drain.
     room_waiters: Vec<u32>,
     /// Wakes the connection's task: it has something to write.
@@ -109,6 +131,7 @@ impl Conn {
             partial: None,
             out: WriteQueue::default(),
             blocked: VecDeque::new(),
+            closed: VecDeque::new(),
             room_waiters: Vec::new(),
             task,
             ended: None,
@@ -269,7 +292,10 @@ impl Conn {
         if kind == frame::kind::HEADERS || kind == frame::kind::CONTINUATION {
             return Err(FrameError::connection(error.code, error.reason));
         }
-        self.refuse_idle(stream_id, "frame on an idle stream")?;
+        // PRIORITY may come on a stream in any state (section 6.3).
+        if kind != frame::kind::PRIORITY {
+            self.refuse_idle(stream_id, "frame on an idle stream")?;
+        }
         self.reset(stream_id, error.code);
         Ok(())
     }
@@ -330,6 +356,12 @@ impl Conn {
             ));
         }
         if let Some(stream) = self.streams.get_mut(&stream_id) {
+            if stream.reset.is_some() {
+                if stream.reset_by_peer {
+                    self.put_reset(stream_id, ErrorCode::STREAM_CLOSED);
+                }
+                return Ok(None);
+            }
             if stream.recv_ended {
                 self.reset(stream_id, ErrorCode::STREAM_CLOSED);
                 return Ok(None);
@@ -353,8 +385,7 @@ impl Conn {
             return Ok(None);
         }
         if stream_id <= self.highest_id {
-            // A stream that was reset or has finished: what the client
-            // sent before it learned so is dropped.
+            self.on_closed_stream(stream_id, frame::kind::HEADERS)?;
             return Ok(None);
         }
         self.highest_id = stream_id;
@@ -366,14 +397,13 @@ impl Conn {
             return Ok(None);
         };
         if self.active_streams() >= self.limits.config.max_concurrent_streams as usize {
-            frame::put_rst_stream(self.out.cork(), stream_id, ErrorCode::REFUSED_STREAM);
-            self.task.wake_by_ref();
+            self.put_reset(stream_id, ErrorCode::REFUSED_STREAM);
             return Ok(None);
         }
         let head = match request_from_fields(fields) {
             Ok(head) if !(end_stream && head.content_length.is_some_and(|len| len > 0)) => head,
             Ok(_) | Err(_) => {
-                frame::put_rst_stream(self.out.cork(), stream_id, ErrorCode::PROTOCOL_ERROR);
+                self.put_reset(stream_id, ErrorCode::PROTOCOL_ERROR);
                 return Ok(None);
             }
         };
@@ -402,8 +432,58 @@ impl Conn {
             true,
             self.peer_max_frame_size,
         );
-        if !end_stream {
-            frame::put_rst_stream(self.out.cork(), stream_id, ErrorCode::NO_ERROR);
+        if end_stream {
+            self.remember_closed(stream_id, ClosedBy::BothEnded);
+        } else {
+            self.put_reset(stream_id, ErrorCode::NO_ERROR);
+        }
+    }
+
+    /// Sends RST_STREAM for a stream the connection does not hold (any
+    /// more), and remembers that the server reset it.
+    fn put_reset(&mut self, stream_id: u32, code: ErrorCode) {
+        frame::put_rst_stream(self.out.cork(), stream_id, code);
+        self.task.wake_by_ref();
+        if code != ErrorCode::STREAM_CLOSED {
+            self.remember_closed(stream_id, ClosedBy::ServerReset);
+        }
+    }
+
+    fn remember_closed(&mut self, stream_id: u32, by: ClosedBy) {
+        if self.closed.len() == CLOSED_STREAMS_KEPT {
+            self.closed.pop_front();
+        }
+        self.closed.push_back((stream_id, by));
+    }
+
+    /// A DATA or HEADERS frame (`kind`) on a stream the client opened
+    /// before and the connection no longer holds (section 5.1).
+    fn on_closed_stream(&mut self, stream_id: u32, kind: u8) -> Result<(), FrameError> {
+        if stream_id > self.last_served_id {
+            // Refused by the final GOAWAY: ignored.
+            return Ok(());
+        }
+        let by = self
+            .closed
+            .iter()
+            .rev()
+            .find(|(id, _)| *id == stream_id)
+            .map(|&(_, by)| by);
+        match by {
+            // Sent before the client learned of the reset.
+            Some(ClosedBy::ServerReset) => Ok(()),
+            Some(ClosedBy::BothEnded) => Err(FrameError::connection(
+                ErrorCode::STREAM_CLOSED,
+                "frame on a stream after its END_STREAM",
+            )),
+            None if kind == frame::kind::HEADERS => Err(FrameError::connection(
+                ErrorCode::PROTOCOL_ERROR,
+                "HEADERS on a stream identifier below one opened before",
+            )),
+            Some(ClosedBy::ClientReset) | None => {
+                self.put_reset(stream_id, ErrorCode::STREAM_CLOSED);
+                Ok(())
+            }
         }
     }
 
@@ -436,11 +516,16 @@ impl Conn {
         let Some(stream) = self.streams.get_mut(&stream_id) else {
             self.refuse_idle(stream_id, "DATA on an idle stream")?;
             self.release_connection_window(flow_len);
-            return Ok(());
+            return self.on_closed_stream(stream_id, frame::kind::DATA);
         };
         if stream.reset.is_some() {
-            // Sent before the client learned of the reset: dropped.
+            // Sent before the client learned of the server's reset:
+            // dropped; after its own, an error (section 5.1).
+            let by_peer = stream.reset_by_peer;
             self.release_connection_window(flow_len);
+            if by_peer {
+                self.put_reset(stream_id, ErrorCode::STREAM_CLOSED);
+            }
             return Ok(());
         }
         if let Err(code) = stream.accept_data(flow_len, data.len(), end_stream) {
@@ -481,6 +566,7 @@ impl Conn {
                 }
             }
             stream.mark_reset(code);
+            stream.reset_by_peer = true;
             self.settle(stream_id);
         }
         Ok(())
@@ -543,12 +629,14 @@ impl Conn {
 
     /// Resets a stream from this side.
     pub(crate) fn reset(&mut self, stream_id: u32, code: ErrorCode) {
-        if let Some(stream) = self.streams.get_mut(&stream_id) {
-            if stream.reset.is_some() {
-                return;
-            }
-            stream.mark_reset(code);
+        let Some(stream) = self.streams.get_mut(&stream_id) else {
+            self.put_reset(stream_id, code);
+            return;
+        };
+        if stream.reset.is_some() {
+            return;
         }
+        stream.mark_reset(code);
         frame::put_rst_stream(self.out.cork(), stream_id, code);
         self.task.wake_by_ref();
         self.settle(stream_id);
@@ -760,6 +848,13 @@ impl Conn {
             }
         }
         let stream = self.streams.remove(&stream_id).expect("looked up above");
+        let by = match stream.reset {
+            Some(_) if stream.reset_by_peer => ClosedBy::ClientReset,
+            Some(_) => ClosedBy::ServerReset,
+            None if stream.recv_ended && stream.send_ended => ClosedBy::BothEnded,
+            None => ClosedBy::ServerReset,
+        };
+        self.remember_closed(stream_id, by);
         if stream.unread > 0 {
             self.release_connection_window(stream.unread as u32);
         }

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request};
-use pushwire_proto::http2::frame::Frame;
+use pushwire_proto::http2::frame::{Frame, FrameError};
+use pushwire_proto::http2::ErrorCode;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
@@ -68,7 +69,24 @@ where
     let mut reader = FrameReader::new(prefix, config.max_frame_size);
     let preface = poll_fn(|cx| reader.poll_preface(cx, &mut io));
     match tokio::time::timeout(settings.handshake_timeout, preface).await {
-        Ok(result) => result?,
+        Ok(Ok(())) => {}
+        Ok(Err(e)) if e.kind() == io::ErrorKind::InvalidData => {
+            // A connection error of type PROTOCOL_ERROR (section 3.4):
+            // the server's SETTINGS and a GOAWAY say so, as far as the
+            // socket takes them at once.
+            let mut out = {
+                let mut conn = lock(&shared);
+                conn.fail(&FrameError::connection(
+                    ErrorCode::PROTOCOL_ERROR,
+                    "the preface is not followed by SETTINGS",
+                ));
+                std::mem::take(&mut conn.out)
+            };
+            let flush = poll_fn(|cx| out.poll_flush(cx, &mut io));
+            let _ = tokio::time::timeout(settings.handshake_timeout, flush).await;
+            return Err(e);
+        }
+        Ok(Err(e)) => return Err(e),
         Err(_) => {
             let why = format!(
                 "HTTP/2 handshake not done within {:?}",

@@ -70,6 +70,8 @@ pub(crate) struct Stream {
     writer: Option<Waker>,
     /// The stream was reset, by either side.
     pub(crate) reset: Option<ErrorCode>,
+    /// The client reset it: frames after that are errors (section 5.1).
+    pub(crate) reset_by_peer: bool,
 }
 
 impl Stream {
@@ -97,6 +99,7 @@ impl Stream {
             send_ended: false,
             writer: None,
             reset: None,
+            reset_by_peer: false,
         }
     }
 
