@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use pushwire::proto::Limits;
 use pushwire::{WebSocket, WebSocketConfig};
 
 use crate::deflate_args::DeflateArgs;
@@ -28,7 +29,7 @@ pub struct EchoArgs {
 pub async fn run(args: EchoArgs) -> Result<(), pushwire::Error> {
     let listener = TcpListener::bind(args.listen).await?;
     tracing::info!("echo server listening on ws://{}", listener.local_addr()?);
-    let config = Arc::new(args.deflate.websocket_config());
+    let config = Arc::new(args.deflate.websocket_config().limits(conformance_limits()));
     let room = args.broadcast.then(crate::broadcast::Room::default);
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -54,6 +55,15 @@ pub async fn run(args: EchoArgs) -> Result<(), pushwire::Error> {
             None => tokio::spawn(EchoConnection::new(tcp, peer, config.clone())),
         };
     }
+}
+
+/// The echo server is the peer of the Autobahn suite, whose 9.x cases
+/// send messages (and frames) of up to 16 MiB: it takes them, where the
+/// library's defaults stop at 1 MiB.
+fn conformance_limits() -> Limits {
+    Limits::default()
+        .max_frame_size(16 << 20)
+        .max_message_size(16 << 20)
 }
 
 /// The opening handshake of one connection, boxed: it lives only while it runs.

@@ -114,6 +114,27 @@ impl Receiver {
         self.frame.is_some()
     }
 
+    /// Whether a data message has begun and not yet arrived whole: a data
+    /// frame's payload is still arriving, or a fragmented message awaits
+    /// its final fragment. (A caller can time such a message out: the
+    /// protocol itself sets no limit on how long a message may take.)
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use pushwire_proto::{Limits, Receiver, Role};
+    /// let mut rx = Receiver::new(Role::Client, Limits::default(), None);
+    /// // The first of two fragments ("Hel", then "lo").
+    /// let mut buf = BytesMut::from(&[0x01, 0x03, 0x48, 0x65, 0x6c][..]);
+    /// assert_eq!(rx.decode(&mut buf).unwrap(), None);
+    /// assert!(rx.message_in_progress());
+    /// buf.extend_from_slice(&[0x80, 0x02, 0x6c, 0x6f]);
+    /// assert!(rx.decode(&mut buf).unwrap().is_some());
+    /// assert!(!rx.message_in_progress());
+    /// ```
+    pub fn message_in_progress(&self) -> bool {
+        self.partial.is_some() || self.frame.is_some_and(|f| !f.opcode.is_control())
+    }
+
     /// The capacity for a buffer that starts with `bytes`, so that the
     /// frame they begin arrives without the buffer growing: the frame's
     /// whole length (header included), up to the most reserved ahead for
@@ -279,6 +300,11 @@ impl Receiver {
             partial.compressed_len += payload.len();
             self.inflate(&mut partial, &payload, false)?;
         } else {
+            reserve_within(
+                &mut partial.data,
+                payload.len(),
+                self.limits.max_message_size,
+            );
             partial.data.extend_from_slice(&payload);
         }
         if !h.fin {
@@ -344,6 +370,17 @@ impl Receiver {
     }
 }
 
+/// Makes room in `data` for `more` bytes, doubling as `Vec` does but
+/// never past `limit` (unless `more` itself needs it): a message at the
+/// limit holds the limit, not twice it.
+fn reserve_within(data: &mut Vec<u8>, more: usize, limit: usize) {
+    let needed = data.len() + more;
+    if needed > data.capacity() {
+        let target = (data.capacity() * 2).min(limit).max(needed);
+        data.reserve_exact(target - data.len());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,5 +390,53 @@ mod tests {
     fn receiver_stays_small() {
         assert!(std::mem::size_of::<Option<FrameInProgress>>() <= 24);
         assert!(std::mem::size_of::<Receiver>() <= 88);
+    }
+
+    /// Fragments reassembled up to the message limit hold the limit, not
+    /// the next power of two above it.
+    #[test]
+    fn reassembly_never_reserves_past_the_limit() {
+        let limit = 1000;
+        let mut data = Vec::new();
+        for _ in 0..10 {
+            reserve_within(&mut data, 100, limit);
+            data.extend_from_slice(&[7; 100]);
+        }
+        assert_eq!((data.len(), data.capacity()), (limit, limit));
+        // Past the limit is the header check's to refuse; room is made anyway.
+        reserve_within(&mut data, 1, limit);
+        assert!(data.capacity() > limit);
+    }
+
+    /// A data message is in progress from its first frame's header to its
+    /// last frame's end; control frames between its fragments do not end it.
+    #[test]
+    fn a_message_is_in_progress_until_its_last_byte() {
+        let mut rx = Receiver::new(Role::Client, Limits::default(), None);
+        let mut buf = BytesMut::new();
+        assert!(!rx.message_in_progress());
+        // A ping's header alone: a control frame, not a message.
+        buf.extend_from_slice(&[0x89, 0x01]);
+        assert_eq!(rx.decode(&mut buf).unwrap(), None);
+        assert!(!rx.message_in_progress());
+        buf.extend_from_slice(b"p");
+        assert!(rx.decode(&mut buf).unwrap().is_some());
+        // A binary frame's header, then its payload.
+        buf.extend_from_slice(&[0x82, 0x02, 1]);
+        assert_eq!(rx.decode(&mut buf).unwrap(), None);
+        assert!(rx.message_in_progress());
+        buf.extend_from_slice(&[2]);
+        assert!(rx.decode(&mut buf).unwrap().is_some());
+        assert!(!rx.message_in_progress());
+        // A first fragment, a ping between fragments, the last fragment.
+        buf.extend_from_slice(&[0x02, 0x01, 1, 0x89, 0x00]);
+        assert_eq!(
+            rx.decode(&mut buf).unwrap(),
+            Some(Message::Ping(bytes::Bytes::new()))
+        );
+        assert!(rx.message_in_progress());
+        buf.extend_from_slice(&[0x80, 0x01, 2]);
+        assert!(rx.decode(&mut buf).unwrap().is_some());
+        assert!(!rx.message_in_progress());
     }
 }

@@ -6,6 +6,7 @@
 //! offer it (cases 13.2, 13.5, 13.6), and the other cases accept the offer.
 
 use pushwire::proto::deflate::DeflateConfig;
+use pushwire::proto::Limits;
 use pushwire::{connect, ClientBuilder, Message, WebSocketConfig};
 
 #[tokio::main(flavor = "current_thread")]
@@ -38,7 +39,12 @@ async fn case_count(base: &str) -> Result<u32, pushwire::Error> {
 }
 
 async fn echo_case(url: &str) -> Result<(), pushwire::Error> {
-    let config = WebSocketConfig::default().deflate(Some(
+    // The 9.x cases send messages (and frames) of up to 16 MiB, where the
+    // defaults stop at 1 MiB.
+    let limits = Limits::default()
+        .max_frame_size(16 << 20)
+        .max_message_size(16 << 20);
+    let config = WebSocketConfig::default().limits(limits).deflate(Some(
         DeflateConfig::default().client_no_context_takeover(true),
     ));
     let mut ws = ClientBuilder::new(url).config(config).connect().await?;

@@ -216,15 +216,28 @@ impl Inflater {
         inflate_with(state, &mut self.stream_ended, input, out, limit)
     }
 
-    /// Ends a message: feeds the stripped sync trailer and flushes what it frees.
+    /// Ends a message: feeds the stripped sync trailer and flushes what it
+    /// frees. When the peer resets after each message, the inflate state
+    /// (tens of KiB with its window) is released: a connection holds one
+    /// only while a fragmented message arrives.
     pub fn finish_message(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), ProtocolError> {
         self.inflate(&SYNC_TRAILER, out, limit)?;
-        if self.reset_after_message || std::mem::take(&mut self.stream_ended) {
+        if self.reset_after_message {
+            self.state = None;
+            self.stream_ended = false;
+        } else if std::mem::take(&mut self.stream_ended) {
             if let Some(state) = &mut self.state {
                 state.reset(false);
             }
         }
         Ok(())
+    }
+
+    /// Whether an inflate state of this connection's own is allocated
+    /// (rather than none, or the thread's shared one).
+    #[cfg(test)]
+    fn holds_state(&self) -> bool {
+        self.state.is_some()
     }
 }
 
@@ -388,6 +401,26 @@ mod tests {
             Err(ProtocolError::MessageTooBig)
         );
         assert!(out.len() <= 1 << 20);
+    }
+
+    /// A peer that resets after each message leaves no inflate state
+    /// behind: only a message in several pieces needs one, and only while
+    /// it arrives. With context takeover the state is the context, kept.
+    #[test]
+    fn state_is_released_after_each_message_without_context_takeover() {
+        let text = b"fragments of one compressed message ".repeat(20);
+        for reset in [true, false] {
+            let packed = Deflater::new(6, 15, reset).compress(&text);
+            let (first, second) = packed.split_at(packed.len() / 2);
+            let mut i = Inflater::new(reset);
+            let mut out = Vec::new();
+            i.inflate(first, &mut out, 1 << 20).unwrap();
+            i.inflate(second, &mut out, 1 << 20).unwrap();
+            assert!(i.holds_state());
+            i.finish_message(&mut out, 1 << 20).unwrap();
+            assert_eq!(out, text);
+            assert_eq!(i.holds_state(), !reset, "reset: {reset}");
+        }
     }
 
     #[test]
