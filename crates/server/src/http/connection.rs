@@ -38,6 +38,9 @@ struct Inner {
 pub(crate) struct ServerShared {
     pub(crate) stats: Arc<ServerStats>,
     pub(crate) lifecycle: Lifecycle,
+    /// The host names the server answers to, besides IP literals and
+    /// `localhost` (see [`Server::server_names`](crate::Server::server_names)).
+    pub(crate) server_names: Box<[String]>,
 }
 
 impl ConnectionInfo {
@@ -89,6 +92,12 @@ impl ConnectionInfo {
     /// The ALPN protocol TLS agreed on (`h2` or `http/1.1`), if any.
     pub fn alpn(&self) -> Option<&[u8]> {
         self.inner.alpn.as_deref()
+    }
+
+    /// The host names the server was given with
+    /// [`Server::server_names`](crate::Server::server_names).
+    pub fn server_names(&self) -> &[String] {
+        &self.inner.server.server_names
     }
 
     /// The server's counters.

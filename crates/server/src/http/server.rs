@@ -41,6 +41,7 @@ use super::tls::Tls;
 /// | [`header_read_timeout`](Server::header_read_timeout) | 10 s |
 /// | [`body_read_timeout`](Server::body_read_timeout) | 30 s |
 /// | [`max_header_bytes`](Server::max_header_bytes) | 32 KiB |
+/// | [`server_names`](Server::server_names) | none: IP literals and `localhost` only, on a loopback listener |
 /// | [`http2`](Server::http2) | [`Http2Config::default`]: 256 streams per connection, windows of 1 MiB per stream and 4 MiB per connection, a ping every 30 s, dropped after 20 s more without reply |
 /// | [`max_connections`](Server::max_connections) | no limit (the process's open-file limit) |
 /// | [`max_connections_per_ip`](Server::max_connections_per_ip) | no limit |
@@ -186,6 +187,32 @@ impl Server {
     /// after the signal before dropping them.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The host names pages reach this server by, for the same-origin
+    /// rule of [`OriginPolicy`](crate::OriginPolicy) (against DNS
+    /// rebinding). A request's `Host` (or `:authority`) is taken for the
+    /// server's own origin only if it names the server: an IP literal,
+    /// `localhost` or a `*.localhost` name, or one of these names
+    /// (compared case-insensitively; `*.example.com` covers the
+    /// subdomains). Without names, a server listening on a loopback
+    /// address knows no others, so that a page of `http://evil.example`
+    /// rebound to 127.0.0.1 is not same-origin; on other addresses any
+    /// `Host` is taken as it is.
+    pub fn server_names<I, N>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<String>,
+    {
+        let names = names
+            .into_iter()
+            .map(|n| n.into().to_ascii_lowercase())
+            .collect();
+        // Before serving, nothing else holds the shared state.
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.server_names = names;
+        }
         self
     }
 

@@ -16,6 +16,15 @@ use crate::http::connection::ConnectionInfo;
 /// Default: [`OriginPolicy::SameOrigin`]. Behind a proxy that rewrites
 /// `Host`, list the public origins with [`OriginPolicy::allow`].
 ///
+/// The server's own origin comes from the request's `Host` only when
+/// that names the server (against DNS rebinding, where a page of
+/// `http://evil.example` reaches a local server under its own name): on
+/// a request a [`Server`](crate::Server) delivered, `Host` must be an IP
+/// literal, `localhost` or `*.localhost`, or one of the
+/// [`Server::server_names`](crate::Server::server_names) — or, when none
+/// are set, the server must listen on a non-loopback address. A request
+/// whose `Host` does not name the server is same-origin with no page.
+///
 /// ```
 /// use pushwire::OriginPolicy;
 ///
@@ -110,13 +119,44 @@ impl OriginPolicy {
     }
 }
 
-/// The host a request was sent to: HTTP/2 carries it as `:authority`,
-/// HTTP/1.1 as `Host`.
+/// The host a request was sent to (HTTP/2 carries it as `:authority`,
+/// HTTP/1.1 as `Host`), when it names the server that delivered the
+/// request (see [`names_server`]).
 pub(crate) fn request_host<B>(req: &Request<B>) -> Option<&str> {
-    req.uri()
+    let host = req
+        .uri()
         .authority()
         .map(|a| a.as_str())
-        .or_else(|| header(req, HOST))
+        .or_else(|| header(req, HOST))?;
+    match req.extensions().get::<ConnectionInfo>() {
+        Some(info) if !names_server(host, info) => None,
+        _ => Some(host),
+    }
+}
+
+/// Whether `host` (`host[:port]`) names the server behind `info`: an IP
+/// literal, `localhost` or a `*.localhost` name (which a browser resolves
+/// to the loopback itself, never through DNS), one of the server's names
+/// (`*.name` for its subdomains), or, when it has none, anything on a
+/// server that does not listen on a loopback address.
+fn names_server(host: &str, info: &ConnectionInfo) -> bool {
+    let Some((name, _)) = split_host_port(host) else {
+        return false;
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let literal = name.starts_with('[') || name.parse::<std::net::Ipv4Addr>().is_ok();
+    let localhost = name == "localhost" || name.ends_with(".localhost");
+    let names = info.server_names();
+    let named = names.iter().any(|known| match known.strip_prefix("*.") {
+        Some(parent) => name
+            .strip_suffix(parent)
+            .is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+        None => *known == name,
+    });
+    literal
+        || localhost
+        || named
+        || (names.is_empty() && !info.local_addr().ip().to_canonical().is_loopback())
 }
 
 /// A header's value, when it is readable text.

@@ -15,6 +15,7 @@ mod http2_wire;
 mod hub;
 mod limits;
 mod origin;
+mod rebinding;
 mod shutdown;
 mod smuggling;
 mod sse;
