@@ -1,6 +1,7 @@
 //! Static files built into the `pushwire` binary: `/pushwire.js`, the
-//! hub's browser client (`clients/js/pushwire.js`, an ES module), and its
-//! type declarations at `/pushwire.d.ts`.
+//! hub's browser client (`clients/js/pushwire.js`, an ES module), its
+//! type declarations at `/pushwire.d.ts`, and the apps built on it: the
+//! chat rooms at `/chat` (`web/chat/index.html`).
 //!
 //! Each answers `GET` and `HEAD` with its content type, `Cache-Control:
 //! no-cache` and an `ETag` (a matching `If-None-Match` gets `304`), and
@@ -36,7 +37,20 @@ const ASSETS: &[Asset] = &[
         content_type: "application/typescript; charset=utf-8",
         body: include_str!("../../../../clients/js/pushwire.d.ts"),
     },
+    Asset {
+        path: "/chat",
+        content_type: "text/html; charset=utf-8",
+        body: CHAT,
+    },
+    Asset {
+        path: "/chat/",
+        content_type: "text/html; charset=utf-8",
+        body: CHAT,
+    },
 ];
+
+/// The chat rooms: a page that uses only `/pushwire.js`.
+const CHAT: &str = include_str!("../../../../web/chat/index.html");
 
 /// The answer for a built-in file, or `None` when `req`'s path is not one.
 pub fn route<B>(req: &Request<B>) -> Option<Response<Body>> {
@@ -126,9 +140,18 @@ mod tests {
     }
 
     #[test]
+    fn the_chat_is_html() {
+        for path in ["/chat", "/chat/"] {
+            let response = get(path, None).expect("served");
+            assert_eq!(response.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+        }
+    }
+
+    #[test]
     fn other_paths_are_not_assets_and_other_methods_get_405() {
         assert!(get("/pushwire.jsx", None).is_none());
         assert!(get("/", None).is_none());
+        assert!(get("/chat/x", None).is_none());
         let post = route(&Request::post("/pushwire.js").body(()).unwrap()).expect("answered");
         assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(post.headers()[ALLOW], "GET, HEAD");

@@ -1,0 +1,127 @@
+// The chat rooms at /chat, built on /pushwire.js only, in headless
+// Chromium: two pages pick names and a room, see each other online
+// (presence), see "typing…", exchange messages both ways, and see the
+// join and leave lines; a third page that enters later gets the last
+// messages from the room's history. With SCREENSHOT_DIR set, screenshots
+// at desktop and phone sizes are saved there.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { launchChromium, Server } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await Server.start();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** A page at /chat that entered `room` as `name`; `problems` collects script errors. */
+async function enter(name, room, viewport = { width: 1100, height: 720 }) {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10000);
+  await page.setViewportSize(viewport);
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+  const response = await page.goto(`${server.origin}/chat`);
+  assert.equal(response.status(), 200);
+  await page.fill('#name', name);
+  await page.fill('#room-input', room);
+  await page.click('#enter');
+  await page.locator('#status[data-state=connected]').waitFor();
+  return { page, problems };
+}
+
+const online = (page) => page.$$eval('#online li', (lis) => lis.map((li) => li.textContent).sort());
+const messages = (page) => page.$$eval('#messages li.msg .text', (els) => els.map((e) => e.textContent));
+
+async function say(page, text) {
+  await page.fill('#text', text);
+  await page.click('#send-button');
+}
+
+test('two pages chat through /chat: presence, typing, messages both ways, join and leave lines, history', { timeout: 45000 }, async () => {
+  const room = `r${Date.now().toString(36)}`;
+  const alice = await enter('alice', room);
+  let bob = null;
+  let carol = null;
+  try {
+    await alice.page.locator('#messages li.line', { hasText: 'alice joined' }).waitFor();
+    assert.deepEqual(await online(alice.page), ['alice (you)']);
+
+    bob = await enter('bob', room);
+    // Each sees the other by name: presence, then who-is-who signals.
+    await alice.page.waitForFunction(() => document.querySelector('#online').textContent.includes('bob'));
+    await bob.page.waitForFunction(() => document.querySelector('#online').textContent.includes('alice'));
+    assert.deepEqual(await online(alice.page), ['alice (you)', 'bob']);
+    assert.deepEqual(await online(bob.page), ['alice', 'bob (you)']);
+    await alice.page.locator('#messages li.line', { hasText: 'bob joined' }).waitFor();
+    assert.equal(await alice.page.textContent('#online-count'), '2');
+
+    // Alice types: Bob sees it; her message then replaces the typing line.
+    await alice.page.type('#text', 'hello b');
+    await bob.page.locator('#typing', { hasText: 'alice is typing…' }).waitFor();
+    await alice.page.type('#text', 'ob');
+    await alice.page.click('#send-button');
+    await bob.page.locator('#messages li.msg', { hasText: 'hello bob' }).waitFor();
+    await bob.page.waitForFunction(() => document.querySelector('#typing').textContent === '');
+    assert.equal(await alice.page.inputValue('#text'), '');
+
+    await say(bob.page, 'hi alice <b>not bold</b>');
+    await alice.page.locator('#messages li.msg', { hasText: 'hi alice <b>not bold</b>' }).waitFor();
+    assert.equal(await alice.page.locator('#messages b').count(), 0, 'text is shown as text');
+    assert.equal(await alice.page.locator('#messages li.msg.mine').count(), 1);
+    assert.deepEqual(await messages(alice.page), ['hello bob', 'hi alice <b>not bold</b>']);
+    assert.deepEqual(await messages(bob.page), ['hello bob', 'hi alice <b>not bold</b>']);
+
+    // A late comer gets the last messages from the history, in order.
+    carol = await enter('carol', room, { width: 390, height: 844 });
+    await carol.page.locator('#messages li.msg', { hasText: 'hi alice' }).waitFor();
+    assert.deepEqual(await messages(carol.page), ['hello bob', 'hi alice <b>not bold</b>']);
+    await carol.page.waitForFunction(() => document.querySelectorAll('#online li').length === 3);
+    await alice.page.waitForFunction(() => document.querySelector('#online').textContent.includes('carol'));
+
+    if (process.env.SCREENSHOT_DIR) {
+      await alice.page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/chat-desktop.png` });
+      await carol.page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/chat-phone.png` });
+    }
+
+    // Bob closes his tab: the others see him leave.
+    await bob.page.close();
+    bob.page = null;
+    await alice.page.locator('#messages li.line', { hasText: 'bob left' }).waitFor();
+    await alice.page.waitForFunction(() => !document.querySelector('#online').textContent.includes('bob'));
+    assert.deepEqual(await online(alice.page), ['alice (you)', 'carol']);
+
+    assert.deepEqual(alice.problems, [], 'no script errors on the page');
+    assert.deepEqual(carol.problems, [], 'no script errors on the page');
+  } finally {
+    await bob?.page?.close();
+    await carol?.page.close();
+    await alice.page.close();
+  }
+});
+
+test('the phone layout keeps the message box and the online strip on screen', { timeout: 20000 }, async () => {
+  const { page, problems } = await enter('dana', `p${Date.now().toString(36)}`, { width: 360, height: 640 });
+  try {
+    for (const selector of ['#text', '#send-button', '#online', '#status']) {
+      const box = await page.locator(selector).boundingBox();
+      assert.ok(box, `${selector} is laid out`);
+      assert.ok(box.x >= 0 && box.x + box.width <= 360 + 0.5, `${selector} fits the width: ${JSON.stringify(box)}`);
+      assert.ok(box.y >= 0 && box.y + box.height <= 640 + 0.5, `${selector} is on screen: ${JSON.stringify(box)}`);
+    }
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollWidth <= 360, `no sideways scrolling (${scrollWidth}px)`);
+    assert.deepEqual(problems, []);
+  } finally {
+    await page.close();
+  }
+});
