@@ -5,11 +5,11 @@
 //! [`pushwire::hub`]), `/` the demo page, `/echo` a WebSocket echo that
 //! only takes WebSockets (a plain request gets 426), `/healthz`, `/stats`
 //! (the server's counters as JSON), `/metrics` (the hub's and the
-//! server's, in the Prometheus text format), and the push demo in [`push`]:
-//! `/sse`, `/events`, `/publish`, `/poll`.
+//! server's, in the Prometheus text format). Publishing goes through the
+//! hub's server API (`POST /api/publish` with the API key); pages
+//! subscribe over the hub's transports (WebSocket, `uni_sse`, …).
 
 mod assets;
-mod push;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -51,11 +51,19 @@ pub struct ServeArgs {
     #[command(flatten)]
     deflate: DeflateArgs,
     /// Let pages from this origin (`scheme://host[:port]`) open
-    /// WebSockets and make cross-origin requests to /sse, /poll and
-    /// /publish, besides the server's own origin. Repeat for more; `*`
-    /// allows any origin.
+    /// WebSockets to /echo, besides the server's own origin. Repeat for
+    /// more; `*` allows any origin. (The hub's endpoints follow the
+    /// configuration's `client.allowed_origins`.)
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     allow_origins: Vec<String>,
+    /// A host name pages reach this server by (repeat for more;
+    /// `*.example.com` for its subdomains). A page is of the server's own
+    /// origin only when the request's Host names the server: an IP
+    /// address, `localhost`, or one of these. Without any, a server
+    /// listening on a loopback address takes no other name (against DNS
+    /// rebinding).
+    #[arg(long = "server-name", value_name = "NAME")]
+    server_names: Vec<String>,
     /// The most connections served at once (0: no limit); beyond it a
     /// client gets 503.
     #[arg(long, default_value_t = 16_384)]
@@ -87,7 +95,6 @@ struct App {
     websocket: WebSocketConfig,
     /// Who may open WebSockets and make cross-origin requests.
     origins: OriginPolicy,
-    push: push::Push,
 }
 
 /// An `--allow-origin` value: `*`, or an origin without path.
@@ -144,7 +151,8 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
     let mut server = Server::bind(args.listen)
         .await?
         .max_connections(limit(args.max_connections))
-        .max_connections_per_ip(limit(args.max_connections_per_ip));
+        .max_connections_per_ip(limit(args.max_connections_per_ip))
+        .server_names(args.server_names.iter().cloned());
     let addr = server.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     if let Some(tls) = tls {
@@ -156,7 +164,6 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
         stats: server.stats(),
         websocket,
         origins: origin_policy(&args.allow_origins),
-        push: push::Push::default(),
     });
     if loaded.development {
         tracing::info!(
@@ -232,10 +239,6 @@ async fn route(req: Request<RequestBody>, app: Arc<App>) -> Result<Response<Body
         return Ok(response);
     }
     let path = req.uri().path().to_owned();
-    let req = match push::route(&app.push, &app.origins, req, info.as_ref()).await {
-        Ok(response) => return Ok(response),
-        Err(req) => req,
-    };
     let mut req = req;
     let response = match path.as_str() {
         "/echo" => match Upgrade::require(&mut req) {

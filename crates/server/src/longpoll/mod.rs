@@ -5,9 +5,17 @@
 //! The protocol a client follows: start with cursor `0`, ask for
 //! everything after its cursor, take the returned cursor for the next
 //! poll. Every message has a sequence number one above the previous one
-//! (the first is 1), and a [`Batch`] holds *all* retained messages after
-//! the cursor asked for, so nothing published between two polls is lost
-//! or sent twice.
+//! (the first is 1), and a [`Batch`] holds the retained messages after the
+//! cursor asked for, oldest first, so nothing published between two polls
+//! is lost or sent twice.
+//!
+//! A batch holds at most a page of messages ([`DEFAULT_PAGE_SIZE`], set
+//! with [`History::with_page_size`]), so that one request never makes the
+//! server build a response of the whole history: with more retained, the
+//! batch has [`more`](Batch::more) set, and the client polls again at once
+//! from its cursor. What one response holds is then at most a page times
+//! the largest message published (bound the messages where they are
+//! published).
 //!
 //! The history keeps only its last `capacity` messages. A cursor older than
 //! that window, or newer than anything published (the server restarted),
@@ -39,6 +47,9 @@ use tokio::sync::watch;
 /// The default time a poll is held before it returns empty.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(25);
 
+/// The most messages one [`Batch`] holds by default.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+
 /// The last messages published, numbered 1, 2, 3… (a ring: the oldest
 /// go once `capacity` is reached), shareable in an `Arc`, with waiters
 /// woken when one is published.
@@ -52,6 +63,8 @@ pub struct History<T> {
 #[derive(Debug)]
 struct State<T> {
     capacity: usize,
+    /// The most messages one batch holds.
+    page: usize,
     /// The retained messages; the last has sequence number `last`.
     messages: VecDeque<T>,
     last: u64,
@@ -64,20 +77,26 @@ pub struct Batch<T> {
     /// The sequence number of the last message in this batch (or, when it
     /// is empty, the cursor to keep using).
     pub cursor: u64,
-    /// The messages after the requested cursor, oldest first.
+    /// The messages after the requested cursor, oldest first: a page at
+    /// most.
     pub messages: Vec<T>,
     /// Messages between the requested cursor and these were lost: the
     /// cursor was older than the retained window, or newer than the history.
     pub reset: bool,
+    /// More messages are retained after these (the page was full): poll
+    /// again at once with [`cursor`](Batch::cursor).
+    pub more: bool,
 }
 
 impl<T: Clone> History<T> {
-    /// An empty history retaining the last `capacity` messages (at least 1).
+    /// An empty history retaining the last `capacity` messages (at least
+    /// 1), handing out pages of [`DEFAULT_PAGE_SIZE`] messages at most.
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         History {
             state: Mutex::new(State {
                 capacity,
+                page: DEFAULT_PAGE_SIZE,
                 messages: VecDeque::with_capacity(capacity.min(1024)),
                 last: 0,
             }),
@@ -101,27 +120,48 @@ impl<T: Clone> History<T> {
         seq
     }
 
+    /// The most messages one batch holds (at least 1).
+    pub fn with_page_size(self, messages: usize) -> Self {
+        self.lock().page = messages.max(1);
+        self
+    }
+
     /// The sequence number of the newest message (0 when none yet).
     pub fn cursor(&self) -> u64 {
         self.lock().last
     }
 
-    /// What is there after `cursor` now, without waiting.
+    /// What is there after `cursor` now (a page at most), without
+    /// waiting.
     pub fn read(&self, cursor: u64) -> Batch<T> {
         let state = self.lock();
         let first = state.last + 1 - state.messages.len() as u64;
-        if cursor > state.last || cursor + 1 < first {
-            return Batch {
-                cursor: state.last,
-                messages: state.messages.iter().cloned().collect(),
-                reset: true,
-            };
-        }
-        let skip = (cursor + 1 - first) as usize;
+        let reset = cursor > state.last || cursor + 1 < first;
+        // From the oldest retained after a reset.
+        let skip = if reset {
+            0
+        } else {
+            (cursor + 1 - first) as usize
+        };
+        let after = state.messages.len() - skip;
+        let take = after.min(state.page);
+        let messages: Vec<T> = state
+            .messages
+            .iter()
+            .skip(skip)
+            .take(take)
+            .cloned()
+            .collect();
+        let cursor = if reset || take > 0 {
+            first - 1 + (skip + take) as u64
+        } else {
+            cursor
+        };
         Batch {
-            cursor: state.last,
-            messages: state.messages.iter().skip(skip).cloned().collect(),
-            reset: false,
+            cursor,
+            messages,
+            reset,
+            more: take < after,
         }
     }
 
@@ -156,7 +196,7 @@ impl<T: Clone> History<T> {
 
 impl<T: AsRef<str>> Batch<T> {
     /// The batch as JSON: `{"cursor":M,"messages":["…",…]}`, with
-    /// `"reset":true` added only when set.
+    /// `"reset":true` and `"more":true` added only when set.
     pub fn to_json(&self) -> String {
         let mut json = format!("{{\"cursor\":{},\"messages\":[", self.cursor);
         for (i, message) in self.messages.iter().enumerate() {
@@ -168,6 +208,9 @@ impl<T: AsRef<str>> Batch<T> {
         json.push(']');
         if self.reset {
             json.push_str(",\"reset\":true");
+        }
+        if self.more {
+            json.push_str(",\"more\":true");
         }
         json.push('}');
         json
@@ -209,7 +252,8 @@ mod tests {
             Batch {
                 cursor: 0,
                 messages: vec![],
-                reset: false
+                reset: false,
+                more: false,
             }
         );
         for m in ["a", "b", "c", "d"] {
@@ -224,7 +268,8 @@ mod tests {
             Batch {
                 cursor: 4,
                 messages: vec![],
-                reset: false
+                reset: false,
+                more: false,
             }
         );
         let old = log.read(0);
@@ -236,11 +281,51 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_holds_a_page_at_most() {
+        let log = History::new(1000).with_page_size(2);
+        for m in ["a", "b", "c", "d", "e"] {
+            log.publish(m.to_string());
+        }
+        let mut cursor = 0;
+        let mut pages = Vec::new();
+        loop {
+            let batch = log.read(cursor);
+            assert!(batch.messages.len() <= 2 && !batch.reset);
+            pages.push(batch.messages.concat());
+            cursor = batch.cursor;
+            if !batch.more {
+                break;
+            }
+        }
+        assert_eq!(pages, ["ab", "cd", "e"]);
+        assert_eq!(cursor, 5);
+        assert!(log.read(5).messages.is_empty());
+        // After a reset, the oldest retained page first.
+        let small = History::new(3).with_page_size(2);
+        for m in ["a", "b", "c", "d"] {
+            small.publish(m.to_string());
+        }
+        let reset = small.read(0);
+        assert_eq!(
+            (
+                reset.cursor,
+                reset.messages.concat(),
+                reset.reset,
+                reset.more
+            ),
+            (3, "bc".to_string(), true, true)
+        );
+        assert_eq!(small.read(3).messages, strings(&["d"]));
+        assert!(log.read(0).to_json().ends_with(",\"more\":true}"));
+    }
+
+    #[test]
     fn json_escapes() {
         let batch = Batch {
             cursor: 7,
             messages: vec!["q\"\\\n\u{1}é".to_string()],
             reset: true,
+            more: false,
         };
         assert_eq!(
             batch.to_json(),
