@@ -2,7 +2,7 @@
 //! response's head as header fields (RFC 9113 section 8.3).
 
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use http::uri::{Authority, PathAndQuery};
 use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
 use pushwire_proto::http2::frame;
@@ -50,6 +50,12 @@ pub(crate) fn request_from_fields(fields: Vec<Header>) -> Result<DecodedRequest,
         }
     }
     let method = Method::from_bytes(&method.ok_or("no :method")?).map_err(|_| "bad :method")?;
+    if let (Some(authority), Some(host)) = (&authority, headers.get(HOST)) {
+        // Section 8.3.1: both name the same origin.
+        if !host.as_bytes().eq_ignore_ascii_case(authority) {
+            return Err("host differs from :authority");
+        }
+    }
     let connect = method == Method::CONNECT;
     if protocol.is_some() && !connect {
         return Err(":protocol on a request other than CONNECT");
@@ -65,7 +71,15 @@ pub(crate) fn request_from_fields(fields: Vec<Header>) -> Result<DecodedRequest,
         )?);
     } else {
         let path = path.filter(|path| !path.is_empty()).ok_or("no :path")?;
+        // An origin-form target, or `*` for OPTIONS (section 8.3.1).
+        if !(path.starts_with(b"/") || (method == Method::OPTIONS && path == "*")) {
+            return Err("bad :path");
+        }
         let scheme = scheme.ok_or("no :scheme")?;
+        // An origin server serves its own schemes only.
+        if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
+            return Err(":scheme not http or https");
+        }
         if let Some(authority) = authority {
             uri = uri
                 .scheme(&scheme[..])
@@ -75,15 +89,7 @@ pub(crate) fn request_from_fields(fields: Vec<Header>) -> Result<DecodedRequest,
         }
         uri = uri.path_and_query(PathAndQuery::from_maybe_shared(path).map_err(|_| "bad :path")?);
     }
-    let content_length = match headers.get(CONTENT_LENGTH) {
-        Some(value) => Some(
-            std::str::from_utf8(value.as_bytes())
-                .ok()
-                .and_then(|len| len.parse::<u64>().ok())
-                .ok_or("bad content-length")?,
-        ),
-        None => None,
-    };
+    let content_length = content_length(&headers)?;
     let mut request = Request::new(());
     *request.method_mut() = method;
     *request.uri_mut() = uri.build().map_err(|_| "bad request target")?;
@@ -101,8 +107,48 @@ pub(crate) fn request_from_fields(fields: Vec<Header>) -> Result<DecodedRequest,
     })
 }
 
+/// The request's `content-length`: digits only, and every value the
+/// same (RFC 9110 section 8.6), as fields of their own or a list.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, Malformed> {
+    let mut length = None;
+    for value in headers.get_all(CONTENT_LENGTH) {
+        for item in value.as_bytes().split(|&b| b == b',') {
+            let digits = item.trim_ascii();
+            if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                return Err("bad content-length");
+            }
+            let parsed = digits.iter().try_fold(0u64, |len, &digit| {
+                len.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+            });
+            let parsed = parsed.ok_or("content-length too large")?;
+            if length
+                .replace(parsed)
+                .is_some_and(|before| before != parsed)
+            {
+                return Err("content-length values differ");
+            }
+        }
+    }
+    Ok(length)
+}
+
+/// `:authority`: a host and an optional port, with no userinfo
+/// (section 8.3.1).
 fn parse_authority(authority: Bytes) -> Result<Authority, Malformed> {
-    Authority::from_maybe_shared(authority).map_err(|_| "bad :authority")
+    if authority.contains(&b'@') {
+        return Err(":authority with userinfo");
+    }
+    let parsed = Authority::from_maybe_shared(authority).map_err(|_| "bad :authority")?;
+    let host_end = parsed.as_str().rfind(']').unwrap_or(0);
+    if let Some((_, port)) = parsed.as_str()[host_end..].rsplit_once(':') {
+        if !port.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("bad :authority port");
+        }
+    }
+    if parsed.host().is_empty() {
+        return Err("empty :authority");
+    }
+    Ok(parsed)
 }
 
 /// A trailer section's fields: regular fields only.
@@ -126,6 +172,19 @@ fn regular_field(field: Header) -> Result<(HeaderName, HeaderValue), Malformed> 
     let name = HeaderName::from_bytes(&field.name).map_err(|_| "bad field name")?;
     if is_connection_specific(&name, &field.value) {
         return Err("connection-specific field");
+    }
+    // No whitespace around the value (section 8.2.1); HeaderValue
+    // refuses NUL, CR, LF and other control bytes.
+    if field
+        .value
+        .first()
+        .is_some_and(|b| matches!(b, b' ' | b'\t'))
+        || field
+            .value
+            .last()
+            .is_some_and(|b| matches!(b, b' ' | b'\t'))
+    {
+        return Err("whitespace around a field value");
     }
     let mut value = HeaderValue::from_maybe_shared(field.value).map_err(|_| "bad field value")?;
     value.set_sensitive(field.never_indexed);
@@ -287,12 +346,53 @@ mod tests {
                 header(":path", "/"),
             ],
             vec![header(":method", "CONNECT"), header(":path", "/")],
+            get(&[("content-length", "+4")]),
+            get(&[("content-length", "4"), ("content-length", "5")]),
+            get(&[("content-length", "4, 5")]),
+            get(&[("x-v", " leading")]),
+            get(&[("x-v", "trailing\t")]),
+            get(&[("host", "elsewhere")]),
+            vec![
+                header(":method", "GET"),
+                header(":scheme", "foo"),
+                header(":path", "/"),
+            ],
+            vec![
+                header(":method", "GET"),
+                header(":scheme", "http"),
+                header(":authority", "user@example.com"),
+                header(":path", "/"),
+            ],
+            vec![
+                header(":method", "GET"),
+                header(":scheme", "http"),
+                header(":authority", "example.com:xyz"),
+                header(":path", "/"),
+            ],
+            vec![
+                header(":method", "GET"),
+                header(":scheme", "http"),
+                header(":path", "relative"),
+            ],
         ];
         for fields in cases {
             let names: Vec<_> = fields.iter().map(|f| f.name.clone()).collect();
             assert!(request_from_fields(fields).is_err(), "{names:?}");
         }
         assert!(request_from_fields(get(&[("te", "trailers")])).is_ok());
+        let same_twice = get(&[("content-length", "4"), ("content-length", "4, 4")]);
+        assert_eq!(
+            request_from_fields(same_twice).unwrap().content_length,
+            Some(4)
+        );
+        let ipv6 = vec![
+            header(":method", "GET"),
+            header(":scheme", "https"),
+            header(":authority", "[::1]:8443"),
+            header(":path", "/"),
+            header("host", "[::1]:8443"),
+        ];
+        assert!(request_from_fields(ipv6).is_ok());
     }
 
     #[test]

@@ -21,6 +21,9 @@
 //!   acknowledged, PINGs never answered.
 
 mod connection;
+mod frames;
+mod hpack;
+mod messages;
 mod peer;
 mod streams;
 

@@ -338,6 +338,16 @@ impl Peer {
                     }
                     return Ok(());
                 }
+                (
+                    Expect::Reset(..) | Expect::GoAway(_),
+                    Event::Head {
+                        stream_id, fields, ..
+                    },
+                ) if !matches!(expect, Expect::Reset(id, _) if id != stream_id) => {
+                    return Err(format!(
+                        "answered {fields:?} on stream {stream_id} where {expect:?} was due"
+                    ));
+                }
                 (Expect::Ignored, Event::PingAck(PROBE)) => return Ok(()),
                 (Expect::Closed, Event::Closed) => return Ok(()),
                 (
