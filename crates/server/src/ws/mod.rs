@@ -90,6 +90,14 @@ static NOTHING_NEGOTIATED: Negotiated = Negotiated {
 #[derive(Debug)]
 struct Rare<S> {
     keepalive: Option<PingTimer>,
+    /// How long a data message may take to arrive whole
+    /// ([`WebSocketConfig::message_timeout`]).
+    message_timeout: Option<Duration>,
+    /// The deadline of the message in progress, kept between messages so
+    /// that only the first message that waits for more bytes allocates it.
+    message_timer: Option<Pin<Box<Sleep>>>,
+    /// Whether `message_timer` times the message in progress.
+    message_timer_armed: bool,
     close_timer: Option<Pin<Box<Sleep>>>,
     /// What to report once the close handshake is over.
     close_result: Option<Result<Message, Error>>,
@@ -105,6 +113,9 @@ impl<S> Default for Rare<S> {
     fn default() -> Self {
         Rare {
             keepalive: None,
+            message_timeout: None,
+            message_timer: None,
+            message_timer_armed: false,
             close_timer: None,
             close_result: None,
             split_wakers: None,
@@ -133,9 +144,17 @@ impl<S> Default for Rare<S> {
 /// ```
 ///
 /// Every idle connection holds one, so it is kept small: 240 bytes
-/// besides the stream, checked by a test. What few connections use
-/// (keepalive, close timer, split halves) lives behind one pointer,
-/// allocated on first use.
+/// besides the stream, checked by a test. What not every connection
+/// uses (the keepalive and message timers, on by default but each can be
+/// turned off; the close timer; split halves) lives behind one pointer,
+/// allocated when first needed.
+///
+/// A peer cannot make it hold more than about one frame and one message
+/// ([`Limits`](pushwire_proto::Limits)), nor for longer than the message
+/// timeout, nor stay silent past the ping interval and pong timeout
+/// ([`WebSocketConfig`]): what it broke is answered with a close code
+/// (1002, 1007, 1009; 1008 for a message that took too long, 1001 for a
+/// ping left unanswered).
 #[derive(Debug)]
 pub struct WebSocket<S> {
     io: S,
@@ -164,9 +183,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         let (deflater, inflater) =
             codecs(role, config.deflate.as_ref(), negotiated.deflate.as_ref());
         let min_compress = config.deflate.map_or(0, |d| d.min_compress_size);
-        let rare = config.ping_interval.map(|interval| {
+        let keepalive = config
+            .ping_interval
+            .map(|interval| PingTimer::new(interval, config.pong_timeout));
+        let rare = (keepalive.is_some() || config.message_timeout.is_some()).then(|| {
             Box::new(Rare {
-                keepalive: Some(PingTimer::new(interval, config.pong_timeout)),
+                keepalive,
+                message_timeout: config.message_timeout,
                 ..Rare::default()
             })
         });
@@ -330,14 +353,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                         continue;
                     }
                     Poll::Ready(Due::Dead) => {
-                        self.state = State::Done;
-                        return Poll::Ready(Some(Err(Error::timeout("no pong from peer"))));
+                        // Most likely gone; if not, it learns why.
+                        if matches!(self.state, State::Open) {
+                            let reason = "no pong within the pong timeout";
+                            let frame = CloseFrame::new(CloseCode::GOING_AWAY, reason);
+                            self.queue(Message::Close(Some(frame)));
+                        }
+                        self.enter_closing(Some(Err(Error::timeout("no pong from peer"))));
+                        continue;
                     }
                     Poll::Pending => {}
                 }
             }
             let received = match self.poll_read(cx) {
                 Poll::Pending => {
+                    if self.poll_message_timer(cx).is_ready() {
+                        if matches!(self.state, State::Open) {
+                            let reason = "message not complete within the message timeout";
+                            let frame = CloseFrame::new(CloseCode::POLICY_VIOLATION, reason);
+                            self.queue(Message::Close(Some(frame)));
+                        }
+                        self.enter_closing(Some(Err(Error::timeout("message"))));
+                        continue;
+                    }
                     if self.write.buffered() > 0 {
                         if let Err(e) = self.try_write_out(cx, side) {
                             return Poll::Ready(Some(Err(e)));
@@ -375,8 +413,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     return Poll::Ready(Some(Err(e.into())));
                 }
             };
-            if let Some(keepalive) = self.keepalive() {
-                keepalive.saw_life();
+            if let Some(rare) = &mut self.rare {
+                if let Some(keepalive) = &mut rare.keepalive {
+                    keepalive.saw_life();
+                }
+                if message.is_data() {
+                    rare.message_timer_armed = false;
+                }
             }
             match &message {
                 Message::Ping(payload) if matches!(self.state, State::Open) => {
@@ -444,6 +487,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     fn enter_closing(&mut self, result: Option<Result<Message, Error>>) {
         self.state = State::Closing;
         self.rare().close_result = result;
+    }
+
+    /// Polls the deadline of the data message in progress, if one is and
+    /// a message timeout is set: armed when the message is first found
+    /// waiting for more bytes, disarmed when it arrives whole.
+    fn poll_message_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(rare) = self.rare.as_deref_mut() else {
+            return Poll::Pending;
+        };
+        let Some(timeout) = rare.message_timeout else {
+            return Poll::Pending;
+        };
+        if !self.read.message_in_progress() {
+            return Poll::Pending;
+        }
+        let timer = match &mut rare.message_timer {
+            Some(timer) if rare.message_timer_armed => timer,
+            Some(timer) => {
+                timer.as_mut().reset(tokio::time::Instant::now() + timeout);
+                timer
+            }
+            None => rare
+                .message_timer
+                .insert(Box::pin(tokio::time::sleep(timeout))),
+        };
+        rare.message_timer_armed = true;
+        timer.as_mut().poll(cx)
     }
 
     /// Polls the close deadline, arming it on first use.

@@ -47,6 +47,11 @@ impl ReadState {
         }
     }
 
+    /// Whether a data message has begun and not yet arrived whole.
+    pub(crate) fn message_in_progress(&self) -> bool {
+        self.receiver.message_in_progress()
+    }
+
     /// Decodes the next message, reading from `io` as needed.
     pub(crate) fn poll_receive<R: AsyncRead + Unpin>(
         &mut self,
