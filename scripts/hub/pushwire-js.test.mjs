@@ -294,14 +294,54 @@ describe('pushwire.js against pushwire serve', () => {
   });
 });
 
+test('pushwire.js across a server restart (SIGHUP): reconnects by itself; the new epoch is said with recoveryFailed, never a silent gap', async () => {
+  const config = baseConfig();
+  let server = await Server.start({ config });
+  const port = server.port;
+  const ch = channel('chat', 'restart');
+  const c = client(server, { token: userToken('restart') });
+  try {
+    await connect(c);
+    const sub = c.newSubscription(ch);
+    const pubs = record(sub, 'publication');
+    const first = await subscribe(sub);
+    await server.publish(ch, { n: 1 });
+    await until(() => pubs.length === 1, { what: 'the first publication' });
+
+    const connecting = next(c, 'connecting');
+    const failed = next(sub, 'recoveryFailed', { timeoutMs: 15000 });
+    const again = next(sub, 'subscribed', { timeoutMs: 15000 });
+    server.child.kill('SIGHUP');
+    // The hub says shutdown (3001) or service restart (1012): both mean reconnect.
+    assert.ok([1012, 3001].includes((await connecting).code));
+    await server.exited;
+    await server.stop();
+    server = await Server.start({ config, port });
+    const s = await again;
+    assert.equal(s.wasRecovering, true);
+    assert.equal(s.recovered, false);
+    assert.notEqual(s.streamPosition.epoch, first.streamPosition.epoch);
+    assert.deepEqual((await failed).streamPosition, s.streamPosition);
+    // Live again on the new stream.
+    await server.publish(ch, { n: 'after' });
+    await until(() => pubs.length === 2, { what: 'a publication after the restart' });
+    assert.deepEqual(pubs.map((p) => p.data.n), [1, 'after']);
+  } finally {
+    c.disconnect();
+    await server.stop();
+  }
+});
+
 describe('pushwire.js falls back when WebSocket does not work', () => {
   let server;
   let blackhole;
   let blackholed = 0;
   let httpStream = false;
+  let sse = false;
   before(async () => {
     server = await Server.start();
     httpStream = await serves(server, PATHS.http_stream);
+    sse = await serves(server, PATHS.sse);
     // Accepts TCP connections and never answers: a proxy that swallows the upgrade.
     blackhole = net.createServer((socket) => {
       blackholed += 1;
@@ -320,6 +360,30 @@ describe('pushwire.js falls back when WebSocket does not work', () => {
     const c = client(server, { token: userToken('nows'), websocket: false });
     try {
       assert.equal((await connect(c)).transport, 'http_stream');
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  test('WebSocket refused and HTTP streaming answered 404 by a proxy: SSE', async (t) => {
+    if (!sse) return t.skip(`the server answers 404 on ${PATHS.sse}`);
+    const closed = await freePort();
+    const c = client(server, {
+      token: userToken('sse-only'),
+      transports: [
+        { transport: 'websocket', endpoint: `ws://127.0.0.1:${closed}/connection/websocket` },
+        { transport: 'http_stream', endpoint: `${server.origin}/blocked/http_stream` },
+        'sse',
+      ],
+    });
+    try {
+      assert.equal((await connect(c)).transport, 'sse');
+      const ch = channel('chat', 'viasse');
+      const sub = c.newSubscription(ch);
+      await subscribe(sub);
+      const got = next(sub, 'publication');
+      await server.publish(ch, { via: 'sse' });
+      assert.deepEqual((await got).data, { via: 'sse' });
     } finally {
       c.disconnect();
     }
