@@ -2,8 +2,9 @@
 // Chromium: two pages pick names and a room, see each other online
 // (presence), see "typing…", exchange messages both ways, and see the
 // join and leave lines; a third page that enters later gets the last
-// messages from the room's history. With SCREENSHOT_DIR set, screenshots
-// at desktop and phone sizes are saved there.
+// messages from the room's history. Pages without WebSocket chat over HTTP
+// streaming, and with that blocked too over SSE (EventSource). With
+// SCREENSHOT_DIR set, screenshots at desktop and phone sizes are saved there.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -22,9 +23,14 @@ after(async () => {
   await server?.stop();
 });
 
-/** A page at /chat that entered `room` as `name`; `problems` collects script errors. */
-async function enter(name, room, viewport = { width: 1100, height: 720 }) {
+/**
+ * A page at /chat that entered `room` as `name`; `problems` collects script
+ * errors. `prepare(page)` runs before the page loads (to take transports
+ * away from it).
+ */
+async function enter(name, room, viewport = { width: 1100, height: 720 }, prepare = async () => {}) {
   const page = await browser.newPage();
+  await prepare(page);
   page.setDefaultTimeout(10000);
   await page.setViewportSize(viewport);
   const problems = [];
@@ -123,5 +129,47 @@ test('the phone layout keeps the message box and the online strip on screen', { 
     assert.deepEqual(problems, []);
   } finally {
     await page.close();
+  }
+});
+
+test('without WebSocket the chat runs over HTTP streaming, and with that blocked too over SSE', { timeout: 30000 }, async (t) => {
+  if (!(await server.serves('/connection/http_stream')) || !(await server.serves('/connection/sse'))) {
+    t.skip('the server does not serve /connection/http_stream and /connection/sse yet');
+    return;
+  }
+  const noWebSocket = (page) => page.addInitScript(() => {
+    window.WebSocket = undefined;
+  });
+  const noStreaming = async (page) => {
+    await noWebSocket(page);
+    await page.route('**/connection/http_stream', (route) => route.abort());
+  };
+  const room = `f${Date.now().toString(36)}`;
+  const ws = await enter('erin', room);
+  const stream = await enter('frank', room, undefined, noWebSocket);
+  const sse = await enter('gina', room, undefined, noStreaming);
+  try {
+    assert.match(await ws.page.textContent('#status'), /connected · websocket/);
+    assert.match(await stream.page.textContent('#status'), /connected · http_stream/);
+    assert.match(await sse.page.textContent('#status'), /connected · sse/);
+    for (const { page } of [ws, stream, sse]) {
+      await page.waitForFunction(() => document.querySelectorAll('#online li').length === 3);
+    }
+    await say(stream.page, 'sent over http_stream');
+    await say(sse.page, 'sent over sse');
+    await say(ws.page, 'sent over websocket');
+    for (const { page } of [ws, stream, sse]) {
+      await page.locator('#messages li.msg', { hasText: 'sent over websocket' }).waitFor();
+      await page.locator('#messages li.msg', { hasText: 'sent over sse' }).waitFor();
+      await page.locator('#messages li.msg', { hasText: 'sent over http_stream' }).waitFor();
+    }
+    // Typing signals ride the emulated transports' /emulation requests too.
+    await sse.page.type('#text', 'typ');
+    await stream.page.locator('#typing', { hasText: 'gina is typing…' }).waitFor();
+    for (const { problems } of [ws, stream, sse]) {
+      assert.deepEqual(problems.filter((p) => !p.includes('ERR_FAILED')), [], 'no script errors on the page');
+    }
+  } finally {
+    await Promise.all([ws.page.close(), stream.page.close(), sse.page.close()]);
   }
 });
