@@ -24,14 +24,20 @@ pub(crate) enum TransportKind {
     UniWebSocket,
     UniSse,
     UniHttpStream,
+    /// Bidirectional emulation over a newline-delimited response.
+    HttpStream,
+    /// Bidirectional emulation over Server-Sent Events.
+    Sse,
 }
 
 impl TransportKind {
-    pub(crate) const ALL: [TransportKind; 4] = [
+    pub(crate) const ALL: [TransportKind; 6] = [
         TransportKind::WebSocket,
         TransportKind::UniWebSocket,
         TransportKind::UniSse,
         TransportKind::UniHttpStream,
+        TransportKind::HttpStream,
+        TransportKind::Sse,
     ];
 
     /// The `transport` label: the endpoint's last path segment.
@@ -41,6 +47,8 @@ impl TransportKind {
             TransportKind::UniWebSocket => "uni_websocket",
             TransportKind::UniSse => "uni_sse",
             TransportKind::UniHttpStream => "uni_http_stream",
+            TransportKind::HttpStream => "http_stream",
+            TransportKind::Sse => "sse",
         }
     }
 
@@ -52,13 +60,14 @@ impl TransportKind {
             TransportKind::WebSocket
         }
     }
-}
 
-impl From<Framing> for TransportKind {
-    fn from(framing: Framing) -> Self {
-        match framing {
-            Framing::Sse => TransportKind::UniSse,
-            Framing::Lines => TransportKind::UniHttpStream,
+    /// `/connection/{uni_,}sse` or `/connection/{uni_,}http_stream`.
+    pub(crate) fn stream(framing: Framing, transport: &pushwire_hub::Transport) -> Self {
+        match (framing, transport.is_unidirectional()) {
+            (Framing::Sse, true) => TransportKind::UniSse,
+            (Framing::Lines, true) => TransportKind::UniHttpStream,
+            (Framing::Sse, false) => TransportKind::Sse,
+            (Framing::Lines, false) => TransportKind::HttpStream,
         }
     }
 }
@@ -67,9 +76,9 @@ impl From<Framing> for TransportKind {
 #[derive(Debug)]
 pub(crate) struct Metrics {
     /// Connections open now, by [`TransportKind`].
-    open: [AtomicU64; 4],
+    open: [AtomicU64; TransportKind::ALL.len()],
     /// Connections opened since the start, by [`TransportKind`].
-    opened: [AtomicU64; 4],
+    opened: [AtomicU64; TransportKind::ALL.len()],
     /// Seconds per round of the driver.
     rounds: Histogram,
 }
@@ -149,11 +158,16 @@ mod tests {
     fn transports_are_counted_while_open() {
         let metrics = Metrics::default();
         let ws = metrics.open(TransportKind::WebSocket);
-        metrics.opened(TransportKind::from(Framing::Sse));
+        let uni = pushwire_hub::Transport::uni_sse();
+        let emulation = pushwire_hub::Transport::emulation();
+        metrics.opened(TransportKind::stream(Framing::Sse, &uni));
+        metrics.opened(TransportKind::stream(Framing::Lines, &emulation));
         assert_eq!(metrics.open_now(TransportKind::WebSocket), 1);
         assert_eq!(metrics.open_now(TransportKind::UniSse), 1);
+        assert_eq!(metrics.open_now(TransportKind::HttpStream), 1);
         drop(ws);
         metrics.closed(TransportKind::UniSse);
+        metrics.closed(TransportKind::HttpStream);
         for kind in TransportKind::ALL {
             assert_eq!(metrics.open_now(kind), 0, "{kind:?}");
         }

@@ -4,17 +4,25 @@
 //!
 //! The protocol and the hub's state live in the sans-IO
 //! [`pushwire_hub`] crate; this module runs them: one task owns the hub
-//! (`driver`), the transports (`websocket`, `stream`) and the server API
-//! (`api`) talk to it by message, and each connection takes what it is
-//! to send from its `outlet`.
+//! (`driver`), the transports (`websocket`, `stream`, `emulation`) and
+//! the server API (`api`) talk to it by message, and each connection
+//! takes what it is to send from its `outlet`.
 //!
 //! | endpoint | what |
 //! |---|---|
 //! | `/connection/websocket` | bidirectional WebSocket, over HTTP/1.1 or HTTP/2 (RFC 8441) |
+//! | `/connection/http_stream` | bidirectional emulation: POST the connect command, read newline-delimited replies and pushes |
+//! | `/connection/sse` | bidirectional emulation over Server-Sent Events (`?cf_connect=` or a POST body) |
+//! | `POST /emulation` | the later commands of an emulation session (`{"session","node","data"}`), answered on its stream |
 //! | `/connection/uni_websocket` | unidirectional WebSocket: connect request first, then pushes |
 //! | `/connection/uni_sse` | unidirectional Server-Sent Events (`?cf_connect=` or a POST body) |
 //! | `/connection/uni_http_stream` | unidirectional newline-delimited JSON (POST body) |
 //! | `POST /api/<method>` | the server API (`X-API-Key`) |
+//!
+//! The HTTP transports (the emulation ones, `/emulation` and the
+//! unidirectional streams) answer cross-origin requests from the origins
+//! of `client.allowed_origins` (`cors`) and refuse others with `403`,
+//! as WebSockets from them are refused.
 //!
 //! ```no_run
 //! use std::convert::Infallible;
@@ -45,7 +53,9 @@
 
 mod api;
 mod config;
+mod cors;
 mod driver;
+mod emulation;
 mod handle;
 mod metrics;
 mod outlet;
@@ -143,8 +153,17 @@ impl Hub {
             "/connection/uni_websocket" => {
                 websocket_route(&mut req, hub, Transport::uni_websocket())
             }
-            "/connection/uni_sse" => stream_route(req, hub, Framing::Sse).await,
-            "/connection/uni_http_stream" => stream_route(req, hub, Framing::Lines).await,
+            "/connection/http_stream" => {
+                stream_route(req, hub, Framing::Lines, Transport::emulation()).await
+            }
+            "/connection/sse" => stream_route(req, hub, Framing::Sse, Transport::emulation()).await,
+            "/emulation" => emulation::serve(req, hub).await,
+            "/connection/uni_sse" => {
+                stream_route(req, hub, Framing::Sse, Transport::uni_sse()).await
+            }
+            "/connection/uni_http_stream" => {
+                stream_route(req, hub, Framing::Lines, Transport::uni_http_stream()).await
+            }
             _ => return Err(req),
         };
         Ok(response)

@@ -1,20 +1,23 @@
 //! The hub's endpoints over HTTP: WebSocket upgrades, and the streaming
-//! responses of the unidirectional transports.
+//! responses of the emulation and unidirectional transports.
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, EXPIRES, PRAGMA};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use pushwire_hub::Transport;
 
+use super::cors::Cors;
 use super::stream::{Framing, StreamBody};
 use super::websocket;
 use super::HubHandle;
 use crate::http::body::Body;
+use crate::http::connection::ConnectionInfo;
 use crate::http::request_body::RequestBody;
 use crate::upgrade::Upgrade;
 
-/// The largest connect request a unidirectional transport reads.
+/// The largest first request a streaming transport reads (Centrifugo's
+/// `http_stream.max_request_body_size`).
 const MAX_CONNECT_BODY: usize = 64 << 10;
 
 /// `/connection/websocket` and `/connection/uni_websocket`: WebSocket
@@ -37,43 +40,73 @@ pub(super) fn websocket_route(
     }
 }
 
-/// `/connection/uni_sse` (GET with `cf_connect`, or POST) and
-/// `/connection/uni_http_stream` (POST): the connect request, then a
-/// response that streams the pushes.
+/// The streaming transports: `/connection/http_stream` (POST) and
+/// `/connection/sse` (GET with `cf_connect`, or POST), whose connection
+/// takes later commands from `/emulation`, and their unidirectional
+/// kin `/connection/uni_http_stream` and `/connection/uni_sse`. The
+/// request carries the first commands (the connect request for a
+/// unidirectional transport); the response streams replies and pushes.
+///
+/// A page on an origin the hub does not allow gets `403` (see [`Cors`]).
 pub(super) async fn stream_route(
     req: Request<RequestBody>,
     hub: HubHandle,
     framing: Framing,
+    transport: Transport,
 ) -> Response<Body> {
+    let cors = match Cors::admit(&req, &hub.settings().origins) {
+        Ok(cors) => cors,
+        Err(refused) => return *refused,
+    };
+    let methods = match framing {
+        Framing::Sse => "GET, POST, OPTIONS",
+        Framing::Lines => "POST, OPTIONS",
+    };
+    if req.method() == Method::OPTIONS {
+        return cors.apply(cors.preflight(methods));
+    }
+    cors.apply(open_stream(req, hub, framing, transport, methods).await)
+}
+
+/// Opens the stream of [`stream_route`]; `methods` are those allowed.
+async fn open_stream(
+    req: Request<RequestBody>,
+    hub: HubHandle,
+    framing: Framing,
+    transport: Transport,
+    methods: &'static str,
+) -> Response<Body> {
+    let info = req.extensions().get::<ConnectionInfo>().cloned();
     let request = match (req.method(), framing) {
         (&Method::GET, Framing::Sse) => match query_param(req.uri().query(), "cf_connect") {
             Some(request) => Bytes::from(request),
+            // The bidirectional client always sends its connect command.
+            None if !transport.is_unidirectional() => {
+                return plain(StatusCode::BAD_REQUEST, "cf_connect is missing\n")
+            }
             None => Bytes::new(),
         },
-        (&Method::POST, _) => match Limited::new(req.into_body(), MAX_CONNECT_BODY)
-            .collect()
-            .await
-        {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) => {
-                return plain(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "connect request over 64 KiB\n",
-                )
-            }
+        (&Method::POST, _) => match read_body(req.into_body(), MAX_CONNECT_BODY).await {
+            Ok(body) => body,
+            Err(response) => return *response,
         },
-        (&Method::OPTIONS, _) => return plain(StatusCode::NO_CONTENT, ""),
-        _ => return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
-    };
-    let transport = match framing {
-        Framing::Sse => Transport::uni_sse(),
-        Framing::Lines => Transport::uni_http_stream(),
+        _ => {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(methods));
+            return response;
+        }
     };
     let Some((conn, outlet)) = hub.open(transport).await else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "the hub is stopping\n");
     };
-    hub.uni_connect(conn, request).await;
-    let body = StreamBody::new(hub, conn, outlet, framing);
+    if transport.is_unidirectional() {
+        hub.uni_connect(conn, request).await;
+    } else {
+        hub.frame(conn, request).await;
+    }
+    let body = StreamBody::new(hub, conn, outlet, framing, &transport, info.as_ref());
     let mut response = Response::new(Body::new(body));
     let headers = response.headers_mut();
     let kind = match framing {
@@ -85,8 +118,33 @@ pub(super) async fn stream_route(
         CACHE_CONTROL,
         HeaderValue::from_static("private, no-cache, no-store, must-revalidate, max-age=0"),
     );
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    headers.insert(EXPIRES, HeaderValue::from_static("0"));
+    // Tells nginx not to buffer the stream.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
+}
+
+/// Reads a request body of at most `limit` bytes: `413` above, `400` if
+/// it breaks off.
+pub(super) async fn read_body(
+    body: RequestBody,
+    limit: usize,
+) -> Result<Bytes, Box<Response<Body>>> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(Box::new(plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request body over 64 KiB\n",
+        ))),
+        Err(e) => {
+            tracing::debug!("hub request body broke off: {e}");
+            Err(Box::new(plain(
+                StatusCode::BAD_REQUEST,
+                "the request body broke off\n",
+            )))
+        }
+    }
 }
 
 /// A query parameter, percent-decoded (`+` as space).
@@ -121,7 +179,8 @@ fn percent_decode(value: &str) -> Vec<u8> {
     out
 }
 
-fn plain(code: StatusCode, text: &'static str) -> Response<Body> {
+/// A status with a short text.
+pub(super) fn plain(code: StatusCode, text: &'static str) -> Response<Body> {
     let mut response = Response::new(Body::from(text));
     *response.status_mut() = code;
     response

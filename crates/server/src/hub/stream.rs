@@ -1,20 +1,34 @@
-//! The hub over a streaming HTTP response: `/connection/uni_sse` (each
-//! push a `data:` event) and `/connection/uni_http_stream` (each push a
-//! line). The response body is the connection: it takes from its outlet
-//! as the client reads, and dropping it (the client went away) closes
-//! the hub's connection.
+//! The hub over a streaming HTTP response: `/connection/sse` and
+//! `/connection/uni_sse` (each message a `data:` event),
+//! `/connection/http_stream` and `/connection/uni_http_stream` (each
+//! message a line). The response body is the connection: it takes from
+//! its outlet as the client reads, and dropping it (the client went
+//! away) closes the hub's connection. When the server shuts down, the
+//! stream ends with a `disconnect` push (3001, the client reconnects).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use pushwire_hub::ConnId;
+use pushwire_hub::{ConnId, Transport};
 
+use super::metrics::TransportKind;
 use super::outlet::Outlet;
 use super::HubHandle;
 use crate::http::body::BoxError;
+use crate::http::connection::ConnectionInfo;
+
+/// The push that ends a stream when the server shuts down: the client
+/// reconnects (to this server once it is back, or to another).
+const SHUTDOWN_PUSH: &[u8] = br#"{"push":{"disconnect":{"code":3001,"reason":"shutdown"}}}"#;
+/// [`SHUTDOWN_PUSH`] for a unidirectional stream (bare pushes).
+const UNI_SHUTDOWN_PUSH: &[u8] = br#"{"disconnect":{"code":3001,"reason":"shutdown"}}"#;
+
+/// Resolves when the server begins shutting down.
+type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How pushes are laid out in the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,12 +39,15 @@ pub(crate) enum Framing {
     Lines,
 }
 
-/// A unidirectional connection's response body.
+/// A streaming connection's response body.
 pub(crate) struct StreamBody {
     hub: HubHandle,
     conn: ConnId,
     outlet: Arc<Outlet>,
     framing: Framing,
+    kind: TransportKind,
+    /// The server's shutdown, when the request came through a server.
+    shutdown: Option<ShutdownSignal>,
     /// What was taken from the outlet, kept to be reused.
     messages: Vec<Bytes>,
     started: bool,
@@ -38,17 +55,39 @@ pub(crate) struct StreamBody {
 }
 
 impl StreamBody {
-    pub(crate) fn new(hub: HubHandle, conn: ConnId, outlet: Arc<Outlet>, framing: Framing) -> Self {
-        hub.metrics.opened(framing.into());
+    /// The body of the connection `conn` over `transport`, laid out as
+    /// `framing`; it ends early when the server that delivered the
+    /// request (`info`) shuts down.
+    pub(crate) fn new(
+        hub: HubHandle,
+        conn: ConnId,
+        outlet: Arc<Outlet>,
+        framing: Framing,
+        transport: &Transport,
+        info: Option<&ConnectionInfo>,
+    ) -> Self {
+        let kind = TransportKind::stream(framing, transport);
+        hub.metrics.opened(kind);
         StreamBody {
             hub,
             conn,
             outlet,
             framing,
+            kind,
+            shutdown: info.map(|info| Box::pin(info.shutting_down()) as ShutdownSignal),
             messages: Vec::new(),
             started: false,
             done: false,
         }
+    }
+
+    /// The disconnect push that ends the stream at a shutdown.
+    fn shutdown_push(&self) -> Bytes {
+        let push = match self.kind {
+            TransportKind::UniSse | TransportKind::UniHttpStream => UNI_SHUTDOWN_PUSH,
+            _ => SHUTDOWN_PUSH,
+        };
+        self.frame(&[Bytes::from_static(push)])
     }
 
     fn frame(&self, messages: &[Bytes]) -> Bytes {
@@ -90,6 +129,12 @@ impl HttpBody for StreamBody {
         }
         let this = &mut *self;
         let Poll::Ready(taken) = this.outlet.poll_take(cx, &mut this.messages) else {
+            if let Some(shutdown) = &mut this.shutdown {
+                if shutdown.as_mut().poll(cx).is_ready() {
+                    this.done = true;
+                    return Poll::Ready(Some(Ok(Frame::data(this.shutdown_push()))));
+                }
+            }
             return Poll::Pending;
         };
         if taken.refill {
@@ -117,7 +162,7 @@ impl HttpBody for StreamBody {
 
 impl Drop for StreamBody {
     fn drop(&mut self) {
-        self.hub.metrics.closed(self.framing.into());
+        self.hub.metrics.closed(self.kind);
         self.hub.closed(self.conn);
     }
 }
