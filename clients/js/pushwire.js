@@ -1006,6 +1006,12 @@ export class Client extends Emitter {
     this._connectedOnConn = false;
     /** Subscriptions whose subscribe rode in the connect frame. */
     this._optimistic = [];
+    // The browser says the network is gone: do not wait for the ping
+    // timeout to notice; reconnect (at once when it is back, below).
+    this._onOffline = () => {
+      if (this._conn === null) return;
+      this._transportLost({ code: connectingCodes.transportClosed, reason: 'offline' });
+    };
     this._onOnline = () => {
       if (this.state === 'connecting' && this._timers.reconnect !== null) {
         clearTimeout(this._timers.reconnect);
@@ -1035,6 +1041,7 @@ export class Client extends Emitter {
     this._setState('connecting', connectingCodes.connectCalled, 'connect called');
     this.emit('connecting', { code: connectingCodes.connectCalled, reason: 'connect called' });
     globalThis.addEventListener?.('online', this._onOnline);
+    globalThis.addEventListener?.('offline', this._onOffline);
     this._attempt = 0;
     this._tried.clear();
     this._openNext();
@@ -1394,6 +1401,7 @@ export class Client extends Emitter {
 
   _stop(code, reason) {
     globalThis.removeEventListener?.('online', this._onOnline);
+    globalThis.removeEventListener?.('offline', this._onOffline);
     this._generation += 1;
     this._clearTimer('reconnect');
     this._dropConnection();

@@ -509,3 +509,33 @@ describe('tokens', () => {
     assert.deepEqual(await disconnected, { code: 1, reason: 'unauthorized' });
   });
 });
+
+describe('the browser\'s network events', () => {
+  test('offline drops the connection at once; online reconnects without waiting for the backoff', async () => {
+    const target = new EventTarget();
+    globalThis.addEventListener = target.addEventListener.bind(target);
+    globalThis.removeEventListener = target.removeEventListener.bind(target);
+    try {
+      const c = newClient({ minReconnectDelay: 60000, maxReconnectDelay: 60000 });
+      c.connect();
+      const t1 = await openedCount(1);
+      t1.accept();
+      const connecting = next(c, 'connecting');
+      target.dispatchEvent(new Event('offline'));
+      assert.deepEqual(await connecting, { code: 1, reason: 'offline' });
+      assert.equal(t1.closed, true);
+      // A minute of backoff, cut short by the network coming back.
+      target.dispatchEvent(new Event('online'));
+      const t2 = await openedCount(2);
+      const connected = next(c, 'connected');
+      t2.accept();
+      await connected;
+      c.disconnect();
+      target.dispatchEvent(new Event('offline'));
+      assert.equal(c.state, 'disconnected', 'a stopped client no longer listens');
+    } finally {
+      delete globalThis.addEventListener;
+      delete globalThis.removeEventListener;
+    }
+  });
+});
