@@ -1,15 +1,17 @@
 // The origin rule in a real browser: a page from one origin opens a
-// WebSocket, an EventSource and a fetch to another pushwire serve. A server
-// started with --allow-origin for the page's origin serves all three; one
-// without refuses all three (403, so Chromium fails the WebSocket and blocks
-// the cross-origin responses).
+// WebSocket (/echo), an EventSource (the hub's uni_sse) and a streaming
+// fetch (the hub's uni_http_stream) to another pushwire serve. A server
+// that allows the page's origin (--allow-origin for /echo, the hub's
+// client.allowed_origins for its endpoints) serves all three; one without
+// refuses all three (403, so Chromium fails the WebSocket and blocks the
+// cross-origin responses).
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { freePort, launchChromium, Server } from './harness.mjs';
 
 let pageServer; // serves the page: its origin is the one allowed or not
-let allowing; // --allow-origin <page's origin>
+let allowing; // --allow-origin and client.allowed_origins: the page's origin
 let defaultRule; // same-origin only
 let browser;
 
@@ -18,7 +20,7 @@ before(async () => {
   const pageOrigin = `http://127.0.0.1:${pagePort}`;
   [pageServer, allowing, defaultRule] = await Promise.all([
     Server.start({ port: pagePort }),
-    Server.start({ args: ['--allow-origin', pageOrigin] }),
+    Server.start({ args: ['--allow-origin', pageOrigin], env: { PUSHWIRE_CLIENT_ALLOWED_ORIGINS: pageOrigin } }),
     Server.start(),
   ]);
   browser = await launchChromium();
@@ -49,36 +51,47 @@ async function crossOrigin(target) {
   }));
 
   const sse = await within(5000, 'EventSource', new Promise((done) => {
-    const source = new EventSource(target + '/sse');
-    source.addEventListener('tick', (e) => {
+    const source = new EventSource(target + '/connection/uni_sse?cf_connect=' + encodeURIComponent('{}'));
+    source.onmessage = (e) => {
       source.close();
-      done({ tick: JSON.parse(e.data).n });
-    });
+      done({ connected: Boolean(JSON.parse(e.data).connect?.client) });
+    };
     source.onerror = () => {
       source.close();
       done({ error: true });
     };
   }));
 
-  let poll;
+  let stream;
   try {
-    const res = await fetch(target + '/poll?timeout_ms=1');
-    poll = { status: res.status, body: await res.json() };
+    const abort = new AbortController();
+    // text/plain: a simple request, no preflight.
+    const res = await fetch(target + '/connection/uni_http_stream', {
+      method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: '{}', signal: abort.signal,
+    });
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!text.includes('\n')) {
+      const { value, done } = await within(5000, 'the first line of the stream', reader.read());
+      if (done) break;
+      text += value;
+    }
+    abort.abort();
+    stream = { status: res.status, connected: Boolean(JSON.parse(text.split('\n')[0]).connect?.client) };
   } catch (e) {
-    poll = { error: e.name };
+    stream = { error: e.name };
   }
-  return { websocket, sse, poll };
+  return { websocket, sse, stream };
 }
 
-test('a server with --allow-origin serves the page\'s WebSocket, EventSource and fetch', { timeout: 30000 }, async () => {
+test('a server that allows the page\'s origin serves its WebSocket, EventSource and fetch', { timeout: 30000 }, async () => {
   const page = await browser.newPage();
   try {
     await page.goto(`${pageServer.origin}/`);
     const seen = await page.evaluate(crossOrigin, allowing.origin);
     assert.deepEqual(seen.websocket, { opened: true, echoed: 'across origins' });
-    assert.equal(seen.sse.tick, 1);
-    assert.equal(seen.poll.status, 200);
-    assert.ok(Array.isArray(seen.poll.body.messages), JSON.stringify(seen.poll));
+    assert.deepEqual(seen.sse, { connected: true });
+    assert.deepEqual(seen.stream, { status: 200, connected: true });
   } finally {
     await page.close();
   }
@@ -91,7 +104,7 @@ test('a server without it refuses all three from another origin', { timeout: 300
     const seen = await page.evaluate(crossOrigin, defaultRule.origin);
     assert.deepEqual(seen.websocket, { opened: false, closeCode: 1006 });
     assert.deepEqual(seen.sse, { error: true });
-    assert.deepEqual(seen.poll, { error: 'TypeError' });
+    assert.deepEqual(seen.stream, { error: 'TypeError' });
   } finally {
     await page.close();
   }

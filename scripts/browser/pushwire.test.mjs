@@ -219,139 +219,138 @@ describe('require semantics', () => {
   }
 });
 
-// ------------------------------------------------------------------ SSE
+// ------------------------------------------------------------------ the hub's HTTP transports
 
-/** Skips the test (loudly) when the server answers 404 on `path`. */
-async function needs(t, server, path) {
-  if (await server.serves(path)) return true;
-  const why = `SKIPPED: ${path} is not served by this pushwire build (404)`;
-  console.log(why);
-  t.skip(why);
-  return false;
+/**
+ * Runs in the page: opens the hub's unidirectional event stream,
+ * `EventSource('/connection/uni_sse?cf_connect={}')`, and keeps every push
+ * in `window.pushes`; resolves with the connect reply's client id.
+ */
+async function openUniSse() {
+  window.pushes = [];
+  window.sseErrors = 0;
+  window.es = new EventSource('/connection/uni_sse?cf_connect=' + encodeURIComponent('{}'));
+  es.onerror = () => { sseErrors += 1; };
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('no connect reply within 5 s')), 5000);
+    es.onmessage = (e) => {
+      const push = JSON.parse(e.data);
+      pushes.push(push);
+      if (push.connect) {
+        clearTimeout(timer);
+        ok(push.connect.client);
+      }
+    };
+  });
 }
 
 /**
- * Runs in the page: EventSource on /sse until 3 tick events, close; then a
- * fetch of /sse with Last-Event-ID = last id, read up to its first event.
+ * Runs in the page: the hub's other HTTP transport read with fetch,
+ * `POST /connection/uni_http_stream` (one JSON push per line), kept in
+ * `window.lines`; resolves with the connect reply's client id.
  */
-async function sseResume() {
-  const deadline = (ms, what) =>
-    new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms));
-  const es = new EventSource('/sse');
-  const ticks = [];
-  try {
-    await Promise.race([
-      new Promise((ok, fail) => {
-        es.addEventListener('tick', (e) => {
-          ticks.push({ id: e.lastEventId, data: JSON.parse(e.data) });
-          if (ticks.length === 3) ok();
-        });
-        es.onerror = () => {
-          if (es.readyState === EventSource.CLOSED) fail(new Error('EventSource failed for good'));
-        };
-      }),
-      deadline(5000, '3 tick events'),
-    ]);
-  } finally {
-    es.close();
-  }
-  const last = Number(ticks[2].id);
-
-  const abort = new AbortController();
-  const res = await fetch('/sse', { headers: { 'Last-Event-ID': String(last) }, signal: abort.signal });
+async function openUniHttpStream() {
+  window.lines = [];
+  window.streamAbort = new AbortController();
+  const res = await fetch('/connection/uni_http_stream', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: '{}',
+    signal: streamAbort.signal,
+  });
+  if (res.status !== 200) throw new Error(`uni_http_stream answered ${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let raw = '';
-  const readUntilEvent = async () => {
-    // An event ends at a blank line; stop after the first one carrying an id.
-    while (!/(^|\n)id:[^\n]*\n(?:[^\n]+\n)*\n/.test(raw)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      raw += value;
+  let buffered = '';
+  let connected;
+  const client = new Promise((ok) => (connected = ok));
+  (async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ done: true }));
+      if (done) return;
+      buffered += value;
+      let end;
+      while ((end = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, end).trim();
+        buffered = buffered.slice(end + 1);
+        if (!line) continue;
+        const push = JSON.parse(line);
+        lines.push(push);
+        if (push.connect) connected(push.connect.client);
+      }
     }
-  };
-  await Promise.race([readUntilEvent(), deadline(5000, 'resumed event')]);
-  abort.abort();
-  const id = /(?:^|\n)id: ?([^\n]*)/.exec(raw)?.[1];
-  return {
-    ticks,
-    last,
-    status: res.status,
-    contentType: res.headers.get('content-type'),
-    resumedId: id === undefined ? null : Number(id),
-    raw: raw.slice(0, 300),
-  };
+  })();
+  return client;
 }
 
-function assertSse(r) {
-  assert.equal(r.ticks.length, 3);
-  for (let i = 0; i < 3; i++) {
-    const n = Number(r.ticks[i].id);
-    assert.ok(Number.isInteger(n), `tick id ${r.ticks[i].id}`);
-    assert.deepEqual(r.ticks[i].data, { n }, 'data is {"n":id}');
-    if (i > 0) assert.equal(n, Number(r.ticks[i - 1].id) + 1, 'ids are consecutive');
+/**
+ * From Node: subscribes the page's connection `client` to `channel` through
+ * the server API, and publishes `texts` there. The API needs the key the
+ * server was given (here the development key it printed): the page itself
+ * cannot publish.
+ */
+async function subscribeAndPublish(server, client, channel, texts) {
+  const subscribed = await server.api('subscribe', { user: '', client, channel });
+  assert.ok(subscribed.result && !subscribed.error, JSON.stringify(subscribed));
+  for (const text of texts) {
+    const published = await server.api('publish', { channel, data: { text } });
+    assert.ok(published.result && !published.error, JSON.stringify(published));
   }
-  assert.equal(r.status, 200);
-  assert.match(r.contentType, /^text\/event-stream/);
-  assert.match(r.raw, /(^|\n)retry: ?1000\n/, 'retry: 1000 sent');
-  assert.equal(r.resumedId, r.last + 1, `resumed after Last-Event-ID ${r.last}: ${JSON.stringify(r.raw)}`);
 }
 
-describe('Server-Sent Events', () => {
-  test('EventSource over HTTP/1.1, then resume with Last-Event-ID', T, async (t) => {
-    if (!(await needs(t, plain, '/sse'))) return;
-    const r = await withPage(plain, async (page) => {
-      assert.equal(await navProtocol(page), 'http/1.1');
-      return page.evaluate(sseResume);
-    });
-    report('SSE over HTTP/1.1', r);
-    assertSse(r);
-  });
+/** The texts of the publications on `channel` among `pushes`. */
+const published = (pushes, channel) =>
+  pushes.filter((p) => p.channel === channel && p.pub).map((p) => p.pub.data.text);
 
-  test('EventSource over HTTP/2, then resume with Last-Event-ID', T, async (t) => {
-    if (!(await needs(t, tls, '/sse'))) return;
-    const before = await tls.stats();
-    const r = await withPage(tls, async (page) => {
-      assert.equal(await navProtocol(page), 'h2');
-      const r = await page.evaluate(sseResume);
-      r.sseProtocols = await page.evaluate(() =>
-        performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/sse')).map((e) => e.nextHopProtocol));
-      return r;
+describe('Server-Sent Events (the hub\'s uni_sse)', () => {
+  for (const [name, server, proto] of [['HTTP/1.1', () => plain, 'http/1.1'], ['HTTP/2', () => tls, 'h2']]) {
+    test(`EventSource over ${name}: connect, a server-side subscription, publications through the API`, T, async () => {
+      const srv = server();
+      const channel = `chat:sse-${proto}-${Date.now()}`;
+      const before = await srv.stats();
+      const r = await withPage(srv, async (page) => {
+        assert.equal(await navProtocol(page), proto);
+        const client = await page.evaluate(openUniSse);
+        await subscribeAndPublish(srv, client, channel, ['one', 'two', 'three']);
+        await page.waitForFunction((channel) => pushes.filter((p) => p.channel === channel && p.pub).length >= 3, channel, { timeout: 5000 });
+        return page.evaluate(() => {
+          es.close();
+          return { pushes, errors: sseErrors };
+        });
+      });
+      const after = await srv.stats();
+      report(`uni_sse over ${name}`, { ...r, h1_requests: after.h1_requests - before.h1_requests });
+      assert.deepEqual(published(r.pushes, channel), ['one', 'two', 'three'], 'each publication once, in order');
+      assert.ok(r.pushes.some((p) => p.channel === channel && p.subscribe), 'the subscribe push came first');
+      assert.equal(r.errors, 0);
+      if (proto === 'h2') {
+        // Node reads /stats and calls the API over HTTP/1.1: 1 stats request
+        // and 4 API calls are Node's, so Chromium made none: the event
+        // stream rode the page's HTTP/2 connection. (A stream closed early
+        // leaves no resource-timing entry to read its protocol from.)
+        assert.equal(after.h1_requests - before.h1_requests, 5, 'no HTTP/1.1 request from Chromium');
+      }
     });
-    const after = await tls.stats();
-    report('SSE over HTTP/2', { ...r, h1_requests: after.h1_requests - before.h1_requests });
-    assertSse(r);
-    // Node reads /stats over HTTP/1.1, and the snapshot it gets counts that
-    // request itself: 1 is Node's, so Chromium made none.
-    assert.equal(after.h1_requests - before.h1_requests, 1, 'no HTTP/1.1 request from Chromium');
-    assert.deepEqual([...new Set(r.sseProtocols)], ['h2'], 'EventSource and the resume fetch over h2');
-  });
+  }
 
-  test('EventSource reconnects by itself after the server restarts, sending Last-Event-ID', { timeout: 30000 }, async (t) => {
+  test('EventSource reconnects by itself after the server restarts', { timeout: 30000 }, async () => {
     // A server of its own: this test stops it and starts another on the same port.
     let server = await Server.start();
     try {
-      if (!(await needs(t, server, '/sse'))) return;
       await withPage(server, async (page) => {
-        await page.evaluate(() => {
-          window.seen = [];
-          window.errors = 0;
-          window.es = new EventSource('/sse');
-          es.addEventListener('tick', (e) => seen.push(Number(e.lastEventId)));
-          es.onerror = () => { errors += 1; window.lastBeforeError ??= seen[seen.length - 1]; };
-        });
-        await page.waitForFunction(() => seen.length >= 3, null, { timeout: 5000 });
+        const first = await page.evaluate(openUniSse);
         const port = server.port;
         await server.stop(); // the stream ends; EventSource starts reconnecting
-        await page.waitForFunction(() => errors > 0, null, { timeout: 5000 });
+        await page.waitForFunction(() => sseErrors > 0, null, { timeout: 5000 });
         server = await Server.start({ port });
-        await page.waitForFunction(() => seen.length > 0 && seen[seen.length - 1] > lastBeforeError, null, { timeout: 10000 });
-        const r = await page.evaluate(() => {
-          es.close();
-          const i = seen.indexOf(lastBeforeError);
-          return { lastBeforeError, after: seen.slice(i + 1, i + 3), errors, readyState: es.readyState };
-        });
-        report('SSE native reconnect', r);
-        assert.equal(r.after[0], r.lastBeforeError + 1, 'the reconnected stream resumes right after the last id seen');
+        await page.waitForFunction(() => pushes.filter((p) => p.connect).length >= 2, null, { timeout: 10000 });
+        const second = await page.evaluate(() => pushes.filter((p) => p.connect).at(-1).connect.client);
+        report('uni_sse native reconnect', { first, second });
+        assert.notEqual(second, first, 'a new connection on the new server');
+        // The reconnected stream works: a publication reaches it.
+        const channel = `chat:after-restart-${Date.now()}`;
+        await subscribeAndPublish(server, second, channel, ['after the restart']);
+        await page.waitForFunction((channel) => pushes.some((p) => p.channel === channel && p.pub), channel, { timeout: 5000 });
+        await page.evaluate(() => es.close());
       });
     } finally {
       await server.stop();
@@ -359,81 +358,42 @@ describe('Server-Sent Events', () => {
   });
 });
 
-// ------------------------------------------------------------------ long polling
-
-/**
- * Runs in the page: learns the current cursor, holds a poll, publishes while
- * it is held, and checks the poll returns the message; then a second poll
- * from the new cursor gets the next message.
- */
-async function longPoll() {
-  const deadline = (ms, what) =>
-    new Promise((_, fail) => setTimeout(() => fail(new Error(`timed out: ${what}`)), ms));
-  const poll = async (cursor, timeoutMs) => {
-    const res = await fetch(`/poll?cursor=${cursor}&timeout_ms=${timeoutMs}`, { cache: 'no-store' });
-    if (res.status !== 200) throw new Error(`/poll answered ${res.status}`);
-    return res.json();
-  };
-  const publish = async (text) => {
-    const res = await fetch('/publish', { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: text });
-    return res.status;
-  };
-  const text = (m) => (typeof m === 'string' ? m : m?.data ?? m?.text ?? m?.message ?? JSON.stringify(m));
-
-  // Where the stream stands now: a poll that does not wait.
-  const start = await poll(0, 0);
-  const first = `first ${Math.random()}`;
-  const second = `second ${Math.random()}`;
-
-  const t0 = performance.now();
-  const held = poll(start.cursor, 10000);
-  await new Promise((r) => setTimeout(r, 300)); // the poll is now held by the server
-  const heldFor = { settled: false };
-  held.then(() => (heldFor.settled = true));
-  await new Promise((r) => setTimeout(r, 0));
-  const settledBeforePublish = heldFor.settled;
-  const status1 = await publish(first);
-  const got1 = await Promise.race([held, deadline(5000, 'poll released by publish')]);
-  const waited = performance.now() - t0;
-
-  // Published while nobody polls: the next poll from the cursor still gets it.
-  const status2 = await publish(second);
-  const got2 = await Promise.race([poll(got1.cursor, 5000), deadline(6000, 'second poll')]);
-  return {
-    start,
-    status1,
-    status2,
-    settledBeforePublish,
-    waited,
-    got1: { cursor: got1.cursor, messages: got1.messages.map(text) },
-    got2: { cursor: got2.cursor, messages: got2.messages.map(text) },
-    first,
-    second,
-  };
-}
-
-function assertPoll(r) {
-  assert.equal(r.status1, 202, 'POST /publish answers 202');
-  assert.equal(r.status2, 202);
-  assert.equal(r.settledBeforePublish, false, 'the poll was held until something was published');
-  assert.deepEqual(r.got1.messages, [r.first], 'the held poll returned the message');
-  assert.deepEqual(r.got2.messages, [r.second], 'the next poll returned the next message, nothing lost or repeated');
-  assert.notEqual(r.got1.cursor, r.start.cursor);
-  assert.notEqual(r.got2.cursor, r.got1.cursor);
-}
-
-describe('long polling', () => {
+describe('HTTP streaming with fetch (the hub\'s uni_http_stream)', () => {
   for (const [name, server, proto] of [['HTTP/1.1', () => plain, 'http/1.1'], ['HTTP/2', () => tls, 'h2']]) {
-    test(`fetch long poll + publish over ${name}`, T, async (t) => {
-      if (!(await needs(t, server(), '/poll?cursor=0&timeout_ms=0'))) return;
-      const r = await withPage(server(), async (page) => {
+    test(`a held fetch over ${name} gets each publication as it is made, nothing lost or repeated`, T, async () => {
+      const srv = server();
+      const channel = `chat:stream-${proto}-${Date.now()}`;
+      await withPage(srv, async (page) => {
         assert.equal(await navProtocol(page), proto);
-        return page.evaluate(longPoll);
+        const client = await page.evaluate(openUniHttpStream);
+        await subscribeAndPublish(srv, client, channel, ['first']);
+        await page.waitForFunction((channel) => lines.some((p) => p.channel === channel && p.pub), channel, { timeout: 5000 });
+        // Published while the page does nothing: the held response still carries it.
+        await subscribeAndPublish(srv, client, channel, ['second', 'third']);
+        await page.waitForFunction((channel) => lines.filter((p) => p.channel === channel && p.pub).length >= 3, channel, { timeout: 5000 });
+        const lines = await page.evaluate(() => {
+          streamAbort.abort();
+          return lines;
+        });
+        report(`uni_http_stream over ${name}`, lines);
+        assert.deepEqual(published(lines, channel), ['first', 'second', 'third']);
       });
-      report(`long polling over ${name}`, r);
-      assertPoll(r);
     });
   }
+
+  test('the page cannot publish without the server API key', T, async () => {
+    await withPage(plain, async (page) => {
+      const statuses = await page.evaluate(async () => {
+        const post = (headers) => fetch('/api/publish', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', ...headers },
+          body: JSON.stringify({ channel: 'chat:lobby', data: { text: 'from the page' } }),
+        }).then((r) => r.status);
+        return [await post({}), await post({ 'X-API-Key': 'guessed' })];
+      });
+      assert.deepEqual(statuses, [401, 401]);
+    });
+  });
 });
 
 // ------------------------------------------------------------------ the demo page
@@ -571,7 +531,7 @@ describe('demo page (web/index.html)', () => {
       }
     });
 
-    test(`its diagnostics buttons drive the WebSocket echo, SSE and long polling over ${name}`, { timeout: 30000 }, async () => {
+    test(`its diagnostics buttons drive the WebSocket echo over ${name}`, { timeout: 30000 }, async () => {
       const { page, problems } = await openDemo(server());
       try {
         const wsLog = page.locator('#ws-log');
@@ -586,20 +546,6 @@ describe('demo page (web/index.html)', () => {
         await wsLog.locator('li', { hasText: 'closed: code 4000' }).waitFor();
         assert.equal(await page.textContent('#ws-transitions'), '0 → 1 → 2 → 3');
         assert.equal(await page.textContent('#ws-buffered'), '0');
-
-        await page.click('#sse-connect');
-        await page.waitForFunction(() => Number(document.getElementById('sse-count').textContent) >= 2);
-        assert.match(await page.textContent('#sse-last-id'), /^\d+$/);
-        await page.click('#sse-close');
-
-        await page.click('#poll-start');
-        await page.locator('#poll-status', { hasText: 'waiting' }).waitFor();
-        const text = `demo ${name} ${Date.now()}`;
-        await page.fill('#publish-text', text);
-        await page.click('#publish');
-        await page.locator('#publish-status', { hasText: 'HTTP 202' }).waitFor();
-        await page.locator('#poll-log li.in', { hasText: `← ${text}` }).waitFor();
-        await page.click('#poll-stop');
 
         if (process.env.SCREENSHOT_DIR) {
           await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/demo-${name.replace('/', '')}.png`, fullPage: true });
