@@ -13,6 +13,7 @@ mod http1_wire;
 mod http2;
 mod http2_wire;
 mod hub;
+mod hub_emulation;
 mod limits;
 mod origin;
 mod rebinding;
