@@ -173,3 +173,49 @@ test('without WebSocket the chat runs over HTTP streaming, and with that blocked
     await Promise.all([ws.page.close(), stream.page.close(), sse.page.close()]);
   }
 });
+
+test('the chat survives a server restart: both pages reconnect, say what was lost, and chat on', { timeout: 45000 }, async () => {
+  let restarting = await Server.start();
+  const port = restarting.port;
+  const room = `s${Date.now().toString(36)}`;
+  const pages = [];
+  const enterOn = async (name) => {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(15000);
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(`${restarting.origin}/chat?room=${room}`);
+    await page.fill('#name', name);
+    await page.click('#enter');
+    await page.locator('#status[data-state=connected]').waitFor();
+    pages.push(page);
+    return { page, problems };
+  };
+  try {
+    const alice = await enterOn('hana');
+    const bob = await enterOn('ivan');
+    await say(alice.page, 'before the restart');
+    await bob.page.locator('#messages li.msg', { hasText: 'before the restart' }).waitFor();
+
+    restarting.child.kill('SIGHUP');
+    await restarting.exited;
+    await restarting.stop();
+    await alice.page.locator('#status[data-state=connecting]').waitFor();
+    restarting = await Server.start({ port });
+
+    for (const { page } of [alice, bob]) {
+      await page.locator('#status[data-state=connected]').waitFor();
+      await page.locator('#messages li.line.warn', { hasText: 'some messages were lost' }).waitFor();
+    }
+    // The new stream's offsets start again at 1: its messages still show.
+    await say(bob.page, 'after the restart');
+    await alice.page.locator('#messages li.msg', { hasText: 'after the restart' }).waitFor();
+    assert.deepEqual(await messages(alice.page), ['before the restart', 'after the restart']);
+    await alice.page.waitForFunction(() => document.querySelector('#online').textContent.includes('ivan'));
+    assert.deepEqual(alice.problems, []);
+    assert.deepEqual(bob.problems, []);
+  } finally {
+    for (const page of pages) await page.close();
+    await restarting.stop();
+  }
+});
