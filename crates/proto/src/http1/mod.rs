@@ -28,8 +28,10 @@
 //! assert!(head.keep_alive && !head.upgrade);
 //! ```
 
+mod body;
 mod host;
 
+pub use body::{BodyDecoder, BodyError, Piece};
 pub use host::valid_host;
 
 use bytes::Bytes;

@@ -703,7 +703,10 @@ impl Feed {
     fn can_drain(&self) -> bool {
         !self.failed
             && !self.expect_continue
-            && matches!(self.decoder, Decoder::Length(left) if left <= DRAIN_LIMIT)
+            && self
+                .decoder
+                .length_left()
+                .is_some_and(|left| left <= DRAIN_LIMIT)
     }
 
     /// Hands over the next piece once the service asks for it: ready when
@@ -747,7 +750,7 @@ impl Feed {
                     return self.fail(e);
                 }
                 Ok(None) => {}
-                Err(e) => return self.fail(e),
+                Err(e) => return self.fail(e.into()),
             }
             match conn.poll_fill(cx) {
                 Poll::Ready(Ok(n)) => self.clock.received(n),
