@@ -133,10 +133,12 @@ pub(super) async fn read_body(
 ) -> Result<Bytes, Box<Response<Body>>> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(Box::new(plain(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body over 64 KiB\n",
-        ))),
+        Err(e) if e.is::<LengthLimitError>() => {
+            let mut response =
+                Response::new(Body::from(format!("request body over {limit} bytes\n")));
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            Err(Box::new(response))
+        }
         Err(e) => {
             tracing::debug!("hub request body broke off: {e}");
             Err(Box::new(plain(
