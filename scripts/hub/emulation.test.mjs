@@ -24,8 +24,8 @@ const EVIL_ORIGIN = 'http://evil.example';
 /** Short pings, so a test sees pongs go through `/emulation`. */
 function config() {
   const c = baseConfig();
-  c.client.ping_interval = '2s';
-  c.client.pong_timeout = '1s';
+  c.client.ping_interval = '3s';
+  c.client.pong_timeout = '2s';
   c.client.allowed_origins = [APP_ORIGIN];
   return c;
 }
@@ -165,9 +165,9 @@ describe('centrifuge-js over the emulation transports', () => {
         c.on('connecting', (ctx) => events.push(['connecting', ctx.code]));
         c.on('disconnected', (ctx) => events.push(['disconnected', ctx.code]));
         const pongs = () => commands(posted).filter((cmd) => Object.keys(cmd).length === 0).length;
-        // Without the first pong the hub would disconnect (3012) a second
-        // after its first ping, before the second ping could be answered.
-        await until(() => pongs() >= 2, { timeoutMs: 8000, what: 'two pongs' });
+        // Without the first pong the hub would disconnect (3012) two
+        // seconds after its first ping, before its second ping.
+        await until(() => pongs() >= 2, { timeoutMs: 12000, what: 'two pongs' });
         assert.deepEqual(events, []);
         assert.equal(c.state, 'connected');
         // The same connection still answers.
