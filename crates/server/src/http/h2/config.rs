@@ -56,6 +56,25 @@ pub struct Http2Config {
     /// How long a keep-alive ping may go unanswered before the
     /// connection is dropped. Default: 20 s.
     pub keep_alive_timeout: Duration,
+    /// How long a connection may stay without streams (no request, no
+    /// WebSocket, no event stream open) before a GOAWAY (`NO_ERROR`)
+    /// closes it; answering PINGs does not keep it open. Checked a few
+    /// times per period, so it closes within a quarter more. `None`
+    /// keeps idle connections open. Default: 2 min.
+    pub idle_timeout: Option<Duration>,
+    /// How long a request body may take to deliver 1 KiB (or its end)
+    /// while the service waits for it; then its stream is reset
+    /// (`CANCEL`). A body that drips a few bytes at a time is timed out
+    /// like one that stalls; a slow service is not (the clock runs only
+    /// while the service waits), nor is a WebSocket's stream (RFC 8441),
+    /// whose messages may be far apart. `None` waits forever.
+    /// Default: 30 s, as HTTP/1.1's
+    /// [`body_read_timeout`](crate::Server::body_read_timeout).
+    pub body_read_timeout: Option<Duration>,
+    /// How long the client may take to acknowledge the server's
+    /// SETTINGS before the connection ends with GOAWAY
+    /// (`SETTINGS_TIMEOUT`, RFC 9113 section 6.5.3). Default: 10 s.
+    pub settings_timeout: Duration,
 }
 
 impl Default for Http2Config {
@@ -70,6 +89,9 @@ impl Default for Http2Config {
             reset_allowance: 256,
             keep_alive_interval: Some(Duration::from_secs(30)),
             keep_alive_timeout: Duration::from_secs(20),
+            idle_timeout: Some(Duration::from_secs(120)),
+            body_read_timeout: Some(Duration::from_secs(30)),
+            settings_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -138,6 +160,27 @@ impl Http2Config {
     #[must_use]
     pub fn keep_alive_timeout(mut self, keep_alive_timeout: Duration) -> Self {
         self.keep_alive_timeout = keep_alive_timeout;
+        self
+    }
+
+    /// Sets [`Http2Config::idle_timeout`](#structfield.idle_timeout).
+    #[must_use]
+    pub fn idle_timeout(mut self, idle_timeout: Option<Duration>) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Sets [`Http2Config::body_read_timeout`](#structfield.body_read_timeout).
+    #[must_use]
+    pub fn body_read_timeout(mut self, body_read_timeout: Option<Duration>) -> Self {
+        self.body_read_timeout = body_read_timeout;
+        self
+    }
+
+    /// Sets [`Http2Config::settings_timeout`](#structfield.settings_timeout).
+    #[must_use]
+    pub fn settings_timeout(mut self, settings_timeout: Duration) -> Self {
+        self.settings_timeout = settings_timeout;
         self
     }
 

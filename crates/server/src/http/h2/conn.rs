@@ -7,12 +7,14 @@
 
 use std::collections::VecDeque;
 use std::task::Waker;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Request};
 use pushwire_proto::http2::frame::{self, Frame, FrameError};
 use pushwire_proto::http2::hpack::{Decoder, HpackError};
 use pushwire_proto::http2::{ErrorCode, RecvWindow, Settings, Window};
+use tokio::time::Instant;
 
 use super::config::Http2Config;
 use super::headers::{request_from_fields, trailers_from_fields, HeadWriter};
@@ -108,6 +110,8 @@ pub(crate) struct Conn {
     /// streams that finished.
     peer_resets: u64,
     finished_streams: u64,
+    /// The client acknowledged the server's SETTINGS.
+    settings_acked: bool,
     /// Answers to the server's own PINGs.
     pub(crate) keep_alive_answered: bool,
     pub(crate) drain_answered: bool,
@@ -139,6 +143,7 @@ impl Conn {
             final_goaway_sent: false,
             peer_resets: 0,
             finished_streams: 0,
+            settings_acked: false,
             keep_alive_answered: false,
             drain_answered: false,
         };
@@ -206,6 +211,56 @@ impl Conn {
         }
     }
 
+    /// Whether the client acknowledged the server's SETTINGS.
+    pub(crate) fn settings_acknowledged(&self) -> bool {
+        self.settings_acked
+    }
+
+    /// The highest stream the client opened: it grows with every
+    /// request.
+    pub(crate) fn highest_id(&self) -> u32 {
+        self.highest_id
+    }
+
+    /// Whether any stream is open (or still finishing).
+    pub(crate) fn has_streams(&self) -> bool {
+        !self.streams.is_empty()
+    }
+
+    /// Whether a stream may still receive a request body (not a
+    /// tunnel's data).
+    pub(crate) fn awaits_bodies(&self) -> bool {
+        self.streams.values().any(Stream::receives_body)
+    }
+
+    /// Ends a connection that stayed without streams for the idle
+    /// timeout: a GOAWAY (`NO_ERROR`) names the last stream served.
+    pub(crate) fn close_idle(&mut self) {
+        if self.ended.is_none() {
+            frame::put_goaway(
+                self.out.cork(),
+                self.highest_id,
+                ErrorCode::NO_ERROR,
+                b"idle",
+            );
+            self.end("idle timeout");
+        }
+    }
+
+    /// Resets (`CANCEL`) the streams whose service has waited for body
+    /// data for `timeout` without receiving enough of it.
+    pub(crate) fn expire_stalled_bodies(&mut self, now: Instant, timeout: Duration) {
+        let stalled: Vec<u32> = self
+            .streams
+            .iter_mut()
+            .filter_map(|(&id, stream)| stream.body_stalled(now, timeout).then_some(id))
+            .collect();
+        for id in stalled {
+            tracing::debug!("HTTP/2 stream {id} reset: request body stalled for {timeout:?}");
+            self.reset(id, ErrorCode::CANCEL);
+        }
+    }
+
     /// Queues a keep-alive PING.
     pub(crate) fn ping(&mut self) {
         frame::put_ping(self.out.cork(), false, KEEP_ALIVE_PING);
@@ -251,7 +306,8 @@ impl Conn {
             } => return self.on_continuation(stream_id, fragment, end_headers),
             Frame::RstStream { stream_id, code } => self.on_reset(stream_id, code)?,
             Frame::Settings(settings) => self.on_settings(&settings)?,
-            Frame::SettingsAck | Frame::Priority { .. } | Frame::Unknown { .. } => {}
+            Frame::SettingsAck => self.settings_acked = true,
+            Frame::Priority { .. } | Frame::Unknown { .. } => {}
             Frame::PushPromise { .. } => {
                 return Err(FrameError::connection(
                     ErrorCode::PROTOCOL_ERROR,
@@ -407,12 +463,13 @@ impl Conn {
                 return Ok(None);
             }
         };
-        let stream = Stream::new(
+        let mut stream = Stream::new(
             self.limits.config.stream_window,
             self.peer_initial_window,
             end_stream,
             head.content_length,
         );
+        stream.tunnel = head.request.method() == http::Method::CONNECT;
         self.streams.insert(stream_id, stream);
         Ok(Some(Opened {
             id: stream_id,
@@ -536,6 +593,7 @@ impl Conn {
         // Padding counts against the windows but is never read.
         let padding = flow_len - data.len() as u32;
         if !data.is_empty() {
+            stream.body_received(data.len());
             stream.unread += data.len();
             stream.recv.push_back(data);
         }

@@ -12,6 +12,7 @@ pub(crate) mod respond;
 mod serve;
 pub(crate) mod stream;
 pub(crate) mod tasks;
+mod timeouts;
 pub(crate) mod tunnel;
 
 pub(crate) use serve::{serve_http2, Http2Settings};

@@ -22,6 +22,7 @@ use super::read::FrameReader;
 use super::respond::Respond;
 use super::stream::{SharedConn, StreamRef};
 use super::tasks::{StreamSpawner, StreamTask, StreamTasks};
+use super::timeouts::ConnTimeouts;
 use crate::http::request_body::RequestBody;
 use crate::http::service::HttpService;
 use crate::http::upgrade_slot::upgrade_slot;
@@ -98,6 +99,7 @@ where
     let mut keep_alive = config
         .keep_alive_interval
         .map(|interval| PingTimer::new(interval, config.keep_alive_timeout));
+    let mut timeouts = ConnTimeouts::new(&config);
     let mut draining = std::pin::pin!(draining.cancelled());
     let mut draining_seen = false;
     let mut tasks = StreamTasks::new(rounds.waker().clone());
@@ -126,6 +128,7 @@ where
                     }
                     Some(Poll::Pending) | None => {}
                 }
+                timeouts.poll(controls_cx, &mut conn);
             }
             let mut paused = false;
             if reading {
@@ -139,6 +142,12 @@ where
                     Reading::Waiting => {}
                     Reading::Paused => paused = true,
                 }
+            }
+            if opened
+                .iter()
+                .any(|o| !o.end_stream && o.request.method() != Method::CONNECT)
+            {
+                timeouts.body_stream_opened(&mut Context::from_waker(controls.waker()));
             }
             for opened in opened.drain(..) {
                 let stream = StreamRef::adopt(shared.clone(), opened.id);

@@ -7,12 +7,20 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use pushwire_proto::http2::{ErrorCode, RecvWindow, Window};
 
+use tokio::time::Instant;
+
 use super::conn::Conn;
+
+/// What a request body must deliver within the body-read timeout while
+/// the service waits for it (unless it ends first), so that a body that
+/// drips a few bytes at a time is timed out like one that stalls.
+const MIN_BODY_PROGRESS: usize = 1024;
 
 /// A connection's state, shared by its task and its streams' handles.
 pub(crate) type SharedConn = Arc<Mutex<Conn>>;
@@ -72,6 +80,12 @@ pub(crate) struct Stream {
     pub(crate) reset: Option<ErrorCode>,
     /// The client reset it: frames after that are errors (section 5.1).
     pub(crate) reset_by_peer: bool,
+    /// An extended CONNECT's stream (RFC 8441): what it receives is a
+    /// tunnel's, not a request body, and no body-read timeout applies.
+    pub(crate) tunnel: bool,
+    /// The body-read clock, while armed: since when the service waits
+    /// for body data, and the bytes received since.
+    body_wait: Option<(Instant, usize)>,
 }
 
 impl Stream {
@@ -100,6 +114,8 @@ impl Stream {
             writer: None,
             reset: None,
             reset_by_peer: false,
+            tunnel: false,
+            body_wait: None,
         }
     }
 
@@ -133,6 +149,41 @@ impl Stream {
         self.queue.clear();
         self.queued = 0;
         self.wake_all();
+    }
+
+    /// Whether the stream may still receive request body data (a
+    /// tunnel's data is not a body).
+    pub(crate) fn receives_body(&self) -> bool {
+        !self.tunnel && !self.recv_ended && self.reset.is_none()
+    }
+
+    /// Whether the service waits for request body data that has not
+    /// arrived.
+    fn awaits_body(&self) -> bool {
+        self.receives_body() && self.reader.is_some() && self.recv.is_empty()
+    }
+
+    /// Counts `len` bytes of body received against the body-read clock:
+    /// [`MIN_BODY_PROGRESS`] of them disarm it.
+    pub(crate) fn body_received(&mut self, len: usize) {
+        if let Some((_, progress)) = &mut self.body_wait {
+            *progress += len;
+            if *progress >= MIN_BODY_PROGRESS {
+                self.body_wait = None;
+            }
+        }
+    }
+
+    /// Looks at the body-read clock at `now`: armed while the service
+    /// waits for body data, disarmed while it does not; true once it
+    /// has been armed for `timeout` without enough progress.
+    pub(crate) fn body_stalled(&mut self, now: Instant, timeout: Duration) -> bool {
+        if !self.awaits_body() {
+            self.body_wait = None;
+            return false;
+        }
+        let (since, _) = *self.body_wait.get_or_insert((now, 0));
+        now.duration_since(since) >= timeout
     }
 
     /// Takes in a DATA frame's accounting: `flow_len` bytes of the

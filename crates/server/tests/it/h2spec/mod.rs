@@ -26,6 +26,7 @@ mod hpack;
 mod messages;
 mod peer;
 mod streams;
+mod timeouts;
 
 use std::net::SocketAddr;
 
