@@ -1,6 +1,6 @@
 //! Static files built into the `pushwire` binary: `/pushwire.js`, the
-//! hub's browser client (`clients/js/pushwire.js`, an ES module), its
-//! type declarations at `/pushwire.d.ts`, and the apps built on it: the
+//! hub's browser client (`clients/js/pushwire.js`, an ES module, and the
+//! modules it imports, `/pushwire/*.js`), its type declarations at `/pushwire.d.ts`, and the apps built on it: the
 //! chat rooms at `/chat` (`web/chat/index.html`).
 //!
 //! Each answers `GET` and `HEAD` with its content type, `Cache-Control:
@@ -27,11 +27,26 @@ struct Asset {
 
 /// Every built-in file, by path.
 const ASSETS: &[Asset] = &[
-    Asset {
-        path: "/pushwire.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../../../clients/js/pushwire.js"),
-    },
+    module(
+        "/pushwire.js",
+        include_str!("../../../../clients/js/pushwire.js"),
+    ),
+    module(
+        "/pushwire/emitter.js",
+        include_str!("../../../../clients/js/pushwire/emitter.js"),
+    ),
+    module(
+        "/pushwire/protocol.js",
+        include_str!("../../../../clients/js/pushwire/protocol.js"),
+    ),
+    module(
+        "/pushwire/subscription.js",
+        include_str!("../../../../clients/js/pushwire/subscription.js"),
+    ),
+    module(
+        "/pushwire/transports.js",
+        include_str!("../../../../clients/js/pushwire/transports.js"),
+    ),
     Asset {
         path: "/pushwire.d.ts",
         content_type: "application/typescript; charset=utf-8",
@@ -48,6 +63,15 @@ const ASSETS: &[Asset] = &[
         body: CHAT,
     },
 ];
+
+/// A JavaScript module of the client.
+const fn module(path: &'static str, body: &'static str) -> Asset {
+    Asset {
+        path,
+        content_type: "text/javascript; charset=utf-8",
+        body,
+    }
+}
 
 /// The chat rooms: a page that uses only `/pushwire.js`.
 const CHAT: &str = include_str!("../../../../web/chat/index.html");
@@ -137,6 +161,25 @@ mod tests {
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         let other = get("/pushwire.js", Some("\"0000000000000000\"")).expect("served");
         assert_eq!(other.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn the_modules_pushwire_js_imports_are_served() {
+        let entry = ASSETS[0].body;
+        let mut imported = 0;
+        for line in entry.lines() {
+            let Some(rest) = line.split(" from './").nth(1) else {
+                continue;
+            };
+            let path = format!("/{}", rest.trim_end_matches("';"));
+            let response = get(&path, None).unwrap_or_else(|| panic!("{path} is not served"));
+            assert_eq!(
+                response.headers()[CONTENT_TYPE],
+                "text/javascript; charset=utf-8"
+            );
+            imported += 1;
+        }
+        assert!(imported >= 4, "pushwire.js imports its modules: {imported}");
     }
 
     #[test]

@@ -1,0 +1,444 @@
+/**
+ * pushwire.js: the transports — bidirectional WebSocket, and HTTP streaming and
+ * SSE with commands posted to the emulation endpoint — behind one interface,
+ * and the registry that plans which to try in what order.
+ * Part of the client; applications import `pushwire.js`, which re-exports
+ * what they need.
+ * @module
+ */
+
+import { errorCodes, EventStreamDecoder, LineDecoder, PushwireError } from './protocol.js';
+
+// ---------------------------------------------------------------------------
+// Transports
+
+/**
+ * What a transport needs from its environment: `WebSocket`, `fetch`,
+ * `EventSource` (from the client's options, else the globals).
+ * @typedef {{WebSocket?: any, fetch?: any, EventSource?: any, emulationEndpoint: string, maxMessageSize: number}} TransportEnv
+ */
+
+/**
+ * Callbacks a transport reports to; `onClose` is called at most once, and
+ * never after the client called `close()`.
+ * @typedef {{onOpen: () => void, onMessage: (text: string) => void, onClose: (ctx: {code: number, reason: string}) => void}} TransportHandlers
+ */
+
+/**
+ * The bidirectional WebSocket transport (`/connection/websocket`): every
+ * frame carries commands one way and replies and pushes the other.
+ */
+export class WebSocketTransport {
+  /** @param {TransportEnv} env */
+  static supported(env) {
+    return typeof env.WebSocket === 'function';
+  }
+
+  /**
+   * @param {string} endpoint a `ws:` or `wss:` URL
+   * @param {TransportEnv} env
+   */
+  constructor(endpoint, env) {
+    this.name = 'websocket';
+    /** Later commands go over the connection itself. */
+    this.emulation = false;
+    this.endpoint = endpoint;
+    this.env = env;
+    this.ws = null;
+    this.handlers = null;
+  }
+
+  /**
+   * Opens the socket and sends `initial` (the connect command and any
+   * subscribes) as its first frame.
+   * @param {string} initial
+   * @param {TransportHandlers} handlers
+   */
+  open(initial, handlers) {
+    this.handlers = handlers;
+    let ws;
+    try {
+      ws = new this.env.WebSocket(this.endpoint);
+    } catch (e) {
+      queueMicrotask(() => this._closed(errorCodes.transportClosed, `websocket: ${e.message}`));
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.handlers === null) return;
+      this.handlers.onOpen();
+      ws.send(initial);
+    };
+    ws.onmessage = (event) => {
+      if (this.handlers === null) return;
+      const data = event.data;
+      if (typeof data !== 'string') {
+        // The JSON protocol is text only.
+        const handlers = this.handlers;
+        this.close();
+        handlers.onClose({ code: 3506, reason: 'binary frame on the JSON protocol' });
+        return;
+      }
+      this.handlers.onMessage(data);
+    };
+    ws.onerror = () => {};
+    ws.onclose = (event) => {
+      this._closed(event.code || 1006, event.reason || 'connection closed');
+    };
+  }
+
+  _closed(code, reason) {
+    const handlers = this.handlers;
+    if (handlers === null) return;
+    this.handlers = null;
+    handlers.onClose({ code, reason });
+  }
+
+  /** Sends one frame of commands. @param {string} text */
+  send(text) {
+    if (this.ws === null || this.ws.readyState !== 1) {
+      throw new PushwireError(errorCodes.transportWriteError, 'websocket is not open');
+    }
+    this.ws.send(text);
+  }
+
+  /** Closes without calling `onClose`. */
+  close() {
+    this.handlers = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws === null) return;
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    ws.onerror = () => {};
+    try {
+      ws.close();
+    } catch {
+      // A socket still connecting may refuse close() in some engines.
+    }
+  }
+}
+
+/**
+ * The shared half of the two emulation transports: commands after the
+ * connect go to the emulation endpoint as `POST {session, node, data}`,
+ * and their replies come back on the open stream.
+ */
+class EmulationTransport {
+  constructor(name, endpoint, env) {
+    this.name = name;
+    /** Later commands go by `POST` to the emulation endpoint. */
+    this.emulation = true;
+    this.endpoint = endpoint;
+    this.env = env;
+    this.handlers = null;
+    this.abort = typeof AbortController === 'function' ? new AbortController() : null;
+    /** Command frames waiting for the emulation request in flight. */
+    this.queue = [];
+    this.posting = false;
+  }
+
+  _closed(code, reason) {
+    const handlers = this.handlers;
+    if (handlers === null) return;
+    this.handlers = null;
+    this.abort?.abort();
+    handlers.onClose({ code, reason });
+  }
+
+  /**
+   * Posts `text` (commands joined by `\n`) for the stream of `session`.
+   * One request is in flight at a time, so the server takes commands in
+   * the order they were sent; what is sent meanwhile leaves together in the
+   * next request. A 404 (the server does not know the session's node), a
+   * 5xx or a network error closes the transport, so the client reconnects
+   * at once instead of waiting for its commands to time out.
+   * @param {string} text
+   * @param {string} session
+   * @param {string} node
+   */
+  send(text, session, node) {
+    this.queue.push(text);
+    if (!this.posting) this._post(session, node);
+  }
+
+  _post(session, node) {
+    const body = JSON.stringify({ session, node, data: this.queue.join('\n') });
+    this.queue = [];
+    this.posting = true;
+    this.env
+      .fetch(this.env.emulationEndpoint, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body,
+        mode: 'cors',
+        credentials: 'same-origin',
+        signal: this.abort?.signal,
+      })
+      .then(
+        (res) => {
+          res.body?.cancel?.().catch(() => {});
+          this.posting = false;
+          if (res.status === 404 || res.status >= 500) {
+            this._closed(errorCodes.transportWriteError, `emulation request answered ${res.status}`);
+            return;
+          }
+          if (this.handlers !== null && this.queue.length) this._post(session, node);
+        },
+        (e) => {
+          this.posting = false;
+          if (this.abort?.signal.aborted) return;
+          this._closed(errorCodes.transportWriteError, `emulation request failed: ${e.message}`);
+        },
+      );
+  }
+
+  /**
+   * Reads `response`'s body through `decoder` until it ends.
+   * @param {Response} response
+   * @param {{push(chunk: Uint8Array): string[]}} decoder
+   */
+  async _read(response, decoder) {
+    const reader = response.body.getReader();
+    for (;;) {
+      let chunk;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        this._closed(errorCodes.connectionClosed, `stream failed: ${e.message}`);
+        return;
+      }
+      if (this.handlers === null) {
+        reader.cancel().catch(() => {});
+        return;
+      }
+      if (chunk.done) {
+        this._closed(errorCodes.connectionClosed, 'connection closed');
+        return;
+      }
+      let messages;
+      try {
+        messages = decoder.push(chunk.value);
+      } catch (e) {
+        reader.cancel().catch(() => {});
+        this._closed(1009, e.message);
+        return;
+      }
+      for (const m of messages) {
+        if (this.handlers === null) return;
+        this.handlers.onMessage(m);
+      }
+    }
+  }
+
+  /** Stops the stream and any emulation request in flight, without `onClose`. */
+  close() {
+    this.handlers = null;
+    this.abort?.abort();
+  }
+}
+
+/**
+ * HTTP streaming (`POST /connection/http_stream`): the connect command is
+ * the request's body, replies and pushes come back as lines of the
+ * response; later commands go to the emulation endpoint.
+ */
+export class HttpStreamTransport extends EmulationTransport {
+  /** @param {TransportEnv} env */
+  static supported(env) {
+    return typeof env.fetch === 'function' && typeof ReadableStream === 'function' && typeof TextDecoder === 'function';
+  }
+
+  /** @param {string} endpoint an `http:` or `https:` URL @param {TransportEnv} env */
+  constructor(endpoint, env) {
+    super('http_stream', endpoint, env);
+  }
+
+  /** @param {string} initial @param {TransportHandlers} handlers */
+  open(initial, handlers) {
+    this.handlers = handlers;
+    this.env
+      .fetch(this.endpoint, {
+        method: 'POST',
+        headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+        body: initial,
+        mode: 'cors',
+        credentials: 'same-origin',
+        signal: this.abort?.signal,
+      })
+      .then(
+        (res) => {
+          if (this.handlers === null) return;
+          if (!res.ok || !res.body) {
+            res.body?.cancel?.().catch(() => {});
+            this._closed(errorCodes.connectionClosed, `http_stream answered ${res.status}`);
+            return;
+          }
+          this.handlers.onOpen();
+          return this._read(res, new LineDecoder(this.env.maxMessageSize));
+        },
+        (e) => this._closed(errorCodes.connectionClosed, `http_stream failed: ${e.message}`),
+      );
+  }
+}
+
+/**
+ * Server-Sent Events (`GET /connection/sse?cf_connect=<connect command>`):
+ * one reply or push per event; later commands go to the emulation
+ * endpoint. Uses `EventSource` where there is one (browsers), else reads the
+ * event stream with `fetch` (Node).
+ */
+export class SseTransport extends EmulationTransport {
+  /** @param {TransportEnv} env */
+  static supported(env) {
+    return typeof env.fetch === 'function' && (typeof env.EventSource === 'function' || typeof ReadableStream === 'function');
+  }
+
+  /** @param {string} endpoint an `http:` or `https:` URL @param {TransportEnv} env */
+  constructor(endpoint, env) {
+    super('sse', endpoint, env);
+    this.source = null;
+  }
+
+  /** @param {string} initial @param {TransportHandlers} handlers */
+  open(initial, handlers) {
+    this.handlers = handlers;
+    const url = new URL(this.endpoint);
+    url.searchParams.set('cf_connect', initial);
+    if (typeof this.env.EventSource === 'function') {
+      const source = new this.env.EventSource(url.toString());
+      this.source = source;
+      source.onopen = () => this.handlers?.onOpen();
+      source.onmessage = (event) => this.handlers?.onMessage(event.data);
+      // EventSource would reconnect by itself with the same cf_connect: the
+      // client reconnects instead, with a fresh connect command.
+      source.onerror = () => {
+        source.close();
+        this._closed(errorCodes.connectionClosed, 'connection closed');
+      };
+      return;
+    }
+    this.env
+      .fetch(url.toString(), {
+        method: 'GET',
+        headers: { Accept: 'text/event-stream' },
+        mode: 'cors',
+        credentials: 'same-origin',
+        signal: this.abort?.signal,
+      })
+      .then(
+        (res) => {
+          if (this.handlers === null) return;
+          if (!res.ok || !res.body) {
+            res.body?.cancel?.().catch(() => {});
+            this._closed(errorCodes.connectionClosed, `sse answered ${res.status}`);
+            return;
+          }
+          this.handlers.onOpen();
+          return this._read(res, new EventStreamDecoder(this.env.maxMessageSize));
+        },
+        (e) => this._closed(errorCodes.connectionClosed, `sse failed: ${e.message}`),
+      );
+  }
+
+  close() {
+    super.close();
+    if (this.source) {
+      this.source.onopen = this.source.onmessage = this.source.onerror = null;
+      this.source.close();
+      this.source = null;
+    }
+  }
+}
+
+/**
+ * The transports a client can use, by name, with the path each has under
+ * the hub's base URL. {@link registerTransport} adds more (long polling
+ * plugs in here).
+ * @type {Map<string, {Transport: any, path: string, websocket: boolean}>}
+ */
+const transportRegistry = new Map([
+  ['websocket', { Transport: WebSocketTransport, path: '/connection/websocket', websocket: true }],
+  ['http_stream', { Transport: HttpStreamTransport, path: '/connection/http_stream', websocket: false }],
+  ['sse', { Transport: SseTransport, path: '/connection/sse', websocket: false }],
+]);
+
+/** The order a client tries transports in when the application names none. */
+export const DEFAULT_TRANSPORTS = Object.freeze(['websocket', 'http_stream', 'sse', 'long_polling']);
+
+/**
+ * Makes a transport available under `name`. `Transport` is a class with a
+ * static `supported(env)` and instances with `name`, `emulation`,
+ * `open(initial, handlers)`, `send(text, session, node)` and `close()` —
+ * the shape of {@link WebSocketTransport} and {@link HttpStreamTransport}.
+ * `path` is its endpoint under the hub's base URL; `websocket` says whether
+ * the endpoint takes a `ws:`/`wss:` scheme.
+ * @param {string} name
+ * @param {any} Transport
+ * @param {{path: string, websocket?: boolean}} where
+ */
+export function registerTransport(name, Transport, { path, websocket = false }) {
+  transportRegistry.set(name, { Transport, path, websocket });
+}
+
+/**
+ * The hub's base URL (`http(s)://host[/prefix]`) from what the application
+ * passed: a `ws(s)://…/connection/websocket` URL, an `http(s)://` URL, or a
+ * path resolved against the page's address.
+ * @param {string} url
+ * @returns {URL}
+ */
+export function hubBase(url) {
+  let base;
+  const page = globalThis.location?.href;
+  try {
+    base = page ? new URL(url, page) : new URL(url);
+  } catch {
+    throw new PushwireError(errorCodes.badConfiguration, `not a URL: ${url}`);
+  }
+  if (base.protocol === 'ws:') base.protocol = 'http:';
+  else if (base.protocol === 'wss:') base.protocol = 'https:';
+  else if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+    throw new PushwireError(errorCodes.badConfiguration, `unsupported URL scheme: ${base.protocol}`);
+  }
+  let path = base.pathname.replace(/\/+$/, '');
+  for (const suffix of ['/connection/websocket', '/connection/http_stream', '/connection/sse']) {
+    if (path.endsWith(suffix)) path = path.slice(0, -suffix.length);
+  }
+  base.pathname = path;
+  base.search = '';
+  base.hash = '';
+  return base;
+}
+
+/**
+ * The URL of `path` under the hub's `base` (`ws:`/`wss:` when `websocket`).
+ * @param {URL} base
+ * @param {string} path starting with `/`
+ * @param {boolean} [websocket]
+ */
+export function endpointUnder(base, path, websocket = false) {
+  const u = new URL(base.toString());
+  u.pathname = base.pathname.replace(/\/+$/, '') + path;
+  if (websocket) u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.toString();
+}
+
+/**
+ * The endpoints to try, in order: `{name, endpoint}` for each transport
+ * that is registered, supported in `env` and asked for.
+ * @param {URL} base
+ * @param {(string | {transport: string, endpoint?: string})[]} wanted
+ * @param {TransportEnv} env
+ */
+export function transportPlan(base, wanted, env) {
+  const plan = [];
+  for (const item of wanted) {
+    const name = typeof item === 'string' ? item : item.transport;
+    const entry = transportRegistry.get(name);
+    if (!entry || !entry.Transport.supported(env)) continue;
+    let endpoint = typeof item === 'object' && item.endpoint ? item.endpoint : null;
+    if (endpoint === null) endpoint = endpointUnder(base, entry.path, entry.websocket);
+    plan.push({ name, endpoint, Transport: entry.Transport });
+  }
+  return plan;
+}
