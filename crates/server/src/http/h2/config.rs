@@ -54,7 +54,8 @@ pub struct Http2Config {
     /// Default: 30 s.
     pub keep_alive_interval: Option<Duration>,
     /// How long a keep-alive ping may go unanswered before the
-    /// connection is dropped. Default: 20 s.
+    /// connection is dropped, after a GOAWAY (`NO_ERROR`) that says why.
+    /// Default: 20 s.
     pub keep_alive_timeout: Duration,
     /// How long a connection may stay without streams (no request, no
     /// WebSocket, no event stream open) before a GOAWAY (`NO_ERROR`)

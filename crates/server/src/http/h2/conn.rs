@@ -247,6 +247,20 @@ impl Conn {
         }
     }
 
+    /// Ends a connection whose peer stopped answering keep-alive PINGs,
+    /// with a GOAWAY (`NO_ERROR`) that says so, in case it still reads.
+    pub(crate) fn close_unresponsive(&mut self) {
+        if self.ended.is_none() {
+            frame::put_goaway(
+                self.out.cork(),
+                self.highest_id,
+                ErrorCode::NO_ERROR,
+                b"keep-alive ping not answered",
+            );
+            self.end("keep-alive ping not answered");
+        }
+    }
+
     /// Resets (`CANCEL`) the streams whose service has waited for body
     /// data for `timeout` without receiving enough of it.
     pub(crate) fn expire_stalled_bodies(&mut self, now: Instant, timeout: Duration) {

@@ -124,7 +124,7 @@ where
                     Some(Poll::Ready(Due::Ping)) => conn.ping(),
                     Some(Poll::Ready(Due::Dead)) => {
                         tracing::debug!("HTTP/2 connection dropped: keep-alive ping not answered");
-                        conn.end("keep-alive ping not answered");
+                        conn.close_unresponsive();
                     }
                     Some(Poll::Pending) | None => {}
                 }

@@ -1,8 +1,9 @@
 //! The clocks of an HTTP/2 connection, each set short: a connection
 //! without streams is closed with GOAWAY (`NO_ERROR`), a request body
 //! that stalls or drips resets its stream (`CANCEL`), SETTINGS never
-//! acknowledged end the connection (`SETTINGS_TIMEOUT`, section 6.5.3).
-//! WebSockets over HTTP/2 and long responses are open streams:
+//! acknowledged end the connection (`SETTINGS_TIMEOUT`, section 6.5.3),
+//! and a peer that stops answering PING is sent a GOAWAY before it is
+//! dropped. WebSockets over HTTP/2 and long responses are open streams:
 //! neither the idle nor the body clock cuts them.
 
 use std::convert::Infallible;
@@ -193,4 +194,16 @@ async fn settings_acknowledged_in_time_keep_the_connection() {
     script.get(1).await_end(1).sleep(SHORT * 2);
     let mut peer = connect(&server, &script).await;
     peer.expect_served(&mut script, 3).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_answering_ping_is_sent_goaway_and_dropped() {
+    let config = Http2Config::default()
+        .keep_alive_interval(Some(Duration::from_millis(200)))
+        .keep_alive_timeout(Duration::from_millis(200))
+        .idle_timeout(None);
+    let server = server(config).await;
+    // The peer reads, but never answers a PING.
+    let mut peer = connect(&server, &Script::default()).await;
+    peer.expect(Expect::GoAway(E::NO_ERROR)).await.unwrap();
 }
