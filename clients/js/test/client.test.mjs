@@ -502,6 +502,32 @@ describe('tokens', () => {
     assert.equal(c.state, 'connected');
   });
 
+  test('a subscription token with a ttl is refreshed with sub_refresh through the subscription\'s getToken', async () => {
+    const asked = [];
+    const c = newClient();
+    const sub = c.newSubscription('$private', {
+      getToken: async ({ channel }) => {
+        asked.push(channel);
+        return `sub-token-${asked.length}`;
+      },
+    });
+    sub.subscribe();
+    c.connect();
+    const t = await openedCount(1);
+    t.accept();
+    for (let i = 0; i < 200 && t.frames.length < 2; i++) await tick();
+    const [subscribe] = t.frames[1];
+    assert.deepEqual(subscribe.subscribe, { channel: '$private', token: 'sub-token-1' });
+    t.deliver({ id: subscribe.id, subscribe: { expires: true, ttl: 0 } });
+    for (let i = 0; i < 200 && t.frames.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+    const [refresh] = t.frames[2];
+    assert.deepEqual(refresh.sub_refresh, { channel: '$private', token: 'sub-token-2' });
+    assert.deepEqual(asked, ['$private', '$private']);
+    t.deliver({ id: refresh.id, sub_refresh: { expires: true, ttl: 3600 } });
+    await tick();
+    assert.equal(sub.state, 'subscribed');
+  });
+
   test('an empty token from getToken means unauthorized: the client stops', async () => {
     const c = newClient({ getToken: async () => '' });
     const disconnected = next(c, 'disconnected');
