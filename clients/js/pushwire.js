@@ -460,7 +460,12 @@ export class Client extends Emitter {
       }
       if (generation !== this._generation) return;
     }
-    const index = this._nextTransport();
+    let index = this._nextTransport();
+    if (index === null) {
+      // Every transport was tried in this round: start the next one.
+      this._tried.clear();
+      index = this._nextTransport();
+    }
     const plan = this._plan[index];
     this._tried.add(index);
     const conn = new plan.Transport(plan.endpoint, this._env);
