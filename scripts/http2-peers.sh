@@ -39,6 +39,8 @@ for _ in $(seq 1 100); do
 done
 [[ -n $base ]] || { cat "$work/serve.log" >&2; echo "http2-peers.sh: pushwire serve did not start" >&2; exit 1; }
 base=${base%/}
+# Without --config, serve prints the server API key it generated.
+key=$(grep -o 'X-API-Key: [0-9a-f]*' "$work/serve.log" | head -n1 | cut -d' ' -f2)
 
 failures=0
 check() {
@@ -51,15 +53,16 @@ check() {
   fi
 }
 
-# curl: a page, and a body published.
+# curl: a page, and a publication through the hub's server API.
 got=$(curl -sS --http2-prior-knowledge -o "$work/page" -w '%{http_version} %{http_code}' "$base/")
 check "curl GET / over HTTP/2" "$([[ $got == "2 200" && -s $work/page ]] && echo 1)" "$got"
-got=$(curl -sS --http2-prior-knowledge -H 'content-type: text/plain' --data-binary 'hello over h2' \
-  -w ' %{http_version} %{http_code}' "$base/publish")
-check "curl POST /publish over HTTP/2" "$([[ $got == '{"cursor":'*' 2 202' ]] && echo 1)" "$got"
+got=$(curl -sS --http2-prior-knowledge -H "X-API-Key: $key" -H 'content-type: application/json' \
+  --data-binary '{"channel":"chat:h2","data":{"text":"hello over h2"}}' \
+  -w ' %{http_version} %{http_code}' "$base/api/publish")
+check "curl POST /api/publish over HTTP/2" "$([[ $got == '{"result":'*' 2 200' ]] && echo 1)" "$got"
 
-# curl: an event stream, read until curl's own deadline.
-curl -sS -N --http2-prior-knowledge --max-time 3 "$base/sse" >"$work/sse" 2>/dev/null || true
+# curl: the hub's event stream, read until curl's own deadline.
+curl -sS -N --http2-prior-knowledge --max-time 3 "$base/connection/uni_sse?cf_connect=%7B%7D" >"$work/sse" 2>/dev/null || true
 events=$(grep -c '^data:' "$work/sse" || true)
 check "curl reads an event stream over HTTP/2" "$([[ $events -ge 1 ]] && echo 1)" "$events events"
 
@@ -82,9 +85,9 @@ h2load_all_succeed "h2load: 20000 GETs, 4 connections x 50 streams" 20000 -c 4 -
 # 1 KiB stream windows, 64 KiB connection windows: the 13 KiB page is
 # paced by WINDOW_UPDATEs.
 h2load_all_succeed "h2load: pages through 1 KiB windows" 300 -c 2 -m 10 -w 10 -W 16 "$base/"
-head -c 2000 /dev/zero | tr '\0' 'p' >"$work/body"
+printf '{"channel":"chat:h2load","data":{"text":"%s"}}' "$(head -c 2000 /dev/zero | tr '\0' 'p')" >"$work/body"
 h2load_all_succeed "h2load: 500 POSTs with bodies" 500 -c 2 -m 10 -d "$work/body" \
-  -H 'content-type: text/plain' "$base/publish"
+  -H 'content-type: application/json' -H "X-API-Key: $key" "$base/api/publish"
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
   check "pushwire serve still runs" 0 "$(tail -n5 "$work/serve.log")"
