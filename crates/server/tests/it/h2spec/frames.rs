@@ -405,3 +405,41 @@ async fn frame_type_rules() {
     let ran = run_cases(server.addr, CASES).await;
     eprintln!("h2spec frames: {ran} cases");
 }
+
+/// Flow control against a server whose streams' windows are 1,000
+/// bytes (section 6.9.1).
+pub const FLOW_CONTROL_CASES: &[Case] = &[
+    Case {
+        name: "6.9.1 DATA that fills the stream's window is served",
+        script: |s| {
+            s.post(1).data(1, &[b'w'; 1000], true);
+        },
+        expect: Expect::Status(1, 200),
+    },
+    Case {
+        name: "6.9.1 DATA beyond the stream's window",
+        script: |s| {
+            s.post(1).data(1, &[b'w'; 1001], true);
+        },
+        expect: Expect::Reset(1, E::FLOW_CONTROL_ERROR),
+    },
+    Case {
+        name: "6.9.1 padding counts against the stream's window",
+        script: |s| {
+            let mut payload = vec![20];
+            payload.extend_from_slice(&[b'w'; 990]);
+            payload.extend_from_slice(&[0; 20]);
+            s.post(1)
+                .frame(kind::DATA, flag::PADDED | flag::END_STREAM, 1, &payload);
+        },
+        expect: Expect::Reset(1, E::FLOW_CONTROL_ERROR),
+    },
+];
+
+#[tokio::test]
+async fn flow_control_of_request_bodies() {
+    let config = pushwire::server::Http2Config::default().stream_window(1000);
+    let server = TestServer::start(|s| s.http2(config)).await;
+    let ran = run_cases(server.addr, FLOW_CONTROL_CASES).await;
+    eprintln!("h2spec flow control: {ran} cases");
+}
