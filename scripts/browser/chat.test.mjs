@@ -10,17 +10,18 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { launchChromium, Server } from './harness.mjs';
 
-let server;
+let server; // pushwire serve, cleartext HTTP/1.1
+let tls; // pushwire serve --tls-self-signed: HTTP/2 through ALPN
 let browser;
 
 before(async () => {
-  server = await Server.start();
-  browser = await launchChromium();
+  [server, tls] = await Promise.all([Server.start(), Server.start({ tls: true })]);
+  browser = await launchChromium({ spki: [tls.spkiHash()] });
 });
 
 after(async () => {
   await browser?.close();
-  await server?.stop();
+  await Promise.all([server?.stop(), tls?.stop()]);
 });
 
 /**
@@ -28,7 +29,7 @@ after(async () => {
  * errors. `prepare(page)` runs before the page loads (to take transports
  * away from it).
  */
-async function enter(name, room, viewport = { width: 1100, height: 720 }, prepare = async () => {}) {
+async function enter(name, room, viewport = { width: 1100, height: 720 }, prepare = async () => {}, on = server) {
   const page = await browser.newPage();
   await prepare(page);
   page.setDefaultTimeout(10000);
@@ -36,7 +37,7 @@ async function enter(name, room, viewport = { width: 1100, height: 720 }, prepar
   const problems = [];
   page.on('pageerror', (e) => problems.push(e.message));
   page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-  const response = await page.goto(`${server.origin}/chat`);
+  const response = await page.goto(`${on.origin}/chat`);
   assert.equal(response.status(), 200);
   await page.fill('#name', name);
   await page.fill('#room-input', room);
@@ -217,5 +218,24 @@ test('the chat survives a server restart: both pages reconnect, say what was los
   } finally {
     for (const page of pages) await page.close();
     await restarting.stop();
+  }
+});
+
+test('over HTTP/2 with TLS the chat\'s WebSocket rides an extended CONNECT stream (RFC 8441)', { timeout: 30000 }, async () => {
+  const before = await tls.stats();
+  const room = `h${Date.now().toString(36)}`;
+  const a = await enter('jo', room, undefined, undefined, tls);
+  const b = await enter('kim', room, undefined, undefined, tls);
+  try {
+    assert.equal(await a.page.evaluate(() => performance.getEntriesByType('navigation')[0].nextHopProtocol), 'h2');
+    await say(a.page, 'over h2');
+    await b.page.locator('#messages li.msg', { hasText: 'over h2' }).waitFor();
+    await a.page.waitForFunction(() => document.querySelector('#online').textContent.includes('kim'));
+    const stats = await tls.stats();
+    assert.equal(stats.extended_connects - before.extended_connects, 2, 'one WebSocket stream per page');
+    assert.equal(stats.h1_upgrades - before.h1_upgrades, 0);
+    assert.deepEqual([...a.problems, ...b.problems], []);
+  } finally {
+    await Promise.all([a.page.close(), b.page.close()]);
   }
 });
