@@ -62,6 +62,10 @@ export function subscribeErrorAction(error: { code: number; temporary?: boolean 
 export function resubscribeAfterUnsubscribe(code: number): boolean;
 /** Full-jitter backoff: `min` plus a random share of `min · 2^attempt`, at most `max` (milliseconds). */
 export function backoffDelay(attempt: number, min: number, max: number, random?: () => number): number;
+/** The number of bytes `text` takes in UTF-8. */
+export function utf8Length(text: string): number;
+/** Commands as frames of at most `maxBytes` bytes each, in order; a larger command goes alone. */
+export function batchCommands(commands: object[], maxBytes: number): string[];
 /** Commands joined into one frame. */
 export function encodeCommands(commands: object[]): string;
 /** The replies and pushes of one frame; throws `PushwireError` on a line that is not a JSON object. */
@@ -104,6 +108,7 @@ export interface TransportEnv {
   EventSource?: any;
   emulationEndpoint: string;
   maxMessageSize: number;
+  maxBatchBytes: number;
 }
 
 /** What a transport reports to the client; `onClose` at most once, never after `close()`. */
@@ -111,6 +116,8 @@ export interface TransportHandlers {
   onOpen(): void;
   onMessage(text: string): void;
   onClose(ctx: { code: number; reason: string }): void;
+  /** The server refused these commands (an emulation request answered 413 or 400); the transport goes on. */
+  onRefused?(text: string, status: number): void;
 }
 
 /** A transport instance (see `registerTransport`). */
@@ -195,6 +202,8 @@ export interface ClientOptions {
   maxServerPingDelay: number;
   /** The longest message an HTTP stream or event stream may carry, in characters (default 16 MiB). */
   maxMessageSize: number;
+  /** Commands issued in one tick leave in frames (and emulation requests) of at most this many bytes (default 32 KiB; the hub takes 64 KiB). */
+  maxBatchBytes: number;
   /** Logs frames with console.debug. */
   debug: boolean;
 }

@@ -28,6 +28,7 @@
 import { Emitter } from './pushwire/emitter.js';
 import {
   backoffDelay,
+  batchCommands,
   camelInfo,
   connectErrorAction,
   connectingCodes,
@@ -45,12 +46,15 @@ import {
   StreamPosition,
   subscribedContext,
   subscribingCodes,
+  utf8Length,
 } from './pushwire/protocol.js';
 import { Subscription } from './pushwire/subscription.js';
 import { DEFAULT_TRANSPORTS, endpointUnder, hubBase, transportPlan } from './pushwire/transports.js';
 
 export {
   backoffDelay,
+  batchCommands,
+  utf8Length,
   connectErrorAction,
   connectingCodes,
   decodeFrame,
@@ -92,6 +96,7 @@ function envFrom(options) {
     EventSource: options.eventsource ?? globalThis.EventSource,
     emulationEndpoint: '',
     maxMessageSize: options.maxMessageSize,
+    maxBatchBytes: options.maxBatchBytes,
   };
 }
 
@@ -116,6 +121,7 @@ export const DEFAULT_OPTIONS = Object.freeze({
   maxReconnectDelay: 20000,
   maxServerPingDelay: 10000,
   maxMessageSize: 16 << 20,
+  maxBatchBytes: 32 << 10,
   debug: false,
 });
 
@@ -185,8 +191,6 @@ export class Client extends Emitter {
     this._connIndex = null;
     /** The transport in use got its connect reply. */
     this._connectedOnConn = false;
-    /** Subscriptions whose subscribe rode in the connect frame. */
-    this._optimistic = [];
     // The browser says the network is gone: do not wait for the ping
     // timeout to notice; reconnect (at once when it is back, below).
     this._onOffline = () => {
@@ -381,11 +385,14 @@ export class Client extends Emitter {
     if (this.state !== 'connected' || this._conn === null || this._outbox.length === 0) return;
     const commands = this._outbox;
     this._outbox = [];
-    this._write(commands);
+    for (const frame of batchCommands(commands, this._options.maxBatchBytes)) {
+      if (this._conn === null) return;
+      this._write(frame);
+    }
   }
 
-  _write(commands) {
-    const text = encodeCommands(commands);
+  /** Sends one frame of commands on the transport. @param {string} text */
+  _write(text) {
     this._debug('send', text);
     try {
       if (this._conn.emulation) this._conn.send(text, this._session, this._node);
@@ -497,13 +504,18 @@ export class Client extends Emitter {
       }
     }
     this._connectId = connectId;
-    this._optimistic = [];
+    let size = utf8Length(JSON.stringify(frame[0]));
     for (const sub of optimistic) {
       const cmd = sub._subscribeCommand();
-      if (cmd) {
-        frame.push(cmd);
-        this._optimistic.push(sub);
+      if (!cmd) continue;
+      const bytes = utf8Length(JSON.stringify(cmd)) + 1;
+      if (size + bytes > this._options.maxBatchBytes) {
+        // No room in the connect's frame: it leaves once connected.
+        this._outbox.push(cmd);
+        continue;
       }
+      size += bytes;
+      frame.push(cmd);
     }
 
     this._timers.open = setTimeout(() => {
@@ -521,7 +533,28 @@ export class Client extends Emitter {
       onClose: (ctx) => {
         if (this._conn === conn) this._transportLost(ctx);
       },
+      onRefused: (text, status) => {
+        if (this._conn === conn) this._refused(text, status);
+      },
     });
+  }
+
+  /** Fails the commands in `text` that the server refused with HTTP `status`. */
+  _refused(text, status) {
+    const why = status === 413 ? 'larger than the server takes' : 'refused';
+    for (const line of text.split('\n')) {
+      let command;
+      try {
+        command = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      const pending = command?.id ? this._pending.get(command.id) : undefined;
+      if (!pending) continue;
+      this._pending.delete(command.id);
+      clearTimeout(pending.timer);
+      pending.reject(new PushwireError(errorCodes.transportWriteError, `${pending.method}: ${why} (HTTP ${status})`));
+    }
   }
 
   _scheduleReconnect() {
@@ -706,7 +739,6 @@ export class Client extends Emitter {
     if (result.data !== undefined) ctx.data = result.data;
     this.emit('connected', ctx);
     this._serverSubscriptions(result.subs || {});
-    this._optimistic = [];
     for (const sub of this._subs.values()) {
       if (sub._wantsSubscribe() && !sub._inFlight) sub._sendSubscribe();
     }

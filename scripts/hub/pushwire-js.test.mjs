@@ -144,6 +144,50 @@ describe('pushwire.js against pushwire serve', () => {
         }
       });
 
+      test('100 publications of 1 KB issued in one tick go out batched under the hub\'s 64 KiB limit and arrive in order', async (t) => {
+        if (skip()) return t.skip(skip());
+        const ch = channel('chat', 'burst');
+        const c = client(server, { token: userToken('burst'), transports: [transport] });
+        try {
+          await connect(c);
+          const sub = c.newSubscription(ch);
+          const pubs = record(sub, 'publication');
+          await subscribe(sub);
+          const pad = 'x'.repeat(1000);
+          const results = await Promise.all(Array.from({ length: 100 }, (_, n) => sub.publish({ n, pad })));
+          assert.equal(results.length, 100);
+          await until(() => pubs.length >= 100, { what: `100 publications (have ${pubs.length})` });
+          assert.deepEqual(pubs.map((p) => p.data.n), Array.from({ length: 100 }, (_, n) => n));
+          assert.equal(c.state, 'connected');
+        } finally {
+          c.disconnect();
+        }
+      });
+
+      test('a publication over the hub\'s 64 KiB limit gets a clear answer', async (t) => {
+        if (skip()) return t.skip(skip());
+        const c = client(server, { token: userToken('huge'), transports: [transport] });
+        try {
+          await connect(c);
+          const sub = c.newSubscription(channel('chat', 'huge'));
+          await subscribe(sub);
+          const huge = sub.publish({ blob: 'x'.repeat(70 * 1024) });
+          if (transport === 'websocket') {
+            // The server closes the WebSocket (1009): the client stops, saying why.
+            const gone = next(c, 'disconnected');
+            await assert.rejects(huge, (e) => e.code === 2 && /message exceeds/.test(e.message));
+            assert.deepEqual(await gone, { code: 3, reason: 'protocol error: message exceeds max_message_size' });
+          } else {
+            // /emulation answers 413: that command fails, the connection stays.
+            await assert.rejects(huge, (e) => e.code === 10 && e.message === 'publish: larger than the server takes (HTTP 413)');
+            assert.equal(c.state, 'connected');
+            assert.deepEqual(await sub.publish({ ok: true }), {});
+          }
+        } finally {
+          c.disconnect();
+        }
+      });
+
       test('20 publications missed while disconnected are recovered: recovered true, each once, in order', async (t) => {
         if (skip()) return t.skip(skip());
         const ch = channel('chat', 'recover');

@@ -163,6 +163,52 @@ export function encodeCommands(commands) {
 }
 
 /**
+ * The number of bytes `text` takes in UTF-8.
+ * @param {string} text
+ */
+export function utf8Length(text) {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+      bytes += 4; // a surrogate pair
+      i += 1;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * Commands as frames of at most `maxBytes` bytes each (UTF-8, `\n`
+ * between commands), in order; a command larger than `maxBytes` goes
+ * alone. The hub reads at most 64 KiB per WebSocket message and per
+ * emulation request.
+ * @param {object[]} commands
+ * @param {number} maxBytes
+ * @returns {string[]}
+ */
+export function batchCommands(commands, maxBytes) {
+  const frames = [];
+  let frame = [];
+  let size = 0;
+  for (const command of commands) {
+    const json = JSON.stringify(command);
+    const bytes = utf8Length(json);
+    if (frame.length > 0 && size + 1 + bytes > maxBytes) {
+      frames.push(frame.join('\n'));
+      frame = [];
+      size = 0;
+    }
+    size += (frame.length > 0 ? 1 : 0) + bytes;
+    frame.push(json);
+  }
+  if (frame.length > 0) frames.push(frame.join('\n'));
+  return frames;
+}
+
+/**
  * The replies and pushes in one frame (JSON objects joined by `\n`; blank
  * lines are skipped). Throws a {@link PushwireError} naming the bad line.
  * @param {string} text

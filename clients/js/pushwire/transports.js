@@ -7,7 +7,7 @@
  * @module
  */
 
-import { errorCodes, EventStreamDecoder, LineDecoder, PushwireError } from './protocol.js';
+import { errorCodes, EventStreamDecoder, LineDecoder, PushwireError, utf8Length } from './protocol.js';
 
 // ---------------------------------------------------------------------------
 // Transports
@@ -15,13 +15,15 @@ import { errorCodes, EventStreamDecoder, LineDecoder, PushwireError } from './pr
 /**
  * What a transport needs from its environment: `WebSocket`, `fetch`,
  * `EventSource` (from the client's options, else the globals).
- * @typedef {{WebSocket?: any, fetch?: any, EventSource?: any, emulationEndpoint: string, maxMessageSize: number}} TransportEnv
+ * @typedef {{WebSocket?: any, fetch?: any, EventSource?: any, emulationEndpoint: string, maxMessageSize: number, maxBatchBytes: number}} TransportEnv
  */
 
 /**
  * Callbacks a transport reports to; `onClose` is called at most once, and
  * never after the client called `close()`.
- * @typedef {{onOpen: () => void, onMessage: (text: string) => void, onClose: (ctx: {code: number, reason: string}) => void}} TransportHandlers
+ * `onRefused` (optional) is told the commands the server refused to take
+ * (an emulation request answered 413 or 400) while the transport goes on.
+ * @typedef {{onOpen: () => void, onMessage: (text: string) => void, onClose: (ctx: {code: number, reason: string}) => void, onRefused?: (text: string, status: number) => void}} TransportHandlers
  */
 
 /**
@@ -162,8 +164,17 @@ class EmulationTransport {
   }
 
   _post(session, node) {
-    const body = JSON.stringify({ session, node, data: this.queue.join('\n') });
-    this.queue = [];
+    // Frames waiting together leave together, up to maxBatchBytes.
+    let take = 1;
+    let size = utf8Length(this.queue[0]);
+    while (take < this.queue.length) {
+      const next = utf8Length(this.queue[take]) + 1;
+      if (size + next > this.env.maxBatchBytes) break;
+      size += next;
+      take += 1;
+    }
+    const data = this.queue.splice(0, take).join('\n');
+    const body = JSON.stringify({ session, node, data });
     this.posting = true;
     this.env
       .fetch(this.env.emulationEndpoint, {
@@ -182,6 +193,9 @@ class EmulationTransport {
             this._closed(errorCodes.transportWriteError, `emulation request answered ${res.status}`);
             return;
           }
+          // Refused (413 too large, 400 undecodable): those commands fail,
+          // the stream goes on.
+          if (res.status >= 300) this.handlers?.onRefused?.(data, res.status);
           if (this.handlers !== null && this.queue.length) this._post(session, node);
         },
         (e) => {

@@ -224,6 +224,20 @@ describe('transports', () => {
     assert.equal(b.endpoint, 'http://hub.test/b');
   });
 
+  test('commands an emulation request could not deliver (413) fail at once with a clear error; the connection stays', async () => {
+    const c = newClient({ transports: ['scripted_emulated'] });
+    c.connect();
+    const t = await openedCount(1);
+    t.accept({ session: 's', node: 'n' });
+    await tick();
+    const p = c.publish('big', { blob: 'x' });
+    await tick();
+    const [cmd] = t.frames[1];
+    t.handlers.onRefused(JSON.stringify(cmd), 413);
+    await assert.rejects(p, (e) => e.code === errorCodes.transportWriteError && e.message === 'publish: larger than the server takes (HTTP 413)');
+    assert.equal(c.state, 'connected');
+  });
+
   test('emulated transports: connect alone first, then the subscribes go with the session and node', async () => {
     const c = newClient({ transports: ['scripted_emulated'] });
     const sub = c.newSubscription('news');
@@ -269,6 +283,27 @@ describe('commands', () => {
     assert.deepEqual(await p1, {});
     assert.deepEqual(await p2, { data: 3 });
     assert.deepEqual(await p3, { numClients: 2, numUsers: 1 });
+  });
+
+  test('a tick\'s commands beyond maxBatchBytes leave in several frames; subscribes that do not fit the connect frame follow the connect reply', async () => {
+    const c = newClient({ maxBatchBytes: 200 });
+    for (let i = 0; i < 6; i++) c.newSubscription(`channel-${i}`).subscribe();
+    c.connect();
+    const t = await openedCount(1);
+    const first = t.frames[0];
+    assert.ok(Buffer.byteLength(first.map((x) => JSON.stringify(x)).join('\n')) <= 200);
+    assert.ok(first.length >= 2 && first.length < 7, `${first.length} commands in the connect frame`);
+    t.accept();
+    await tick();
+    const channels = t.frames.flat().filter((x) => x.subscribe).map((x) => x.subscribe.channel);
+    assert.deepEqual(channels, [0, 1, 2, 3, 4, 5].map((i) => `channel-${i}`), 'every subscribe, once, in order');
+    const before = t.frames.length;
+    for (let i = 0; i < 10; i++) c.publish('p', { i }).catch(() => {});
+    await tick();
+    const frames = t.frames.slice(before);
+    assert.ok(frames.length > 1, 'split');
+    assert.deepEqual(frames.flat().map((x) => x.publish.data.i), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    for (const f of frames) assert.ok(Buffer.byteLength(f.map((x) => JSON.stringify(x)).join('\n')) <= 200);
   });
 
   test('an error reply rejects with its code and message', async () => {

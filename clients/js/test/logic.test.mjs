@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   backoffDelay,
+  batchCommands,
   connectErrorAction,
   decodeFrame,
   encodeCommands,
@@ -83,6 +84,24 @@ describe('framing', () => {
   test('commands issued together become one frame of JSON lines', () => {
     const frame = encodeCommands([{ id: 1, connect: { token: 't' } }, { id: 2, subscribe: { channel: 'a' } }]);
     assert.equal(frame, '{"id":1,"connect":{"token":"t"}}\n{"id":2,"subscribe":{"channel":"a"}}');
+  });
+
+  test('batchCommands keeps frames under the byte limit, in order; a command over it goes alone', () => {
+    const cmd = (n, text = 'x') => ({ id: n, publish: { channel: 'c', data: text } });
+    const one = JSON.stringify(cmd(1)).length; // 42 bytes
+    assert.deepEqual(batchCommands([cmd(1), cmd(2), cmd(3)], 1000), [[1, 2, 3].map((n) => JSON.stringify(cmd(n))).join('\n')]);
+    const frames = batchCommands([cmd(1), cmd(2), cmd(3), cmd(4), cmd(5)], 2 * one + 1);
+    assert.deepEqual(frames.map((f) => f.split('\n').map((l) => JSON.parse(l).id)), [[1, 2], [3, 4], [5]]);
+    for (const f of frames) assert.ok(Buffer.byteLength(f) <= 2 * one + 1);
+    const big = batchCommands([cmd(1), cmd(2, 'y'.repeat(500)), cmd(3)], 100);
+    assert.deepEqual(big.map((f) => f.split('\n').map((l) => JSON.parse(l).id)), [[1], [2], [3]]);
+  });
+
+  test('batchCommands counts UTF-8 bytes, not characters', () => {
+    const cmd = (n) => ({ id: n, publish: { channel: 'c', data: 'é€😀' } }); // 2 + 3 + 4 bytes
+    const bytes = Buffer.byteLength(JSON.stringify(cmd(1)));
+    assert.equal(batchCommands([cmd(1), cmd(2)], 2 * bytes + 1).length, 1);
+    assert.equal(batchCommands([cmd(1), cmd(2)], 2 * bytes).length, 2);
   });
 
   test('a frame of replies and pushes decodes in order; blank lines and a ping are kept apart', () => {
