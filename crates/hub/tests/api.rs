@@ -240,6 +240,7 @@ fn emulation_transport_gets_a_session_and_disconnect_push() {
     let session = v["connect"]["session"].as_str().unwrap().to_owned();
     assert_eq!(d.hub.session(&session), Some(c));
     assert_eq!(v["connect"]["pong"], true);
+    assert_eq!(v["connect"]["node"].as_str().map(str::len), Some(36), "{v}");
     d.send(c, "garbage");
     assert_eq!(
         d.drain(c),

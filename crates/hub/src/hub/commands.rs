@@ -220,6 +220,13 @@ impl Hub {
             version: VERSION.to_owned(),
             ping: interval.as_secs(),
             pong: !uni,
+            // An emulation session's `/emulation` posts name the node
+            // that holds it, so that any node can forward them there.
+            node: if uni || session.is_empty() {
+                String::new()
+            } else {
+                self.node_id.clone()
+            },
             session,
             ..Default::default()
         };

@@ -208,7 +208,7 @@ impl Hub {
     pub fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: &[u8]) {
         if self
             .client(conn)
-            .is_none_or(|c| c.transport.is_unidirectional())
+            .map_or(true, |c| c.transport.is_unidirectional())
         {
             return;
         }
