@@ -59,9 +59,9 @@ pub struct ServeArgs {
     /// A host name pages reach this server by (repeat for more;
     /// `*.example.com` for its subdomains). A page is of the server's own
     /// origin only when the request's Host names the server: an IP
-    /// address, `localhost`, or one of these. Without any, a server
-    /// listening on a loopback address takes no other name (against DNS
-    /// rebinding).
+    /// address, `localhost`, or one of these. Without any, a loopback
+    /// connection (to a loopback address, or from one) takes no other name
+    /// (against DNS rebinding).
     #[arg(long = "server-name", value_name = "NAME")]
     server_names: Vec<String>,
     /// The most connections served at once (0: no limit); beyond it a

@@ -41,7 +41,7 @@ use super::tls::Tls;
 /// | [`header_read_timeout`](Server::header_read_timeout) | 10 s |
 /// | [`body_read_timeout`](Server::body_read_timeout) | 30 s |
 /// | [`max_header_bytes`](Server::max_header_bytes) | 32 KiB |
-/// | [`server_names`](Server::server_names) | none: IP literals and `localhost` only, on a loopback listener |
+/// | [`server_names`](Server::server_names) | none: IP literals and `localhost` only, on loopback connections |
 /// | [`http2`](Server::http2) | [`Http2Config::default`]: 256 streams per connection, windows of 1 MiB per stream and 4 MiB per connection, a ping every 30 s, dropped after 20 s more without reply |
 /// | [`max_connections`](Server::max_connections) | no limit (the process's open-file limit) |
 /// | [`max_connections_per_ip`](Server::max_connections_per_ip) | no limit |
@@ -196,9 +196,10 @@ impl Server {
     /// server's own origin only if it names the server: an IP literal,
     /// `localhost` or a `*.localhost` name, or one of these names
     /// (compared case-insensitively; `*.example.com` covers the
-    /// subdomains). Without names, a server listening on a loopback
-    /// address knows no others, so that a page of `http://evil.example`
-    /// rebound to 127.0.0.1 is not same-origin; on other addresses any
+    /// subdomains). Without names, a loopback connection (the server
+    /// listening on a loopback address, or the client connecting from
+    /// one) knows no others, so that a page of `http://evil.example`
+    /// rebound to 127.0.0.1 is not same-origin; on other connections any
     /// `Host` is taken as it is.
     pub fn server_names<I, N>(mut self, names: I) -> Self
     where

@@ -22,8 +22,10 @@ use crate::http::connection::ConnectionInfo;
 /// a request a [`Server`](crate::Server) delivered, `Host` must be an IP
 /// literal, `localhost` or `*.localhost`, or one of the
 /// [`Server::server_names`](crate::Server::server_names) — or, when none
-/// are set, the server must listen on a non-loopback address. A request
-/// whose `Host` does not name the server is same-origin with no page.
+/// are set, the connection must not be a loopback one (the server
+/// listening on a loopback address, or the client connecting from one). A
+/// request whose `Host` does not name the server is same-origin with no
+/// page.
 ///
 /// ```
 /// use pushwire::OriginPolicy;
@@ -138,7 +140,9 @@ pub(crate) fn request_host<B>(req: &Request<B>) -> Option<&str> {
 /// literal, `localhost` or a `*.localhost` name (which a browser resolves
 /// to the loopback itself, never through DNS), one of the server's names
 /// (`*.name` for its subdomains), or, when it has none, anything on a
-/// server that does not listen on a loopback address.
+/// connection that is not a loopback one (neither the server's address
+/// nor the client's: a browser on the server's own machine is what a
+/// rebinding page drives).
 fn names_server(host: &str, info: &ConnectionInfo) -> bool {
     let Some((name, _)) = split_host_port(host) else {
         return false;
@@ -156,7 +160,9 @@ fn names_server(host: &str, info: &ConnectionInfo) -> bool {
     literal
         || localhost
         || named
-        || (names.is_empty() && !info.local_addr().ip().to_canonical().is_loopback())
+        || (names.is_empty()
+            && !info.local_addr().ip().to_canonical().is_loopback()
+            && !info.remote_addr().ip().to_canonical().is_loopback())
 }
 
 /// A header's value, when it is readable text.

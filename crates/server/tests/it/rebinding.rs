@@ -6,6 +6,7 @@
 //! `localhost` and the configured server names still are.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 
 use http::{Request, Response, StatusCode};
 use hyper::service::service_fn;
@@ -37,7 +38,7 @@ async fn start(configure: impl FnOnce(Server) -> Server) -> TestServer {
 
 /// The status of an upgrade to `/ws` and of a GET of `/`, with this
 /// `Host` and `Origin`.
-async fn statuses(server: &TestServer, host: &str, origin: &str) -> (String, String) {
+async fn statuses(addr: SocketAddr, host: &str, origin: &str) -> (String, String) {
     let upgrade = format!(
         "GET /ws HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
@@ -46,8 +47,8 @@ async fn statuses(server: &TestServer, host: &str, origin: &str) -> (String, Str
     let plain = format!("GET / HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n\r\n");
     let status = |head: String| head.split(' ').nth(1).unwrap_or_default().to_owned();
     (
-        status(raw_request(server.addr, &upgrade).await),
-        status(raw_request(server.addr, &plain).await),
+        status(raw_request(addr, &upgrade).await),
+        status(raw_request(addr, &plain).await),
     )
 }
 
@@ -90,7 +91,7 @@ async fn a_rebound_name_is_not_same_origin_on_a_loopback_listener() {
         ),
     ] {
         assert_eq!(
-            &statuses(&server, &host, &origin).await,
+            &statuses(server.addr, &host, &origin).await,
             expected,
             "{host} {origin}"
         );
@@ -114,6 +115,32 @@ async fn configured_server_names_are_the_servers_own() {
     ] {
         let host = format!("{name}:{port}");
         let origin = format!("http://{name}:{port}");
-        assert_eq!(&statuses(&server, &host, &origin).await, expected, "{host}");
+        assert_eq!(
+            &statuses(server.addr, &host, &origin).await,
+            expected,
+            "{host}"
+        );
     }
+}
+
+#[tokio::test]
+async fn a_loopback_client_of_a_server_on_every_address_is_protected_too() {
+    // Listening on 0.0.0.0, reached through 127.0.0.1: the browser of the
+    // server's own machine, which a rebinding page drives.
+    let server = Server::bind("0.0.0.0:0").await.unwrap();
+    let port = server.local_addr().unwrap().port();
+    let task = tokio::spawn(server.serve(service_fn(route)));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let refused = ("403".to_string(), "403".to_string());
+    let allowed = ("101".to_string(), "200".to_string());
+    let evil = statuses(addr, "evil.example", "http://evil.example").await;
+    assert_eq!(evil, refused);
+    let own = statuses(
+        addr,
+        &format!("127.0.0.1:{port}"),
+        &format!("http://127.0.0.1:{port}"),
+    )
+    .await;
+    assert_eq!(own, allowed);
+    task.abort();
 }
