@@ -276,3 +276,35 @@ fn stats_count() {
     assert_eq!(d.hub.stats().subscriptions, 1);
     assert_eq!(d.hub.stats().connections, 1);
 }
+
+#[test]
+fn every_listed_api_method_is_served_and_no_other() {
+    let mut d = Driver::new();
+    for method in pushwire_hub::api::METHODS {
+        let r = d.hub.api(d.now, method, b"{}");
+        assert_ne!(r.status, 404, "{method}");
+    }
+    assert_eq!(d.hub.api(d.now, "publishh", b"{}").status, 404);
+}
+
+#[test]
+fn command_names_are_reported_once_each_handled() {
+    use pushwire_hub::protocol::{Command, Method};
+    let mut d = Driver::new();
+    let c = d.open_with(Transport::websocket());
+    let t = d.token(json!({"sub":"7"}));
+    let frame = format!(
+        "{}\n{}\n{}",
+        json!({"id":1,"connect":{"token":t}}),
+        json!({"id":2,"subscribe":{"channel":"chat:a"}}),
+        json!({"id":3,"presence":{"channel":"chat:a"}})
+    );
+    let mut seen = Vec::new();
+    d.hub
+        .handle_frame_with(d.now, c, frame.as_bytes(), |m| seen.push(m));
+    assert_eq!(seen, ["connect", "subscribe", "presence"]);
+    for part in ["{}", r#"{"id":1,"rpc":{}}"#, r#"{"id":1,"sub_refresh":{}}"#] {
+        let name = Command::decode(part.as_bytes()).unwrap().method.name();
+        assert!(Method::NAMES.contains(&name), "{name}");
+    }
+}

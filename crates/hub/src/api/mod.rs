@@ -70,6 +70,23 @@ fn error_obj(e: &ErrorCode) -> Vec<u8> {
     obj(|w| reply::write_error(w, e))
 }
 
+/// The server API's methods, as `POST /api/<method>` names them.
+pub const METHODS: [&str; 13] = [
+    "publish",
+    "broadcast",
+    "subscribe",
+    "unsubscribe",
+    "disconnect",
+    "refresh",
+    "presence",
+    "presence_stats",
+    "history",
+    "history_remove",
+    "channels",
+    "info",
+    "batch",
+];
+
 /// Options of an in-process publish ([`Hub::publish`]).
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]

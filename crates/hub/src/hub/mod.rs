@@ -206,6 +206,19 @@ impl Hub {
     /// connection (3501) and never affects another. A unidirectional
     /// connection takes no commands: a frame for one is ignored.
     pub fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: &[u8]) {
+        self.handle_frame_with(now, conn, frame, |_| {});
+    }
+
+    /// [`Hub::handle_frame`], calling `handled` with each command's
+    /// [`Method::name`](crate::protocol::Method::name) once it is handled
+    /// (an IO layer times commands with it).
+    pub fn handle_frame_with(
+        &mut self,
+        now: Timestamp,
+        conn: ConnId,
+        frame: &[u8],
+        mut handled: impl FnMut(&'static str),
+    ) {
         if self
             .client(conn)
             .map_or(true, |c| c.transport.is_unidirectional())
@@ -225,7 +238,10 @@ impl Hub {
                     return;
                 }
             };
-            if !self.dispatch(now, conn, cmd) {
+            let method = cmd.method.name();
+            let go_on = self.dispatch(now, conn, cmd);
+            handled(method);
+            if !go_on {
                 break;
             }
         }

@@ -54,6 +54,44 @@ pub enum Method {
     Empty,
 }
 
+impl Method {
+    /// Every [`Method::name`].
+    pub const NAMES: [&'static str; 13] = [
+        "connect",
+        "subscribe",
+        "unsubscribe",
+        "publish",
+        "presence",
+        "presence_stats",
+        "history",
+        "ping",
+        "send",
+        "rpc",
+        "refresh",
+        "sub_refresh",
+        "pong",
+    ];
+
+    /// The method's key in the command (`"pong"` for an empty command).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Connect(_) => "connect",
+            Method::Subscribe(_) => "subscribe",
+            Method::Unsubscribe(_) => "unsubscribe",
+            Method::Publish(_) => "publish",
+            Method::Presence(_) => "presence",
+            Method::PresenceStats(_) => "presence_stats",
+            Method::History(_) => "history",
+            Method::Ping => "ping",
+            Method::Send(_) => "send",
+            Method::Rpc(_) => "rpc",
+            Method::Refresh(_) => "refresh",
+            Method::SubRefresh(_) => "sub_refresh",
+            Method::Empty => "pong",
+        }
+    }
+}
+
 /// `connect` request (also the bare body of a unidirectional connect).
 #[derive(Debug, Default, Deserialize)]
 pub struct ConnectRequest {

@@ -73,6 +73,7 @@ const WAKE_STEP: usize = 256;
 pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics: Arc<Metrics>) {
     let mut driver = Driver {
         hub,
+        metrics: metrics.clone(),
         outlets: Vec::new(),
         ready: Vec::new(),
         pending: VecDeque::new(),
@@ -138,6 +139,7 @@ fn instant_of(at: Timestamp) -> Instant {
 
 struct Driver {
     hub: Hub,
+    metrics: Arc<Metrics>,
     /// Each open connection's outlet, at its slot.
     outlets: Vec<Option<(ConnId, Arc<Outlet>)>>,
     /// Connections with output, as the hub lists them.
@@ -167,7 +169,15 @@ impl Driver {
                     self.hub.close(now, conn);
                 }
             }
-            Command::Frame { conn, frame } => self.hub.handle_frame(now, conn, &frame),
+            Command::Frame { conn, frame } => {
+                let times = &self.metrics.commands.client;
+                let mut last = Instant::now();
+                self.hub.handle_frame_with(now, conn, &frame, |method| {
+                    let done = Instant::now();
+                    times.observe(method, done - last);
+                    last = done;
+                });
+            }
             Command::SessionFrame { session, frame } => {
                 if let Some(conn) = self.hub.session(&session) {
                     self.hub.handle_frame(now, conn, &frame);
@@ -187,7 +197,12 @@ impl Driver {
                 body,
                 answer,
             } => {
+                let started = Instant::now();
                 let response = self.hub.api(now, &method, &body);
+                self.metrics
+                    .commands
+                    .api
+                    .observe(&method, started.elapsed());
                 self.answers.push((answer, response));
             }
             Command::Stats { answer } => {

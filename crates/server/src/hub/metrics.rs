@@ -1,7 +1,7 @@
 //! The instruments the hub's IO layer updates as it runs, for
 //! [`Hub::metrics_text`](super::Hub::metrics_text): connections open per
 //! transport (an atomic add when a transport opens, a subtract when it
-//! ends) and the time the driver spends per round. The hub core counts
+//! ends), the time the driver spends per round and per command. The hub core counts
 //! the rest ([`pushwire_hub::Stats`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use prometheus_client::metrics::histogram::Histogram;
 
+use super::latency::CommandTimes;
 use super::stream::Framing;
 
 /// The upper bounds (seconds) of the driver's round-time buckets: 5 µs
@@ -81,6 +82,8 @@ pub(crate) struct Metrics {
     opened: [AtomicU64; TransportKind::ALL.len()],
     /// Seconds per round of the driver.
     rounds: Histogram,
+    /// Seconds per command, by method.
+    pub(crate) commands: CommandTimes,
 }
 
 impl Default for Metrics {
@@ -89,6 +92,7 @@ impl Default for Metrics {
             open: Default::default(),
             opened: Default::default(),
             rounds: Histogram::new(ROUND_BUCKETS),
+            commands: CommandTimes::default(),
         }
     }
 }

@@ -57,6 +57,7 @@ mod cors;
 mod driver;
 mod emulation;
 mod handle;
+mod latency;
 mod metrics;
 mod outlet;
 mod prometheus;

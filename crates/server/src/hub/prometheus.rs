@@ -39,12 +39,15 @@ impl Hub {
     ///   `pushwire_publications_total`, `pushwire_deliveries_total`,
     ///   `pushwire_queue_drops_total`, `pushwire_slow_disconnects_total`…;
     /// - connections by transport: `pushwire_transport_connections{transport="websocket"}`
-    ///   (also `uni_websocket`, `uni_sse`, `uni_http_stream`) and
+    ///   (also `uni_websocket`, `uni_sse`, `uni_http_stream`, `http_stream`, `sse`) and
     ///   `pushwire_transport_connections_opened_total`;
     /// - `pushwire_hub_round_duration_seconds`, a histogram of the time
     ///   the hub's task spends per round: the client commands, API calls
     ///   and closes it took in one go (up to 256), the timers that were
     ///   due, and moving output to the connections;
+    /// - `pushwire_hub_command_duration_seconds{method="subscribe"}` and
+    ///   `pushwire_hub_api_duration_seconds{method="publish"}`, histograms
+    ///   of the hub's own time per client command and per API call;
     /// - with `server`: `pushwire_http_connections_total`,
     ///   `pushwire_http_requests_total{protocol="http1"}`,
     ///   `pushwire_websocket_handshakes_total{protocol="http2"}`…
@@ -79,6 +82,18 @@ pub(crate) fn encode(
         "Time the hub's task spends per round: the commands taken in one go (up to 256), due timers, and moving output to connections",
         Unit::Seconds,
         metrics.rounds(),
+    );
+    registry.register_with_unit(
+        "hub_command_duration",
+        "Time the hub takes per client command, by method (its own work, not the transport's)",
+        Unit::Seconds,
+        metrics.commands.client.family(),
+    );
+    registry.register_with_unit(
+        "hub_api_duration",
+        "Time the hub takes per server API call, by method (its own work, not the HTTP request's)",
+        Unit::Seconds,
+        metrics.commands.api.family(),
     );
     if let Some(server) = server {
         register_server(&mut registry, server);
@@ -364,6 +379,14 @@ mod tests {
             text.contains("# TYPE pushwire_hub_round_duration_seconds histogram\n"),
             "{text}"
         );
+        for family in ["command", "api"] {
+            assert!(
+                text.contains(&format!(
+                    "# TYPE pushwire_hub_{family}_duration_seconds histogram\n"
+                )),
+                "{text}"
+            );
+        }
     }
 
     #[test]
