@@ -89,7 +89,9 @@ impl Outbox {
     pub fn pop(&mut self) -> Option<Bytes> {
         let item = self.items.pop_front()?;
         self.bytes -= item.bytes.len() + ITEM_OVERHEAD;
-        if let Some(c) = &item.channel {
+        // Only `latest_only` channels have slots: other publications skip
+        // hashing their channel's name.
+        if let (Some(c), false) = (&item.channel, self.latest.is_empty()) {
             if self.latest.get(c) == Some(&item.seq) {
                 self.latest.remove(c);
             }
