@@ -317,6 +317,14 @@ impl Receiver {
         if partial.compressed && partial.compressed_len > 0 {
             self.inflate(&mut partial, &[], true)?;
         }
+        if partial.compressed {
+            // Only messages in several frames need an inflate state of the
+            // connection's own: without context takeover, free it until
+            // the next one (an idle connection keeps none).
+            if let Some(inflater) = &mut self.inflater {
+                inflater.release_state();
+            }
+        }
         if partial.text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
             return Ok(Some(Message::Text(Utf8Bytes::from_validated(

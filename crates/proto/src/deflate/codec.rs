@@ -216,21 +216,27 @@ impl Inflater {
         inflate_with(state, &mut self.stream_ended, input, out, limit)
     }
 
-    /// Ends a message: feeds the stripped sync trailer and flushes what it
-    /// frees. When the peer resets after each message, the inflate state
-    /// (tens of KiB with its window) is released: a connection holds one
-    /// only while a fragmented message arrives.
+    /// Ends a message: feeds the stripped sync trailer and flushes what it frees.
     pub fn finish_message(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<(), ProtocolError> {
         self.inflate(&SYNC_TRAILER, out, limit)?;
-        if self.reset_after_message {
-            self.state = None;
-            self.stream_ended = false;
-        } else if std::mem::take(&mut self.stream_ended) {
+        if self.reset_after_message || std::mem::take(&mut self.stream_ended) {
             if let Some(state) = &mut self.state {
                 state.reset(false);
             }
         }
         Ok(())
+    }
+
+    /// Frees the inflate state of this inflater's own (tens of KiB with
+    /// its window) when the peer resets after each message, so that a
+    /// connection holds one only while a message arrives in several
+    /// pieces; the next such message allocates it again. Call it between
+    /// messages. With context takeover the state is the context: kept.
+    pub fn release_state(&mut self) {
+        if self.reset_after_message {
+            self.state = None;
+            self.stream_ended = false;
+        }
     }
 
     /// Whether an inflate state of this connection's own is allocated
@@ -403,7 +409,7 @@ mod tests {
         assert!(out.len() <= 1 << 20);
     }
 
-    /// A peer that resets after each message leaves no inflate state
+    /// A peer that resets after each message need leave no inflate state
     /// behind: only a message in several pieces needs one, and only while
     /// it arrives. With context takeover the state is the context, kept.
     #[test]
@@ -419,7 +425,18 @@ mod tests {
             assert!(i.holds_state());
             i.finish_message(&mut out, 1 << 20).unwrap();
             assert_eq!(out, text);
+            i.release_state();
             assert_eq!(i.holds_state(), !reset, "reset: {reset}");
+            // The next message in pieces inflates as well.
+            let mut again = Vec::new();
+            i.inflate(
+                &Deflater::new(6, 15, true).compress(&text),
+                &mut again,
+                1 << 20,
+            )
+            .unwrap();
+            i.finish_message(&mut again, 1 << 20).unwrap();
+            assert_eq!(again, text);
         }
     }
 
