@@ -29,16 +29,20 @@ pub(crate) enum TransportKind {
     HttpStream,
     /// Bidirectional emulation over Server-Sent Events.
     Sse,
+    /// Long polling: a session counts from its open to its end (expiry,
+    /// close, disconnect), held poll or not.
+    LongPoll,
 }
 
 impl TransportKind {
-    pub(crate) const ALL: [TransportKind; 6] = [
+    pub(crate) const ALL: [TransportKind; 7] = [
         TransportKind::WebSocket,
         TransportKind::UniWebSocket,
         TransportKind::UniSse,
         TransportKind::UniHttpStream,
         TransportKind::HttpStream,
         TransportKind::Sse,
+        TransportKind::LongPoll,
     ];
 
     /// The `transport` label: the endpoint's last path segment.
@@ -50,6 +54,7 @@ impl TransportKind {
             TransportKind::UniHttpStream => "uni_http_stream",
             TransportKind::HttpStream => "http_stream",
             TransportKind::Sse => "sse",
+            TransportKind::LongPoll => "long_poll",
         }
     }
 

@@ -4,20 +4,45 @@
 //!
 //! The protocol and the hub's state live in the sans-IO
 //! [`pushwire_hub`] crate; this module runs them: one task owns the hub
-//! (`driver`), the transports (`websocket`, `stream`, `emulation`) and
-//! the server API (`api`) talk to it by message, and each connection
-//! takes what it is to send from its `outlet`.
+//! (`driver`), the transports (`websocket`, `stream`, `emulation`,
+//! `long_poll`) and the server API (`api`) talk to it by message, and
+//! each connection takes what it is to send from its `outlet`.
 //!
 //! | endpoint | what |
 //! |---|---|
 //! | `/connection/websocket` | bidirectional WebSocket, over HTTP/1.1 or HTTP/2 (RFC 8441) |
 //! | `/connection/http_stream` | bidirectional emulation: POST the connect command, read newline-delimited replies and pushes |
 //! | `/connection/sse` | bidirectional emulation over Server-Sent Events (`?cf_connect=` or a POST body) |
-//! | `POST /emulation` | the later commands of an emulation session (`{"session","node","data"}`), answered on its stream |
+//! | `/connection/long_poll` | bidirectional emulation over held requests: POST the connect command, then poll `?session=…&ack=…` for numbered batches (see below) |
+//! | `POST /emulation` | the later commands of an emulation session (`{"session","node","data"}`), answered on its stream (or its polls) |
 //! | `/connection/uni_websocket` | unidirectional WebSocket: connect request first, then pushes |
 //! | `/connection/uni_sse` | unidirectional Server-Sent Events (`?cf_connect=` or a POST body) |
 //! | `/connection/uni_http_stream` | unidirectional newline-delimited JSON (POST body) |
 //! | `POST /api/<method>` | the server API (`X-API-Key`) |
+//!
+//! Long polling is pushwire's own (Centrifugo has none), for networks
+//! that buffer even streaming responses. Each poll's answer is complete:
+//! a poll line `{"poll":{"seq":N}}` then newline-delimited messages, or
+//! an empty body when the hold (25 s) ran out. The session keeps its last
+//! batch until the next poll confirms it (`ack=N`), so a response lost on
+//! the way is sent again and nothing is lost or duplicated; a session
+//! with no poll for the session timeout (50 s, [`LongPollConfig`]) is
+//! closed, and a poll for it gets a 3010 disconnect push (the client
+//! reconnects and recovers). The full wire format is in `long_poll.rs`.
+//!
+//! ```text
+//! POST /connection/long_poll            {"id":1,"connect":{}}
+//!   200  {"poll":{"seq":1,"session":"9f…"}}
+//!        {"id":1,"connect":{"client":"…","session":"9f…","pong":true,…}}
+//! POST /emulation                        {"session":"9f…","data":"{\"id\":2,\"subscribe\":{\"channel\":\"news\"}}"}
+//!   204
+//! POST /connection/long_poll?session=9f…&ack=1
+//!   200  {"poll":{"seq":2}}
+//!        {"id":2,"subscribe":{}}
+//! POST /connection/long_poll?session=9f…&ack=2     (held until a publication)
+//!   200  {"poll":{"seq":3}}
+//!        {"push":{"channel":"news","pub":{"data":{"n":1},"offset":1}}}
+//! ```
 //!
 //! The HTTP transports (the emulation ones, `/emulation` and the
 //! unidirectional streams) answer cross-origin requests from the origins
@@ -58,6 +83,7 @@ mod driver;
 mod emulation;
 mod handle;
 mod latency;
+mod long_poll;
 mod metrics;
 mod outlet;
 mod prometheus;
@@ -77,6 +103,8 @@ use tokio::sync::{mpsc, oneshot};
 pub use config::{Config, HttpApiConfig, WebSocketSettings};
 use driver::Command;
 use handle::{HubHandle, Settings};
+use long_poll::LongPoll;
+pub use long_poll::LongPollConfig;
 use routes::{stream_route, websocket_route};
 use stream::Framing;
 
@@ -93,6 +121,7 @@ const COMMAND_QUEUE: usize = 4096;
 #[derive(Clone)]
 pub struct Hub {
     handle: HubHandle,
+    long_poll: Arc<LongPoll>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -128,13 +157,24 @@ impl Hub {
         let metrics = Arc::new(metrics::Metrics::default());
         tokio::spawn(driver::run(hub, receiver, metrics.clone()));
         let settings = Settings::new(&config, websocket);
+        let handle = HubHandle {
+            commands,
+            settings: Arc::new(settings),
+            metrics,
+        };
         Ok(Hub {
-            handle: HubHandle {
-                commands,
-                settings: Arc::new(settings),
-                metrics,
-            },
+            long_poll: LongPoll::new(handle.clone(), LongPollConfig::default()),
+            handle,
         })
+    }
+
+    /// This hub with these long-polling timeouts; call it before the hub
+    /// serves (sessions opened before are not carried over).
+    pub fn with_long_poll(self, config: LongPollConfig) -> Hub {
+        Hub {
+            long_poll: LongPoll::new(self.handle.clone(), config),
+            handle: self.handle,
+        }
     }
 
     /// Serves `req` if its path is one of the hub's (see the module
@@ -159,6 +199,7 @@ impl Hub {
             }
             "/connection/sse" => stream_route(req, hub, Framing::Sse, Transport::emulation()).await,
             "/emulation" => emulation::serve(req, hub).await,
+            "/connection/long_poll" => self.long_poll.serve(req).await,
             "/connection/uni_sse" => {
                 stream_route(req, hub, Framing::Sse, Transport::uni_sse()).await
             }

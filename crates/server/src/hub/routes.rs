@@ -150,7 +150,7 @@ pub(super) async fn read_body(
 }
 
 /// A query parameter, percent-decoded (`+` as space).
-fn query_param(query: Option<&str>, name: &str) -> Option<Vec<u8>> {
+pub(super) fn query_param(query: Option<&str>, name: &str) -> Option<Vec<u8>> {
     query?.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         (key == name).then(|| percent_decode(value))
