@@ -1,7 +1,7 @@
 /**
- * pushwire.js: the transports — bidirectional WebSocket, and HTTP streaming and
- * SSE with commands posted to the emulation endpoint — behind one interface,
- * and the registry that plans which to try in what order.
+ * pushwire.js: the transports — bidirectional WebSocket, and HTTP streaming,
+ * SSE and long polling with commands posted to the emulation endpoint — behind
+ * one interface, and the registry that plans which to try in what order.
  * Part of the client; applications import `pushwire.js`, which re-exports
  * what they need.
  * @module
@@ -365,15 +365,241 @@ export class SseTransport extends EmulationTransport {
 }
 
 /**
+ * The cursor of a long-poll session: which batch the client has processed
+ * (the `ack` of its next poll), and what one poll's answer holds. Pure
+ * bookkeeping, no IO.
+ *
+ * The hub answers each poll with one of: an empty body (nothing new: poll
+ * again with the same ack); a batch, whose first line is
+ * `{"poll":{"seq":N}}` (in the open response also `"session"`) and whose
+ * other lines are protocol messages; or a final body without a poll line
+ * (a disconnect push: the session is over). The hub keeps batch `ack + 1`
+ * until a poll acks it, so a batch whose response was lost comes again; a
+ * batch at or below `ack` is a duplicate and is skipped whole.
+ */
+export class PollCursor {
+  constructor() {
+    /** The session, from the open response's poll line. */
+    this.session = '';
+    /** The last batch processed: the next poll's `ack`. */
+    this.ack = 0;
+    /** A final body came: the session is over. */
+    this.over = false;
+  }
+
+  /**
+   * Takes one poll's answer apart and moves the cursor past a new batch.
+   * `kind` is `empty`, `batch` (its `messages` are new), `duplicate` (seen
+   * already: nothing to deliver) or `final` (deliver `messages`, then the
+   * session is over). Throws on a batch that skips one, or a bad poll line.
+   * @param {string} body
+   * @returns {{kind: 'empty' | 'batch' | 'duplicate' | 'final', messages: string[]}}
+   */
+  accept(body) {
+    const lines = body.split('\n').filter((line) => line.trim() !== '');
+    if (lines.length === 0) return { kind: 'empty', messages: [] };
+    if (!lines[0].startsWith('{"poll":')) {
+      this.over = true;
+      return { kind: 'final', messages: lines };
+    }
+    let poll;
+    try {
+      poll = JSON.parse(lines[0]).poll;
+    } catch {
+      poll = null;
+    }
+    const seq = poll?.seq;
+    if (!Number.isSafeInteger(seq) || seq < 1) {
+      throw new PushwireError(errorCodes.connectionClosed, `bad long poll line: ${lines[0].slice(0, 80)}`);
+    }
+    if (typeof poll.session === 'string' && poll.session && !this.session) this.session = poll.session;
+    if (seq <= this.ack) return { kind: 'duplicate', messages: [] };
+    if (seq !== this.ack + 1) {
+      throw new PushwireError(errorCodes.connectionClosed, `long poll batch ${seq} after ${this.ack}: one was skipped`);
+    }
+    this.ack = seq;
+    return { kind: 'batch', messages: lines.slice(1) };
+  }
+}
+
+/** Polls that fail in a row (network errors, 5xx) before the transport gives up. */
+export const MAX_POLL_RETRIES = 5;
+
+/**
+ * Milliseconds to wait before retry `n` (1, 2, …) of a failed poll: 250 ms
+ * doubling to 4 s — about 8 s in all, well within the session's lifetime on
+ * the hub (50 s by default), so a brief outage loses nothing.
+ * @param {number} n
+ */
+export function pollRetryDelay(n) {
+  return Math.min(250 * 2 ** (n - 1), 4000);
+}
+
+/**
+ * Long polling (`POST /connection/long_poll`), the last resort for networks
+ * that buffer even streaming responses: the connect command opens a session
+ * and its answer holds the connect reply; then each poll
+ * (`?session=…&ack=<last batch processed>`) is held by the hub until
+ * something is queued and answers with the next batch (see
+ * {@link PollCursor}). A poll that fails (the network, a 5xx) is retried with
+ * the same ack, so the batch it may have carried comes again. Commands go to
+ * the emulation endpoint; `close()` tells the hub the session is over.
+ */
+export class LongPollTransport extends EmulationTransport {
+  /** @param {TransportEnv} env */
+  static supported(env) {
+    return typeof env.fetch === 'function';
+  }
+
+  /** @param {string} endpoint an `http:` or `https:` URL @param {TransportEnv} env */
+  constructor(endpoint, env) {
+    super('long_polling', endpoint, env);
+    this.cursor = new PollCursor();
+    /** Polls failed in a row. */
+    this.failures = 0;
+    this.retry = null;
+    this.released = false;
+  }
+
+  /** @param {string} initial @param {TransportHandlers} handlers */
+  open(initial, handlers) {
+    this.handlers = handlers;
+    this._fetch(this.endpoint, initial).then(
+      (body) => {
+        if (this.handlers === null) return;
+        this.handlers.onOpen();
+        this._take(body);
+        if (this.handlers !== null && !this.cursor.session) {
+          this._closed(errorCodes.connectionClosed, 'long_polling: the open response named no session');
+        }
+      },
+      (e) => this._closed(errorCodes.connectionClosed, `long_polling failed: ${e.message}`),
+    );
+  }
+
+  /**
+   * POSTs to `url` (with `body`, the connect command, if given) and resolves
+   * with the whole answer; rejects on a network error or a status other than
+   * 2xx (the error's `status` says which).
+   */
+  async _fetch(url, body) {
+    const init = { method: 'POST', mode: 'cors', credentials: 'same-origin', signal: this.abort?.signal };
+    // A poll has no body and no headers: a simple request, no preflight.
+    if (body !== undefined) {
+      init.body = body;
+      init.headers = { Accept: 'application/json', 'Content-Type': 'application/json' };
+    }
+    const res = await this.env.fetch(url, init);
+    if (!res.ok) {
+      res.body?.cancel?.().catch(() => {});
+      const error = new Error(`answered ${res.status}`);
+      error.status = res.status;
+      throw error;
+    }
+    return res.text();
+  }
+
+  /** The URL of a poll (`?session=…&ack=…`) or, with `close`, of the close. */
+  _url(close = false) {
+    const url = new URL(this.endpoint);
+    url.searchParams.set('session', this.cursor.session);
+    if (close) url.searchParams.set('close', '1');
+    else url.searchParams.set('ack', String(this.cursor.ack));
+    return url.toString();
+  }
+
+  /** Delivers what a poll's answer holds, then polls again (or ends). */
+  _take(body) {
+    let answer;
+    try {
+      answer = this.cursor.accept(body);
+    } catch (e) {
+      this._closed(errorCodes.connectionClosed, e.message);
+      return;
+    }
+    for (const message of answer.messages) {
+      if (this.handlers === null) return;
+      if (message.length > this.env.maxMessageSize) {
+        this._closed(1009, `message larger than ${this.env.maxMessageSize} characters`);
+        return;
+      }
+      this.handlers.onMessage(message);
+    }
+    if (this.handlers === null) return;
+    if (answer.kind === 'final') {
+      this._closed(errorCodes.connectionClosed, 'long poll session ended');
+      return;
+    }
+    if (this.cursor.session) this._poll();
+  }
+
+  _poll() {
+    this._fetch(this._url()).then(
+      (body) => {
+        this.failures = 0;
+        if (this.handlers !== null) this._take(body);
+      },
+      (e) => {
+        if (this.handlers === null || this.abort?.signal.aborted) return;
+        // A 4xx will not get better: the hub does not serve this (or the
+        // request is refused). Anything else may be the network: retry.
+        if (e.status >= 400 && e.status < 500) {
+          this._closed(errorCodes.connectionClosed, `long_polling ${e.message}`);
+          return;
+        }
+        this.failures += 1;
+        if (this.failures > MAX_POLL_RETRIES) {
+          this._closed(errorCodes.connectionClosed, `long_polling: ${this.failures} polls failed: ${e.message}`);
+          return;
+        }
+        this.retry = setTimeout(() => {
+          this.retry = null;
+          if (this.handlers !== null) this._poll();
+        }, pollRetryDelay(this.failures));
+      },
+    );
+  }
+
+  /** Tells the hub the session is over (once, best effort). */
+  _release() {
+    if (this.released || !this.cursor.session || this.cursor.over) return;
+    this.released = true;
+    try {
+      this.env
+        .fetch(this._url(true), { method: 'POST', mode: 'cors', credentials: 'same-origin', keepalive: true })
+        .then((res) => res.body?.cancel?.().catch(() => {}))
+        .catch(() => {});
+    } catch {
+      // The environment refused the request: the session expires instead.
+    }
+  }
+
+  _closed(code, reason) {
+    if (this.handlers === null) return;
+    if (this.retry !== null) clearTimeout(this.retry);
+    this._release();
+    super._closed(code, reason);
+  }
+
+  /** Stops polling, without `onClose`, and ends the session on the hub. */
+  close() {
+    if (this.retry !== null) clearTimeout(this.retry);
+    this.retry = null;
+    this._release();
+    super.close();
+  }
+}
+
+/**
  * The transports a client can use, by name, with the path each has under
- * the hub's base URL. {@link registerTransport} adds more (long polling
- * plugs in here).
+ * the hub's base URL. {@link registerTransport} adds more.
  * @type {Map<string, {Transport: any, path: string, websocket: boolean}>}
  */
 const transportRegistry = new Map([
   ['websocket', { Transport: WebSocketTransport, path: '/connection/websocket', websocket: true }],
   ['http_stream', { Transport: HttpStreamTransport, path: '/connection/http_stream', websocket: false }],
   ['sse', { Transport: SseTransport, path: '/connection/sse', websocket: false }],
+  ['long_polling', { Transport: LongPollTransport, path: '/connection/long_poll', websocket: false }],
 ]);
 
 /** The order a client tries transports in when the application names none. */
@@ -415,7 +641,7 @@ export function hubBase(url) {
     throw new PushwireError(errorCodes.badConfiguration, `unsupported URL scheme: ${base.protocol}`);
   }
   let path = base.pathname.replace(/\/+$/, '');
-  for (const suffix of ['/connection/websocket', '/connection/http_stream', '/connection/sse']) {
+  for (const suffix of ['/connection/websocket', '/connection/http_stream', '/connection/sse', '/connection/long_poll']) {
     if (path.endsWith(suffix)) path = path.slice(0, -suffix.length);
   }
   base.pathname = path;
