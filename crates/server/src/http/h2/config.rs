@@ -12,8 +12,10 @@ use std::time::Duration;
 /// use pushwire::server::Http2Config;
 /// let config = Http2Config::default()
 ///     .max_concurrent_streams(100)
-///     .keep_alive_interval(Some(Duration::from_secs(15)));
+///     .keep_alive_interval(Some(Duration::from_secs(15)))
+///     .idle_timeout(Some(Duration::from_secs(60)));
 /// assert_eq!(config.stream_window, 1 << 20);
+/// assert_eq!(config.body_read_timeout, Some(Duration::from_secs(30)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
