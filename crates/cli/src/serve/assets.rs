@@ -1,7 +1,10 @@
 //! Static files built into the `pushwire` binary: `/pushwire.js`, the
 //! hub's browser client (`clients/js/pushwire.js`, an ES module, and the
 //! modules it imports, `/pushwire/*.js`), its type declarations at `/pushwire.d.ts`, and the apps built on it: the
-//! chat rooms at `/chat` (`web/chat/index.html`).
+//! chat rooms at `/chat` (`web/chat/index.html`), the customer-service desk
+//! (`web/support/`: the visitor's page at `/support`, the agent console at
+//! `/support/agent`, and their shared modules and style under `/support/`),
+//! and the admin page at `/admin` (`web/admin/index.html`).
 //!
 //! Each answers `GET` and `HEAD` with its content type, `Cache-Control:
 //! no-cache` and an `ETag` (a matching `If-None-Match` gets `304`), and
@@ -62,7 +65,39 @@ const ASSETS: &[Asset] = &[
         content_type: "text/html; charset=utf-8",
         body: CHAT,
     },
+    page("/support", SUPPORT_VISITOR),
+    page("/support/", SUPPORT_VISITOR),
+    page("/support/agent", SUPPORT_AGENT),
+    page("/support/agent/", SUPPORT_AGENT),
+    module(
+        "/support/queue.js",
+        include_str!("../../../../web/support/queue.js"),
+    ),
+    module(
+        "/support/follow.js",
+        include_str!("../../../../web/support/follow.js"),
+    ),
+    module(
+        "/support/transcript.js",
+        include_str!("../../../../web/support/transcript.js"),
+    ),
+    Asset {
+        path: "/support/support.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../../../../web/support/support.css"),
+    },
+    page("/admin", ADMIN),
+    page("/admin/", ADMIN),
 ];
+
+/// An HTML page.
+const fn page(path: &'static str, body: &'static str) -> Asset {
+    Asset {
+        path,
+        content_type: "text/html; charset=utf-8",
+        body,
+    }
+}
 
 /// A JavaScript module of the client.
 const fn module(path: &'static str, body: &'static str) -> Asset {
@@ -75,6 +110,15 @@ const fn module(path: &'static str, body: &'static str) -> Asset {
 
 /// The chat rooms: a page that uses only `/pushwire.js`.
 const CHAT: &str = include_str!("../../../../web/chat/index.html");
+
+/// The customer-service visitor's page: open a conversation, talk to an agent.
+const SUPPORT_VISITOR: &str = include_str!("../../../../web/support/index.html");
+
+/// The customer-service agent console: the queue, taking conversations, answering.
+const SUPPORT_AGENT: &str = include_str!("../../../../web/support/agent.html");
+
+/// The admin page: the server's own `/metrics`, read every second.
+const ADMIN: &str = include_str!("../../../../web/admin/index.html");
 
 /// The answer for a built-in file, or `None` when `req`'s path is not one.
 pub fn route<B>(req: &Request<B>) -> Option<Response<Body>> {
@@ -191,10 +235,49 @@ mod tests {
     }
 
     #[test]
+    fn the_support_pages_and_the_admin_page_are_html_and_their_parts_are_served() {
+        for path in [
+            "/support",
+            "/support/",
+            "/support/agent",
+            "/support/agent/",
+            "/admin",
+            "/admin/",
+        ] {
+            let response = get(path, None).unwrap_or_else(|| panic!("{path} is not served"));
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert_eq!(response.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+        }
+        // Every module and style sheet the support pages name is served, with its type.
+        for page in [SUPPORT_VISITOR, SUPPORT_AGENT] {
+            let mut named = 0;
+            for line in page.lines() {
+                let Some(path) = line
+                    .split(['\'', '"'])
+                    .find(|part| part.starts_with("/support/") && part.contains('.'))
+                else {
+                    continue;
+                };
+                let response = get(path, None).unwrap_or_else(|| panic!("{path} is not served"));
+                let wanted = if path.ends_with(".css") {
+                    "text/css; charset=utf-8"
+                } else {
+                    "text/javascript; charset=utf-8"
+                };
+                assert_eq!(response.headers()[CONTENT_TYPE], wanted, "{path}");
+                named += 1;
+            }
+            assert!(named >= 4, "the page links its style and modules: {named}");
+        }
+    }
+
+    #[test]
     fn other_paths_are_not_assets_and_other_methods_get_405() {
         assert!(get("/pushwire.jsx", None).is_none());
         assert!(get("/", None).is_none());
         assert!(get("/chat/x", None).is_none());
+        assert!(get("/support/nothing.js", None).is_none());
+        assert!(get("/admin/x", None).is_none());
         let post = route(&Request::post("/pushwire.js").body(()).unwrap()).expect("answered");
         assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(post.headers()[ALLOW], "GET, HEAD");
