@@ -3,8 +3,10 @@
 // through the server API, presence, history, recovery after missed
 // publications, a forbidden channel that stops retrying, and tokens that
 // expire. WebSocket is the `ws` package (Node 20 has no global one); the
-// HTTP streaming and SSE transports use Node's fetch, and their tests skip
-// while the server answers 404 on their endpoints.
+// HTTP streaming, SSE and long-polling transports use Node's fetch, and
+// their tests skip while the server answers 404 on their endpoints. Long
+// polling also loses poll responses on the way (a fetch that drops them
+// after the server sent them): nothing is lost or duplicated.
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -62,8 +64,13 @@ async function serves(server, path) {
   return res.status !== 404;
 }
 
-const TRANSPORTS = ['websocket', 'http_stream', 'sse'];
-const PATHS = { websocket: '/connection/websocket', http_stream: '/connection/http_stream', sse: '/connection/sse' };
+const TRANSPORTS = ['websocket', 'http_stream', 'sse', 'long_polling'];
+const PATHS = {
+  websocket: '/connection/websocket',
+  http_stream: '/connection/http_stream',
+  sse: '/connection/sse',
+  long_polling: '/connection/long_poll',
+};
 
 describe('pushwire.js against pushwire serve', () => {
   let server;
@@ -222,6 +229,43 @@ describe('pushwire.js against pushwire serve', () => {
       });
     });
   }
+
+  test('long polling: poll responses lost on the way are delivered again, each publication once, in order', async (t) => {
+    if (!available.long_polling) return t.skip(`the server answers 404 on ${PATHS.long_polling}`);
+    const ch = channel('chat', 'lossy');
+    // Every third poll's response is thrown away after the server sent it,
+    // as when a connection drops under a response.
+    let polls = 0;
+    let lost = 0;
+    const lossy = async (url, init) => {
+      const res = await fetch(url, init);
+      if (!new URL(url).searchParams.has('ack')) return res;
+      polls += 1;
+      if (polls % 3 !== 0) return res;
+      const body = await res.text();
+      if (body === '') return new Response('', { status: 200 });
+      lost += 1;
+      throw new TypeError('the connection dropped');
+    };
+    const c = client(server, { token: userToken('lossy'), transports: ['long_polling'], fetch: lossy });
+    try {
+      await connect(c);
+      const sub = c.newSubscription(ch);
+      const pubs = record(sub, 'publication');
+      await subscribe(sub);
+      for (let n = 1; n <= 30; n++) {
+        await server.publish(ch, { n });
+        if (n % 5 === 0) await until(() => pubs.length >= n, { what: `${n} publications (have ${pubs.length})` });
+      }
+      await until(() => pubs.length >= 30, { what: `30 publications (have ${pubs.length})` });
+      assert.ok(lost >= 3, `responses lost: ${lost}`);
+      assert.deepEqual(pubs.map((p) => p.data.n), Array.from({ length: 30 }, (_, i) => i + 1));
+      assert.deepEqual(pubs.map((p) => p.offset), Array.from({ length: 30 }, (_, i) => i + 1));
+      assert.equal(c.state, 'connected', 'no reconnect was needed');
+    } finally {
+      c.disconnect();
+    }
+  });
 
   test('a connection the server drops (disconnect API, reconnect advised) comes back on its own and recovers', async () => {
     const ch = channel('chat', 'drop');
