@@ -182,7 +182,7 @@ export interface ClientOptions {
   name: string;
   /** The application's version, sent with connect. */
   version: string;
-  /** The transports to try, in order (default `websocket`, `http_stream`, `sse`, then any registered `long_polling`); one name forces it. */
+  /** The transports to try, in order (default `websocket`, `http_stream`, `sse`, `long_polling`); one name forces it. */
   transports: string | readonly (string | TransportEndpoint)[];
   /** A WebSocket constructor (default: the global one); `false` never uses WebSocket. */
   websocket: any;
