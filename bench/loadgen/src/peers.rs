@@ -401,7 +401,10 @@ impl Peer {
                 let json: serde_json::Value = serde_json::from_str(&package).ok()?;
                 let node =
                     command_output(Command::new("node").arg("--version")).unwrap_or_default();
-                Some(format!("socket.io {} on node {node}", json["version"].as_str()?))
+                Some(format!(
+                    "socket.io {} on node {node}",
+                    json["version"].as_str()?
+                ))
             }
         }
     }

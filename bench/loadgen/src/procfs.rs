@@ -1,5 +1,6 @@
 //! What the kernel says about a process: CPU time from `/proc/PID/stat`
-//! (utime + stime, all threads) and resident memory from `/proc/PID/status`.
+//! (utime + stime, all threads) and resident memory (now and at its peak)
+//! from `/proc/PID/status`.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -50,11 +51,30 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
 
 /// Resident set size of a process in bytes (`VmRSS`).
 pub fn resident_bytes(pid: u32) -> Result<u64, BenchError> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// The peak resident set size of a process in bytes (`VmHWM`): the
+/// largest `VmRSS` since it started or since [`reset_peak_resident`].
+pub fn peak_resident_bytes(pid: u32) -> Result<u64, BenchError> {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// Resets a process's `VmHWM` to its current `VmRSS` (writes `5` to
+/// `/proc/PID/clear_refs`; allowed for a process of the same user unless
+/// the kernel's ptrace policy forbids it).
+pub fn reset_peak_resident(pid: u32) -> Result<(), BenchError> {
+    let path = format!("/proc/{pid}/clear_refs");
+    std::fs::write(&path, "5").map_err(|e| BenchError::io(format!("writing 5 to {path}"), e))
+}
+
+/// A `kB` line of `/proc/PID/status` (`VmRSS:`, `VmHWM:`), in bytes.
+fn status_bytes(pid: u32, key: &str) -> Result<u64, BenchError> {
     let path = format!("/proc/{pid}/status");
     let text =
         std::fs::read_to_string(&path).map_err(|e| BenchError::io(format!("reading {path}"), e))?;
     text.lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(key))
         .and_then(|rest| {
             rest.trim()
                 .trim_end_matches("kB")
@@ -63,7 +83,31 @@ pub fn resident_bytes(pid: u32) -> Result<u64, BenchError> {
                 .ok()
         })
         .map(|kib| kib * 1024)
-        .ok_or_else(|| BenchError::Setup(format!("{path} has no VmRSS line")))
+        .ok_or_else(|| BenchError::Setup(format!("{path} has no {key} line")))
+}
+
+/// The kernel's TCP counters of this network namespace (`TcpExt:` of
+/// `/proc/net/netstat`: `ListenOverflows`, `TCPSynRetrans`, …), by name.
+/// They count every process of the namespace, not one server.
+pub fn tcp_counters() -> Result<std::collections::HashMap<String, u64>, BenchError> {
+    let path = "/proc/net/netstat";
+    let text =
+        std::fs::read_to_string(path).map_err(|e| BenchError::io(format!("reading {path}"), e))?;
+    Ok(parse_tcp_ext(&text))
+}
+
+/// The `TcpExt:` names and values of `/proc/net/netstat`'s text (a line
+/// of names, then a line of values).
+fn parse_tcp_ext(text: &str) -> std::collections::HashMap<String, u64> {
+    let mut rows = text.lines().filter_map(|line| line.strip_prefix("TcpExt:"));
+    match (rows.next(), rows.next()) {
+        (Some(names), Some(values)) => names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .filter_map(|(name, value)| Some((name.to_owned(), value.parse().ok()?)))
+            .collect(),
+        _ => Default::default(),
+    }
 }
 
 /// The CPUs this process may run on, as the kernel lists them (`Cpus_allowed_list`).
@@ -86,8 +130,18 @@ mod tests {
     }
 
     #[test]
+    fn tcp_ext_pairs_names_with_values() {
+        let text =
+            "TcpExt: SyncookiesSent ListenOverflows\nTcpExt: 0 42\nIpExt: InNoRoutes\nIpExt: 1\n";
+        let counters = parse_tcp_ext(text);
+        assert_eq!(counters.get("ListenOverflows"), Some(&42));
+        assert_eq!(counters.get("InNoRoutes"), None);
+    }
+
+    #[test]
     fn own_process_has_resident_memory_and_cpu_time() {
         assert!(resident_bytes(std::process::id()).unwrap() > 0);
+        assert!(peak_resident_bytes(std::process::id()).unwrap() > 0);
         own_cpu_time().unwrap();
     }
 }

@@ -50,7 +50,10 @@ impl ApiLoad {
         timeout: Duration,
     ) -> Result<Self, BenchError> {
         let poll = Poll::new().map_err(|e| BenchError::io("creating the epoll instance", e))?;
-        let data = format!("\"{}\"", super::stamp::stamped(0, data_size.saturating_sub(2)));
+        let data = format!(
+            "\"{}\"",
+            super::stamp::stamped(0, data_size.saturating_sub(2))
+        );
         let publish = format!(r#"{{"channel":"{channel}","data":{data}}}"#);
         let (path, body) = if batch == 0 {
             ("/api/publish", publish)
@@ -82,7 +85,11 @@ impl ApiLoad {
                 .map_err(|e| BenchError::io(format!("connecting from {source}"), e))?;
             load.poll
                 .registry()
-                .register(&mut conn.stream, Token(i), Interest::READABLE | Interest::WRITABLE)
+                .register(
+                    &mut conn.stream,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
                 .map_err(|e| BenchError::io("registering a socket", e))?;
             load.conns.push(conn);
         }

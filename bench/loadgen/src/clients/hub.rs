@@ -72,6 +72,10 @@ pub const CHANNEL_2: &str = "bench2";
 /// A channel with history (100 publications, 300 s) and recovery: the
 /// publish-rate benchmarks publish into it.
 pub const HISTORY_CHANNEL: &str = "hist:bench";
+/// The recovery storm's channel: its own namespace `storm`, with history
+/// of 1,000 publications for 300 s and recovery forced, so the 100
+/// publications a storm's clients missed are kept with a margin.
+pub const STORM_CHANNEL: &str = "storm:bench";
 /// The hub's WebSocket endpoint.
 pub const PATH: &str = "/connection/websocket";
 /// Socket.IO's WebSocket endpoint (engine.io v4).
@@ -105,8 +109,9 @@ const KEEP_CAPACITY: usize = 4096;
 /// The bench's hub configuration, with Centrifugo v6's key names: HS256
 /// tokens, the API key, authenticated clients may subscribe to channels
 /// without a namespace (the fan-out channel) and to the `hist` namespace
-/// (history 100 publications for 300 s, recovery forced). Server pings
-/// keep their default (every 25 s, pongs expected).
+/// (history 100 publications for 300 s, recovery forced) and `storm`
+/// (history 1,000 for 300 s, recovery forced: the recovery storm's). Server
+/// pings keep their default (every 25 s, pongs expected).
 pub fn config_json() -> String {
     format!(
         r#"{{
@@ -116,6 +121,8 @@ pub fn config_json() -> String {
     "without_namespace": {{"allow_subscribe_for_client": true}},
     "namespaces": [
       {{"name": "hist", "history_size": 100, "history_ttl": "300s",
+        "force_recovery": true, "allow_subscribe_for_client": true}},
+      {{"name": "storm", "history_size": 1000, "history_ttl": "300s",
         "force_recovery": true, "allow_subscribe_for_client": true}}
     ]
   }}
@@ -221,7 +228,14 @@ impl HubClient {
         }
         let pub_prefix = format!(r#"{{"push":{{"channel":"{channel}","pub":{{"data":""#);
         let route = Route::hub(API_KEY, channel);
-        Self::with(Dialect::Hub, addr, route, join, pub_prefix.into_bytes(), message_size)
+        Self::with(
+            Dialect::Hub,
+            addr,
+            route,
+            join,
+            pub_prefix.into_bytes(),
+            message_size,
+        )
     }
 
     /// A Socket.IO client of the peer at `addr` (its subscribers join
@@ -230,7 +244,14 @@ impl HubClient {
     pub fn socket_io(addr: SocketAddr, message_size: usize) -> Result<Self, BenchError> {
         let route = Route::push_demo();
         let prefix = SOCKET_IO_EVENT.to_vec();
-        Self::with(Dialect::SocketIo, addr, route, String::new(), prefix, message_size)
+        Self::with(
+            Dialect::SocketIo,
+            addr,
+            route,
+            String::new(),
+            prefix,
+            message_size,
+        )
     }
 
     fn with(
@@ -288,7 +309,10 @@ impl HubClient {
                 started += 1;
             }
             let failed = self.counters.errors() > 0;
-            if failed || Instant::now() > deadline || (started == subscribers && self.pending == 0 && self.open < subscribers) {
+            if failed
+                || Instant::now() > deadline
+                || (started == subscribers && self.pending == 0 && self.open < subscribers)
+            {
                 return Err(BenchError::Peer(format!(
                     "subscribed {} of {subscribers} hub clients ({}); last error: {}",
                     self.open,
@@ -577,8 +601,11 @@ impl HubClient {
             FrameEvent::Text(payload) => self.on_message(sub, payload, now),
             FrameEvent::Ping(payload) => {
                 let pong = Message::Pong(payload.to_vec().into());
-                sub.out
-                    .extend_from_slice(&outgoing::message_frame(&pong, self.rng.mask_key(), None));
+                sub.out.extend_from_slice(&outgoing::message_frame(
+                    &pong,
+                    self.rng.mask_key(),
+                    None,
+                ));
             }
             FrameEvent::Close(code) => {
                 self.closed(sub, &format!("the server sent close {code:?}"));
@@ -588,7 +615,8 @@ impl HubClient {
         sub.frames = frames;
         if let Err(Malformed(why)) = result {
             self.counters.protocol_errors += 1;
-            self.counters.note(format!("the hub sent an invalid frame: {why}"));
+            self.counters
+                .note(format!("the hub sent an invalid frame: {why}"));
             self.gone(sub);
         }
     }
@@ -747,8 +775,15 @@ impl HubClient {
 /// Proves the server at `addr` is a hub that takes `token`: one
 /// subscriber of [`CHANNEL`], two publications through the API, both
 /// delivered with their stamps.
-pub fn probe(addr: SocketAddr, token: &str, message_size: usize) -> Result<ProbeReport, BenchError> {
-    probe_with(HubClient::new(addr, token, &[CHANNEL], message_size)?, "hub")
+pub fn probe(
+    addr: SocketAddr,
+    token: &str,
+    message_size: usize,
+) -> Result<ProbeReport, BenchError> {
+    probe_with(
+        HubClient::new(addr, token, &[CHANNEL], message_size)?,
+        "hub",
+    )
 }
 
 /// The same for a Socket.IO peer.
@@ -788,7 +823,7 @@ fn probe_with(mut client: HubClient, what: &str) -> Result<ProbeReport, BenchErr
 }
 
 /// A non-blocking connect from `source` with TCP_NODELAY.
-fn start_connect(source: SocketAddr, target: SocketAddr) -> io::Result<TcpStream> {
+pub(crate) fn start_connect(source: SocketAddr, target: SocketAddr) -> io::Result<TcpStream> {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;
     socket.set_nonblocking(true)?;
     socket.set_tcp_nodelay(true)?;
@@ -921,7 +956,11 @@ impl MessageReader {
         let opcode = first & 0x0f;
         let length = match second & 0x7f {
             126 => u64::from(u16::from_be_bytes([self.header[2], self.header[3]])),
-            127 => u64::from_be_bytes(self.header[2..10].try_into().map_err(|_| Malformed("length"))?),
+            127 => u64::from_be_bytes(
+                self.header[2..10]
+                    .try_into()
+                    .map_err(|_| Malformed("length"))?,
+            ),
             short => u64::from(short),
         };
         if second & 0x80 != 0 {
@@ -1031,5 +1070,10 @@ mod tests {
     fn config_is_json() {
         let value: serde_json::Value = serde_json::from_str(&config_json()).unwrap();
         assert_eq!(value["http_api"]["key"], API_KEY);
+        let storm = &value["channel"]["namespaces"][1];
+        assert_eq!(
+            Some(storm["name"].as_str().unwrap()),
+            STORM_CHANNEL.split(':').next()
+        );
     }
 }

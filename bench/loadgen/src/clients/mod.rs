@@ -14,10 +14,12 @@
 //! (keep-alive HTTP/1.1 responses). The echo and handshake scenarios use
 //! the engine ([`crate::engine`]) instead.
 
+pub mod api_call;
 pub mod api_load;
 pub mod chunked;
 pub mod http_conn;
 pub mod hub;
+pub mod hub_storm;
 pub mod latency;
 pub mod poll;
 pub mod poll_probe;

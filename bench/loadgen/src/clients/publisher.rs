@@ -91,7 +91,14 @@ impl Publisher {
         registry: &Registry,
         token: Token,
     ) -> io::Result<Self> {
-        Self::connect_to(Route::push_demo(), source, addr, message_size, registry, token)
+        Self::connect_to(
+            Route::push_demo(),
+            source,
+            addr,
+            message_size,
+            registry,
+            token,
+        )
     }
 
     /// The same, posting along `route`.

@@ -7,6 +7,17 @@ pub fn value(unit: Unit, v: f64) -> String {
     match unit {
         Unit::BytesPerConnection | Unit::BytesPerMessage => bytes(v),
         Unit::MessagesPerSecond | Unit::HandshakesPerSecond | Unit::DeliveriesPerSecond => count(v),
+        Unit::RecoveryMs => millis(v),
+    }
+}
+
+/// Milliseconds: whole ones with thousands separators from 100 ms, one
+/// decimal below.
+pub fn millis(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{} ms", thousands(v.round() as i64))
+    } else {
+        format!("{v:.1} ms")
     }
 }
 
@@ -67,5 +78,7 @@ mod tests {
         assert_eq!(bytes(133_120.0), "130.0 KiB");
         assert_eq!(thousands(-1234567), "-1,234,567");
         assert_eq!(ratio(1.234), "1.23×");
+        assert_eq!(millis(12_345.6), "12,346 ms");
+        assert_eq!(millis(42.34), "42.3 ms");
     }
 }

@@ -77,7 +77,8 @@ pub const LONG_POLL: Group = Group {
 /// The hub against the broadcast servers.
 pub const HUB_FANOUT: Group = Group {
     id: "hub-fanout",
-    title: "Fan-out through the hub (Centrifugo protocol, POST /api/publish) against broadcast servers",
+    title:
+        "Fan-out through the hub (Centrifugo protocol, POST /api/publish) against broadcast servers",
 };
 
 /// Bytes per publication.
@@ -146,11 +147,13 @@ impl Transport {
             // tasks' first wake-ups: longer than a quick run's window.
             Transport::Hub if settings.quick => Duration::from_millis(500),
             // Let the stalled subscribers' windows fill and the server settle.
-            Transport::WebSocket | Transport::Hub => settings.ramp.max(Duration::from_millis(if settings.quick {
-                100
-            } else {
-                1000
-            })),
+            Transport::WebSocket | Transport::Hub => {
+                settings.ramp.max(Duration::from_millis(if settings.quick {
+                    100
+                } else {
+                    1000
+                }))
+            }
             Transport::Sse | Transport::LongPoll => {
                 Duration::from_millis(if settings.quick { 200 } else { 1000 })
             }
@@ -334,7 +337,12 @@ impl Scenario for Fanout {
         match self.transport {
             Transport::Hub if server.protocol != PubSubProtocol::Broadcast => {
                 let mut client = if server.protocol == PubSubProtocol::Hub {
-                    HubClient::new(addr, &hub_token(server)?, &[hub::CHANNEL], self.message_size)?
+                    HubClient::new(
+                        addr,
+                        &hub_token(server)?,
+                        &[hub::CHANNEL],
+                        self.message_size,
+                    )?
                 } else {
                     HubClient::socket_io(addr, self.message_size)?
                 };

@@ -113,7 +113,10 @@ impl Scenario for HubApi {
         let server_cpu = server.cpu_time()?.saturating_sub(server_cpu);
         let own_cpu = procfs::own_cpu_time()?.saturating_sub(own_cpu);
         if !server.is_running() {
-            return Err(BenchError::Peer(format!("{} exited during the run", server.peer)));
+            return Err(BenchError::Peer(format!(
+                "{} exited during the run",
+                server.peer
+            )));
         }
         let wall = wall.as_secs_f64();
         let publications = requests * load.per_request();

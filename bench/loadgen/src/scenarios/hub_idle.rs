@@ -64,9 +64,21 @@ pub fn variants(settings: &Settings) -> Vec<Box<dyn Scenario>> {
     let connections = settings.scale(10_000, 200);
     [
         (Stage::Subscribed(2), "", "idle connections"),
-        (Stage::Upgraded, "-upgraded", "hub WebSockets, upgraded only"),
-        (Stage::Connected, "-connected", "hub connections, connected, no subscription"),
-        (Stage::Subscribed(1), "-1ch", "hub connections subscribed to 1 channel"),
+        (
+            Stage::Upgraded,
+            "-upgraded",
+            "hub WebSockets, upgraded only",
+        ),
+        (
+            Stage::Connected,
+            "-connected",
+            "hub connections, connected, no subscription",
+        ),
+        (
+            Stage::Subscribed(1),
+            "-1ch",
+            "hub connections subscribed to 1 channel",
+        ),
     ]
     .into_iter()
     .map(|(stage, suffix, what)| {
@@ -131,7 +143,8 @@ impl Scenario for HubIdle {
         let server_cpu = server.cpu_time()?;
         let own_cpu = procfs::own_cpu_time()?;
         let started = Instant::now();
-        let per_conn = |after: u64, open: usize| (after as f64 - before as f64) / open.max(1) as f64;
+        let per_conn =
+            |after: u64, open: usize| (after as f64 - before as f64) / open.max(1) as f64;
         let (value, open, counters, metrics) = match (server.protocol, server.token.clone()) {
             (PubSubProtocol::Hub | PubSubProtocol::SocketIo, token) => {
                 let channels: &[&str] = match self.stage {

@@ -12,6 +12,7 @@ mod fanout;
 mod handshake_rate;
 mod hub_api;
 mod hub_idle;
+mod hub_recovery;
 mod idle_memory;
 mod metric;
 mod old_vs_new;
@@ -56,6 +57,8 @@ pub enum Unit {
     DeliveriesPerSecond,
     /// Bytes on the wire at the client per delivered message.
     BytesPerMessage,
+    /// Milliseconds until every client of a reconnect storm recovered.
+    RecoveryMs,
 }
 
 impl Unit {
@@ -67,6 +70,7 @@ impl Unit {
             Unit::BytesPerConnection => "B/conn",
             Unit::DeliveriesPerSecond => "deliveries/s",
             Unit::BytesPerMessage => "B/msg",
+            Unit::RecoveryMs => "ms",
         }
     }
 
@@ -77,12 +81,16 @@ impl Unit {
             Unit::HandshakesPerSecond => "handshake",
             Unit::BytesPerConnection => "conn",
             Unit::DeliveriesPerSecond | Unit::BytesPerMessage => "delivery",
+            Unit::RecoveryMs => "client",
         }
     }
 
     /// Whether a larger number is better.
     pub fn higher_is_better(self) -> bool {
-        !matches!(self, Unit::BytesPerConnection | Unit::BytesPerMessage)
+        !matches!(
+            self,
+            Unit::BytesPerConnection | Unit::BytesPerMessage | Unit::RecoveryMs
+        )
     }
 }
 
@@ -189,6 +197,7 @@ pub fn all(settings: &Settings) -> Vec<Box<dyn Scenario>> {
     list.extend(fanout::variants(settings, Transport::Hub));
     list.extend(hub_idle::variants(settings));
     list.extend(hub_api::variants(settings));
+    list.extend(hub_recovery::variants(settings));
     list.extend(old_vs_new::variants(settings));
     list
 }
