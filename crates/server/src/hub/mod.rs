@@ -77,6 +77,7 @@
 //! ```
 
 mod api;
+pub mod client;
 mod config;
 mod cors;
 mod driver;
@@ -100,6 +101,7 @@ use pushwire_hub::config::ConfigError;
 use pushwire_hub::{Stats, Transport};
 use tokio::sync::{mpsc, oneshot};
 
+pub use client::Client;
 pub use config::{Config, HttpApiConfig, WebSocketSettings};
 use driver::Command;
 use handle::{HubHandle, Settings};

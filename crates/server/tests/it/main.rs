@@ -13,6 +13,7 @@ mod http1_wire;
 mod http2;
 mod http2_wire;
 mod hub;
+mod hub_client;
 mod hub_emulation;
 mod hub_long_poll;
 mod limits;
