@@ -1,10 +1,11 @@
-// The admin page at /admin, in headless Chromium against `pushwire serve`:
-// it reads the server's own /metrics every second and shows the
+// The admin page at /admin, and the front page that links the apps, in
+// headless Chromium against `pushwire serve`. The admin page reads the
+// server's own /metrics every second and shows the
 // connections (by transport), channels, publications and deliveries per
 // second, and slow-consumer events. A chat page keeps a WebSocket open and
 // subscribed while the server API publishes a few messages: the admin page
-// must show them. With SCREENSHOT_DIR set, screenshots at desktop and phone
-// sizes are saved there.
+// must show them, at desktop size and on a 360 px wide phone. With
+// SCREENSHOT_DIR set, screenshots at both sizes are saved there.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -37,7 +38,7 @@ async function openPage(path, viewport) {
 
 const number = (page, selector) => page.textContent(selector).then((t) => Number(t.replace(/,/g, '')));
 
-test('the admin page shows the open connections and the publication and delivery rates from /metrics', { timeout: 45000 }, async () => {
+test('the admin page shows the open connections and the publication and delivery rates from /metrics, on a desktop and on a phone', { timeout: 45000 }, async () => {
   const admin = await openPage('/admin', { width: 1200, height: 900 });
   const room = `admin${Date.now().toString(36)}`;
   const chat = await openPage(`/chat?room=${room}`, { width: 800, height: 600 });
@@ -67,6 +68,16 @@ test('the admin page shows the open connections and the publication and delivery
     await admin.page.waitForFunction(() => Number(document.querySelector('#delivery-rate').textContent) > 0);
     await chat.page.locator('#messages li.msg', { hasText: 'n2' }).waitFor();
     if (process.env.SCREENSHOT_DIR) await admin.page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/admin-desktop.png`, fullPage: true });
+
+    // On a 360 px wide phone: the figures fit, nothing scrolls sideways.
+    await admin.page.setViewportSize({ width: 360, height: 740 });
+    const scrollWidth = await admin.page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollWidth <= 360, `no sideways scrolling (${scrollWidth}px)`);
+    for (const selector of ['#connections', '#publication-rate', '#delivery-rate', '#slow-events', '#transports', '#slow', '#hub', '#server']) {
+      const box = await admin.page.locator(selector).boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 360.5, `${selector} fits the width: ${JSON.stringify(box)}`);
+    }
+    if (process.env.SCREENSHOT_DIR) await admin.page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/admin-phone.png`, fullPage: true });
     stop = true;
     await publishing;
     assert.ok(sent >= 2);
@@ -86,18 +97,23 @@ test('the admin page shows the open connections and the publication and delivery
   }
 });
 
-test('the admin page fits a 360 px wide phone', { timeout: 20000 }, async () => {
-  const { page, problems } = await openPage('/admin', { width: 360, height: 740 });
+test('the front page links every app, each link serves its page, and it fits a phone', { timeout: 30000 }, async () => {
+  const { page, problems } = await openPage('/', { width: 360, height: 740 });
   try {
-    await page.locator('#status[data-state=ok]').waitFor();
-    await page.waitForFunction(() => document.querySelector('#publication-rate').textContent !== '—');
+    const links = await page.$$eval('nav.apps a', (as) => as.map((a) => a.getAttribute('href')));
+    assert.deepEqual(links, ['/chat', '/support', '/support/agent', '/admin']);
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(scrollWidth <= 360, `no sideways scrolling (${scrollWidth}px)`);
-    for (const selector of ['#connections', '#publication-rate', '#delivery-rate', '#slow-events']) {
-      const box = await page.locator(selector).boundingBox();
-      assert.ok(box && box.x >= 0 && box.x + box.width <= 360.5, `${selector} fits the width: ${JSON.stringify(box)}`);
+    if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/index-phone.png` });
+    for (const href of links) {
+      const res = await server.request(href);
+      assert.equal(res.status, 200, href);
+      assert.match(res.headers['content-type'], /^text\/html/, href);
     }
-    if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/admin-phone.png`, fullPage: true });
+    // The link takes the browser there.
+    await page.click('nav.apps a[href="/admin"]');
+    await page.locator('#status[data-state=ok]').waitFor();
+    assert.equal(new URL(page.url()).pathname, '/admin');
     assert.deepEqual(problems, []);
   } finally {
     await page.close();
