@@ -257,13 +257,7 @@ impl LongPoll {
             return batch_response(final_body(&messages, last));
         };
         let body = cursor::batch(1, Some(&session), &messages, None);
-        let entry = Arc::new(Session::new(
-            conn,
-            outlet,
-            body.clone(),
-            false,
-            taken.refill,
-        ));
+        let entry = Arc::new(Session::new(conn, outlet, body.clone(), taken.refill));
         lock(&self.sessions).insert(session.into(), entry);
         self.hub.metrics.opened(TransportKind::LongPoll);
         self.start_sweeping();

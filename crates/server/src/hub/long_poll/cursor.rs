@@ -39,11 +39,11 @@ pub(super) struct Cursor {
 
 impl Cursor {
     /// A cursor whose first batch (`seq` 1) was handed out as `body`.
-    pub(super) fn opened(body: Bytes, closed: bool) -> Self {
+    pub(super) fn opened(body: Bytes) -> Self {
         Cursor {
             acked: 0,
             unacked: Some(body),
-            closed,
+            closed: false,
         }
     }
 
@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn a_lost_batch_is_sent_again_until_confirmed() {
         let first = Bytes::from_static(b"{\"poll\":{\"seq\":1}}\n");
-        let mut cursor = Cursor::opened(first.clone(), false);
+        let mut cursor = Cursor::opened(first.clone());
         // The open response was lost: the first poll acks 0.
         assert_eq!(cursor.ack(0), (AckOutcome::Resend(first), false));
         assert!(!cursor.can_take());
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn stale_and_unsent_acks_are_told_apart() {
-        let mut cursor = Cursor::opened(Bytes::from_static(b"x"), false);
+        let mut cursor = Cursor::opened(Bytes::from_static(b"x"));
         assert_eq!(cursor.ack(1).0, AckOutcome::Wait);
         cursor.handed_out(Bytes::from_static(b"y"), false);
         assert_eq!(cursor.ack(2).0, AckOutcome::Wait);
@@ -228,7 +228,7 @@ mod tests {
 
     #[test]
     fn the_last_batch_ends_the_session_once_confirmed() {
-        let mut cursor = Cursor::opened(Bytes::from_static(b"x"), false);
+        let mut cursor = Cursor::opened(Bytes::from_static(b"x"));
         assert_eq!(cursor.ack(1).0, AckOutcome::Wait);
         cursor.handed_out(Bytes::from_static(b"bye"), true);
         assert!(!cursor.can_take());
@@ -238,7 +238,7 @@ mod tests {
         );
         assert_eq!(cursor.ack(2), (AckOutcome::Over, true));
         assert_eq!(cursor.ack(2), (AckOutcome::Over, false));
-        let mut cursor = Cursor::opened(Bytes::from_static(b"x"), false);
+        let mut cursor = Cursor::opened(Bytes::from_static(b"x"));
         assert_eq!(cursor.ack(1).0, AckOutcome::Wait);
         cursor.close();
         assert_eq!(cursor.ack(1).0, AckOutcome::Over);

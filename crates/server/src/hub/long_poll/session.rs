@@ -73,19 +73,14 @@ pub(super) enum Polled {
 }
 
 impl Session {
-    /// A session whose open response (batch 1) was `body`.
-    pub(super) fn new(
-        conn: ConnId,
-        outlet: Arc<Outlet>,
-        body: Bytes,
-        closed: bool,
-        refill: bool,
-    ) -> Self {
+    /// A session whose open response (batch 1) was `body`; `refill`: the
+    /// driver stopped at the outlet's budget when it was taken.
+    pub(super) fn new(conn: ConnId, outlet: Arc<Outlet>, body: Bytes, refill: bool) -> Self {
         Session {
             conn,
             outlet,
             state: Mutex::new(State {
-                cursor: Cursor::opened(body, closed),
+                cursor: Cursor::opened(body),
                 refill_owed: refill,
                 holder: 0,
                 holder_waker: None,
@@ -223,7 +218,15 @@ mod tests {
             panic!("the connect reply")
         };
         let body = cursor::batch(1, Some("s"), &messages, None);
-        (hub, Session::new(conn, outlet, body, false, false))
+        (hub, Session::new(conn, outlet, body, false))
+    }
+
+    #[test]
+    fn an_idle_session_is_small() {
+        // Beside its hub connection and outlet (a WebSocket has those
+        // too), an idle session holds this, a map entry and its id.
+        let size = std::mem::size_of::<Session>();
+        assert!(size <= 160, "{size} bytes");
     }
 
     #[test]
