@@ -158,9 +158,12 @@ impl Stream {
     }
 
     /// Whether the service waits for request body data that has not
-    /// arrived.
+    /// arrived: a reader is registered, and the body's handle still
+    /// holds the stream beside the response's (a service that dropped
+    /// the body while it waited left its waker behind, and waits no
+    /// more).
     fn awaits_body(&self) -> bool {
-        self.receives_body() && self.reader.is_some() && self.recv.is_empty()
+        self.receives_body() && self.reader.is_some() && self.recv.is_empty() && self.refs >= 2
     }
 
     /// Counts `len` bytes of body received against the body-read clock:

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::StreamBody;
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper::service::service_fn;
 use pushwire::server::Http2Config;
@@ -28,11 +28,22 @@ use crate::common::{app, TestServer};
 const SHORT: Duration = Duration::from_millis(300);
 
 /// A server whose HTTP/2 connections have `config`, serving the test
-/// application and `/ticks`: eight chunks 100 ms apart.
+/// application, `/ticks`: eight chunks 100 ms apart, and `/give-up`:
+/// waits 50 ms for a request body's first piece, drops the body, and
+/// answers as `/ticks`.
 async fn server(config: Http2Config) -> TestServer {
     let service = service_fn(|req: Request<RequestBody>| async move {
-        if req.uri().path() != "/ticks" {
-            return app::route(req).await;
+        match req.uri().path() {
+            "/ticks" => {}
+            "/give-up" => {
+                let mut body = req.into_body();
+                let wait = tokio::time::sleep(Duration::from_millis(50));
+                tokio::select! {
+                    _ = body.frame() => {}
+                    _ = wait => {}
+                }
+            }
+            _ => return app::route(req).await,
         }
         let ticks = futures_util::stream::unfold(0u32, |n| async move {
             if n == 8 {
@@ -123,6 +134,22 @@ async fn a_websocket_over_http2_is_not_cut_by_the_idle_or_body_clock() {
     round_trip(&mut ws, "before the quiet").await;
     tokio::time::sleep(SHORT * 4).await;
     round_trip(&mut ws, "after four quiet periods").await;
+}
+
+#[tokio::test]
+async fn a_body_the_service_gave_up_on_is_not_timed() {
+    let config = Http2Config::default().body_read_timeout(Some(Duration::from_millis(200)));
+    let server = server(config).await;
+    let mut script = Script::default();
+    // The body never comes; the service stops waiting for it and
+    // answers for 800 ms, which the body clock must not cut. The rest
+    // of the request is then declined (NO_ERROR).
+    script
+        .request(1, &super::peer::pseudo("POST", "/give-up"), false)
+        .await_end(1)
+        .await_reset(1, E::NO_ERROR);
+    let mut peer = connect(&server, &script).await;
+    peer.expect_served(&mut script, 3).await.unwrap();
 }
 
 #[tokio::test]
