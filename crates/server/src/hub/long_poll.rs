@@ -54,7 +54,7 @@
 //! |---|---|
 //! | `200` | a batch, a final body, or empty (see above) |
 //! | `204` | a close, or a preflight (`OPTIONS`) |
-//! | `400` | `session` without a numeric `ack` (nor `close`) |
+//! | `400` | an open with an empty body; `session` without a numeric `ack` (nor `close`) |
 //! | `413` | an open body over 64 KiB |
 //! | `405` | not `POST` (nor `OPTIONS`) |
 //! | `403` | a page on an origin `client.allowed_origins` does not allow |
@@ -229,6 +229,12 @@ impl LongPoll {
             Ok(body) => body,
             Err(response) => return *response,
         };
+        if request.iter().all(u8::is_ascii_whitespace) {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "the body is the connect command; a poll needs ?session=…&ack=…\n",
+            );
+        }
         let Some((conn, outlet)) = self.hub.open(Transport::emulation()).await else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "the hub is stopping\n");
         };

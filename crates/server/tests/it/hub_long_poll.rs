@@ -392,6 +392,8 @@ async fn unknown_sessions_and_bad_polls_are_answered_clearly() {
     assert_eq!(unknown.messages[0]["push"]["disconnect"]["code"], 3010);
     let no_ack = post(&mut conn, "/connection/long_poll?session=x", "").await;
     assert_eq!(no_ack.status, 400);
+    let no_connect = post(&mut conn, "/connection/long_poll", "").await;
+    assert_eq!(no_connect.status, 400);
     let get = conn
         .exchange("GET /connection/long_poll HTTP/1.1\r\nHost: x\r\n\r\n")
         .await;
