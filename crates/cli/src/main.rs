@@ -6,7 +6,9 @@ mod deflate_args;
 mod echo;
 mod hub_config;
 mod open_files;
+mod publish;
 mod serve;
+mod subscribe;
 mod token;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +46,16 @@ enum Command {
     /// --channel a subscription token, signed with --secret or the
     /// client.token.hmac_secret_key of --config.
     Token(token::TokenArgs),
+    /// Subscribe to hub channels: print each publication as a JSON line
+    /// ({"channel","offset","data"}), reconnecting and recovering what was
+    /// missed (stderr says when recovery failed).
+    Subscribe(subscribe::SubscribeArgs),
+    /// Publish to a hub channel through the server API (--api-key or
+    /// PUSHWIRE_HTTP_API_KEY); prints the API's result.
+    Publish(publish::PublishArgs),
+    /// Print a hub channel's history through the server API, one JSON line
+    /// per publication, oldest first.
+    History(publish::HistoryArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -71,6 +83,9 @@ fn main() -> std::process::ExitCode {
             Command::Connect(args) => connect::run(args).await,
             Command::Serve(args) => serve::run(args).await,
             Command::Token(args) => token::run(args),
+            Command::Subscribe(args) => subscribe::run(args).await,
+            Command::Publish(args) => publish::publish(args).await,
+            Command::History(args) => publish::history(args).await,
         }
     });
     match result {
