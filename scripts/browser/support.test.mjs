@@ -132,6 +132,7 @@ const agentMessages = (page, conv) => page.$$eval(`ul.messages[data-conv="${conv
 const visitorMessages = (page) => page.$$eval('#messages li.msg .text', (els) => els.map((e) => e.textContent));
 
 async function agentSays(page, text) {
+  await page.bringToFront(); // a tab in the background answers clicks late
   await page.fill('#text', text);
   await page.click('#send-button');
 }
@@ -165,6 +166,7 @@ test('a visitor asks, two agents see it queued, one takes it, they talk, and bot
     await screenshot(ben.page, 'support-agent-queue-phone');
 
     // Ana takes it: it is hers, it leaves Ben's queue, Vera learns who answers.
+    await ana.page.bringToFront();
     await queued(ana.page, conv).locator('button.take').click();
     await mine(ana.page, conv).waitFor();
     await queued(ana.page, conv).waitFor({ state: 'detached' });
@@ -220,7 +222,7 @@ test('a visitor asks, two agents see it queued, one takes it, they talk, and bot
     await vera.page.click('#end');
     await vera.page.locator('#ended').waitFor();
     await ana.page.locator(`ul.messages[data-conv="${conv}"] li.line.ended`, { hasText: 'Vera ended the conversation' }).waitFor();
-    await ana.page.locator('#close').waitFor();
+    await ana.page.bringToFront();
     await ana.page.click('#close');
     await mine(ana.page, conv).waitFor({ state: 'detached' });
     await vera.page.goto(`${server.origin}/support`);
@@ -233,7 +235,7 @@ test('a visitor asks, two agents see it queued, one takes it, they talk, and bot
 });
 
 test('two agents take the same conversation at once: the first `taken` by offset wins on both consoles', { timeout: 45000 }, async () => {
-  // Cy's console hears the hub 400 ms late, so that its Take button is
+  // Cy's console hears the hub 1.5 s late, so that its Take button is
   // still there when Dee's take went out: both consoles publish `taken`.
   const late = (page) => page.addInitScript(() => {
     const Native = window.WebSocket;
@@ -258,9 +260,10 @@ test('two agents take the same conversation at once: the first `taken` by offset
     await queued(dee.page, conv).waitFor();
     await queued(cy.page, conv).waitFor();
 
-    await cy.page.evaluate(() => (window.incomingDelay = 400));
-    await queued(dee.page, conv).locator('button.take').click();
-    await queued(cy.page, conv).locator('button.take').click({ timeout: 300 });
+    await cy.page.evaluate(() => (window.incomingDelay = 1500));
+    const take = (page) => page.$eval(`#queue li[data-conv="${conv}"] button.take`, (button) => button.click());
+    await take(dee.page);
+    await take(cy.page);
 
     // Both consoles settle, on the same owner.
     const owner = async (page) => {
