@@ -286,6 +286,35 @@ async fn a_lost_response_is_delivered_again_once() {
 }
 
 #[tokio::test]
+async fn polls_cut_off_while_publications_come_lose_nothing() {
+    let hub = start_hub(long_hold());
+    let server = serve(&hub).await;
+    let mut client = Client::open(&server).await;
+    client.subscribe("cut").await;
+    let mut seen = Vec::new();
+    for round in 0..10 {
+        // The connection goes down under a held poll, before or after the
+        // hub handed it a batch (whichever comes first): the next poll
+        // with the same ack gets what it missed.
+        let mut doomed = server.http1().await;
+        let path = client.poll_path(client.ack);
+        doomed
+            .send(format!(
+                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+            ))
+            .await;
+        publish(&hub, "cut", 2 * round + 1).await;
+        drop(doomed);
+        publish(&hub, "cut", 2 * round + 2).await;
+    }
+    while seen.len() < 20 {
+        seen.extend(published(&client.next_batch().await));
+    }
+    assert_eq!(seen, (1..=20).collect::<Vec<u64>>(), "each once, in order");
+    connections(&hub, 1).await;
+}
+
+#[tokio::test]
 async fn a_held_poll_answers_when_a_publication_comes() {
     let hub = start_hub(long_hold());
     let server = serve(&hub).await;
