@@ -5,16 +5,18 @@
 //! not (`recovered: false`); a terminal code stops it.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Response, StatusCode};
 use hyper::service::service_fn;
 use pushwire::hub::client::{
     ApiClient, Backoff, ClientError, ClientOptions, ConnectionState, Subscription,
-    SubscriptionEvent,
+    SubscriptionEvent, TokenSource,
 };
 use pushwire::hub::{Client, Config, Hub};
-use pushwire::Body;
+use pushwire::{Body, Tls};
 use pushwire_hub::jwt::{mint_hs256, MintClaims};
 use serde_json::{json, Value};
 
@@ -296,4 +298,99 @@ async fn bad_credentials_are_clear_errors() {
     let api = ApiClient::new(&base, Some(API_KEY.into())).unwrap();
     let error = api.publish("nowhere:1", json!(1)).await.unwrap_err();
     assert_eq!(error.code(), Some(102), "{error}");
+}
+
+/// A token for `user` that expires `seconds` from now.
+fn expiring_token(user: &str, seconds: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut claims = MintClaims::new(user.to_string());
+    claims.exp = Some(now + seconds);
+    mint_hs256(SECRET.as_bytes(), &claims).unwrap()
+}
+
+#[tokio::test]
+async fn a_token_source_refreshes_the_connection_before_it_expires() {
+    // Tokens live 2 s and the hub closes an expired connection 1 s after
+    // its expiry (3005): the client must send `refresh` with a new token
+    // from its source to stay on the same connection.
+    let config = json!({
+        "client": {
+            "token": {"hmac_secret_key": SECRET},
+            "expired_close_delay": "1s",
+        },
+        "channel": {"namespaces": [
+            {"name": "feed", "allow_subscribe_for_client": true,
+             "allow_publish_for_client": true},
+        ]},
+    });
+    let hub = Hub::start(serde_json::from_value(config).unwrap()).unwrap();
+    let server = serve(&hub).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let source: TokenSource = Arc::new(move || {
+        counted.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async { Ok(expiring_token("erin", 2)) })
+    });
+    let options = options("erin")
+        .token(expiring_token("erin", 2))
+        .token_source(source);
+    let client = Client::connect(&format!("ws://{}", server.addr), options)
+        .await
+        .unwrap();
+    let before = client.state();
+    let mut feed = client.subscribe("feed:4").await.unwrap();
+    next(&mut feed).await;
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert!(calls.load(Ordering::Relaxed) >= 1, "the source was asked");
+    assert_eq!(client.state(), before, "the same connection");
+    client.publish("feed:4", json!("fresh")).await.unwrap();
+    match next(&mut feed).await {
+        SubscriptionEvent::Publication(p) => assert_eq!(p.data, json!("fresh")),
+        other => panic!("expected the publication, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn over_tls_with_a_private_ca() {
+    let tls = Tls::self_signed(["localhost"]).unwrap();
+    let ca =
+        std::env::temp_dir().join(format!("pushwire-hub-client-ca-{}.pem", std::process::id()));
+    tls.write_certificate(&ca).unwrap();
+    let hub = hub("25s");
+    let hub_for_service = hub.clone();
+    let service = service_fn(move |req| {
+        let hub = hub_for_service.clone();
+        async move {
+            Ok::<_, Infallible>(hub.route(req).await.unwrap_or_else(|_| {
+                let mut response = Response::new(Body::from("not found"));
+                *response.status_mut() = StatusCode::NOT_FOUND;
+                response
+            }))
+        }
+    });
+    let server = TestServer::serve(|s| s.tls(tls), (), service).await;
+    let base = format!("https://localhost:{}", server.addr.port());
+    let api = ApiClient::new(&base, Some(API_KEY.into()))
+        .unwrap()
+        .ca_file(&ca);
+    let options = options("frank").ca_file(&ca);
+    let client = Client::connect(&base.replace("https", "wss"), options)
+        .await
+        .unwrap();
+    let mut feed = client.subscribe("feed:5").await.unwrap();
+    next(&mut feed).await;
+    api.publish("feed:5", json!({"over": "tls"})).await.unwrap();
+    assert_eq!(
+        next_publication(&mut feed).await,
+        (1, json!({"over": "tls"}))
+    );
+    // Without the CA, the certificate is not trusted.
+    let error = Client::connect(&base, ClientOptions::new().token(token("frank")))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClientError::Transport(_)), "{error}");
+    let _ = std::fs::remove_file(&ca);
 }
