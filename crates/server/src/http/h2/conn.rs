@@ -970,6 +970,157 @@ mod tests {
         (settings.expect("SETTINGS first"), window_update)
     }
 
+    /// A connection with the default limits, its opening frames taken.
+    fn connection() -> Conn {
+        let limits = ConnLimits {
+            config: Http2Config::default().clamped(),
+            max_header_list_size: 16 << 10,
+        };
+        let mut conn = Conn::new(limits, Waker::noop().clone());
+        sent(&mut conn);
+        conn
+    }
+
+    /// The frames the connection queued since this was last called.
+    fn sent(conn: &mut Conn) -> Vec<Frame> {
+        let mut bytes = BytesMut::new();
+        while let Some(buf) = conn.out.pop_front() {
+            bytes.extend_from_slice(&buf);
+        }
+        let mut frames = Vec::new();
+        while bytes.len() >= HEADER_LEN {
+            let header = FrameHeader::parse(bytes[..HEADER_LEN].try_into().unwrap());
+            let mut frame = bytes.split_to(HEADER_LEN + header.len as usize).freeze();
+            frames.push(Frame::decode(header, frame.split_off(HEADER_LEN)).unwrap());
+        }
+        frames
+    }
+
+    fn request(conn: &mut Conn, stream_id: u32, method: &str, end_stream: bool) -> Option<Opened> {
+        let fields = [
+            (":method", method),
+            (":scheme", "http"),
+            (":path", "/"),
+            (":authority", "localhost"),
+        ];
+        let mut block = Vec::new();
+        // A fresh encoder each time: literals only, no dynamic table.
+        pushwire_proto::http2::hpack::Encoder::new().encode(
+            fields
+                .iter()
+                .map(|(name, value)| pushwire_proto::http2::hpack::Field {
+                    name: name.as_bytes(),
+                    value: value.as_bytes(),
+                    never_indexed: true,
+                }),
+            &mut block,
+        );
+        let headers = Frame::Headers {
+            stream_id,
+            fragment: Bytes::from(block),
+            end_stream,
+            end_headers: true,
+        };
+        conn.receive(headers).unwrap()
+    }
+
+    fn data(stream_id: u32) -> Frame {
+        Frame::Data {
+            stream_id,
+            data: Bytes::from_static(b"late"),
+            end_stream: true,
+            flow_len: 4,
+        }
+    }
+
+    #[test]
+    fn frames_on_closed_streams_get_the_reaction_of_who_closed_them() {
+        let mut conn = connection();
+        // Both sides end stream 1: DATA after that ends the connection.
+        assert!(request(&mut conn, 1, "GET", true).is_some());
+        conn.send_head(1, http::StatusCode::OK, &HeaderMap::new(), true);
+        conn.release_ref(1);
+        // The client resets stream 3: DATA after that resets it again.
+        assert!(request(&mut conn, 3, "POST", false).is_some());
+        let reset = Frame::RstStream {
+            stream_id: 3,
+            code: ErrorCode::CANCEL,
+        };
+        conn.receive(reset).unwrap();
+        conn.release_ref(3);
+        // The server resets stream 5: DATA the client sent before it
+        // knew is dropped.
+        assert!(request(&mut conn, 5, "POST", false).is_some());
+        conn.reset(5, ErrorCode::CANCEL);
+        conn.release_ref(5);
+        sent(&mut conn);
+
+        conn.receive(data(5)).unwrap();
+        assert!(
+            !sent(&mut conn)
+                .iter()
+                .any(|f| matches!(f, Frame::RstStream { .. })),
+            "ignored"
+        );
+        conn.receive(data(3)).unwrap();
+        let closed = Frame::RstStream {
+            stream_id: 3,
+            code: ErrorCode::STREAM_CLOSED,
+        };
+        assert!(sent(&mut conn).contains(&closed));
+        let Err(error) = conn.receive(data(1)) else {
+            panic!("DATA after both END_STREAMs accepted");
+        };
+        assert_eq!(
+            (error.code, error.stream_id),
+            (ErrorCode::STREAM_CLOSED, None)
+        );
+    }
+
+    #[test]
+    fn headers_on_a_lower_stream_never_opened_end_the_connection() {
+        let mut conn = connection();
+        assert!(request(&mut conn, 7, "POST", false).is_some());
+        let lower = Frame::Headers {
+            stream_id: 5,
+            fragment: Bytes::from_static(&[0x82, 0x86, 0x84]),
+            end_stream: true,
+            end_headers: true,
+        };
+        let Err(error) = conn.receive(lower) else {
+            panic!("HEADERS on a lower stream accepted");
+        };
+        assert_eq!(error.code, ErrorCode::PROTOCOL_ERROR);
+    }
+
+    #[test]
+    fn only_the_last_closed_streams_are_remembered() {
+        let mut conn = connection();
+        for i in 0..=CLOSED_STREAMS_KEPT as u32 {
+            let id = 1 + 2 * i;
+            assert!(request(&mut conn, id, "POST", false).is_some());
+            conn.reset(id, ErrorCode::CANCEL);
+            conn.release_ref(id);
+        }
+        sent(&mut conn);
+        // The newest is remembered as reset by the server: ignored.
+        conn.receive(data(1 + 2 * CLOSED_STREAMS_KEPT as u32))
+            .unwrap();
+        assert!(
+            !sent(&mut conn)
+                .iter()
+                .any(|f| matches!(f, Frame::RstStream { .. })),
+            "ignored"
+        );
+        // The oldest is forgotten: DATA on it gets STREAM_CLOSED.
+        conn.receive(data(1)).unwrap();
+        let closed = Frame::RstStream {
+            stream_id: 1,
+            code: ErrorCode::STREAM_CLOSED,
+        };
+        assert!(sent(&mut conn).contains(&closed));
+    }
+
     #[test]
     fn announces_the_configured_limits() {
         let (settings, update) = opening_frames(Http2Config::default());
