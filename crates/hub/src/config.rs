@@ -248,13 +248,15 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_micros((total * 1000.0).round() as u64))
 }
 
-/// serde helpers: a duration as a Go-style string or integer milliseconds.
-pub(crate) mod duration {
+/// serde helpers: a duration as a Go-style string or integer milliseconds
+/// (`#[serde(with = "pushwire_hub::config::duration")]`).
+pub mod duration {
     use std::time::Duration;
 
     use serde::{de, Deserializer};
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    /// Reads a duration: `"300s"`, `"5m"`, `"720h"`, or milliseconds.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         struct V;
         impl de::Visitor<'_> for V {
             type Value = Duration;

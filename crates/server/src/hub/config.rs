@@ -1,10 +1,13 @@
 //! The hub server's configuration: the hub core's (`client.*`,
 //! `channel.*`) and what the IO layer adds (`http_api.*`,
-//! `websocket.*`), with Centrifugo v6's key names.
+//! `websocket.*`, `long_poll.*`), with Centrifugo v6's key names where
+//! Centrifugo has the feature.
 
 use serde::Deserialize;
 
 use pushwire_hub::HubConfig;
+
+use super::LongPollConfig;
 
 /// Everything the hub server is configured with. Deserialisable from any
 /// format serde reads; keys Centrifugo has and pushwire does not are
@@ -30,6 +33,8 @@ pub struct Config {
     pub http_api: HttpApiConfig,
     /// `websocket.*`: the hub's WebSocket endpoints.
     pub websocket: WebSocketSettings,
+    /// `long_poll.*`: the long-polling transport.
+    pub long_poll: LongPollConfig,
 }
 
 /// `http_api.*`.

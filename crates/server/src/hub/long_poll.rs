@@ -76,6 +76,7 @@ use bytes::Bytes;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, EXPIRES, PRAGMA};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use pushwire_hub::Transport;
+use serde::Deserialize;
 
 use self::cursor::{disconnect_push, final_body};
 use self::session::{Held, Polled, Session, SHUTDOWN_PUSH};
@@ -104,19 +105,29 @@ const LOST_STATE: u16 = 3010;
 /// hold time (internal server error: the client reconnects).
 const NO_CONNECT_REPLY: u16 = 3004;
 
-/// The long-polling timeouts.
+/// `long_poll.*`: the long-polling transport's timeouts (Centrifugo has
+/// no such transport; the keys are pushwire's own). Durations are written
+/// like `"25s"` or as milliseconds.
 ///
 /// ```
 /// use std::time::Duration;
-/// let config = pushwire::hub::LongPollConfig::default()
-///     .hold(Duration::from_secs(20))
-///     .session_timeout(Duration::from_secs(40));
-/// assert_eq!(config.hold_time(), Duration::from_secs(20));
+/// let config: pushwire::hub::Config =
+///     serde_json::from_str(r#"{"long_poll": {"hold": "20s", "session_timeout": 40000}}"#).unwrap();
+/// assert_eq!(config.long_poll.hold, Duration::from_secs(20));
+/// assert_eq!(config.long_poll.session_timeout, Duration::from_secs(40));
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
 pub struct LongPollConfig {
-    hold: Duration,
-    session_timeout: Duration,
+    /// How long a poll waits for something before it answers empty
+    /// (default 25 s; keep it under the idle timeouts of proxies).
+    #[serde(with = "pushwire_hub::config::duration")]
+    pub hold: Duration,
+    /// How long a session lives with no poll held before its connection
+    /// is closed (default 50 s).
+    #[serde(with = "pushwire_hub::config::duration")]
+    pub session_timeout: Duration,
 }
 
 impl Default for LongPollConfig {
@@ -130,30 +141,6 @@ impl Default for LongPollConfig {
 }
 
 impl LongPollConfig {
-    /// How long a poll waits for something before it answers empty
-    /// (default 25 s; keep it under the idle timeouts of proxies).
-    pub fn hold(mut self, hold: Duration) -> Self {
-        self.hold = hold;
-        self
-    }
-
-    /// How long a session lives with no poll held before its connection
-    /// is closed (default 50 s).
-    pub fn session_timeout(mut self, timeout: Duration) -> Self {
-        self.session_timeout = timeout;
-        self
-    }
-
-    /// The hold time.
-    pub fn hold_time(&self) -> Duration {
-        self.hold
-    }
-
-    /// The session timeout.
-    pub fn session_timeout_time(&self) -> Duration {
-        self.session_timeout
-    }
-
     /// How often idle sessions are checked for expiry: a session ends
     /// between its timeout and a quarter of it later.
     fn sweep_interval(&self) -> Duration {

@@ -165,18 +165,9 @@ impl Hub {
             metrics,
         };
         Ok(Hub {
-            long_poll: LongPoll::new(handle.clone(), LongPollConfig::default()),
+            long_poll: LongPoll::new(handle.clone(), config.long_poll),
             handle,
         })
-    }
-
-    /// This hub with these long-polling timeouts; call it before the hub
-    /// serves (sessions opened before are not carried over).
-    pub fn with_long_poll(self, config: LongPollConfig) -> Hub {
-        Hub {
-            long_poll: LongPoll::new(self.handle.clone(), config),
-            handle: self.handle,
-        }
     }
 
     /// Serves `req` if its path is one of the hub's (see the module

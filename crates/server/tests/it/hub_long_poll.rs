@@ -38,8 +38,17 @@ const CONFIG: &str = r#"{
 const CONNECT: &str = r#"{"id":1,"connect":{}}"#;
 
 fn start_hub(long_poll: LongPollConfig) -> Hub {
-    let config: Config = serde_json::from_str(CONFIG).unwrap();
-    Hub::start(config).unwrap().with_long_poll(long_poll)
+    let mut config: Config = serde_json::from_str(CONFIG).unwrap();
+    config.long_poll = long_poll;
+    Hub::start(config).unwrap()
+}
+
+/// Long-polling timeouts: the hold and the session timeout.
+fn timeouts(hold: Duration, session_timeout: Duration) -> LongPollConfig {
+    let mut config = LongPollConfig::default();
+    config.hold = hold;
+    config.session_timeout = session_timeout;
+    config
 }
 
 /// The long-poll sessions open, as the hub's metrics count them.
@@ -54,9 +63,7 @@ async fn open_sessions(hub: &Hub) -> u64 {
 
 /// Polls held long enough that only a publication ends them in a test.
 fn long_hold() -> LongPollConfig {
-    LongPollConfig::default()
-        .hold(Duration::from_secs(60))
-        .session_timeout(Duration::from_secs(120))
+    timeouts(Duration::from_secs(60), Duration::from_secs(120))
 }
 
 /// A server for `hub` alone: its paths, and 404 elsewhere.
@@ -365,9 +372,7 @@ async fn a_newer_poll_replaces_the_held_one() {
 
 #[tokio::test]
 async fn the_hold_ends_with_an_empty_answer() {
-    let config = LongPollConfig::default()
-        .hold(Duration::from_millis(100))
-        .session_timeout(Duration::from_secs(60));
+    let config = timeouts(Duration::from_millis(100), Duration::from_secs(60));
     let hub = start_hub(config);
     let server = serve(&hub).await;
     let mut client = Client::open(&server).await;
@@ -382,9 +387,7 @@ async fn the_hold_ends_with_an_empty_answer() {
 
 #[tokio::test]
 async fn an_idle_session_expires_and_frees_its_connection() {
-    let config = LongPollConfig::default()
-        .hold(Duration::from_millis(100))
-        .session_timeout(Duration::from_millis(300));
+    let config = timeouts(Duration::from_millis(100), Duration::from_millis(300));
     let hub = start_hub(config);
     let server = serve(&hub).await;
     let mut client = Client::open(&server).await;
