@@ -107,6 +107,7 @@ pub async fn run(args: SubscribeArgs) -> Result<(), pushwire::Error> {
             } => eprintln!(
                 "pushwire: {channel}: reconnected, but recovery failed: publications made while disconnected are lost"
             ),
+            SubscriptionEvent::Join(_) | SubscriptionEvent::Leave(_) => {}
             SubscriptionEvent::Unsubscribed { code, reason } => {
                 eprintln!("pushwire: {channel}: subscription ended ({code} {reason})");
                 ended = Some(format!("{channel}: subscription ended ({code} {reason})"));

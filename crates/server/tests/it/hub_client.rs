@@ -41,6 +41,8 @@ fn hub(ping: &str) -> Hub {
              "force_recovery": true, "allow_subscribe_for_client": true,
              "allow_publish_for_client": true, "allow_history_for_subscriber": true,
              "presence": true, "allow_presence_for_subscriber": true},
+            {"name": "room", "join_leave": true, "force_push_join_leave": true,
+             "allow_subscribe_for_client": true},
             {"name": "short", "history_size": 5, "history_ttl": "60s",
              "force_recovery": true, "allow_subscribe_for_client": true},
         ]},
@@ -393,4 +395,35 @@ async fn over_tls_with_a_private_ca() {
         .unwrap_err();
     assert!(matches!(error, ClientError::Transport(_)), "{error}");
     let _ = std::fs::remove_file(&ca);
+}
+
+#[tokio::test]
+async fn joins_and_leaves_arrive_and_a_dropped_subscription_unsubscribes() {
+    let hub = hub("25s");
+    let server = serve(&hub).await;
+    let base = format!("http://{}", server.addr);
+    let grace = Client::connect(&base, options("grace")).await.unwrap();
+    let heidi = Client::connect(&base, options("heidi")).await.unwrap();
+    let mut room = grace.subscribe("room:1").await.unwrap();
+    next(&mut room).await;
+    let theirs = heidi.subscribe("room:1").await.unwrap();
+    // grace may see her own join first, then heidi's.
+    let joined = loop {
+        match next(&mut room).await {
+            SubscriptionEvent::Join(info) if info.user == "heidi" => break info,
+            SubscriptionEvent::Join(_) => continue,
+            other => panic!("expected a join, got {other:?}"),
+        }
+    };
+    drop(theirs);
+    match next(&mut room).await {
+        SubscriptionEvent::Leave(info) => assert_eq!(info, joined),
+        other => panic!("expected heidi's leave, got {other:?}"),
+    }
+    // Subscribing again after the drop is a fresh subscription.
+    let mut again = heidi.subscribe("room:1").await.unwrap();
+    assert!(matches!(
+        next(&mut again).await,
+        SubscriptionEvent::Subscribed { .. }
+    ));
 }

@@ -34,7 +34,8 @@
 //!
 //! Not covered: HTTP/2 WebSockets and the fallback transports (SSE,
 //! HTTP streaming, long polling) — the client speaks WebSocket over
-//! HTTP/1.1 only; subscription tokens; client-side `rpc`/`send`.
+//! HTTP/1.1 only; subscription tokens; server-side subscriptions (from
+//! the token's `channels` or the server API's `subscribe`); `send`.
 
 mod api;
 mod backoff;

@@ -532,6 +532,16 @@ impl Connection {
                     })
                     .await;
             }
+        } else if let Some(join) = push.get("join") {
+            if let Ok(info) = serde_json::from_value(join["info"].clone()) {
+                self.deliver(ws, channel, SubscriptionEvent::Join(info))
+                    .await;
+            }
+        } else if let Some(leave) = push.get("leave") {
+            if let Ok(info) = serde_json::from_value(leave["info"].clone()) {
+                self.deliver(ws, channel, SubscriptionEvent::Leave(info))
+                    .await;
+            }
         } else if let Some(disconnect) = push.get("disconnect") {
             return Some(disconnect_push(disconnect));
         }
@@ -591,17 +601,21 @@ impl Connection {
                 events,
                 answer,
             } => {
-                if self
-                    .subs
-                    .get(&channel)
-                    .is_some_and(|s| !s.events.is_closed())
-                {
-                    let _ = answer.send(Err(ClientError::Reply {
-                        code: 105,
-                        message: "already subscribed".into(),
-                        temporary: false,
-                    }));
-                    return Ok(());
+                match self.subs.get(&channel) {
+                    Some(sub) if !sub.events.is_closed() => {
+                        let _ = answer.send(Err(ClientError::Reply {
+                            code: 105,
+                            message: "already subscribed".into(),
+                            temporary: false,
+                        }));
+                        return Ok(());
+                    }
+                    Some(_dropped) => {
+                        // Its unsubscribe request did not fit in the queue.
+                        let command = self.unsubscribe_command(&channel);
+                        ws.feed(command).await?;
+                    }
+                    None => {}
                 }
                 let sub = Sub {
                     events,

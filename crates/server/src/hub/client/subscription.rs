@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::session::Request;
+use super::ClientInfo;
 
 /// A publication in a channel.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -49,6 +50,10 @@ pub enum SubscriptionEvent {
     },
     /// A publication.
     Publication(Publication),
+    /// A connection joined the channel (channels with `join_leave`).
+    Join(ClientInfo),
+    /// A connection left the channel.
+    Leave(ClientInfo),
     /// The subscription ended for good (`code` as in the hub protocol:
     /// 2000 unsubscribed by the server; a subscribe error's code), or the
     /// connection closed for good (its disconnect code). Nothing follows.
