@@ -19,12 +19,18 @@ const KNOWN_KEYS: &[&str] = &[
     "client.allow_anonymous_connect_without_token",
     "client.ping_interval",
     "client.pong_timeout",
+    "client.stale_close_delay",
+    "client.expired_close_delay",
     "client.channel_limit",
     "client.user_connection_limit",
     "client.queue_max_size",
+    "client.history_max_publication_limit",
+    "client.recovery_max_publication_limit",
     "http_api.key",
     "http_api.insecure",
     "websocket.message_size_limit",
+    "long_poll.hold",
+    "long_poll.session_timeout",
 ];
 
 /// The configuration as loaded, before it is typed.
@@ -250,6 +256,7 @@ mod tests {
                     "PUSHWIRE_CLIENT_ALLOWED_ORIGINS",
                     "https://a.example, https://b.example",
                 ),
+                ("PUSHWIRE_LONG_POLL_HOLD", "10s"),
                 ("OTHER", "x"),
             ]),
         )
@@ -262,6 +269,7 @@ mod tests {
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(config.hub.channel.namespaces[0].name, "chat");
+        assert_eq!(config.long_poll.hold, std::time::Duration::from_secs(10));
         assert!(!loaded.development);
         std::fs::remove_dir_all(dir).unwrap();
     }
