@@ -42,7 +42,7 @@ use super::tls::Tls;
 /// | [`body_read_timeout`](Server::body_read_timeout) | 30 s |
 /// | [`max_header_bytes`](Server::max_header_bytes) | 32 KiB |
 /// | [`server_names`](Server::server_names) | none: IP literals and `localhost` only, on loopback connections |
-/// | [`http2`](Server::http2) | [`Http2Config::default`]: 256 streams per connection, windows of 1 MiB per stream and 4 MiB per connection, a ping every 30 s, dropped after 20 s more without reply |
+/// | [`http2`](Server::http2) | [`Http2Config::default`]: 256 streams per connection, windows of 1 MiB per stream and 4 MiB per connection, a ping every 30 s, dropped after 20 s more without reply; a connection without streams closed after 2 min, a stalled request body reset after 30 s, SETTINGS unacknowledged for 10 s end the connection |
 /// | [`max_connections`](Server::max_connections) | no limit (the process's open-file limit) |
 /// | [`max_connections_per_ip`](Server::max_connections_per_ip) | no limit |
 /// | [`shutdown_timeout`](Server::shutdown_timeout) | 10 s |
