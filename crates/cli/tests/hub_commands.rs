@@ -200,3 +200,57 @@ fn an_unknown_channel_and_an_unreachable_server_are_clear_errors() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn subscribe_says_on_stderr_when_a_restarted_server_lost_what_it_missed() {
+    let first = serve(&[]);
+    let addr = first.addr.clone();
+    let url = format!("http://{addr}");
+    let mut subscriber = Command::new(env!("CARGO_BIN_EXE_pushwire"))
+        .args(["subscribe", &url, "chat:restart", "--count", "2"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the pushwire binary runs");
+    let (status_lines, status) = mpsc::channel();
+    let stderr = subscriber.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let _ = status_lines.send(line.unwrap());
+        }
+    });
+    assert_eq!(
+        status.recv_timeout(LIMIT).unwrap(),
+        "pushwire: subscribed to chat:restart"
+    );
+    let publish = |key: &str, data: &str| {
+        let output = pushwire(
+            &["publish", &url, "chat:restart", data, "--api-key", key],
+            &[],
+        );
+        assert!(output.status.success(), "{}", text(&output.stderr));
+    };
+    publish(&api_key(&first), "before");
+
+    // The server goes away with its memory history, and another starts
+    // on the same address: the subscriber comes back, cannot recover
+    // (a new epoch), and says so.
+    drop(first);
+    let second = common::start(&["serve", "--listen", &addr], "serving http://");
+    assert_eq!(
+        status.recv_timeout(LIMIT).unwrap(),
+        "pushwire: chat:restart: reconnected, but recovery failed: publications made while disconnected are lost"
+    );
+    publish(&api_key(&second), "after");
+    let output = wait_with_output(subscriber);
+    assert!(output.status.success());
+    assert_eq!(
+        text(&output.stdout).lines().collect::<Vec<_>>(),
+        [
+            r#"{"channel":"chat:restart","offset":1,"data":"before"}"#,
+            r#"{"channel":"chat:restart","offset":1,"data":"after"}"#,
+        ]
+    );
+}
