@@ -163,6 +163,26 @@ fn parse_env_value(path: &str, value: &str) -> Value {
     }
 }
 
+/// Adds `origins` (from `--allow-origin`) to `client.allowed_origins`.
+pub fn allow_origins(tree: &mut Value, origins: &[String]) -> Result<(), String> {
+    if origins.is_empty() {
+        return Ok(());
+    }
+    let path = "client.allowed_origins";
+    let mut allowed = match tree.pointer("/client/allowed_origins") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(_) => return Err(format!("{path}: not a list")),
+        None => Vec::new(),
+    };
+    for origin in origins {
+        let origin = Value::String(origin.clone());
+        if !allowed.contains(&origin) {
+            allowed.push(origin);
+        }
+    }
+    set_path(tree, path, Value::Array(allowed))
+}
+
 fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), String> {
     let mut node = tree;
     let mut keys = path.split('.').peekable();
@@ -235,6 +255,25 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<Vec<_>>()
             .into_iter()
+    }
+
+    #[test]
+    fn allow_origin_flags_add_to_the_configured_origins() {
+        let mut loaded = load(
+            None,
+            env(&[("PUSHWIRE_CLIENT_ALLOWED_ORIGINS", "https://a.example")]),
+        )
+        .unwrap();
+        let flags = [
+            "https://b.example".to_string(),
+            "https://a.example".to_string(),
+        ];
+        allow_origins(&mut loaded.tree, &flags).unwrap();
+        let config = typed(&loaded.tree, "the defaults").unwrap();
+        assert_eq!(
+            config.hub.client.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
     }
 
     #[test]

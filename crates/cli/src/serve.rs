@@ -50,10 +50,10 @@ pub struct ServeArgs {
     write_cert: Option<PathBuf>,
     #[command(flatten)]
     deflate: DeflateArgs,
-    /// Let pages from this origin (`scheme://host[:port]`) open
-    /// WebSockets to /echo, besides the server's own origin. Repeat for
-    /// more; `*` allows any origin. (The hub's endpoints follow the
-    /// configuration's `client.allowed_origins`.)
+    /// Let pages from this origin (`scheme://host[:port]`) connect to the
+    /// hub and open WebSockets to /echo, besides the server's own origin:
+    /// added to the configuration's `client.allowed_origins`. Repeat for
+    /// more; `*` allows any origin.
     #[arg(long = "allow-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     allow_origins: Vec<String>,
     /// A host name pages reach this server by (repeat for more;
@@ -130,8 +130,9 @@ fn limit(value: usize) -> Option<usize> {
 }
 
 pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
-    let loaded =
+    let mut loaded =
         hub_config::load(args.config.as_deref(), std::env::vars()).map_err(config_error)?;
+    hub_config::allow_origins(&mut loaded.tree, &args.allow_origins).map_err(config_error)?;
     if args.print_config {
         let text = serde_json::to_string_pretty(&loaded.tree).unwrap_or_default();
         println!("{text}");
