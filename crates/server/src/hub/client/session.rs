@@ -332,7 +332,9 @@ impl Connection {
         if self.options.token_source.is_none() || result["expires"].as_bool() != Some(true) {
             return;
         }
-        let ttl = result["ttl"].as_u64().unwrap_or(0);
+        // At least a second apart, whatever `ttl` says (it is omitted
+        // when zero).
+        let ttl = result["ttl"].as_u64().unwrap_or(0).max(1);
         self.refresh_at = Some(Instant::now() + Duration::from_secs(ttl));
     }
 
