@@ -34,7 +34,7 @@ async fn serve_routes_then_stops_on_sigterm() {
     );
     let page = get(&addr, "/").await;
     assert!(
-        page.contains("text/html") && page.contains("<title>pushwire hub demo</title>"),
+        page.contains("text/html") && page.contains("<title>pushwire</title>"),
         "{page}"
     );
     let plain = get(&addr, "/echo").await.to_ascii_lowercase();
