@@ -7,7 +7,9 @@
 # the time until every client has `recovered:true` and its 100 missed
 # publications (checked by offset: in order, none missing, none twice; a
 # failure is an error of the run), per-client p50/p99, the server's peak RSS
-# over its baseline (sampled every 5 ms and VmHWM), its CPU time. The hub
+# over its baseline (sampled every 5 ms and VmHWM), its CPU time. Then the
+# same with at most 100 clients reconnecting at a time (`-paced`: under the
+# server's listen backlog of 128, so no SYN waits to be sent again). The hub
 # alone; a fresh server per run.
 #
 #   bench/hub-recovery-storm.sh           10,000 clients, 3 runs; results in bench/results/hub-recovery/
@@ -18,15 +20,15 @@ set -euo pipefail
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 quick=0
 for arg in "$@"; do
-  [ "$arg" = --quick ] && quick=1
+  if [ "$arg" = --quick ]; then quick=1; fi
 done
 if [ "$quick" = 1 ]; then
-  scenario=hub-recovery-storm-200
+  scenarios=(hub-recovery-storm-200 hub-recovery-storm-200-paced)
   out=${OUT:-$BENCH/results/quick/hub-recovery}
   runs=${RUNS:-1}
 else
-  scenario=hub-recovery-storm-10000
+  scenarios=(hub-recovery-storm-10000 hub-recovery-storm-10000-paced)
   out=${OUT:-$BENCH/results/hub-recovery}
   runs=${RUNS:-3}
 fi
-exec "$BENCH/run.sh" run "$scenario" --peers pushwire-hub --runs "$runs" --out "$out" "$@"
+exec "$BENCH/run.sh" run "${scenarios[@]}" --peers pushwire-hub --runs "$runs" --out "$out" "$@"

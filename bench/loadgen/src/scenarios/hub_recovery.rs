@@ -36,9 +36,13 @@
 //!    retransmission.
 //! 5. Memory: the server's RSS is sampled every [`SAMPLE_EVERY`] from the
 //!    generator's loop during the storm and a short hold after it, and the
-//!    peak is the larger of the samples' maximum and `VmHWM` (the kernel's
-//!    own high-water mark, when it could be reset); `peak growth MiB` and
-//!    `peak B/client` are over the baseline. `held B/client` is the growth
+//!    peak (`peak MiB`) is the larger of the samples' maximum (`sampled
+//!    peak MiB`) and `VmHWM` (the kernel's own high-water mark, when it
+//!    could be reset); `peak growth MiB` and `peak B/client` are over the
+//!    baseline. The baseline holds what the allocator kept of the first
+//!    connections (freed, not returned), so the RSS of the fresh server
+//!    (`fresh MiB`, after the probe) and with the N clients first joined
+//!    (`joined MiB`) are reported as well. `held B/client` is the growth
 //!    once every client has recovered and the hold is over (N subscribed,
 //!    idle connections). The hold also catches a publication delivered
 //!    again after the recovery (an error).
@@ -74,10 +78,10 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(5);
 const API_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reconnecting clients at a time in the paced variant (50 in a quick
-/// run, so that the pacing is exercised): under the server's listen
-/// backlog (tokio's default, 1,024), so no connection waits for a SYN
-/// retransmission.
-const PACED: usize = 1_000;
+/// run, so that the pacing is exercised): under the listen backlog of
+/// `pushwire serve` (128, as `ss -ltn` shows), so no connection waits for
+/// a SYN retransmission.
+const PACED: usize = 100;
 
 /// One recovery-storm scenario.
 pub struct HubRecovery {
@@ -161,8 +165,10 @@ impl Scenario for HubRecovery {
             .ok_or_else(|| BenchError::Peer(format!("the first publication: {}", text(&first))))?;
 
         // 2. Every client subscribes and notes its position.
+        let fresh = server.resident_bytes()?;
         let mut client = StormClient::new(server.addr, token(server)?, STORM_CHANNEL)?;
         client.join(self.clients, timeout)?;
+        let joined = server.resident_bytes()?;
         let mut epoch = None;
         for (index, position) in client.positions().enumerate() {
             let position = position
@@ -231,6 +237,7 @@ impl Scenario for HubRecovery {
         } else {
             None
         };
+        let sampled_peak = peak;
         let peak = peak.max(hwm.unwrap_or(0));
         if !server.is_running() {
             return Err(BenchError::Peer(format!(
@@ -251,7 +258,11 @@ impl Scenario for HubRecovery {
             Metric::new("recovered", outcome.recovered as f64),
             Metric::new("not recovered", (outcome.failures + late) as f64),
             Metric::new("pubs checked", outcome.publications as f64),
+            Metric::new("fresh MiB", mib(fresh as f64)),
+            Metric::new("joined MiB", mib(joined as f64)),
             Metric::new("baseline MiB", mib(baseline as f64)),
+            Metric::new("peak MiB", mib(peak as f64)),
+            Metric::new("sampled peak MiB", mib(sampled_peak as f64)),
             Metric::new("peak growth MiB", mib(growth)),
             Metric::new("peak B/client", growth / n),
             Metric::new("held B/client", held.saturating_sub(baseline) as f64 / n),
