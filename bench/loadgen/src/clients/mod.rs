@@ -6,7 +6,9 @@
 //! rate, and the checks that a server speaks the protocol before it is
 //! measured ([`sse_probe`], [`poll_probe`]). What they measure is
 //! reached through one interface, [`DeliveryClient`], so a scenario is
-//! written once for every transport.
+//! written once for every transport. [`hub_storm`] is the hub's
+//! recovery storm (clients that leave and come back asking to recover),
+//! and [`api_call`] one waited-for request to the hub's server API.
 //!
 //! The parsers they read with keep a few words per connection, so 15,000
 //! receivers cost little memory: [`stamp_reader`] (WebSocket frames),
