@@ -685,6 +685,10 @@ mod tests {
         let own = std::mem::size_of::<WebSocket<TcpStream>>() - std::mem::size_of::<TcpStream>();
         assert!(own <= 240, "WebSocket<S> adds {own} bytes to S");
         assert!(std::mem::size_of::<Option<Box<Rare<TcpStream>>>>() == 8);
+        // With the default keepalive and message timeout every connection
+        // holds one, besides its ping timer's `Sleep`.
+        let rare = std::mem::size_of::<Rare<TcpStream>>();
+        assert!(rare <= 160, "Rare takes {rare} bytes");
     }
 
     /// A stream that counts the writes made to it.
