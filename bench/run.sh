@@ -29,8 +29,9 @@ say "building pushwire (release)"
 (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --quiet -p pushwire-cli)
 
 say "building the load generator and the Rust peers (release)"
-(cd "$BENCH" && CARGO_TARGET_DIR="$BENCH/target" cargo build --release --quiet \
-  -p pushwire-bench -p fastwebsockets-echo -p tungstenite-echo)
+(cd "$BENCH" && export CARGO_TARGET_DIR="$BENCH/target" \
+  && cargo build --release --quiet -p pushwire-bench -p fastwebsockets-echo -p tungstenite-echo \
+  && cargo build --release --quiet -p pushwire-probes --bin push_server)
 
 node_dir="$BENCH/peers/node"
 if command -v npm >/dev/null 2>&1; then

@@ -42,8 +42,9 @@ impl Paths {
 /// What a scenario needs the server to do. Every peer is an echo server;
 /// some also have a broadcast server (every message any client sends goes
 /// to every connection, the sender included), pushwire has its HTTP push
-/// routes (`pushwire serve`: `/publish`, `/poll`), and pushwire and Bun
-/// have an event stream fed by `/publish` (`/events`).
+/// routes (the library's `longpoll` and `sse` in `push_server`:
+/// `/publish`, `/poll`), and pushwire and Bun have an event stream fed by
+/// `/publish` (`/events`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServerRole {
@@ -52,7 +53,8 @@ pub enum ServerRole {
     Echo,
     /// A WebSocket broadcast server.
     Broadcast,
-    /// `pushwire serve`: `POST /publish`, long polling on `GET /poll`.
+    /// `POST /publish`, long polling on `GET /poll` (pushwire's
+    /// `push_server` probe).
     HttpPush,
     /// `POST /publish` streamed to every `GET /events` as SSE events
     /// `id: <cursor>`, `data: <message>`.
@@ -260,6 +262,20 @@ impl Peer {
             }
         };
         let mut command = match self.launcher {
+            Launcher::Pushwire
+                if matches!(role, ServerRole::HttpPush | ServerRole::EventStream) =>
+            {
+                // The library's long poll and event stream, without the
+                // hub's protocol around them (probes/src/bin/push_server.rs).
+                let bin = existing(
+                    paths.bench_bin.join("push_server"),
+                    "cargo build --release -p pushwire-probes --bin push_server (in bench/)",
+                )?;
+                let mut command = Command::new(bin);
+                command.args(["--listen", &addr.to_string()]);
+                command.env("RUST_LOG", "warn");
+                command
+            }
             Launcher::Pushwire => {
                 let bin = existing(
                     paths.pushwire_bin.clone(),
