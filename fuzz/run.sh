@@ -19,7 +19,8 @@ cd "$here"
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    targets=(frame_decoder handshake inflater deflate_round_trip)
+    targets=(frame_decoder handshake inflater deflate_round_trip
+        http1_head http1_body http2_frames hpack sse_parser hub_command jwt)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
