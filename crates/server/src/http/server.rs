@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::{Request, Response, Version};
 use hyper::service::Service;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
 use tokio_util::sync::CancellationToken;
 
 use super::body::Body;
@@ -83,7 +83,19 @@ pub struct Server {
 impl Server {
     /// Binds a TCP listener.
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<Server> {
-        Ok(Server::from_listener(TcpListener::bind(addr).await?))
+        let mut failed = None;
+        for addr in tokio::net::lookup_host(addr).await? {
+            match listen(addr) {
+                Ok(listener) => return Ok(Server::from_listener(listener)),
+                Err(e) => failed = Some(e),
+            }
+        }
+        Err(failed.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the address resolved to nothing",
+            )
+        }))
     }
 
     /// Serves on a listener bound elsewhere.
@@ -550,4 +562,23 @@ impl Service<Request<RequestBody>> for Refuse {
         );
         std::future::ready(Ok(response))
     }
+}
+
+/// Connections the kernel queues before they are accepted (it clamps this
+/// to `net.core.somaxconn`). The usual 128 overflows when thousands of
+/// clients reconnect at once, and each dropped SYN costs its client a
+/// second before it tries again.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
