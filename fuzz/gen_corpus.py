@@ -318,6 +318,8 @@ jwt = {
     "signed_subscription": bytes([2 << 2 | 1]) + b'{"sub":"1","aud":"pushwire","channel":"chat:1","exp":1e10}',
     "signed_expired_subs": bytes([3 << 2 | 3]) + b'{"sub":"x","iss":"https://auth.example","aud":["pushwire"],'
     b'"nbf":1.5,"exp":1,"expire_at":0,"subs":{"chat:1":{"data":1,"info":null}}}',
+    # Found by the fuzzer: a number RawValue takes and Value refuses.
+    "signed_number_out_of_range": bytes([2 << 2 | 1]) + b'{"busl":"ct@1","exp":1e0909}',
 }
 
 # --- SSE: byte 0 the limit (0: 16, 1: 256, 2: 4096, 3: the default),

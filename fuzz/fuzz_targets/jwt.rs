@@ -112,9 +112,10 @@ fuzz_target!(|data: &[u8]| {
             let Ok(raw) = serde_json::from_str::<Box<RawValue>>(text) else {
                 return;
             };
-            let claims: serde_json::Value = serde_json::from_str(text).expect("valid JSON");
+            // `RawValue` takes numbers `Value` refuses (`1e999`).
+            let claims: Option<serde_json::Value> = serde_json::from_str(text).ok();
             let token = mint_hs256(SECRET.as_bytes(), &raw).expect("claims serialize");
-            verify(&verifier, &token, Some(&claims));
+            verify(&verifier, &token, claims.as_ref());
 
             let other = mint_hs256(b"another-secret", &raw).expect("claims serialize");
             assert!(
