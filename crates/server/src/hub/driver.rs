@@ -6,12 +6,11 @@
 //! One task, so every hub operation is atomic: a recovering subscribe
 //! cannot miss or duplicate a publication made meanwhile.
 //!
-//! Output is handed over [`WAKE_STEP`] connections at a time, with a
-//! yield between steps, and server API answers go out at the end of each
-//! step: a backend publishing while a publication goes out to 15,000
-//! subscribers is answered within a step, not after the whole fan-out.
+//! Server API answers go out after the round's deliveries: the HTTP task
+//! that waits for one is then the last task woken, and the runtime runs
+//! it next (its LIFO slot) rather than behind every subscriber the round
+//! woke.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -62,13 +61,6 @@ pub(crate) fn now() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
 
-/// Connections the driver hands output to in one step. Between steps it
-/// yields: the runtime runs the connections it woke, polls the network
-/// and runs whatever else is waiting (a backend's API call) before the
-/// next step, so a publication to 15,000 subscribers does not hold up
-/// everything else for a whole fan-out.
-const WAKE_STEP: usize = 256;
-
 /// Runs the hub until every sender of `commands` is gone.
 pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics: Arc<Metrics>) {
     let mut driver = Driver {
@@ -76,33 +68,19 @@ pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics
         metrics: metrics.clone(),
         outlets: Vec::new(),
         ready: Vec::new(),
-        pending: VecDeque::new(),
         answers: Vec::new(),
     };
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        if driver.pending.is_empty() {
-            let deadline = driver.hub.poll_timeout().map(instant_of);
-            tokio::select! {
-                received = commands.recv_many(&mut batch, BATCH) => {
-                    if received == 0 {
-                        // Every sender is gone: the hub stops.
-                        break;
-                    }
-                }
-                () = sleep_until(deadline) => {}
-            }
-        } else {
-            // Output is still to be handed over: take what came
-            // meanwhile, without waiting for more.
-            while batch.len() < BATCH {
-                match commands.try_recv() {
-                    Ok(command) => batch.push(command),
-                    // Disconnected: the next wait sees it once the
-                    // output is out.
-                    Err(_) => break,
+        let deadline = driver.hub.poll_timeout().map(instant_of);
+        tokio::select! {
+            received = commands.recv_many(&mut batch, BATCH) => {
+                if received == 0 {
+                    // Every sender is gone: the hub stops.
+                    break;
                 }
             }
+            () = sleep_until(deadline) => {}
         }
         let started = Instant::now();
         let now = now();
@@ -115,9 +93,6 @@ pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics
         driver.deliver(now);
         driver.answer();
         metrics.round(started.elapsed());
-        if !driver.pending.is_empty() {
-            tokio::task::yield_now().await;
-        }
     }
     for (_, outlet) in driver.outlets.iter().flatten() {
         outlet.end();
@@ -142,10 +117,8 @@ struct Driver {
     metrics: Arc<Metrics>,
     /// Each open connection's outlet, at its slot.
     outlets: Vec<Option<(ConnId, Arc<Outlet>)>>,
-    /// Connections with output, as the hub lists them.
+    /// Connections with output, reused between rounds.
     ready: Vec<ConnId>,
-    /// Connections with output not handed over yet, in order.
-    pending: VecDeque<ConnId>,
     /// Server API answers of this round, sent after its deliveries.
     answers: Vec<(oneshot::Sender<ApiResponse>, ApiResponse)>,
 }
@@ -216,17 +189,14 @@ impl Driver {
         self.outlets[conn.slot()].take().map(|(_, outlet)| outlet)
     }
 
-    /// Moves output into the outlets of the next [`WAKE_STEP`]
-    /// connections that have some.
+    /// Moves output into the outlets of the connections that have some.
     fn deliver(&mut self, now: Timestamp) {
         self.hub.poll_ready(&mut self.ready);
-        self.pending.extend(self.ready.drain(..));
-        for _ in 0..WAKE_STEP {
-            let Some(conn) = self.pending.pop_front() else {
-                break;
-            };
+        let mut ready = std::mem::take(&mut self.ready);
+        for conn in ready.drain(..) {
             self.flush(now, conn);
         }
+        self.ready = ready;
     }
 
     /// Sends the round's server API answers.
