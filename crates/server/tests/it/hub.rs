@@ -2,43 +2,22 @@
 //! its namespace's policy while the others keep receiving, and a server
 //! shutdown closes hub WebSockets with 3001 so clients reconnect.
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Response, StatusCode};
-use hyper::service::service_fn;
 use pushwire::hub::{Config, Hub};
 use pushwire::proto::{Role, Sender};
 use pushwire::ws::ClientStream;
-use pushwire::{Body, ClientBuilder, Message, WebSocket};
+use pushwire::{ClientBuilder, Message, WebSocket};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::common::http1::read_head;
+use crate::common::hub::serve;
 use crate::common::server::TestServer;
 use crate::common::LIMIT;
-
-/// A server for `hub` alone: its paths, and 404 elsewhere.
-async fn serve(hub: &Hub) -> TestServer<()> {
-    let hub = hub.clone();
-    let service = service_fn(move |req| {
-        let hub = hub.clone();
-        async move {
-            Ok::<_, Infallible>(match hub.route(req).await {
-                Ok(response) => response,
-                Err(_) => {
-                    let mut response = Response::new(Body::from("not found"));
-                    *response.status_mut() = StatusCode::NOT_FOUND;
-                    response
-                }
-            })
-        }
-    });
-    TestServer::serve(|server| server, (), service).await
-}
 
 fn hub(config: &str) -> Hub {
     let config: Config = serde_json::from_str(config).unwrap();

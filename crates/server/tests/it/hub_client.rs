@@ -20,6 +20,7 @@ use pushwire::{Body, Tls};
 use pushwire_hub::jwt::{mint_hs256, MintClaims};
 use serde_json::{json, Value};
 
+use crate::common::hub::serve;
 use crate::common::server::TestServer;
 use crate::common::LIMIT;
 
@@ -49,24 +50,6 @@ fn hub(ping: &str) -> Hub {
     });
     let config: Config = serde_json::from_value(config).unwrap();
     Hub::start(config).unwrap()
-}
-
-async fn serve(hub: &Hub) -> TestServer<()> {
-    let hub = hub.clone();
-    let service = service_fn(move |req| {
-        let hub = hub.clone();
-        async move {
-            Ok::<_, Infallible>(match hub.route(req).await {
-                Ok(response) => response,
-                Err(_) => {
-                    let mut response = Response::new(Body::from("not found"));
-                    *response.status_mut() = StatusCode::NOT_FOUND;
-                    response
-                }
-            })
-        }
-    });
-    TestServer::serve(|server| server, (), service).await
 }
 
 fn token(user: &str) -> String {

@@ -6,19 +6,17 @@
 //! disconnect push, so clients reconnect rather than wait out the
 //! shutdown timeout.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
 use h2::RecvStream;
-use http::{Request, Response, StatusCode};
-use hyper::service::service_fn;
+use http::{Request, StatusCode};
 use pushwire::hub::{Config, Hub};
-use pushwire::Body;
 use tokio::net::TcpStream;
 
 use crate::common::http1::{Chunk, Conn};
 use crate::common::http2::{h2_handshake, h2_response};
+use crate::common::hub::serve;
 use crate::common::server::TestServer;
 use crate::common::LIMIT;
 
@@ -31,25 +29,6 @@ const CONFIG: &str = r#"{
 }"#;
 
 const CONNECT: &str = r#"{"id":1,"connect":{}}"#;
-
-/// A server for `hub` alone: its paths, and 404 elsewhere.
-async fn serve(hub: &Hub) -> TestServer<()> {
-    let hub = hub.clone();
-    let service = service_fn(move |req| {
-        let hub = hub.clone();
-        async move {
-            Ok::<_, Infallible>(match hub.route(req).await {
-                Ok(response) => response,
-                Err(_) => {
-                    let mut response = Response::new(Body::from("not found"));
-                    *response.status_mut() = StatusCode::NOT_FOUND;
-                    response
-                }
-            })
-        }
-    });
-    TestServer::serve(|server| server, (), service).await
-}
 
 fn start_hub() -> Hub {
     let config: Config = serde_json::from_str(CONFIG).unwrap();

@@ -7,19 +7,17 @@
 //! its hub connection; an unknown session gets a disconnect push the
 //! client reconnects on. Over HTTP/1.1 and HTTP/2.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use hyper::service::service_fn;
+use http::{Request, StatusCode};
 use pushwire::hub::{Config, Hub, LongPollConfig};
-use pushwire::Body;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
 use crate::common::http1::{Conn, Read, Resp};
 use crate::common::http2::{h2_handshake, h2_response};
+use crate::common::hub::serve;
 use crate::common::server::TestServer;
 use crate::common::LIMIT;
 
@@ -64,25 +62,6 @@ async fn open_sessions(hub: &Hub) -> u64 {
 /// Polls held long enough that only a publication ends them in a test.
 fn long_hold() -> LongPollConfig {
     timeouts(Duration::from_secs(60), Duration::from_secs(120))
-}
-
-/// A server for `hub` alone: its paths, and 404 elsewhere.
-async fn serve(hub: &Hub) -> TestServer<()> {
-    let hub = hub.clone();
-    let service = service_fn(move |req| {
-        let hub = hub.clone();
-        async move {
-            Ok::<_, Infallible>(match hub.route(req).await {
-                Ok(response) => response,
-                Err(_) => {
-                    let mut response = Response::new(Body::from("not found"));
-                    *response.status_mut() = StatusCode::NOT_FOUND;
-                    response
-                }
-            })
-        }
-    });
-    TestServer::serve(|server| server, (), service).await
 }
 
 /// Waits until the hub counts `want` connections.

@@ -7,6 +7,7 @@
 //! - [`http2`]: an HTTP/2 client made of the `h2` crate, and a WebSocket
 //!   over its extended CONNECT;
 //! - [`http2_frames`]: a raw HTTP/2 client, frame by frame;
+//! - [`hub`]: a server for a hub alone;
 //! - [`ws`]: WebSocket helpers: an echo handler and a round trip.
 
 use std::time::Duration;
@@ -15,6 +16,7 @@ pub mod app;
 pub mod http1;
 pub mod http2;
 pub mod http2_frames;
+pub mod hub;
 pub mod server;
 pub mod ws;
 
