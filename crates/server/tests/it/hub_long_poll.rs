@@ -245,11 +245,7 @@ async fn a_lost_response_is_delivered_again_once() {
     // poll's, as after a network change): it is not lost either.
     let mut doomed = server.http1().await;
     let path = client.poll_path(client.ack);
-    doomed
-        .send(format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
-        ))
-        .await;
+    doomed.send(poll_request(&path)).await;
     publish(&hub, "lossy", 3).await;
     publish(&hub, "lossy", 4).await;
     let taken = doomed.response().await;
@@ -284,11 +280,7 @@ async fn polls_cut_off_while_publications_come_lose_nothing() {
         // with the same ack gets what it missed.
         let mut doomed = server.http1().await;
         let path = client.poll_path(client.ack);
-        doomed
-            .send(format!(
-                "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
-            ))
-            .await;
+        doomed.send(poll_request(&path)).await;
         publish(&hub, "cut", 2 * round + 1).await;
         drop(doomed);
         publish(&hub, "cut", 2 * round + 2).await;
@@ -307,12 +299,7 @@ async fn a_held_poll_answers_when_a_publication_comes() {
     let mut client = Client::open(&server).await;
     client.subscribe("live").await;
     let path = client.poll_path(client.ack);
-    client
-        .polls
-        .send(format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
-        ))
-        .await;
+    client.polls.send(poll_request(&path)).await;
     client.polls.assert_quiet(Duration::from_millis(200)).await;
     publish(&hub, "live", 7).await;
     // Well within the 60 s hold.
@@ -328,19 +315,10 @@ async fn a_newer_poll_replaces_the_held_one() {
     let mut client = Client::open(&server).await;
     client.subscribe("twice").await;
     let path = client.poll_path(client.ack);
-    client
-        .polls
-        .send(format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
-        ))
-        .await;
+    client.polls.send(poll_request(&path)).await;
     client.polls.assert_quiet(Duration::from_millis(100)).await;
     let mut newer = server.http1().await;
-    newer
-        .send(format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
-        ))
-        .await;
+    newer.send(poll_request(&path)).await;
     let replaced = client.polls.response().await;
     assert_eq!(replaced.status, 200);
     assert!(replaced.body.is_empty(), "{replaced:?}");
@@ -491,12 +469,7 @@ async fn a_shutdown_ends_a_held_poll_with_a_3001_push() {
     let mut server = serve(&hub).await;
     let mut client = Client::open(&server).await;
     let path = client.poll_path(1);
-    client
-        .polls
-        .send(format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
-        ))
-        .await;
+    client.polls.send(poll_request(&path)).await;
     client.polls.assert_quiet(Duration::from_millis(100)).await;
     server.stop();
     let last = match client.polls.read("POST").await {
@@ -569,4 +542,9 @@ async fn long_polling_over_http2() {
         "{batch}"
     );
     connections(&hub, 1).await;
+}
+
+/// A body-less poll of `path`, to send without waiting for its answer.
+fn poll_request(path: &str) -> String {
+    format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
 }
