@@ -207,6 +207,28 @@ class EmulationTransport {
   }
 
   /**
+   * Opens the stream with `fetch(url, init)` and reads it through `decoder`;
+   * a failed request or a non-2xx answer closes the transport.
+   */
+  _stream(url, init, decoder) {
+    this.env
+      .fetch(url, { ...init, mode: 'cors', credentials: 'same-origin', signal: this.abort?.signal })
+      .then(
+        (res) => {
+          if (this.handlers === null) return;
+          if (!res.ok || !res.body) {
+            res.body?.cancel?.().catch(() => {});
+            this._closed(errorCodes.connectionClosed, `${this.name} answered ${res.status}`);
+            return;
+          }
+          this.handlers.onOpen();
+          return this._read(res, decoder);
+        },
+        (e) => this._closed(errorCodes.connectionClosed, `${this.name} failed: ${e.message}`),
+      );
+  }
+
+  /**
    * Reads `response`'s body through `decoder` until it ends.
    * @param {Response} response
    * @param {{push(chunk: Uint8Array): string[]}} decoder
@@ -270,28 +292,15 @@ export class HttpStreamTransport extends EmulationTransport {
   /** @param {string} initial @param {TransportHandlers} handlers */
   open(initial, handlers) {
     this.handlers = handlers;
-    this.env
-      .fetch(this.endpoint, {
+    this._stream(
+      this.endpoint,
+      {
         method: 'POST',
         headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
         body: initial,
-        mode: 'cors',
-        credentials: 'same-origin',
-        signal: this.abort?.signal,
-      })
-      .then(
-        (res) => {
-          if (this.handlers === null) return;
-          if (!res.ok || !res.body) {
-            res.body?.cancel?.().catch(() => {});
-            this._closed(errorCodes.connectionClosed, `http_stream answered ${res.status}`);
-            return;
-          }
-          this.handlers.onOpen();
-          return this._read(res, new LineDecoder(this.env.maxMessageSize));
-        },
-        (e) => this._closed(errorCodes.connectionClosed, `http_stream failed: ${e.message}`),
-      );
+      },
+      new LineDecoder(this.env.maxMessageSize),
+    );
   }
 }
 
@@ -331,27 +340,11 @@ export class SseTransport extends EmulationTransport {
       };
       return;
     }
-    this.env
-      .fetch(url.toString(), {
-        method: 'GET',
-        headers: { Accept: 'text/event-stream' },
-        mode: 'cors',
-        credentials: 'same-origin',
-        signal: this.abort?.signal,
-      })
-      .then(
-        (res) => {
-          if (this.handlers === null) return;
-          if (!res.ok || !res.body) {
-            res.body?.cancel?.().catch(() => {});
-            this._closed(errorCodes.connectionClosed, `sse answered ${res.status}`);
-            return;
-          }
-          this.handlers.onOpen();
-          return this._read(res, new EventStreamDecoder(this.env.maxMessageSize));
-        },
-        (e) => this._closed(errorCodes.connectionClosed, `sse failed: ${e.message}`),
-      );
+    this._stream(
+      url.toString(),
+      { method: 'GET', headers: { Accept: 'text/event-stream' } },
+      new EventStreamDecoder(this.env.maxMessageSize),
+    );
   }
 
   close() {
