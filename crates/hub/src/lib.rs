@@ -68,6 +68,7 @@ pub mod broker;
 pub mod channel;
 mod client;
 pub mod config;
+pub mod engine;
 pub mod history;
 mod hub;
 pub mod jwt;

@@ -26,4 +26,8 @@ pub struct Stats {
     pub slow_disconnects_total: u64,
     /// Disconnects decided by the hub, any code.
     pub disconnects_total: u64,
+    /// Channel links of a remote engine ended because publications may have
+    /// been missed (a gap, a new epoch, a failed position check, a lost
+    /// connection); their subscribers recovered.
+    pub link_breaks_total: u64,
 }

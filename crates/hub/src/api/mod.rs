@@ -6,6 +6,7 @@
 //! with HTTP 200; `batch` answers with top-level `{"replies":[...]}`; an
 //! undecodable body is HTTP 400, an unknown method HTTP 404.
 
+mod job;
 mod requests;
 
 use std::collections::BTreeMap;
@@ -15,11 +16,17 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
+pub(crate) use job::{render, response, Piece, PieceResult, Shape};
+pub use job::{ApiOutcome, ApiTicket};
+pub(crate) use requests::SubscribeReq;
 use requests::*;
 
-use crate::broker::PublishResult;
+use crate::broker::{PresenceEntry, PresenceStats};
 use crate::channel::glob_match;
-use crate::history::{HistoryQuery, PublicationParts, StreamPosition};
+use crate::engine::state::{Parked, Render};
+use crate::engine::BrokerRequest;
+use crate::history::{HistoryResult, PublicationParts, StreamPosition};
+use crate::hub::Publishing;
 use crate::hub::{ConnId, Hub, VERSION};
 use crate::protocol::json::JsonWriter;
 use crate::protocol::reply::{self, SubscribeResult};
@@ -35,10 +42,22 @@ pub struct ApiResponse {
     pub body: Bytes,
 }
 
-enum ApiError {
+#[derive(Debug)]
+pub(crate) enum ApiError {
     Code(ErrorCode),
     BadBody(String),
     UnknownMethod,
+}
+
+impl ApiError {
+    /// The error code an answer item carries.
+    pub(crate) fn code(&self) -> ErrorCode {
+        match self {
+            ApiError::Code(c) => c.clone(),
+            ApiError::BadBody(_) => ErrorCode::BAD_REQUEST,
+            ApiError::UnknownMethod => ErrorCode::METHOD_NOT_FOUND,
+        }
+    }
 }
 
 impl From<ErrorCode> for ApiError {
@@ -58,7 +77,7 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::BadBody(e.to_string()))
 }
 
-fn obj(f: impl FnOnce(&mut JsonWriter)) -> Vec<u8> {
+pub(crate) fn obj(f: impl FnOnce(&mut JsonWriter)) -> Vec<u8> {
     let mut w = JsonWriter::with_capacity(64);
     w.open();
     f(&mut w);
@@ -66,7 +85,7 @@ fn obj(f: impl FnOnce(&mut JsonWriter)) -> Vec<u8> {
     w.finish()
 }
 
-fn error_obj(e: &ErrorCode) -> Vec<u8> {
+pub(crate) fn error_obj(e: &ErrorCode) -> Vec<u8> {
     obj(|w| reply::write_error(w, e))
 }
 
@@ -103,6 +122,10 @@ pub struct PublishOptions {
 impl Hub {
     /// Runs a server API method on a request body.
     ///
+    /// On a hub with a remote engine, answers that wait for the engine are
+    /// lost here (error 100): such a hub is driven through
+    /// [`api_request`](Hub::api_request).
+    ///
     /// ```
     /// use pushwire_hub::{Hub, HubConfig, Timestamp};
     /// let mut hub = Hub::new(HubConfig::default(), [0; 32], Timestamp::from_secs(1)).unwrap();
@@ -112,33 +135,35 @@ impl Hub {
     /// assert_eq!(&r.body[..], br#"{"error":{"code":102,"message":"unknown channel"}}"#);
     /// ```
     pub fn api(&mut self, now: Timestamp, method: &str, body: &[u8]) -> ApiResponse {
-        if method == "batch" {
-            return match self.batch(now, body) {
-                Ok(b) => ApiResponse {
-                    status: 200,
-                    body: b.into(),
-                },
-                Err(e) => error_response(e),
-            };
-        }
-        match self.api_call(now, method, body) {
-            Ok(result) => {
-                let mut b = Vec::with_capacity(result.len() + 11);
-                b.extend_from_slice(b"{\"result\":");
-                b.extend_from_slice(&result);
-                b.push(b'}');
-                ApiResponse {
-                    status: 200,
-                    body: b.into(),
-                }
+        match self.api_request(now, method, body) {
+            ApiOutcome::Done(r) => r,
+            ApiOutcome::Pending(t) => {
+                self.abandon_api(t);
+                error_response(ApiError::Code(ErrorCode::INTERNAL))
             }
-            Err(e) => error_response(e),
         }
+    }
+
+    /// Runs a server API method on a request body: the answer now, or a
+    /// ticket for an answer that waits for the remote engine (it comes out
+    /// of [`poll_api`](Hub::poll_api)). On the in-memory engine every
+    /// answer is immediate.
+    pub fn api_request(&mut self, now: Timestamp, method: &str, body: &[u8]) -> ApiOutcome {
+        let mut pieces = Vec::new();
+        let shape = if method == "batch" {
+            match self.batch(now, body, &mut pieces) {
+                Ok(shape) => shape,
+                Err(e) => return ApiOutcome::Done(error_response(e)),
+            }
+        } else {
+            self.api_call(now, method, body, &mut pieces)
+        };
+        self.settle_api(shape, pieces)
     }
 
     /// Publishes `data` (JSON) into `channel` from the application itself,
     /// without HTTP. Returns the stream position when the channel keeps
-    /// history.
+    /// history (on a remote engine the position is not waited for: `None`).
     ///
     /// ```
     /// use pushwire_hub::{Hub, HubConfig, Timestamp, api::PublishOptions};
@@ -161,7 +186,10 @@ impl Hub {
             opts.tags.as_ref(),
             opts.idempotency_key.clone(),
         )?;
-        Ok(r.position)
+        Ok(match r {
+            Publishing::Done(r) => r.position,
+            Publishing::Sent(_) => None,
+        })
     }
 
     fn api_publish(
@@ -172,7 +200,7 @@ impl Hub {
         skip_history: bool,
         tags: Option<&BTreeMap<String, String>>,
         idempotency_key: Option<String>,
-    ) -> Result<PublishResult, ErrorCode> {
+    ) -> Result<Publishing, ErrorCode> {
         let (_, opts) = self.namespaces.resolve(channel)?;
         let opts = opts.clone();
         let parts = PublicationParts {
@@ -184,52 +212,149 @@ impl Hub {
         self.publish_parts(now, channel, &opts, parts, skip_history, idempotency_key)
     }
 
-    fn api_call(&mut self, now: Timestamp, method: &str, body: &[u8]) -> ApiResult {
+    /// Runs one method, adding its pieces to `out`.
+    fn api_call(
+        &mut self,
+        now: Timestamp,
+        method: &str,
+        body: &[u8],
+        out: &mut Vec<Piece>,
+    ) -> Shape {
         match method {
             "publish" => {
-                let r: PublishReq = parse(body)?;
-                let data = r.data.ok_or(ErrorCode::BAD_REQUEST)?;
-                let res = self.api_publish(
-                    now,
-                    &r.channel,
-                    data.get().as_bytes(),
-                    r.skip_history,
-                    r.tags.as_ref(),
-                    r.idempotency_key,
-                )?;
-                Ok(position_obj(res.position.as_ref()))
+                let piece = match parse::<PublishReq>(body) {
+                    Err(e) => Piece::Ready(Err(e)),
+                    Ok(r) => match r.data {
+                        None => Piece::Ready(Err(ErrorCode::BAD_REQUEST.into())),
+                        Some(data) => publish_piece(self.api_publish(
+                            now,
+                            &r.channel,
+                            data.get().as_bytes(),
+                            r.skip_history,
+                            r.tags.as_ref(),
+                            r.idempotency_key,
+                        )),
+                    },
+                };
+                out.push(piece);
+                Shape::One
             }
             "broadcast" => {
-                let r: BroadcastReq = parse(body)?;
-                let data = r.data.ok_or(ErrorCode::BAD_REQUEST)?;
-                let mut responses = Vec::with_capacity(r.channels.len());
+                let r = match parse::<BroadcastReq>(body) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        out.push(Piece::Ready(Err(e)));
+                        return Shape::One;
+                    }
+                };
+                let Some(data) = r.data else {
+                    out.push(Piece::Ready(Err(ErrorCode::BAD_REQUEST.into())));
+                    return Shape::One;
+                };
                 for ch in &r.channels {
-                    let res = self.api_publish(
+                    out.push(publish_piece(self.api_publish(
                         now,
                         ch,
                         data.get().as_bytes(),
                         r.skip_history,
                         r.tags.as_ref(),
                         r.idempotency_key.clone(),
-                    );
-                    let mut item = Vec::new();
-                    match res {
-                        Ok(p) => {
-                            item.extend_from_slice(b"{\"result\":");
-                            item.extend_from_slice(&position_obj(p.position.as_ref()));
-                        }
-                        Err(e) => {
-                            item.extend_from_slice(b"{\"error\":");
-                            item.extend_from_slice(&error_obj(&e));
-                        }
-                    }
-                    item.push(b'}');
-                    responses.push(item);
+                    )));
                 }
-                Ok(obj(|w| {
-                    w.raw_array("responses", responses.iter().map(|r| &r[..]));
-                }))
+                Shape::Broadcast(r.channels.len())
             }
+            "presence" | "presence_stats" | "history" | "history_remove" => {
+                out.push(self.api_read(now, method, body));
+                Shape::One
+            }
+            "subscribe" | "unsubscribe" | "disconnect" | "refresh" if self.remote.is_some() => {
+                // Every node acts on its own connections of the user.
+                out.push(Piece::Ready(self.api_to_every_node(method, body)));
+                Shape::One
+            }
+            _ => {
+                out.push(Piece::Ready(self.api_local(now, method, body)));
+                Shape::One
+            }
+        }
+    }
+
+    /// `presence`, `presence_stats`, `history` and `history_remove`: read
+    /// from the in-memory broker now, or from the remote engine later.
+    fn api_read(&mut self, now: Timestamp, method: &str, body: &[u8]) -> Piece {
+        let (req, render) = match self.api_read_request(method, body) {
+            Ok(r) => r,
+            Err(e) => return Piece::Ready(Err(e)),
+        };
+        if let Some(remote) = self.remote.as_mut() {
+            return Piece::Wait(remote.request(req, None), render);
+        }
+        let result = match req {
+            BrokerRequest::Presence { channel } => {
+                Ok(presence_obj(&self.broker.presence(&channel)))
+            }
+            BrokerRequest::PresenceStats { channel } => {
+                Ok(stats_obj(self.broker.presence_stats(&channel)))
+            }
+            BrokerRequest::History {
+                channel,
+                query,
+                meta_ttl,
+            } => self
+                .broker
+                .history(now, &channel, &query, meta_ttl)
+                .map(|r| history_obj(&r))
+                .map_err(Into::into),
+            BrokerRequest::RemoveHistory { channel } => {
+                self.broker.remove_history(now, &channel);
+                Ok(b"{}".to_vec())
+            }
+            _ => Err(ErrorCode::INTERNAL.into()),
+        };
+        Piece::Ready(result)
+    }
+
+    /// Checks a read method's request and names what it needs.
+    fn api_read_request(
+        &self,
+        method: &str,
+        body: &[u8],
+    ) -> Result<(BrokerRequest, Render), ApiError> {
+        if method == "history" {
+            let r: HistoryRequest = parse(body)?;
+            let channel = r.channel.clone().unwrap_or_default();
+            let (_, opts) = self.namespaces.resolve(&channel)?;
+            if !opts.history_enabled() {
+                return Err(ErrorCode::NOT_AVAILABLE.into());
+            }
+            let meta_ttl = opts.history_meta_ttl;
+            let query = crate::hub::history_query(&r, usize::MAX)?;
+            let req = BrokerRequest::History {
+                channel: channel.into(),
+                query,
+                meta_ttl,
+            };
+            return Ok((req, Render::History));
+        }
+        let r: ChannelReq = parse(body)?;
+        let (_, opts) = self.namespaces.resolve(&r.channel)?;
+        let channel: Arc<str> = r.channel.into();
+        Ok(match method {
+            "history_remove" if opts.history_enabled() => {
+                (BrokerRequest::RemoveHistory { channel }, Render::Empty)
+            }
+            "presence" if opts.presence => (BrokerRequest::Presence { channel }, Render::Presence),
+            "presence_stats" if opts.presence => (
+                BrokerRequest::PresenceStats { channel },
+                Render::PresenceStats,
+            ),
+            _ => return Err(ErrorCode::NOT_AVAILABLE.into()),
+        })
+    }
+
+    /// The methods answered from this node's own state.
+    fn api_local(&mut self, now: Timestamp, method: &str, body: &[u8]) -> ApiResult {
+        match method {
             "subscribe" => {
                 let r: SubscribeReq = parse(body)?;
                 self.api_subscribe(now, r)?;
@@ -266,55 +391,6 @@ impl Hub {
             "refresh" => {
                 let r: RefreshReq = parse(body)?;
                 self.api_refresh(now, r);
-                Ok(b"{}".to_vec())
-            }
-            "presence" => {
-                let r: ChannelReq = parse(body)?;
-                let (_, opts) = self.namespaces.resolve(&r.channel)?;
-                if !opts.presence {
-                    return Err(ErrorCode::NOT_AVAILABLE.into());
-                }
-                let entries = self.broker.presence(&r.channel);
-                Ok(obj(|w| {
-                    w.key("presence");
-                    reply::write_presence_map(w, entries.iter().map(|e| (&*e.client, &e.info[..])));
-                }))
-            }
-            "presence_stats" => {
-                let r: ChannelReq = parse(body)?;
-                let (_, opts) = self.namespaces.resolve(&r.channel)?;
-                if !opts.presence {
-                    return Err(ErrorCode::NOT_AVAILABLE.into());
-                }
-                let s = self.broker.presence_stats(&r.channel);
-                Ok(obj(|w| {
-                    w.u64("num_clients", s.num_clients);
-                    w.u64("num_users", s.num_users);
-                }))
-            }
-            "history" => {
-                let r: HistoryRequest = parse(body)?;
-                let channel = r.channel.clone().unwrap_or_default();
-                let (_, opts) = self.namespaces.resolve(&channel)?;
-                if !opts.history_enabled() {
-                    return Err(ErrorCode::NOT_AVAILABLE.into());
-                }
-                let meta_ttl = opts.history_meta_ttl;
-                let q: HistoryQuery = crate::hub::history_query(&r, usize::MAX)?;
-                let res = self.broker.history(now, &channel, &q, meta_ttl)?;
-                Ok(obj(|w| {
-                    w.raw_array("publications", res.publications.iter().map(|p| &p.json[..]));
-                    w.str_nonempty("epoch", &res.position.epoch);
-                    w.u64_nonzero("offset", res.position.offset);
-                }))
-            }
-            "history_remove" => {
-                let r: ChannelReq = parse(body)?;
-                let (_, opts) = self.namespaces.resolve(&r.channel)?;
-                if !opts.history_enabled() {
-                    return Err(ErrorCode::NOT_AVAILABLE.into());
-                }
-                self.broker.remove_history(now, &r.channel);
                 Ok(b"{}".to_vec())
             }
             "channels" => {
@@ -360,46 +436,70 @@ impl Hub {
         }
     }
 
-    fn batch(&mut self, now: Timestamp, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    /// A user-targeted method on a remote engine: checked here, then sent
+    /// to every node (this one included) as a control message.
+    fn api_to_every_node(&mut self, method: &str, body: &[u8]) -> ApiResult {
+        let channel = match method {
+            "subscribe" => Some(parse::<SubscribeReq>(body)?.channel),
+            "unsubscribe" => Some(parse::<UnsubscribeReq>(body)?.channel),
+            "disconnect" => parse::<DisconnectReq>(body).map(|_| None)?,
+            _ => parse::<RefreshReq>(body).map(|_| None)?,
+        };
+        if let Some(ch) = channel {
+            self.namespaces.resolve(&ch)?;
+        }
+        let mut message = Vec::with_capacity(method.len() + 1 + body.len());
+        message.extend_from_slice(method.as_bytes());
+        message.push(b'\n');
+        message.extend_from_slice(body);
+        if let Some(remote) = self.remote.as_mut() {
+            remote.request(
+                BrokerRequest::Control {
+                    message: message.into(),
+                },
+                None,
+            );
+        }
+        Ok(b"{}".to_vec())
+    }
+
+    /// Runs a user-targeted method that another node (or this one) sent as
+    /// a control message: `<method>\n<body>`. Unknown messages are ignored.
+    pub fn handle_broker_control(&mut self, now: Timestamp, message: &[u8]) {
+        let Some(split) = message.iter().position(|&b| b == b'\n') else {
+            return;
+        };
+        let (method, body) = (&message[..split], &message[split + 1..]);
+        if let Ok(method @ ("subscribe" | "unsubscribe" | "disconnect" | "refresh")) =
+            std::str::from_utf8(method)
+        {
+            let _ = self.api_local(now, method, body);
+        }
+    }
+
+    fn batch(
+        &mut self,
+        now: Timestamp,
+        body: &[u8],
+        out: &mut Vec<Piece>,
+    ) -> Result<Shape, ApiError> {
         let r: BatchReq = parse(body)?;
-        let mut replies = Vec::with_capacity(r.commands.len());
+        let mut items = Vec::with_capacity(r.commands.len());
         for cmd in &r.commands {
-            let mut item = Vec::new();
             let Some((method, params)) = cmd.iter().next() else {
-                item.extend_from_slice(b"{\"error\":");
-                item.extend_from_slice(&error_obj(&ErrorCode::BAD_REQUEST));
-                item.push(b'}');
-                replies.push(item);
+                out.push(Piece::Ready(Err(ErrorCode::BAD_REQUEST.into())));
+                items.push((String::new(), Shape::One));
                 continue;
             };
-            let res = if method == "batch" {
-                Err(ApiError::UnknownMethod)
+            let shape = if method == "batch" {
+                out.push(Piece::Ready(Err(ApiError::UnknownMethod)));
+                Shape::One
             } else {
-                self.api_call(now, method, params.get().as_bytes())
+                self.api_call(now, method, params.get().as_bytes(), out)
             };
-            item.push(b'{');
-            match res {
-                Ok(result) => {
-                    crate::protocol::json::write_str(&mut item, method);
-                    item.push(b':');
-                    item.extend_from_slice(&result);
-                }
-                Err(e) => {
-                    let code = match e {
-                        ApiError::Code(c) => c,
-                        ApiError::BadBody(_) => ErrorCode::BAD_REQUEST,
-                        ApiError::UnknownMethod => ErrorCode::METHOD_NOT_FOUND,
-                    };
-                    item.extend_from_slice(b"\"error\":");
-                    item.extend_from_slice(&error_obj(&code));
-                }
-            }
-            item.push(b'}');
-            replies.push(item);
+            items.push((method.clone(), shape));
         }
-        Ok(obj(|w| {
-            w.raw_array("replies", replies.iter().map(|r| &r[..]));
-        }))
+        Ok(Shape::Batch(items))
     }
 
     /// The connections of `user`, narrowed to one client id or session when given.
@@ -421,39 +521,57 @@ impl Hub {
 
     fn api_subscribe(&mut self, now: Timestamp, r: SubscribeReq) -> Result<(), ErrorCode> {
         self.namespaces.resolve(&r.channel)?;
-        let info = r.info.map(|i| Bytes::copy_from_slice(i.get().as_bytes()));
-        let data = r.data.map(|d| Bytes::copy_from_slice(d.get().as_bytes()));
         for conn in self.targets(&r.user, &r.client, &r.session) {
-            let params = crate::hub::SubParams {
-                server_side: true,
-                recover: r.recover_since.as_ref().map(|s| StreamPosition {
-                    offset: s.offset.unwrap_or(0),
-                    epoch: s.epoch.clone().unwrap_or_default(),
-                }),
-                want_recoverable: false,
-                want_positioned: false,
-                want_join_leave: false,
-                expires: r.expire_at.filter(|&e| e > 0).map(Timestamp::from_secs),
-                chan_info: info.clone(),
-                data: data.clone(),
-            };
-            let Ok((mut result, join)) = self.add_subscription(now, conn, &r.channel, params)
-            else {
-                continue;
-            };
-            let pubs = std::mem::take(&mut result.publications);
-            let push = reply::push_subscribe(&r.channel, &SubscribeResult { ..result });
-            self.send(conn, push);
-            for p in pubs {
-                self.send(conn, reply::push_pub(&r.channel, &p));
-            }
-            if let Some((ch, info)) = join {
-                self.emit_join(&ch, &info, conn);
-            }
-            // The subscription may expire before anything else is due.
-            self.schedule(conn);
+            self.api_subscribe_conn(now, conn, &r);
         }
         Ok(())
+    }
+
+    /// Subscribes one connection for the server API (waiting for the
+    /// channel's link on a remote engine).
+    pub(crate) fn api_subscribe_conn(&mut self, now: Timestamp, conn: ConnId, r: &SubscribeReq) {
+        if self
+            .remote
+            .as_ref()
+            .is_some_and(|rm| rm.parked.contains_key(&conn))
+            || self.wait_for_links(now, conn, [r.channel.as_str()])
+        {
+            self.park(conn, Parked::ServerSubscribe(r.clone()));
+            return;
+        }
+        let params = crate::hub::SubParams {
+            server_side: true,
+            recover: r.recover_since.as_ref().map(|s| StreamPosition {
+                offset: s.offset.unwrap_or(0),
+                epoch: s.epoch.clone().unwrap_or_default(),
+            }),
+            want_recoverable: false,
+            want_positioned: false,
+            want_join_leave: false,
+            expires: r.expire_at.filter(|&e| e > 0).map(Timestamp::from_secs),
+            chan_info: r
+                .info
+                .as_ref()
+                .map(|i| Bytes::copy_from_slice(i.get().as_bytes())),
+            data: r
+                .data
+                .as_ref()
+                .map(|d| Bytes::copy_from_slice(d.get().as_bytes())),
+        };
+        let Ok((mut result, join)) = self.add_subscription(now, conn, &r.channel, params) else {
+            return;
+        };
+        let pubs = std::mem::take(&mut result.publications);
+        let push = reply::push_subscribe(&r.channel, &SubscribeResult { ..result });
+        self.send(conn, push);
+        for p in pubs {
+            self.send(conn, reply::push_pub(&r.channel, &p));
+        }
+        if let Some((ch, info)) = join {
+            self.emit_join(&ch, &info, conn);
+        }
+        // The subscription may expire before anything else is due.
+        self.schedule(conn);
     }
 
     fn api_refresh(&mut self, now: Timestamp, r: RefreshReq) {
@@ -483,7 +601,37 @@ impl Hub {
     }
 }
 
-fn position_obj(p: Option<&StreamPosition>) -> Vec<u8> {
+fn publish_piece(r: Result<Publishing, ErrorCode>) -> Piece {
+    match r {
+        Ok(Publishing::Done(r)) => Piece::Ready(Ok(position_obj(r.position.as_ref()))),
+        Ok(Publishing::Sent(t)) => Piece::Wait(t, Render::Publish),
+        Err(e) => Piece::Ready(Err(e.into())),
+    }
+}
+
+pub(crate) fn presence_obj(entries: &[PresenceEntry]) -> Vec<u8> {
+    obj(|w| {
+        w.key("presence");
+        reply::write_presence_map(w, entries.iter().map(|e| (&*e.client, &e.info[..])));
+    })
+}
+
+pub(crate) fn stats_obj(s: PresenceStats) -> Vec<u8> {
+    obj(|w| {
+        w.u64("num_clients", s.num_clients);
+        w.u64("num_users", s.num_users);
+    })
+}
+
+pub(crate) fn history_obj(res: &HistoryResult) -> Vec<u8> {
+    obj(|w| {
+        w.raw_array("publications", res.publications.iter().map(|p| &p.json[..]));
+        w.str_nonempty("epoch", &res.position.epoch);
+        w.u64_nonzero("offset", res.position.offset);
+    })
+}
+
+pub(crate) fn position_obj(p: Option<&StreamPosition>) -> Vec<u8> {
     obj(|w| {
         if let Some(p) = p {
             w.u64_nonzero("offset", p.offset);
@@ -492,7 +640,7 @@ fn position_obj(p: Option<&StreamPosition>) -> Vec<u8> {
     })
 }
 
-fn error_response(e: ApiError) -> ApiResponse {
+pub(crate) fn error_response(e: ApiError) -> ApiResponse {
     match e {
         ApiError::Code(c) => {
             let mut b = b"{\"error\":".to_vec();

@@ -26,7 +26,7 @@ pub(crate) struct BroadcastReq {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(default)]
 pub(crate) struct SubscribeReq {
     pub user: String,

@@ -68,6 +68,49 @@ impl MemoryStream {
         p
     }
 
+    /// A mirror of a stream read from a remote engine: its position and
+    /// its newest publications, oldest first.
+    pub(crate) fn restore(
+        position: StreamPosition,
+        pubs: Vec<Publication>,
+        now: Timestamp,
+        ttl: Duration,
+        meta_ttl: Duration,
+    ) -> Self {
+        MemoryStream {
+            epoch: position.epoch,
+            top: position.offset,
+            pubs: pubs.into(),
+            pubs_expire: now + ttl,
+            meta_expires: now + meta_ttl,
+        }
+    }
+
+    /// Appends a publication that a remote engine numbered. False (and
+    /// nothing changed) unless it is the next one of the same epoch.
+    pub(crate) fn apply(
+        &mut self,
+        now: Timestamp,
+        p: Publication,
+        epoch: &str,
+        size: usize,
+        ttl: Duration,
+        meta_ttl: Duration,
+    ) -> bool {
+        if epoch != self.epoch || p.offset != self.top + 1 {
+            return false;
+        }
+        self.expire(now);
+        self.top = p.offset;
+        self.pubs.push_back(p);
+        while self.pubs.len() > size {
+            self.pubs.pop_front();
+        }
+        self.pubs_expire = now + ttl;
+        self.meta_expires = self.meta_expires.max(now + meta_ttl);
+        true
+    }
+
     /// Forgets the publications, keeps the position.
     pub(crate) fn remove_history(&mut self) {
         self.pubs.clear();

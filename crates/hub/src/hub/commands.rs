@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{ConnId, Fail, Hub, VERSION};
+use super::{ConnId, Fail, Hub, Publishing, VERSION};
 use crate::client::State;
+use crate::engine::state::{Parked, Render};
+use crate::engine::BrokerRequest;
 use crate::history::{HistoryQuery, PublicationParts, StreamPosition};
 use crate::protocol::reply::{self, ConnectResult};
 use crate::protocol::{
@@ -28,10 +30,14 @@ impl Hub {
         let Some(state) = self.client(conn).map(|c| c.state) else {
             return false;
         };
+        if self.must_wait(now, conn, &cmd) {
+            self.park(conn, Parked::Command(cmd));
+            return true;
+        }
         let id = cmd.id;
         if state == State::Connecting {
             return match cmd.method {
-                Method::Connect(req) => match self.connect(now, conn, id, req) {
+                Method::Connect(req) => match self.connect(now, conn, id, req, false) {
                     Ok(()) => true,
                     Err(f) => {
                         self.fail(conn, id, f);
@@ -81,7 +87,7 @@ impl Hub {
     }
 
     /// Sends an error reply or disconnects; false when disconnected.
-    fn fail(&mut self, conn: ConnId, id: u32, f: Fail) -> bool {
+    pub(super) fn fail(&mut self, conn: ConnId, id: u32, f: Fail) -> bool {
         match f {
             Fail::Error(e) => {
                 self.send(conn, reply::error_reply(id, &e));
@@ -113,9 +119,16 @@ impl Hub {
                 return;
             }
         };
-        if let Err(f) = self.connect(now, conn, 0, req) {
+        let result = self.connect(now, conn, 0, req, true);
+        self.uni_connect_result(conn, result);
+        self.schedule(conn);
+    }
+
+    /// A unidirectional client cannot act on an error reply: a failed
+    /// connect closes it.
+    pub(super) fn uni_connect_result(&mut self, conn: ConnId, result: Result<(), Fail>) {
+        if let Err(f) = result {
             match f {
-                // A unidirectional client cannot act on an error reply.
                 Fail::Error(e) if e.code == ErrorCode::TOKEN_EXPIRED.code => {
                     self.disconnect(conn, Disconnect::EXPIRED, false)
                 }
@@ -123,16 +136,18 @@ impl Hub {
                 Fail::Disconnect(d) => self.disconnect(conn, d, false),
             }
         }
-        self.schedule(conn);
     }
 
-    fn connect(
+    pub(super) fn connect(
         &mut self,
         now: Timestamp,
         conn: ConnId,
         id: u32,
         req: ConnectRequest,
+        uni: bool,
     ) -> Result<(), Fail> {
+        // On a remote engine the connect waits for its channels' links.
+        let retry = self.remote.is_some().then(|| req.clone());
         let token = req.token.unwrap_or_default();
         let (user, info, expires, mut channels) = if !token.is_empty() {
             let claims = self.verifier.verify_connection(&token, now)?;
@@ -168,9 +183,6 @@ impl Hub {
         if expires.is_some_and(|e| e <= now) {
             return Err(Fail::Error(ErrorCode::EXPIRED));
         }
-        let uni = self
-            .client(conn)
-            .is_some_and(|c| c.transport.is_unidirectional());
         // A unidirectional client may ask for channels itself; they are
         // subscribed when it has the permission to subscribe without a token.
         let positions = req.subs.unwrap_or_default();
@@ -190,6 +202,12 @@ impl Hub {
         }
         for (ch, _, _) in &channels {
             self.namespaces.resolve(ch)?;
+        }
+        if let Some(req) = retry {
+            if self.wait_for_links(now, conn, channels.iter().map(|(c, _, _)| c.as_str())) {
+                self.park(conn, Parked::Connect { id, req, uni });
+                return Ok(());
+            }
         }
         let limit = self.cfg.client.user_connection_limit;
         if limit > 0 && !user.is_empty() && self.users.get(&*user).is_some_and(|l| l.len() >= limit)
@@ -406,8 +424,10 @@ impl Hub {
             info: Some(&info),
             tags: None,
         };
-        self.publish_parts(now, &channel, &opts, parts, false, None)?;
-        self.send(conn, reply::empty_reply(id, "publish"));
+        match self.publish_parts(now, &channel, &opts, parts, false, None)? {
+            Publishing::Done(_) => self.send(conn, reply::empty_reply(id, "publish")),
+            Publishing::Sent(t) => self.await_reply(t, conn, id, Render::Publish),
+        }
         Ok(())
     }
 
@@ -424,6 +444,20 @@ impl Hub {
             return Err(Fail::Error(ErrorCode::NOT_AVAILABLE));
         }
         self.allowed(conn, &channel, Perm::Presence)?;
+        if let Some(remote) = self.remote.as_mut() {
+            let channel: Arc<str> = channel.into();
+            let (req, render) = if stats {
+                (
+                    BrokerRequest::PresenceStats { channel },
+                    Render::PresenceStats,
+                )
+            } else {
+                (BrokerRequest::Presence { channel }, Render::Presence)
+            };
+            let t = remote.request(req, None);
+            self.await_reply(t, conn, id, render);
+            return Ok(());
+        }
         let out = if stats {
             let s = self.broker.presence_stats(&channel);
             reply::reply(id, "presence_stats", |w| {
@@ -456,7 +490,19 @@ impl Hub {
         let meta_ttl = opts.history_meta_ttl;
         self.allowed(conn, &channel, Perm::History)?;
         let query = history_query(&req, self.cfg.client.history_max_publication_limit)?;
-        let r = self.broker.history(now, &channel, &query, meta_ttl)?;
+        if !self.history_is_local(&channel) {
+            if let Some(remote) = self.remote.as_mut() {
+                let req = BrokerRequest::History {
+                    channel: channel.into(),
+                    query,
+                    meta_ttl,
+                };
+                let t = remote.request(req, None);
+                self.await_reply(t, conn, id, Render::History);
+                return Ok(());
+            }
+        }
+        let r = self.read_history(now, &channel, &query, meta_ttl)?;
         let pubs: Vec<Bytes> = r.publications.into_iter().map(|p| p.json).collect();
         let out = reply::reply(id, "history", |w| {
             reply::write_history(w, &pubs, r.position.offset, &r.position.epoch)

@@ -1,6 +1,7 @@
 //! The hub: connections, channels and the broker behind one `&mut self`.
 
 mod commands;
+mod remote;
 mod subscribe;
 mod timers;
 
@@ -19,6 +20,8 @@ use crate::broker::{Broker, MemoryBroker};
 use crate::channel::{NamespaceOptions, Namespaces};
 use crate::client::{Client, State, Transport};
 use crate::config::{ConfigError, HubConfig};
+use crate::engine::state::Remote;
+use crate::engine::{BrokerRequest, BrokerTicket};
 use crate::jwt::{TokenError, TokenVerifier};
 use crate::outbox::{Outbox, Queued};
 use crate::protocol::{reply, split_frame, Command, Disconnect, ErrorCode, UnsubscribeCode};
@@ -73,6 +76,14 @@ pub struct Hub {
     pub(crate) stats: Stats,
     pub(crate) started: Timestamp,
     pub(crate) node_id: String,
+    /// The remote engine's side, when there is one.
+    pub(crate) remote: Option<Remote>,
+}
+
+/// A publish that is done (in-memory engine) or sent to the remote engine.
+pub(crate) enum Publishing {
+    Done(crate::broker::PublishResult),
+    Sent(BrokerTicket),
 }
 
 impl std::fmt::Debug for Hub {
@@ -153,7 +164,27 @@ impl Hub {
             stats: Stats::default(),
             started: now,
             node_id,
+            remote: None,
         })
+    }
+
+    /// A hub whose publications, history and presence live in a remote
+    /// engine shared with other nodes (see [`crate::engine`]): the IO layer
+    /// carries out its requests ([`poll_broker`](Hub::poll_broker)).
+    pub fn with_remote_engine(
+        cfg: HubConfig,
+        seed: [u8; 32],
+        now: Timestamp,
+    ) -> Result<Hub, ConfigError> {
+        let mut hub = Hub::new(cfg, seed, now)?;
+        hub.remote = Some(Remote::default());
+        Ok(hub)
+    }
+
+    /// This node's id (the `uid` of the `info` API, the `node` of
+    /// emulation sessions).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 
     /// The configuration in force.
@@ -349,6 +380,9 @@ impl Hub {
 
     /// Ends subscriptions and forgets the user mapping (not the slot).
     fn cleanup(&mut self, conn: ConnId) {
+        if let Some(remote) = self.remote.as_mut() {
+            remote.parked.remove(&conn);
+        }
         let Some(c) = self.client(conn) else { return };
         if c.state == State::Closed {
             return;
@@ -522,7 +556,9 @@ pub(crate) fn uuid(rng: &mut StdRng) -> String {
 }
 
 impl Hub {
-    /// Publishes through the broker and delivers to this node's subscribers.
+    /// Publishes through the broker and delivers to this node's subscribers
+    /// (in-memory engine), or sends the publication to the remote engine,
+    /// which delivers it to every node.
     pub(crate) fn publish_parts(
         &mut self,
         now: Timestamp,
@@ -531,7 +567,7 @@ impl Hub {
         parts: crate::history::PublicationParts<'_>,
         skip_history: bool,
         idempotency_key: Option<String>,
-    ) -> Result<crate::broker::PublishResult, ErrorCode> {
+    ) -> Result<Publishing, ErrorCode> {
         let popts = crate::broker::PublishOptions {
             history_size: opts.history_size,
             history_ttl: opts.history_ttl,
@@ -539,11 +575,21 @@ impl Hub {
             skip_history,
             idempotency_key,
         };
+        if let Some(remote) = self.remote.as_mut() {
+            let req = BrokerRequest::Publish {
+                channel: channel.into(),
+                data: Bytes::copy_from_slice(parts.data),
+                info: parts.info.map(Bytes::copy_from_slice),
+                tags: parts.tags.cloned(),
+                opts: popts,
+            };
+            return Ok(Publishing::Sent(remote.request(req, None)));
+        }
         let r = self.broker.publish(now, channel, parts, &popts)?;
         if !r.suppressed {
             self.stats.publications_total += 1;
             self.deliver(channel, &r.publication.push);
         }
-        Ok(r)
+        Ok(Publishing::Done(r))
     }
 }

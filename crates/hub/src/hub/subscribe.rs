@@ -10,6 +10,7 @@ use super::{ChannelSubs, ConnId, Fail, Hub};
 use crate::broker::PresenceEntry;
 use crate::channel::{ChannelName, NamespaceOptions};
 use crate::client::{State, Sub};
+use crate::engine::BrokerRequest;
 use crate::history::{recovery, HistoryQuery, StreamPosition};
 use crate::jwt::TokenError;
 use crate::protocol::reply::{self, SubscribeResult};
@@ -187,7 +188,7 @@ impl Hub {
                     }),
                     reverse: false,
                 };
-                let read = self.broker.history(now, channel, &q, meta_ttl)?;
+                let read = self.read_history(now, channel, &q, meta_ttl)?;
                 let r = recovery(&from, read);
                 result.epoch = r.top.epoch;
                 if r.recovered {
@@ -204,7 +205,7 @@ impl Hub {
                     since: None,
                     reverse: false,
                 };
-                let read = self.broker.history(now, channel, &q, meta_ttl)?;
+                let read = self.read_history(now, channel, &q, meta_ttl)?;
                 result.offset = read.position.offset;
                 result.epoch = read.position.epoch;
             }
@@ -232,7 +233,7 @@ impl Hub {
             ch.subscribers.insert(conn, join_leave_push);
         }
         if opts.presence {
-            self.broker.add_presence(
+            self.add_presence(
                 channel,
                 PresenceEntry {
                     client: client_id.to_string(),
@@ -258,9 +259,32 @@ impl Hub {
     }
 
     /// Sends a join push to the channel's subscribers that get join/leave.
+    /// On a remote engine the push goes out through the engine to every
+    /// node, this one included.
     pub(crate) fn emit_join(&mut self, channel: &str, info: &Bytes, _who: ConnId) {
-        let push = reply::push_join(channel, info);
-        self.broadcast_push(channel, push, |_, jl| jl);
+        if let Some(remote) = self.remote.as_mut() {
+            let req = BrokerRequest::Join {
+                channel: channel.into(),
+                info: info.clone(),
+            };
+            remote.request(req, None);
+            return;
+        }
+        self.handle_broker_join(channel, info);
+    }
+
+    /// Sends a leave push to the channel's subscribers that get join/leave
+    /// (through the engine, like [`emit_join`](Hub::emit_join)).
+    pub(crate) fn emit_leave(&mut self, channel: &str, info: &Bytes) {
+        if let Some(remote) = self.remote.as_mut() {
+            let req = BrokerRequest::Leave {
+                channel: channel.into(),
+                info: info.clone(),
+            };
+            remote.request(req, None);
+            return;
+        }
+        self.handle_broker_leave(channel, info);
     }
 
     /// Ends a subscription: presence, leave push to others, and an
@@ -288,9 +312,10 @@ impl Hub {
         if empty {
             self.channels.remove(channel);
             self.stats.channels = self.channels.len() as u64;
+            self.channel_emptied(channel);
         }
         if sub.opts.presence {
-            self.broker.remove_presence(channel, &client_id);
+            self.remove_presence(channel, &client_id);
         }
         if let Some(code) = code {
             if let Some(c) = self.client_mut(conn) {
@@ -303,8 +328,7 @@ impl Hub {
             }
         }
         if sub.opts.join_leave {
-            let push = reply::push_leave(channel, &sub.info);
-            self.broadcast_push(channel, push, |_, jl| jl);
+            self.emit_leave(channel, &sub.info);
         }
     }
 }

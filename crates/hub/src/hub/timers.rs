@@ -22,6 +22,7 @@ impl Hub {
     pub fn handle_timeout(&mut self, now: Timestamp) {
         if now >= self.next_broker_tick {
             self.broker.handle_timeout(now);
+            self.remote_timers(now);
             self.next_broker_tick = now + BROKER_TICK;
         }
         while let Some(&Reverse((t, conn))) = self.timers.peek() {

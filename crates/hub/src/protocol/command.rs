@@ -93,7 +93,7 @@ impl Method {
 }
 
 /// `connect` request (also the bare body of a unidirectional connect).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct ConnectRequest {
     /// Connection JWT.
     pub token: Option<String>,
@@ -108,7 +108,7 @@ pub struct ConnectRequest {
 }
 
 /// A position a client asks to recover from, in connect `subs`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 pub struct SubscribePosition {
     /// Whether to recover.
     pub recover: Option<bool>,

@@ -1,0 +1,150 @@
+//! What a hub on a remote engine keeps: requests not yet polled, replies
+//! awaited, channel links with their mirrors, and commands waiting for a link.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use super::{BrokerRequest, BrokerTicket};
+use crate::api::ApiResponse;
+use crate::api::ApiTicket;
+use crate::history::{MemoryStream, Publication, StreamPosition};
+use crate::hub::ConnId;
+use crate::protocol::{Command, ConnectRequest};
+use crate::time::Timestamp;
+
+/// How often a live link's position is compared with the engine's.
+pub(crate) const POSITION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// How often a node re-adds its clients' presence (the engine expires it).
+pub(crate) const PRESENCE_REFRESH_INTERVAL: std::time::Duration =
+    std::time::Duration::from_secs(20);
+
+/// How far a link has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    /// Subscribing to the channel's publications.
+    Linking,
+    /// Subscribed; loading the stream into the mirror.
+    Loading,
+    /// Publications flow into the mirror and out to subscribers.
+    Live,
+}
+
+/// One channel this node receives.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub state: LinkState,
+    /// The mirror of the channel's stream (channels with history, once live).
+    pub stream: Option<MemoryStream>,
+    /// Publications (with their epoch) that arrived before the link was live.
+    pub buffered: Vec<(Publication, String)>,
+    /// Connections with commands waiting for this link.
+    pub waiting: Vec<ConnId>,
+    /// The engine's position at the last check, which the mirror must have
+    /// reached by the next one.
+    pub check_mark: Option<StreamPosition>,
+    pub next_check: Timestamp,
+    pub next_presence: Timestamp,
+    /// The engine lost the channel while the link was being made: make it again.
+    pub lost: bool,
+    /// Publications overflowed while loading: read the stream again.
+    pub reload: bool,
+}
+
+impl Link {
+    pub(crate) fn new(now: Timestamp) -> Self {
+        Link {
+            state: LinkState::Linking,
+            stream: None,
+            buffered: Vec::new(),
+            waiting: Vec::new(),
+            check_mark: None,
+            next_check: now + POSITION_CHECK_INTERVAL,
+            next_presence: now + PRESENCE_REFRESH_INTERVAL,
+            lost: false,
+            reload: false,
+        }
+    }
+}
+
+/// A command held until the links it needs are live.
+#[derive(Debug)]
+pub(crate) enum Parked {
+    /// A client command.
+    Command(Command),
+    /// A connect (of a unidirectional transport when `uni`).
+    Connect {
+        id: u32,
+        req: ConnectRequest,
+        uni: bool,
+    },
+    /// A server-side subscription made through the server API.
+    ServerSubscribe(crate::api::SubscribeReq),
+}
+
+/// How an awaited reply becomes an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Render {
+    Publish,
+    History,
+    Presence,
+    PresenceStats,
+    Empty,
+}
+
+/// Who awaits a reply.
+#[derive(Debug)]
+pub(crate) enum Waiter {
+    /// A client command's reply.
+    Client {
+        conn: ConnId,
+        id: u32,
+        render: Render,
+    },
+    /// One piece of a server API answer.
+    Api {
+        job: u64,
+        index: usize,
+        render: Render,
+    },
+    /// A link's subscription.
+    LinkUp(Arc<str>),
+    /// A link's initial stream read.
+    LinkLoad(Arc<str>),
+    /// A periodic position check.
+    PositionCheck(Arc<str>),
+}
+
+/// A server API call waiting for replies.
+#[derive(Debug)]
+pub(crate) struct ApiJob {
+    pub ticket: ApiTicket,
+    pub results: Vec<Option<crate::api::PieceResult>>,
+    pub waiting: usize,
+    pub shape: crate::api::Shape,
+}
+
+/// The remote engine's side of the hub.
+#[derive(Debug, Default)]
+pub(crate) struct Remote {
+    next_ticket: u64,
+    pub requests: VecDeque<(BrokerTicket, BrokerRequest)>,
+    pub waiters: HashMap<u64, Waiter>,
+    pub links: HashMap<Arc<str>, Link>,
+    pub parked: HashMap<ConnId, VecDeque<Parked>>,
+    pub jobs: HashMap<u64, ApiJob>,
+    pub next_job: u64,
+    pub answers: VecDeque<(ApiTicket, ApiResponse)>,
+}
+
+impl Remote {
+    /// Queues a request; `waiter` is told the reply.
+    pub(crate) fn request(&mut self, req: BrokerRequest, waiter: Option<Waiter>) -> BrokerTicket {
+        self.next_ticket += 1;
+        let t = BrokerTicket(self.next_ticket);
+        if let Some(w) = waiter {
+            self.waiters.insert(t.0, w);
+        }
+        self.requests.push_back((t, req));
+        t
+    }
+}

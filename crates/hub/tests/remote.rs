@@ -1,0 +1,399 @@
+//! Hubs on a remote engine: two nodes share one engine that this test plays
+//! deterministically (storage by the in-memory broker, pub/sub by routing
+//! each publication to the nodes that link its channel), so that ordering,
+//! gaps and failures can be driven exactly.
+
+mod support;
+
+use std::collections::HashSet;
+
+use pushwire_hub::api::ApiOutcome;
+use pushwire_hub::broker::{Broker, MemoryBroker};
+use pushwire_hub::engine::{BrokerReply, BrokerRequest};
+use pushwire_hub::history::{Publication, PublicationParts};
+use pushwire_hub::protocol::ErrorCode;
+use pushwire_hub::{ConnId, Hub, HubConfig, Timestamp, Transport};
+use support::{config_json, json, T0};
+
+/// The engine and its nodes.
+struct Cluster {
+    engine: MemoryBroker,
+    nodes: Vec<Hub>,
+    links: Vec<HashSet<String>>,
+    now: Timestamp,
+    /// When set, link requests fail (the engine is unreachable).
+    down: bool,
+}
+
+impl Cluster {
+    fn new(n: usize) -> Self {
+        let now = Timestamp::from_secs(T0);
+        let nodes = (0..n)
+            .map(|i| {
+                let cfg: HubConfig = serde_json::from_value(config_json()).unwrap();
+                Hub::with_remote_engine(cfg, [i as u8 + 1; 32], now).unwrap()
+            })
+            .collect();
+        Cluster {
+            engine: MemoryBroker::new([42; 32]),
+            nodes,
+            links: vec![HashSet::new(); n],
+            now,
+            down: false,
+        }
+    }
+
+    /// Carries out every request until no node has any left.
+    fn pump(&mut self) {
+        loop {
+            let mut any = false;
+            for i in 0..self.nodes.len() {
+                while let Some((t, req)) = self.nodes[i].poll_broker() {
+                    any = true;
+                    if let Some(reply) = self.carry_out(i, req) {
+                        self.nodes[i].handle_broker_reply(self.now, t, reply);
+                    }
+                }
+            }
+            if !any {
+                return;
+            }
+        }
+    }
+
+    fn carry_out(&mut self, node: usize, req: BrokerRequest) -> Option<BrokerReply> {
+        let now = self.now;
+        let fail = ErrorCode::INTERNAL;
+        Some(match req {
+            BrokerRequest::Publish {
+                channel,
+                data,
+                info,
+                tags,
+                opts,
+            } => {
+                if self.down {
+                    return Some(BrokerReply::Published(Err(fail)));
+                }
+                let parts = PublicationParts {
+                    channel: &channel,
+                    data: &data,
+                    info: info.as_deref(),
+                    tags: tags.as_ref(),
+                };
+                let r = self.engine.publish(now, &channel, parts, &opts);
+                if let Ok(r) = &r {
+                    if !r.suppressed {
+                        let epoch = r
+                            .position
+                            .as_ref()
+                            .map(|p| p.epoch.clone())
+                            .unwrap_or_default();
+                        self.route(&channel, r.publication.clone(), &epoch);
+                    }
+                }
+                BrokerReply::Published(r)
+            }
+            BrokerRequest::History {
+                channel,
+                query,
+                meta_ttl,
+            } => BrokerReply::History(self.engine.history(now, &channel, &query, meta_ttl)),
+            BrokerRequest::Link { channel } => {
+                if self.down {
+                    return Some(BrokerReply::Done(Err(fail)));
+                }
+                self.links[node].insert(channel.to_string());
+                BrokerReply::Done(Ok(()))
+            }
+            BrokerRequest::Unlink { channel } => {
+                self.links[node].remove(&*channel);
+                return None;
+            }
+            BrokerRequest::AddPresence { channel, entry } => {
+                self.engine.add_presence(&channel, entry);
+                return None;
+            }
+            BrokerRequest::RemovePresence { channel, client } => {
+                self.engine.remove_presence(&channel, &client);
+                return None;
+            }
+            BrokerRequest::Presence { channel } => {
+                BrokerReply::Presence(Ok(self.engine.presence(&channel)))
+            }
+            BrokerRequest::PresenceStats { channel } => {
+                BrokerReply::PresenceStats(Ok(self.engine.presence_stats(&channel)))
+            }
+            BrokerRequest::Join { channel, info } => {
+                for (i, n) in self.nodes.iter_mut().enumerate() {
+                    if self.links[i].contains(&*channel) {
+                        n.handle_broker_join(&channel, &info);
+                    }
+                }
+                return None;
+            }
+            BrokerRequest::Leave { channel, info } => {
+                for (i, n) in self.nodes.iter_mut().enumerate() {
+                    if self.links[i].contains(&*channel) {
+                        n.handle_broker_leave(&channel, &info);
+                    }
+                }
+                return None;
+            }
+            BrokerRequest::Control { message } => {
+                for n in self.nodes.iter_mut() {
+                    n.handle_broker_control(now, &message);
+                }
+                return None;
+            }
+            BrokerRequest::RemoveHistory { channel } => {
+                self.engine.remove_history(now, &channel);
+                BrokerReply::Done(Ok(()))
+            }
+            other => panic!("unexpected request {other:?}"),
+        })
+    }
+
+    /// Pub/sub: a publication reaches every node that links its channel.
+    fn route(&mut self, channel: &str, p: Publication, epoch: &str) {
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if self.links[i].contains(channel) {
+                n.handle_broker_publication(self.now, channel, p.clone(), epoch);
+            }
+        }
+    }
+
+    /// A client of `node` connected as user `u1`.
+    fn connect(&mut self, node: usize) -> ConnId {
+        let c = self.nodes[node].open(self.now, Transport::websocket());
+        let token = pushwire_hub::jwt::mint_hs256(
+            support::SECRET.as_bytes(),
+            &serde_json::json!({"sub": "u1", "exp": T0 + 3600}),
+        )
+        .unwrap();
+        self.send(
+            node,
+            c,
+            &format!(r#"{{"id":1,"connect":{{"token":"{token}"}}}}"#),
+        );
+        let out = self.drain(node, c);
+        assert!(out[0].starts_with(r#"{"id":1,"connect":"#), "{out:?}");
+        c
+    }
+
+    fn send(&mut self, node: usize, c: ConnId, text: &str) {
+        self.nodes[node].handle_frame(self.now, c, text.as_bytes());
+        self.pump();
+    }
+
+    fn drain(&mut self, node: usize, c: ConnId) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(o) = self.nodes[node].outbox(c) {
+            o.drain_into(&mut out, usize::MAX);
+        }
+        out.into_iter()
+            .map(|b| String::from_utf8(b.to_vec()).unwrap())
+            .collect()
+    }
+
+    /// A server API call on `node`, answered once the engine replied.
+    fn api(&mut self, node: usize, method: &str, body: &str) -> String {
+        let out = self.nodes[node].api_request(self.now, method, body.as_bytes());
+        self.pump();
+        let r = match out {
+            ApiOutcome::Done(r) => r,
+            ApiOutcome::Pending(t) => {
+                let (got, r) = self.nodes[node].poll_api().expect("answer");
+                assert_eq!(got, t);
+                r
+            }
+        };
+        assert_eq!(r.status, 200);
+        String::from_utf8(r.body.to_vec()).unwrap()
+    }
+}
+
+#[test]
+fn a_publication_through_one_node_reaches_a_subscriber_on_the_other() {
+    let mut net = Cluster::new(2);
+    let a = net.connect(0);
+    net.send(0, a, r#"{"id":2,"subscribe":{"channel":"chat:room"}}"#);
+    let out = net.drain(0, a);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let sub = json(&out[0]);
+    assert_eq!(sub["subscribe"]["recoverable"], true);
+    let epoch = sub["subscribe"]["epoch"].as_str().unwrap().to_owned();
+
+    for i in 1..=3 {
+        let r = net.api(
+            1,
+            "publish",
+            &format!(r#"{{"channel":"chat:room","data":{{"n":{i}}}}}"#),
+        );
+        assert_eq!(json(&r)["result"]["offset"], i, "{r}");
+        assert_eq!(json(&r)["result"]["epoch"], epoch.as_str());
+    }
+    let out = net.drain(0, a);
+    let offsets: Vec<u64> = out
+        .iter()
+        .map(|m| json(m)["push"]["pub"]["offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets, [1, 2, 3], "{out:?}");
+
+    // History and presence answered from the engine on either node.
+    let h = net.api(1, "history", r#"{"channel":"chat:room","limit":-1}"#);
+    assert_eq!(
+        json(&h)["result"]["publications"].as_array().unwrap().len(),
+        3
+    );
+    let p = net.api(1, "presence_stats", r#"{"channel":"chat:room"}"#);
+    assert_eq!(json(&p)["result"]["num_clients"], 1, "{p}");
+}
+
+#[test]
+fn commands_behind_a_subscribe_that_waits_keep_their_order() {
+    let mut net = Cluster::new(1);
+    let a = net.connect(0);
+    // Subscribe waits for the link; publish and history come after it.
+    net.nodes[0].handle_frame(
+        net.now,
+        a,
+        br#"{"id":2,"subscribe":{"channel":"chat:x"}}
+{"id":3,"publish":{"channel":"chat:x","data":{"m":1}}}
+{"id":4,"history":{"channel":"chat:x","limit":-1}}"#,
+    );
+    assert!(net.drain(0, a).is_empty());
+    net.pump();
+    let out = net.drain(0, a);
+    let ids: Vec<String> = out
+        .iter()
+        .map(|m| {
+            let v = json(m);
+            v.get("id").map_or("push".to_owned(), |i| i.to_string())
+        })
+        .collect();
+    assert_eq!(ids, ["2", "push", "3", "4"], "{out:?}");
+    let history = json(&out[3]);
+    assert_eq!(
+        history["history"]["publications"].as_array().unwrap().len(),
+        1,
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_gap_makes_subscribers_recover_and_they_miss_nothing() {
+    let mut net = Cluster::new(2);
+    let a = net.connect(0);
+    net.send(0, a, r#"{"id":2,"subscribe":{"channel":"chat:g"}}"#);
+    let sub = json(&net.drain(0, a)[0]);
+    let epoch = sub["subscribe"]["epoch"].as_str().unwrap().to_owned();
+    net.api(1, "publish", r#"{"channel":"chat:g","data":{"n":1}}"#);
+    assert_eq!(net.drain(0, a).len(), 1);
+
+    // Publication 2 is lost on its way to node 0 (pub/sub dropped it):
+    // node 0 no longer links the channel while it is published.
+    net.links[0].remove("chat:g");
+    net.api(1, "publish", r#"{"channel":"chat:g","data":{"n":2}}"#);
+    net.links[0].insert("chat:g".into());
+    net.api(1, "publish", r#"{"channel":"chat:g","data":{"n":3}}"#);
+
+    // Offset 3 after 1: the subscriber is told to resubscribe (2500).
+    let out = net.drain(0, a);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        json(&out[0])["push"]["unsubscribe"]["code"],
+        2500,
+        "{out:?}"
+    );
+    assert_eq!(net.nodes[0].stats().link_breaks_total, 1);
+
+    // It resubscribes from offset 1 and recovers 2 and 3.
+    net.send(
+        0,
+        a,
+        &format!(r#"{{"id":3,"subscribe":{{"channel":"chat:g","recover":true,"offset":1,"epoch":"{epoch}"}}}}"#),
+    );
+    let out = net.drain(0, a);
+    let r = json(&out[0]);
+    assert_eq!(r["subscribe"]["recovered"], true, "{out:?}");
+    let pubs = r["subscribe"]["publications"].as_array().unwrap();
+    let offsets: Vec<u64> = pubs.iter().map(|p| p["offset"].as_u64().unwrap()).collect();
+    assert_eq!(offsets, [2, 3]);
+}
+
+#[test]
+fn a_lost_engine_connection_makes_subscribers_recover() {
+    let mut net = Cluster::new(1);
+    let a = net.connect(0);
+    net.send(0, a, r#"{"id":2,"subscribe":{"channel":"chat:l"}}"#);
+    net.drain(0, a);
+    net.nodes[0].handle_broker_lost(&["chat:l".into()]);
+    net.pump();
+    let out = net.drain(0, a);
+    assert_eq!(
+        json(&out[0])["push"]["unsubscribe"]["code"],
+        2500,
+        "{out:?}"
+    );
+    assert!(!net.links[0].contains("chat:l"), "the link ended");
+}
+
+#[test]
+fn the_position_check_catches_a_publication_pubsub_lost() {
+    let mut net = Cluster::new(1);
+    let a = net.connect(0);
+    net.send(0, a, r#"{"id":2,"subscribe":{"channel":"chat:p"}}"#);
+    net.drain(0, a);
+    // A publication stored in the engine that never reached the node.
+    net.links[0].remove("chat:p");
+    net.api(0, "publish", r#"{"channel":"chat:p","data":{"n":1}}"#);
+    net.links[0].insert("chat:p".into());
+    // Two checks: the first sees the engine ahead, the second that the
+    // mirror never caught up.
+    for _ in 0..25 {
+        net.now = net.now + std::time::Duration::from_secs(1);
+        net.nodes[0].handle_timeout(net.now);
+        net.pump();
+    }
+    let out: Vec<String> = net.drain(0, a).into_iter().filter(|m| m != "{}").collect();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(
+        json(&out[0])["push"]["unsubscribe"]["code"],
+        2500,
+        "{out:?}"
+    );
+}
+
+#[test]
+fn an_unreachable_engine_answers_error_100_and_the_connection_stays() {
+    let mut net = Cluster::new(1);
+    let a = net.connect(0);
+    net.down = true;
+    net.send(0, a, r#"{"id":2,"subscribe":{"channel":"chat:d"}}"#);
+    let out = net.drain(0, a);
+    assert_eq!(json(&out[0])["error"]["code"], 100, "{out:?}");
+    assert_eq!(json(&out[0])["error"]["temporary"], true, "{out:?}");
+    let r = net.api(0, "publish", r#"{"channel":"chat:d","data":{}}"#);
+    assert_eq!(json(&r)["error"]["code"], 100, "{r}");
+    net.down = false;
+    net.send(0, a, r#"{"id":3,"subscribe":{"channel":"chat:d"}}"#);
+    let out = net.drain(0, a);
+    assert_eq!(json(&out[0])["id"], 3, "{out:?}");
+    assert!(json(&out[0])["subscribe"].is_object(), "{out:?}");
+}
+
+#[test]
+fn server_api_user_commands_reach_every_node() {
+    let mut net = Cluster::new(2);
+    let a = net.connect(0);
+    // Subscribed through node 1's API: node 0 links the channel first.
+    net.api(1, "subscribe", r#"{"user":"u1","channel":"chat:s"}"#);
+    let out = net.drain(0, a);
+    assert_eq!(json(&out[0])["push"]["channel"], "chat:s", "{out:?}");
+    assert!(json(&out[0])["push"]["subscribe"].is_object(), "{out:?}");
+    net.api(1, "publish", r#"{"channel":"chat:s","data":{"x":1}}"#);
+    assert_eq!(net.drain(0, a).len(), 1);
+    net.api(1, "disconnect", r#"{"user":"u1"}"#);
+    assert!(net.nodes[0].outbox(a).unwrap().disconnect().is_some());
+}
