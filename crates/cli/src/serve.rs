@@ -145,7 +145,8 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
     let config = hub_config::typed(&loaded.tree, &origin).map_err(config_error)?;
     let api_key = config.http_api.key.clone();
     let websocket = args.deflate.websocket_config();
-    let hub = pushwire::hub::Hub::start_with(config, websocket.clone())
+    let hub = pushwire::hub::Hub::connect(config, websocket.clone())
+        .await
         .map_err(|e| config_error(format!("{origin}: {e}")))?;
     let tls = tls(&args)?;
     crate::open_files::raise_for(limit(args.max_connections));

@@ -3,6 +3,8 @@
 //! `websocket.*`, `long_poll.*`), with Centrifugo v6's key names where
 //! Centrifugo has the feature.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use pushwire_hub::HubConfig;
@@ -35,6 +37,8 @@ pub struct Config {
     pub websocket: WebSocketSettings,
     /// `long_poll.*`: the long-polling transport.
     pub long_poll: LongPollConfig,
+    /// `engine.*`: one node in memory, or many on Redis.
+    pub engine: EngineConfig,
 }
 
 /// `http_api.*`.
@@ -64,5 +68,86 @@ impl Default for WebSocketSettings {
         WebSocketSettings {
             message_size_limit: 64 << 10,
         }
+    }
+}
+
+/// `engine.*`: where publications, history and presence live.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// `memory` (one node, the default) or `redis` (many nodes).
+    #[serde(rename = "type")]
+    pub kind: EngineKind,
+    /// `engine.redis.*`.
+    pub redis: RedisSettings,
+}
+
+/// The engine's kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum EngineKind {
+    /// In process memory: one node.
+    #[default]
+    Memory,
+    /// Redis, shared by every node.
+    Redis,
+}
+
+/// `engine.redis.*` (Centrifugo v6 names).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct RedisSettings {
+    /// One Redis URL, or several: each channel lives on one of them,
+    /// chosen by a consistent hash of its name.
+    pub address: Addresses,
+    /// Seed nodes of a Redis Cluster (sharded pub/sub, Redis 7); when set,
+    /// `address` is not used.
+    pub cluster_address: Vec<String>,
+    /// Prefix of every key and pub/sub channel.
+    pub prefix: String,
+    /// Most time to open a connection.
+    #[serde(with = "pushwire_hub::config::duration")]
+    pub connect_timeout: Duration,
+    /// Most time a Redis call may take; past it the call fails with a
+    /// temporary error (code 100).
+    #[serde(with = "pushwire_hub::config::duration")]
+    pub io_timeout: Duration,
+    /// A presence entry expires this long after its node last refreshed it.
+    #[serde(with = "pushwire_hub::config::duration")]
+    pub presence_ttl: Duration,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            address: Addresses(vec!["redis://127.0.0.1:6379".into()]),
+            cluster_address: Vec::new(),
+            prefix: "pushwire".into(),
+            connect_timeout: Duration::from_secs(1),
+            io_timeout: Duration::from_secs(1),
+            presence_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One address or a list of them.
+#[derive(Debug, Clone, Default)]
+pub struct Addresses(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Addresses {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(Addresses(match OneOrMany::deserialize(d)? {
+            OneOrMany::One(a) => vec![a],
+            OneOrMany::Many(a) => a,
+        }))
     }
 }

@@ -11,15 +11,19 @@
 //! it next (its LIFO slot) rather than behind every subscriber the round
 //! woke.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use pushwire_hub::api::ApiResponse;
+use pushwire_hub::api::{ApiOutcome, ApiResponse, ApiTicket};
+use pushwire_hub::engine::{BrokerReply, BrokerTicket};
 use pushwire_hub::{ConnId, Hub, Stats, Timestamp, Transport};
+use pushwire_redis::EngineEvent;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::engine::{EngineInbox, EngineIo};
 use super::metrics::Metrics;
 use super::outlet::{Close, Outlet};
 
@@ -37,9 +41,14 @@ pub(crate) enum Command {
     /// A bidirectional transport received a frame of commands.
     Frame { conn: ConnId, frame: Bytes },
     /// Commands posted to `/emulation` for the emulation session
-    /// `session` (`\n`-joined, as a bidirectional frame). An unknown
-    /// session is ignored: its stream has ended.
-    SessionFrame { session: String, frame: Bytes },
+    /// `session` (`\n`-joined, as a bidirectional frame), held by `node`.
+    /// A session of another node is forwarded there through the engine;
+    /// an unknown one is ignored: its stream has ended.
+    SessionFrame {
+        session: String,
+        node: String,
+        frame: Bytes,
+    },
     /// A unidirectional transport's connect request.
     UniConnect { conn: ConnId, request: Bytes },
     /// The connection wrote what it took and has room for more.
@@ -61,16 +70,31 @@ pub(crate) fn now() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
 
-/// Runs the hub until every sender of `commands` is gone.
-pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics: Arc<Metrics>) {
+/// Runs the hub until every sender of `commands` is gone. With a remote
+/// `engine`, the hub's broker requests go to it, and its replies and
+/// events come in between commands.
+pub(crate) async fn run(
+    hub: Hub,
+    mut commands: mpsc::Receiver<Command>,
+    metrics: Arc<Metrics>,
+    engine: Option<(EngineIo, EngineInbox)>,
+) {
+    let (engine, mut engine_replies, mut engine_events) = match engine {
+        Some((io, inbox)) => (Some(io), Some(inbox.replies), inbox.events),
+        None => (None, None, None),
+    };
     let mut driver = Driver {
         hub,
         metrics: metrics.clone(),
         outlets: Vec::new(),
         ready: Vec::new(),
         answers: Vec::new(),
+        pending_api: HashMap::new(),
+        engine,
     };
     let mut batch = Vec::with_capacity(BATCH);
+    let mut replies = Vec::with_capacity(BATCH);
+    let mut events = Vec::with_capacity(BATCH);
     loop {
         let deadline = driver.hub.poll_timeout().map(instant_of);
         tokio::select! {
@@ -80,16 +104,30 @@ pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics
                     break;
                 }
             }
+            _ = recv_replies(engine_replies.as_mut(), &mut replies) => {}
+            received = recv_events(engine_events.as_mut(), &mut events) => {
+                if received == 0 {
+                    // The engine stopped: nothing more will come from it.
+                    engine_events = None;
+                }
+            }
             () = sleep_until(deadline) => {}
         }
         let started = Instant::now();
         let now = now();
+        for (ticket, reply) in replies.drain(..) {
+            driver.hub.handle_broker_reply(now, ticket, reply);
+        }
+        for event in events.drain(..) {
+            driver.event(now, event);
+        }
         for command in batch.drain(..) {
             driver.handle(now, command);
         }
         if driver.hub.poll_timeout().is_some_and(|due| due <= now) {
             driver.hub.handle_timeout(now);
         }
+        driver.send_to_engine();
         driver.deliver(now);
         driver.answer();
         metrics.round(started.elapsed());
@@ -97,6 +135,41 @@ pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics
     for (_, outlet) in driver.outlets.iter().flatten() {
         outlet.end();
     }
+}
+
+/// The engine's next replies; never, without an engine.
+async fn recv_replies(
+    replies: Option<&mut mpsc::UnboundedReceiver<(BrokerTicket, BrokerReply)>>,
+    out: &mut Vec<(BrokerTicket, BrokerReply)>,
+) -> usize {
+    match replies {
+        Some(replies) => replies.recv_many(out, BATCH).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The engine's next events (0: it stopped); never, without one.
+async fn recv_events(
+    events: Option<&mut mpsc::Receiver<EngineEvent>>,
+    out: &mut Vec<EngineEvent>,
+) -> usize {
+    match events {
+        Some(events) => events.recv_many(out, BATCH).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How a control message carrying an `/emulation` frame to the node of its
+/// session begins: then the session and `\n`, then the frame.
+const FORWARD: &[u8] = b"emulation\n";
+
+/// The session and frame of a forwarded `/emulation` request.
+fn forwarded_frame(message: &Bytes) -> Option<(&str, Bytes)> {
+    let rest = message.strip_prefix(FORWARD)?;
+    let split = rest.iter().position(|&b| b == b'\n')?;
+    let session = std::str::from_utf8(&rest[..split]).ok()?;
+    let start = FORWARD.len() + split + 1;
+    Some((session, message.slice(start..)))
 }
 
 /// Sleeps until `deadline`; forever without one.
@@ -121,6 +194,10 @@ struct Driver {
     ready: Vec<ConnId>,
     /// Server API answers of this round, sent after its deliveries.
     answers: Vec<(oneshot::Sender<ApiResponse>, ApiResponse)>,
+    /// Server API calls waiting for the engine.
+    pending_api: HashMap<ApiTicket, oneshot::Sender<ApiResponse>>,
+    /// The remote engine, if the hub has one.
+    engine: Option<EngineIo>,
 }
 
 impl Driver {
@@ -151,11 +228,11 @@ impl Driver {
                     last = done;
                 });
             }
-            Command::SessionFrame { session, frame } => {
-                if let Some(conn) = self.hub.session(&session) {
-                    self.hub.handle_frame(now, conn, &frame);
-                }
-            }
+            Command::SessionFrame {
+                session,
+                node,
+                frame,
+            } => self.session_frame(now, &session, &node, frame),
             Command::UniConnect { conn, request } => {
                 self.hub.handle_uni_connect(now, conn, &request)
             }
@@ -171,15 +248,77 @@ impl Driver {
                 answer,
             } => {
                 let started = Instant::now();
-                let response = self.hub.api(now, &method, &body);
+                let outcome = self.hub.api_request(now, &method, &body);
                 self.metrics
                     .commands
                     .api
                     .observe(&method, started.elapsed());
-                self.answers.push((answer, response));
+                match outcome {
+                    ApiOutcome::Done(response) => self.answers.push((answer, response)),
+                    ApiOutcome::Pending(ticket) => {
+                        self.pending_api.insert(ticket, answer);
+                    }
+                }
             }
             Command::Stats { answer } => {
                 let _ = answer.send(self.hub.stats().clone());
+            }
+        }
+    }
+
+    /// Hands an engine event to the hub.
+    fn event(&mut self, now: Timestamp, event: EngineEvent) {
+        match event {
+            EngineEvent::Publication {
+                channel,
+                publication,
+                epoch,
+            } => self
+                .hub
+                .handle_broker_publication(now, &channel, publication, &epoch),
+            EngineEvent::Join { channel, info } => self.hub.handle_broker_join(&channel, &info),
+            EngineEvent::Leave { channel, info } => self.hub.handle_broker_leave(&channel, &info),
+            EngineEvent::Control(message) => match forwarded_frame(&message) {
+                Some((session, frame)) => self.session_frame(now, session, "", frame),
+                None => self.hub.handle_broker_control(now, &message),
+            },
+            EngineEvent::Lost { channels } => self.hub.handle_broker_lost(&channels),
+            _ => {}
+        }
+    }
+
+    /// Commands for an emulation session: to it if it is here, else to the
+    /// node that holds it.
+    fn session_frame(&mut self, now: Timestamp, session: &str, node: &str, frame: Bytes) {
+        if let Some(conn) = self.hub.session(session) {
+            self.hub.handle_frame(now, conn, &frame);
+            return;
+        }
+        let Some(engine) = &self.engine else {
+            return;
+        };
+        if node.is_empty() || node == self.hub.node_id() {
+            return;
+        }
+        let mut message = Vec::with_capacity(FORWARD.len() + session.len() + 1 + frame.len());
+        message.extend_from_slice(FORWARD);
+        message.extend_from_slice(session.as_bytes());
+        message.push(b'\n');
+        message.extend_from_slice(&frame);
+        engine.forward(node, message.into());
+    }
+
+    /// Sends the hub's broker requests to the engine, and collects the
+    /// server API answers that were waiting for it.
+    fn send_to_engine(&mut self) {
+        if let Some(engine) = &self.engine {
+            while let Some((ticket, req)) = self.hub.poll_broker() {
+                engine.carry_out(ticket, req);
+            }
+        }
+        while let Some((ticket, response)) = self.hub.poll_api() {
+            if let Some(answer) = self.pending_api.remove(&ticket) {
+                self.answers.push((answer, response));
             }
         }
     }

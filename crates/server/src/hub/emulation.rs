@@ -6,8 +6,10 @@
 //! WebSocket frame would. The commands go to the session's connection
 //! and their replies come on its stream; the request itself is answered
 //! `204` — also for a session that is gone, since its stream has ended
-//! and told the client. `node` names the server that holds the session;
-//! on a single node every session is here, so it is not checked.
+//! and told the client. `node` names the server that holds the session:
+//! on a hub of many nodes (the Redis engine), a request that reaches
+//! another node is forwarded to that one through the engine, so no
+//! sticky sessions are needed.
 //!
 //! | answer | when |
 //! |---|---|
@@ -35,11 +37,14 @@ const MAX_EMULATION_BODY: usize = 64 << 10;
 const METHODS: &str = "POST, OPTIONS";
 
 /// An `/emulation` request's body (JSON protocol), as used here: other
-/// members (`node`) are skipped; a member given twice is refused.
+/// members are skipped; a member given twice is refused.
 #[derive(Debug, PartialEq, Eq, Deserialize)]
 struct EmulationRequest {
     /// The session from the connect result.
     session: String,
+    /// The node that holds the session (from the connect result).
+    #[serde(default)]
+    node: String,
     /// The commands, `\n`-joined (the JSON string `data`, unescaped).
     data: String,
 }
@@ -85,7 +90,7 @@ async fn answer(req: Request<RequestBody>, hub: &HubHandle, cors: &Cors) -> Resp
             return response;
         }
     };
-    hub.session_frame(request.session, Bytes::from(request.data))
+    hub.session_frame(request.session, request.node, Bytes::from(request.data))
         .await;
     plain(StatusCode::NO_CONTENT, "")
 }
@@ -111,6 +116,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(request.session, "s1");
+        assert_eq!(request.node, "n1");
         assert_eq!(
             request.data,
             "{\"id\":2,\"subscribe\":{\"channel\":\"a\"}}\n{}"
@@ -122,6 +128,7 @@ mod tests {
             request.unwrap(),
             EmulationRequest {
                 session: "s".into(),
+                node: String::new(),
                 data: String::new()
             }
         );
@@ -157,6 +164,7 @@ mod tests {
             r#"{"session":"s","data":"{}","node":1.}"#,
             r#"{"session":"s","data":"{}","node":tru}"#,
             r#"{"session":"s","data":"{}","node":[1,]}"#,
+            r#"{"session":"s","data":"{}","node":1}"#,
             r#"{"session":"s","data":"open"#,
         ] {
             assert!(decode(body).is_err(), "{body}");

@@ -125,8 +125,13 @@ impl HubHandle {
     }
 
     /// Feeds commands posted to `/emulation` to the session's connection.
-    pub(super) async fn session_frame(&self, session: String, frame: Bytes) {
-        self.send(Command::SessionFrame { session, frame }).await;
+    pub(super) async fn session_frame(&self, session: String, node: String, frame: Bytes) {
+        self.send(Command::SessionFrame {
+            session,
+            node,
+            frame,
+        })
+        .await;
     }
 
     pub(super) async fn uni_connect(&self, conn: ConnId, request: Bytes) {

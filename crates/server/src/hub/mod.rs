@@ -82,6 +82,7 @@ mod config;
 mod cors;
 mod driver;
 mod emulation;
+mod engine;
 mod handle;
 mod latency;
 mod long_poll;
@@ -102,7 +103,9 @@ use pushwire_hub::{Stats, Transport};
 use tokio::sync::{mpsc, oneshot};
 
 pub use client::Client;
-pub use config::{Config, HttpApiConfig, WebSocketSettings};
+pub use config::{
+    Addresses, Config, EngineConfig, EngineKind, HttpApiConfig, RedisSettings, WebSocketSettings,
+};
 use driver::Command;
 use handle::{HubHandle, Settings};
 use long_poll::LongPoll;
@@ -153,21 +156,62 @@ impl Hub {
     /// and their write buffer at most 64 KiB (a slow client's backlog
     /// waits in the hub, where its namespace's policy applies).
     pub fn start_with(config: Config, websocket: WebSocketConfig) -> Result<Hub, ConfigError> {
+        if config.engine.kind == EngineKind::Redis {
+            return Err(ConfigError {
+                key: "engine.type".into(),
+                reason: "the Redis engine connects first: start the hub with Hub::connect".into(),
+            });
+        }
         let seed: [u8; 32] = rand::random();
         let hub = pushwire_hub::Hub::new(config.hub.clone(), seed, driver::now())?;
+        Ok(Hub::spawn(hub, config, websocket, None))
+    }
+
+    /// Starts the hub on the engine `config` names: [`Hub::start_with`]
+    /// for the in-memory engine; for Redis, connects first (an unreachable
+    /// Redis is an error naming `engine.redis.address`), and the node then
+    /// reconnects by itself whenever Redis goes away.
+    pub async fn connect(config: Config, websocket: WebSocketConfig) -> Result<Hub, ConfigError> {
+        if config.engine.kind != EngineKind::Redis {
+            return Hub::start_with(config, websocket);
+        }
+        let seed: [u8; 32] = rand::random();
+        let hub = pushwire_hub::Hub::with_remote_engine(config.hub.clone(), seed, driver::now())?;
+        let settings = &config.engine.redis;
+        let (redis, events) =
+            pushwire_redis::RedisEngine::connect(engine::redis_config(settings), hub.node_id())
+                .await
+                .map_err(|e| ConfigError {
+                    key: if settings.cluster_address.is_empty() {
+                        "engine.redis.address".into()
+                    } else {
+                        "engine.redis.cluster_address".into()
+                    },
+                    reason: e.to_string(),
+                })?;
+        let engine = engine::EngineIo::start(redis, events);
+        Ok(Hub::spawn(hub, config, websocket, Some(engine)))
+    }
+
+    fn spawn(
+        hub: pushwire_hub::Hub,
+        config: Config,
+        websocket: WebSocketConfig,
+        engine: Option<(engine::EngineIo, engine::EngineInbox)>,
+    ) -> Hub {
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         let metrics = Arc::new(metrics::Metrics::default());
-        tokio::spawn(driver::run(hub, receiver, metrics.clone()));
+        tokio::spawn(driver::run(hub, receiver, metrics.clone(), engine));
         let settings = Settings::new(&config, websocket);
         let handle = HubHandle {
             commands,
             settings: Arc::new(settings),
             metrics,
         };
-        Ok(Hub {
+        Hub {
             long_poll: LongPoll::new(handle.clone(), config.long_poll),
             handle,
-        })
+        }
     }
 
     /// Serves `req` if its path is one of the hub's (see the module

@@ -1,0 +1,193 @@
+//! The remote engine's side of the driver task: the hub's broker requests
+//! carried out with a [`RedisEngine`], and the replies and engine events
+//! fed back to the driver.
+//!
+//! Link and unlink requests run one after another on one task, in the
+//! order the hub made them (a channel unlinked and linked again must end
+//! linked); every other request runs on a task of its own, bounded in time
+//! by the engine's command timeout.
+
+use pushwire_hub::engine::{BrokerReply, BrokerRequest, BrokerTicket};
+use pushwire_redis::{EngineEvent, RedisConfig, RedisEngine};
+use tokio::sync::mpsc;
+
+use super::config::RedisSettings;
+
+/// The engine's configuration from `engine.redis.*`.
+pub(crate) fn redis_config(settings: &RedisSettings) -> RedisConfig {
+    let mut cfg = RedisConfig::default();
+    cfg.cluster = !settings.cluster_address.is_empty();
+    cfg.addresses = if cfg.cluster {
+        settings
+            .cluster_address
+            .iter()
+            .map(|a| with_scheme(a))
+            .collect()
+    } else {
+        settings.address.0.iter().map(|a| with_scheme(a)).collect()
+    };
+    cfg.prefix = settings.prefix.clone();
+    cfg.connect_timeout = settings.connect_timeout;
+    cfg.command_timeout = settings.io_timeout;
+    cfg.presence_ttl = settings.presence_ttl;
+    cfg
+}
+
+/// `host:port` as a URL (Centrifugo accepts both).
+fn with_scheme(address: &str) -> String {
+    if address.contains("://") {
+        address.to_owned()
+    } else {
+        format!("redis://{address}")
+    }
+}
+
+/// What the driver hears from the engine.
+pub(crate) struct EngineInbox {
+    /// Replies to the hub's requests.
+    pub replies: mpsc::UnboundedReceiver<(BrokerTicket, BrokerReply)>,
+    /// Publications, joins, leaves, control messages and losses.
+    pub events: Option<mpsc::Receiver<EngineEvent>>,
+}
+
+/// Carries out the hub's requests.
+pub(crate) struct EngineIo {
+    engine: RedisEngine,
+    replies: mpsc::UnboundedSender<(BrokerTicket, BrokerReply)>,
+    links: mpsc::UnboundedSender<(BrokerTicket, BrokerRequest)>,
+}
+
+impl EngineIo {
+    /// Starts the link worker; gives the engine's side and the inbox.
+    pub(crate) fn start(
+        engine: RedisEngine,
+        events: mpsc::Receiver<EngineEvent>,
+    ) -> (EngineIo, EngineInbox) {
+        let (replies, replies_rx) = mpsc::unbounded_channel();
+        let (links, links_rx) = mpsc::unbounded_channel();
+        tokio::spawn(link_worker(engine.clone(), links_rx, replies.clone()));
+        let io = EngineIo {
+            engine,
+            replies,
+            links,
+        };
+        let inbox = EngineInbox {
+            replies: replies_rx,
+            events: Some(events),
+        };
+        (io, inbox)
+    }
+
+    /// Sends a control message to one node.
+    pub(crate) fn forward(&self, node: &str, message: bytes::Bytes) {
+        let engine = self.engine.clone();
+        let node = node.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = engine.publish_control_to(&node, message).await {
+                tracing::debug!("redis: forwarding to node {node}: {e}");
+            }
+        });
+    }
+
+    /// Starts carrying out one request.
+    pub(crate) fn carry_out(&self, ticket: BrokerTicket, req: BrokerRequest) {
+        if matches!(
+            req,
+            BrokerRequest::Link { .. } | BrokerRequest::Unlink { .. }
+        ) {
+            let _ = self.links.send((ticket, req));
+            return;
+        }
+        let engine = self.engine.clone();
+        let replies = self.replies.clone();
+        tokio::spawn(async move {
+            if let Some(reply) = run(&engine, req).await {
+                let _ = replies.send((ticket, reply));
+            }
+        });
+    }
+}
+
+/// Links and unlinks, in order.
+async fn link_worker(
+    engine: RedisEngine,
+    mut requests: mpsc::UnboundedReceiver<(BrokerTicket, BrokerRequest)>,
+    replies: mpsc::UnboundedSender<(BrokerTicket, BrokerReply)>,
+) {
+    while let Some((ticket, req)) = requests.recv().await {
+        if let Some(reply) = run(&engine, req).await {
+            let _ = replies.send((ticket, reply));
+        }
+    }
+}
+
+/// One request; `None` for those nobody waits for.
+async fn run(engine: &RedisEngine, req: BrokerRequest) -> Option<BrokerReply> {
+    let code = |e: pushwire_redis::EngineError| e.error_code();
+    let done = |r: Result<(), pushwire_redis::EngineError>| {
+        if let Err(e) = &r {
+            tracing::debug!("redis: {e}");
+        }
+    };
+    Some(match req {
+        BrokerRequest::Publish {
+            channel,
+            data,
+            info,
+            tags,
+            opts,
+        } => BrokerReply::Published(
+            engine
+                .publish(&channel, data, info, tags, &opts)
+                .await
+                .map_err(code),
+        ),
+        BrokerRequest::History {
+            channel,
+            query,
+            meta_ttl,
+        } => BrokerReply::History(
+            engine
+                .history(&channel, &query, meta_ttl)
+                .await
+                .map_err(code),
+        ),
+        BrokerRequest::RemoveHistory { channel } => {
+            BrokerReply::Done(engine.remove_history(&channel).await.map_err(code))
+        }
+        BrokerRequest::Link { channel } => {
+            BrokerReply::Done(engine.subscribe(&channel).await.map_err(code))
+        }
+        BrokerRequest::Unlink { channel } => {
+            done(engine.unsubscribe(&channel).await);
+            return None;
+        }
+        BrokerRequest::AddPresence { channel, entry } => {
+            done(engine.add_presence(&channel, &entry).await);
+            return None;
+        }
+        BrokerRequest::RemovePresence { channel, client } => {
+            done(engine.remove_presence(&channel, &client).await);
+            return None;
+        }
+        BrokerRequest::Presence { channel } => {
+            BrokerReply::Presence(engine.presence(&channel).await.map_err(code))
+        }
+        BrokerRequest::PresenceStats { channel } => {
+            BrokerReply::PresenceStats(engine.presence_stats(&channel).await.map_err(code))
+        }
+        BrokerRequest::Join { channel, info } => {
+            done(engine.publish_join(&channel, info).await);
+            return None;
+        }
+        BrokerRequest::Leave { channel, info } => {
+            done(engine.publish_leave(&channel, info).await);
+            return None;
+        }
+        BrokerRequest::Control { message } => {
+            done(engine.publish_control(message).await);
+            return None;
+        }
+        _ => return None,
+    })
+}
