@@ -6,6 +6,8 @@
 #
 #   scripts/test.sh            everything
 #   QUICK=1 scripts/test.sh    skip the Autobahn conformance runs
+#   AUTOBAHN_FULL=1 scripts/test.sh  the client role's 9.* cases too (large
+#                              messages: minutes; the server role runs all)
 #   SKIP_BROWSER=1 scripts/test.sh   skip the headless Chromium tests
 #   SKIP_BENCH=1 scripts/test.sh     skip the side-by-side benchmark smoke run
 #   FUZZ_SECONDS=N scripts/test.sh   also fuzz each target for N seconds
@@ -18,7 +20,13 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 # the debug artifacts on disk.
 if [[ ${CI:-} == true ]]; then export CARGO_INCREMENTAL=0; fi
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how long the one before it took (the whole run has a
+# time budget in CI).
+STEP_START=$SECONDS
+step() {
+  printf '\n(%ds)\n==> %s\n' "$((SECONDS - STEP_START))" "$*"
+  STEP_START=$SECONDS
+}
 
 step "toolchain"
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup)" >&2; exit 1; }
@@ -65,8 +73,13 @@ fi
 if [[ ${QUICK:-} != 1 ]]; then
   step "Autobahn conformance, server role"
   conformance/autobahn.sh server
-  step "Autobahn conformance, client role"
-  SKIP_BUILD=1 conformance/autobahn.sh client
+  if [[ ${AUTOBAHN_FULL:-} == 1 ]]; then
+    step "Autobahn conformance, client role"
+    SKIP_BUILD=1 conformance/autobahn.sh client
+  else
+    step "Autobahn conformance, client role (without the 9.* large-message cases: AUTOBAHN_FULL=1 runs them)"
+    SKIP_BUILD=1 CASES_EXCLUDE="9.*" conformance/autobahn.sh client
+  fi
 fi
 
 if [[ -n ${FUZZ_SECONDS:-} ]]; then
@@ -74,4 +87,4 @@ if [[ -n ${FUZZ_SECONDS:-} ]]; then
   fuzz/run.sh "$FUZZ_SECONDS"
 fi
 
-step "all tests passed"
+step "all tests passed in $((SECONDS / 60)) min $((SECONDS % 60)) s"
