@@ -397,3 +397,23 @@ fn server_api_user_commands_reach_every_node() {
     net.api(1, "disconnect", r#"{"user":"u1"}"#);
     assert!(net.nodes[0].outbox(a).unwrap().disconnect().is_some());
 }
+
+#[test]
+fn history_remove_reaches_every_mirror() {
+    let mut net = Cluster::new(2);
+    let a = net.connect(0);
+    net.send(0, a, r#"{"id":2,"subscribe":{"channel":"chat:h"}}"#);
+    net.api(1, "publish", r#"{"channel":"chat:h","data":{"n":1}}"#);
+    net.api(1, "history_remove", r#"{"channel":"chat:h"}"#);
+    net.drain(0, a);
+    // Node 0 answers from its mirror: no publications, the position kept.
+    net.send(
+        0,
+        a,
+        r#"{"id":3,"history":{"channel":"chat:h","limit":-1}}"#,
+    );
+    let out = net.drain(0, a);
+    let h = json(&out[0]);
+    assert!(h["history"].get("publications").is_none(), "{out:?}");
+    assert_eq!(h["history"]["offset"], 1, "{out:?}");
+}

@@ -287,6 +287,17 @@ impl Hub {
             Err(e) => return Piece::Ready(Err(e)),
         };
         if let Some(remote) = self.remote.as_mut() {
+            if let BrokerRequest::RemoveHistory { channel } = &req {
+                // Every node's mirror forgets the publications too.
+                let mut message = b"history_remove\n".to_vec();
+                message.extend_from_slice(channel.as_bytes());
+                remote.request(
+                    BrokerRequest::Control {
+                        message: message.into(),
+                    },
+                    None,
+                );
+            }
             return Piece::Wait(remote.request(req, None), render);
         }
         let result = match req {
@@ -470,10 +481,16 @@ impl Hub {
             return;
         };
         let (method, body) = (&message[..split], &message[split + 1..]);
-        if let Ok(method @ ("subscribe" | "unsubscribe" | "disconnect" | "refresh")) =
-            std::str::from_utf8(method)
-        {
-            let _ = self.api_local(now, method, body);
+        match std::str::from_utf8(method) {
+            Ok(method @ ("subscribe" | "unsubscribe" | "disconnect" | "refresh")) => {
+                let _ = self.api_local(now, method, body);
+            }
+            Ok("history_remove") => {
+                if let Ok(channel) = std::str::from_utf8(body) {
+                    self.forget_mirrored_history(channel);
+                }
+            }
+            _ => {}
         }
     }
 

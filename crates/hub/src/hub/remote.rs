@@ -371,6 +371,19 @@ impl Hub {
         }
     }
 
+    /// `history_remove` on some node: this node's mirror of the channel
+    /// forgets its publications too (the position stays).
+    pub(crate) fn forget_mirrored_history(&mut self, channel: &str) {
+        if let Some(stream) = self
+            .remote
+            .as_mut()
+            .and_then(|r| r.links.get_mut(channel))
+            .and_then(|l| l.stream.as_mut())
+        {
+            stream.remove_history();
+        }
+    }
+
     /// The channel's last subscriber on this node left: unlink it (unless
     /// commands still wait for it).
     pub(crate) fn channel_emptied(&mut self, channel: &str) {

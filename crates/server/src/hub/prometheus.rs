@@ -180,6 +180,12 @@ fn register_stats(registry: &mut Registry, s: &Stats) {
         "Disconnects decided by the hub, any code",
         s.disconnects_total,
     );
+    counter(
+        registry,
+        "link_breaks",
+        "Channels whose Redis stream this node stopped trusting (a gap, a new epoch, a failed position check, a lost connection): their subscribers recovered",
+        s.link_breaks_total,
+    );
 }
 
 fn register_transports(registry: &mut Registry, metrics: &Metrics) {
