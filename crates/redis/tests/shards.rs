@@ -1,0 +1,146 @@
+//! Channels spread over two Redis instances, and a three-master Redis
+//! Cluster with sharded pub/sub between two engines.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{config, engine, next_pub, wait_for, RedisCluster, RedisServer};
+use pushwire_hub::broker::{PresenceEntry, PublishOptions};
+use pushwire_hub::history::HistoryQuery;
+use pushwire_redis::{EngineEvent, RedisEngine};
+use tokio::sync::mpsc;
+
+fn history_opts() -> PublishOptions {
+    PublishOptions {
+        history_size: 10,
+        history_ttl: Duration::from_secs(60),
+        history_meta_ttl: Duration::from_secs(60),
+        ..Default::default()
+    }
+}
+
+/// `a` subscribes to `n` channels, `b` publishes twice to each; `a` gets
+/// every one with its offset and reads it back from history.
+async fn cross(a: &RedisEngine, rx_a: &mut mpsc::Receiver<EngineEvent>, b: &RedisEngine, n: usize) {
+    for i in 0..n {
+        a.subscribe(&format!("ch{i}")).await.unwrap();
+    }
+    for round in 1..=2u64 {
+        for i in 0..n {
+            let ch = format!("ch{i}");
+            let r = b
+                .publish(
+                    &ch,
+                    Bytes::from(format!("{i}")),
+                    None,
+                    None,
+                    &history_opts(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(r.position.unwrap().offset, round);
+            let (json, off, _) = next_pub(rx_a, &ch).await;
+            assert_eq!(
+                (json, off),
+                (format!("{{\"data\":{i},\"offset\":{round}}}"), round)
+            );
+        }
+    }
+    for i in 0..n {
+        let h = a
+            .history(
+                &format!("ch{i}"),
+                &HistoryQuery::default(),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap();
+        assert_eq!(h.publications.len(), 2);
+    }
+}
+
+fn meta_keys(s: &RedisServer) -> HashSet<String> {
+    s.cli(&["--raw", "keys", "t.meta.*"])
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn channels_spread_over_two_instances() {
+    let s1 = RedisServer::start();
+    let s2 = RedisServer::start();
+    let cfg = config(vec![s1.url(), s2.url()]);
+    let (a, mut rx_a) = engine(cfg.clone(), "a").await;
+    let (b, _rx_b) = engine(cfg, "b").await;
+    cross(&a, &mut rx_a, &b, 20).await;
+    let (k1, k2) = (meta_keys(&s1), meta_keys(&s2));
+    assert!(!k1.is_empty() && !k2.is_empty(), "{k1:?} {k2:?}");
+    assert!(k1.is_disjoint(&k2));
+    assert_eq!(k1.len() + k2.len(), 20);
+    // Control messages reach every node whatever the shards.
+    b.publish_control(Bytes::from_static(b"c")).await.unwrap();
+    wait_for(&mut rx_a, |ev| {
+        matches!(ev, EngineEvent::Control(_)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redis_cluster_with_sharded_pubsub() {
+    let cluster = RedisCluster::start();
+    let mut cfg = config(cluster.urls());
+    cfg.cluster = true;
+    let (a, mut rx_a) = engine(cfg.clone(), "a").await;
+    let (b, mut rx_b) = engine(cfg, "b").await;
+    cross(&a, &mut rx_a, &b, 12).await;
+    // The keys live on several masters, and the pub/sub is sharded.
+    let holding = cluster
+        .nodes
+        .iter()
+        .filter(|n| !meta_keys(n).is_empty())
+        .count();
+    assert!(holding >= 2, "keys on {holding} node(s)");
+    let shard_channels: usize = cluster
+        .nodes
+        .iter()
+        .map(|n| {
+            n.cli(&["--raw", "pubsub", "shardchannels", "t.pub.*"])
+                .lines()
+                .filter(|l| !l.is_empty())
+                .count()
+        })
+        .sum();
+    assert_eq!(shard_channels, 12);
+    // Presence, joins and control in cluster mode.
+    let e = PresenceEntry {
+        client: "c1".into(),
+        user: "u1".into(),
+        info: Bytes::from_static(b"{}"),
+    };
+    b.add_presence("ch3", &e).await.unwrap();
+    assert_eq!(a.presence("ch3").await.unwrap(), [e]);
+    assert_eq!(a.presence_stats("ch3").await.unwrap().num_users, 1);
+    b.publish_join("ch5", Bytes::from_static(b"{}"))
+        .await
+        .unwrap();
+    let ch = wait_for(&mut rx_a, |ev| match ev {
+        EngineEvent::Join { channel, .. } => Some(channel),
+        _ => None,
+    })
+    .await;
+    assert_eq!(&*ch, "ch5");
+    a.publish_control_to("b", Bytes::from_static(b"to-b"))
+        .await
+        .unwrap();
+    let m = wait_for(&mut rx_b, |ev| match ev {
+        EngineEvent::Control(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(&m[..], b"to-b");
+}
