@@ -17,7 +17,7 @@ use crate::conn::CmdConn;
 use crate::error::{EngineError, ErrorKind};
 use crate::event::EngineEvent;
 use crate::keys::{control_all, control_node, pubsub_name, shard_of};
-use crate::pubsub::{Shared, SubConn, SubShard, Target};
+use crate::pubsub::{Connector, Shared, SubShard, Target};
 
 /// One shard: a command connection and a subscriber connection.
 pub(crate) struct Shard {
@@ -118,6 +118,7 @@ impl RedisEngine {
             tokio::spawn(s.sub.clone().run_supervisor(
                 cfg.resubscribe_batch,
                 cfg.command_timeout,
+                cfg.connect_timeout,
                 shutdown_rx.clone(),
             ));
         }
@@ -279,14 +280,14 @@ async fn connect_single(
         .set_protocol(ProtocolVersion::RESP3);
     let sub_client = redis::Client::open(info.set_redis_settings(settings))
         .map_err(|e| connect_error(addr, e.into()))?;
-    let sub = SubShard::new(shared.clone());
-    let conn = within(
-        limit,
-        addr,
-        sub_client.get_connection_manager_with_config(base.set_push_sender(sub.push_handler())),
-    )
-    .await?;
-    sub.set_conn(SubConn::Single(conn));
+    let sub = SubShard::new(
+        shared.clone(),
+        Connector::Single {
+            client: Box::new(sub_client),
+            config: Box::new(base),
+        },
+    );
+    within(limit, addr, sub.reconnect()).await?;
     Ok(Shard {
         cmd: CmdConn::Single(cmd),
         sub,
@@ -308,14 +309,15 @@ async fn connect_cluster(cfg: &RedisConfig, shared: &Arc<Shared>) -> Result<Shar
         .build()
         .map_err(|e| config_error(format!("redis cluster {addr}: {e}")))?;
     let cmd = within(limit, &addr, client.get_async_connection()).await?;
-    let sub = SubShard::new(shared.clone());
-    let sub_client = builder()
-        .use_protocol(ProtocolVersion::RESP3)
-        .push_sender(sub.push_handler())
-        .build()
-        .map_err(|e| config_error(format!("redis cluster {addr}: {e}")))?;
-    let conn = within(limit, &addr, sub_client.get_async_connection()).await?;
-    sub.set_conn(SubConn::Cluster(conn));
+    let sub = SubShard::new(
+        shared.clone(),
+        Connector::Cluster {
+            addresses: cfg.addresses.clone(),
+            connect_timeout: cfg.connect_timeout,
+            command_timeout: cfg.command_timeout,
+        },
+    );
+    within(limit, &addr, sub.reconnect()).await?;
     Ok(Shard {
         cmd: CmdConn::Cluster(cmd),
         sub,

@@ -151,3 +151,39 @@ async fn presence_across_nodes_and_expiry() {
     assert_eq!(b.presence("room").await.unwrap(), []);
     assert_eq!(b.presence_stats("room").await.unwrap(), stats(0, 0));
 }
+
+#[tokio::test]
+async fn a_full_event_queue_reports_the_channel_lost() {
+    let server = RedisServer::start();
+    let mut cfg = config(vec![server.url()]);
+    cfg.event_capacity = 4;
+    let (a, mut rx_a) = engine(cfg.clone(), "a").await;
+    let (b, _rx_b) = engine(cfg, "b").await;
+    a.subscribe("busy").await.unwrap();
+    for n in 0..30 {
+        b.publish(
+            "busy",
+            Bytes::from(n.to_string()),
+            None,
+            None,
+            &PublishOptions::default(),
+        )
+        .await
+        .unwrap();
+    }
+    // Let every push reach node a before reading: all but 4 find the queue full.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A few publications, then the channel reported lost.
+    let mut seen = 0;
+    let lost = wait_for(&mut rx_a, |ev| match ev {
+        EngineEvent::Publication { .. } => {
+            seen += 1;
+            None
+        }
+        EngineEvent::Lost { channels } => Some(channels),
+        _ => None,
+    })
+    .await;
+    assert_eq!(lost, [std::sync::Arc::<str>::from("busy")]);
+    assert!(seen < 30, "{seen}");
+}

@@ -144,3 +144,53 @@ async fn redis_cluster_with_sharded_pubsub() {
     .await;
     assert_eq!(&m[..], b"to-b");
 }
+
+#[tokio::test]
+async fn cluster_master_restarted_channels_lost_then_resubscribed() {
+    let mut cluster = RedisCluster::start();
+    let mut cfg = config(cluster.urls());
+    cfg.cluster = true;
+    cfg.command_timeout = Duration::from_millis(500);
+    let (a, mut rx_a) = engine(cfg.clone(), "a").await;
+    let (b, _rx_b) = engine(cfg, "b").await;
+    let n = 12;
+    for i in 0..n {
+        a.subscribe(&format!("ch{i}")).await.unwrap();
+    }
+    cluster.nodes[0].kill();
+    let lost = wait_for(&mut rx_a, |ev| match ev {
+        EngineEvent::Lost { channels } => Some(channels),
+        _ => None,
+    })
+    .await;
+    assert!(!lost.is_empty());
+    cluster.nodes[0].restart();
+    // Every channel comes back (batches), then publications flow again.
+    let mut back = HashSet::new();
+    while back.len() < n {
+        let chans = wait_for(&mut rx_a, |ev| match ev {
+            EngineEvent::Resubscribed { channels } => Some(channels),
+            _ => None,
+        })
+        .await;
+        back.extend(chans.iter().map(|c| c.to_string()));
+    }
+    for i in 0..n {
+        let ch = format!("ch{i}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            match b
+                .publish(&ch, Bytes::from_static(b"1"), None, None, &history_opts())
+                .await
+            {
+                Ok(_) => break,
+                Err(e) => {
+                    assert!(e.is_temporary(), "{e}");
+                    assert!(std::time::Instant::now() < deadline, "{ch}: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+        next_pub(&mut rx_a, &ch).await;
+    }
+}
