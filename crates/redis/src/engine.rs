@@ -115,6 +115,13 @@ impl RedisEngine {
             shards
         };
         for s in &shards {
+            if !cfg.health_check_interval.is_zero() {
+                tokio::spawn(s.sub.clone().run_health_check(
+                    cfg.health_check_interval,
+                    cfg.command_timeout,
+                    shutdown_rx.clone(),
+                ));
+            }
             tokio::spawn(s.sub.clone().run_supervisor(
                 cfg.resubscribe_batch,
                 cfg.command_timeout,

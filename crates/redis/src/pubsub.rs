@@ -368,6 +368,40 @@ impl SubShard {
     }
 }
 
+impl SubShard {
+    /// Pings the subscriber connection every `interval`; a failure counts
+    /// as a disconnection.
+    pub(crate) async fn run_health_check(
+        self: Arc<Self>,
+        interval: Duration,
+        command_timeout: Duration,
+        mut shutdown: watch::Receiver<()>,
+    ) {
+        let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            // None: being replaced by the supervisor already.
+            let Some(conn) = self.conn() else { continue };
+            let ping = redis::cmd("PING");
+            let ok = match conn {
+                SubConn::Single(mut c) => {
+                    tokio::time::timeout(command_timeout, ping.query_async::<Value>(&mut c)).await
+                }
+                SubConn::Cluster(mut c) => {
+                    tokio::time::timeout(command_timeout, ping.query_async::<Value>(&mut c)).await
+                }
+            };
+            if !matches!(ok, Ok(Ok(_))) {
+                self.broken.notify_one();
+            }
+        }
+    }
+}
+
 fn reconnecting() -> redis::RedisError {
     redis::RedisError::from(std::io::Error::new(
         std::io::ErrorKind::NotConnected,

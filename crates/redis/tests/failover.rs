@@ -136,3 +136,44 @@ async fn killed_then_restarted_without_persistence() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_frozen_redis_is_caught_by_the_health_check() {
+    let server = RedisServer::start();
+    let mut cfg = config(vec![server.url()]);
+    cfg.command_timeout = Duration::from_millis(300);
+    cfg.health_check_interval = Duration::from_millis(200);
+    let (a, mut rx_a) = engine(cfg.clone(), "a").await;
+    let (b, _rx_b) = engine(cfg, "b").await;
+    a.subscribe("f").await.unwrap();
+    // The sockets stay open: only the health check can tell.
+    server.freeze(true);
+    let lost = wait_for(&mut rx_a, |ev| match ev {
+        EngineEvent::Lost { channels } => Some(channels),
+        _ => None,
+    })
+    .await;
+    assert_eq!(lost, [Arc::<str>::from("f")]);
+    let err = b
+        .publish("f", Bytes::from_static(b"1"), None, None, &history_opts())
+        .await
+        .unwrap_err();
+    assert!(err.is_temporary(), "{err}");
+    server.freeze(false);
+    wait_for(&mut rx_a, |ev| {
+        matches!(ev, EngineEvent::Resubscribed { .. }).then_some(())
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match b
+            .publish("f", Bytes::from_static(b"2"), None, None, &history_opts())
+            .await
+        {
+            Ok(_) => break,
+            Err(e) => assert!(Instant::now() < deadline, "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    next_pub(&mut rx_a, "f").await;
+}

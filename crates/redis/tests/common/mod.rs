@@ -98,6 +98,18 @@ impl RedisServer {
         }
     }
 
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the server: its sockets stay
+    /// open but nothing answers.
+    pub fn freeze(&self, frozen: bool) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let sig = if frozen { "-STOP" } else { "-CONT" };
+        let ok = Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+
     /// Runs `redis-cli` against this server.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
@@ -111,6 +123,14 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        if self.child.is_some() {
+            let _ = Command::new("kill")
+                .args([
+                    "-CONT",
+                    &self.child.as_ref().map_or(0, Child::id).to_string(),
+                ])
+                .status();
+        }
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
