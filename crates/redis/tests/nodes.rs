@@ -13,8 +13,10 @@ use pushwire_redis::EngineEvent;
 #[tokio::test]
 async fn publications_joins_and_control_cross_nodes() {
     let server = RedisServer::start();
-    let (a, mut rx_a) = engine(config(vec![server.url()]), "a").await;
-    let (b, mut rx_b) = engine(config(vec![server.url()]), "b").await;
+    let mut cfg = config(vec![server.url()]);
+    cfg.health_check_interval = Duration::from_millis(100);
+    let (a, mut rx_a) = engine(cfg.clone(), "a").await;
+    let (b, mut rx_b) = engine(cfg, "b").await;
     a.subscribe("news").await.unwrap();
     a.subscribe("news").await.unwrap(); // idempotent
     a.subscribe("other").await.unwrap();
@@ -108,6 +110,7 @@ async fn publications_joins_and_control_cross_nodes() {
     })
     .await;
     assert_eq!(&*next, "other");
+    common::assert_nothing_lost(&mut rx_a, 400).await;
 }
 
 fn entry(client: &str, user: &str) -> PresenceEntry {

@@ -95,9 +95,12 @@ async fn redis_cluster_with_sharded_pubsub() {
     let cluster = RedisCluster::start();
     let mut cfg = config(cluster.urls());
     cfg.cluster = true;
+    cfg.health_check_interval = Duration::from_millis(100);
     let (a, mut rx_a) = engine(cfg.clone(), "a").await;
     let (b, mut rx_b) = engine(cfg, "b").await;
     cross(&a, &mut rx_a, &b, 12).await;
+    // Health checks on a healthy cluster report nothing.
+    common::assert_nothing_lost(&mut rx_a, 500).await;
     // The keys live on several masters, and the pub/sub is sharded.
     let holding = cluster
         .nodes

@@ -244,3 +244,11 @@ pub async fn next_pub(
     })
     .await
 }
+
+/// Asserts that no `Lost` event is waiting (after letting `ms` pass).
+pub async fn assert_nothing_lost(rx: &mut mpsc::Receiver<EngineEvent>, ms: u64) {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    while let Ok(ev) = rx.try_recv() {
+        assert!(!matches!(ev, EngineEvent::Lost { .. }), "{ev:?}");
+    }
+}
