@@ -307,9 +307,16 @@ impl SubShard {
                 _ = shutdown.changed() => return,
             }
             let mut delay = Duration::from_millis(50);
+            // Reported lost and not yet back: not reported again on a retry
+            // (a subscriber told to recover once per outage, not per attempt).
+            let mut pending: HashSet<Arc<str>> = HashSet::new();
             'attempt: loop {
-                let channels: Vec<Arc<str>> =
-                    lock(&self.names).values().filter_map(hub_channel).collect();
+                let channels: Vec<Arc<str>> = lock(&self.names)
+                    .values()
+                    .filter_map(hub_channel)
+                    .filter(|c| !pending.contains(c))
+                    .collect();
+                pending.extend(channels.iter().cloned());
                 if !channels.is_empty() {
                     tokio::select! {
                         _ = self.shared.events.send(EngineEvent::Lost { channels }) => {}
@@ -355,6 +362,9 @@ impl SubShard {
                             .filter_map(|(_, t)| hub_channel(t))
                             .collect()
                     };
+                    for c in &channels {
+                        pending.remove(c);
+                    }
                     if !channels.is_empty() {
                         tokio::select! {
                             _ = self.shared.events.send(EngineEvent::Resubscribed { channels }) => {}

@@ -95,13 +95,21 @@ async fn killed_then_restarted_without_persistence() {
         assert!(b.presence("live").await.unwrap_err().is_temporary());
     }
 
+    // Down long enough for several reconnection attempts.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     server.restart();
+    let mut lost_again = 0;
     let back = wait_for(&mut rx_a, |ev| match ev {
         EngineEvent::Resubscribed { channels } => Some(channels),
+        EngineEvent::Lost { .. } => {
+            lost_again += 1;
+            None
+        }
         _ => None,
     })
     .await;
     assert_eq!(back, [Arc::<str>::from("live")]);
+    assert_eq!(lost_again, 0, "lost is reported once per outage");
 
     // The command connection comes back by itself too (a few tries at most).
     let deadline = Instant::now() + Duration::from_secs(10);
