@@ -95,6 +95,9 @@ async fn killed_then_restarted_without_persistence() {
         assert!(b.presence("live").await.unwrap_err().is_temporary());
     }
 
+    // Subscribing during the outage fails (temporary) and is not kept.
+    let err = a.subscribe("later").await.unwrap_err();
+    assert!(err.is_temporary(), "{err}");
     // Down long enough for several reconnection attempts.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     server.restart();

@@ -197,3 +197,39 @@ async fn cluster_master_restarted_channels_lost_then_resubscribed() {
         next_pub(&mut rx_a, &ch).await;
     }
 }
+
+#[tokio::test]
+async fn one_shard_down_loses_only_its_channels() {
+    let mut s1 = RedisServer::start();
+    let s2 = RedisServer::start();
+    let mut cfg = config(vec![s1.url(), s2.url()]);
+    cfg.command_timeout = Duration::from_millis(500);
+    let (a, mut rx_a) = engine(cfg.clone(), "a").await;
+    let (b, _rx_b) = engine(cfg, "b").await;
+    cross(&a, &mut rx_a, &b, 10).await;
+    let on_s2: HashSet<String> = (0..10)
+        .map(|i| format!("ch{i}"))
+        .filter(|c| meta_keys(&s2).contains(&format!("t.meta.{{{c}}}")))
+        .collect();
+    assert!(!on_s2.is_empty() && on_s2.len() < 10, "{on_s2:?}");
+    s1.kill();
+    let lost: HashSet<String> = wait_for(&mut rx_a, |ev| match ev {
+        EngineEvent::Lost { channels } => Some(channels),
+        _ => None,
+    })
+    .await
+    .iter()
+    .map(|c| c.to_string())
+    .collect();
+    let want: HashSet<String> = (0..10)
+        .map(|i| format!("ch{i}"))
+        .filter(|c| !on_s2.contains(c))
+        .collect();
+    assert_eq!(lost, want);
+    // The other shard works on.
+    let ch = on_s2.iter().next().unwrap();
+    b.publish(ch, Bytes::from_static(b"9"), None, None, &history_opts())
+        .await
+        .unwrap();
+    assert_eq!(next_pub(&mut rx_a, ch).await.1, 3);
+}
