@@ -303,18 +303,15 @@ async fn connect_single(
 
 async fn connect_cluster(cfg: &RedisConfig, shared: &Arc<Shared>) -> Result<Shard, EngineError> {
     let addr = cfg.addresses.join(",");
-    let builder = || {
-        ClusterClientBuilder::new(cfg.addresses.clone())
-            .connection_timeout(cfg.connect_timeout)
-            .response_timeout(cfg.command_timeout)
-            .retries(2)
-            .min_retry_wait(20)
-            .max_retry_wait(200)
-    };
-    let limit = cfg.connect_timeout * 2 + Duration::from_millis(500);
-    let client = builder()
+    let client = ClusterClientBuilder::new(cfg.addresses.clone())
+        .connection_timeout(cfg.connect_timeout)
+        .response_timeout(cfg.command_timeout)
+        .retries(2)
+        .min_retry_wait(20)
+        .max_retry_wait(200)
         .build()
         .map_err(|e| config_error(format!("redis cluster {addr}: {e}")))?;
+    let limit = cfg.connect_timeout * 2 + Duration::from_millis(500);
     let cmd = within(limit, &addr, client.get_async_connection()).await?;
     let sub = SubShard::new(
         shared.clone(),

@@ -2,7 +2,8 @@
 //! pushes come to [`SubShard::on_push`]; in cluster mode the cluster
 //! connection holds one per master and uses sharded pub/sub), the registry
 //! of what this node is subscribed to, and the supervisor that reports lost
-//! channels and resubscribes them in batches after a reconnect.
+//! channels, opens a fresh subscriber connection and resubscribes them in
+//! batches after a disconnection (or a failed health check).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
