@@ -37,6 +37,11 @@ pub struct RedisConfig {
     pub event_capacity: usize,
     /// Channels per `SUBSCRIBE` command when resubscribing after a reconnect.
     pub resubscribe_batch: usize,
+    /// How often each subscriber connection is checked with a `PING`
+    /// (bounded by `command_timeout`); a failed check is handled as a
+    /// disconnection (channels lost, fresh connection, resubscribe). It
+    /// catches a connection that died without the socket saying so.
+    pub health_check_interval: Duration,
 }
 
 impl Default for RedisConfig {
@@ -50,6 +55,7 @@ impl Default for RedisConfig {
             presence_ttl: Duration::from_secs(60),
             event_capacity: 65_536,
             resubscribe_batch: 512,
+            health_check_interval: Duration::from_secs(5),
         }
     }
 }

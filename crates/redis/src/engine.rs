@@ -17,7 +17,7 @@ use crate::conn::CmdConn;
 use crate::error::{EngineError, ErrorKind};
 use crate::event::EngineEvent;
 use crate::keys::{control_all, control_node, pubsub_name, shard_of};
-use crate::pubsub::{Shared, SubConn, SubShard, Target};
+use crate::pubsub::{Connector, Shared, SubShard, Target};
 
 /// One shard: a command connection and a subscriber connection.
 pub(crate) struct Shard {
@@ -115,9 +115,17 @@ impl RedisEngine {
             shards
         };
         for s in &shards {
+            if !cfg.health_check_interval.is_zero() {
+                tokio::spawn(s.sub.clone().run_health_check(
+                    cfg.health_check_interval,
+                    cfg.command_timeout,
+                    shutdown_rx.clone(),
+                ));
+            }
             tokio::spawn(s.sub.clone().run_supervisor(
                 cfg.resubscribe_batch,
                 cfg.command_timeout,
+                cfg.connect_timeout,
                 shutdown_rx.clone(),
             ));
         }
@@ -279,14 +287,14 @@ async fn connect_single(
         .set_protocol(ProtocolVersion::RESP3);
     let sub_client = redis::Client::open(info.set_redis_settings(settings))
         .map_err(|e| connect_error(addr, e.into()))?;
-    let sub = SubShard::new(shared.clone());
-    let conn = within(
-        limit,
-        addr,
-        sub_client.get_connection_manager_with_config(base.set_push_sender(sub.push_handler())),
-    )
-    .await?;
-    sub.set_conn(SubConn::Single(conn));
+    let sub = SubShard::new(
+        shared.clone(),
+        Connector::Single {
+            client: Box::new(sub_client),
+            config: Box::new(base),
+        },
+    );
+    within(limit, addr, sub.reconnect()).await?;
     Ok(Shard {
         cmd: CmdConn::Single(cmd),
         sub,
@@ -295,27 +303,25 @@ async fn connect_single(
 
 async fn connect_cluster(cfg: &RedisConfig, shared: &Arc<Shared>) -> Result<Shard, EngineError> {
     let addr = cfg.addresses.join(",");
-    let builder = || {
-        ClusterClientBuilder::new(cfg.addresses.clone())
-            .connection_timeout(cfg.connect_timeout)
-            .response_timeout(cfg.command_timeout)
-            .retries(2)
-            .min_retry_wait(20)
-            .max_retry_wait(200)
-    };
+    let client = ClusterClientBuilder::new(cfg.addresses.clone())
+        .connection_timeout(cfg.connect_timeout)
+        .response_timeout(cfg.command_timeout)
+        .retries(2)
+        .min_retry_wait(20)
+        .max_retry_wait(200)
+        .build()
+        .map_err(|e| config_error(format!("redis cluster {addr}: {e}")))?;
     let limit = cfg.connect_timeout * 2 + Duration::from_millis(500);
-    let client = builder()
-        .build()
-        .map_err(|e| config_error(format!("redis cluster {addr}: {e}")))?;
     let cmd = within(limit, &addr, client.get_async_connection()).await?;
-    let sub = SubShard::new(shared.clone());
-    let sub_client = builder()
-        .use_protocol(ProtocolVersion::RESP3)
-        .push_sender(sub.push_handler())
-        .build()
-        .map_err(|e| config_error(format!("redis cluster {addr}: {e}")))?;
-    let conn = within(limit, &addr, sub_client.get_async_connection()).await?;
-    sub.set_conn(SubConn::Cluster(conn));
+    let sub = SubShard::new(
+        shared.clone(),
+        Connector::Cluster {
+            addresses: cfg.addresses.clone(),
+            connect_timeout: cfg.connect_timeout,
+            command_timeout: cfg.command_timeout,
+        },
+    );
+    within(limit, &addr, sub.reconnect()).await?;
     Ok(Shard {
         cmd: CmdConn::Cluster(cmd),
         sub,

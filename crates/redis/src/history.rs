@@ -20,8 +20,11 @@ use crate::scripts;
 /// broker).
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(300);
 
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+/// Milliseconds for a TTL, capped at 100 years (Redis refuses an expiry
+/// past its clock range).
+pub(crate) fn ms(d: Duration) -> u64 {
+    const CAP: u64 = 100 * 365 * 24 * 3600 * 1000;
+    u64::try_from(d.as_millis()).unwrap_or(CAP).min(CAP)
 }
 
 fn text(v: &Value) -> Option<String> {

@@ -25,7 +25,7 @@
 //!   names the channels that may have missed publications, and
 //!   [`EngineEvent::Resubscribed`] follows once Redis confirmed them again.
 //!
-//! See [`keys`](crate::keys) for the key layout.
+//! See [`keys`] for the key layout.
 #![deny(missing_docs)]
 
 mod codec;

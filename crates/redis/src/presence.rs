@@ -23,9 +23,7 @@ impl RedisEngine {
         let k = ChannelKeys::new(&self.inner.cfg.prefix, channel);
         let mut inv = scripts::PRESENCE_ADD.prepare_invoke();
         presence_keys(&mut inv, &k);
-        let ttl = u64::try_from(self.inner.cfg.presence_ttl.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let ttl = crate::history::ms(self.inner.cfg.presence_ttl).max(1);
         inv.arg(&e.client).arg(&e.user).arg(&e.info[..]).arg(ttl);
         self.bounded("add presence", self.shard(channel).cmd.script::<i64>(&inv))
             .await

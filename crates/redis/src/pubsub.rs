@@ -2,18 +2,21 @@
 //! pushes come to [`SubShard::on_push`]; in cluster mode the cluster
 //! connection holds one per master and uses sharded pub/sub), the registry
 //! of what this node is subscribed to, and the supervisor that reports lost
-//! channels and resubscribes them in batches after a reconnect.
+//! channels, opens a fresh subscriber connection and resubscribes them in
+//! batches after a disconnection (or a failed health check).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::join_all;
 use pushwire_hub::history::PublicationParts;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::{PushInfo, PushKind, RedisResult, Value};
+use redis::{ProtocolVersion, PushInfo, PushKind, RedisResult, Value};
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::codec::{decode_message, Message};
@@ -117,43 +120,95 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// How a shard opens a fresh subscriber connection.
+pub(crate) enum Connector {
+    /// One Redis: a RESP3 connection manager.
+    Single {
+        client: Box<redis::Client>,
+        config: Box<ConnectionManagerConfig>,
+    },
+    /// Redis Cluster: a RESP3 cluster connection (one connection per master).
+    Cluster {
+        addresses: Vec<String>,
+        connect_timeout: Duration,
+        command_timeout: Duration,
+    },
+}
+
 /// One shard's subscriptions.
+///
+/// After a disconnection the supervisor drops the subscriber connection and
+/// opens a fresh one rather than trusting the client library's own
+/// reconnection: with Redis Cluster, redis-rs 1.8 could end a master's
+/// reconnection with two connections and drop the one holding some
+/// subscriptions, silently (found by the cluster restart test). Pushes from
+/// an older connection are ignored (by generation).
 pub(crate) struct SubShard {
-    conn: OnceLock<SubConn>,
+    connector: Connector,
+    conn: Mutex<Option<SubConn>>,
+    generation: AtomicU64,
     names: Mutex<HashMap<String, Target>>,
     broken: Notify,
     shared: Arc<Shared>,
 }
 
 impl SubShard {
-    pub(crate) fn new(shared: Arc<Shared>) -> Arc<Self> {
+    pub(crate) fn new(shared: Arc<Shared>, connector: Connector) -> Arc<Self> {
         Arc::new(SubShard {
-            conn: OnceLock::new(),
+            connector,
+            conn: Mutex::new(None),
+            generation: AtomicU64::new(0),
             names: Mutex::new(HashMap::new()),
             broken: Notify::new(),
             shared,
         })
     }
 
-    /// The push handler to give the subscriber connection (holds the shard weakly).
-    pub(crate) fn push_handler(
-        self: &Arc<Self>,
-    ) -> impl Fn(PushInfo) -> Result<(), ()> + Send + Sync + 'static {
+    /// Opens a fresh subscriber connection, replacing (dropping) the old one.
+    pub(crate) async fn reconnect(self: &Arc<Self>) -> RedisResult<()> {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        *lock(&self.conn) = None;
         let weak: Weak<SubShard> = Arc::downgrade(self);
-        move |push| {
+        let handler = move |push: PushInfo| -> Result<(), ()> {
             if let Some(shard) = weak.upgrade() {
-                shard.on_push(push);
+                if shard.generation.load(Ordering::SeqCst) == generation {
+                    shard.on_push(push);
+                }
             }
             Ok(())
+        };
+        let conn = match &self.connector {
+            Connector::Single { client, config } => SubConn::Single(
+                client
+                    .get_connection_manager_with_config((**config).clone().set_push_sender(handler))
+                    .await?,
+            ),
+            Connector::Cluster {
+                addresses,
+                connect_timeout,
+                command_timeout,
+            } => SubConn::Cluster(
+                ClusterClientBuilder::new(addresses.clone())
+                    .connection_timeout(*connect_timeout)
+                    .response_timeout(*command_timeout)
+                    .retries(2)
+                    .min_retry_wait(20)
+                    .max_retry_wait(200)
+                    .use_protocol(ProtocolVersion::RESP3)
+                    .push_sender(handler)
+                    .build()?
+                    .get_async_connection()
+                    .await?,
+            ),
+        };
+        if self.generation.load(Ordering::SeqCst) == generation {
+            *lock(&self.conn) = Some(conn);
         }
+        Ok(())
     }
 
-    pub(crate) fn set_conn(&self, conn: SubConn) {
-        let _ = self.conn.set(conn);
-    }
-
-    fn conn(&self) -> Option<&SubConn> {
-        self.conn.get()
+    fn conn(&self) -> Option<SubConn> {
+        lock(&self.conn).clone()
     }
 
     /// Adds `name` to the registry; returns whether it was new.
@@ -171,11 +226,13 @@ impl SubShard {
         lock(&self.names).remove(name).is_some()
     }
 
-    /// Subscribes to `names` on this shard's connection.
+    /// Subscribes to `names` on this shard's connection (an error while the
+    /// connection is being replaced: the supervisor subscribes every
+    /// registered name on the new one).
     pub(crate) async fn subscribe(&self, names: &[String]) -> RedisResult<()> {
         match self.conn() {
             Some(c) => c.subscribe(names).await,
-            None => Ok(()),
+            None => Err(reconnecting()),
         }
     }
 
@@ -183,6 +240,7 @@ impl SubShard {
     pub(crate) async fn unsubscribe(&self, names: &[String]) -> RedisResult<()> {
         match self.conn() {
             Some(c) => c.unsubscribe(names).await,
+            // Nothing is subscribed on a connection not yet open.
             None => Ok(()),
         }
     }
@@ -190,6 +248,18 @@ impl SubShard {
     fn on_push(&self, push: PushInfo) {
         match push.kind {
             PushKind::Disconnection => self.broken.notify_one(),
+            // Redis moved the slot away (cluster resharding): resubscribe.
+            PushKind::SUnsubscribe => {
+                let registered = match push.data.first() {
+                    Some(Value::BulkString(n)) => std::str::from_utf8(n)
+                        .map(|n| lock(&self.names).contains_key(n))
+                        .unwrap_or(false),
+                    _ => false,
+                };
+                if registered {
+                    self.broken.notify_one();
+                }
+            }
             PushKind::Message | PushKind::SMessage => {
                 let mut data = push.data.into_iter();
                 let (Some(Value::BulkString(name)), Some(Value::BulkString(payload))) =
@@ -221,12 +291,15 @@ impl SubShard {
     }
 
     /// Waits for disconnections; after each, reports the shard's channels
-    /// lost and resubscribes everything in batches (retrying until Redis is
-    /// back), reporting each batch resubscribed.
+    /// lost, opens a fresh subscriber connection and resubscribes everything
+    /// in batches (retrying until Redis is back), reporting each batch
+    /// resubscribed. A failure midway starts over (lost again, fresh
+    /// connection).
     pub(crate) async fn run_supervisor(
         self: Arc<Self>,
         batch: usize,
         command_timeout: Duration,
+        connect_timeout: Duration,
         mut shutdown: watch::Receiver<()>,
     ) {
         loop {
@@ -234,53 +307,117 @@ impl SubShard {
                 _ = self.broken.notified() => {}
                 _ = shutdown.changed() => return,
             }
-            let snapshot: Vec<(String, Target)> = lock(&self.names)
-                .iter()
-                .map(|(n, t)| (n.clone(), t.clone()))
-                .collect();
-            let channels: Vec<Arc<str>> = snapshot
-                .iter()
-                .filter_map(|(_, t)| hub_channel(t))
-                .collect();
-            if !channels.is_empty() {
-                tokio::select! {
-                    _ = self.shared.events.send(EngineEvent::Lost { channels }) => {}
-                    _ = shutdown.changed() => return,
-                }
-            }
-            for chunk in snapshot.chunks(batch.max(1)) {
-                let names: Vec<String> = chunk.iter().map(|(n, _)| n.clone()).collect();
-                let mut delay = Duration::from_millis(50);
-                loop {
-                    match tokio::time::timeout(command_timeout, self.subscribe(&names)).await {
-                        Ok(Ok(())) => break,
-                        _ => {
-                            tokio::select! {
-                                _ = tokio::time::sleep(delay) => {}
-                                _ = shutdown.changed() => return,
-                            }
-                            delay = (delay * 2).min(Duration::from_secs(1));
-                        }
-                    }
-                }
-                // Only those still wanted (an unsubscribe may have come meanwhile).
-                let channels: Vec<Arc<str>> = {
-                    let names = lock(&self.names);
-                    chunk
-                        .iter()
-                        .filter(|(n, _)| names.contains_key(n))
-                        .filter_map(|(_, t)| hub_channel(t))
-                        .collect()
-                };
+            let mut delay = Duration::from_millis(50);
+            // Reported lost and not yet back: not reported again on a retry
+            // (a subscriber told to recover once per outage, not per attempt).
+            let mut pending: HashSet<Arc<str>> = HashSet::new();
+            'attempt: loop {
+                let channels: Vec<Arc<str>> = lock(&self.names)
+                    .values()
+                    .filter_map(hub_channel)
+                    .filter(|c| !pending.contains(c))
+                    .collect();
+                pending.extend(channels.iter().cloned());
                 if !channels.is_empty() {
                     tokio::select! {
-                        _ = self.shared.events.send(EngineEvent::Resubscribed { channels }) => {}
+                        _ = self.shared.events.send(EngineEvent::Lost { channels }) => {}
                         _ = shutdown.changed() => return,
                     }
                 }
+                let backoff = |delay: &mut Duration| {
+                    let d = *delay;
+                    *delay = (*delay * 2).min(Duration::from_secs(1));
+                    tokio::time::sleep(d)
+                };
+                let opened =
+                    tokio::time::timeout(connect_timeout * 2 + command_timeout, self.reconnect());
+                if !matches!(opened.await, Ok(Ok(()))) {
+                    tokio::select! {
+                        _ = backoff(&mut delay) => continue 'attempt,
+                        _ = shutdown.changed() => return,
+                    }
+                }
+                // Registered after this point: subscribed by `subscribe` itself
+                // on the new connection.
+                let snapshot: Vec<(String, Target)> = lock(&self.names)
+                    .iter()
+                    .map(|(n, t)| (n.clone(), t.clone()))
+                    .collect();
+                for chunk in snapshot.chunks(batch.max(1)) {
+                    let names: Vec<String> = chunk.iter().map(|(n, _)| n.clone()).collect();
+                    match tokio::time::timeout(command_timeout, self.subscribe(&names)).await {
+                        Ok(Ok(())) => {}
+                        _ => {
+                            tokio::select! {
+                                _ = backoff(&mut delay) => continue 'attempt,
+                                _ = shutdown.changed() => return,
+                            }
+                        }
+                    }
+                    // Only those still wanted (an unsubscribe may have come meanwhile).
+                    let channels: Vec<Arc<str>> = {
+                        let names = lock(&self.names);
+                        chunk
+                            .iter()
+                            .filter(|(n, _)| names.contains_key(n))
+                            .filter_map(|(_, t)| hub_channel(t))
+                            .collect()
+                    };
+                    for c in &channels {
+                        pending.remove(c);
+                    }
+                    if !channels.is_empty() {
+                        tokio::select! {
+                            _ = self.shared.events.send(EngineEvent::Resubscribed { channels }) => {}
+                            _ = shutdown.changed() => return,
+                        }
+                    }
+                }
+                break;
             }
         }
     }
+}
+
+impl SubShard {
+    /// Pings the subscriber connection every `interval`; a failure counts
+    /// as a disconnection.
+    pub(crate) async fn run_health_check(
+        self: Arc<Self>,
+        interval: Duration,
+        command_timeout: Duration,
+        mut shutdown: watch::Receiver<()>,
+    ) {
+        let mut tick = tokio::time::interval(interval.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.changed() => return,
+            }
+            // None: being replaced by the supervisor already.
+            let Some(conn) = self.conn() else { continue };
+            let ping = redis::cmd("PING");
+            let ok = match conn {
+                SubConn::Single(mut c) => {
+                    tokio::time::timeout(command_timeout, ping.query_async::<Value>(&mut c)).await
+                }
+                SubConn::Cluster(mut c) => {
+                    tokio::time::timeout(command_timeout, ping.query_async::<Value>(&mut c)).await
+                }
+            };
+            if !matches!(ok, Ok(Ok(_))) {
+                self.broken.notify_one();
+            }
+        }
+    }
+}
+
+fn reconnecting() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::NotConnected,
+        "the subscriber connection is being reopened",
+    ))
 }
 
 fn hub_channel(t: &Target) -> Option<Arc<str>> {
