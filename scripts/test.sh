@@ -47,6 +47,13 @@ cargo clippy -p pushwire --all-targets --features axum -- -D warnings
 step "docs build without warnings (broken links, missing docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --features pushwire/axum
 
+# The Redis engine's tests start their own redis-server processes.
+step "redis-server for the Redis engine's tests"
+# shellcheck source=lib/redis.sh
+source scripts/lib/redis.sh
+ensure_redis_server
+redis-server --version
+
 # One build of the test binaries, with axum on: features only add code, and
 # clippy above has compiled every target without it.
 step "unit, property and integration tests"
