@@ -26,7 +26,13 @@
 //! 5. sleep until [`Hub::poll_timeout`] and call [`Hub::handle_timeout`]
 //!    (pings, pong and stale deadlines, token expiry, history TTLs);
 //! 6. `POST /api/<method>` → after the key check, [`Hub::api`] gives the
-//!    status and body; Rust code in the same process can call [`Hub::publish`].
+//!    status and body; Rust code in the same process can call [`Hub::publish`];
+//! 7. on a remote engine shared by many nodes ([`Hub::with_remote_engine`],
+//!    see [`engine`]): after any input, carry out [`Hub::poll_broker`]'s
+//!    requests and answer each with [`Hub::handle_broker_reply`]; feed what
+//!    the engine hears to [`Hub::handle_broker_publication`] and its
+//!    siblings; call the server API through [`Hub::api_request`], whose
+//!    waiting answers come out of [`Hub::poll_api`].
 //!
 //! ```
 //! use pushwire_hub::{Hub, HubConfig, Timestamp, Transport};
