@@ -372,7 +372,10 @@ fn sub_refresh_proxy_extends_a_proxied_subscription() {
     assert!(calls >= 3, "{calls}");
     assert_eq!(d.closed(c), None);
     let (_, channels) = d.api("channels", "{}");
-    assert!(channels.contains(r#""px:x":{"num_clients":1}"#), "{channels}");
+    assert!(
+        channels.contains(r#""px:x":{"num_clients":1}"#),
+        "{channels}"
+    );
 }
 
 #[test]
