@@ -401,3 +401,39 @@ fn an_enabled_proxy_without_endpoint_is_a_config_error() {
             .unwrap();
     assert_eq!(cfg.validate().unwrap_err().key, "rpc.proxy.endpoint");
 }
+
+#[test]
+fn meta_goes_where_asked_and_a_pong_does_not_wait_behind_a_call() {
+    let mut v = config();
+    v["rpc"]["proxy"]["include_connection_meta"] = json!(true);
+    let mut d = Driver::with_config(v);
+    let c = d.open();
+    d.send(c, r#"{"id":1,"connect":{}}"#);
+    let t = call(&mut d).ticket;
+    d.hub.handle_proxy_reply(
+        d.now,
+        t,
+        body(r#"{"result":{"user":"7","meta":{"tier":"gold"}}}"#),
+    );
+    d.drain(c);
+    // Wait for the first ping.
+    while !d.drain(c).iter().any(|m| m == "{}") {
+        d.advance(Duration::from_secs(1));
+    }
+    d.send(c, r#"{"id":2,"rpc":{"method":"m"}}"#);
+    let rpc = call(&mut d);
+    let req = parse(std::str::from_utf8(&rpc.body).unwrap());
+    assert_eq!(req["meta"], json!({"tier": "gold"}));
+    // The pong is taken while the rpc waits: no 3012 past the pong timeout.
+    d.send(c, "{}");
+    d.advance(Duration::from_secs(6));
+    assert_eq!(d.closed(c), None);
+    d.hub
+        .handle_proxy_reply(d.now, rpc.ticket, body(r#"{"result":{}}"#));
+    assert_eq!(d.drain(c), [r#"{"id":2,"rpc":{}}"#]);
+    // The subscribe proxy was not asked to include it.
+    d.send(c, r#"{"id":3,"subscribe":{"channel":"px:x"}}"#);
+    let sub = call(&mut d);
+    let req = parse(std::str::from_utf8(&sub.body).unwrap());
+    assert_eq!(req.get("meta"), None);
+}

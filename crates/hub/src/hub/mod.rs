@@ -237,8 +237,9 @@ impl Hub {
                 None | Some(State::Closed) => return,
                 _ => {}
             }
-            // Behind a command that waits for the backend proxy.
-            if self.proxy_blocked(conn) {
+            // Behind a command that waits for the backend proxy (a pong
+            // waits for nothing: it only answers the last ping).
+            if self.proxy_blocked(conn) && part != b"{}" {
                 self.proxy_queue(conn, part);
                 continue;
             }

@@ -201,7 +201,9 @@ impl Hub {
             transport: p.map_or("websocket", |p| p.transport),
             protocol: "json",
             encoding: "json",
-            meta: p.and_then(|p| p.meta.as_deref()),
+            meta: p
+                .and_then(|p| p.meta.as_deref())
+                .filter(|_| self.cfg.proxy_endpoint(kind).include_connection_meta),
             name: extra.name,
             version: extra.version,
             channel: extra.channel,

@@ -35,6 +35,9 @@ pub struct ProxyEndpoint {
     pub http_headers: Vec<String>,
     /// Headers added to every call.
     pub static_headers: BTreeMap<String, String>,
+    /// Send the connection's `meta` (from the connect proxy's result)
+    /// with each call (not for connect, which has none yet).
+    pub include_connection_meta: bool,
 }
 
 impl Default for ProxyEndpoint {
@@ -45,6 +48,7 @@ impl Default for ProxyEndpoint {
             timeout: Duration::from_secs(1),
             http_headers: Vec::new(),
             static_headers: BTreeMap::new(),
+            include_connection_meta: false,
         }
     }
 }
