@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::common::http1::Chunk;
 use crate::common::hub::serve;
 use crate::common::server::TestServer;
 use crate::common::LIMIT;
@@ -472,4 +473,54 @@ async fn the_refresh_proxy_extends_a_connection_then_ends_it() {
         "{:?}",
         connected.elapsed()
     );
+}
+
+/// The first line of a `uni_http_stream` opened with `cookie`.
+async fn uni_first_line(server: &TestServer<()>, cookie: &str) -> Value {
+    let mut conn = server.http1().await;
+    conn.send(format!(
+        "POST /connection/uni_http_stream HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\
+         Content-Length: 2\r\n\r\n{{}}"
+    ))
+    .await;
+    let head = conn.head().await.expect("a response");
+    assert_eq!(head.status, 200, "{head:?}");
+    let mut pending = String::new();
+    loop {
+        if let Some(at) = pending.find('\n') {
+            return serde_json::from_str(&pending[..at]).unwrap();
+        }
+        match tokio::time::timeout(LIMIT, conn.chunk())
+            .await
+            .expect("in time")
+        {
+            Some(Chunk::Data(data)) => pending.push_str(std::str::from_utf8(&data).unwrap()),
+            other => panic!("the stream ended: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_unidirectional_client_is_let_in_by_the_backend_or_told_3004() {
+    let backend = Backend::start(app).await;
+    let hub_up = hub(&|p| backend.url(p), json!({}));
+    let server = serve(&hub_up).await;
+    let connect = uni_first_line(&server, "session=alice").await;
+    assert_eq!(
+        connect["connect"]["data"],
+        json!({"hello": "alice"}),
+        "{connect}"
+    );
+    let call = &backend.calls("/connect")[0];
+    assert_eq!(call.body["transport"], "uni_http_stream");
+    assert_eq!(call.headers["cookie"], "session=alice");
+
+    // A unidirectional client cannot act on an error reply: 3004.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let hub_down = hub(&|p| format!("http://{dead}{p}"), json!({}));
+    let server = serve(&hub_down).await;
+    let disconnect = uni_first_line(&server, "session=alice").await;
+    assert_eq!(disconnect["disconnect"]["code"], 3004, "{disconnect}");
 }
