@@ -437,3 +437,40 @@ fn meta_goes_where_asked_and_a_pong_does_not_wait_behind_a_call() {
     let req = parse(std::str::from_utf8(&sub.body).unwrap());
     assert_eq!(req.get("meta"), None);
 }
+
+#[test]
+fn sub_refresh_expired_ends_the_subscription_and_user_channels_skip_the_proxy() {
+    let mut v = config();
+    v["channel"]["namespaces"][0]["allow_user_limited_channels"] = json!(true);
+    let mut d = Driver::with_config(v);
+    let c = connect(&mut d, "7");
+    // `#7` names its user: no backend asked.
+    d.send(c, r##"{"id":2,"subscribe":{"channel":"px:#7"}}"##);
+    assert!(d.hub.poll_proxy().is_none());
+    assert_eq!(d.drain(c), [r#"{"id":2,"subscribe":{}}"#]);
+
+    d.send(c, r#"{"id":3,"subscribe":{"channel":"px:x"}}"#);
+    let t = call(&mut d).ticket;
+    d.hub.handle_proxy_reply(
+        d.now,
+        t,
+        body(&format!(r#"{{"result":{{"expire_at":{}}}}}"#, T0 + 3)),
+    );
+    d.drain(c);
+    let call = loop {
+        d.advance(Duration::from_secs(1));
+        pong(&mut d, c);
+        if let Some(call) = d.hub.poll_proxy() {
+            break call;
+        }
+    };
+    assert_eq!(call.kind, ProxyKind::SubRefresh);
+    d.hub
+        .handle_proxy_reply(d.now, call.ticket, body(r#"{"result":{"expired":true}}"#));
+    assert_eq!(
+        d.drain(c),
+        [
+            r#"{"push":{"channel":"px:x","unsubscribe":{"code":2501,"reason":"subscription expired"}}}"#
+        ]
+    );
+}

@@ -178,6 +178,13 @@ impl Hub {
         }
     }
 
+    /// A subscription ended: the hub no longer refreshes it.
+    pub(crate) fn proxy_unsubscribed(&mut self, conn: ConnId, channel: &str) {
+        if let Some(p) = self.proxy.conns.get_mut(&conn) {
+            p.server_sub_refresh.remove(channel);
+        }
+    }
+
     fn proxy_conn(&mut self, conn: ConnId) -> &mut ProxyConn {
         self.proxy.conns.entry(conn).or_default()
     }

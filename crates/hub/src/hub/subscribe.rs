@@ -283,6 +283,10 @@ impl Hub {
         let Some(sub) = c.subs.remove(channel) else {
             return;
         };
+        self.proxy_unsubscribed(conn, channel);
+        let Some(c) = self.client_mut(conn) else {
+            return;
+        };
         c.outbox.forget_latest(channel);
         let client_id = c.id.clone();
         self.stats.subscriptions = self.stats.subscriptions.saturating_sub(1);

@@ -250,7 +250,11 @@ impl Driver {
             let replies = self.proxy_replies.clone();
             tokio::spawn(async move {
                 let ticket = call.ticket;
+                let kind = call.kind;
                 let outcome = client.call(call, headers).await;
+                if let ProxyOutcome::Failed(failure) = &outcome {
+                    tracing::debug!("{} proxy call failed: {}", kind.name(), failure.describe());
+                }
                 let _ = replies.send((ticket, outcome));
             });
         }
