@@ -32,38 +32,45 @@ const KNOWN_KEYS: &[&str] = &[
     "long_poll.hold",
     "long_poll.session_timeout",
     // The backend proxy: `..._HTTP_HEADERS` take a comma list,
-    // `..._STATIC_HEADERS` a JSON object.
+    // `..._HTTP_STATIC_HEADERS` a JSON object, `..._STATUS_TO_CODE_TRANSFORMS`
+    // a JSON array.
     "client.proxy.connect.enabled",
     "client.proxy.connect.endpoint",
     "client.proxy.connect.timeout",
     "client.proxy.connect.http_headers",
-    "client.proxy.connect.static_headers",
+    "client.proxy.connect.http.static_headers",
+    "client.proxy.connect.http.status_to_code_transforms",
     "client.proxy.refresh.enabled",
     "client.proxy.refresh.endpoint",
     "client.proxy.refresh.timeout",
     "client.proxy.refresh.http_headers",
-    "client.proxy.refresh.static_headers",
+    "client.proxy.refresh.http.static_headers",
+    "client.proxy.refresh.http.status_to_code_transforms",
     "client.proxy.max_pending",
     "client.proxy.max_queued_commands",
     "channel.proxy.subscribe.endpoint",
     "channel.proxy.subscribe.timeout",
     "channel.proxy.subscribe.http_headers",
-    "channel.proxy.subscribe.static_headers",
+    "channel.proxy.subscribe.http.static_headers",
+    "channel.proxy.subscribe.http.status_to_code_transforms",
     "channel.proxy.publish.endpoint",
     "channel.proxy.publish.timeout",
     "channel.proxy.publish.http_headers",
-    "channel.proxy.publish.static_headers",
+    "channel.proxy.publish.http.static_headers",
+    "channel.proxy.publish.http.status_to_code_transforms",
     "channel.proxy.sub_refresh.endpoint",
     "channel.proxy.sub_refresh.timeout",
     "channel.proxy.sub_refresh.http_headers",
-    "channel.proxy.sub_refresh.static_headers",
+    "channel.proxy.sub_refresh.http.static_headers",
+    "channel.proxy.sub_refresh.http.status_to_code_transforms",
     "channel.without_namespace.subscribe_proxy_enabled",
     "channel.without_namespace.publish_proxy_enabled",
     "channel.without_namespace.sub_refresh_proxy_enabled",
     "rpc.proxy.endpoint",
     "rpc.proxy.timeout",
     "rpc.proxy.http_headers",
-    "rpc.proxy.static_headers",
+    "rpc.proxy.http.static_headers",
+    "rpc.proxy.http.status_to_code_transforms",
     "rpc.without_namespace.proxy_enabled",
 ];
 
@@ -368,7 +375,10 @@ mod tests {
                     "PUSHWIRE_RPC_PROXY_ENDPOINT",
                     "http://127.0.0.1:3000/centrifugo/rpc",
                 ),
-                ("PUSHWIRE_RPC_PROXY_STATIC_HEADERS", r#"{"X-Secret":"s"}"#),
+                (
+                    "PUSHWIRE_RPC_PROXY_HTTP_STATIC_HEADERS",
+                    r#"{"X-Secret":"s"}"#,
+                ),
                 ("PUSHWIRE_RPC_WITHOUT_NAMESPACE_PROXY_ENABLED", "true"),
             ]),
         )
@@ -379,7 +389,7 @@ mod tests {
         assert_eq!(connect.http_headers, ["Cookie", "Authorization"]);
         assert_eq!(connect.timeout.as_secs(), 2);
         assert!(config.hub.rpc.proxied("anything"));
-        assert_eq!(config.hub.rpc.proxy.static_headers["X-Secret"], "s");
+        assert_eq!(config.hub.rpc.proxy.http.static_headers["X-Secret"], "s");
         // Enabled without an endpoint: the key is named.
         let loaded = load(
             None,

@@ -474,3 +474,39 @@ fn sub_refresh_expired_ends_the_subscription_and_user_channels_skip_the_proxy() 
         ]
     );
 }
+
+#[test]
+fn status_to_code_transforms_map_a_backend_status() {
+    let mut v = config();
+    v["client"]["proxy"]["connect"]["http"] = json!({"status_to_code_transforms": [
+        {"status_code": 403, "to_error": {"code": 1003, "message": "forbidden"}},
+        {"status_code": 401, "to_disconnect": {"code": 4401, "reason": "unauthorized"}}
+    ]});
+    let mut d = Driver::with_config(v);
+    for (status, error, close) in [
+        (
+            403,
+            Some(r#"{"id":1,"error":{"code":1003,"message":"forbidden"}}"#),
+            None,
+        ),
+        (401, None, Some(4401)),
+        (
+            500,
+            Some(
+                r#"{"id":1,"error":{"code":100,"message":"internal server error","temporary":true}}"#,
+            ),
+            None,
+        ),
+    ] {
+        let c = d.open();
+        d.send(c, r#"{"id":1,"connect":{}}"#);
+        let t = call(&mut d).ticket;
+        d.hub
+            .handle_proxy_reply(d.now, t, ProxyOutcome::Failed(ProxyFailure::Status(status)));
+        let out = d.drain(c);
+        if let Some(error) = error {
+            assert_eq!(out, [error], "{status}");
+        }
+        assert_eq!(d.closed(c), close, "{status}");
+    }
+}

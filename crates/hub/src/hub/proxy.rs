@@ -63,6 +63,7 @@ struct ProxyConn {
 struct Parked {
     conn: ConnId,
     id: u32,
+    kind: ProxyKind,
     what: What,
 }
 
@@ -229,7 +230,15 @@ impl Hub {
         let body = req.encode();
         self.proxy.next_ticket += 1;
         let t = self.proxy.next_ticket;
-        self.proxy.pending.insert(t, Parked { conn, id, what });
+        self.proxy.pending.insert(
+            t,
+            Parked {
+                conn,
+                id,
+                kind,
+                what,
+            },
+        );
         let p = self.proxy_conn(conn);
         if matches!(kind, ProxyKind::Refresh | ProxyKind::SubRefresh) {
             p.timer_call = Some(t);
@@ -431,6 +440,10 @@ impl Hub {
         }
         let body = match outcome {
             ProxyOutcome::Body(b) => Some(b),
+            // `http.status_to_code_transforms` may map the status.
+            ProxyOutcome::Failed(ProxyFailure::Status(s)) => {
+                self.cfg.proxy_endpoint(parked.kind).transform(s)
+            }
             ProxyOutcome::Failed(_) => None,
         };
         let id = parked.id;

@@ -14,9 +14,13 @@ use crate::config::{duration, ConfigError};
 /// ```
 /// let e: pushwire_hub::proxy::ProxyEndpoint = serde_json::from_str(r#"{
 ///     "enabled": true, "endpoint": "http://localhost:3000/centrifugo/connect",
-///     "timeout": "2s", "http_headers": ["Cookie"], "static_headers": {"X-Origin": "pushwire"}
+///     "timeout": "2s", "http_headers": ["Cookie"],
+///     "http": {"static_headers": {"X-Origin": "pushwire"},
+///              "status_to_code_transforms": [{"status_code": 403,
+///                  "to_error": {"code": 1003, "message": "forbidden"}}]}
 /// }"#).unwrap();
 /// assert_eq!(e.timeout.as_secs(), 2);
+/// assert_eq!(e.http.static_headers["X-Origin"], "pushwire");
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
@@ -33,7 +37,10 @@ pub struct ProxyEndpoint {
     /// Headers of the client's HTTP request forwarded to the backend
     /// (e.g. `Cookie`, `Authorization`); matched case-insensitively.
     pub http_headers: Vec<String>,
-    /// Headers added to every call.
+    /// `http.*`: headers added to every call, and HTTP statuses mapped to
+    /// errors or disconnects.
+    pub http: ProxyHttp,
+    /// pushwire: the same as `http.static_headers` (which wins on a clash).
     pub static_headers: BTreeMap<String, String>,
     /// Send the connection's `meta` (from the connect proxy's result)
     /// with each call (not for connect, which has none yet).
@@ -47,13 +54,91 @@ impl Default for ProxyEndpoint {
             endpoint: String::new(),
             timeout: Duration::from_secs(1),
             http_headers: Vec::new(),
+            http: ProxyHttp::default(),
             static_headers: BTreeMap::new(),
             include_connection_meta: false,
         }
     }
 }
 
+/// `<proxy>.http.*`, as Centrifugo v6 names them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ProxyHttp {
+    /// Headers added to every call.
+    pub static_headers: BTreeMap<String, String>,
+    /// A backend's non-200 status answered to the client as this error or
+    /// disconnect, instead of error 100.
+    pub status_to_code_transforms: Vec<StatusTransform>,
+}
+
+/// One rule of `status_to_code_transforms`: `to_error` when its code is
+/// set, else `to_disconnect`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct StatusTransform {
+    /// The backend's HTTP status.
+    pub status_code: u16,
+    /// The error the client gets.
+    pub to_error: TransformError,
+    /// The disconnect the client gets.
+    pub to_disconnect: TransformDisconnect,
+}
+
+/// The error of a [`StatusTransform`].
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct TransformError {
+    /// Error code (0: none).
+    pub code: u32,
+    /// Message.
+    pub message: String,
+    /// Whether the client should retry.
+    pub temporary: bool,
+}
+
+/// The disconnect of a [`StatusTransform`].
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct TransformDisconnect {
+    /// Close code (0: none).
+    pub code: u32,
+    /// Reason.
+    pub reason: String,
+}
+
 impl ProxyEndpoint {
+    /// The headers added to every call: `static_headers`, then
+    /// `http.static_headers`.
+    pub fn all_static_headers(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.static_headers
+            .iter()
+            .filter(|(k, _)| !self.http.static_headers.contains_key(*k))
+            .chain(self.http.static_headers.iter())
+    }
+
+    /// What a non-200 `status` becomes, as a backend answer's JSON
+    /// (`{"error":…}` or `{"disconnect":…}`), if a rule maps it.
+    pub(crate) fn transform(&self, status: u16) -> Option<bytes::Bytes> {
+        let rule = self
+            .http
+            .status_to_code_transforms
+            .iter()
+            .find(|r| r.status_code == status)?;
+        let json = if rule.to_error.code != 0 {
+            serde_json::json!({"error": rule.to_error})
+        } else if rule.to_disconnect.code != 0 {
+            serde_json::json!({"disconnect": rule.to_disconnect})
+        } else {
+            return None;
+        };
+        Some(bytes::Bytes::from(json.to_string()))
+    }
+
     fn validate(&self, at: &str, needed_by: Option<&str>) -> Result<(), ConfigError> {
         let needed = self.enabled || needed_by.is_some();
         if needed && self.endpoint.trim().is_empty() {

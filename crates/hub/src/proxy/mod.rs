@@ -39,7 +39,8 @@ use bytes::Bytes;
 
 pub(crate) use config::validate;
 pub use config::{
-    ChannelProxyConfig, ClientProxyConfig, ProxyEndpoint, RpcConfig, RpcNamespace, RpcOptions,
+    ChannelProxyConfig, ClientProxyConfig, ProxyEndpoint, ProxyHttp, RpcConfig, RpcNamespace,
+    RpcOptions, StatusTransform, TransformDisconnect, TransformError,
 };
 
 use crate::ConnId;

@@ -146,7 +146,7 @@ fn hub(endpoint: &dyn Fn(&str) -> String, client: Value) -> Hub {
             "proxy": {
                 "subscribe": {"endpoint": endpoint("/subscribe"), "timeout": "300ms"},
                 "publish": {"endpoint": endpoint("/publish"), "timeout": "300ms",
-                            "static_headers": {"X-Hub": "pushwire"}}
+                            "http": {"static_headers": {"X-Hub": "pushwire"}}}
             },
             "namespaces": [{"name": "px", "subscribe_proxy_enabled": true,
                             "publish_proxy_enabled": true}]

@@ -131,7 +131,7 @@ impl Endpoint {
             forward.push(name);
         }
         let mut fixed = HeaderMap::new();
-        for (name, value) in &e.static_headers {
+        for (name, value) in e.all_static_headers() {
             let n = HeaderName::try_from(name.as_str()).map_err(|_| {
                 config_error(
                     format!("{at}.static_headers"),
