@@ -71,6 +71,20 @@ pub struct ProxyHttp {
     /// A backend's non-200 status answered to the client as this error or
     /// disconnect, instead of error 100.
     pub status_to_code_transforms: Vec<StatusTransform>,
+    /// `http.tls`: how `https://` endpoints are verified.
+    pub tls: ProxyTls,
+}
+
+/// `<proxy>.http.tls.*`: `https://` endpoints are verified against the
+/// public roots and these CA certificates (PEM).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct ProxyTls {
+    /// CA certificates, PEM text.
+    pub server_ca_pem: String,
+    /// A file of CA certificates (PEM).
+    pub server_ca_pem_file: String,
 }
 
 /// One rule of `status_to_code_transforms`: `to_error` when its code is

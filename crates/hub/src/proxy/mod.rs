@@ -39,8 +39,8 @@ use bytes::Bytes;
 
 pub(crate) use config::validate;
 pub use config::{
-    ChannelProxyConfig, ClientProxyConfig, ProxyEndpoint, ProxyHttp, RpcConfig, RpcNamespace,
-    RpcOptions, StatusTransform, TransformDisconnect, TransformError,
+    ChannelProxyConfig, ClientProxyConfig, ProxyEndpoint, ProxyHttp, ProxyTls, RpcConfig,
+    RpcNamespace, RpcOptions, StatusTransform, TransformDisconnect, TransformError,
 };
 
 use crate::ConnId;

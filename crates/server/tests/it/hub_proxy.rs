@@ -52,6 +52,7 @@ struct Backend {
     addr: SocketAddr,
     calls: Arc<Mutex<Vec<Call>>>,
     task: JoinHandle<()>,
+    tls: bool,
 }
 
 impl Drop for Backend {
@@ -64,8 +65,17 @@ impl Backend {
     async fn start(
         handler: impl Fn(&str, &Value, &HeaderMap) -> Answer + Send + Sync + 'static,
     ) -> Backend {
+        Backend::start_with(handler, None).await
+    }
+
+    /// The backend over TLS with `acceptor` (its URLs are `https://`).
+    async fn start_with(
+        handler: impl Fn(&str, &Value, &HeaderMap) -> Answer + Send + Sync + 'static,
+        acceptor: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let tls = acceptor.is_some();
         let calls = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
         let recorded = calls.clone();
@@ -104,18 +114,33 @@ impl Backend {
                         Ok::<_, Infallible>(response)
                     }
                 });
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tcp), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(tcp), service).await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(tcp).await {
+                                let _ = http.serve_connection(TokioIo::new(tls), service).await;
+                            }
+                        }
+                    }
                 });
             }
         });
-        Backend { addr, calls, task }
+        Backend {
+            addr,
+            calls,
+            task,
+            tls,
+        }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.addr)
     }
 
     fn calls(&self, path: &str) -> Vec<Call> {
@@ -523,4 +548,55 @@ async fn a_unidirectional_client_is_let_in_by_the_backend_or_told_3004() {
     let server = serve(&hub_down).await;
     let disconnect = uni_first_line(&server, "session=alice").await;
     assert_eq!(disconnect["disconnect"]["code"], 3004, "{disconnect}");
+}
+
+/// A TLS acceptor with a certificate for 127.0.0.1, and the certificate's PEM.
+fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
+    let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = generated.cert.der().clone();
+    let key =
+        rustls::pki_types::PrivateKeyDer::try_from(generated.key_pair.serialize_der()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    (
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        generated.cert.pem(),
+    )
+}
+
+#[tokio::test]
+async fn an_https_backend_is_verified_against_the_configured_ca() {
+    let (acceptor, ca) = tls_acceptor();
+    let backend = Backend::start_with(app, Some(acceptor)).await;
+    let trusting = |ca: &str| {
+        let config = json!({
+            "client": {"proxy": {"connect": {
+                "enabled": true, "endpoint": backend.url("/connect"),
+                "http_headers": ["Cookie"], "http": {"tls": {"server_ca_pem": ca}}}}}
+        });
+        Hub::start(serde_json::from_value(config).unwrap()).unwrap()
+    };
+    let hub_trusting = trusting(&ca);
+    let server = serve(&hub_trusting).await;
+    let mut alice = Conn::open(&server, Some("session=alice")).await;
+    let reply = alice.call(1, json!({"connect": {}})).await.unwrap();
+    assert_eq!(
+        reply["connect"]["data"],
+        json!({"hello": "alice"}),
+        "{reply}"
+    );
+
+    // Without the CA, the certificate is not trusted: 100, and no call
+    // reached the backend's handler.
+    let hub_wary = trusting("");
+    let server = serve(&hub_wary).await;
+    let mut bob = Conn::open(&server, Some("session=alice")).await;
+    let reply = bob.call(1, json!({"connect": {}})).await.unwrap();
+    assert_eq!(reply["error"]["code"], 100, "{reply}");
+    assert_eq!(backend.calls("/connect").len(), 1);
 }

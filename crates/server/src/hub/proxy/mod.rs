@@ -1,7 +1,9 @@
 //! The backend proxy's IO: the hub core decides which commands need the
 //! backend and hands out [`ProxyCall`]s; this module posts them over
-//! HTTP/1.1 (hyper's pooled keep-alive client) with the endpoint's
-//! timeout, and gives the outcome back to the driver.
+//! HTTP/1.1 (hyper's pooled keep-alive client; TLS by rustls for
+//! `https://`, trusting the public roots and every endpoint's
+//! `http.tls` CA) with the endpoint's timeout, and gives the outcome
+//! back to the driver.
 //!
 //! The client headers an endpoint forwards (`http_headers`, e.g. `Cookie`,
 //! `Authorization`) are captured from the HTTP request that opened the
@@ -16,6 +18,9 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+mod connector;
+
+use connector::Connector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -106,17 +111,11 @@ impl Endpoint {
             .parse()
             .map_err(|err| config_error(format!("{at}.endpoint"), format!("{err}")))?;
         match uri.scheme_str() {
-            Some("http") if uri.host().is_some() => {}
-            Some("https") => {
-                return Err(config_error(
-                    format!("{at}.endpoint"),
-                    "https endpoints are not supported yet: use http:// (a local backend or a TLS-terminating proxy)",
-                ))
-            }
+            Some("http" | "https") if uri.host().is_some() => {}
             _ => {
                 return Err(config_error(
                     format!("{at}.endpoint"),
-                    format!("{:?} is not an http:// URL", e.endpoint),
+                    format!("{:?} is not an http:// or https:// URL", e.endpoint),
                 ))
             }
         }
@@ -173,9 +172,54 @@ fn config_error(key: String, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// The TLS client configuration: the public roots and the CA
+/// certificates of every endpoint's `http.tls`.
+fn tls_config(config: &HubConfig) -> Result<rustls::ClientConfig, ConfigError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for kind in ProxyKind::ALL {
+        let tls = &config.proxy_endpoint(kind).http.tls;
+        let at = format!("{}.http.tls", key_of(kind));
+        let mut pems: Vec<(String, Vec<u8>)> = Vec::new();
+        if !tls.server_ca_pem.is_empty() {
+            pems.push((
+                format!("{at}.server_ca_pem"),
+                tls.server_ca_pem.as_bytes().to_vec(),
+            ));
+        }
+        if !tls.server_ca_pem_file.is_empty() {
+            let key = format!("{at}.server_ca_pem_file");
+            let pem = std::fs::read(&tls.server_ca_pem_file)
+                .map_err(|e| config_error(key.clone(), e.to_string()))?;
+            pems.push((key, pem));
+        }
+        for (key, pem) in pems {
+            let mut found = false;
+            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+                let cert = cert.map_err(|e| config_error(key.clone(), e.to_string()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| config_error(key.clone(), e.to_string()))?;
+                found = true;
+            }
+            if !found {
+                return Err(config_error(key, "no PEM certificate in it"));
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config_error("client.proxy".into(), e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
 /// Posts the hub's proxy calls.
 pub(crate) struct ProxyClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     endpoints: [Option<Endpoint>; 6],
 }
 
@@ -195,9 +239,11 @@ impl ProxyClient {
         for (slot, kind) in endpoints.iter_mut().zip(ProxyKind::ALL) {
             *slot = Endpoint::new(config, kind)?;
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        http.enforce_http(false);
+        let connector = Connector::new(http, tls_config(config)?);
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
             .pool_idle_timeout(Duration::from_secs(90))
