@@ -26,7 +26,11 @@
 //! 5. sleep until [`Hub::poll_timeout`] and call [`Hub::handle_timeout`]
 //!    (pings, pong and stale deadlines, token expiry, history TTLs);
 //! 6. `POST /api/<method>` → after the key check, [`Hub::api`] gives the
-//!    status and body; Rust code in the same process can call [`Hub::publish`].
+//!    status and body; Rust code in the same process can call [`Hub::publish`];
+//! 7. with a backend proxy on ([`proxy`]), after any input take the calls
+//!    from [`Hub::poll_proxy`], post them, and give each outcome to
+//!    [`Hub::handle_proxy_reply`] (name each connection's transport with
+//!    [`Hub::set_transport_name`] after opening it).
 //!
 //! ```
 //! use pushwire_hub::{Hub, HubConfig, Timestamp, Transport};
