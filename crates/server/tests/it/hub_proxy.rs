@@ -600,3 +600,57 @@ async fn an_https_backend_is_verified_against_the_configured_ca() {
     assert_eq!(reply["error"]["code"], 100, "{reply}");
     assert_eq!(backend.calls("/connect").len(), 1);
 }
+
+#[tokio::test]
+async fn long_poll_and_sse_connections_forward_their_request_headers() {
+    let backend = Backend::start(app).await;
+    let hub = hub(&|p| backend.url(p), json!({}));
+    let server = serve(&hub).await;
+
+    let connect = r#"{"id":1,"connect":{}}"#;
+    let mut conn = server.http1().await;
+    conn.send(format!(
+        "POST /connection/long_poll HTTP/1.1\r\nHost: x\r\nCookie: session=alice\r\n\
+         Content-Length: {}\r\n\r\n{connect}",
+        connect.len()
+    ))
+    .await;
+    let response = conn.response().await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let reply: Value = response
+        .text()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["id"] == 1)
+        .expect("the connect reply");
+    assert_eq!(
+        reply["connect"]["data"],
+        json!({"hello": "alice"}),
+        "{reply}"
+    );
+
+    let query = "cf_connect=%7B%22id%22%3A1%2C%22connect%22%3A%7B%7D%7D";
+    let mut conn = server.http1().await;
+    conn.send(format!(
+        "GET /connection/sse?{query} HTTP/1.1\r\nHost: x\r\nCookie: session=alice\r\n\r\n"
+    ))
+    .await;
+    let head = conn.head().await.expect("a response");
+    assert_eq!(head.status, 200, "{head:?}");
+    let mut seen = String::new();
+    while !seen.contains("\"connect\"") {
+        match tokio::time::timeout(LIMIT, conn.chunk())
+            .await
+            .expect("in time")
+        {
+            Some(Chunk::Data(data)) => seen.push_str(std::str::from_utf8(&data).unwrap()),
+            other => panic!("the stream ended: {other:?}"),
+        }
+    }
+    assert!(seen.contains(r#""hello":"alice""#), "{seen}");
+
+    let calls = backend.calls("/connect");
+    let transports: Vec<&Value> = calls.iter().map(|c| &c.body["transport"]).collect();
+    assert_eq!(transports, [&json!("long_poll"), &json!("sse")]);
+    assert!(calls.iter().all(|c| c.headers["cookie"] == "session=alice"));
+}
