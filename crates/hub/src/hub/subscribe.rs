@@ -82,8 +82,11 @@ impl Hub {
         };
         let token = req.token.unwrap_or_default();
         // Without a token, the namespace's subscribe proxy decides (not
-        // for user-limited channels, which name their users).
-        let proxied = token.is_empty() && opts.subscribe_proxy_enabled && name.users.is_none();
+        // for private `$` channels, which need a token, nor for
+        // user-limited ones, which name their users).
+        let user_limited = opts.allow_user_limited_channels && name.users.is_some();
+        let proxied =
+            token.is_empty() && opts.subscribe_proxy_enabled && !name.private && !user_limited;
         if !token.is_empty() {
             let claims = self
                 .verifier
