@@ -449,7 +449,7 @@ fn sub_refresh_expired_ends_the_subscription_and_user_channels_skip_the_proxy() 
     assert!(d.hub.poll_proxy().is_none());
     assert_eq!(d.drain(c), [r#"{"id":2,"subscribe":{}}"#]);
     // `$` channels need a token: 103 without asking.
-    d.send(c, r#"{"id":4,"subscribe":{"channel":"px:$private"}}"#);
+    d.send(c, r#"{"id":4,"subscribe":{"channel":"$px:private"}}"#);
     assert!(d.hub.poll_proxy().is_none());
     assert!(d.drain(c)[0].contains(r#""code":103"#));
 
