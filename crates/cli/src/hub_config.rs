@@ -31,6 +31,53 @@ const KNOWN_KEYS: &[&str] = &[
     "websocket.message_size_limit",
     "long_poll.hold",
     "long_poll.session_timeout",
+    // The backend proxy: `..._HTTP_HEADERS` take a comma list,
+    // `..._HTTP_STATIC_HEADERS` a JSON object, `..._STATUS_TO_CODE_TRANSFORMS`
+    // a JSON array.
+    "client.proxy.connect.enabled",
+    "client.proxy.connect.endpoint",
+    "client.proxy.connect.timeout",
+    "client.proxy.connect.http_headers",
+    "client.proxy.connect.http.static_headers",
+    "client.proxy.connect.http.status_to_code_transforms",
+    "client.proxy.connect.http.tls.server_ca_pem_file",
+    "client.proxy.refresh.enabled",
+    "client.proxy.refresh.endpoint",
+    "client.proxy.refresh.timeout",
+    "client.proxy.refresh.http_headers",
+    "client.proxy.refresh.http.static_headers",
+    "client.proxy.refresh.http.status_to_code_transforms",
+    "client.proxy.refresh.http.tls.server_ca_pem_file",
+    "client.proxy.max_pending",
+    "client.proxy.max_queued_commands",
+    "channel.proxy.subscribe.endpoint",
+    "channel.proxy.subscribe.timeout",
+    "channel.proxy.subscribe.http_headers",
+    "channel.proxy.subscribe.http.static_headers",
+    "channel.proxy.subscribe.http.status_to_code_transforms",
+    "channel.proxy.subscribe.http.tls.server_ca_pem_file",
+    "channel.proxy.publish.endpoint",
+    "channel.proxy.publish.timeout",
+    "channel.proxy.publish.http_headers",
+    "channel.proxy.publish.http.static_headers",
+    "channel.proxy.publish.http.status_to_code_transforms",
+    "channel.proxy.publish.http.tls.server_ca_pem_file",
+    "channel.proxy.sub_refresh.endpoint",
+    "channel.proxy.sub_refresh.timeout",
+    "channel.proxy.sub_refresh.http_headers",
+    "channel.proxy.sub_refresh.http.static_headers",
+    "channel.proxy.sub_refresh.http.status_to_code_transforms",
+    "channel.proxy.sub_refresh.http.tls.server_ca_pem_file",
+    "channel.without_namespace.subscribe_proxy_enabled",
+    "channel.without_namespace.publish_proxy_enabled",
+    "channel.without_namespace.sub_refresh_proxy_enabled",
+    "rpc.proxy.endpoint",
+    "rpc.proxy.timeout",
+    "rpc.proxy.http_headers",
+    "rpc.proxy.http.static_headers",
+    "rpc.proxy.http.status_to_code_transforms",
+    "rpc.proxy.http.tls.server_ca_pem_file",
+    "rpc.without_namespace.proxy_enabled",
 ];
 
 /// The configuration as loaded, before it is typed.
@@ -143,9 +190,11 @@ fn collect_paths(value: &Value, prefix: String, out: &mut Vec<String>) {
 }
 
 /// A variable's value: JSON when it reads as JSON (numbers, booleans,
-/// arrays), a comma list for `allowed_origins`, a string otherwise.
+/// arrays), a comma list for `allowed_origins` and `http_headers`, a
+/// string otherwise.
 fn parse_env_value(path: &str, value: &str) -> Value {
-    if path.ends_with("allowed_origins") && !value.trim_start().starts_with('[') {
+    let list = path.ends_with("allowed_origins") || path.ends_with("http_headers");
+    if list && !value.trim_start().starts_with('[') {
         return Value::Array(
             value
                 .split(',')
@@ -311,6 +360,50 @@ mod tests {
         assert_eq!(config.long_poll.hold, std::time::Duration::from_secs(10));
         assert!(!loaded.development);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_backend_proxy_is_configured_from_the_environment() {
+        let loaded = load(
+            None,
+            env(&[
+                ("PUSHWIRE_CLIENT_PROXY_CONNECT_ENABLED", "true"),
+                (
+                    "PUSHWIRE_CLIENT_PROXY_CONNECT_ENDPOINT",
+                    "http://127.0.0.1:3000/centrifugo/connect",
+                ),
+                (
+                    "PUSHWIRE_CLIENT_PROXY_CONNECT_HTTP_HEADERS",
+                    "Cookie, Authorization",
+                ),
+                ("PUSHWIRE_CLIENT_PROXY_CONNECT_TIMEOUT", "2s"),
+                (
+                    "PUSHWIRE_RPC_PROXY_ENDPOINT",
+                    "http://127.0.0.1:3000/centrifugo/rpc",
+                ),
+                (
+                    "PUSHWIRE_RPC_PROXY_HTTP_STATIC_HEADERS",
+                    r#"{"X-Secret":"s"}"#,
+                ),
+                ("PUSHWIRE_RPC_WITHOUT_NAMESPACE_PROXY_ENABLED", "true"),
+            ]),
+        )
+        .unwrap();
+        let config = typed(&loaded.tree, "the environment").unwrap();
+        let connect = &config.hub.client.proxy.connect;
+        assert!(connect.enabled);
+        assert_eq!(connect.http_headers, ["Cookie", "Authorization"]);
+        assert_eq!(connect.timeout.as_secs(), 2);
+        assert!(config.hub.rpc.proxied("anything"));
+        assert_eq!(config.hub.rpc.proxy.http.static_headers["X-Secret"], "s");
+        // Enabled without an endpoint: the key is named.
+        let loaded = load(
+            None,
+            env(&[("PUSHWIRE_CLIENT_PROXY_REFRESH_ENABLED", "true")]),
+        )
+        .unwrap();
+        let e = typed(&loaded.tree, "the environment").err().unwrap();
+        assert!(e.contains("client.proxy.refresh.endpoint"), "{e}");
     }
 
     #[test]

@@ -27,7 +27,11 @@
 //!    (pings, pong and stale deadlines, token expiry, history TTLs);
 //! 6. `POST /api/<method>` → after the key check, [`Hub::api`] gives the
 //!    status and body; Rust code in the same process can call [`Hub::publish`];
-//! 7. on a remote engine shared by many nodes ([`Hub::with_remote_engine`],
+//! 7. with a backend proxy on ([`proxy`]), after any input take the calls
+//!    from [`Hub::poll_proxy`], post them, and give each outcome to
+//!    [`Hub::handle_proxy_reply`] (name each connection's transport with
+//!    [`Hub::set_transport_name`] after opening it);
+//! 8. on a remote engine shared by many nodes ([`Hub::with_remote_engine`],
 //!    see [`engine`]): after any input, carry out [`Hub::poll_broker`]'s
 //!    requests and answer each with [`Hub::handle_broker_reply`]; feed what
 //!    the engine hears to [`Hub::handle_broker_publication`] and its
@@ -80,6 +84,7 @@ mod hub;
 pub mod jwt;
 pub mod outbox;
 pub mod protocol;
+pub mod proxy;
 mod stats;
 mod time;
 

@@ -417,3 +417,47 @@ fn history_remove_reaches_every_mirror() {
     assert!(h["history"].get("publications").is_none(), "{out:?}");
     assert_eq!(h["history"]["offset"], 1, "{out:?}");
 }
+
+#[test]
+fn a_connect_with_server_side_channels_waits_for_their_links() {
+    let mut net = Cluster::new(2);
+    let c = net.nodes[0].open(net.now, Transport::websocket());
+    let token = pushwire_hub::jwt::mint_hs256(
+        support::SECRET.as_bytes(),
+        &serde_json::json!({"sub": "u2", "exp": T0 + 3600, "channels": ["chat:one", "chat:two"]}),
+    )
+    .unwrap();
+    net.nodes[0].handle_frame(
+        net.now,
+        c,
+        format!(r#"{{"id":1,"connect":{{"token":"{token}"}}}}"#).as_bytes(),
+    );
+    // Nothing until both links are live.
+    assert!(net.drain(0, c).is_empty());
+    net.pump();
+    let out = net.drain(0, c);
+    let r = json(&out[0]);
+    assert!(r["connect"]["subs"]["chat:one"].is_object(), "{out:?}");
+    assert!(r["connect"]["subs"]["chat:two"].is_object(), "{out:?}");
+    net.api(1, "publish", r#"{"channel":"chat:two","data":{"x":1}}"#);
+    let out = net.drain(0, c);
+    assert_eq!(json(&out[0])["push"]["channel"], "chat:two", "{out:?}");
+}
+
+#[test]
+fn a_connection_closed_while_it_waits_leaves_nothing_behind() {
+    let mut net = Cluster::new(1);
+    let a = net.connect(0);
+    net.nodes[0].handle_frame(net.now, a, br#"{"id":2,"subscribe":{"channel":"chat:z"}}"#);
+    net.nodes[0].close(net.now, a);
+    net.pump();
+    // The link came up for nobody: it lingers a few seconds, then ends.
+    assert!(net.links[0].contains("chat:z"));
+    for _ in 0..7 {
+        net.now = net.now + std::time::Duration::from_secs(1);
+        net.nodes[0].handle_timeout(net.now);
+        net.pump();
+    }
+    assert!(!net.links[0].contains("chat:z"));
+    assert_eq!(net.nodes[0].stats().subscriptions, 0);
+}

@@ -23,11 +23,11 @@ use requests::*;
 
 use crate::broker::{PresenceEntry, PresenceStats};
 use crate::channel::glob_match;
-use crate::engine::state::{Parked, Render};
+use crate::engine::state::Render;
 use crate::engine::BrokerRequest;
 use crate::history::{HistoryResult, PublicationParts, StreamPosition};
-use crate::hub::Publishing;
 use crate::hub::{ConnId, Hub, VERSION};
+use crate::hub::{Held, Publishing};
 use crate::protocol::json::JsonWriter;
 use crate::protocol::reply::{self, SubscribeResult};
 use crate::protocol::{Disconnect, ErrorCode, HistoryRequest, UnsubscribeCode};
@@ -547,13 +547,12 @@ impl Hub {
     /// Subscribes one connection for the server API (waiting for the
     /// channel's link on a remote engine).
     pub(crate) fn api_subscribe_conn(&mut self, now: Timestamp, conn: ConnId, r: &SubscribeReq) {
-        if self
-            .remote
-            .as_ref()
-            .is_some_and(|rm| rm.parked.contains_key(&conn))
-            || self.wait_for_links(now, conn, [r.channel.as_str()])
-        {
-            self.park(conn, Parked::ServerSubscribe(r.clone()));
+        if self.must_hold(conn) {
+            self.hold(conn, Held::ServerSubscribe(r.clone()));
+            return;
+        }
+        if self.wait_for_links(now, conn, [r.channel.as_str()]) {
+            self.hold_first(conn, Held::ServerSubscribe(r.clone()));
             return;
         }
         let params = crate::hub::SubParams {

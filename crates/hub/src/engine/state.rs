@@ -1,7 +1,7 @@
 //! What a hub on a remote engine keeps: requests not yet polled, replies
 //! awaited, channel links with their mirrors, and commands waiting for a link.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::{BrokerRequest, BrokerTicket};
@@ -9,11 +9,13 @@ use crate::api::ApiResponse;
 use crate::api::ApiTicket;
 use crate::history::{MemoryStream, Publication, StreamPosition};
 use crate::hub::ConnId;
-use crate::protocol::{Command, ConnectRequest};
 use crate::time::Timestamp;
 
 /// How often a live link's position is compared with the engine's.
 pub(crate) const POSITION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long a link lives on without subscribers here (a channel that
+/// empties and fills again keeps its mirror).
+pub(crate) const LINK_LINGER: std::time::Duration = std::time::Duration::from_secs(5);
 /// How often a node re-adds its clients' presence (the engine expires it).
 pub(crate) const PRESENCE_REFRESH_INTERVAL: std::time::Duration =
     std::time::Duration::from_secs(20);
@@ -48,6 +50,8 @@ pub(crate) struct Link {
     pub lost: bool,
     /// Publications overflowed while loading: read the stream again.
     pub reload: bool,
+    /// Since when the link has had no subscriber here.
+    pub idle_since: Option<Timestamp>,
 }
 
 impl Link {
@@ -62,23 +66,9 @@ impl Link {
             next_presence: now + PRESENCE_REFRESH_INTERVAL,
             lost: false,
             reload: false,
+            idle_since: None,
         }
     }
-}
-
-/// A command held until the links it needs are live.
-#[derive(Debug)]
-pub(crate) enum Parked {
-    /// A client command.
-    Command(Command),
-    /// A connect (of a unidirectional transport when `uni`).
-    Connect {
-        id: u32,
-        req: ConnectRequest,
-        uni: bool,
-    },
-    /// A server-side subscription made through the server API.
-    ServerSubscribe(crate::api::SubscribeReq),
 }
 
 /// How an awaited reply becomes an answer.
@@ -130,7 +120,10 @@ pub(crate) struct Remote {
     pub requests: VecDeque<(BrokerTicket, BrokerRequest)>,
     pub waiters: HashMap<u64, Waiter>,
     pub links: HashMap<Arc<str>, Link>,
-    pub parked: HashMap<ConnId, VecDeque<Parked>>,
+    /// Connections waiting for links or replies: how many.
+    pub busy: HashMap<ConnId, u32>,
+    /// Connections one of whose links failed while they waited.
+    pub failed: HashSet<ConnId>,
     pub jobs: HashMap<u64, ApiJob>,
     pub next_job: u64,
     pub answers: VecDeque<(ApiTicket, ApiResponse)>,

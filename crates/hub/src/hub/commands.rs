@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{ConnId, Fail, Hub, Publishing, VERSION};
+use super::{Auth, ConnId, Fail, Held, Hub, Publishing, VERSION};
 use crate::client::State;
-use crate::engine::state::{Parked, Render};
+use crate::engine::state::Render;
 use crate::engine::BrokerRequest;
 use crate::history::{HistoryQuery, PublicationParts, StreamPosition};
 use crate::protocol::reply::{self, ConnectResult};
@@ -30,14 +30,10 @@ impl Hub {
         let Some(state) = self.client(conn).map(|c| c.state) else {
             return false;
         };
-        if self.must_wait(now, conn, &cmd) {
-            self.park(conn, Parked::Command(cmd));
-            return true;
-        }
         let id = cmd.id;
         if state == State::Connecting {
             return match cmd.method {
-                Method::Connect(req) => match self.connect(now, conn, id, req, false) {
+                Method::Connect(req) => match self.connect(now, conn, id, req) {
                     Ok(()) => true,
                     Err(f) => {
                         self.fail(conn, id, f);
@@ -75,8 +71,8 @@ impl Hub {
             }
             // No message handler yet: accepted and dropped (Centrifugo would close with 3508).
             Method::Send(_) => Ok(()),
-            // No RPC backend yet.
-            Method::Rpc(_) => Err(Fail::Error(ErrorCode::METHOD_NOT_FOUND)),
+            // Answered by the RPC proxy, if the method's namespace has one.
+            Method::Rpc(req) => self.rpc_cmd(conn, id, req),
             Method::Refresh(req) => self.refresh_cmd(now, conn, id, req),
             Method::SubRefresh(req) => self.sub_refresh_cmd(now, conn, id, req),
         };
@@ -119,7 +115,7 @@ impl Hub {
                 return;
             }
         };
-        let result = self.connect(now, conn, 0, req, true);
+        let result = self.connect(now, conn, 0, req);
         self.uni_connect_result(conn, result);
         self.schedule(conn);
     }
@@ -144,12 +140,9 @@ impl Hub {
         conn: ConnId,
         id: u32,
         req: ConnectRequest,
-        uni: bool,
     ) -> Result<(), Fail> {
-        // On a remote engine the connect waits for its channels' links.
-        let retry = self.remote.is_some().then(|| req.clone());
         let token = req.token.unwrap_or_default();
-        let (user, info, expires, mut channels) = if !token.is_empty() {
+        let auth = if !token.is_empty() {
             let claims = self.verifier.verify_connection(&token, now)?;
             let mut chans: Vec<(String, Option<Bytes>, Option<Bytes>)> = claims
                 .channels
@@ -174,18 +167,50 @@ impl Hub {
                 .info
                 .as_ref()
                 .map(|r| Bytes::copy_from_slice(r.get().as_bytes()));
-            (claims.sub.clone(), info, claims.expires(), chans)
+            Auth {
+                user: claims.sub.clone(),
+                info,
+                expires: claims.expires(),
+                channels: chans,
+                ..Auth::default()
+            }
+        } else if self.cfg.client.proxy.connect.enabled {
+            // The backend decides; the connect finishes with its answer.
+            return self.proxy_connect(conn, id, req.data, req.name, req.version, req.subs);
         } else if self.cfg.client.allow_anonymous_connect_without_token {
-            (String::new(), None, None, Vec::new())
+            Auth::default()
         } else {
             return Err(Fail::Disconnect(Disconnect::BAD_REQUEST));
         };
+        self.connect_as(now, conn, id, auth, req.subs.unwrap_or_default())
+    }
+
+    /// Finishes a connect once the identity is known (from a token, or
+    /// anonymous, or from the connect proxy).
+    pub(super) fn connect_as(
+        &mut self,
+        now: Timestamp,
+        conn: ConnId,
+        id: u32,
+        auth: Auth,
+        positions: std::collections::HashMap<String, crate::protocol::SubscribePosition>,
+    ) -> Result<(), Fail> {
+        let Auth {
+            user,
+            info,
+            expires,
+            mut channels,
+            data,
+            server_refresh,
+        } = auth;
         if expires.is_some_and(|e| e <= now) {
             return Err(Fail::Error(ErrorCode::EXPIRED));
         }
+        let uni = self
+            .client(conn)
+            .is_some_and(|c| c.transport.is_unidirectional());
         // A unidirectional client may ask for channels itself; they are
         // subscribed when it has the permission to subscribe without a token.
-        let positions = req.subs.unwrap_or_default();
         if uni {
             for ch in positions.keys() {
                 if channels.iter().any(|(c, _, _)| c == ch) {
@@ -203,11 +228,25 @@ impl Hub {
         for (ch, _, _) in &channels {
             self.namespaces.resolve(ch)?;
         }
-        if let Some(req) = retry {
-            if self.wait_for_links(now, conn, channels.iter().map(|(c, _, _)| c.as_str())) {
-                self.park(conn, Parked::Connect { id, req, uni });
-                return Ok(());
-            }
+        // On a remote engine the connect waits for its channels' links.
+        if self.wait_for_links(now, conn, channels.iter().map(|(c, _, _)| c.as_str())) {
+            let auth = Auth {
+                user,
+                info,
+                expires,
+                channels,
+                data,
+                server_refresh,
+            };
+            self.hold_first(
+                conn,
+                Held::Connect {
+                    id,
+                    auth,
+                    positions,
+                },
+            );
+            return Ok(());
         }
         let limit = self.cfg.client.user_connection_limit;
         if limit > 0 && !user.is_empty() && self.users.get(&*user).is_some_and(|l| l.len() >= limit)
@@ -246,9 +285,11 @@ impl Hub {
                 self.node_id.clone()
             },
             session,
+            data,
             ..Default::default()
         };
-        if let Some(e) = expires {
+        // A connection the refresh proxy extends is not the client's to refresh.
+        if let Some(e) = expires.filter(|_| !server_refresh) {
             result.expires = true;
             result.ttl = ttl_secs(e, now);
         }
@@ -410,6 +451,10 @@ impl Hub {
         let Some(data) = req.data else {
             return Err(Fail::Error(ErrorCode::BAD_REQUEST));
         };
+        if opts.publish_proxy_enabled {
+            // The backend decides, and may rewrite the publication.
+            return self.proxy_publish(conn, id, channel, data);
+        }
         self.allowed(conn, &channel, Perm::Publish)?;
         let Some(c) = self.client(conn) else {
             return Ok(());

@@ -1,15 +1,19 @@
 //! The hub: connections, channels and the broker behind one `&mut self`.
 
 mod commands;
+mod held;
+mod proxy;
 mod remote;
 mod subscribe;
 mod timers;
 
 pub(crate) use commands::{history_query, ttl_secs};
+pub(crate) use held::Held;
+pub(crate) use proxy::Auth;
 pub(crate) use subscribe::SubParams;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -76,6 +80,11 @@ pub struct Hub {
     pub(crate) stats: Stats,
     pub(crate) started: Timestamp,
     pub(crate) node_id: String,
+    /// Per connection, the commands that wait behind one in progress.
+    pub(crate) held: HashMap<ConnId, VecDeque<Held>>,
+    /// Whether any backend proxy is on.
+    pub(crate) proxy_on: bool,
+    pub(crate) proxy: proxy::ProxyState,
     /// The remote engine's side, when there is one.
     pub(crate) remote: Option<Remote>,
 }
@@ -146,6 +155,9 @@ impl Hub {
         let mut rng = StdRng::from_seed(seed);
         let node_id = uuid(&mut rng);
         Ok(Hub {
+            held: HashMap::new(),
+            proxy_on: cfg.proxy_enabled(),
+            proxy: proxy::ProxyState::default(),
             namespaces: Namespaces::new(&cfg.channel),
             cfg,
             verifier,
@@ -261,22 +273,44 @@ impl Hub {
                 None | Some(State::Closed) => return,
                 _ => {}
             }
-            self.stats.commands_total += 1;
-            let cmd = match Command::decode(part) {
-                Ok(c) => c,
-                Err(_) => {
-                    self.disconnect(conn, Disconnect::BAD_REQUEST, false);
-                    return;
-                }
-            };
-            let method = cmd.method.name();
-            let go_on = self.dispatch(now, conn, cmd);
-            handled(method);
-            if !go_on {
+            // Behind a command that waits (a pong waits for nothing: it
+            // only answers the last ping).
+            if part != b"{}" && self.must_hold(conn) {
+                self.hold(conn, Held::Part(Bytes::copy_from_slice(part)));
+                continue;
+            }
+            if !self.run_command(now, conn, part, &mut handled) {
                 break;
             }
         }
         self.schedule(conn);
+    }
+
+    /// Decodes and runs one command; false stops the rest of the frame.
+    pub(crate) fn run_command(
+        &mut self,
+        now: Timestamp,
+        conn: ConnId,
+        part: &[u8],
+        handled: &mut dyn FnMut(&'static str),
+    ) -> bool {
+        self.stats.commands_total += 1;
+        let cmd = match Command::decode(part) {
+            Ok(c) => c,
+            Err(_) => {
+                self.disconnect(conn, Disconnect::BAD_REQUEST, false);
+                return false;
+            }
+        };
+        if self.must_wait(now, conn, &cmd) {
+            // It runs again once the channel's link is live.
+            self.hold_first(conn, Held::Part(Bytes::copy_from_slice(part)));
+            return true;
+        }
+        let method = cmd.method.name();
+        let go_on = self.dispatch(now, conn, cmd);
+        handled(method);
+        go_on
     }
 
     /// Sends an asynchronous `message` push with `data` (JSON) to a connection.
@@ -380,9 +414,9 @@ impl Hub {
 
     /// Ends subscriptions and forgets the user mapping (not the slot).
     fn cleanup(&mut self, conn: ConnId) {
-        if let Some(remote) = self.remote.as_mut() {
-            remote.parked.remove(&conn);
-        }
+        self.proxy_forget(conn);
+        self.forget_held(conn);
+        self.engine_forget(conn);
         let Some(c) = self.client(conn) else { return };
         if c.state == State::Closed {
             return;

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{ConnId, Fail, Hub};
+use super::{ConnId, Hub};
 use crate::api::{self, ApiOutcome, ApiTicket, Piece, Shape};
 use crate::broker::PresenceEntry;
 use crate::client::State;
 use crate::engine::state::{
-    ApiJob, Link, LinkState, Parked, Render, Waiter, POSITION_CHECK_INTERVAL,
+    ApiJob, Link, LinkState, Render, Waiter, LINK_LINGER, POSITION_CHECK_INTERVAL,
     PRESENCE_REFRESH_INTERVAL,
 };
 use crate::engine::{BrokerReply, BrokerRequest, BrokerTicket};
@@ -20,9 +20,6 @@ use crate::history::{HistoryQuery, HistoryResult, MemoryStream, Publication};
 use crate::protocol::{reply, Command, Disconnect, ErrorCode, Method, UnsubscribeCode};
 use crate::time::Timestamp;
 
-/// Most commands one connection may have waiting for links; past it the
-/// connection is closed as too slow to serve (3008).
-const MAX_PARKED: usize = 1024;
 /// Most publications held for a link that is loading; past it the load is
 /// read again.
 const MAX_BUFFERED: usize = 4096;
@@ -69,7 +66,7 @@ impl Hub {
             Waiter::Client { conn, id, render } => {
                 let out = client_reply(id, render, reply);
                 self.send(conn, out);
-                self.resume(now, conn);
+                self.engine_done(now, conn);
             }
             Waiter::Api { job, index, render } => self.api_piece_done(job, index, render, reply),
             Waiter::LinkUp(channel) => self.link_up(now, channel, reply),
@@ -157,14 +154,10 @@ impl Hub {
     }
 
     /// Whether a command must wait for a link: a subscribe to a channel
-    /// this node does not receive yet, or anything behind a waiting command
-    /// of the same connection.
+    /// this node does not receive yet.
     pub(super) fn must_wait(&mut self, now: Timestamp, conn: ConnId, cmd: &Command) -> bool {
-        let Some(remote) = self.remote.as_ref() else {
+        if self.remote.is_none() {
             return false;
-        };
-        if remote.parked.contains_key(&conn) {
-            return true;
         }
         let Method::Subscribe(req) = &cmd.method else {
             return false;
@@ -175,6 +168,43 @@ impl Hub {
             .is_some_and(|c| c.state == State::Connected && !c.subs.contains_key(channel))
             && self.namespaces.resolve(channel).is_ok();
         plausible && self.wait_for_links(now, conn, [channel])
+    }
+
+    /// Whether `conn` waits for the engine (a link, a reply).
+    pub(super) fn engine_busy(&self, conn: ConnId) -> bool {
+        self.remote
+            .as_ref()
+            .is_some_and(|r| r.busy.contains_key(&conn))
+    }
+
+    /// One thing `conn` waited for from the engine is done; when nothing
+    /// is left, its waiting commands run (the first one answered with
+    /// error 100 if a link it waited for failed).
+    fn engine_done(&mut self, now: Timestamp, conn: ConnId) {
+        let Some(remote) = self.remote.as_mut() else {
+            return;
+        };
+        let Some(n) = remote.busy.get_mut(&conn) else {
+            return;
+        };
+        *n -= 1;
+        if *n > 0 {
+            return;
+        }
+        remote.busy.remove(&conn);
+        if remote.failed.remove(&conn) {
+            self.fail_first_held(now, conn);
+        } else {
+            self.resume(now, conn);
+        }
+    }
+
+    /// Forgets what `conn` waited for from the engine.
+    pub(super) fn engine_forget(&mut self, conn: ConnId) {
+        if let Some(remote) = self.remote.as_mut() {
+            remote.busy.remove(&conn);
+            remote.failed.remove(&conn);
+        }
     }
 
     /// Makes sure each channel is linked or being linked; true (and `conn`
@@ -206,6 +236,7 @@ impl Hub {
             if link.state != LinkState::Live {
                 if !link.waiting.contains(&conn) {
                     link.waiting.push(conn);
+                    *remote.busy.entry(conn).or_default() += 1;
                 }
                 wait = true;
             }
@@ -213,101 +244,15 @@ impl Hub {
         wait
     }
 
-    /// Holds a command until its connection's links are live.
-    pub(crate) fn park(&mut self, conn: ConnId, item: Parked) {
-        let Some(remote) = self.remote.as_mut() else {
-            return;
-        };
-        let queue = remote.parked.entry(conn).or_default();
-        if queue.len() >= MAX_PARKED {
-            self.disconnect(conn, Disconnect::SLOW, true);
-            return;
-        }
-        queue.push_back(item);
-    }
-
-    /// Runs a connection's waiting commands in order, until one waits again.
-    fn resume(&mut self, now: Timestamp, conn: ConnId) {
-        let Some(mut queue) = self.remote.as_mut().and_then(|r| r.parked.remove(&conn)) else {
-            return;
-        };
-        while let Some(item) = queue.pop_front() {
-            match self.client(conn).map(|c| c.state) {
-                None | Some(State::Closed) => return,
-                _ => {}
-            }
-            let go_on = match item {
-                Parked::Command(cmd) => self.dispatch(now, conn, cmd),
-                Parked::Connect { id, req, uni: true } => {
-                    let r = self.connect(now, conn, id, req, true);
-                    self.uni_connect_result(conn, r);
-                    true
-                }
-                Parked::Connect {
-                    id,
-                    req,
-                    uni: false,
-                } => match self.connect(now, conn, id, req, false) {
-                    Ok(()) => true,
-                    Err(f) => {
-                        self.fail(conn, id, f);
-                        false
-                    }
-                },
-                Parked::ServerSubscribe(r) => {
-                    self.api_subscribe_conn(now, conn, &r);
-                    true
-                }
-            };
-            if !go_on {
-                return;
-            }
-            if let Some(q) = self.remote.as_mut().and_then(|r| r.parked.get_mut(&conn)) {
-                // It waits again: the rest stays behind it.
-                q.extend(queue.drain(..));
-                break;
-            }
-        }
-        self.schedule(conn);
-    }
-
-    /// Answers the first waiting command of each connection with a
-    /// temporary error (its link failed) and runs the rest.
-    fn fail_waiting(&mut self, now: Timestamp, waiting: Vec<ConnId>) {
-        for conn in waiting {
-            let first = self
-                .remote
-                .as_mut()
-                .and_then(|r| r.parked.get_mut(&conn))
-                .and_then(|q| q.pop_front());
-            match first {
-                Some(Parked::Command(cmd)) => {
-                    self.fail(conn, cmd.id, Fail::Error(ErrorCode::INTERNAL));
-                }
-                Some(Parked::Connect { id, uni, .. }) => {
-                    let f = Fail::Error(ErrorCode::INTERNAL);
-                    if uni {
-                        self.uni_connect_result(conn, Err(f));
-                    } else {
-                        self.fail(conn, id, f);
-                        self.disconnect(conn, Disconnect::BAD_REQUEST, false);
-                    }
-                }
-                Some(Parked::ServerSubscribe(_)) | None => {}
-            }
-            self.resume(now, conn);
-        }
-    }
-
     /// Registers who awaits a client command's reply. The connection's
     /// later commands wait for it, so that they see its effect (a history
     /// read after a publish finds the publication).
-    pub(super) fn await_reply(&mut self, t: BrokerTicket, conn: ConnId, id: u32, render: Render) {
+    pub(crate) fn await_reply(&mut self, t: BrokerTicket, conn: ConnId, id: u32, render: Render) {
         if let Some(remote) = self.remote.as_mut() {
             remote
                 .waiters
                 .insert(t.0, Waiter::Client { conn, id, render });
-            remote.parked.entry(conn).or_default();
+            *remote.busy.entry(conn).or_default() += 1;
         }
     }
 
@@ -381,23 +326,6 @@ impl Hub {
             .and_then(|l| l.stream.as_mut())
         {
             stream.remove_history();
-        }
-    }
-
-    /// The channel's last subscriber on this node left: unlink it (unless
-    /// commands still wait for it).
-    pub(crate) fn channel_emptied(&mut self, channel: &str) {
-        let Some(remote) = self.remote.as_mut() else {
-            return;
-        };
-        if remote
-            .links
-            .get(channel)
-            .is_some_and(|l| l.waiting.is_empty())
-        {
-            if let Some((name, _)) = remote.links.remove_entry(channel) {
-                remote.request(BrokerRequest::Unlink { channel: name }, None);
-            }
         }
     }
 
@@ -524,8 +452,7 @@ impl Hub {
         self.link_live(now, &channel);
     }
 
-    /// A link became live: its waiting commands run; a link nobody ended up
-    /// subscribing through is dropped.
+    /// A link became live: the commands waiting for it run.
     fn link_live(&mut self, now: Timestamp, channel: &str) {
         let waiting = self
             .remote
@@ -534,10 +461,7 @@ impl Hub {
             .map(|l| mem::take(&mut l.waiting))
             .unwrap_or_default();
         for conn in waiting {
-            self.resume(now, conn);
-        }
-        if !self.channels.contains_key(channel) {
-            self.channel_emptied(channel);
+            self.engine_done(now, conn);
         }
     }
 
@@ -550,7 +474,12 @@ impl Hub {
             return;
         };
         remote.request(BrokerRequest::Unlink { channel: name }, None);
-        self.fail_waiting(now, link.waiting);
+        for &conn in &link.waiting {
+            remote.failed.insert(conn);
+        }
+        for conn in link.waiting {
+            self.engine_done(now, conn);
+        }
     }
 
     fn position_checked(&mut self, channel: Arc<str>, reply: BrokerReply) {
@@ -583,9 +512,20 @@ impl Hub {
         };
         let mut checks = Vec::new();
         let mut refresh = Vec::new();
+        let mut idle = Vec::new();
         for (name, link) in remote.links.iter_mut() {
             if link.state != LinkState::Live {
                 continue;
+            }
+            // A link without subscribers here lingers a while, then ends.
+            if self.channels.contains_key(name) || !link.waiting.is_empty() {
+                link.idle_since = None;
+            } else {
+                let since = *link.idle_since.get_or_insert(now);
+                if now.saturating_since(since) >= LINK_LINGER {
+                    idle.push(name.clone());
+                    continue;
+                }
             }
             if link.stream.is_some() && now >= link.next_check {
                 link.next_check = now + POSITION_CHECK_INTERVAL;
@@ -595,6 +535,10 @@ impl Hub {
                 link.next_presence = now + PRESENCE_REFRESH_INTERVAL;
                 refresh.push(name.clone());
             }
+        }
+        for channel in idle {
+            remote.links.remove(&channel);
+            remote.request(BrokerRequest::Unlink { channel }, None);
         }
         for channel in checks {
             let meta_ttl = self

@@ -82,6 +82,12 @@ impl Hub {
             data: None,
         };
         let token = req.token.unwrap_or_default();
+        // Without a token, the namespace's subscribe proxy decides (not
+        // for private `$` channels, which need a token, nor for
+        // user-limited ones, which name their users).
+        let user_limited = opts.allow_user_limited_channels && name.users.is_some();
+        let proxied =
+            token.is_empty() && opts.subscribe_proxy_enabled && !name.private && !user_limited;
         if !token.is_empty() {
             let claims = self
                 .verifier
@@ -106,7 +112,7 @@ impl Hub {
             params.data = claims
                 .data
                 .map(|r| Bytes::copy_from_slice(r.get().as_bytes()));
-        } else if !may_subscribe(&name, opts, &user) {
+        } else if !proxied && !may_subscribe(&name, opts, &user) {
             return Err(Fail::Error(ErrorCode::PERMISSION_DENIED));
         }
         if req.recover.unwrap_or(false) {
@@ -114,6 +120,9 @@ impl Hub {
                 offset: req.offset.unwrap_or(0),
                 epoch: req.epoch.unwrap_or_default(),
             });
+        }
+        if proxied {
+            return self.proxy_subscribe(conn, id, channel, token, req.data, params);
         }
         let (result, join) = self.add_subscription(now, conn, &channel, params)?;
         let out = reply::reply(id, "subscribe", |w| result.write(w));
@@ -301,6 +310,10 @@ impl Hub {
         let Some(sub) = c.subs.remove(channel) else {
             return;
         };
+        self.proxy_unsubscribed(conn, channel);
+        let Some(c) = self.client_mut(conn) else {
+            return;
+        };
         c.outbox.forget_latest(channel);
         let client_id = c.id.clone();
         self.stats.subscriptions = self.stats.subscriptions.saturating_sub(1);
@@ -312,7 +325,6 @@ impl Hub {
         if empty {
             self.channels.remove(channel);
             self.stats.channels = self.channels.len() as u64;
-            self.channel_emptied(channel);
         }
         if sub.opts.presence {
             self.remove_presence(channel, &client_id);

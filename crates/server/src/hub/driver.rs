@@ -16,8 +16,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use pushwire_hub::api::{ApiOutcome, ApiResponse, ApiTicket};
 use pushwire_hub::engine::{BrokerReply, BrokerTicket};
+use pushwire_hub::proxy::{ProxyFailure, ProxyOutcome, ProxyTicket};
 use pushwire_hub::{ConnId, Hub, Stats, Timestamp, Transport};
 use pushwire_redis::EngineEvent;
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +28,7 @@ use tokio::time::Instant;
 use super::engine::{EngineInbox, EngineIo};
 use super::metrics::Metrics;
 use super::outlet::{Close, Outlet};
+use super::proxy::{ConnMeta, ProxyClient};
 
 /// Commands the driver takes in one go before it delivers.
 const BATCH: usize = 256;
@@ -35,6 +38,8 @@ pub(crate) enum Command {
     /// A transport opened: the hub answers with the connection's handle.
     Open {
         transport: Transport,
+        /// The transport's name and the client headers the proxy forwards.
+        meta: ConnMeta,
         outlet: Arc<Outlet>,
         opened: oneshot::Sender<ConnId>,
     },
@@ -70,19 +75,27 @@ pub(crate) fn now() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
 
+/// A backend proxy call's outcome, from the task that made it.
+type ProxyReply = (ProxyTicket, ProxyOutcome);
+
 /// Runs the hub until every sender of `commands` is gone. With a remote
 /// `engine`, the hub's broker requests go to it, and its replies and
-/// events come in between commands.
+/// events come in between commands; with a backend `proxy`, so do the
+/// proxy calls and their outcomes.
 pub(crate) async fn run(
     hub: Hub,
     mut commands: mpsc::Receiver<Command>,
     metrics: Arc<Metrics>,
     engine: Option<(EngineIo, EngineInbox)>,
+    proxy: Option<Arc<ProxyClient>>,
 ) {
     let (engine, mut engine_replies, mut engine_events) = match engine {
         Some((io, inbox)) => (Some(io), Some(inbox.replies), inbox.events),
         None => (None, None, None),
     };
+    // Proxy calls run on tasks of their own and answer here; at most
+    // `client.proxy.max_pending` are out at once (the hub's bound).
+    let (proxy_replies, mut proxy_outcomes) = mpsc::unbounded_channel();
     let mut driver = Driver {
         hub,
         metrics: metrics.clone(),
@@ -91,10 +104,14 @@ pub(crate) async fn run(
         answers: Vec::new(),
         pending_api: HashMap::new(),
         engine,
+        proxy,
+        proxy_headers: HashMap::new(),
+        proxy_replies,
     };
     let mut batch = Vec::with_capacity(BATCH);
     let mut replies = Vec::with_capacity(BATCH);
     let mut events = Vec::with_capacity(BATCH);
+    let mut outcomes: Vec<ProxyReply> = Vec::new();
     loop {
         let deadline = driver.hub.poll_timeout().map(instant_of);
         tokio::select! {
@@ -111,6 +128,7 @@ pub(crate) async fn run(
                     engine_events = None;
                 }
             }
+            _ = proxy_outcomes.recv_many(&mut outcomes, BATCH) => {}
             () = sleep_until(deadline) => {}
         }
         let started = Instant::now();
@@ -121,6 +139,9 @@ pub(crate) async fn run(
         for event in events.drain(..) {
             driver.event(now, event);
         }
+        for (ticket, outcome) in outcomes.drain(..) {
+            driver.hub.handle_proxy_reply(now, ticket, outcome);
+        }
         for command in batch.drain(..) {
             driver.handle(now, command);
         }
@@ -128,6 +149,7 @@ pub(crate) async fn run(
             driver.hub.handle_timeout(now);
         }
         driver.send_to_engine();
+        driver.start_proxy_calls();
         driver.deliver(now);
         driver.answer();
         metrics.round(started.elapsed());
@@ -198,6 +220,12 @@ struct Driver {
     pending_api: HashMap<ApiTicket, oneshot::Sender<ApiResponse>>,
     /// The remote engine, if the hub has one.
     engine: Option<EngineIo>,
+    /// The backend proxy's client, when a proxy is on.
+    proxy: Option<Arc<ProxyClient>>,
+    /// The client headers the proxy forwards, per open connection that
+    /// sent some.
+    proxy_headers: HashMap<ConnId, Arc<HeaderMap>>,
+    proxy_replies: mpsc::UnboundedSender<ProxyReply>,
 }
 
 impl Driver {
@@ -205,10 +233,15 @@ impl Driver {
         match command {
             Command::Open {
                 transport,
+                meta,
                 outlet,
                 opened,
             } => {
                 let conn = self.hub.open(now, transport);
+                self.hub.set_transport_name(conn, meta.name);
+                if let Some(headers) = meta.headers {
+                    self.proxy_headers.insert(conn, headers);
+                }
                 if opened.send(conn).is_ok() {
                     let slot = conn.slot();
                     if self.outlets.len() <= slot {
@@ -324,6 +357,7 @@ impl Driver {
     }
 
     fn remove_outlet(&mut self, conn: ConnId) -> Option<Arc<Outlet>> {
+        self.proxy_headers.remove(&conn);
         outlet_of(&self.outlets, conn)?;
         self.outlets[conn.slot()].take().map(|(_, outlet)| outlet)
     }
@@ -336,6 +370,29 @@ impl Driver {
             self.flush(now, conn);
         }
         self.ready = ready;
+    }
+
+    /// Starts the backend proxy calls the hub asks for, each on a task
+    /// of its own that answers through `proxy_replies`.
+    fn start_proxy_calls(&mut self) {
+        while let Some(call) = self.hub.poll_proxy() {
+            let Some(client) = self.proxy.clone() else {
+                let failed = ProxyOutcome::Failed(ProxyFailure::Unreachable);
+                let _ = self.proxy_replies.send((call.ticket, failed));
+                continue;
+            };
+            let headers = self.proxy_headers.get(&call.conn).cloned();
+            let replies = self.proxy_replies.clone();
+            tokio::spawn(async move {
+                let ticket = call.ticket;
+                let kind = call.kind;
+                let outcome = client.call(call, headers).await;
+                if let ProxyOutcome::Failed(failure) = &outcome {
+                    tracing::debug!("{} proxy call failed: {}", kind.name(), failure.describe());
+                }
+                let _ = replies.send((ticket, outcome));
+            });
+        }
     }
 
     /// Sends the round's server API answers.

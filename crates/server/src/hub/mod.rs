@@ -89,6 +89,7 @@ mod long_poll;
 mod metrics;
 mod outlet;
 mod prometheus;
+mod proxy;
 mod routes;
 mod stream;
 mod websocket;
@@ -164,7 +165,7 @@ impl Hub {
         }
         let seed: [u8; 32] = rand::random();
         let hub = pushwire_hub::Hub::new(config.hub.clone(), seed, driver::now())?;
-        Ok(Hub::spawn(hub, config, websocket, None))
+        Hub::spawn(hub, config, websocket, None)
     }
 
     /// Starts the hub on the engine `config` names: [`Hub::start_with`]
@@ -190,7 +191,7 @@ impl Hub {
                     reason: e.to_string(),
                 })?;
         let engine = engine::EngineIo::start(redis, events);
-        Ok(Hub::spawn(hub, config, websocket, Some(engine)))
+        Hub::spawn(hub, config, websocket, Some(engine))
     }
 
     fn spawn(
@@ -198,20 +199,21 @@ impl Hub {
         config: Config,
         websocket: WebSocketConfig,
         engine: Option<(engine::EngineIo, engine::EngineInbox)>,
-    ) -> Hub {
+    ) -> Result<Hub, ConfigError> {
+        let proxy = proxy::ProxyClient::new(&config.hub)?;
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         let metrics = Arc::new(metrics::Metrics::default());
-        tokio::spawn(driver::run(hub, receiver, metrics.clone(), engine));
+        tokio::spawn(driver::run(hub, receiver, metrics.clone(), engine, proxy));
         let settings = Settings::new(&config, websocket);
         let handle = HubHandle {
             commands,
             settings: Arc::new(settings),
             metrics,
         };
-        Hub {
+        Ok(Hub {
             long_poll: LongPoll::new(handle.clone(), config.long_poll),
             handle,
-        }
+        })
     }
 
     /// Serves `req` if its path is one of the hub's (see the module
