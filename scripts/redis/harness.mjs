@@ -23,6 +23,8 @@ const requireHub = createRequire(new URL('../hub/harness.mjs', import.meta.url))
 export const { Centrifuge } = requireHub('centrifuge');
 /** The `ws` package's WebSocket, for centrifuge-js in Node. */
 export const WebSocket = requireHub('ws');
+/** The `eventsource` package's EventSource, for centrifuge-js's `sse` transport. */
+export const { EventSource } = requireHub('eventsource');
 
 const run = promisify(execFile);
 const TMP = process.env.DRILLS_TMP || tmpdir();
