@@ -9,11 +9,16 @@
 // - Frozen (SIGSTOP: sockets open, no answers): a publish fails with
 //   error 100 within the engine's io_timeout (1 s here), clients stay
 //   connected, and after SIGCONT it all works again with nothing lost.
+// - Its pub/sub connections cut (`CLIENT KILL TYPE pubsub`) while
+//   publications flow: publications sent meanwhile never reach node A by
+//   pub/sub, yet A's subscriber is made to recover (2500) and ends with
+//   every publication once, in order, `recovered: true`.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
-  channel, connected, figure, next, Redis, sleep, startNodes, subscribed, until, userToken,
+  assertExactlyOnceInOrder, channel, connected, figure, publishAtRate, Redis, sleep, startNodes, subscribed, until,
+  userToken,
 } from './harness.mjs';
 
 /** Publishes through `node`; resolves to `{ms, code, result}` (code: the API error's, if any). */
@@ -81,6 +86,17 @@ describe('Redis lost under two nodes', () => {
 
     await redis.restart();
     const up = Date.now();
+    // The nodes reconnect by themselves: a publish (into another channel)
+    // works again through each.
+    const serviceBack = [];
+    for (const node of [a, b]) {
+      await until(async () => (await timedPublish(node, `${ch}_probe`, {})).result, {
+        timeoutMs: 10000,
+        what: `node ${node.port} publishing again`,
+        every: 50,
+      });
+      serviceBack.push(Date.now() - up);
+    }
     // Each subscriber resubscribes by itself; the epoch is new, so the
     // recovery says it could not recover: never a silent gap.
     for (const w of [wa, wb]) {
@@ -108,7 +124,8 @@ describe('Redis lost under two nodes', () => {
     }
     figure(t, `drill 3: Redis killed: publish on A and B answered error 100 in ${failed.join(' and ')} ms; ` +
       `clients stayed connected, subscriptions unsubscribed with 2500 and retried; Redis restarted empty: ` +
-      `both resubscribed ${resubscribedAfter} ms later with recovered=false (new epoch, offset 1 next); ` +
+      `publish worked again on A and B ${serviceBack.join(' and ')} ms later, the clients (their resubscribe backoff) ` +
+      `resubscribed ${resubscribedAfter} ms later with recovered=false (new epoch, offset 1 next); ` +
       `publish via A delivered on both`);
   });
 
@@ -149,5 +166,40 @@ describe('Redis lost under two nodes', () => {
     figure(t, `drill 3: Redis frozen (SIGSTOP): publish on A and B answered error 100 after ${r.map((p) => p.ms).join(' and ')} ms; ` +
       `clients stayed connected; after SIGCONT publish worked (offset ${back.result.offset}) and both subscribers ` +
       `had 21 of 21 in order (late-applied timed-out publishes seen: A ${wa.seen.pubs.filter((n) => n < 0).length}, B ${wb.seen.pubs.filter((n) => n < 0).length})`);
+  });
+
+  test('pub/sub connections cut under load: the subscriber recovers, every publication once, in order', async (t) => {
+    const ch = channel('drill', 'cut');
+    const wa = await watcher(a, 'eve', ch);
+    let cutAt = 0;
+    let cut;
+    const run = await publishAtRate(b, ch, {
+      rate: 500,
+      ms: 3000,
+      onTick: (elapsed) => {
+        if (!cut && elapsed >= 1000) {
+          cutAt = Date.now();
+          cut = redis.cli('CLIENT', 'KILL', 'TYPE', 'pubsub');
+        }
+      },
+    });
+    const killed = Number(await cut);
+    assert.ok(killed >= 2, `pub/sub connections cut: ${killed}`);
+    assert.deepEqual(run.failures, []);
+    run.results.sort((x, y) => x.offset - y.offset);
+    const want = run.results.map((r) => r.n);
+    await until(() => wa.seen.pubs.length >= want.length, {
+      timeoutMs: 15000,
+      what: `all ${want.length} publications (has ${wa.seen.pubs.length})`,
+    });
+    await sleep(300);
+    assertExactlyOnceInOrder(wa.seen.pubs, want, 'the subscriber on A');
+    const again = wa.seen.subscribed.filter((s) => s.at >= cutAt);
+    assert.ok(again.length >= 1 && again.every((s) => s.wasRecovering && s.recovered), JSON.stringify(again));
+    assert.ok(wa.seen.unsubscribes.includes(2500));
+    assert.deepEqual(wa.seen.connection, []);
+    figure(t, `drill 3: ${killed} pub/sub connections cut under ${run.total} publications at 500/s: the subscriber on A ` +
+      `was told 2500 ${wa.seen.unsubscribes.filter((c) => c === 2500).length} time(s), resubscribed with recovered=true ` +
+      `${again[0].at - cutAt} ms after the cut, and has all ${want.length}, each once, in order`);
   });
 });
