@@ -20,12 +20,16 @@ const RATE = 1000;
 const RUN_MS = 4000;
 const KILL_AT_MS = 1500;
 
-describe('node A killed while publications flow through B', () => {
+// Twice: with B holding no subscriber of the channel (the failed-over
+// client's subscribe links it afresh and recovers from Redis), and with a
+// subscriber already on B (the recovery reads B's live mirror of the channel).
+for (const bystander of [false, true]) describe(`node A killed while publications flow through B${bystander ? ', which has a subscriber of the channel too' : ''}`, () => {
   let redis;
   let a;
   let b;
   let proxy;
   let client;
+  let other;
 
   before(async () => {
     redis = await Redis.start();
@@ -34,6 +38,7 @@ describe('node A killed while publications flow through B', () => {
   });
   after(async () => {
     client?.disconnect();
+    other?.disconnect();
     await proxy?.close();
     await Promise.all([a?.stop(), b?.stop()]);
     await redis?.stop();
@@ -63,11 +68,20 @@ describe('node A killed while publications flow through B', () => {
     sub.on('subscribing', (ctx) => events.push({ at: at(), what: 'subscribing', code: ctx.code }));
     sub.on('unsubscribed', (ctx) => events.push({ at: at(), what: 'unsubscribed', code: ctx.code }));
     await subscribed(sub);
+    const gotOther = [];
+    if (bystander) {
+      other = b.client({ token: userToken('bystander') });
+      await connected(other);
+      const s = other.newSubscription(ch);
+      s.on('publication', (ctx) => gotOther.push(ctx.data.n));
+      await subscribed(s);
+    }
 
     // The publisher: ~RATE publications/s through B's API (a batch call
     // every 10 ms); A is killed KILL_AT_MS into the run.
     let start = 0;
     let killedAt = 0;
+    let exitedAt = 0;
     let killing;
     const run = await publishAtRate(b, ch, {
       rate: RATE,
@@ -76,7 +90,7 @@ describe('node A killed while publications flow through B', () => {
         if (!start) start = at() - elapsed;
         if (!killing && elapsed >= KILL_AT_MS) {
           killedAt = at();
-          killing = killNode(a);
+          killing = killNode(a).then(() => (exitedAt = at()));
         }
       },
     });
@@ -91,9 +105,9 @@ describe('node A killed while publications flow through B', () => {
     assert.equal(new Set(results.map((r) => r.epoch)).size, 1, 'one epoch');
     const want = results.map((r) => r.n);
 
-    await until(() => got.length >= want.length, {
+    await until(() => got.length >= want.length && (!bystander || gotOther.length >= want.length), {
       timeoutMs: 20000,
-      what: `all ${want.length} publications at the client (it has ${got.length})`,
+      what: `all ${want.length} publications at the client (it has ${got.length}; the subscriber on B ${gotOther.length})`,
     }).catch((e) => {
       throw new Error(`${e.message}\npublished in ${publishedIn} ms; killed at ${killedAt - start} ms; ` +
         `client ${client.state}, subscription ${sub.state}\nevents: ${JSON.stringify(events.map((x) => ({ ...x, at: x.at - start })))}` +
@@ -101,6 +115,7 @@ describe('node A killed while publications flow through B', () => {
     });
     await sleep(300);
     assertExactlyOnceInOrder(got.map((p) => p.data.n), want, 'the client across the failover');
+    if (bystander) assertExactlyOnceInOrder(gotOther, want, 'the subscriber on B');
 
     // It did fail over: a second connection, through the proxy to B, and a
     // resubscription that recovered.
@@ -109,12 +124,14 @@ describe('node A killed while publications flow through B', () => {
     const after = subs.filter((s) => s.at >= killedAt);
     assert.ok(after.length >= 1, 'resubscribed after the kill');
     assert.ok(after.every((s) => s.wasRecovering && s.recovered), `recovered: ${JSON.stringify(after)}`);
+    const proxyEnd = proxy.log.find((e) => e.at >= killedAt);
     const lostAt = events.find((e) => e.at >= killedAt && e.what === 'connecting');
     const backAt = after[0].at;
     const duringGap = results.filter((r) => r.n >= Math.floor(((killedAt - start) * RATE) / 1000)
       && r.n < Math.floor(((backAt - start) * RATE) / 1000)).length;
     const rate = Math.round((total * 1000) / publishedIn);
-    figure(t, `drill 2: ${total} publications through B at ~${rate}/s; A killed at ${KILL_AT_MS} ms; ` +
+    figure(t, `drill 2 (${bystander ? 'B already subscribed' : 'B not subscribed'}): ${total} publications through B at ~${rate}/s; A killed at ${KILL_AT_MS} ms (its exit seen ${exitedAt - killedAt} ms later, ` +
+      `its connection ended at the proxy after ${proxyEnd ? proxyEnd.at - killedAt : '?'} ms); ` +
       `client saw "connecting" (code ${lostAt?.code}) after ${lostAt ? lostAt.at - killedAt : '?'} ms and was ` +
       `resubscribed on B with recovered=true ${backAt - killedAt} ms after the kill; ` +
       `~${duringGap} publications made between kill and resubscription came by recovery; ` +

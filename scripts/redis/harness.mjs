@@ -211,10 +211,11 @@ export async function killNode(server) {
  * A TCP proxy on a free loopback port: each connection goes to the first
  * of `upstreams` (ports) that accepts it, so once a node is dead its
  * clients land on the next one. `connections` counts, per upstream port,
- * the connections it carried.
+ * the connections it carried; `log` what happened to them, with times.
  */
 export async function failoverProxy(upstreams) {
   const connections = new Map();
+  const log = [];
   const sockets = new Set();
   const server = net.createServer((client) => {
     sockets.add(client);
@@ -227,13 +228,18 @@ export async function failoverProxy(upstreams) {
         return;
       }
       const up = net.connect({ host: '127.0.0.1', port: upstreams[i] });
+      let open = false;
       up.once('error', () => {
-        if (!up.connected) attempt(i + 1);
+        if (!open) attempt(i + 1);
       });
       up.once('connect', () => {
+        open = true;
         connections.set(upstreams[i], (connections.get(upstreams[i]) ?? 0) + 1);
         sockets.add(up);
+        up.on('end', () => log.push({ at: Date.now(), what: `end from ${upstreams[i]}` }));
+        up.on('error', (e) => log.push({ at: Date.now(), what: `${e.code} from ${upstreams[i]}` }));
         up.on('close', () => {
+          log.push({ at: Date.now(), what: `closed ${upstreams[i]}` });
           sockets.delete(up);
           client.destroy();
         });
@@ -253,6 +259,7 @@ export async function failoverProxy(upstreams) {
     origin: `http://127.0.0.1:${port}`,
     wsUrl: `ws://127.0.0.1:${port}/connection/websocket`,
     connections,
+    log,
     close: () =>
       new Promise((ok) => {
         for (const s of sockets) s.destroy();
