@@ -63,8 +63,11 @@ export class Redis {
       '--loglevel', 'warning',
     ];
     if (this.cluster) {
+      // The bus port is the client port + 10000 unless named: past 55535
+      // (free ports come from the ephemeral range) that would not exist.
+      while (!this.busPort || this.busPort === this.port) this.busPort = await freePort();
       args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(this.dir, 'nodes.conf'),
-        '--cluster-node-timeout', '2000');
+        '--cluster-node-timeout', '2000', '--cluster-port', String(this.busPort));
     }
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
