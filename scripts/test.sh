@@ -70,6 +70,9 @@ scripts/hub/run.sh
 step "HTTP/2 against independent clients: curl, nghttp, h2load"
 scripts/http2-peers.sh
 
+step "hub on Redis: many nodes"
+scripts/redis/run.sh
+
 step "benchmarks compile and run once"
 cargo bench -p pushwire-proto --bench codec -- --test >/dev/null
 if [[ ${SKIP_BENCH:-} != 1 ]]; then
