@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The Django example (examples/django) end to end: a real `pushwire serve`
+# with the example's pushwire.json (ports and secrets adapted), Django's dev
+# server (`manage.py runserver --noreload`, SQLite in a temporary file), both
+# on free loopback ports, then check/e2e.py: login, the chat page and its
+# token, centrifuge-python connecting with that token and over the connect
+# proxy with the session cookie, a message POSTed to Django arriving through
+# cent → pushwire → both clients, the RPC answered from Django's database,
+# anonymous connections refused. Everything it starts is stopped on exit.
+#
+# Installs the example's PyPI packages (and centrifuge-python for the check)
+# into examples/django/.venv on first use; builds `pushwire` unless
+# PUSHWIRE_BIN names one. Non-interactive; bounded (about 90 s once installed).
+#
+#   scripts/examples/django.sh
+#   PUSHWIRE_BIN=target/release/pushwire scripts/examples/django.sh
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+EX=$ROOT/examples/django
+PY=$EX/.venv/bin/python
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pushwire-django.XXXXXX")
+PIDS=()
+cleanup() {
+  local status=$? pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ $status -ne 0 ]]; then
+    for log in "$WORK"/*.log; do
+      [[ -f $log ]] && { echo "--- $(basename "$log") (last 40 lines)"; tail -n 40 "$log"; } >&2
+    done
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+export DJANGO_DB=$WORK/db.sqlite3
+EXTRA_REQUIREMENTS=check/requirements.txt "$EX/run.sh" --setup >"$WORK/setup.log" 2>&1 || {
+  echo "django.sh: setting up the example failed" >&2
+  exit 1
+}
+
+if [[ -z ${PUSHWIRE_BIN:-} ]]; then
+  (cd "$ROOT" && cargo build --quiet -p pushwire-cli)
+  PUSHWIRE_BIN=$ROOT/target/debug/pushwire
+fi
+[[ -x $PUSHWIRE_BIN ]] || { echo "django.sh: $PUSHWIRE_BIN is not an executable" >&2; exit 1; }
+
+read -r HUB_PORT DJANGO_PORT < <("$PY" -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+HUB=http://127.0.0.1:$HUB_PORT
+DJANGO=http://127.0.0.1:$DJANGO_PORT
+export PUSHWIRE_URL=$HUB
+PUSHWIRE_API_KEY=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
+PUSHWIRE_HMAC_SECRET=$("$PY" -c 'import secrets; print(secrets.token_hex(32))')
+export PUSHWIRE_API_KEY PUSHWIRE_HMAC_SECRET
+
+# The example's own configuration, with this run's ports and secrets.
+DJANGO_URL=$DJANGO "$PY" - "$EX/pushwire.json" "$WORK/pushwire.json" <<'PY'
+import json, os, sys
+config = json.load(open(sys.argv[1]))
+django = os.environ["DJANGO_URL"]
+config["client"]["token"]["hmac_secret_key"] = os.environ["PUSHWIRE_HMAC_SECRET"]
+config["http_api"]["key"] = os.environ["PUSHWIRE_API_KEY"]
+config["client"]["allowed_origins"] = [django]
+config["client"]["proxy"]["connect"]["endpoint"] = django + "/centrifugo/connect"
+config["rpc"]["proxy"]["endpoint"] = django + "/centrifugo/rpc"
+json.dump(config, open(sys.argv[2], "w"), indent=2)
+PY
+
+"$PUSHWIRE_BIN" serve --listen "127.0.0.1:$HUB_PORT" --config "$WORK/pushwire.json" \
+  </dev/null >"$WORK/pushwire.log" 2>&1 &
+PIDS+=($!)
+(cd "$EX" && exec "$PY" manage.py runserver --noreload "127.0.0.1:$DJANGO_PORT") \
+  </dev/null >"$WORK/django.log" 2>&1 &
+PIDS+=($!)
+
+# Both up within 30 s (Django's first start compiles its modules).
+deadline=$((SECONDS + 30))
+until curl -sf -o /dev/null "$HUB/healthz" && curl -sf -o /dev/null "$DJANGO/accounts/login/"; do
+  for pid in "${PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "django.sh: a server exited at start" >&2; exit 1; }
+  done
+  ((SECONDS < deadline)) || { echo "django.sh: servers not up within 30 s" >&2; exit 1; }
+  sleep 0.2
+done
+
+echo "django.sh: pushwire on $HUB, Django on $DJANGO"
+DJANGO_URL=$DJANGO timeout 80 "$PY" "$EX/check/e2e.py"
