@@ -10,9 +10,13 @@
 #
 # Installs the example's PyPI packages (and centrifuge-python for the check)
 # into examples/django/.venv on first use; builds `pushwire` unless
-# PUSHWIRE_BIN names one. Non-interactive; bounded (about 90 s once installed).
+# PUSHWIRE_BIN names one. Then check/browser.mjs drives the chat page in
+# Debian's Chromium (installed with scripts/browser's tools when missing;
+# SKIP_BROWSER=1 leaves it out). Non-interactive; bounded (about 90 s once
+# installed).
 #
 #   scripts/examples/django.sh
+#   SKIP_BROWSER=1 scripts/examples/django.sh
 #   PUSHWIRE_BIN=target/release/pushwire scripts/examples/django.sh
 set -euo pipefail
 
@@ -36,6 +40,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+if [[ ${SKIP_BROWSER:-} != 1 ]]; then
+  # shellcheck source=../lib/browser.sh
+  source "$ROOT/scripts/lib/browser.sh"
+  ensure_browser_tools
+fi
 
 export DJANGO_DB=$WORK/db.sqlite3
 EXTRA_REQUIREMENTS=check/requirements.txt "$EX/run.sh" --setup >"$WORK/setup.log" 2>&1 || {
@@ -92,4 +102,11 @@ until curl -sf -o /dev/null "$HUB/healthz" && curl -sf -o /dev/null "$DJANGO/acc
 done
 
 echo "django.sh: pushwire on $HUB, Django on $DJANGO"
-DJANGO_URL=$DJANGO timeout 80 "$PY" "$EX/check/e2e.py"
+status=0
+DJANGO_URL=$DJANGO timeout 80 "$PY" "$EX/check/e2e.py" || status=1
+if [[ ${SKIP_BROWSER:-} != 1 ]]; then
+  echo "django.sh: the chat page in Chromium"
+  DJANGO_URL=$DJANGO PLAYWRIGHT_CORE=$ROOT/scripts/browser/node_modules/playwright-core/index.mjs \
+    CHROMIUM_BIN=$CHROMIUM_BIN timeout 90 node "$EX/check/browser.mjs" || status=1
+fi
+exit $status
