@@ -69,7 +69,8 @@ DJANGO=http://127.0.0.1:$DJANGO_PORT
 export PUSHWIRE_URL=$HUB
 PUSHWIRE_API_KEY=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
 PUSHWIRE_HMAC_SECRET=$("$PY" -c 'import secrets; print(secrets.token_hex(32))')
-export PUSHWIRE_API_KEY PUSHWIRE_HMAC_SECRET
+PUSHWIRE_PROXY_KEY=$("$PY" -c 'import secrets; print(secrets.token_hex(16))')
+export PUSHWIRE_API_KEY PUSHWIRE_HMAC_SECRET PUSHWIRE_PROXY_KEY
 
 # The example's own configuration, with this run's ports and secrets.
 DJANGO_URL=$DJANGO "$PY" - "$EX/pushwire.json" "$WORK/pushwire.json" <<'PY'
@@ -81,6 +82,8 @@ config["http_api"]["key"] = os.environ["PUSHWIRE_API_KEY"]
 config["client"]["allowed_origins"] = [django]
 config["client"]["proxy"]["connect"]["endpoint"] = django + "/centrifugo/connect"
 config["rpc"]["proxy"]["endpoint"] = django + "/centrifugo/rpc"
+for proxy in (config["client"]["proxy"]["connect"], config["rpc"]["proxy"]):
+    proxy["static_headers"]["X-Pushwire-Proxy-Key"] = os.environ["PUSHWIRE_PROXY_KEY"]
 json.dump(config, open(sys.argv[2], "w"), indent=2)
 PY
 

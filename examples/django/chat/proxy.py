@@ -8,12 +8,16 @@ protocol) and acts on the answer.
 - `/centrifugo/rpc`: a client's `rpc` call; `room_history` answers the last
   messages of a room from the database.
 
-These URLs are for the hub only: serve them on an address browsers cannot
-reach, or behind a check of a header the hub adds, in production.
+These URLs are for the hub only: pushwire adds the header
+`X-Pushwire-Proxy-Key` (`static_headers` in pushwire.json) to every call,
+and a call without `settings.PUSHWIRE_PROXY_KEY` in it gets 403.
 """
+import functools
+import hmac
 import json
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -27,6 +31,19 @@ log = logging.getLogger(__name__)
 # Disconnect codes 4500-4999 are terminal: the client does not reconnect.
 UNAUTHORIZED = {"disconnect": {"code": 4501, "reason": "unauthorized"}}
 MAX_HISTORY = 100
+
+
+def from_hub(view):
+    """Lets a call through only with the hub's proxy key in `X-Pushwire-Proxy-Key`."""
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest) -> JsonResponse:
+        sent = request.headers.get("X-Pushwire-Proxy-Key", "")
+        if not hmac.compare_digest(sent.encode(), settings.PUSHWIRE_PROXY_KEY.encode()):
+            return JsonResponse({"error": "not from the hub"}, status=403)
+        return view(request)
+
+    return checked
 
 
 def _body(request: HttpRequest):
@@ -44,6 +61,7 @@ def _error(code: int, message: str) -> JsonResponse:
 
 @csrf_exempt
 @require_POST
+@from_hub
 def connect(request: HttpRequest) -> JsonResponse:
     """Authenticates a connection by the Django session cookie it came with."""
     if _body(request) is None:
@@ -57,6 +75,7 @@ def connect(request: HttpRequest) -> JsonResponse:
 
 @csrf_exempt
 @require_POST
+@from_hub
 def rpc(request: HttpRequest) -> JsonResponse:
     """Answers a client's RPC call: `room_history` `{"room": …, "limit": n}`."""
     body = _body(request)

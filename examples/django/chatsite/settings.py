@@ -9,6 +9,8 @@ runs against a hub on another port or with other secrets:
 - PUSHWIRE_API_URL: the hub's server API, as `cent` wants it (…/api).
 - PUSHWIRE_API_KEY: the hub's `http_api.key`.
 - PUSHWIRE_HMAC_SECRET: the hub's `client.token.hmac_secret_key`.
+- PUSHWIRE_PROXY_KEY: the `X-Pushwire-Proxy-Key` header the hub adds to its
+  proxy calls (`static_headers`); the proxy views refuse calls without it.
 """
 
 import os
@@ -25,6 +27,7 @@ PUSHWIRE_URL = os.environ.get("PUSHWIRE_URL", "http://127.0.0.1:8080").rstrip("/
 PUSHWIRE_API_URL = os.environ.get("PUSHWIRE_API_URL", PUSHWIRE_URL + "/api")
 PUSHWIRE_API_KEY = os.environ.get("PUSHWIRE_API_KEY", "django-example-api-key-change-me")
 PUSHWIRE_HMAC_SECRET = os.environ.get("PUSHWIRE_HMAC_SECRET", "django-example-hmac-secret-change-me")
+PUSHWIRE_PROXY_KEY = os.environ.get("PUSHWIRE_PROXY_KEY", "django-example-proxy-key-change-me")
 # Lifetime of a connection token; the page asks /token for a new one before it runs out.
 PUSHWIRE_TOKEN_TTL = int(os.environ.get("PUSHWIRE_TOKEN_TTL", "600"))
 

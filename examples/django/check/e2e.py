@@ -245,6 +245,31 @@ async def main() -> None:
         await a.disconnect()
         await b.disconnect()
 
+    # The proxy views answer the hub only (its X-Pushwire-Proxy-Key).
+    for path in ("connect", "rpc"):
+        r = await asyncio.to_thread(bob.post, f"{DJANGO}/centrifugo/{path}", json={"user": "1", "method": "room_history",
+                                    "data": {"room": ROOM}}, timeout=TIMEOUT)
+        check(f"/centrifugo/{path} without the hub's key: 403", r.status_code == 403, f"HTTP {r.status_code}")
+
+    # The same views called as the hub calls them (its key, the forwarded
+    # Cookie), without the hub: what Django answers, whatever the hub does.
+    key = {"X-Pushwire-Proxy-Key": os.environ.get("PUSHWIRE_PROXY_KEY", "")}
+    call = {"client": "c1", "transport": "websocket", "protocol": "json", "encoding": "json"}
+    r = await asyncio.to_thread(bob.post, f"{DJANGO}/centrifugo/connect", json=call, headers=key, timeout=TIMEOUT)
+    check("connect view: bob's cookie → his user and info", r.status_code == 200 and r.json().get("result", {}).get("info") == {"name": "bob"}
+          and r.json()["result"].get("user", "").isdigit(), f"HTTP {r.status_code} {r.text[:200]}")
+    r = await asyncio.to_thread(requests.post, f"{DJANGO}/centrifugo/connect", json=call, headers=key, timeout=TIMEOUT)
+    check("connect view: no cookie → disconnect 4501", r.status_code == 200 and r.json() == {"disconnect": {"code": 4501, "reason": "unauthorized"}},
+          f"HTTP {r.status_code} {r.text[:200]}")
+    r = await asyncio.to_thread(requests.post, f"{DJANGO}/centrifugo/rpc", headers=key, timeout=TIMEOUT,
+                                json={**call, "user": alice_id, "method": "room_history", "data": {"room": ROOM}})
+    got = r.json().get("result", {}).get("data", {}).get("messages") if r.status_code == 200 else None
+    check("rpc view: room_history from the database", got == [message], f"HTTP {r.status_code} {r.text[:300]}")
+    r = await asyncio.to_thread(requests.post, f"{DJANGO}/centrifugo/rpc", headers=key, timeout=TIMEOUT,
+                                json={**call, "user": "", "method": "room_history", "data": {"room": ROOM}})
+    check("rpc view: an anonymous caller gets error 403", r.status_code == 200 and r.json().get("error", {}).get("code") == 403,
+          f"HTTP {r.status_code} {r.text[:200]}")
+
     # Anonymous connections: Django's connect proxy refuses them with 4501.
     ok, why = await refused({})
     check("connect proxy: no cookie → disconnect 4501", ok, why)
