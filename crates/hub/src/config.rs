@@ -28,6 +28,8 @@ pub struct HubConfig {
     pub client: ClientConfig,
     /// `channel.*`: channels and namespaces.
     pub channel: ChannelConfig,
+    /// `rpc.*`: client RPC calls answered by a backend proxy.
+    pub rpc: crate::proxy::RpcConfig,
 }
 
 /// `client.*`.
@@ -63,6 +65,8 @@ pub struct ClientConfig {
     pub history_max_publication_limit: usize,
     /// Most publications a recovery returns (300); more → `recovered:false`.
     pub recovery_max_publication_limit: usize,
+    /// `client.proxy.*`: the connect and refresh proxies.
+    pub proxy: crate::proxy::ClientProxyConfig,
 }
 
 impl Default for ClientConfig {
@@ -80,6 +84,7 @@ impl Default for ClientConfig {
             queue_max_size: 1 << 20,
             history_max_publication_limit: 300,
             recovery_max_publication_limit: 300,
+            proxy: crate::proxy::ClientProxyConfig::default(),
         }
     }
 }
@@ -112,6 +117,9 @@ pub struct ChannelConfig {
     pub namespaces: Vec<Namespace>,
     /// Longest channel name in bytes (255).
     pub max_length: usize,
+    /// `channel.proxy.*`: endpoints of the subscribe, publish and
+    /// sub_refresh proxies.
+    pub proxy: crate::proxy::ChannelProxyConfig,
 }
 
 impl Default for ChannelConfig {
@@ -120,6 +128,7 @@ impl Default for ChannelConfig {
             without_namespace: NamespaceOptions::default(),
             namespaces: Vec::new(),
             max_length: 255,
+            proxy: crate::proxy::ChannelProxyConfig::default(),
         }
     }
 }
@@ -169,6 +178,7 @@ impl HubConfig {
             ns.options.validate(&at)?;
         }
         crate::jwt::TokenVerifier::new(&c.token)?;
+        crate::proxy::validate(self)?;
         Ok(())
     }
 }

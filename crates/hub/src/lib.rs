@@ -73,6 +73,7 @@ mod hub;
 pub mod jwt;
 pub mod outbox;
 pub mod protocol;
+pub mod proxy;
 mod stats;
 mod time;
 

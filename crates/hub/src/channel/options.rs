@@ -90,6 +90,15 @@ pub struct NamespaceOptions {
     pub queue_max_size: usize,
     /// pushwire: what happens when that bound is passed.
     pub slow_consumer_policy: SlowConsumerPolicy,
+    /// Ask `channel.proxy.subscribe` about subscriptions without a token
+    /// (not for user-limited `#` channels).
+    pub subscribe_proxy_enabled: bool,
+    /// Ask `channel.proxy.publish` about client publications (instead of
+    /// the `allow_publish_*` permissions).
+    pub publish_proxy_enabled: bool,
+    /// Ask `channel.proxy.sub_refresh` to extend subscriptions that the
+    /// subscribe proxy gave an `expire_at`.
+    pub sub_refresh_proxy_enabled: bool,
 }
 
 impl Default for NamespaceOptions {
@@ -120,6 +129,9 @@ impl Default for NamespaceOptions {
             channel_regex: String::new(),
             queue_max_size: 1 << 20,
             slow_consumer_policy: SlowConsumerPolicy::Disconnect,
+            subscribe_proxy_enabled: false,
+            publish_proxy_enabled: false,
+            sub_refresh_proxy_enabled: false,
         }
     }
 }

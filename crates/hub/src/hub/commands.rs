@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{ConnId, Fail, Hub, VERSION};
+use super::{Auth, ConnId, Fail, Hub, VERSION};
 use crate::client::State;
 use crate::history::{HistoryQuery, PublicationParts, StreamPosition};
 use crate::protocol::reply::{self, ConnectResult};
@@ -69,8 +69,8 @@ impl Hub {
             }
             // No message handler yet: accepted and dropped (Centrifugo would close with 3508).
             Method::Send(_) => Ok(()),
-            // No RPC backend yet.
-            Method::Rpc(_) => Err(Fail::Error(ErrorCode::METHOD_NOT_FOUND)),
+            // Answered by the RPC proxy, if the method's namespace has one.
+            Method::Rpc(req) => self.rpc_cmd(conn, id, req),
             Method::Refresh(req) => self.refresh_cmd(now, conn, id, req),
             Method::SubRefresh(req) => self.sub_refresh_cmd(now, conn, id, req),
         };
@@ -81,7 +81,7 @@ impl Hub {
     }
 
     /// Sends an error reply or disconnects; false when disconnected.
-    fn fail(&mut self, conn: ConnId, id: u32, f: Fail) -> bool {
+    pub(super) fn fail(&mut self, conn: ConnId, id: u32, f: Fail) -> bool {
         match f {
             Fail::Error(e) => {
                 self.send(conn, reply::error_reply(id, &e));
@@ -134,7 +134,7 @@ impl Hub {
         req: ConnectRequest,
     ) -> Result<(), Fail> {
         let token = req.token.unwrap_or_default();
-        let (user, info, expires, mut channels) = if !token.is_empty() {
+        let auth = if !token.is_empty() {
             let claims = self.verifier.verify_connection(&token, now)?;
             let mut chans: Vec<(String, Option<Bytes>, Option<Bytes>)> = claims
                 .channels
@@ -159,12 +159,42 @@ impl Hub {
                 .info
                 .as_ref()
                 .map(|r| Bytes::copy_from_slice(r.get().as_bytes()));
-            (claims.sub.clone(), info, claims.expires(), chans)
+            Auth {
+                user: claims.sub.clone(),
+                info,
+                expires: claims.expires(),
+                channels: chans,
+                ..Auth::default()
+            }
+        } else if self.cfg.client.proxy.connect.enabled {
+            // The backend decides; the connect finishes with its answer.
+            return self.proxy_connect(conn, id, req.data, req.name, req.version, req.subs);
         } else if self.cfg.client.allow_anonymous_connect_without_token {
-            (String::new(), None, None, Vec::new())
+            Auth::default()
         } else {
             return Err(Fail::Disconnect(Disconnect::BAD_REQUEST));
         };
+        self.connect_as(now, conn, id, auth, req.subs.unwrap_or_default())
+    }
+
+    /// Finishes a connect once the identity is known (from a token, or
+    /// anonymous, or from the connect proxy).
+    pub(super) fn connect_as(
+        &mut self,
+        now: Timestamp,
+        conn: ConnId,
+        id: u32,
+        auth: Auth,
+        positions: std::collections::HashMap<String, crate::protocol::SubscribePosition>,
+    ) -> Result<(), Fail> {
+        let Auth {
+            user,
+            info,
+            expires,
+            mut channels,
+            data,
+            server_refresh,
+        } = auth;
         if expires.is_some_and(|e| e <= now) {
             return Err(Fail::Error(ErrorCode::EXPIRED));
         }
@@ -173,7 +203,6 @@ impl Hub {
             .is_some_and(|c| c.transport.is_unidirectional());
         // A unidirectional client may ask for channels itself; they are
         // subscribed when it has the permission to subscribe without a token.
-        let positions = req.subs.unwrap_or_default();
         if uni {
             for ch in positions.keys() {
                 if channels.iter().any(|(c, _, _)| c == ch) {
@@ -228,9 +257,11 @@ impl Hub {
                 self.node_id.clone()
             },
             session,
+            data,
             ..Default::default()
         };
-        if let Some(e) = expires {
+        // A connection the refresh proxy extends is not the client's to refresh.
+        if let Some(e) = expires.filter(|_| !server_refresh) {
             result.expires = true;
             result.ttl = ttl_secs(e, now);
         }
@@ -392,6 +423,10 @@ impl Hub {
         let Some(data) = req.data else {
             return Err(Fail::Error(ErrorCode::BAD_REQUEST));
         };
+        if opts.publish_proxy_enabled {
+            // The backend decides, and may rewrite the publication.
+            return self.proxy_publish(conn, id, channel, data);
+        }
         self.allowed(conn, &channel, Perm::Publish)?;
         let Some(c) = self.client(conn) else {
             return Ok(());

@@ -1,10 +1,12 @@
 //! The hub: connections, channels and the broker behind one `&mut self`.
 
 mod commands;
+mod proxy;
 mod subscribe;
 mod timers;
 
 pub(crate) use commands::{history_query, ttl_secs};
+pub(crate) use proxy::Auth;
 pub(crate) use subscribe::SubParams;
 
 use std::cmp::Reverse;
@@ -73,6 +75,9 @@ pub struct Hub {
     pub(crate) stats: Stats,
     pub(crate) started: Timestamp,
     pub(crate) node_id: String,
+    /// Whether any backend proxy is on.
+    pub(crate) proxy_on: bool,
+    pub(crate) proxy: proxy::ProxyState,
 }
 
 impl std::fmt::Debug for Hub {
@@ -135,6 +140,8 @@ impl Hub {
         let mut rng = StdRng::from_seed(seed);
         let node_id = uuid(&mut rng);
         Ok(Hub {
+            proxy_on: cfg.proxy_enabled(),
+            proxy: proxy::ProxyState::default(),
             namespaces: Namespaces::new(&cfg.channel),
             cfg,
             verifier,
@@ -230,22 +237,38 @@ impl Hub {
                 None | Some(State::Closed) => return,
                 _ => {}
             }
-            self.stats.commands_total += 1;
-            let cmd = match Command::decode(part) {
-                Ok(c) => c,
-                Err(_) => {
-                    self.disconnect(conn, Disconnect::BAD_REQUEST, false);
-                    return;
-                }
-            };
-            let method = cmd.method.name();
-            let go_on = self.dispatch(now, conn, cmd);
-            handled(method);
-            if !go_on {
+            // Behind a command that waits for the backend proxy.
+            if self.proxy_blocked(conn) {
+                self.proxy_queue(conn, part);
+                continue;
+            }
+            if !self.run_command(now, conn, part, &mut handled) {
                 break;
             }
         }
         self.schedule(conn);
+    }
+
+    /// Decodes and runs one command; false stops the rest of the frame.
+    pub(crate) fn run_command(
+        &mut self,
+        now: Timestamp,
+        conn: ConnId,
+        part: &[u8],
+        handled: &mut dyn FnMut(&'static str),
+    ) -> bool {
+        self.stats.commands_total += 1;
+        let cmd = match Command::decode(part) {
+            Ok(c) => c,
+            Err(_) => {
+                self.disconnect(conn, Disconnect::BAD_REQUEST, false);
+                return false;
+            }
+        };
+        let method = cmd.method.name();
+        let go_on = self.dispatch(now, conn, cmd);
+        handled(method);
+        go_on
     }
 
     /// Sends an asynchronous `message` push with `data` (JSON) to a connection.
@@ -349,6 +372,7 @@ impl Hub {
 
     /// Ends subscriptions and forgets the user mapping (not the slot).
     fn cleanup(&mut self, conn: ConnId) {
+        self.proxy_forget(conn);
         let Some(c) = self.client(conn) else { return };
         if c.state == State::Closed {
             return;

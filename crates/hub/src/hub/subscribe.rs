@@ -81,6 +81,9 @@ impl Hub {
             data: None,
         };
         let token = req.token.unwrap_or_default();
+        // Without a token, the namespace's subscribe proxy decides (not
+        // for user-limited channels, which name their users).
+        let proxied = token.is_empty() && opts.subscribe_proxy_enabled && name.users.is_none();
         if !token.is_empty() {
             let claims = self
                 .verifier
@@ -105,7 +108,7 @@ impl Hub {
             params.data = claims
                 .data
                 .map(|r| Bytes::copy_from_slice(r.get().as_bytes()));
-        } else if !may_subscribe(&name, opts, &user) {
+        } else if !proxied && !may_subscribe(&name, opts, &user) {
             return Err(Fail::Error(ErrorCode::PERMISSION_DENIED));
         }
         if req.recover.unwrap_or(false) {
@@ -113,6 +116,9 @@ impl Hub {
                 offset: req.offset.unwrap_or(0),
                 epoch: req.epoch.unwrap_or_default(),
             });
+        }
+        if proxied {
+            return self.proxy_subscribe(conn, id, channel, token, req.data, params);
         }
         let (result, join) = self.add_subscription(now, conn, &channel, params)?;
         let out = reply::reply(id, "subscribe", |w| result.write(w));

@@ -77,8 +77,12 @@ impl Hub {
                     self.disconnect(conn, Disconnect::NO_PONG, false);
                     return;
                 }
-                if c.expires
-                    .is_some_and(|e| now >= e + cfg.expired_close_delay)
+                // Expiries the backend proxy decides (refresh, sub_refresh).
+                let (proxied, proxied_subs) = self.proxy_expiry(now, conn);
+                let Some(c) = self.client(conn) else { return };
+                if !proxied
+                    && c.expires
+                        .is_some_and(|e| now >= e + cfg.expired_close_delay)
                 {
                     self.disconnect(conn, Disconnect::EXPIRED, false);
                     return;
@@ -86,9 +90,10 @@ impl Hub {
                 let expired: Vec<(std::sync::Arc<str>, bool)> = c
                     .subs
                     .iter()
-                    .filter(|(_, s)| {
+                    .filter(|(ch, s)| {
                         s.expires
                             .is_some_and(|e| now >= e + cfg.expired_close_delay)
+                            && !proxied_subs.contains(*ch)
                     })
                     .map(|(ch, s)| (ch.clone(), s.server_side))
                     .collect();

@@ -11,17 +11,21 @@
 //! it next (its LIFO slot) rather than behind every subscriber the round
 //! woke.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use pushwire_hub::api::ApiResponse;
+use pushwire_hub::proxy::{ProxyFailure, ProxyOutcome, ProxyTicket};
 use pushwire_hub::{ConnId, Hub, Stats, Timestamp, Transport};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::metrics::Metrics;
 use super::outlet::{Close, Outlet};
+use super::proxy::{ConnMeta, ProxyClient};
 
 /// Commands the driver takes in one go before it delivers.
 const BATCH: usize = 256;
@@ -31,6 +35,8 @@ pub(crate) enum Command {
     /// A transport opened: the hub answers with the connection's handle.
     Open {
         transport: Transport,
+        /// The transport's name and the client headers the proxy forwards.
+        meta: ConnMeta,
         outlet: Arc<Outlet>,
         opened: oneshot::Sender<ConnId>,
     },
@@ -61,16 +67,31 @@ pub(crate) fn now() -> Timestamp {
     Timestamp::from_system_time(SystemTime::now())
 }
 
+/// A backend proxy call's outcome, from the task that made it.
+type ProxyReply = (ProxyTicket, ProxyOutcome);
+
 /// Runs the hub until every sender of `commands` is gone.
-pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics: Arc<Metrics>) {
+pub(crate) async fn run(
+    hub: Hub,
+    mut commands: mpsc::Receiver<Command>,
+    metrics: Arc<Metrics>,
+    proxy: Option<Arc<ProxyClient>>,
+) {
+    // Proxy calls run on tasks of their own and answer here; at most
+    // `client.proxy.max_pending` are out at once (the hub's bound).
+    let (proxy_replies, mut replies) = mpsc::unbounded_channel();
     let mut driver = Driver {
         hub,
         metrics: metrics.clone(),
         outlets: Vec::new(),
         ready: Vec::new(),
         answers: Vec::new(),
+        proxy,
+        proxy_headers: HashMap::new(),
+        proxy_replies,
     };
     let mut batch = Vec::with_capacity(BATCH);
+    let mut reply_batch: Vec<ProxyReply> = Vec::new();
     loop {
         let deadline = driver.hub.poll_timeout().map(instant_of);
         tokio::select! {
@@ -80,16 +101,21 @@ pub(crate) async fn run(hub: Hub, mut commands: mpsc::Receiver<Command>, metrics
                     break;
                 }
             }
+            _ = replies.recv_many(&mut reply_batch, BATCH) => {}
             () = sleep_until(deadline) => {}
         }
         let started = Instant::now();
         let now = now();
+        for (ticket, outcome) in reply_batch.drain(..) {
+            driver.hub.handle_proxy_reply(now, ticket, outcome);
+        }
         for command in batch.drain(..) {
             driver.handle(now, command);
         }
         if driver.hub.poll_timeout().is_some_and(|due| due <= now) {
             driver.hub.handle_timeout(now);
         }
+        driver.start_proxy_calls();
         driver.deliver(now);
         driver.answer();
         metrics.round(started.elapsed());
@@ -121,6 +147,12 @@ struct Driver {
     ready: Vec<ConnId>,
     /// Server API answers of this round, sent after its deliveries.
     answers: Vec<(oneshot::Sender<ApiResponse>, ApiResponse)>,
+    /// The backend proxy's client, when a proxy is on.
+    proxy: Option<Arc<ProxyClient>>,
+    /// The client headers the proxy forwards, per open connection that
+    /// sent some.
+    proxy_headers: HashMap<ConnId, Arc<HeaderMap>>,
+    proxy_replies: mpsc::UnboundedSender<ProxyReply>,
 }
 
 impl Driver {
@@ -128,10 +160,15 @@ impl Driver {
         match command {
             Command::Open {
                 transport,
+                meta,
                 outlet,
                 opened,
             } => {
                 let conn = self.hub.open(now, transport);
+                self.hub.set_transport_name(conn, meta.name);
+                if let Some(headers) = meta.headers {
+                    self.proxy_headers.insert(conn, headers);
+                }
                 if opened.send(conn).is_ok() {
                     let slot = conn.slot();
                     if self.outlets.len() <= slot {
@@ -185,6 +222,7 @@ impl Driver {
     }
 
     fn remove_outlet(&mut self, conn: ConnId) -> Option<Arc<Outlet>> {
+        self.proxy_headers.remove(&conn);
         outlet_of(&self.outlets, conn)?;
         self.outlets[conn.slot()].take().map(|(_, outlet)| outlet)
     }
@@ -197,6 +235,25 @@ impl Driver {
             self.flush(now, conn);
         }
         self.ready = ready;
+    }
+
+    /// Starts the backend proxy calls the hub asks for, each on a task
+    /// of its own that answers through `proxy_replies`.
+    fn start_proxy_calls(&mut self) {
+        while let Some(call) = self.hub.poll_proxy() {
+            let Some(client) = self.proxy.clone() else {
+                let failed = ProxyOutcome::Failed(ProxyFailure::Unreachable);
+                let _ = self.proxy_replies.send((call.ticket, failed));
+                continue;
+            };
+            let headers = self.proxy_headers.get(&call.conn).cloned();
+            let replies = self.proxy_replies.clone();
+            tokio::spawn(async move {
+                let ticket = call.ticket;
+                let outcome = client.call(call, headers).await;
+                let _ = replies.send((ticket, outcome));
+            });
+        }
     }
 
     /// Sends the round's server API answers.

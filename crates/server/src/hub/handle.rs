@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::driver::Command;
 use super::metrics::Metrics;
 use super::outlet::{self, Outlet};
+use super::proxy::{ConnMeta, HeaderCapture};
 use super::{api, Config};
 use crate::upgrade::OriginPolicy;
 use crate::ws::WebSocketConfig;
@@ -22,6 +23,8 @@ pub(crate) struct Settings {
     insecure_api: bool,
     pub(super) origins: OriginPolicy,
     pub(super) websocket: WebSocketConfig,
+    /// The client headers the backend proxy forwards.
+    pub(super) proxy_headers: HeaderCapture,
 }
 
 impl Settings {
@@ -44,6 +47,7 @@ impl Settings {
         Settings {
             api_key: config.http_api.key.clone(),
             insecure_api: config.http_api.insecure,
+            proxy_headers: HeaderCapture::new(&config.hub),
             origins,
             // The hub pings in its own protocol (`{}`, answered within
             // `client.pong_timeout`): WebSocket pings would double the
@@ -105,12 +109,18 @@ impl HubHandle {
         }
     }
 
-    /// Opens a connection: its handle and its outlet.
-    pub(super) async fn open(&self, transport: Transport) -> Option<(ConnId, Arc<Outlet>)> {
+    /// Opens a connection: its handle and its outlet. `meta` names the
+    /// transport and carries the headers the backend proxy forwards.
+    pub(super) async fn open(
+        &self,
+        transport: Transport,
+        meta: ConnMeta,
+    ) -> Option<(ConnId, Arc<Outlet>)> {
         let outlet = Arc::new(Outlet::default());
         let (opened, conn) = oneshot::channel();
         let command = Command::Open {
             transport,
+            meta,
             outlet: outlet.clone(),
             opened,
         };

@@ -212,6 +212,7 @@ impl LongPoll {
     /// Opens a session with the connect command in the body.
     async fn open(self: &Arc<Self>, req: Request<RequestBody>) -> Response<Body> {
         let info = req.extensions().get::<ConnectionInfo>().cloned();
+        let meta = (self.hub.settings().proxy_headers).capture("long_poll", req.headers());
         let request = match read_body(req.into_body(), MAX_OPEN_BODY).await {
             Ok(body) => body,
             Err(response) => return *response,
@@ -222,7 +223,7 @@ impl LongPoll {
                 "the body is the connect command; a poll needs ?session=…&ack=…\n",
             );
         }
-        let Some((conn, outlet)) = self.hub.open(Transport::emulation()).await else {
+        let Some((conn, outlet)) = self.hub.open(Transport::emulation(), meta).await else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "the hub is stopping\n");
         };
         self.hub.frame(conn, request).await;

@@ -88,6 +88,7 @@ mod long_poll;
 mod metrics;
 mod outlet;
 mod prometheus;
+mod proxy;
 mod routes;
 mod stream;
 mod websocket;
@@ -155,9 +156,10 @@ impl Hub {
     pub fn start_with(config: Config, websocket: WebSocketConfig) -> Result<Hub, ConfigError> {
         let seed: [u8; 32] = rand::random();
         let hub = pushwire_hub::Hub::new(config.hub.clone(), seed, driver::now())?;
+        let proxy = proxy::ProxyClient::new(&config.hub)?;
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         let metrics = Arc::new(metrics::Metrics::default());
-        tokio::spawn(driver::run(hub, receiver, metrics.clone()));
+        tokio::spawn(driver::run(hub, receiver, metrics.clone(), proxy));
         let settings = Settings::new(&config, websocket);
         let handle = HubHandle {
             commands,

@@ -31,10 +31,16 @@ pub(super) fn websocket_route(
         Ok(upgrade) => {
             let settings = hub.settings();
             let info = upgrade.connection_info().cloned();
+            let name = if transport.is_unidirectional() {
+                "uni_websocket"
+            } else {
+                "websocket"
+            };
+            let meta = settings.proxy_headers.capture(name, req.headers());
             upgrade
                 .config(settings.websocket.clone())
                 .origins(settings.origins.clone())
-                .on_upgrade(move |ws| websocket::serve(ws, hub, transport, info))
+                .on_upgrade(move |ws| websocket::serve(ws, hub, transport, meta, info))
         }
         Err(rejection) => rejection.into_response(),
     }
@@ -77,6 +83,13 @@ async fn open_stream(
     methods: &'static str,
 ) -> Response<Body> {
     let info = req.extensions().get::<ConnectionInfo>().cloned();
+    let name = match (framing, transport.is_unidirectional()) {
+        (Framing::Sse, false) => "sse",
+        (Framing::Lines, false) => "http_stream",
+        (Framing::Sse, true) => "uni_sse",
+        (Framing::Lines, true) => "uni_http_stream",
+    };
+    let meta = hub.settings().proxy_headers.capture(name, req.headers());
     let request = match (req.method(), framing) {
         (&Method::GET, Framing::Sse) => match query_param(req.uri().query(), "cf_connect") {
             Some(request) => Bytes::from(request),
@@ -98,7 +111,7 @@ async fn open_stream(
             return response;
         }
     };
-    let Some((conn, outlet)) = hub.open(transport).await else {
+    let Some((conn, outlet)) = hub.open(transport, meta).await else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "the hub is stopping\n");
     };
     if transport.is_unidirectional() {

@@ -13,6 +13,7 @@ use pushwire_proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
 
 use super::metrics::TransportKind;
 use super::outlet::{Close, Taken};
+use super::proxy::ConnMeta;
 use super::HubHandle;
 use crate::http::connection::ConnectionInfo;
 use crate::upgrade::UpgradedStream;
@@ -46,10 +47,11 @@ pub(crate) fn serve(
     mut ws: WebSocket<UpgradedStream>,
     hub: HubHandle,
     transport: Transport,
+    meta: ConnMeta,
     info: Option<ConnectionInfo>,
 ) -> impl Future<Output = ()> + Send {
     async move {
-        let Some((conn, outlet)) = Box::pin(hub.open(transport)).await else {
+        let Some((conn, outlet)) = Box::pin(hub.open(transport, meta)).await else {
             close(&mut ws, shutting_down()).await;
             return;
         };
