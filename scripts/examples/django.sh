@@ -104,12 +104,21 @@ until curl -sf -o /dev/null "$HUB/healthz" && curl -sf -o /dev/null "$DJANGO/acc
   sleep 0.2
 done
 
+# A check runs in the background and is waited for, so that a signal to this
+# script runs the cleanup at once (bash defers traps until a foreground child ends).
+run_check() {
+  "$@" &
+  local pid=$!
+  PIDS+=("$pid")
+  wait "$pid"
+}
+
 echo "django.sh: pushwire on $HUB, Django on $DJANGO"
 status=0
-DJANGO_URL=$DJANGO timeout 80 "$PY" "$EX/check/e2e.py" || status=1
+DJANGO_URL=$DJANGO run_check timeout 80 "$PY" "$EX/check/e2e.py" || status=1
 if [[ ${SKIP_BROWSER:-} != 1 ]]; then
   echo "django.sh: the chat page in Chromium"
   DJANGO_URL=$DJANGO PLAYWRIGHT_CORE=$ROOT/scripts/browser/node_modules/playwright-core/index.mjs \
-    CHROMIUM_BIN=$CHROMIUM_BIN timeout 90 node "$EX/check/browser.mjs" || status=1
+    CHROMIUM_BIN=$CHROMIUM_BIN run_check timeout 90 node "$EX/check/browser.mjs" || status=1
 fi
 exit $status
