@@ -26,6 +26,14 @@ use crate::proxy::wire::{self, Verdict};
 use crate::proxy::{ProxyCall, ProxyFailure, ProxyKind, ProxyOutcome, ProxyTicket};
 use crate::time::Timestamp;
 
+/// How long a connection or subscription lives on when its refresh
+/// failed, before the backend is asked again (Centrifugo's minute).
+const RETRY_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The shortest extension a refresh gives: an `expire_at` in the past
+/// would have the backend asked again at every timer.
+const MIN_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Proxy calls in flight and what waits on them.
 #[derive(Default)]
 pub(crate) struct ProxyState {
@@ -671,21 +679,21 @@ impl Hub {
     }
 
     /// A refresh answer: `expired` ends the connection (3005), an
-    /// `expire_at` extends it; errors and failures are ignored (the next
-    /// timer tries again).
+    /// `expire_at` extends it. A failure, an error or a disconnect from
+    /// the backend gives the connection one more minute, then the backend
+    /// is asked again (as Centrifugo does).
     fn finish_refresh(&mut self, now: Timestamp, conn: ConnId, body: Option<Bytes>) {
-        let Some(Verdict::Result(r)) = body.and_then(|b| wire::decode::<wire::RefreshResult>(&b))
-        else {
-            return;
+        let verdict = body.and_then(|b| wire::decode::<wire::RefreshResult>(&b));
+        let (expires, info) = match verdict {
+            Some(Verdict::Result(r)) if r.expired => {
+                self.disconnect(conn, Disconnect::EXPIRED, false);
+                return;
+            }
+            Some(Verdict::Result(r)) => (expiry(r.expire_at), wire::raw_bytes(r.info)),
+            _ => (Some(now + RETRY_REFRESH), None),
         };
-        if r.expired {
-            self.disconnect(conn, Disconnect::EXPIRED, false);
-            return;
-        }
-        let expires = expiry(r.expire_at);
-        let info = wire::raw_bytes(r.info);
         if let Some(c) = self.client_mut(conn) {
-            c.expires = expires.filter(|&e| e > now);
+            c.expires = expires.map(|e| e.max(now + MIN_REFRESH));
             if info.is_some() {
                 c.conn_info = info;
             }
@@ -693,7 +701,7 @@ impl Hub {
     }
 
     /// A sub_refresh answer: `expired` ends the subscription (unsubscribe
-    /// 2501), an `expire_at` extends it; errors are ignored.
+    /// 2501), an `expire_at` extends it; otherwise one more minute.
     fn finish_sub_refresh(
         &mut self,
         now: Timestamp,
@@ -701,20 +709,20 @@ impl Hub {
         body: Option<Bytes>,
         channel: Arc<str>,
     ) {
-        let Some(Verdict::Result(r)) = body.and_then(|b| wire::decode::<wire::RefreshResult>(&b))
-        else {
-            return;
+        let verdict = body.and_then(|b| wire::decode::<wire::RefreshResult>(&b));
+        let expires = match verdict {
+            Some(Verdict::Result(r)) if r.expired => {
+                self.remove_subscription(conn, &channel, Some(UnsubscribeCode::Expired));
+                return;
+            }
+            Some(Verdict::Result(r)) => expiry(r.expire_at),
+            _ => Some(now + RETRY_REFRESH),
         };
-        if r.expired {
-            self.remove_subscription(conn, &channel, Some(UnsubscribeCode::Expired));
-            return;
-        }
-        let expires = expiry(r.expire_at).filter(|&e| e > now);
         if let Some(s) = self
             .client_mut(conn)
             .and_then(|c| c.subs.get_mut(&*channel))
         {
-            s.expires = expires;
+            s.expires = expires.map(|e| e.max(now + MIN_REFRESH));
         }
     }
 }

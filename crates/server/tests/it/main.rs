@@ -16,6 +16,7 @@ mod hub;
 mod hub_client;
 mod hub_emulation;
 mod hub_long_poll;
+mod hub_proxy;
 mod limits;
 mod origin;
 mod rebinding;
