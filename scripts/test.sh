@@ -67,6 +67,8 @@ fi
 step "hub: unmodified centrifuge-js, cent and centrifuge-python against pushwire serve"
 scripts/hub/run.sh
 
+step "Django example end to end"; scripts/examples/django.sh
+
 step "HTTP/2 against independent clients: curl, nghttp, h2load"
 scripts/http2-peers.sh
 
