@@ -39,7 +39,7 @@ impl Hub {
 
     /// Whether `conn`'s next command must wait.
     pub(crate) fn must_hold(&self, conn: ConnId) -> bool {
-        self.blocked(conn) || self.held.contains_key(&conn)
+        self.blocked(conn) || (!self.held.is_empty() && self.held.contains_key(&conn))
     }
 
     /// Queues `item` behind the waiting ones; over
