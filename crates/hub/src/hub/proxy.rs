@@ -537,6 +537,30 @@ impl Hub {
         }
     }
 
+    /// The backend's answer to a command's call: its result (`Default`
+    /// when it has none), or `None` once an error or disconnect it chose
+    /// was passed on; an undecodable answer is error 100.
+    fn command_verdict<T: Default + for<'de> serde::Deserialize<'de>>(
+        &mut self,
+        conn: ConnId,
+        id: u32,
+        body: Option<Bytes>,
+    ) -> Result<Option<T>, Fail> {
+        match body.and_then(|b| wire::decode::<T>(&b)) {
+            Some(Verdict::Result(r)) => Ok(Some(r)),
+            Some(Verdict::Empty) => Ok(Some(T::default())),
+            Some(Verdict::Error(e)) => {
+                self.send(conn, backend_error_reply(id, &e));
+                Ok(None)
+            }
+            Some(Verdict::Disconnect(d)) => {
+                self.disconnect_conn(conn, d);
+                Ok(None)
+            }
+            None => Err(Fail::Error(ErrorCode::INTERNAL)),
+        }
+    }
+
     fn finish_subscribe(
         &mut self,
         now: Timestamp,
@@ -546,18 +570,8 @@ impl Hub {
         channel: String,
         mut params: SubParams,
     ) -> Result<(), Fail> {
-        let r = match body.and_then(|b| wire::decode::<wire::SubscribeResult>(&b)) {
-            Some(Verdict::Result(r)) => r,
-            Some(Verdict::Empty) => wire::SubscribeResult::default(),
-            Some(Verdict::Error(e)) => {
-                self.send(conn, backend_error_reply(id, &e));
-                return Ok(());
-            }
-            Some(Verdict::Disconnect(d)) => {
-                self.disconnect_conn(conn, d);
-                return Ok(());
-            }
-            None => return Err(Fail::Error(ErrorCode::INTERNAL)),
+        let Some(r) = self.command_verdict::<wire::SubscribeResult>(conn, id, body)? else {
+            return Ok(());
         };
         params.chan_info = wire::raw_bytes(r.info);
         params.data = wire::raw_bytes(r.data);
@@ -599,18 +613,8 @@ impl Hub {
         channel: String,
         data: RawJson,
     ) -> Result<(), Fail> {
-        let r = match body.and_then(|b| wire::decode::<wire::PublishResult>(&b)) {
-            Some(Verdict::Result(r)) => r,
-            Some(Verdict::Empty) => wire::PublishResult::default(),
-            Some(Verdict::Error(e)) => {
-                self.send(conn, backend_error_reply(id, &e));
-                return Ok(());
-            }
-            Some(Verdict::Disconnect(d)) => {
-                self.disconnect_conn(conn, d);
-                return Ok(());
-            }
-            None => return Err(Fail::Error(ErrorCode::INTERNAL)),
+        let Some(r) = self.command_verdict::<wire::PublishResult>(conn, id, body)? else {
+            return Ok(());
         };
         let (_, opts) = self.namespaces.resolve(&channel)?;
         let opts = opts.clone();
@@ -637,18 +641,8 @@ impl Hub {
     }
 
     fn finish_rpc(&mut self, conn: ConnId, id: u32, body: Option<Bytes>) -> Result<(), Fail> {
-        let r = match body.and_then(|b| wire::decode::<wire::RpcResult>(&b)) {
-            Some(Verdict::Result(r)) => r,
-            Some(Verdict::Empty) => wire::RpcResult::default(),
-            Some(Verdict::Error(e)) => {
-                self.send(conn, backend_error_reply(id, &e));
-                return Ok(());
-            }
-            Some(Verdict::Disconnect(d)) => {
-                self.disconnect_conn(conn, d);
-                return Ok(());
-            }
-            None => return Err(Fail::Error(ErrorCode::INTERNAL)),
+        let Some(r) = self.command_verdict::<wire::RpcResult>(conn, id, body)? else {
+            return Ok(());
         };
         let data = wire::raw_bytes(r.data);
         let out = reply::reply(id, "rpc", |w| {
