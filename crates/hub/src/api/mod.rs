@@ -544,13 +544,20 @@ impl Hub {
         Ok(())
     }
 
-    /// Subscribes one connection for the server API (waiting for the
-    /// channel's link on a remote engine).
-    pub(crate) fn api_subscribe_conn(&mut self, now: Timestamp, conn: ConnId, r: &SubscribeReq) {
+    /// Subscribes one connection for the server API, in turn with its
+    /// waiting commands.
+    fn api_subscribe_conn(&mut self, now: Timestamp, conn: ConnId, r: &SubscribeReq) {
         if self.must_hold(conn) {
             self.hold(conn, Held::ServerSubscribe(r.clone()));
             return;
         }
+        self.server_subscribe(now, conn, r);
+    }
+
+    /// A server-side subscription made through the server API, once it is
+    /// the connection's turn (waiting for the channel's link on a remote
+    /// engine).
+    pub(crate) fn server_subscribe(&mut self, now: Timestamp, conn: ConnId, r: &SubscribeReq) {
         if self.wait_for_links(now, conn, [r.channel.as_str()]) {
             self.hold_first(conn, Held::ServerSubscribe(r.clone()));
             return;

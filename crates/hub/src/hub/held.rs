@@ -95,7 +95,7 @@ impl Hub {
                     self.connect_failed(conn, id, r)
                 }
                 Held::ServerSubscribe(r) => {
-                    self.api_subscribe_conn(now, conn, &r);
+                    self.server_subscribe(now, conn, &r);
                     true
                 }
             };
