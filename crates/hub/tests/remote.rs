@@ -461,3 +461,40 @@ fn a_connection_closed_while_it_waits_leaves_nothing_behind() {
     assert!(!net.links[0].contains("chat:z"));
     assert_eq!(net.nodes[0].stats().subscriptions, 0);
 }
+
+#[test]
+fn a_batch_runs_its_commands_one_after_another() {
+    let mut net = Cluster::new(1);
+    let body = r#"{"commands":[
+        {"publish":{"channel":"chat:b","data":{"n":1}}},
+        {"info":{}},
+        {"publish":{"channel":"chat:b","data":{"n":2}}},
+        {"publish":{"channel":"chat:b","data":{"n":3}}}]}"#;
+    let outcome = net.nodes[0].api_request(net.now, "batch", body.as_bytes());
+    let ApiOutcome::Pending(ticket) = outcome else {
+        panic!("{outcome:?}");
+    };
+    // One publish at a time: the next is sent once the engine answered.
+    let mut sent = 0;
+    while let Some((t, req)) = net.nodes[0].poll_broker() {
+        assert!(
+            net.nodes[0].poll_broker().is_none(),
+            "more than one request out"
+        );
+        sent += 1;
+        let reply = net.carry_out(0, req).expect("a reply");
+        net.nodes[0].handle_broker_reply(net.now, t, reply);
+    }
+    assert_eq!(sent, 3);
+    let (got, r) = net.nodes[0].poll_api().expect("the answer");
+    assert_eq!(got, ticket);
+    let v = json(std::str::from_utf8(&r.body).unwrap());
+    let replies = v["replies"].as_array().unwrap();
+    assert_eq!(replies.len(), 4, "{v}");
+    let offsets: Vec<u64> = [0, 2, 3]
+        .iter()
+        .map(|&i| replies[i]["publish"]["offset"].as_u64().unwrap())
+        .collect();
+    assert_eq!(offsets, [1, 2, 3], "{v}");
+    assert!(replies[1]["info"].is_object(), "{v}");
+}

@@ -31,6 +31,17 @@ pub(crate) enum Piece {
     Wait(BrokerTicket, Render),
 }
 
+/// One command of a batch: its method and parameters (`None`: the
+/// command object was empty).
+#[derive(Debug)]
+pub(crate) struct BatchCommand(pub Option<(String, crate::protocol::RawJson)>);
+
+impl From<std::collections::BTreeMap<String, crate::protocol::RawJson>> for BatchCommand {
+    fn from(cmd: std::collections::BTreeMap<String, crate::protocol::RawJson>) -> Self {
+        BatchCommand(cmd.into_iter().next())
+    }
+}
+
 /// How pieces combine into the answer.
 #[derive(Debug)]
 pub(crate) enum Shape {

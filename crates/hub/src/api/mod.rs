@@ -9,14 +9,14 @@
 mod job;
 mod requests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
-pub(crate) use job::{render, response, Piece, PieceResult, Shape};
+pub(crate) use job::{render, response, BatchCommand, Piece, PieceResult, Shape};
 pub use job::{ApiOutcome, ApiTicket};
 pub(crate) use requests::SubscribeReq;
 use requests::*;
@@ -150,15 +150,17 @@ impl Hub {
     /// answer is immediate.
     pub fn api_request(&mut self, now: Timestamp, method: &str, body: &[u8]) -> ApiOutcome {
         let mut pieces = Vec::new();
-        let shape = if method == "batch" {
-            match self.batch(now, body, &mut pieces) {
-                Ok(shape) => shape,
+        if method == "batch" {
+            let mut rest: VecDeque<BatchCommand> = match parse::<BatchReq>(body) {
+                Ok(r) => r.commands.into_iter().map(BatchCommand::from).collect(),
                 Err(e) => return ApiOutcome::Done(error_response(e)),
-            }
-        } else {
-            self.api_call(now, method, body, &mut pieces)
-        };
-        self.settle_api(shape, pieces)
+            };
+            let mut items = Vec::with_capacity(rest.len());
+            self.batch_step(now, &mut rest, &mut items, &mut pieces);
+            return self.settle_api(Shape::Batch(items), pieces, rest);
+        }
+        let shape = self.api_call(now, method, body, &mut pieces);
+        self.settle_api(shape, pieces, VecDeque::new())
     }
 
     /// Publishes `data` (JSON) into `channel` from the application itself,
@@ -494,16 +496,19 @@ impl Hub {
         }
     }
 
-    fn batch(
+    /// Runs a batch's commands in order until one waits for the engine
+    /// (the rest then runs once it is answered: a batch is sequential, so
+    /// publications into one channel get their offsets in its order).
+    pub(crate) fn batch_step(
         &mut self,
         now: Timestamp,
-        body: &[u8],
+        rest: &mut VecDeque<BatchCommand>,
+        items: &mut Vec<(String, Shape)>,
         out: &mut Vec<Piece>,
-    ) -> Result<Shape, ApiError> {
-        let r: BatchReq = parse(body)?;
-        let mut items = Vec::with_capacity(r.commands.len());
-        for cmd in &r.commands {
-            let Some((method, params)) = cmd.iter().next() else {
+    ) {
+        while let Some(cmd) = rest.pop_front() {
+            let first = out.len();
+            let Some((method, params)) = cmd.0 else {
                 out.push(Piece::Ready(Err(ErrorCode::BAD_REQUEST.into())));
                 items.push((String::new(), Shape::One));
                 continue;
@@ -512,11 +517,13 @@ impl Hub {
                 out.push(Piece::Ready(Err(ApiError::UnknownMethod)));
                 Shape::One
             } else {
-                self.api_call(now, method, params.get().as_bytes(), out)
+                self.api_call(now, &method, params.get().as_bytes(), out)
             };
-            items.push((method.clone(), shape));
+            items.push((method, shape));
+            if out[first..].iter().any(|p| matches!(p, Piece::Wait(..))) {
+                return;
+            }
         }
-        Ok(Shape::Batch(items))
     }
 
     /// The connections of `user`, narrowed to one client id or session when given.

@@ -111,6 +111,8 @@ pub(crate) struct ApiJob {
     pub results: Vec<Option<crate::api::PieceResult>>,
     pub waiting: usize,
     pub shape: crate::api::Shape,
+    /// A batch's commands not run yet (they wait for the ones before).
+    pub rest: VecDeque<crate::api::BatchCommand>,
 }
 
 /// The remote engine's side of the hub.

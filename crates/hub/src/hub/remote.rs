@@ -2,13 +2,14 @@
 //! links with their mirrors, and commands that wait for a link (see
 //! [`crate::engine`]).
 
+use std::collections::VecDeque;
 use std::mem;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::{ConnId, Hub};
-use crate::api::{self, ApiOutcome, ApiTicket, Piece, Shape};
+use crate::api::{self, ApiOutcome, ApiTicket, BatchCommand, Piece, Shape};
 use crate::broker::PresenceEntry;
 use crate::client::State;
 use crate::engine::state::{
@@ -68,7 +69,9 @@ impl Hub {
                 self.send(conn, out);
                 self.engine_done(now, conn);
             }
-            Waiter::Api { job, index, render } => self.api_piece_done(job, index, render, reply),
+            Waiter::Api { job, index, render } => {
+                self.api_piece_done(now, job, index, render, reply)
+            }
             Waiter::LinkUp(channel) => self.link_up(now, channel, reply),
             Waiter::LinkLoad(channel) => self.link_loaded(now, channel, reply),
             Waiter::PositionCheck(channel) => self.position_checked(channel, reply),
@@ -584,21 +587,49 @@ impl Hub {
         }
     }
 
-    /// Answers an API call now when every piece is ready, else parks it
-    /// until the engine's replies complete it.
-    pub(crate) fn settle_api(&mut self, shape: Shape, pieces: Vec<Piece>) -> ApiOutcome {
+    /// Answers an API call now when every piece is ready (and no batch
+    /// command is left), else keeps it until the engine's replies complete
+    /// it.
+    pub(crate) fn settle_api(
+        &mut self,
+        shape: Shape,
+        pieces: Vec<Piece>,
+        rest: VecDeque<BatchCommand>,
+    ) -> ApiOutcome {
         let job = self.remote.as_mut().map_or(0, |r| {
             r.next_job += 1;
             r.next_job
         });
-        let mut results = Vec::with_capacity(pieces.len());
-        let mut waiting = 0;
-        for (index, piece) in pieces.into_iter().enumerate() {
+        let mut j = ApiJob {
+            ticket: ApiTicket(job),
+            results: Vec::with_capacity(pieces.len()),
+            waiting: 0,
+            shape,
+            rest,
+        };
+        self.add_pieces(job, &mut j, pieces);
+        if j.waiting == 0 {
+            return ApiOutcome::Done(api::response(
+                &j.shape,
+                j.results.into_iter().flatten().collect(),
+            ));
+        }
+        let ticket = j.ticket;
+        if let Some(remote) = self.remote.as_mut() {
+            remote.jobs.insert(job, j);
+        }
+        ApiOutcome::Pending(ticket)
+    }
+
+    /// Adds a job's pieces; those that wait get their reply's waiter.
+    fn add_pieces(&mut self, job: u64, j: &mut ApiJob, pieces: Vec<Piece>) {
+        for piece in pieces {
             match piece {
-                Piece::Ready(r) => results.push(Some(r)),
+                Piece::Ready(r) => j.results.push(Some(r)),
                 Piece::Wait(t, render) => {
-                    results.push(None);
-                    waiting += 1;
+                    let index = j.results.len();
+                    j.results.push(None);
+                    j.waiting += 1;
                     if let Some(remote) = self.remote.as_mut() {
                         remote
                             .waiters
@@ -607,28 +638,16 @@ impl Hub {
                 }
             }
         }
-        if waiting == 0 {
-            return ApiOutcome::Done(api::response(
-                &shape,
-                results.into_iter().flatten().collect(),
-            ));
-        }
-        let ticket = ApiTicket(job);
-        if let Some(remote) = self.remote.as_mut() {
-            remote.jobs.insert(
-                job,
-                ApiJob {
-                    ticket,
-                    results,
-                    waiting,
-                    shape,
-                },
-            );
-        }
-        ApiOutcome::Pending(ticket)
     }
 
-    fn api_piece_done(&mut self, job: u64, index: usize, render: Render, reply: BrokerReply) {
+    fn api_piece_done(
+        &mut self,
+        now: Timestamp,
+        job: u64,
+        index: usize,
+        render: Render,
+        reply: BrokerReply,
+    ) {
         let Some(remote) = self.remote.as_mut() else {
             return;
         };
@@ -640,12 +659,31 @@ impl Hub {
         };
         *slot = Some(api::render(render, reply));
         j.waiting -= 1;
-        if j.waiting == 0 {
-            if let Some(j) = remote.jobs.remove(&job) {
-                let response = api::response(&j.shape, j.results.into_iter().flatten().collect());
-                remote.answers.push_back((j.ticket, response));
-            }
+        if j.waiting > 0 {
+            return;
         }
+        let Some(mut j) = remote.jobs.remove(&job) else {
+            return;
+        };
+        // A batch goes on with its next commands.
+        if let Shape::Batch(items) = &mut j.shape {
+            let mut items = std::mem::take(items);
+            let mut rest = std::mem::take(&mut j.rest);
+            let mut pieces = Vec::new();
+            self.batch_step(now, &mut rest, &mut items, &mut pieces);
+            j.shape = Shape::Batch(items);
+            j.rest = rest;
+            self.add_pieces(job, &mut j, pieces);
+        }
+        let Some(remote) = self.remote.as_mut() else {
+            return;
+        };
+        if j.waiting > 0 {
+            remote.jobs.insert(job, j);
+            return;
+        }
+        let response = api::response(&j.shape, j.results.into_iter().flatten().collect());
+        remote.answers.push_back((j.ticket, response));
     }
 }
 
