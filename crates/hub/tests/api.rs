@@ -190,7 +190,10 @@ fn unidirectional_sse_client() {
         .handle_uni_connect(d.now, c, json!({"token":t}).to_string().as_bytes());
     let out = d.drain(c);
     let v = json(&out[0]);
-    assert!(v["connect"]["session"].as_str().unwrap().len() == 36, "{v}");
+    // `<node>.<uuid>`: the node that holds the session, then its own id.
+    let session = v["connect"]["session"].as_str().unwrap();
+    assert_eq!(session.len(), 73, "{v}");
+    assert_eq!(&session[36..37], ".", "{v}");
     assert!(v["connect"].get("pong").is_none());
     assert_eq!(v["connect"]["subs"]["chat:u"]["recoverable"], true);
     d.publish("chat:u", r#"{"t":1}"#);

@@ -215,8 +215,10 @@ impl Hub {
     /// `client.stale_close_delay`, else it is closed with 3502.
     pub fn open(&mut self, now: Timestamp, transport: Transport) -> ConnId {
         let id: Arc<str> = uuid(&mut self.rng).into();
+        // A session names its node first, so that any node can tell
+        // where to forward a request for it.
         let session = if transport.has_session() {
-            uuid(&mut self.rng)
+            format!("{}.{}", self.node_id, uuid(&mut self.rng))
         } else {
             String::new()
         };

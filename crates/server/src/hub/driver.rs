@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::engine::{EngineInbox, EngineIo};
+use super::long_poll::ForwardedPoll;
 use super::metrics::Metrics;
 use super::outlet::{Close, Outlet};
 use super::proxy::{ConnMeta, ProxyClient};
@@ -60,6 +61,19 @@ pub(crate) enum Command {
     Refill(ConnId),
     /// The transport ended.
     Closed(ConnId),
+    /// A long-poll request for a session `node` holds: sent there through
+    /// the engine; `answer` gets what it answered.
+    ForwardPoll {
+        node: String,
+        request: Bytes,
+        answer: oneshot::Sender<Bytes>,
+    },
+    /// The answer to a long-poll request that node `origin` forwarded here.
+    PollAnswer {
+        origin: String,
+        id: u64,
+        answer: Bytes,
+    },
     /// A server API call (the key was checked already).
     Api {
         method: String,
@@ -88,6 +102,7 @@ pub(crate) async fn run(
     metrics: Arc<Metrics>,
     engine: Option<(EngineIo, EngineInbox)>,
     proxy: Option<Arc<ProxyClient>>,
+    poll_server: Option<mpsc::UnboundedSender<ForwardedPoll>>,
 ) {
     let (engine, mut engine_replies, mut engine_events) = match engine {
         Some((io, inbox)) => (Some(io), Some(inbox.replies), inbox.events),
@@ -104,6 +119,9 @@ pub(crate) async fn run(
         answers: Vec::new(),
         pending_api: HashMap::new(),
         engine,
+        forwarded_polls: HashMap::new(),
+        next_forwarded_poll: 0,
+        poll_server,
         proxy,
         proxy_headers: HashMap::new(),
         proxy_replies,
@@ -185,6 +203,21 @@ async fn recv_events(
 /// session begins: then the session and `\n`, then the frame.
 const FORWARD: &[u8] = b"emulation\n";
 
+/// How a control message carrying a long-poll request to the node of its
+/// session begins: then the asking node, `\n`, the request's number there,
+/// `\n`, and the request.
+const FORWARD_POLL: &[u8] = b"longpoll\n";
+
+/// How the answer to a forwarded long-poll request begins: then its
+/// number, `\n`, and the answer.
+const POLL_ANSWER: &[u8] = b"longpoll-answer\n";
+
+/// The line before the first `\n`, and the rest.
+fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let split = bytes.iter().position(|&b| b == b'\n')?;
+    Some((&bytes[..split], &bytes[split + 1..]))
+}
+
 /// The session and frame of a forwarded `/emulation` request.
 fn forwarded_frame(message: &Bytes) -> Option<(&str, Bytes)> {
     let rest = message.strip_prefix(FORWARD)?;
@@ -220,6 +253,12 @@ struct Driver {
     pending_api: HashMap<ApiTicket, oneshot::Sender<ApiResponse>>,
     /// The remote engine, if the hub has one.
     engine: Option<EngineIo>,
+    /// Long-poll requests sent to other nodes, by number, and the next
+    /// number.
+    forwarded_polls: HashMap<u64, oneshot::Sender<Bytes>>,
+    next_forwarded_poll: u64,
+    /// Where long-poll requests other nodes forward here are served.
+    poll_server: Option<mpsc::UnboundedSender<ForwardedPoll>>,
     /// The backend proxy's client, when a proxy is on.
     proxy: Option<Arc<ProxyClient>>,
     /// The client headers the proxy forwards, per open connection that
@@ -270,6 +309,19 @@ impl Driver {
                 self.hub.handle_uni_connect(now, conn, &request)
             }
             Command::Refill(conn) => self.flush(now, conn),
+            Command::ForwardPoll {
+                node,
+                request,
+                answer,
+            } => self.forward_poll(&node, request, answer),
+            Command::PollAnswer { origin, id, answer } => {
+                if let Some(engine) = &self.engine {
+                    let mut message = POLL_ANSWER.to_vec();
+                    message.extend_from_slice(format!("{id}\n").as_bytes());
+                    message.extend_from_slice(&answer);
+                    engine.forward(&origin, message.into());
+                }
+            }
             Command::Closed(conn) => {
                 if self.remove_outlet(conn).is_some() {
                     self.hub.close(now, conn);
@@ -311,13 +363,59 @@ impl Driver {
                 .handle_broker_publication(now, &channel, publication, &epoch),
             EngineEvent::Join { channel, info } => self.hub.handle_broker_join(&channel, &info),
             EngineEvent::Leave { channel, info } => self.hub.handle_broker_leave(&channel, &info),
-            EngineEvent::Control(message) => match forwarded_frame(&message) {
-                Some((session, frame)) => self.session_frame(now, session, "", frame),
-                None => self.hub.handle_broker_control(now, &message),
-            },
+            EngineEvent::Control(message) => self.control(now, message),
             EngineEvent::Lost { channels } => self.hub.handle_broker_lost(&channels),
             _ => {}
         }
+    }
+
+    /// A control message: an `/emulation` frame or a long-poll request (or
+    /// its answer) forwarded between nodes, or one for the hub.
+    fn control(&mut self, now: Timestamp, message: Bytes) {
+        if let Some((session, frame)) = forwarded_frame(&message) {
+            self.session_frame(now, session, "", frame);
+        } else if let Some(rest) = message.strip_prefix(FORWARD_POLL) {
+            let forwarded = split_line(rest).and_then(|(origin, rest)| {
+                let (id, request) = split_line(rest)?;
+                let id = std::str::from_utf8(id).ok()?.parse().ok()?;
+                let origin = std::str::from_utf8(origin).ok()?.to_owned();
+                Some((origin, id, Bytes::copy_from_slice(request)))
+            });
+            if let (Some(forwarded), Some(server)) = (forwarded, &self.poll_server) {
+                let _ = server.send(forwarded);
+            }
+        } else if let Some(rest) = message.strip_prefix(POLL_ANSWER) {
+            let answered = split_line(rest).and_then(|(id, answer)| {
+                let id: u64 = std::str::from_utf8(id).ok()?.parse().ok()?;
+                Some((id, Bytes::copy_from_slice(answer)))
+            });
+            if let Some((id, answer)) = answered {
+                if let Some(waiting) = self.forwarded_polls.remove(&id) {
+                    let _ = waiting.send(answer);
+                }
+            }
+        } else {
+            self.hub.handle_broker_control(now, &message);
+        }
+    }
+
+    /// Sends a long-poll request to the node holding its session.
+    fn forward_poll(&mut self, node: &str, request: Bytes, answer: oneshot::Sender<Bytes>) {
+        let Some(engine) = &self.engine else {
+            return;
+        };
+        // Requests whose callers stopped waiting are forgotten.
+        if self.forwarded_polls.len() >= 1024 {
+            self.forwarded_polls
+                .retain(|_, waiting| !waiting.is_closed());
+        }
+        self.next_forwarded_poll += 1;
+        let id = self.next_forwarded_poll;
+        self.forwarded_polls.insert(id, answer);
+        let mut message = FORWARD_POLL.to_vec();
+        message.extend_from_slice(format!("{}\n{id}\n", self.hub.node_id()).as_bytes());
+        message.extend_from_slice(&request);
+        engine.forward(node, message.into());
     }
 
     /// Commands for an emulation session: to it if it is here, else to the

@@ -144,6 +144,31 @@ impl HubHandle {
         .await;
     }
 
+    /// Sends a long-poll request to the node holding its session; its
+    /// answer, or `None` when none came within `wait`.
+    pub(super) async fn forward_poll(
+        &self,
+        node: &str,
+        request: Bytes,
+        wait: std::time::Duration,
+    ) -> Option<Bytes> {
+        let (answer, answered) = oneshot::channel();
+        let command = Command::ForwardPoll {
+            node: node.to_owned(),
+            request,
+            answer,
+        };
+        if !self.send(command).await {
+            return None;
+        }
+        tokio::time::timeout(wait, answered).await.ok()?.ok()
+    }
+
+    /// The answer to a long-poll request `origin` forwarded here as `id`.
+    pub(super) async fn poll_answered(&self, origin: String, id: u64, answer: Bytes) {
+        self.send(Command::PollAnswer { origin, id, answer }).await;
+    }
+
     pub(super) async fn uni_connect(&self, conn: ConnId, request: Bytes) {
         self.send(Command::UniConnect { conn, request }).await;
     }

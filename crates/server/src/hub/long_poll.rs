@@ -60,13 +60,22 @@
 //! | `403` | a page on an origin `client.allowed_origins` does not allow |
 //! | `503` | the hub is stopping |
 //!
+//! On a hub of many nodes (the Redis engine) any node takes any request:
+//! a session's id names the node that holds it (`<node>.<id>`), and a
+//! poll or close that reaches another node is forwarded there through
+//! Redis and answered with what that node answered (see `forward.rs`);
+//! `/emulation` posts are forwarded likewise. No sticky sessions.
+//!
 //! What a session holds while idle: its hub connection and outlet (as a
 //! WebSocket does), a small state, and its last batch until confirmed (at
 //! most one outlet budget, 64 KiB); the backlog beyond waits in the hub,
 //! under the namespace's slow-consumer policy.
 
 mod cursor;
+mod forward;
 mod session;
+
+pub(crate) use forward::{serve_forwarded_polls, ForwardedPoll};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -155,13 +164,18 @@ pub(crate) struct LongPoll {
     sessions: Mutex<HashMap<Box<str>, Arc<Session>>>,
     /// The expiry sweep runs (started with the first session).
     sweeping: std::sync::atomic::AtomicBool,
+    /// This node's id, on a hub of many nodes.
+    node: Option<String>,
 }
 
 impl LongPoll {
-    pub(crate) fn new(hub: HubHandle, config: LongPollConfig) -> Arc<Self> {
+    /// The sessions of a hub; `node` is this node's id on a hub of many
+    /// nodes (polls for sessions of other nodes are then forwarded).
+    pub(crate) fn new(hub: HubHandle, config: LongPollConfig, node: Option<String>) -> Arc<Self> {
         Arc::new(LongPoll {
             hub,
             config,
+            node,
             sessions: Mutex::new(HashMap::new()),
             sweeping: Default::default(),
         })
@@ -194,6 +208,9 @@ impl LongPoll {
         };
         let session = String::from_utf8_lossy(&session).into_owned();
         if query_param(query, "close").is_some() {
+            if let Some(node) = self.elsewhere(&session) {
+                return self.forward(node, &session, None).await;
+            }
             self.remove(&session);
             return plain(StatusCode::NO_CONTENT, "");
         }
@@ -205,6 +222,9 @@ impl LongPoll {
                 "a poll needs ack=<the last batch received> (or close)\n",
             );
         };
+        if let Some(node) = self.elsewhere(&session) {
+            return self.forward(node, &session, Some(ack)).await;
+        }
         let info = req.extensions().get::<ConnectionInfo>().cloned();
         self.poll(&session, ack, info.as_ref()).await
     }

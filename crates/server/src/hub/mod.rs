@@ -203,17 +203,37 @@ impl Hub {
         let proxy = proxy::ProxyClient::new(&config.hub)?;
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE);
         let metrics = Arc::new(metrics::Metrics::default());
-        tokio::spawn(driver::run(hub, receiver, metrics.clone(), engine, proxy));
+        // On a hub of many nodes, long polls can reach any node.
+        let node = engine.as_ref().map(|_| hub.node_id().to_owned());
+        let (poll_server, forwarded_polls) = match engine {
+            Some(_) => {
+                let (server, polls) = mpsc::unbounded_channel();
+                (Some(server), Some(polls))
+            }
+            None => (None, None),
+        };
+        tokio::spawn(driver::run(
+            hub,
+            receiver,
+            metrics.clone(),
+            engine,
+            proxy,
+            poll_server,
+        ));
         let settings = Settings::new(&config, websocket);
         let handle = HubHandle {
             commands,
             settings: Arc::new(settings),
             metrics,
         };
-        Ok(Hub {
-            long_poll: LongPoll::new(handle.clone(), config.long_poll),
-            handle,
-        })
+        let long_poll = LongPoll::new(handle.clone(), config.long_poll, node);
+        if let Some(polls) = forwarded_polls {
+            tokio::spawn(long_poll::serve_forwarded_polls(
+                Arc::downgrade(&long_poll),
+                polls,
+            ));
+        }
+        Ok(Hub { long_poll, handle })
     }
 
     /// Serves `req` if its path is one of the hub's (see the module

@@ -181,7 +181,7 @@ pub(super) fn connect_session(reply: &[u8]) -> Option<&str> {
     let plain = !value.is_empty()
         && value
             .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-');
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'));
     (ends_object && plain).then(|| std::str::from_utf8(value).ok())?
 }
 
@@ -275,7 +275,7 @@ mod tests {
         let mut replies = Vec::new();
         hub.outbox(conn).unwrap().drain_into(&mut replies, 1 << 20);
         let session = connect_session(&replies[0]).expect("a connect reply");
-        assert_eq!(session.len(), 36, "{session}");
+        assert_eq!(session.len(), 73, "{session}");
         assert_eq!(hub.session(session), Some(conn));
         // An error reply, or anything else, names no session.
         assert_eq!(connect_session(br#"{"id":1,"error":{"code":101}}"#), None);
