@@ -428,6 +428,11 @@ impl Driver {
         let Some(engine) = &self.engine else {
             return;
         };
+        // A session id names its node first, for clients that send no node.
+        let node = match node {
+            "" => session.split_once('.').map_or("", |(node, _)| node),
+            node => node,
+        };
         if node.is_empty() || node == self.hub.node_id() {
             return;
         }
