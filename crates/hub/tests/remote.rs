@@ -498,3 +498,26 @@ fn a_batch_runs_its_commands_one_after_another() {
     assert_eq!(offsets, [1, 2, 3], "{v}");
     assert!(replies[1]["info"].is_object(), "{v}");
 }
+
+#[test]
+fn a_parallel_batch_sends_its_commands_at_once() {
+    let mut net = Cluster::new(1);
+    let body = r#"{"parallel":true,"commands":[
+        {"publish":{"channel":"chat:p","data":{"n":1}}},
+        {"publish":{"channel":"chat:q","data":{"n":2}}}]}"#;
+    let outcome = net.nodes[0].api_request(net.now, "batch", body.as_bytes());
+    assert!(matches!(outcome, ApiOutcome::Pending(_)), "{outcome:?}");
+    let mut out = Vec::new();
+    while let Some(r) = net.nodes[0].poll_broker() {
+        out.push(r);
+    }
+    assert_eq!(out.len(), 2, "both publishes are out at once");
+    for (t, req) in out {
+        let reply = net.carry_out(0, req).expect("a reply");
+        net.nodes[0].handle_broker_reply(net.now, t, reply);
+    }
+    let (_, r) = net.nodes[0].poll_api().expect("the answer");
+    let v = json(std::str::from_utf8(&r.body).unwrap());
+    assert_eq!(v["replies"][0]["publish"]["offset"], 1, "{v}");
+    assert_eq!(v["replies"][1]["publish"]["offset"], 1, "{v}");
+}

@@ -151,12 +151,16 @@ impl Hub {
     pub fn api_request(&mut self, now: Timestamp, method: &str, body: &[u8]) -> ApiOutcome {
         let mut pieces = Vec::new();
         if method == "batch" {
-            let mut rest: VecDeque<BatchCommand> = match parse::<BatchReq>(body) {
-                Ok(r) => r.commands.into_iter().map(BatchCommand::from).collect(),
+            let (mut rest, parallel): (VecDeque<BatchCommand>, bool) = match parse::<BatchReq>(body)
+            {
+                Ok(r) => (
+                    r.commands.into_iter().map(BatchCommand::from).collect(),
+                    r.parallel,
+                ),
                 Err(e) => return ApiOutcome::Done(error_response(e)),
             };
             let mut items = Vec::with_capacity(rest.len());
-            self.batch_step(now, &mut rest, &mut items, &mut pieces);
+            self.batch_step(now, &mut rest, &mut items, &mut pieces, parallel);
             return self.settle_api(Shape::Batch(items), pieces, rest);
         }
         let shape = self.api_call(now, method, body, &mut pieces);
@@ -498,13 +502,15 @@ impl Hub {
 
     /// Runs a batch's commands in order until one waits for the engine
     /// (the rest then runs once it is answered: a batch is sequential, so
-    /// publications into one channel get their offsets in its order).
+    /// publications into one channel get their offsets in its order), or
+    /// all of them at once when `parallel`.
     pub(crate) fn batch_step(
         &mut self,
         now: Timestamp,
         rest: &mut VecDeque<BatchCommand>,
         items: &mut Vec<(String, Shape)>,
         out: &mut Vec<Piece>,
+        parallel: bool,
     ) {
         while let Some(cmd) = rest.pop_front() {
             let first = out.len();
@@ -520,7 +526,7 @@ impl Hub {
                 self.api_call(now, &method, params.get().as_bytes(), out)
             };
             items.push((method, shape));
-            if out[first..].iter().any(|p| matches!(p, Piece::Wait(..))) {
+            if !parallel && out[first..].iter().any(|p| matches!(p, Piece::Wait(..))) {
                 return;
             }
         }

@@ -92,4 +92,8 @@ pub(crate) struct ChannelsReq {
 pub(crate) struct BatchReq {
     #[serde(default)]
     pub commands: Vec<BTreeMap<String, RawJson>>,
+    /// Run the commands at once rather than one after another (they still
+    /// answer in order).
+    #[serde(default)]
+    pub parallel: bool,
 }

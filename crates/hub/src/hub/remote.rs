@@ -670,7 +670,7 @@ impl Hub {
             let mut items = std::mem::take(items);
             let mut rest = std::mem::take(&mut j.rest);
             let mut pieces = Vec::new();
-            self.batch_step(now, &mut rest, &mut items, &mut pieces);
+            self.batch_step(now, &mut rest, &mut items, &mut pieces, false);
             j.shape = Shape::Batch(items);
             j.rest = rest;
             self.add_pieces(job, &mut j, pieces);
