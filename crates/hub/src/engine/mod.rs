@@ -16,7 +16,8 @@
 //! # Links and mirrors
 //!
 //! A node *links* a channel (subscribes to its pub/sub) while the channel has
-//! subscribers on the node. Linking loads the channel's stream into a mirror
+//! subscribers on the node, and a few seconds longer (a channel that empties
+//! and fills again keeps its mirror). Linking loads the channel's stream into a mirror
 //! on the node; from then on every publication arrives through pub/sub, in
 //! offset order, and is applied to the mirror before it is delivered. A
 //! subscribe therefore reads its recovery or position from the mirror in the
