@@ -271,6 +271,14 @@ impl Fanout {
             window.wall,
         );
         metrics.extend(extra(&client));
+        if let Some(redis_cpu) = window.redis_cpu {
+            // The hub on Redis: what Redis itself spent per publication.
+            metrics.push(Metric::new(
+                "Redis CPU µs/pub",
+                redis_cpu * 1e6 / client.published().max(1) as f64,
+            ));
+            metrics.push(Metric::new("Redis CPU %", 100.0 * redis_cpu / window.wall));
+        }
         Ok(window.sample(client.deliveries(), client.counters().clone(), metrics))
     }
 }
@@ -300,7 +308,7 @@ impl Scenario for Fanout {
         let addr = server.addr;
         match self.transport {
             Transport::Hub if server.protocol == PubSubProtocol::Hub => {
-                hub::probe(addr, &hub_token(server)?, self.message_size)
+                hub::probe_nodes(&server.nodes, &hub_token(server)?, self.message_size)
             }
             Transport::Hub if server.protocol == PubSubProtocol::SocketIo => {
                 hub::probe_socket_io(addr, self.message_size)
@@ -337,12 +345,15 @@ impl Scenario for Fanout {
         match self.transport {
             Transport::Hub if server.protocol != PubSubProtocol::Broadcast => {
                 let mut client = if server.protocol == PubSubProtocol::Hub {
-                    HubClient::new(
+                    let mut client = HubClient::new(
                         addr,
                         &hub_token(server)?,
                         &[hub::CHANNEL],
                         self.message_size,
-                    )?
+                    )?;
+                    // Over every node of a hub on Redis, the publisher on the first.
+                    client.spread_over(&server.nodes);
+                    client
                 } else {
                     HubClient::socket_io(addr, self.message_size)?
                 };
