@@ -4,7 +4,7 @@
 # pushwire-hub-redis (a redis-server and two nodes, all on CPU 0), node B
 # publishing a round into every channel every 250 ms through
 # POST /api/batch; then node A's pub/sub connection to Redis is killed
-# (CLIENT KILL ID, the connection found by matching CLIENT LIST TYPE pubsub
+# (CLIENT KILL ID over RESP, the connection found by matching CLIENT LIST TYPE pubsub
 # with node A's sockets). Measured: the time until every subscriber is
 # subscribed again and receiving (what the hub does is followed: an
 # unsubscribe 2500 answered by a subscribe with recovery, as centrifuge-js

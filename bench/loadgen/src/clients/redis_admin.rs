@@ -1,13 +1,19 @@
-//! What the bench asks of a hub's `redis-server` directly, through
-//! `redis-cli` (Debian's `redis-tools`, installed with `redis-server`): the
-//! pub/sub connections it holds (`CLIENT LIST TYPE pubsub`) and killing one
+//! What the bench asks of a hub's `redis-server` directly: the pub/sub
+//! connections it holds (`CLIENT LIST TYPE pubsub`) and killing one
 //! (`CLIENT KILL ID`), to break one node's pub/sub connection as a network
-//! failure or a Redis failover would.
+//! failure or a Redis failover would. Two commands over one blocking
+//! connection, written out in RESP here rather than through a Redis client
+//! crate (the generator has no async runtime) or `redis-cli` (a process
+//! start, ~40 ms, inside the timed moment of the break).
 
-use std::net::SocketAddr;
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 use crate::error::BenchError;
+
+/// How long a command may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pub/sub connection Redis holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,48 +26,84 @@ pub struct PubSubClient {
     pub channels: u64,
 }
 
-/// Runs `redis-cli -h HOST -p PORT args…` and returns its output.
-fn redis_cli(redis: SocketAddr, args: &[&str]) -> Result<String, BenchError> {
-    let out = Command::new("redis-cli")
-        .args([
-            "-h",
-            &redis.ip().to_string(),
-            "-p",
-            &redis.port().to_string(),
-        ])
-        .args(args)
-        .output()
-        .map_err(|e| BenchError::io("running redis-cli (apt-get install redis-tools)", e))?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() || text.starts_with("ERR") {
-        return Err(BenchError::Peer(format!(
-            "redis-cli {}: {} {}",
-            args.join(" "),
-            text.trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(text)
+/// A reply of Redis.
+#[derive(Debug, PartialEq, Eq)]
+enum Reply {
+    Text(String),
+    Integer(i64),
 }
 
-/// Every pub/sub connection of the Redis at `redis`.
-pub fn pubsub_clients(redis: SocketAddr) -> Result<Vec<PubSubClient>, BenchError> {
-    Ok(parse_client_list(&redis_cli(
-        redis,
-        &["CLIENT", "LIST", "TYPE", "pubsub"],
-    )?))
+/// A connection to a Redis for admin commands.
+pub struct RedisAdmin {
+    reader: BufReader<TcpStream>,
+    addr: SocketAddr,
 }
 
-/// Kills the connection with client id `id`.
-pub fn kill_client(redis: SocketAddr, id: u64) -> Result<(), BenchError> {
-    let answer = redis_cli(redis, &["CLIENT", "KILL", "ID", &id.to_string()])?;
-    if answer.trim() != "1" {
-        return Err(BenchError::Peer(format!(
-            "CLIENT KILL ID {id} killed {} connections",
-            answer.trim()
-        )));
+impl RedisAdmin {
+    /// Connects to the Redis at `addr`.
+    pub fn connect(addr: SocketAddr) -> Result<Self, BenchError> {
+        let what = |e| BenchError::io(format!("connecting to Redis at {addr}"), e);
+        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(what)?;
+        stream.set_read_timeout(Some(TIMEOUT)).map_err(what)?;
+        stream.set_nodelay(true).map_err(what)?;
+        Ok(RedisAdmin {
+            reader: BufReader::new(stream),
+            addr,
+        })
     }
-    Ok(())
+
+    /// Every pub/sub connection of the Redis.
+    pub fn pubsub_clients(&mut self) -> Result<Vec<PubSubClient>, BenchError> {
+        match self.command(&["CLIENT", "LIST", "TYPE", "pubsub"])? {
+            Reply::Text(text) => Ok(parse_client_list(&text)),
+            other => Err(BenchError::Peer(format!("CLIENT LIST answered {other:?}"))),
+        }
+    }
+
+    /// Kills the connection with client id `id`.
+    pub fn kill_client(&mut self, id: u64) -> Result<(), BenchError> {
+        match self.command(&["CLIENT", "KILL", "ID", &id.to_string()])? {
+            Reply::Integer(1) => Ok(()),
+            other => Err(BenchError::Peer(format!(
+                "CLIENT KILL ID {id} answered {other:?}"
+            ))),
+        }
+    }
+
+    /// Sends one command (an array of bulk strings) and reads its reply.
+    fn command(&mut self, args: &[&str]) -> Result<Reply, BenchError> {
+        let what = |e| BenchError::io(format!("{} to Redis at {}", args.join(" "), self.addr), e);
+        self.reader
+            .get_mut()
+            .write_all(&encode(args))
+            .map_err(what)?;
+        let mut line = String::new();
+        self.reader.read_line(&mut line).map_err(what)?;
+        let line = line.trim_end();
+        let (kind, rest) = line.split_at(line.len().min(1));
+        let bad = || BenchError::Peer(format!("Redis answered {line:?} to {}", args.join(" ")));
+        match kind {
+            "+" => Ok(Reply::Text(rest.to_owned())),
+            ":" => rest.parse().map(Reply::Integer).map_err(|_| bad()),
+            "$" => {
+                let len: usize = rest.parse().map_err(|_| bad())?;
+                let mut body = vec![0; len + 2];
+                self.reader.read_exact(&mut body).map_err(what)?;
+                body.truncate(len);
+                Ok(Reply::Text(String::from_utf8_lossy(&body).into_owned()))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A command as RESP: an array of bulk strings.
+fn encode(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+    }
+    out
 }
 
 /// The lines of `CLIENT LIST`: `id=5 addr=127.0.0.1:40154 … sub=3 …`.
@@ -84,6 +126,14 @@ fn parse_client_list(text: &str) -> Vec<PubSubClient> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_are_arrays_of_bulk_strings() {
+        assert_eq!(
+            encode(&["CLIENT", "KILL", "ID", "7"]),
+            b"*4\r\n$6\r\nCLIENT\r\n$4\r\nKILL\r\n$2\r\nID\r\n$1\r\n7\r\n"
+        );
+    }
 
     #[test]
     fn client_list_lines_give_id_port_and_channels() {

@@ -109,12 +109,12 @@ impl Scenario for HubApi {
         load.run(settings.ramp);
         let redis = server.redis;
         let redis_cpu = redis.map(|r| r.cpu_time()).transpose()?;
-        let node_cpu = procfs::cpu_time(server.pid)?;
+        let node_cpu = super::sched_cpu::cpu_time(server.pid)?;
         let server_cpu = server.cpu_time()?;
         let own_cpu = procfs::own_cpu_time()?;
         let (requests, wall) = load.run(settings.duration);
         let server_cpu = server.cpu_time()?.saturating_sub(server_cpu);
-        let node_cpu = procfs::cpu_time(server.pid)?.saturating_sub(node_cpu);
+        let node_cpu = super::sched_cpu::cpu_time(server.pid)?.saturating_sub(node_cpu);
         let own_cpu = procfs::own_cpu_time()?.saturating_sub(own_cpu);
         let redis_cpu = match (redis, redis_cpu) {
             (Some(r), Some(before)) => Some(r.cpu_time()?.saturating_sub(before)),

@@ -39,7 +39,7 @@ use pushwire_proto::Message;
 use super::{Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
 use crate::clients::hub;
 use crate::clients::hub_resub::ResubClient;
-use crate::clients::redis_admin;
+use crate::clients::redis_admin::RedisAdmin;
 use crate::error::BenchError;
 use crate::peers::ServerRole;
 use crate::probe::ProbeReport;
@@ -156,7 +156,9 @@ impl Scenario for HubResubscribe {
 
         // 4. The break: node A's pub/sub connection(s) to Redis.
         let ports = procfs::local_ports_to(server.pid, redis.addr.port())?;
-        let targets: Vec<_> = redis_admin::pubsub_clients(redis.addr)?
+        let mut admin = RedisAdmin::connect(redis.addr)?;
+        let targets: Vec<_> = admin
+            .pubsub_clients()?
             .into_iter()
             .filter(|c| ports.contains(&c.port))
             .collect();
@@ -167,12 +169,12 @@ impl Scenario for HubResubscribe {
             )));
         }
         let published_before = client.published;
-        let node_cpu = procfs::cpu_time(server.pid)?;
+        let node_cpu = super::sched_cpu::cpu_time(server.pid)?;
         let redis_cpu = redis.cpu_time()?;
         let own_cpu = procfs::own_cpu_time()?;
         let t0 = Instant::now();
         for target in &targets {
-            redis_admin::kill_client(redis.addr, target.id)?;
+            admin.kill_client(target.id)?;
         }
         let kill_ms = t0.elapsed().as_secs_f64() * 1e3;
         client.mark_break(t0);
@@ -180,7 +182,7 @@ impl Scenario for HubResubscribe {
         // 5. Until every subscriber is back.
         let outcome = client.watch(ROUND_EVERY, quiet, timeout)?;
         let watched = t0.elapsed();
-        let node_cpu = procfs::cpu_time(server.pid)?.saturating_sub(node_cpu);
+        let node_cpu = super::sched_cpu::cpu_time(server.pid)?.saturating_sub(node_cpu);
         let redis_cpu = redis.cpu_time()?.saturating_sub(redis_cpu);
         let own_cpu = procfs::own_cpu_time()?.saturating_sub(own_cpu);
         let published = client.published - published_before;

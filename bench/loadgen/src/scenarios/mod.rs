@@ -17,7 +17,7 @@ mod hub_resubscribe;
 mod idle_memory;
 mod metric;
 mod old_vs_new;
-mod sched_cpu;
+pub(crate) mod sched_cpu;
 mod window;
 
 use std::time::Duration;
