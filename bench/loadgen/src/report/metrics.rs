@@ -174,6 +174,9 @@ pub fn redis_ratios(report: &RunReport) -> String {
             }
             if let Some(us) = median(redis, "Redis CPU µs/pub") {
                 let _ = write!(out, "; Redis CPU {us:.1} µs per publication");
+                if let Some(over) = median(redis, "Redis CPU µs/pub over idle") {
+                    let _ = write!(out, " ({over:.1} µs above its idle rate)");
+                }
             }
             out.push('\n');
         }
