@@ -65,6 +65,11 @@ pub enum ServerRole {
     PubSub,
     /// What only the hub has (its server API, its connection stages).
     HubOnly,
+    /// The hub as one process: a recovery storm's memory and CPU are one
+    /// server's (and its setup needs a batch applied in order, which the
+    /// hub on Redis does not do: its batch's publications run
+    /// concurrently).
+    HubAlone,
     /// What only the hub on a remote engine has (its nodes' Redis
     /// connections, to be broken and watched coming back).
     HubEngine,
@@ -194,7 +199,10 @@ impl Peer {
     /// Whether the peer has a server for `role`.
     pub fn supports(&self, role: ServerRole) -> bool {
         if self.launcher == Launcher::PushwireHub {
-            return matches!(role, ServerRole::PubSub | ServerRole::HubOnly);
+            return matches!(
+                role,
+                ServerRole::PubSub | ServerRole::HubOnly | ServerRole::HubAlone
+            );
         }
         if self.launcher == Launcher::PushwireHubRedis {
             return matches!(
@@ -213,7 +221,7 @@ impl Peer {
             ),
             ServerRole::HttpPush => self.launcher == Launcher::Pushwire,
             ServerRole::EventStream => matches!(self.launcher, Launcher::Pushwire | Launcher::Bun),
-            ServerRole::HubOnly | ServerRole::HubEngine => false,
+            ServerRole::HubOnly | ServerRole::HubAlone | ServerRole::HubEngine => false,
         }
     }
 
@@ -316,6 +324,7 @@ impl Peer {
                     ServerRole::HttpPush
                     | ServerRole::EventStream
                     | ServerRole::HubOnly
+                    | ServerRole::HubAlone
                     | ServerRole::HubEngine => {
                         command.args([
                             "serve",

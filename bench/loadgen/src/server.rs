@@ -88,8 +88,10 @@ impl ServerProcess {
         }
         let addr = free_port()?;
         let protocol = peer.pubsub_protocol();
-        let token = if matches!(role, ServerRole::PubSub | ServerRole::HubOnly)
-            && protocol == PubSubProtocol::Hub
+        let token = if matches!(
+            role,
+            ServerRole::PubSub | ServerRole::HubOnly | ServerRole::HubAlone
+        ) && protocol == PubSubProtocol::Hub
         {
             Some(peer.hub_token(paths).map_err(BenchError::Setup)?)
         } else {
@@ -111,6 +113,7 @@ impl ServerProcess {
                 ServerRole::EventStream => "-sse",
                 ServerRole::PubSub => "-pubsub",
                 ServerRole::HubOnly => "-api",
+                ServerRole::HubAlone => "-alone",
                 ServerRole::HubEngine => "-engine",
             },
             if deflate { "-deflate" } else { "" }
