@@ -39,6 +39,7 @@ use pushwire_proto::Message;
 use super::{Group, Metric, Sample, Scenario, ScenarioSpec, Unit};
 use crate::clients::hub;
 use crate::clients::hub_resub::ResubClient;
+use crate::clients::metrics_scrape;
 use crate::clients::redis_admin::RedisAdmin;
 use crate::error::BenchError;
 use crate::peers::ServerRole;
@@ -57,6 +58,8 @@ pub const HUB_RESUBSCRIBE: Group = Group {
 const ROUND_EVERY: Duration = Duration::from_millis(250);
 /// The prefix of the channels (namespace `hist`).
 const CHANNEL_PREFIX: &str = "hist:resub-";
+/// Node A's counter of channels whose Redis stream it stopped trusting.
+const LINK_BREAKS: &str = "pushwire_link_breaks_total";
 /// Timeout of the first round.
 const API_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -168,6 +171,7 @@ impl Scenario for HubResubscribe {
                 server.pid
             )));
         }
+        let link_breaks = metrics_scrape::value(server.addr, LINK_BREAKS)?;
         let published_before = client.published;
         let node_cpu = super::sched_cpu::cpu_time(server.pid)?;
         let redis_cpu = redis.cpu_time()?;
@@ -189,6 +193,13 @@ impl Scenario for HubResubscribe {
 
         // 6. What was lost.
         let lost = client.settle(hold);
+        let link_breaks = match (
+            link_breaks,
+            metrics_scrape::value(server.addr, LINK_BREAKS)?,
+        ) {
+            (Some(before), Some(after)) => after - before,
+            _ => f64::NAN,
+        };
         if let Some(what) = server.exited() {
             return Err(BenchError::Peer(format!("during the run: {what}")));
         }
@@ -219,6 +230,8 @@ impl Scenario for HubResubscribe {
             Metric::new("pubs checked", client.checked as f64),
             Metric::new("pub/s during", published as f64 / secs),
             Metric::new("pub/sub conns killed", targets.len() as f64),
+            // The hub's own count of channels it stopped trusting (node A).
+            Metric::new("link breaks", link_breaks),
             Metric::new("kill ms", kill_ms),
             Metric::new("node A CPU %", 100.0 * node_cpu.as_secs_f64() / secs),
             Metric::new("Redis CPU %", 100.0 * redis_cpu.as_secs_f64() / secs),
