@@ -58,7 +58,7 @@ struct Cli {
     /// Seconds of the unrecorded warm-up run (default 1).
     #[arg(long, global = true)]
     warmup: Option<f64>,
-    /// Only these peers (comma separated: pushwire,pushwire-hub,bun,fastwebsockets,tokio-tungstenite,node-ws).
+    /// Only these peers (comma separated: pushwire,pushwire-hub,pushwire-hub-redis,bun,fastwebsockets,tokio-tungstenite,socket.io,node-ws).
     #[arg(long, global = true, value_delimiter = ',')]
     peers: Vec<String>,
     /// Where to write results (default bench/results, or bench/results/quick with --quick).
@@ -278,9 +278,13 @@ fn run(cli: Cli) -> Result<(), BenchError> {
 fn pushwire_verdict(report: &RunReport) -> Result<(), BenchError> {
     let mut problems = Vec::new();
     for (scenario, cell) in report.scenarios.iter().flat_map(|scenario| {
-        [peers::PUSHWIRE, peers::PUSHWIRE_HUB]
-            .into_iter()
-            .filter_map(move |peer| Some((scenario, scenario.cell(peer)?)))
+        [
+            peers::PUSHWIRE,
+            peers::PUSHWIRE_HUB,
+            peers::PUSHWIRE_HUB_REDIS,
+        ]
+        .into_iter()
+        .filter_map(move |peer| Some((scenario, scenario.cell(peer)?)))
     }) {
         match cell.status {
             results::CellStatus::Failed | results::CellStatus::Unavailable => {

@@ -65,6 +65,14 @@ pub enum ServerRole {
     PubSub,
     /// What only the hub has (its server API, its connection stages).
     HubOnly,
+    /// The hub as one process: a recovery storm's memory and CPU are one
+    /// server's (and its setup needs a batch applied in order, which the
+    /// hub on Redis does not do: its batch's publications run
+    /// concurrently).
+    HubAlone,
+    /// What only the hub on a remote engine has (its nodes' Redis
+    /// connections, to be broken and watched coming back).
+    HubEngine,
 }
 
 /// How a [`ServerRole::PubSub`] server is subscribed to and published to.
@@ -89,6 +97,9 @@ enum Launcher {
     Pushwire,
     /// `pushwire serve --config <bench hub config> --listen ADDR`.
     PushwireHub,
+    /// A `redis-server` and [`REDIS_NODES`] `pushwire serve` nodes whose
+    /// configs name it as their engine ([`crate::server`] starts them).
+    PushwireHubRedis,
     /// A binary of the bench workspace taking the listen address.
     BenchBinary(&'static str),
     /// `node bench/peers/node/ws-echo.mjs PORT [--deflate]`.
@@ -119,6 +130,10 @@ pub const FASTWEBSOCKETS: &str = "fastwebsockets";
 pub const PUSHWIRE: &str = "pushwire";
 /// Name of the product's hub.
 pub const PUSHWIRE_HUB: &str = "pushwire-hub";
+/// Name of the product's hub on Redis: two nodes and a `redis-server`.
+pub const PUSHWIRE_HUB_REDIS: &str = "pushwire-hub-redis";
+/// `pushwire serve` nodes of [`PUSHWIRE_HUB_REDIS`].
+pub const REDIS_NODES: usize = 2;
 /// Name of the Socket.IO peer.
 pub const SOCKET_IO: &str = "socket.io";
 
@@ -137,6 +152,14 @@ pub fn all() -> Vec<Peer> {
                           /connection/websocket; publisher on POST /api/publish), pub/sub only",
             supports_deflate: true,
             launcher: Launcher::PushwireHub,
+        },
+        Peer {
+            name: PUSHWIRE_HUB_REDIS,
+            description: "two `pushwire serve` hub nodes on one `redis-server` (engine.type redis), \
+                          all three on the server core; subscribers spread over both nodes, \
+                          publisher on the first node's POST /api/publish",
+            supports_deflate: true,
+            launcher: Launcher::PushwireHubRedis,
         },
         Peer {
             name: BUN,
@@ -176,7 +199,16 @@ impl Peer {
     /// Whether the peer has a server for `role`.
     pub fn supports(&self, role: ServerRole) -> bool {
         if self.launcher == Launcher::PushwireHub {
-            return matches!(role, ServerRole::PubSub | ServerRole::HubOnly);
+            return matches!(
+                role,
+                ServerRole::PubSub | ServerRole::HubOnly | ServerRole::HubAlone
+            );
+        }
+        if self.launcher == Launcher::PushwireHubRedis {
+            return matches!(
+                role,
+                ServerRole::PubSub | ServerRole::HubOnly | ServerRole::HubEngine
+            );
         }
         if self.launcher == Launcher::SocketIo {
             return role == ServerRole::PubSub;
@@ -189,14 +221,14 @@ impl Peer {
             ),
             ServerRole::HttpPush => self.launcher == Launcher::Pushwire,
             ServerRole::EventStream => matches!(self.launcher, Launcher::Pushwire | Launcher::Bun),
-            ServerRole::HubOnly => false,
+            ServerRole::HubOnly | ServerRole::HubAlone | ServerRole::HubEngine => false,
         }
     }
 
     /// How its [`ServerRole::PubSub`] server is spoken to.
     pub fn pubsub_protocol(&self) -> PubSubProtocol {
         match self.launcher {
-            Launcher::PushwireHub => PubSubProtocol::Hub,
+            Launcher::PushwireHub | Launcher::PushwireHubRedis => PubSubProtocol::Hub,
             Launcher::SocketIo => PubSubProtocol::SocketIo,
             _ => PubSubProtocol::Broadcast,
         }
@@ -289,7 +321,11 @@ impl Peer {
                     ServerRole::Broadcast | ServerRole::PubSub => {
                         command.args(["echo", "--broadcast", "--listen", &addr.to_string()]);
                     }
-                    ServerRole::HttpPush | ServerRole::EventStream | ServerRole::HubOnly => {
+                    ServerRole::HttpPush
+                    | ServerRole::EventStream
+                    | ServerRole::HubOnly
+                    | ServerRole::HubAlone
+                    | ServerRole::HubEngine => {
                         command.args([
                             "serve",
                             "--listen",
@@ -327,6 +363,15 @@ impl Peer {
                 }
                 command.env("RUST_LOG", "warn");
                 command
+            }
+            Launcher::PushwireHubRedis => {
+                // One node's command, its config naming a Redis on port 0
+                // (never started so): `ServerProcess` writes the real
+                // config and starts `redis-server` and the nodes. Here it
+                // is what says whether the peer can run.
+                redis_server_binary()?;
+                let config = paths.bench.join("target/hub-bench-redis-0.json");
+                self.hub_node_command(paths, addr, &config, deflate)?
             }
             Launcher::BenchBinary(name) => {
                 let bin = existing(
@@ -386,6 +431,17 @@ impl Peer {
     /// The peer's version, as far as it can be found.
     pub fn version(&self, paths: &Paths) -> Option<String> {
         match self.launcher {
+            Launcher::PushwireHubRedis => {
+                let pushwire = command_output(Command::new(&paths.pushwire_bin).arg("--version"))?;
+                let redis = command_output(Command::new("redis-server").arg("--version"))
+                    .and_then(|v| {
+                        v.split_whitespace()
+                            .find_map(|w| w.strip_prefix("v="))
+                            .map(str::to_owned)
+                    })
+                    .unwrap_or_default();
+                Some(format!("{pushwire} on redis-server {redis}"))
+            }
             Launcher::Pushwire | Launcher::PushwireHub => {
                 command_output(Command::new(&paths.pushwire_bin).arg("--version"))
             }
@@ -424,6 +480,56 @@ impl Peer {
             }
         }
     }
+}
+
+impl Peer {
+    /// Whether this peer is hub nodes on a `redis-server` (started by
+    /// [`crate::server::ServerProcess`] as a group).
+    pub fn is_redis_group(&self) -> bool {
+        self.launcher == Launcher::PushwireHubRedis
+    }
+
+    /// `pushwire serve --listen addr --config config` with the bench's
+    /// limits, for a hub node.
+    pub fn hub_node_command(
+        &self,
+        paths: &Paths,
+        addr: SocketAddr,
+        config: &Path,
+        deflate: bool,
+    ) -> Result<Command, String> {
+        if !paths.pushwire_bin.exists() {
+            return Err(format!(
+                "{} is missing (cargo build --release -p pushwire-cli)",
+                paths.pushwire_bin.display()
+            ));
+        }
+        let mut command = Command::new(&paths.pushwire_bin);
+        command
+            .args(["serve", "--listen", &addr.to_string(), "--config"])
+            .arg(config)
+            .args(["--max-connections", "0", "--max-connections-per-ip", "0"]);
+        if !deflate {
+            command.arg("--no-deflate");
+        }
+        command.env("RUST_LOG", "warn");
+        command.current_dir(&paths.bench);
+        Ok(command)
+    }
+}
+
+/// `redis-server` on the PATH (Debian's `redis-server` package), or why not.
+pub fn redis_server_binary() -> Result<PathBuf, String> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("redis-server"))
+        .find(|path| path.is_file())
+        .ok_or_else(|| {
+            "redis-server is not on the PATH (apt-get install redis-server, or \
+             scripts/lib/redis.sh's ensure_redis_server)"
+                .to_owned()
+        })
 }
 
 /// The `bun` executable installed by npm.

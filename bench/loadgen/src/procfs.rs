@@ -110,6 +110,50 @@ fn parse_tcp_ext(text: &str) -> std::collections::HashMap<String, u64> {
     }
 }
 
+/// The local ports of `pid`'s TCP connections to `remote_port` (over
+/// IPv4): its sockets' inodes from `/proc/PID/fd`, matched with
+/// `/proc/PID/net/tcp`. How the bench tells one hub node's Redis
+/// connections from another's.
+pub fn local_ports_to(pid: u32, remote_port: u16) -> Result<Vec<u16>, BenchError> {
+    let dir = format!("/proc/{pid}/fd");
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| BenchError::io(format!("reading {dir}"), e))?;
+    let inodes: std::collections::HashSet<u64> = entries
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter_map(|link| {
+            link.to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
+        .collect();
+    let path = format!("/proc/{pid}/net/tcp");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| BenchError::io(format!("reading {path}"), e))?;
+    Ok(parse_tcp_table(&text)
+        .into_iter()
+        .filter(|&(_, remote, inode)| remote == remote_port && inodes.contains(&inode))
+        .map(|(local, _, _)| local)
+        .collect())
+}
+
+/// (local port, remote port, inode) of each line of a `/proc/net/tcp` table.
+fn parse_tcp_table(text: &str) -> Vec<(u16, u16, u64)> {
+    let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            Some((
+                port(fields.get(1)?)?,
+                port(fields.get(2)?)?,
+                fields.get(9)?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
 /// The CPUs this process may run on, as the kernel lists them (`Cpus_allowed_list`).
 pub fn allowed_cpus() -> Option<String> {
     std::fs::read_to_string("/proc/self/status")
@@ -136,6 +180,13 @@ mod tests {
         let counters = parse_tcp_ext(text);
         assert_eq!(counters.get("ListenOverflows"), Some(&42));
         assert_eq!(counters.get("InNoRoutes"), None);
+    }
+
+    #[test]
+    fn tcp_table_lines_give_ports_and_inode() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
+            0: 0100007F:A2C4 0100007F:18EB 01 00000000:00000000 00:00000000 00000000  1000        0 5512345 1 0000000000000000 20 4 30 10 -1\n";
+        assert_eq!(parse_tcp_table(text), vec![(0xA2C4, 0x18EB, 5512345)]);
     }
 
     #[test]

@@ -131,6 +131,22 @@ pub fn config_json() -> String {
     )
 }
 
+/// [`config_json`] with the Redis engine at `redis`
+/// (`"engine": {"type": "redis", "redis": {"address": "127.0.0.1:PORT"}}`,
+/// Centrifugo v6's names): the config of every node of the bench's hub on
+/// Redis.
+pub fn redis_config_json(redis: SocketAddr) -> String {
+    let mut config: serde_json::Value =
+        serde_json::from_str(&config_json()).expect("the bench's hub config is JSON");
+    config["engine"] = serde_json::json!({
+        "type": "redis",
+        "redis": {"address": redis.to_string()},
+    });
+    let mut text = serde_json::to_string_pretty(&config).expect("a JSON value prints");
+    text.push('\n');
+    text
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Connecting,
@@ -186,8 +202,8 @@ pub struct HubClient {
     due: u64,
     /// Token `PUBLISHERS + i` is subscriber i.
     subscribers: Vec<Option<Subscriber>>,
-    addr: SocketAddr,
-    host: String,
+    /// Where subscribers connect, in turn (`addr` alone unless spread).
+    sub_addrs: Vec<SocketAddr>,
     /// The connect + subscribe text (empty: the subscriber only upgrades).
     join: String,
     /// Commands in `join`: the reply to the last one opens a subscriber.
@@ -282,8 +298,7 @@ impl HubClient {
             publishers,
             due: 0,
             subscribers: Vec::new(),
-            addr,
-            host: addr.to_string(),
+            sub_addrs: vec![addr],
             join_commands: join.lines().count(),
             join,
             pub_prefix,
@@ -323,6 +338,14 @@ impl HubClient {
             self.turn(POLL_SLICE);
         }
         Ok(())
+    }
+
+    /// Subscriber i connects to `nodes[i % nodes.len()]` (the nodes of a
+    /// hub on a shared engine); the publisher stays on the first address.
+    pub fn spread_over(&mut self, nodes: &[SocketAddr]) {
+        if !nodes.is_empty() {
+            self.sub_addrs = nodes.to_vec();
+        }
     }
 
     /// Subscribers only upgrade, and count as open then (idle memory of
@@ -427,8 +450,9 @@ impl HubClient {
             Dialect::Hub => PATH,
             Dialect::SocketIo => SOCKET_IO_PATH,
         };
-        let upgrade = Upgrade::to_target(&self.host, path, false, &mut self.rng);
-        let stream = match start_connect(source, self.addr) {
+        let target = self.sub_addrs[self.subscribers.len() % self.sub_addrs.len()];
+        let upgrade = Upgrade::to_target(&target.to_string(), path, false, &mut self.rng);
+        let stream = match start_connect(source, target) {
             Ok(stream) => stream,
             Err(e) => {
                 self.counters.connect_errors += 1;
@@ -780,22 +804,40 @@ pub fn probe(
     token: &str,
     message_size: usize,
 ) -> Result<ProbeReport, BenchError> {
-    probe_with(
-        HubClient::new(addr, token, &[CHANNEL], message_size)?,
-        "hub",
-    )
+    probe_nodes(&[addr], token, message_size)
+}
+
+/// The same for the nodes of a hub on a shared engine: one subscriber on
+/// each node, the publications posted to the first, so each is delivered
+/// across nodes.
+pub fn probe_nodes(
+    nodes: &[SocketAddr],
+    token: &str,
+    message_size: usize,
+) -> Result<ProbeReport, BenchError> {
+    let first = *nodes
+        .first()
+        .ok_or_else(|| BenchError::Setup("a hub without nodes".to_owned()))?;
+    let mut client = HubClient::new(first, token, &[CHANNEL], message_size)?;
+    client.spread_over(nodes);
+    probe_with(client, nodes.len(), "hub")
 }
 
 /// The same for a Socket.IO peer.
 pub fn probe_socket_io(addr: SocketAddr, message_size: usize) -> Result<ProbeReport, BenchError> {
-    probe_with(HubClient::socket_io(addr, message_size)?, "Socket.IO")
+    probe_with(HubClient::socket_io(addr, message_size)?, 1, "Socket.IO")
 }
 
-fn probe_with(mut client: HubClient, what: &str) -> Result<ProbeReport, BenchError> {
-    client.open(1, Duration::from_secs(10))?;
+fn probe_with(
+    mut client: HubClient,
+    subscribers: usize,
+    what: &str,
+) -> Result<ProbeReport, BenchError> {
+    client.open(subscribers, Duration::from_secs(10))?;
     let deadline = Instant::now() + Duration::from_secs(10);
+    let expected = 2 * subscribers as u64;
     client.due = 2;
-    while client.stats.deliveries < 2 && Instant::now() < deadline {
+    while client.stats.deliveries < expected && Instant::now() < deadline {
         client.publish_due();
         client.turn(POLL_SLICE);
         if client.counters.errors() > 0 {
@@ -804,13 +846,13 @@ fn probe_with(mut client: HubClient, what: &str) -> Result<ProbeReport, BenchErr
     }
     // Nothing more arrives.
     client.idle(Duration::from_millis(50));
-    if client.stats.deliveries != 2
-        || client.stats.latency.count() != 2
+    if client.stats.deliveries != expected
+        || client.stats.latency.count() != expected
         || client.counters.errors() > 0
     {
         return Err(BenchError::Peer(format!(
-            "{what} probe of {}: {} of 2 publications arrived ({} stamped); last error: {}",
-            client.addr,
+            "{what} probe of {:?}: {} of {expected} deliveries arrived ({} stamped); last error: {}",
+            client.sub_addrs,
             client.stats.deliveries,
             client.stats.latency.count(),
             client.counters.last_error.as_deref().unwrap_or("none")
@@ -1064,6 +1106,15 @@ mod tests {
                 "chunk {chunk}"
             );
         }
+    }
+
+    #[test]
+    fn the_redis_config_names_its_engine() {
+        let addr: SocketAddr = "127.0.0.1:6390".parse().unwrap();
+        let value: serde_json::Value = serde_json::from_str(&redis_config_json(addr)).unwrap();
+        assert_eq!(value["engine"]["type"], "redis");
+        assert_eq!(value["engine"]["redis"]["address"], "127.0.0.1:6390");
+        assert_eq!(value["http_api"]["key"], API_KEY);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::peers::{BUN, PUSHWIRE, PUSHWIRE_HUB};
+use crate::peers::{BUN, PUSHWIRE, PUSHWIRE_HUB, PUSHWIRE_HUB_REDIS};
 use crate::results::{Cell, CellStatus, RunReport, ScenarioResult};
 use crate::stats::Summary;
 
@@ -70,6 +70,7 @@ pub fn table(scenario: &ScenarioResult) -> String {
 pub fn targets(report: &RunReport) -> String {
     let mut out = String::new();
     out.push_str(&hub_targets(report));
+    out.push_str(&redis_ratios(report));
     let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
     for scenario in report
         .scenarios
@@ -137,6 +138,47 @@ pub fn hub_targets(report: &RunReport) -> String {
                  {r:.2}× (target ≤ 1.2×): {}",
                 verdict(r <= 1.2)
             );
+        }
+    }
+    out
+}
+
+/// Issue 21's side-by-side lines: the hub on Redis (two nodes and a
+/// `redis-server`) against the single in-memory node of the same run, in
+/// fan-out (deliveries/s, p99, Redis CPU per publication) and through the
+/// publish API (publications/s per node, Redis CPU per publication).
+pub fn redis_ratios(report: &RunReport) -> String {
+    let mut out = String::new();
+    for scenario in report
+        .scenarios
+        .iter()
+        .filter(|s| matches!(s.spec.group.id, "hub-fanout" | "hub-api"))
+    {
+        let title = &scenario.spec.title;
+        let unit = scenario.unit_label;
+        let Some(redis) = scenario.cell(PUSHWIRE_HUB_REDIS) else {
+            continue;
+        };
+        if let Some(r) = scenario.ratio(PUSHWIRE_HUB_REDIS, PUSHWIRE_HUB) {
+            let _ = write!(
+                out,
+                "- hub on Redis, {title}: {r:.2}× the single node's {unit}"
+            );
+            let p99 = |peer| scenario.cell(peer).and_then(|cell| median(cell, "p99 ms"));
+            if let (Some(on_redis), Some(single)) = (p99(PUSHWIRE_HUB_REDIS), p99(PUSHWIRE_HUB)) {
+                let _ = write!(
+                    out,
+                    "; p99 {on_redis:.1} ms against {single:.1} ms ({:.2}×)",
+                    on_redis / single
+                );
+            }
+            if let Some(us) = median(redis, "Redis CPU µs/pub") {
+                let _ = write!(out, "; Redis CPU {us:.1} µs per publication");
+                if let Some(over) = median(redis, "Redis CPU µs/pub over idle") {
+                    let _ = write!(out, " ({over:.1} µs above its idle rate)");
+                }
+            }
+            out.push('\n');
         }
     }
     out

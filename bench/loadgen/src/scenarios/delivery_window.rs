@@ -16,11 +16,15 @@ pub struct DeliveryWindow {
     pub wall: f64,
     server_cpu: f64,
     generator_cpu: f64,
+    /// CPU seconds of a group's `redis-server` in the window.
+    pub redis_cpu: Option<f64>,
 }
 
 impl DeliveryWindow {
     /// Times `run`, failing if the server did not survive it.
     pub fn time(server: &mut ServerProcess, run: impl FnOnce()) -> Result<Self, BenchError> {
+        let redis = server.redis;
+        let redis_cpu = redis.map(|r| r.cpu_time()).transpose()?;
         let server_cpu = server.cpu_time()?;
         let generator_cpu = procfs::own_cpu_time()?;
         let started = Instant::now();
@@ -28,16 +32,18 @@ impl DeliveryWindow {
         let wall = started.elapsed().as_secs_f64();
         let server_cpu = server.cpu_time()?.saturating_sub(server_cpu);
         let generator_cpu = procfs::own_cpu_time()?.saturating_sub(generator_cpu);
-        if !server.is_running() {
-            return Err(BenchError::Peer(format!(
-                "{} exited during the run",
-                server.peer
-            )));
+        let redis_cpu = match (redis, redis_cpu) {
+            (Some(r), Some(before)) => Some(r.cpu_time()?.saturating_sub(before).as_secs_f64()),
+            _ => None,
+        };
+        if let Some(what) = server.exited() {
+            return Err(BenchError::Peer(format!("during the run: {what}")));
         }
         Ok(DeliveryWindow {
             wall,
             server_cpu: server_cpu.as_secs_f64(),
             generator_cpu: generator_cpu.as_secs_f64(),
+            redis_cpu,
         })
     }
 

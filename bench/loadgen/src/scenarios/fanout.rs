@@ -81,6 +81,8 @@ pub const HUB_FANOUT: Group = Group {
         "Fan-out through the hub (Centrifugo protocol, POST /api/publish) against broadcast servers",
 };
 
+/// How long Redis's CPU is watched with nothing published (the hub on Redis).
+const REDIS_IDLE_WINDOW: Duration = Duration::from_millis(500);
 /// Bytes per publication.
 const MESSAGE_SIZE: usize = 50;
 /// Bytes per publication through the hub (its `data`, a JSON string, quotes
@@ -259,6 +261,19 @@ impl Fanout {
         mut client: C,
         extra: impl FnOnce(&C) -> Vec<Metric>,
     ) -> Result<Sample, BenchError> {
+        // The hub on Redis: what Redis spends without publications (its
+        // own timers, the nodes' periodic checks), over a short pause
+        // with the subscribers connected, before anything is published.
+        let redis_idle = match server.redis {
+            Some(redis) => {
+                let before = redis.cpu_time()?;
+                let started = std::time::Instant::now();
+                std::thread::sleep(REDIS_IDLE_WINDOW);
+                let cpu = redis.cpu_time()?.saturating_sub(before);
+                Some(cpu.as_secs_f64() / started.elapsed().as_secs_f64())
+            }
+            None => None,
+        };
         client.run(self.rate, self.transport.ramp(settings));
         client.reset();
         let window = DeliveryWindow::time(server, || client.run(self.rate, settings.duration))?;
@@ -271,6 +286,19 @@ impl Fanout {
             window.wall,
         );
         metrics.extend(extra(&client));
+        if let (Some(redis_cpu), Some(idle)) = (window.redis_cpu, redis_idle) {
+            // The hub on Redis: what Redis itself spent per publication,
+            // all of it and above its idle rate.
+            let published = client.published().max(1) as f64;
+            let above_idle = (redis_cpu - idle * window.wall).max(0.0);
+            metrics.push(Metric::new("Redis CPU µs/pub", redis_cpu * 1e6 / published));
+            metrics.push(Metric::new(
+                "Redis CPU µs/pub over idle",
+                above_idle * 1e6 / published,
+            ));
+            metrics.push(Metric::new("Redis CPU %", 100.0 * redis_cpu / window.wall));
+            metrics.push(Metric::new("Redis idle CPU %", 100.0 * idle));
+        }
         Ok(window.sample(client.deliveries(), client.counters().clone(), metrics))
     }
 }
@@ -300,7 +328,7 @@ impl Scenario for Fanout {
         let addr = server.addr;
         match self.transport {
             Transport::Hub if server.protocol == PubSubProtocol::Hub => {
-                hub::probe(addr, &hub_token(server)?, self.message_size)
+                hub::probe_nodes(&server.nodes, &hub_token(server)?, self.message_size)
             }
             Transport::Hub if server.protocol == PubSubProtocol::SocketIo => {
                 hub::probe_socket_io(addr, self.message_size)
@@ -337,12 +365,15 @@ impl Scenario for Fanout {
         match self.transport {
             Transport::Hub if server.protocol != PubSubProtocol::Broadcast => {
                 let mut client = if server.protocol == PubSubProtocol::Hub {
-                    HubClient::new(
+                    let mut client = HubClient::new(
                         addr,
                         &hub_token(server)?,
                         &[hub::CHANNEL],
                         self.message_size,
-                    )?
+                    )?;
+                    // Over every node of a hub on Redis, the publisher on the first.
+                    client.spread_over(&server.nodes);
+                    client
                 } else {
                     HubClient::socket_io(addr, self.message_size)?
                 };

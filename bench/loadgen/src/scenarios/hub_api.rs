@@ -90,7 +90,7 @@ impl Scenario for HubApi {
             .token
             .as_deref()
             .ok_or_else(|| BenchError::Setup(format!("{} has no token", server.peer)))?;
-        hub::probe(server.addr, token, DATA_SIZE)
+        hub::probe_nodes(&server.nodes, token, DATA_SIZE)
     }
 
     fn measure(
@@ -107,21 +107,41 @@ impl Scenario for HubApi {
             settings.scale_timeout(),
         )?;
         load.run(settings.ramp);
+        let redis = server.redis;
+        let redis_cpu = redis.map(|r| r.cpu_time()).transpose()?;
+        let node_cpu = super::sched_cpu::cpu_time(server.pid)?;
         let server_cpu = server.cpu_time()?;
         let own_cpu = procfs::own_cpu_time()?;
         let (requests, wall) = load.run(settings.duration);
         let server_cpu = server.cpu_time()?.saturating_sub(server_cpu);
+        let node_cpu = super::sched_cpu::cpu_time(server.pid)?.saturating_sub(node_cpu);
         let own_cpu = procfs::own_cpu_time()?.saturating_sub(own_cpu);
-        if !server.is_running() {
-            return Err(BenchError::Peer(format!(
-                "{} exited during the run",
-                server.peer
-            )));
+        let redis_cpu = match (redis, redis_cpu) {
+            (Some(r), Some(before)) => Some(r.cpu_time()?.saturating_sub(before)),
+            _ => None,
+        };
+        if let Some(what) = server.exited() {
+            return Err(BenchError::Peer(format!("during the run: {what}")));
         }
         let wall = wall.as_secs_f64();
         let publications = requests * load.per_request();
         let mut counters = load.counters.clone();
         counters.replies = publications;
+        let per_pub =
+            |cpu: std::time::Duration| cpu.as_secs_f64() * 1e6 / publications.max(1) as f64;
+        let mut metrics = vec![
+            Metric::new("requests/s", requests as f64 / wall),
+            // The node that took the requests (of a group, the first).
+            Metric::new("node CPU µs/pub", per_pub(node_cpu)),
+            Metric::new("node CPU %", 100.0 * node_cpu.as_secs_f64() / wall),
+        ];
+        if let Some(redis_cpu) = redis_cpu {
+            metrics.push(Metric::new("Redis CPU µs/pub", per_pub(redis_cpu)));
+            metrics.push(Metric::new(
+                "Redis CPU %",
+                100.0 * redis_cpu.as_secs_f64() / wall,
+            ));
+        }
         Ok(Sample {
             value: publications as f64 / wall,
             work: publications,
@@ -129,7 +149,7 @@ impl Scenario for HubApi {
             server_cpu_secs: server_cpu.as_secs_f64(),
             generator_cpu_secs: own_cpu.as_secs_f64(),
             counters,
-            metrics: vec![Metric::new("requests/s", requests as f64 / wall)],
+            metrics,
         })
     }
 }

@@ -135,7 +135,7 @@ impl Scenario for HubRecovery {
     }
 
     fn server_role(&self) -> ServerRole {
-        ServerRole::HubOnly
+        ServerRole::HubAlone
     }
 
     fn probe(&self, server: &ServerProcess) -> Result<ProbeReport, BenchError> {

@@ -13,10 +13,11 @@ mod handshake_rate;
 mod hub_api;
 mod hub_idle;
 mod hub_recovery;
+mod hub_resubscribe;
 mod idle_memory;
 mod metric;
 mod old_vs_new;
-mod sched_cpu;
+pub(crate) mod sched_cpu;
 mod window;
 
 use std::time::Duration;
@@ -198,6 +199,7 @@ pub fn all(settings: &Settings) -> Vec<Box<dyn Scenario>> {
     list.extend(hub_idle::variants(settings));
     list.extend(hub_api::variants(settings));
     list.extend(hub_recovery::variants(settings));
+    list.extend(hub_resubscribe::variants(settings));
     list.extend(old_vs_new::variants(settings));
     list
 }
