@@ -220,11 +220,8 @@ fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// The session and frame of a forwarded `/emulation` request.
 fn forwarded_frame(message: &Bytes) -> Option<(&str, Bytes)> {
-    let rest = message.strip_prefix(FORWARD)?;
-    let split = rest.iter().position(|&b| b == b'\n')?;
-    let session = std::str::from_utf8(&rest[..split]).ok()?;
-    let start = FORWARD.len() + split + 1;
-    Some((session, message.slice(start..)))
+    let (session, frame) = split_line(message.strip_prefix(FORWARD)?)?;
+    Some((std::str::from_utf8(session).ok()?, message.slice_ref(frame)))
 }
 
 /// Sleeps until `deadline`; forever without one.
@@ -379,7 +376,7 @@ impl Driver {
                 let (id, request) = split_line(rest)?;
                 let id = std::str::from_utf8(id).ok()?.parse().ok()?;
                 let origin = std::str::from_utf8(origin).ok()?.to_owned();
-                Some((origin, id, Bytes::copy_from_slice(request)))
+                Some((origin, id, message.slice_ref(request)))
             });
             if let (Some(forwarded), Some(server)) = (forwarded, &self.poll_server) {
                 let _ = server.send(forwarded);
@@ -387,7 +384,7 @@ impl Driver {
         } else if let Some(rest) = message.strip_prefix(POLL_ANSWER) {
             let answered = split_line(rest).and_then(|(id, answer)| {
                 let id: u64 = std::str::from_utf8(id).ok()?.parse().ok()?;
-                Some((id, Bytes::copy_from_slice(answer)))
+                Some((id, message.slice_ref(answer)))
             });
             if let Some((id, answer)) = answered {
                 if let Some(waiting) = self.forwarded_polls.remove(&id) {
