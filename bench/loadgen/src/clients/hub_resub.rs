@@ -24,8 +24,7 @@
 //! connection's offset is compared with the top offset the API answered
 //! for its channel: what is missing is lost.
 
-use std::borrow::Cow;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -36,6 +35,7 @@ use serde::Deserialize;
 
 use super::http_conn::{ConnPhase, HttpConn};
 use super::hub::{start_connect, FrameEvent, Malformed, MessageReader, API_KEY, PATH};
+use super::hub_lines::{flush, Line, Publication, SubscribeResult};
 use super::latency::Histogram;
 use crate::engine::{Counters, SourceAddresses};
 use crate::error::BenchError;
@@ -555,7 +555,7 @@ impl ResubClient {
     }
 
     fn flush(&mut self, index: usize, conn: &mut Conn) {
-        if let Err(e) = flush(conn) {
+        if let Err(e) = flush(&mut conn.stream, &mut conn.out, &mut conn.out_pos) {
             self.fail(index, conn, "write", e);
         }
     }
@@ -830,88 +830,6 @@ impl ResubClient {
         conn.phase = Phase::Gone;
         let _ = self.poll.registry().deregister(&mut conn.stream);
     }
-}
-
-/// Writes queued bytes until done or the socket is full.
-fn flush(conn: &mut Conn) -> io::Result<()> {
-    while conn.out_pos < conn.out.len() {
-        match conn.stream.write(&conn.out[conn.out_pos..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => conn.out_pos += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    conn.out.clear();
-    conn.out_pos = 0;
-    Ok(())
-}
-
-/// One line from the hub: a reply or a push; what is not read is skipped.
-#[derive(Deserialize)]
-struct Line<'a> {
-    #[serde(default)]
-    id: u32,
-    #[serde(default)]
-    connect: Option<ConnectResult>,
-    #[serde(default, borrow)]
-    subscribe: Option<SubscribeResult<'a>>,
-    #[serde(default, borrow)]
-    error: Option<ErrorReply<'a>>,
-    #[serde(default)]
-    push: Option<Push>,
-}
-
-#[derive(Deserialize)]
-struct ConnectResult {
-    #[serde(default)]
-    pong: bool,
-}
-
-#[derive(Deserialize)]
-struct SubscribeResult<'a> {
-    #[serde(default)]
-    recoverable: bool,
-    #[serde(default, borrow)]
-    epoch: Cow<'a, str>,
-    #[serde(default)]
-    offset: u64,
-    #[serde(default)]
-    recovered: bool,
-    #[serde(default)]
-    publications: Vec<Publication>,
-}
-
-/// A publication; its `data` is skipped.
-#[derive(Deserialize)]
-struct Publication {
-    #[serde(default)]
-    offset: u64,
-}
-
-#[derive(Deserialize)]
-struct ErrorReply<'a> {
-    #[serde(default)]
-    code: u32,
-    #[serde(default, borrow)]
-    message: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct Push {
-    #[serde(default, rename = "pub")]
-    publication: Option<Publication>,
-    #[serde(default)]
-    unsubscribe: Option<Unsubscribe>,
-    #[serde(default)]
-    disconnect: Option<serde::de::IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct Unsubscribe {
-    #[serde(default)]
-    code: u32,
 }
 
 /// `{"replies":[{"publish":{"offset":N,…}} or {"error":…},…]}`.

@@ -39,18 +39,16 @@
 //! skipped); server pings (`{}`) are answered with pongs when the connect
 //! reply asked for them.
 
-use std::borrow::Cow;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use pushwire_proto::Message;
-use serde::de::IgnoredAny;
-use serde::Deserialize;
 
 use super::hub::{start_connect, FrameEvent, Malformed, MessageReader, PATH};
+use super::hub_lines::{flush, Line, SubscribeResult};
 use super::latency::Histogram;
 use crate::engine::{Counters, SourceAddresses};
 use crate::error::BenchError;
@@ -246,7 +244,7 @@ impl StormClient {
             }
             conn.phase = Phase::Closing;
             conn.out.extend_from_slice(&close);
-            if let Err(e) = flush(conn) {
+            if let Err(e) = flush(&mut conn.stream, &mut conn.out, &mut conn.out_pos) {
                 self.counters.io_errors += 1;
                 self.counters
                     .note(format!("client {index}: writing its close: {e}"));
@@ -430,7 +428,7 @@ impl StormClient {
             }
         }
         if writable || !conn.out.is_empty() {
-            if let Err(e) = flush(conn) {
+            if let Err(e) = flush(&mut conn.stream, &mut conn.out, &mut conn.out_pos) {
                 return self.fail(index, conn, "write", e);
             }
         }
@@ -463,7 +461,7 @@ impl StormClient {
         }
         self.scratch = scratch;
         if !conn.out.is_empty() && conn.phase != Phase::Gone {
-            if let Err(e) = flush(conn) {
+            if let Err(e) = flush(&mut conn.stream, &mut conn.out, &mut conn.out_pos) {
                 self.fail(index, conn, "write", e);
             }
         }
@@ -749,82 +747,6 @@ impl StormClient {
         conn.phase = Phase::Gone;
         let _ = self.poll.registry().deregister(&mut conn.stream);
     }
-}
-
-/// Writes queued bytes until done or the socket is full.
-fn flush(conn: &mut Conn) -> io::Result<()> {
-    while conn.out_pos < conn.out.len() {
-        match conn.stream.write(&conn.out[conn.out_pos..]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => conn.out_pos += n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    conn.out.clear();
-    conn.out_pos = 0;
-    Ok(())
-}
-
-/// One line from the hub: a reply or a push; what is not read is skipped.
-#[derive(Deserialize)]
-struct Line<'a> {
-    #[serde(default)]
-    id: u32,
-    #[serde(default)]
-    connect: Option<ConnectResult>,
-    #[serde(default, borrow)]
-    subscribe: Option<SubscribeResult<'a>>,
-    #[serde(default, borrow)]
-    error: Option<ErrorReply<'a>>,
-    #[serde(default)]
-    push: Option<Push>,
-}
-
-#[derive(Deserialize)]
-struct ConnectResult {
-    #[serde(default)]
-    pong: bool,
-}
-
-#[derive(Deserialize)]
-struct SubscribeResult<'a> {
-    #[serde(default)]
-    recoverable: bool,
-    #[serde(default, borrow)]
-    epoch: Cow<'a, str>,
-    #[serde(default)]
-    offset: u64,
-    #[serde(default)]
-    recovered: bool,
-    #[serde(default)]
-    publications: Vec<Publication>,
-}
-
-/// A publication; its `data` is skipped.
-#[derive(Deserialize)]
-struct Publication {
-    #[serde(default)]
-    offset: u64,
-}
-
-#[derive(Deserialize)]
-struct ErrorReply<'a> {
-    #[serde(default)]
-    code: u32,
-    #[serde(default, borrow)]
-    message: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct Push {
-    #[serde(default, rename = "pub")]
-    publication: Option<Publication>,
-    #[serde(default)]
-    disconnect: Option<IgnoredAny>,
-    #[serde(default)]
-    unsubscribe: Option<IgnoredAny>,
 }
 
 #[cfg(test)]

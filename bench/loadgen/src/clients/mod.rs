@@ -21,6 +21,7 @@ pub mod api_load;
 pub mod chunked;
 pub mod http_conn;
 pub mod hub;
+mod hub_lines;
 pub mod hub_resub;
 pub mod hub_storm;
 pub mod latency;
