@@ -5,10 +5,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{Auth, ConnId, Fail, Held, Hub, Publishing, VERSION};
+use crate::broker::{PresenceEntry, PresenceStats};
 use crate::client::State;
 use crate::engine::state::Render;
 use crate::engine::BrokerRequest;
-use crate::history::{HistoryQuery, PublicationParts, StreamPosition};
+use crate::history::{HistoryQuery, HistoryResult, PublicationParts, StreamPosition};
 use crate::protocol::reply::{self, ConnectResult};
 use crate::protocol::{
     Command, ConnectRequest, Disconnect, ErrorCode, HistoryRequest, Method, PublishRequest,
@@ -504,17 +505,9 @@ impl Hub {
             return Ok(());
         }
         let out = if stats {
-            let s = self.broker.presence_stats(&channel);
-            reply::reply(id, "presence_stats", |w| {
-                w.u64("num_clients", s.num_clients);
-                w.u64("num_users", s.num_users);
-            })
+            presence_stats_reply(id, self.broker.presence_stats(&channel))
         } else {
-            let entries = self.broker.presence(&channel);
-            reply::reply(id, "presence", |w| {
-                w.key("presence");
-                reply::write_presence_map(w, entries.iter().map(|e| (&*e.client, &e.info[..])));
-            })
+            presence_reply(id, &self.broker.presence(&channel))
         };
         self.send(conn, out);
         Ok(())
@@ -548,13 +541,33 @@ impl Hub {
             }
         }
         let r = self.read_history(now, &channel, &query, meta_ttl)?;
-        let pubs: Vec<Bytes> = r.publications.into_iter().map(|p| p.json).collect();
-        let out = reply::reply(id, "history", |w| {
-            reply::write_history(w, &pubs, r.position.offset, &r.position.epoch)
-        });
-        self.send(conn, out);
+        self.send(conn, history_reply(id, r));
         Ok(())
     }
+}
+
+/// The reply to a `presence` command.
+pub(super) fn presence_reply(id: u32, entries: &[PresenceEntry]) -> Bytes {
+    reply::reply(id, "presence", |w| {
+        w.key("presence");
+        reply::write_presence_map(w, entries.iter().map(|e| (&*e.client, &e.info[..])));
+    })
+}
+
+/// The reply to a `presence_stats` command.
+pub(super) fn presence_stats_reply(id: u32, s: PresenceStats) -> Bytes {
+    reply::reply(id, "presence_stats", |w| {
+        w.u64("num_clients", s.num_clients);
+        w.u64("num_users", s.num_users);
+    })
+}
+
+/// The reply to a `history` command.
+pub(super) fn history_reply(id: u32, r: HistoryResult) -> Bytes {
+    let pubs: Vec<Bytes> = r.publications.into_iter().map(|p| p.json).collect();
+    reply::reply(id, "history", |w| {
+        reply::write_history(w, &pubs, r.position.offset, &r.position.epoch)
+    })
 }
 
 /// Turns a history request into a query: limit 0/absent → position only,

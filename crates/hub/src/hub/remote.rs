@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::commands::{history_reply, presence_reply, presence_stats_reply};
 use super::{ConnId, Hub};
 use crate::api::{self, ApiOutcome, ApiTicket, BatchCommand, Piece, Shape};
 use crate::broker::PresenceEntry;
@@ -710,33 +711,18 @@ fn client_reply(id: u32, render: Render, answer: BrokerReply) -> Bytes {
     let failed = |e: ErrorCode| reply::error_reply(id, &e);
     let mismatch = || reply::error_reply(id, &ErrorCode::INTERNAL);
     match (render, answer) {
-        (Render::Publish, BrokerReply::Published(r)) => match r {
-            Ok(_) => reply::empty_reply(id, "publish"),
-            Err(e) => failed(e),
-        },
-        (Render::History, BrokerReply::History(r)) => match r {
-            Ok(r) => {
-                let pubs: Vec<Bytes> = r.publications.into_iter().map(|p| p.json).collect();
-                reply::reply(id, "history", |w| {
-                    reply::write_history(w, &pubs, r.position.offset, &r.position.epoch)
-                })
-            }
-            Err(e) => failed(e),
-        },
-        (Render::Presence, BrokerReply::Presence(r)) => match r {
-            Ok(entries) => reply::reply(id, "presence", |w| {
-                w.key("presence");
-                reply::write_presence_map(w, entries.iter().map(|e| (&*e.client, &e.info[..])));
-            }),
-            Err(e) => failed(e),
-        },
-        (Render::PresenceStats, BrokerReply::PresenceStats(r)) => match r {
-            Ok(s) => reply::reply(id, "presence_stats", |w| {
-                w.u64("num_clients", s.num_clients);
-                w.u64("num_users", s.num_users);
-            }),
-            Err(e) => failed(e),
-        },
+        (Render::Publish, BrokerReply::Published(r)) => {
+            r.map_or_else(failed, |_| reply::empty_reply(id, "publish"))
+        }
+        (Render::History, BrokerReply::History(r)) => {
+            r.map_or_else(failed, |r| history_reply(id, r))
+        }
+        (Render::Presence, BrokerReply::Presence(r)) => {
+            r.map_or_else(failed, |entries| presence_reply(id, &entries))
+        }
+        (Render::PresenceStats, BrokerReply::PresenceStats(r)) => {
+            r.map_or_else(failed, |s| presence_stats_reply(id, s))
+        }
         _ => mismatch(),
     }
 }
