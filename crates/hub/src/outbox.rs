@@ -64,8 +64,11 @@ pub struct Outbox {
     items: VecDeque<Item>,
     next_seq: u64,
     bytes: usize,
-    /// `latest_only` channels → seq of their queued publication.
-    latest: HashMap<Arc<str>, u64>,
+    /// `latest_only` channels → seq of their queued publication; made
+    /// by the first `latest_only` publication, as most connections have
+    /// none and every connection holds an outbox.
+    #[allow(clippy::box_collection)] // one pointer in every outbox, not a map's 48 B
+    latest: Option<Box<HashMap<Arc<str>, u64>>>,
     disconnect: Option<Disconnect>,
 }
 
@@ -91,9 +94,9 @@ impl Outbox {
         self.bytes -= item.bytes.len() + ITEM_OVERHEAD;
         // Only `latest_only` channels have slots: other publications skip
         // hashing their channel's name.
-        if let (Some(c), false) = (&item.channel, self.latest.is_empty()) {
-            if self.latest.get(c) == Some(&item.seq) {
-                self.latest.remove(c);
+        if let (Some(c), Some(latest)) = (&item.channel, self.latest.as_mut()) {
+            if !latest.is_empty() && latest.get(c) == Some(&item.seq) {
+                latest.remove(c);
             }
         }
         Some(item.bytes)
@@ -102,6 +105,11 @@ impl Outbox {
     /// Moves items into `out` until about `max_bytes` of payload are taken
     /// (always at least one item if any). Returns how many were moved.
     pub fn drain_into(&mut self, out: &mut Vec<Bytes>, max_bytes: usize) -> usize {
+        // An empty `out` is sized to what is queued (most often one item)
+        // rather than to `Vec`'s first four.
+        if out.capacity() == 0 {
+            out.reserve_exact(self.items.len());
+        }
         let mut n = 0;
         let mut taken = 0;
         while let Some(front) = self.items.front() {
@@ -113,6 +121,10 @@ impl Outbox {
                 out.push(b);
                 n += 1;
             }
+        }
+        // Room grown by a burst is given back once the burst is out.
+        if self.items.is_empty() && self.items.capacity() > 1 {
+            self.items = VecDeque::new();
         }
         n
     }
@@ -127,7 +139,7 @@ impl Outbox {
     pub(crate) fn set_disconnect(&mut self, d: Disconnect, discard: bool) {
         if discard {
             self.items.clear();
-            self.latest.clear();
+            self.latest = None;
             self.bytes = 0;
         }
         if self.disconnect.is_none() {
@@ -139,6 +151,13 @@ impl Outbox {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.bytes += bytes.len() + ITEM_OVERHEAD;
+        // The queue is drained as the connection writes, so most hold one
+        // item at a time: the first allocation is for one (a growing
+        // queue still doubles), not the four `VecDeque` starts with, which
+        // every idle connection would keep.
+        if self.items.capacity() == 0 {
+            self.items.reserve_exact(1);
+        }
         self.items.push_back(Item {
             seq,
             bytes,
@@ -179,7 +198,7 @@ impl Outbox {
         let need = bytes.len() + ITEM_OVERHEAD;
         match policy {
             SlowConsumerPolicy::LatestOnly => {
-                if let Some(&seq) = self.latest.get(channel) {
+                if let Some(&seq) = self.latest.as_ref().and_then(|l| l.get(channel)) {
                     if let Ok(i) = self.items.binary_search_by_key(&seq, |it| it.seq) {
                         let item = &mut self.items[i];
                         let old = item.bytes.len();
@@ -195,7 +214,9 @@ impl Outbox {
                     return Queued::Overflow;
                 }
                 let seq = self.push_back(bytes, Some(channel.clone()));
-                self.latest.insert(channel.clone(), seq);
+                self.latest
+                    .get_or_insert_with(Box::default)
+                    .insert(channel.clone(), seq);
                 Queued::Yes
             }
             SlowConsumerPolicy::Disconnect => {
@@ -242,14 +263,16 @@ impl Outbox {
             !hit
         });
         self.bytes -= freed;
-        self.latest.remove(channel);
+        self.forget_latest(channel);
         before - self.items.len()
     }
 
     /// Forgets the `latest_only` slot of `channel` (on unsubscribe), so a
     /// later subscription's publications queue after its subscribe reply.
     pub(crate) fn forget_latest(&mut self, channel: &str) {
-        self.latest.remove(channel);
+        if let Some(latest) = self.latest.as_mut() {
+            latest.remove(channel);
+        }
     }
 }
 

@@ -1,14 +1,17 @@
 //! Per-connection state: the connection's lifecycle, its subscriptions, its
 //! timers and its outbox.
 
-use std::collections::HashMap;
+mod subs;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::channel::NamespaceOptions;
 use crate::outbox::Outbox;
+use crate::protocol::reply;
 use crate::time::Timestamp;
+pub(crate) use subs::Subs;
 
 /// What kind of transport carries a connection: decides how pushes are framed
 /// and whether pongs are expected.
@@ -110,8 +113,9 @@ pub(crate) struct Sub {
     pub server_side: bool,
     /// Subscription expiry (from a subscription token).
     pub expires: Option<Timestamp>,
-    /// ClientInfo JSON for presence, join/leave and publications.
-    pub info: Bytes,
+    /// The `info` of the subscription token or proxy, for the client
+    /// info of presence, join/leave and publications.
+    pub chan_info: Option<Bytes>,
     /// The namespace's options at subscribe time.
     pub opts: Arc<NamespaceOptions>,
 }
@@ -128,7 +132,7 @@ pub(crate) struct Client {
     pub opened: Timestamp,
     /// Connection expiry (token `exp`/`expire_at`).
     pub expires: Option<Timestamp>,
-    pub subs: HashMap<Arc<str>, Sub>,
+    pub subs: Subs,
     pub next_ping: Option<Timestamp>,
     pub pong_deadline: Option<Timestamp>,
     pub outbox: Outbox,
@@ -149,13 +153,27 @@ impl Client {
             conn_info: None,
             opened: now,
             expires: None,
-            subs: HashMap::new(),
+            subs: Subs::default(),
             next_ping: None,
             pong_deadline: None,
             outbox: Outbox::default(),
             ready: false,
             scheduled: None,
         }
+    }
+
+    /// The ClientInfo JSON of this connection in `channel`: user,
+    /// client, connection info and the subscription's channel info. Built
+    /// when a presence entry, a join or leave or a publication needs it,
+    /// not kept per subscription.
+    pub(crate) fn info_in(&self, channel: &str) -> Bytes {
+        let chan_info = self.subs.get(channel).and_then(|s| s.chan_info.as_deref());
+        self.info_with(chan_info)
+    }
+
+    /// The ClientInfo JSON of this connection with `chan_info`.
+    pub(crate) fn info_with(&self, chan_info: Option<&[u8]>) -> Bytes {
+        reply::client_info(&self.user, &self.id, self.conn_info.as_deref(), chan_info)
     }
 
     /// The earliest time this client needs attention.

@@ -55,7 +55,7 @@ impl Hub {
             Method::Subscribe(req) => self.subscribe_cmd(now, conn, id, req),
             Method::Unsubscribe(req) => {
                 let ch = req.channel.unwrap_or_default();
-                if let Some(key) = self.client(conn).and_then(|c| c.subs.get_key_value(&*ch)) {
+                if let Some(key) = self.client(conn).and_then(|c| c.subs.get_key_value(&ch)) {
                     let key = key.0.clone();
                     self.remove_subscription(conn, &key, None);
                 }
@@ -379,7 +379,7 @@ impl Hub {
         }
         if !self
             .client(conn)
-            .is_some_and(|c| c.subs.contains_key(&*channel))
+            .is_some_and(|c| c.subs.contains_key(&channel))
         {
             return Err(Fail::Error(ErrorCode::PERMISSION_DENIED));
         }
@@ -394,7 +394,7 @@ impl Hub {
             return Err(Fail::Disconnect(Disconnect::INVALID_TOKEN));
         }
         let expires = claims.expires();
-        if let Some(s) = c.subs.get_mut(&*channel) {
+        if let Some(s) = c.subs.get_mut(&channel) {
             s.expires = expires;
         }
         let out = reply::reply(id, "sub_refresh", |w| {
@@ -460,10 +460,7 @@ impl Hub {
         let Some(c) = self.client(conn) else {
             return Ok(());
         };
-        let info = match c.subs.get(&*channel) {
-            Some(s) => s.info.clone(),
-            None => reply::client_info(&c.user, &c.id, c.conn_info.as_deref(), None),
-        };
+        let info = c.info_in(&channel);
         let parts = PublicationParts {
             channel: &channel,
             data: data.get().as_bytes(),

@@ -360,7 +360,7 @@ impl Hub {
             .iter()
             .filter(|ch| {
                 c.subs
-                    .get(&***ch)
+                    .get(ch)
                     .is_some_and(|s| s.opts.sub_refresh_proxy_enabled)
             })
             .cloned()
@@ -371,7 +371,7 @@ impl Hub {
             .iter()
             .find(|ch| {
                 c.subs
-                    .get(&***ch)
+                    .get(ch)
                     .and_then(|s| s.expires)
                     .is_some_and(|e| now >= e)
             })
@@ -590,7 +590,7 @@ impl Hub {
             result.ttl = 0;
             if let Some((ch, _)) = self
                 .client(conn)
-                .and_then(|c| c.subs.get_key_value(&*channel))
+                .and_then(|c| c.subs.get_key_value(&channel))
             {
                 let ch = ch.clone();
                 self.proxy_conn(conn).server_sub_refresh.insert(ch);
@@ -621,10 +621,7 @@ impl Hub {
         let Some(c) = self.client(conn) else {
             return Ok(());
         };
-        let info = match c.subs.get(&*channel) {
-            Some(s) => s.info.clone(),
-            None => reply::client_info(&c.user, &c.id, c.conn_info.as_deref(), None),
-        };
+        let info = c.info_in(&channel);
         let data = r.data.filter(|d| d.get() != "null").unwrap_or(data);
         let parts = PublicationParts {
             channel: &channel,
@@ -692,10 +689,7 @@ impl Hub {
             Some(Verdict::Result(r)) => expiry(r.expire_at),
             _ => Some(now + RETRY_REFRESH),
         };
-        if let Some(s) = self
-            .client_mut(conn)
-            .and_then(|c| c.subs.get_mut(&*channel))
-        {
+        if let Some(s) = self.client_mut(conn).and_then(|c| c.subs.get_mut(&channel)) {
             s.expires = expires.map(|e| e.max(now + MIN_REFRESH));
         }
     }

@@ -573,7 +573,7 @@ impl Hub {
                         Some(PresenceEntry {
                             client: c.id.to_string(),
                             user: c.user.to_string(),
-                            info: sub.info.clone(),
+                            info: c.info_with(sub.chan_info.as_deref()),
                         })
                     })
                     .collect(),

@@ -64,7 +64,7 @@ impl Hub {
         let Some(c) = self.client(conn) else {
             return Ok(());
         };
-        if c.subs.contains_key(&*channel) {
+        if c.subs.contains_key(&channel) {
             return Err(Fail::Error(ErrorCode::ALREADY_SUBSCRIBED));
         }
         if c.subs.len() >= self.cfg.client.channel_limit {
@@ -161,7 +161,7 @@ impl Hub {
             return Err(Fail::Error(ErrorCode::ALREADY_SUBSCRIBED));
         }
         let user = c.user.clone();
-        let info = reply::client_info(&user, &c.id, c.conn_info.as_deref(), p.chan_info.as_deref());
+        let info = c.info_with(p.chan_info.as_deref());
         let client_id = c.id.clone();
 
         let history = opts.history_enabled();
@@ -258,7 +258,7 @@ impl Hub {
                 Sub {
                     server_side: p.server_side,
                     expires: p.expires,
-                    info,
+                    chan_info: p.chan_info,
                     opts,
                 },
             );
@@ -310,6 +310,10 @@ impl Hub {
         let Some(sub) = c.subs.remove(channel) else {
             return;
         };
+        let leave_info = sub
+            .opts
+            .join_leave
+            .then(|| c.info_with(sub.chan_info.as_deref()));
         self.proxy_unsubscribed(conn, channel);
         let Some(c) = self.client_mut(conn) else {
             return;
@@ -339,8 +343,8 @@ impl Hub {
                 self.mark_ready(conn);
             }
         }
-        if sub.opts.join_leave {
-            self.emit_leave(channel, &sub.info);
+        if let Some(info) = leave_info {
+            self.emit_leave(channel, &info);
         }
     }
 }

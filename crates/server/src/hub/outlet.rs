@@ -26,8 +26,10 @@ use crate::task::lock;
 pub(crate) const OUTLET_BUDGET: usize = 64 << 10;
 
 /// Queue capacity (in messages) a connection keeps between batches; a
-/// larger one, grown by a backlog, is freed so idle connections stay small.
-const KEPT_CAPACITY: usize = 16;
+/// larger one, grown by a burst or a backlog, is freed once written, so
+/// that idle connections stay small. (Queues are sized to what they take,
+/// so a connection that gets one message at a time allocates nothing.)
+const KEPT_CAPACITY: usize = 1;
 
 /// How a connection ends, told by the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,9 +123,6 @@ impl Outlet {
 
     fn try_take(&self, messages: &mut Vec<Bytes>) -> Option<Taken> {
         debug_assert!(messages.is_empty());
-        if messages.capacity() > KEPT_CAPACITY {
-            *messages = Vec::new();
-        }
         let mut state = lock(&self.state);
         if state.queue.is_empty() && state.close.is_none() && !state.ended {
             return None;
@@ -135,6 +134,15 @@ impl Outlet {
             close: state.close.take(),
             ended: state.ended,
         })
+    }
+}
+
+/// Empties `messages` once written, keeping its room only if small.
+pub(crate) fn recycle(messages: &mut Vec<Bytes>) {
+    if messages.capacity() > KEPT_CAPACITY {
+        *messages = Vec::new();
+    } else {
+        messages.clear();
     }
 }
 

@@ -16,7 +16,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use pushwire_hub::{ConnId, Transport};
 
 use super::metrics::TransportKind;
-use super::outlet::Outlet;
+use super::outlet::{self, Outlet};
 use super::HubHandle;
 use crate::http::body::BoxError;
 use crate::http::connection::ConnectionInfo;
@@ -147,7 +147,7 @@ impl HttpBody for StreamBody {
             return Poll::Ready(None);
         }
         let framed = this.frame(&this.messages);
-        this.messages.clear();
+        outlet::recycle(&mut this.messages);
         Poll::Ready(Some(Ok(Frame::data(framed))))
     }
 

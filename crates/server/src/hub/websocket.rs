@@ -4,15 +4,16 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::task::Poll;
+use std::task::{ready, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use pushwire_hub::Transport;
 use pushwire_proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
 
+use super::driver::Command;
 use super::metrics::TransportKind;
-use super::outlet::{Close, Taken};
+use super::outlet::{self, Close, Taken};
 use super::proxy::ConnMeta;
 use super::HubHandle;
 use crate::http::connection::ConnectionInfo;
@@ -56,12 +57,10 @@ pub(crate) fn serve(
             return;
         };
         let _open = hub.metrics.open(TransportKind::websocket(&transport));
-        let mut shutdown = pin!(async move {
-            match info {
-                Some(info) => info.shutting_down().await,
-                None => std::future::pending().await,
-            }
-        });
+        // Polled in place: an `async` block around it would be laid out
+        // twice in this future (rust-lang/rust#62958).
+        let mut shutdown = pin!(info.as_ref().map(ConnectionInfo::shutting_down));
+        drop(info);
         let mut connected = false;
         let mut messages = Vec::new();
         loop {
@@ -69,8 +68,10 @@ pub(crate) fn serve(
                 if let Poll::Ready(taken) = outlet.poll_take(cx, &mut messages) {
                     return Poll::Ready(Next::ToSend(taken));
                 }
-                if shutdown.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Next::Shutdown);
+                if let Some(shutdown) = shutdown.as_mut().as_pin_mut() {
+                    if shutdown.poll(cx).is_ready() {
+                        return Poll::Ready(Next::Shutdown);
+                    }
                 }
                 ws.poll_recv(cx).map(Next::Received)
             })
@@ -99,12 +100,21 @@ pub(crate) fn serve(
                         Message::Ping(_) | Message::Pong(_) => continue,
                         Message::Close(_) => break,
                     };
-                    if !transport.is_unidirectional() {
-                        hub.frame(conn, frame).await;
+                    let command = if !transport.is_unidirectional() {
+                        Command::Frame { conn, frame }
                     } else if !connected {
                         // Only the first message counts: the connect request.
                         connected = true;
-                        hub.uni_connect(conn, frame).await;
+                        Command::UniConnect {
+                            conn,
+                            request: frame,
+                        }
+                    } else {
+                        continue;
+                    };
+                    // Waiting for room in the driver's queue is rare: boxed.
+                    if let Err(command) = hub.try_send(command) {
+                        Box::pin(hub.send(command)).await;
                     }
                 }
                 Next::Received(Some(Err(e))) => {
@@ -118,15 +128,24 @@ pub(crate) fn serve(
     }
 }
 
-/// Writes what was taken from the outlet.
+/// Writes what was taken from the outlet. Queued by hand rather than
+/// by awaiting a feed per message, which would keep room for that
+/// future, twice, in every connection's task.
 async fn send(ws: &mut WebSocket<UpgradedStream>, messages: &mut Vec<Bytes>) -> Result<(), ()> {
-    for message in messages.drain(..) {
-        // The hub writes JSON from validated input: always UTF-8.
-        let Ok(text) = Utf8Bytes::try_from_bytes(message) else {
-            continue;
-        };
-        ws.feed_shared(Message::text(text)).await.map_err(drop)?;
-    }
+    let mut next = 0;
+    poll_fn(|cx| {
+        while let Some(message) = messages.get(next) {
+            ready!(ws.poll_ready(cx)).map_err(drop)?;
+            next += 1;
+            // The hub writes JSON from validated input: always UTF-8.
+            if let Ok(text) = Utf8Bytes::try_from_bytes(message.clone()) {
+                ws.start_send_shared(Message::text(text)).map_err(drop)?;
+            }
+        }
+        Poll::Ready(Ok::<(), ()>(()))
+    })
+    .await?;
+    outlet::recycle(messages);
     // Most flushes finish at once; the stall timer is armed only for
     // those that wait.
     let flushed = match poll_fn(|cx| Poll::Ready(ws.poll_flush(cx))).await {

@@ -280,10 +280,16 @@ impl Upgrade {
         let (version, config, on_upgrade) = (self.version, self.options.config, self.on_upgrade);
         let websocket = async move {
             let (stream, leftover) = on_upgrade.upgraded().await?;
+            let tunnel = matches!(stream, Io::Tunnel(_));
             let stream = UpgradedStream::new(stream, version, open);
             let leftover = BytesMut::from(&leftover[..]);
             let ws = WebSocket::from_upgraded(stream, Role::Server, &config, negotiated, leftover);
-            Ok(ws.with_buffers(UpgradedStream::buffers))
+            // Only pushwire's own HTTP/2 streams take buffers as they are.
+            Ok(if tunnel {
+                ws.with_buffers(UpgradedStream::buffers)
+            } else {
+                ws
+            })
         };
         (response, websocket)
     }
@@ -307,9 +313,15 @@ impl Upgrade {
         let connection = self.connection.clone();
         let stream_tasks = self.on_upgrade.stream_tasks();
         let (response, websocket) = self.accept();
+        // Both stages are boxed, so that the task holds only pointers:
+        // the upgrade (with the configuration it holds) is freed once the
+        // WebSocket is open, and the callback's future, which lives as
+        // long as the connection, is not laid out twice (an `.await` on a
+        // future made in place keeps room for it both before and after
+        // it moves into the await, rust-lang/rust#62958).
         let mut task: StreamTask = Box::pin(async move {
-            match websocket.await {
-                Ok(ws) => callback(ws).await,
+            match Box::pin(websocket).await {
+                Ok(ws) => Box::pin(callback(ws)).await,
                 Err(e) => tracing::debug!("WebSocket not opened: {e}"),
             }
         });

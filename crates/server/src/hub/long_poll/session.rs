@@ -16,7 +16,7 @@ use pushwire_hub::ConnId;
 use tokio::time::Instant;
 
 use super::cursor::{self, AckOutcome, Cursor};
-use crate::hub::outlet::Outlet;
+use crate::hub::outlet::{self, Outlet};
 use crate::task::lock;
 
 /// The push that ends a session when the hub or the server stops.
@@ -157,7 +157,7 @@ impl Session {
             state.cursor.handed_out(body.clone(), closed);
             Held::Batch(body)
         };
-        messages.clear();
+        outlet::recycle(messages);
         Poll::Ready(held)
     }
 
