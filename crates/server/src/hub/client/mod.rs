@@ -1,11 +1,17 @@
 //! A Rust client of the hub, with the semantics of the JavaScript
 //! clients (centrifuge-js, `pushwire.js`): [`Client`] speaks the hub
-//! protocol over a WebSocket (`ws://`, `wss://`), answers the hub's
-//! pings, and when the connection is lost it reconnects with full-jitter
-//! exponential backoff ([`Backoff`]) — unless the disconnect code says
-//! not to (3500–3999, 4500–4999) — and recovers each subscription from
-//! its last offset and epoch. A subscription learns of every reconnect by
-//! a [`SubscriptionEvent::Subscribed`] event whose `recovered` flag says
+//! protocol over a WebSocket — over HTTP/1.1 (`ws://`, `wss://`) or, with
+//! [`ClientOptions::http2`], over HTTP/2 (RFC 8441 extended CONNECT; ALPN
+//! `h2` for `wss://`, prior knowledge in clear text) — or over the SSE
+//! emulation ([`Transport::Sse`]: `GET /connection/sse` for the stream,
+//! `POST /emulation` for the commands), or tries them in an order
+//! ([`ClientOptions::transports`]) and keeps the first that connects.
+//! On every transport it answers the hub's pings, and when the
+//! connection is lost it reconnects with full-jitter exponential backoff
+//! ([`Backoff`]) — unless the disconnect code says not to (3500–3999,
+//! 4500–4999) — and recovers each subscription from its last offset and
+//! epoch. A subscription learns of every reconnect by a
+//! [`SubscriptionEvent::Subscribed`] event whose `recovered` flag says
 //! whether the missed publications follow (they do, once each and in
 //! order) or some were lost (the application should reload its state):
 //! never a silent gap.
@@ -14,10 +20,12 @@
 //! key), as a backend publishes.
 //!
 //! ```no_run
-//! use pushwire::hub::client::{Client, ClientOptions, SubscriptionEvent};
+//! use pushwire::hub::client::{Client, ClientOptions, SubscriptionEvent, Transport};
 //!
 //! # async fn demo() -> Result<(), pushwire::hub::client::ClientError> {
-//! let client = Client::connect("ws://127.0.0.1:8000", ClientOptions::new()).await?;
+//! // A WebSocket, or SSE where a proxy blocks WebSockets.
+//! let options = ClientOptions::new().transports([Transport::WebSocket, Transport::Sse]);
+//! let client = Client::connect("http://127.0.0.1:8000", options).await?;
 //! let mut news = client.subscribe("news").await?;
 //! client.publish("news", serde_json::json!({"text": "hi"})).await?;
 //! while let Some(event) = news.next().await {
@@ -32,10 +40,18 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not covered: HTTP/2 WebSockets and the fallback transports (SSE,
-//! HTTP streaming, long polling) — the client speaks WebSocket over
-//! HTTP/1.1 only; subscription tokens; server-side subscriptions (from
-//! the token's `channels` or the server API's `subscribe`); `send`.
+//! Not covered: the HTTP streaming and long-polling transports (the
+//! server has them; this client speaks WebSocket and SSE only);
+//! subscription tokens; server-side subscriptions (from the token's
+//! `channels` or the server API's `subscribe`); `send`; the protobuf
+//! protocol. Over HTTP/2 the client waits for the server's SETTINGS to
+//! allow extended CONNECT: a server that never does (an HTTP/2 proxy
+//! without RFC 8441) makes the connect time out (then the next
+//! transport of a fallback order is tried) rather than fall back to
+//! HTTP/1.1, except over TLS, where a server whose ALPN chose HTTP/1.1
+//! gets the HTTP/1.1 WebSocket. With a fallback order, only a transport
+//! that cannot be opened (refused, `404`, a TLS or HTTP error) moves the
+//! client to the next one, not one a proxy opens and then buffers.
 
 mod api;
 mod backoff;
