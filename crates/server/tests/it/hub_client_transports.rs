@@ -30,8 +30,17 @@ const API_KEY: &str = "hub-client-transports-key";
 
 /// A hub whose `feed` namespace keeps 100 publications and recovers.
 fn hub() -> Hub {
+    hub_pinging("25s")
+}
+
+/// [`hub`] with pings every `ping`, each to be answered within 500 ms.
+fn hub_pinging(ping: &str) -> Hub {
     let config = json!({
-        "client": {"token": {"hmac_secret_key": SECRET}},
+        "client": {
+            "token": {"hmac_secret_key": SECRET},
+            "ping_interval": ping,
+            "pong_timeout": "500ms",
+        },
         "http_api": {"key": API_KEY},
         "channel": {"namespaces": [
             {"name": "feed", "history_size": 100, "history_ttl": "60s",
@@ -200,6 +209,37 @@ async fn over_sse_with_http2() {
     let options = options("sseh2").transport(Transport::Sse).http2(true);
     subscribe_publish_recover(&base, &api, "sseh2", options).await;
     assert_eq!(websockets(&server.stats.snapshot()), (0, 0), "no WebSocket");
+}
+
+#[tokio::test]
+async fn pings_are_answered_on_every_transport() {
+    // Pings every second, 500 ms to answer: a client that did not answer
+    // (over SSE, with a POST) would be cut (3012) within two seconds and
+    // come back as another connection.
+    let hub = hub_pinging("1s");
+    let server = serve(&hub).await;
+    let base = format!("http://{}", server.addr);
+    let mut clients = Vec::new();
+    for (user, options) in [
+        ("ping-h2", options("ping-h2").http2(true)),
+        ("ping-sse", options("ping-sse").transport(Transport::Sse)),
+        (
+            "ping-sse-h2",
+            options("ping-sse-h2").transport(Transport::Sse).http2(true),
+        ),
+    ] {
+        let client = Client::connect(&base, options).await.unwrap();
+        let channel = format!("feed:{user}");
+        let mut feed = client.subscribe(&channel).await.unwrap();
+        next(&mut feed).await;
+        clients.push((client.state(), client, channel, feed));
+    }
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    for (before, client, channel, mut feed) in clients {
+        assert_eq!(client.state(), before, "{channel}: the same connection");
+        client.publish(&channel, json!("still here")).await.unwrap();
+        assert_eq!(next_publication(&mut feed).await.1, json!("still here"));
+    }
 }
 
 /// A server for `hub` on which `/connection/websocket` is not found, as
