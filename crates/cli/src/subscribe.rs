@@ -7,11 +7,17 @@
 //! channel's history), it says so on stderr: the lines printed then miss
 //! publications. Status lines (subscribed, recovered, ended) go to
 //! stderr, so that stdout holds publications only.
+//!
+//! `--transport sse` subscribes over Server-Sent Events (with `POST
+//! /emulation` for the commands), for networks that block WebSockets;
+//! `--transport websocket,sse` tries them in that order. `--http2`
+//! speaks HTTP/2: the WebSocket by an extended CONNECT (ALPN `h2` over
+//! TLS, prior knowledge in clear text).
 
 use std::path::PathBuf;
 
 use pushwire::hub::client::{
-    Client, ClientError, ClientOptions, Publication, Subscription, SubscriptionEvent,
+    Client, ClientError, ClientOptions, Publication, Subscription, SubscriptionEvent, Transport,
 };
 use tokio::sync::mpsc;
 
@@ -37,6 +43,14 @@ pub struct SubscribeArgs {
     /// Exit after this many publications.
     #[arg(long, value_name = "N")]
     count: Option<u64>,
+    /// The transport: websocket or sse; several, comma-separated, are
+    /// tried in that order until one connects.
+    #[arg(long, value_name = "websocket|sse", value_delimiter = ',')]
+    transport: Vec<Transport>,
+    /// Speak HTTP/2 (a WebSocket over an extended CONNECT; h2c in clear
+    /// text, ALPN h2 over TLS).
+    #[arg(long)]
+    http2: bool,
 }
 
 /// One publication as a JSON line, its members in this order:
@@ -68,6 +82,7 @@ pub async fn run(args: SubscribeArgs) -> Result<(), pushwire::Error> {
     if let Some(ca) = args.ca_file {
         options = options.ca_file(ca);
     }
+    options = options.transports(args.transport).http2(args.http2);
     let client = Client::connect(&args.url, options)
         .await
         .map_err(client_error)?;

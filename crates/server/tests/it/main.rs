@@ -14,6 +14,7 @@ mod http2;
 mod http2_wire;
 mod hub;
 mod hub_client;
+mod hub_client_transports;
 mod hub_emulation;
 mod hub_long_poll;
 mod hub_proxy;

@@ -3,6 +3,11 @@
 
 use super::ClientError;
 
+/// The hub's WebSocket path.
+const WEBSOCKET: &str = "/connection/websocket";
+/// The hub's SSE path.
+const SSE: &str = "/connection/sse";
+
 /// A hub's address: `http://`, `https://`, `ws://` or `wss://`, a host,
 /// a port and a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,12 +83,41 @@ impl Endpoint {
     /// `/connection/websocket` when the URL had none.
     pub(crate) fn websocket_url(&self) -> String {
         let scheme = if self.secure { "wss" } else { "ws" };
-        let path = if self.path == "/" {
-            "/connection/websocket"
-        } else {
-            &self.path
-        };
-        format!("{scheme}://{}{path}", self.authority())
+        format!("{scheme}://{}{}", self.authority(), self.websocket_path())
+    }
+
+    /// The path of the hub's WebSocket: this path, or
+    /// `/connection/websocket` when the URL had none (or named the
+    /// hub's SSE endpoint).
+    pub(crate) fn websocket_path(&self) -> String {
+        match self.path.as_str() {
+            "/" => "/connection/websocket".to_string(),
+            path if path.ends_with(SSE) => format!("{}{WEBSOCKET}", self.prefix()),
+            path => path.to_string(),
+        }
+    }
+
+    /// The path of the hub's SSE stream: `/connection/sse` under the
+    /// URL's prefix.
+    pub(crate) fn sse_path(&self) -> String {
+        format!("{}{SSE}", self.prefix())
+    }
+
+    /// The path of the hub's `/emulation` endpoint, under the URL's
+    /// prefix.
+    pub(crate) fn emulation_path(&self) -> String {
+        format!("{}/emulation", self.prefix())
+    }
+
+    /// The path before the hub's own paths: `/hub` for
+    /// `/hub/connection/websocket` (or `/hub/connection/sse`, or `/hub`),
+    /// empty for `/`.
+    fn prefix(&self) -> &str {
+        let path = self.path.trim_end_matches('/');
+        [WEBSOCKET, SSE]
+            .iter()
+            .find_map(|suffix| path.strip_suffix(suffix))
+            .unwrap_or(path)
     }
 
     /// The request target of server API method `method`: under this
@@ -120,6 +154,35 @@ mod tests {
         assert_eq!(e.websocket_url(), "ws://[::1]:9/hub/ws");
         let e = Endpoint::parse("http://h:1/api/").unwrap();
         assert_eq!(e.api_target("history"), "/api/history");
+    }
+
+    #[test]
+    fn the_sse_and_emulation_paths_follow_the_prefix() {
+        for (url, websocket, sse, emulation) in [
+            (
+                "http://h",
+                "/connection/websocket",
+                "/connection/sse",
+                "/emulation",
+            ),
+            (
+                "ws://h/hub/connection/websocket",
+                "/hub/connection/websocket",
+                "/hub/connection/sse",
+                "/hub/emulation",
+            ),
+            (
+                "http://h/hub/connection/sse",
+                "/hub/connection/websocket",
+                "/hub/connection/sse",
+                "/hub/emulation",
+            ),
+        ] {
+            let e = Endpoint::parse(url).unwrap();
+            assert_eq!(e.websocket_path(), websocket, "{url}");
+            assert_eq!(e.sse_path(), sse, "{url}");
+            assert_eq!(e.emulation_path(), emulation, "{url}");
+        }
     }
 
     #[test]

@@ -1,11 +1,17 @@
 //! A Rust client of the hub, with the semantics of the JavaScript
 //! clients (centrifuge-js, `pushwire.js`): [`Client`] speaks the hub
-//! protocol over a WebSocket (`ws://`, `wss://`), answers the hub's
-//! pings, and when the connection is lost it reconnects with full-jitter
-//! exponential backoff ([`Backoff`]) — unless the disconnect code says
-//! not to (3500–3999, 4500–4999) — and recovers each subscription from
-//! its last offset and epoch. A subscription learns of every reconnect by
-//! a [`SubscriptionEvent::Subscribed`] event whose `recovered` flag says
+//! protocol over a WebSocket — over HTTP/1.1 (`ws://`, `wss://`) or, with
+//! [`ClientOptions::http2`], over HTTP/2 (RFC 8441 extended CONNECT; ALPN
+//! `h2` for `wss://`, prior knowledge in clear text) — or over the SSE
+//! emulation ([`Transport::Sse`]: `GET /connection/sse` for the stream,
+//! `POST /emulation` for the commands), or tries them in an order
+//! ([`ClientOptions::transports`]) and keeps the first that connects.
+//! On every transport it answers the hub's pings, and when the
+//! connection is lost it reconnects with full-jitter exponential backoff
+//! ([`Backoff`]) — unless the disconnect code says not to (3500–3999,
+//! 4500–4999) — and recovers each subscription from its last offset and
+//! epoch. A subscription learns of every reconnect by a
+//! [`SubscriptionEvent::Subscribed`] event whose `recovered` flag says
 //! whether the missed publications follow (they do, once each and in
 //! order) or some were lost (the application should reload its state):
 //! never a silent gap.
@@ -14,10 +20,12 @@
 //! key), as a backend publishes.
 //!
 //! ```no_run
-//! use pushwire::hub::client::{Client, ClientOptions, SubscriptionEvent};
+//! use pushwire::hub::client::{Client, ClientOptions, SubscriptionEvent, Transport};
 //!
 //! # async fn demo() -> Result<(), pushwire::hub::client::ClientError> {
-//! let client = Client::connect("ws://127.0.0.1:8000", ClientOptions::new()).await?;
+//! // A WebSocket, or SSE where a proxy blocks WebSockets.
+//! let options = ClientOptions::new().transports([Transport::WebSocket, Transport::Sse]);
+//! let client = Client::connect("http://127.0.0.1:8000", options).await?;
 //! let mut news = client.subscribe("news").await?;
 //! client.publish("news", serde_json::json!({"text": "hi"})).await?;
 //! while let Some(event) = news.next().await {
@@ -32,17 +40,28 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Not covered: HTTP/2 WebSockets and the fallback transports (SSE,
-//! HTTP streaming, long polling) — the client speaks WebSocket over
-//! HTTP/1.1 only; subscription tokens; server-side subscriptions (from
-//! the token's `channels` or the server API's `subscribe`); `send`.
+//! Not covered: the HTTP streaming and long-polling transports (the
+//! server has them; this client speaks WebSocket and SSE only);
+//! subscription tokens; server-side subscriptions (from the token's
+//! `channels` or the server API's `subscribe`); `send`; the protobuf
+//! protocol. Over HTTP/2 the client waits for the server's SETTINGS to
+//! allow extended CONNECT: a server that never does (an HTTP/2 proxy
+//! without RFC 8441) makes the connect time out (then the next
+//! transport of a fallback order is tried) rather than fall back to
+//! HTTP/1.1, except over TLS, where a server whose ALPN chose HTTP/1.1
+//! gets the HTTP/1.1 WebSocket. With a fallback order, only a transport
+//! that cannot be opened (refused, `404`, a TLS or HTTP error) moves the
+//! client to the next one, not one a proxy opens and then buffers.
 
 mod api;
 mod backoff;
 mod endpoint;
 mod error;
+mod http;
 mod session;
+mod sse;
 mod subscription;
+mod transport;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -63,6 +82,7 @@ use endpoint::Endpoint;
 pub use error::ClientError;
 use session::{Connection, Request, CLIENT_CLOSED};
 pub use subscription::{Publication, Subscription, SubscriptionEvent};
+pub use transport::Transport;
 
 /// Requests that may wait for the client's task at once.
 const REQUEST_QUEUE: usize = 256;
@@ -82,6 +102,8 @@ pub struct ClientOptions {
     backoff: Backoff,
     ca_file: Option<PathBuf>,
     event_buffer: usize,
+    http2: bool,
+    transports: Vec<Transport>,
 }
 
 impl fmt::Debug for ClientOptions {
@@ -94,6 +116,8 @@ impl fmt::Debug for ClientOptions {
             .field("backoff", &self.backoff)
             .field("ca_file", &self.ca_file)
             .field("event_buffer", &self.event_buffer)
+            .field("http2", &self.http2)
+            .field("transports", &self.transports)
             .finish()
     }
 }
@@ -105,7 +129,8 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
-    /// No token (anonymous), 10 s timeouts, the default [`Backoff`].
+    /// No token (anonymous), 10 s timeouts, the default [`Backoff`], a
+    /// WebSocket over HTTP/1.1.
     pub fn new() -> ClientOptions {
         ClientOptions {
             token: None,
@@ -115,6 +140,8 @@ impl ClientOptions {
             backoff: Backoff::default(),
             ca_file: None,
             event_buffer: 1024,
+            http2: false,
+            transports: vec![Transport::WebSocket],
         }
     }
 
@@ -154,6 +181,40 @@ impl ClientOptions {
     /// the public roots.
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_file = Some(path.into());
+        self
+    }
+
+    /// Speaks HTTP/2: the WebSocket is opened by an extended CONNECT
+    /// (RFC 8441) on an HTTP/2 connection — with ALPN `h2` for
+    /// `https://`/`wss://` (a server that answers with HTTP/1.1 gets the
+    /// HTTP/1.1 WebSocket), with prior knowledge (h2c) in clear text —
+    /// and the SSE stream and its POSTs share one HTTP/2 connection.
+    pub fn http2(mut self, http2: bool) -> Self {
+        self.http2 = http2;
+        self
+    }
+
+    /// The transport to connect over ([`Transport::WebSocket`] by
+    /// default).
+    pub fn transport(self, transport: Transport) -> Self {
+        self.transports([transport])
+    }
+
+    /// Transports to try in this order, as pushwire.js and centrifuge-js
+    /// do: while none has connected yet, one that cannot be opened makes
+    /// the client try the next at once (and the first connect fails only
+    /// when all did); the one that connected is kept for every
+    /// reconnect. An empty list keeps the current one.
+    pub fn transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
+        let mut list: Vec<Transport> = Vec::new();
+        for transport in transports {
+            if !list.contains(&transport) {
+                list.push(transport);
+            }
+        }
+        if !list.is_empty() {
+            self.transports = list;
+        }
         self
     }
 
@@ -248,13 +309,14 @@ impl fmt::Debug for Client {
 impl Client {
     /// Connects to the hub at `url`: `ws://host:port/connection/websocket`
     /// (or `wss://`), or a server's base URL (`http://host:port`,
-    /// `ws://host:port`), to which `/connection/websocket` is added.
+    /// `ws://host:port`), to which `/connection/websocket` is added; the
+    /// SSE transport uses `/connection/sse` and `/emulation` beside it.
     ///
     /// Returns once the hub accepted the connection; a first attempt that
     /// fails (refused, bad token) is an error, while later losses are
     /// reconnected in the background.
     pub async fn connect(url: &str, options: ClientOptions) -> Result<Client, ClientError> {
-        let url = Endpoint::parse(url)?.websocket_url();
+        let endpoint = Endpoint::parse(url)?;
         let (requests, receiver) = mpsc::channel(REQUEST_QUEUE);
         let (state_sender, state) = watch::channel(ConnectionState::Connecting);
         let cancel = CancellationToken::new();
@@ -265,7 +327,7 @@ impl Client {
             timeout: options.timeout,
             event_buffer: options.event_buffer,
         });
-        let connection = Connection::new(url, options, receiver, state_sender, cancel);
+        let connection = Connection::new(endpoint, options, receiver, state_sender, cancel);
         let (ready, connected) = oneshot::channel();
         tokio::spawn(connection.run(ready));
         match connected.await {

@@ -1,7 +1,9 @@
-//! The client's task: it owns the WebSocket, connects, answers the hub's
-//! pings, matches replies to commands, hands publications to their
-//! subscriptions, and on a lost connection reconnects with backoff and
-//! recovers every subscription from its last position.
+//! The client's task: it owns the transport ([`Link`]: a WebSocket over
+//! HTTP/1.1 or HTTP/2, or the SSE emulation — the same session on each),
+//! connects, answers the hub's pings, matches replies to commands, hands
+//! publications to their subscriptions, and on a lost connection
+//! reconnects with backoff and recovers every subscription from its last
+//! position.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -11,10 +13,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 
+use super::endpoint::Endpoint;
 use super::subscription::{Publication, SubscriptionEvent};
+use super::transport::{Closed, Link};
 use super::{ClientError, ClientOptions, ConnectionState};
-use crate::ws::ClientStream;
-use crate::{CloseFrame, Message, WebSocket};
 
 /// How long past the advertised ping interval the client waits for any
 /// frame before it takes the connection for dead (centrifuge-js: 10 s).
@@ -22,12 +24,10 @@ const MAX_PING_DELAY: Duration = Duration::from_secs(10);
 
 /// The disconnect code the client reports when the transport closed
 /// without one (centrifuge-js: 2, "transport closed").
-const TRANSPORT_CLOSED: u32 = 2;
+pub(super) const TRANSPORT_CLOSED: u32 = 2;
 
 /// The disconnect code of [`Client::close`](super::Client::close).
 pub(super) const CLIENT_CLOSED: u32 = 3000;
-
-type Ws = WebSocket<ClientStream>;
 
 /// What the [`Client`](super::Client) and its subscriptions ask of the
 /// task.
@@ -100,12 +100,11 @@ impl End {
             reconnect: reconnects(code),
         }
     }
+}
 
-    fn transport(error: &crate::Error) -> End {
-        match error.close_code() {
-            Some(code) => End::lost(u32::from(code.0), error.to_string()),
-            None => End::lost(TRANSPORT_CLOSED, error.to_string()),
-        }
+impl From<Closed> for End {
+    fn from(closed: Closed) -> End {
+        End::lost(closed.code, closed.reason)
     }
 }
 
@@ -118,7 +117,7 @@ pub(super) fn reconnects(code: u32) -> bool {
 
 /// The task's state, across connections.
 pub(super) struct Connection {
-    pub(super) url: String,
+    pub(super) endpoint: Endpoint,
     pub(super) options: ClientOptions,
     pub(super) requests: mpsc::Receiver<Request>,
     pub(super) state: watch::Sender<ConnectionState>,
@@ -132,18 +131,22 @@ pub(super) struct Connection {
     pong: bool,
     resubscribe_at: Option<Instant>,
     refresh_at: Option<Instant>,
+    /// The transport in use: an index in the options' transports.
+    transport: usize,
+    /// Whether a transport connected once (it is then kept).
+    transport_chosen: bool,
 }
 
 impl Connection {
     pub(super) fn new(
-        url: String,
+        endpoint: Endpoint,
         options: ClientOptions,
         requests: mpsc::Receiver<Request>,
         state: watch::Sender<ConnectionState>,
         cancel: CancellationToken,
     ) -> Connection {
         Connection {
-            url,
+            endpoint,
             token: options.token.clone(),
             options,
             requests,
@@ -155,6 +158,8 @@ impl Connection {
             pong: false,
             resubscribe_at: None,
             refresh_at: None,
+            transport: 0,
+            transport_chosen: false,
         }
     }
 
@@ -168,7 +173,11 @@ impl Connection {
         loop {
             self.state.send_replace(ConnectionState::Connecting);
             let end = match self.open().await {
-                Ok(ws) => self.session(ws, &mut ready, &mut attempt).await,
+                Ok((link, id)) => self.session(link, id, &mut ready, &mut attempt).await,
+                Err(error) if self.next_transport() => {
+                    tracing::debug!(%error, "hub client: trying the next transport");
+                    continue;
+                }
                 Err(error) => match ready.take() {
                     Some(ready) => {
                         let end = End::lost(TRANSPORT_CLOSED, error.to_string());
@@ -207,7 +216,18 @@ impl Connection {
         }
     }
 
-    async fn open(&mut self) -> Result<Ws, ClientError> {
+    /// While no transport connected yet, moves to the next one in the
+    /// options' order; `false` once there is none (or one connected).
+    fn next_transport(&mut self) -> bool {
+        if self.transport_chosen || self.transport + 1 >= self.options.transports.len() {
+            return false;
+        }
+        self.transport += 1;
+        true
+    }
+
+    /// Opens the transport with the connect command; its id.
+    async fn open(&mut self) -> Result<(Link, u32), ClientError> {
         if self.token.is_none() {
             if let Some(source) = &self.options.token_source {
                 let token = timeout(self.options.timeout, source())
@@ -218,12 +238,19 @@ impl Connection {
                 })?);
             }
         }
-        let mut builder = crate::ClientBuilder::new(&self.url);
-        if let Some(ca) = &self.options.ca_file {
-            builder = builder.ca_file(ca);
+        let id = self.next_id();
+        let mut connect = json!({"name": self.options.name});
+        if let Some(token) = &self.token {
+            connect["token"] = token.clone().into();
         }
+        let command = json!({"id": id, "connect": connect}).to_string();
+        let transport = self.options.transports[self.transport];
+        let open = Link::open(&self.endpoint, transport, &self.options, command);
         tokio::select! {
-            ws = builder.connect() => Ok(ws?),
+            link = timeout(self.options.timeout, open) => match link {
+                Ok(link) => Ok((link?, id)),
+                Err(_) => Err(ClientError::Timeout),
+            },
             _ = self.cancel.cancelled() => Err(ClientError::Disconnected {
                 code: CLIENT_CLOSED,
                 reason: "client closed".into(),
@@ -234,17 +261,24 @@ impl Connection {
     /// One connection, from the connect command to its end.
     async fn session(
         &mut self,
-        mut ws: Ws,
+        mut link: Link,
+        id: u32,
         ready: &mut Option<oneshot::Sender<Result<(), ClientError>>>,
         attempt: &mut u32,
     ) -> End {
-        let connected = match self.handshake(&mut ws).await {
+        let connected = match self.handshake(&mut link, id).await {
             Ok(connected) => connected,
             Err(end) => {
-                let _ = timeout(Duration::from_secs(1), ws.close(None)).await;
+                let _ = timeout(Duration::from_secs(1), link.close()).await;
                 return end;
             }
         };
+        if let Err(closed) = link.connected(&connected) {
+            link.close().await;
+            return closed.into();
+        }
+        self.transport_chosen = true;
+        tracing::debug!(transport = link.name(), "hub client: connected");
         *attempt = 0;
         let client = connected["client"].as_str().unwrap_or_default().to_string();
         self.pong = connected["pong"].as_bool().unwrap_or(false);
@@ -256,39 +290,24 @@ impl Connection {
         if let Some(ready) = ready.take() {
             let _ = ready.send(Ok(()));
         }
-        let end = match self.resubscribe_all(&mut ws).await {
-            Ok(()) => self.serve(&mut ws, ping_window).await,
-            Err(e) => End::transport(&e),
+        let end = match self.resubscribe_all(&mut link).await {
+            Ok(()) => self.serve(&mut link, ping_window).await,
+            Err(closed) => closed.into(),
         };
-        let _ = timeout(Duration::from_secs(1), ws.close(None)).await;
+        let _ = timeout(Duration::from_secs(1), link.close()).await;
         end
     }
 
-    /// Sends `connect` and waits for its result.
-    async fn handshake(&mut self, ws: &mut Ws) -> Result<Value, End> {
-        let id = self.next_id();
-        let mut connect = json!({"name": self.options.name});
-        if let Some(token) = &self.token {
-            connect["token"] = token.clone().into();
-        }
-        let command = json!({"id": id, "connect": connect}).to_string();
-        ws.send(Message::text(command))
-            .await
-            .map_err(|e| End::transport(&e))?;
+    /// Waits for the result of the connect command `id`.
+    async fn handshake(&mut self, link: &mut Link, id: u32) -> Result<Value, End> {
         let deadline = Instant::now() + self.options.timeout;
         loop {
-            let message = match timeout_at(deadline, ws.recv()).await {
+            let text = match timeout_at(deadline, link.recv()).await {
                 Err(_) => return Err(End::lost(TRANSPORT_CLOSED, "no connect reply in time")),
-                Ok(None) => return Err(End::lost(TRANSPORT_CLOSED, "connection closed")),
-                Ok(Some(Err(e))) => return Err(End::transport(&e)),
-                Ok(Some(Ok(message))) => message,
+                Ok(Err(closed)) => return Err(closed.into()),
+                Ok(Ok(text)) => text,
             };
-            let text = match message {
-                Message::Close(frame) => return Err(closed_by(frame)),
-                Message::Text(text) => text,
-                _ => continue,
-            };
-            for line in text.as_str().lines() {
+            for line in text.lines() {
                 let reply: Value = serde_json::from_str(line)
                     .map_err(|_| End::lost(TRANSPORT_CLOSED, "a frame that is not JSON"))?;
                 if let Some(disconnect) = reply["push"].get("disconnect") {
@@ -339,44 +358,41 @@ impl Connection {
     }
 
     /// Subscribes every subscription again, from its last position.
-    async fn resubscribe_all(&mut self, ws: &mut Ws) -> Result<(), crate::Error> {
+    async fn resubscribe_all(&mut self, link: &mut Link) -> Result<(), Closed> {
         let channels: Vec<String> = self.subs.keys().cloned().collect();
         for channel in channels {
             let command = self.subscribe_command(&channel);
-            ws.feed(command).await?;
+            link.feed(command).await?;
         }
-        ws.flush().await
+        link.flush().await
     }
 
     /// The connection's loop: frames from the hub, requests from the
     /// application, and the timers.
-    async fn serve(&mut self, ws: &mut Ws, ping_window: Option<Duration>) -> End {
+    async fn serve(&mut self, link: &mut Link, ping_window: Option<Duration>) -> End {
         let mut ping_deadline = ping_window.map(|w| Instant::now() + w);
         loop {
             let never = Instant::now() + Duration::from_secs(24 * 3600);
             tokio::select! {
-                message = ws.recv() => {
+                message = link.recv() => {
                     ping_deadline = ping_window.map(|w| Instant::now() + w);
                     let text = match message {
-                        None => return End::lost(TRANSPORT_CLOSED, "connection closed"),
-                        Some(Err(e)) => return End::transport(&e),
-                        Some(Ok(Message::Close(frame))) => return closed_by(frame),
-                        Some(Ok(Message::Text(text))) => text,
-                        Some(Ok(_)) => continue,
+                        Err(closed) => return closed.into(),
+                        Ok(text) => text,
                     };
-                    for line in text.as_str().lines() {
-                        if let Some(end) = self.on_line(ws, line).await {
+                    for line in text.lines() {
+                        if let Some(end) = self.on_line(link, line).await {
                             return end;
                         }
                     }
-                    if let Err(e) = ws.flush().await {
-                        return End::transport(&e);
+                    if let Err(closed) = link.flush().await {
+                        return closed.into();
                     }
                 }
                 request = self.requests.recv() => {
                     let Some(request) = request else { return End::Closed };
-                    if let Err(e) = self.on_request(ws, request).await {
-                        return End::transport(&e);
+                    if let Err(closed) = self.on_request(link, request).await {
+                        return closed.into();
                     }
                 }
                 _ = sleep_until(ping_deadline.unwrap_or(never)) => {
@@ -384,12 +400,12 @@ impl Connection {
                 }
                 _ = sleep_until(self.resubscribe_at.unwrap_or(never)) => {
                     self.resubscribe_at = None;
-                    if let Err(e) = self.retry_subscriptions(ws).await {
-                        return End::transport(&e);
+                    if let Err(closed) = self.retry_subscriptions(link).await {
+                        return closed.into();
                     }
                 }
                 _ = sleep_until(self.refresh_at.unwrap_or(never)) => {
-                    if let Err(end) = self.refresh(ws).await {
+                    if let Err(end) = self.refresh(link).await {
                         return end;
                     }
                 }
@@ -398,26 +414,26 @@ impl Connection {
         }
     }
 
-    async fn on_line(&mut self, ws: &mut Ws, line: &str) -> Option<End> {
+    async fn on_line(&mut self, link: &mut Link, line: &str) -> Option<End> {
         let Ok(frame) = serde_json::from_str::<Value>(line) else {
             return Some(End::lost(TRANSPORT_CLOSED, "a frame that is not JSON"));
         };
         if let Some(id) = frame["id"].as_u64().filter(|&id| id > 0) {
-            return self.on_reply(ws, id as u32, &frame).await;
+            return self.on_reply(link, id as u32, &frame).await;
         }
         if let Some(push) = frame.get("push") {
-            return self.on_push(ws, push).await;
+            return self.on_push(link, push).await;
         }
         if frame.as_object().is_some_and(|o| o.is_empty()) && self.pong {
             // The hub's ping: answer with an empty command.
-            if let Err(e) = ws.feed(Message::text("{}")).await {
-                return Some(End::transport(&e));
+            if let Err(closed) = link.feed("{}".to_string()).await {
+                return Some(closed.into());
             }
         }
         None
     }
 
-    async fn on_reply(&mut self, ws: &mut Ws, id: u32, reply: &Value) -> Option<End> {
+    async fn on_reply(&mut self, link: &mut Link, id: u32, reply: &Value) -> Option<End> {
         match self.pending.remove(&id)? {
             Pending::Call(method, answer) => {
                 let result = match reply.get("error") {
@@ -426,7 +442,7 @@ impl Connection {
                 };
                 let _ = answer.send(result);
             }
-            Pending::Subscribe(channel) => self.on_subscribed(ws, channel, reply).await,
+            Pending::Subscribe(channel) => self.on_subscribed(link, channel, reply).await,
             Pending::Refresh => match reply.get("error") {
                 Some(error) => {
                     let ClientError::Reply { code, message, .. } = ClientError::from_reply(error)
@@ -447,7 +463,7 @@ impl Connection {
         None
     }
 
-    async fn on_subscribed(&mut self, ws: &mut Ws, channel: String, reply: &Value) {
+    async fn on_subscribed(&mut self, link: &mut Link, channel: String, reply: &Value) {
         let Some(sub) = self.subs.get_mut(&channel) else {
             return;
         };
@@ -502,17 +518,17 @@ impl Connection {
             was_recovering: result["was_recovering"].as_bool().unwrap_or(false),
             recovered: result["recovered"].as_bool().unwrap_or(false),
         };
-        self.deliver(ws, &channel, subscribed).await;
+        self.deliver(link, &channel, subscribed).await;
         let publications = result["publications"].as_array().cloned();
         for publication in publications.into_iter().flatten() {
-            self.publication(ws, &channel, publication).await;
+            self.publication(link, &channel, publication).await;
         }
     }
 
-    async fn on_push(&mut self, ws: &mut Ws, push: &Value) -> Option<End> {
+    async fn on_push(&mut self, link: &mut Link, push: &Value) -> Option<End> {
         let channel = push["channel"].as_str().unwrap_or_default();
         if let Some(publication) = push.get("pub") {
-            self.publication(ws, channel, publication.clone()).await;
+            self.publication(link, channel, publication.clone()).await;
         } else if let Some(unsubscribe) = push.get("unsubscribe") {
             let code = unsubscribe["code"].as_u64().unwrap_or(0) as u32;
             if code >= 2500 {
@@ -520,8 +536,8 @@ impl Connection {
                 // expired): recover from the last position.
                 if self.subs.contains_key(channel) {
                     let command = self.subscribe_command(channel);
-                    if let Err(e) = ws.feed(command).await {
-                        return Some(End::transport(&e));
+                    if let Err(closed) = link.feed(command).await {
+                        return Some(closed.into());
                     }
                 }
             } else if let Some(sub) = self.subs.remove(channel) {
@@ -536,12 +552,12 @@ impl Connection {
             }
         } else if let Some(join) = push.get("join") {
             if let Ok(info) = serde_json::from_value(join["info"].clone()) {
-                self.deliver(ws, channel, SubscriptionEvent::Join(info))
+                self.deliver(link, channel, SubscriptionEvent::Join(info))
                     .await;
             }
         } else if let Some(leave) = push.get("leave") {
             if let Ok(info) = serde_json::from_value(leave["info"].clone()) {
-                self.deliver(ws, channel, SubscriptionEvent::Leave(info))
+                self.deliver(link, channel, SubscriptionEvent::Leave(info))
                     .await;
             }
         } else if let Some(disconnect) = push.get("disconnect") {
@@ -553,7 +569,7 @@ impl Connection {
     /// Hands a publication to its subscription once: one at or below the
     /// subscription's position was delivered already (a recovered one
     /// that also came live).
-    async fn publication(&mut self, ws: &mut Ws, channel: &str, publication: Value) {
+    async fn publication(&mut self, link: &mut Link, channel: &str, publication: Value) {
         let Ok(mut publication) = serde_json::from_value::<Publication>(publication) else {
             tracing::debug!(channel, "hub client: a publication it cannot read");
             return;
@@ -568,13 +584,13 @@ impl Connection {
             position.offset = offset;
         }
         publication.channel = channel.to_string();
-        self.deliver(ws, channel, SubscriptionEvent::Publication(publication))
+        self.deliver(link, channel, SubscriptionEvent::Publication(publication))
             .await;
     }
 
     /// Sends `event` to the subscription of `channel`; one whose
     /// [`Subscription`](super::Subscription) was dropped is unsubscribed.
-    async fn deliver(&mut self, ws: &mut Ws, channel: &str, event: SubscriptionEvent) {
+    async fn deliver(&mut self, link: &mut Link, channel: &str, event: SubscriptionEvent) {
         let Some(events) = self.subs.get(channel).map(|s| s.events.clone()) else {
             return;
         };
@@ -582,11 +598,11 @@ impl Connection {
             self.subs.remove(channel);
             let command = self.unsubscribe_command(channel);
             // A write error shows again on the next read.
-            let _ = ws.feed(command).await;
+            let _ = link.feed(command).await;
         }
     }
 
-    async fn on_request(&mut self, ws: &mut Ws, request: Request) -> Result<(), crate::Error> {
+    async fn on_request(&mut self, link: &mut Link, request: Request) -> Result<(), Closed> {
         match request {
             Request::Call {
                 method,
@@ -596,7 +612,7 @@ impl Connection {
                 let id = self.next_id();
                 self.pending.insert(id, Pending::Call(method, answer));
                 let command = json!({"id": id, method: params}).to_string();
-                ws.send(Message::text(command)).await
+                link.send(command).await
             }
             Request::Subscribe {
                 channel,
@@ -615,7 +631,7 @@ impl Connection {
                     Some(_dropped) => {
                         // Its unsubscribe request did not fit in the queue.
                         let command = self.unsubscribe_command(&channel);
-                        ws.feed(command).await?;
+                        link.feed(command).await?;
                     }
                     None => {}
                 }
@@ -627,7 +643,7 @@ impl Connection {
                 };
                 self.subs.insert(channel.clone(), sub);
                 let command = self.subscribe_command(&channel);
-                ws.send(command).await
+                link.send(command).await
             }
             Request::Unsubscribe { channel } => {
                 let dropped = self
@@ -639,12 +655,12 @@ impl Connection {
                 }
                 self.subs.remove(&channel);
                 let command = self.unsubscribe_command(&channel);
-                ws.send(command).await
+                link.send(command).await
             }
         }
     }
 
-    async fn retry_subscriptions(&mut self, ws: &mut Ws) -> Result<(), crate::Error> {
+    async fn retry_subscriptions(&mut self, link: &mut Link) -> Result<(), Closed> {
         let channels: Vec<String> = self
             .subs
             .iter_mut()
@@ -652,12 +668,12 @@ impl Connection {
             .collect();
         for channel in channels {
             let command = self.subscribe_command(&channel);
-            ws.feed(command).await?;
+            link.feed(command).await?;
         }
-        ws.flush().await
+        link.flush().await
     }
 
-    async fn refresh(&mut self, ws: &mut Ws) -> Result<(), End> {
+    async fn refresh(&mut self, link: &mut Link) -> Result<(), End> {
         self.refresh_at = None;
         let Some(source) = self.options.token_source.clone() else {
             return Ok(());
@@ -671,14 +687,12 @@ impl Connection {
         let id = self.next_id();
         self.pending.insert(id, Pending::Refresh);
         let command = json!({"id": id, "refresh": {"token": token}}).to_string();
-        ws.send(Message::text(command))
-            .await
-            .map_err(|e| End::transport(&e))
+        link.send(command).await.map_err(End::from)
     }
 
     /// A subscribe command for `channel`, recovering from its position
     /// when it has one.
-    fn subscribe_command(&mut self, channel: &str) -> Message {
+    fn subscribe_command(&mut self, channel: &str) -> String {
         let id = self.next_id();
         self.pending
             .insert(id, Pending::Subscribe(channel.to_string()));
@@ -688,13 +702,13 @@ impl Connection {
             subscribe["offset"] = position.offset.into();
             subscribe["epoch"] = position.epoch.clone().into();
         }
-        Message::text(json!({"id": id, "subscribe": subscribe}).to_string())
+        json!({"id": id, "subscribe": subscribe}).to_string()
     }
 
-    fn unsubscribe_command(&mut self, channel: &str) -> Message {
+    fn unsubscribe_command(&mut self, channel: &str) -> String {
         let id = self.next_id();
         self.pending.insert(id, Pending::Ignore);
-        Message::text(json!({"id": id, "unsubscribe": {"channel": channel}}).to_string())
+        json!({"id": id, "unsubscribe": {"channel": channel}}).to_string()
     }
 
     fn next_id(&mut self) -> u32 {
@@ -747,13 +761,6 @@ impl Connection {
         }
         self.state
             .send_replace(ConnectionState::Disconnected { code, reason });
-    }
-}
-
-fn closed_by(frame: Option<CloseFrame>) -> End {
-    match frame {
-        Some(frame) => End::lost(u32::from(frame.code.0), frame.reason),
-        None => End::lost(1005, "closed without a code"),
     }
 }
 
