@@ -122,11 +122,16 @@ impl Outbox {
                 n += 1;
             }
         }
-        // Room grown by a burst is given back once the burst is out.
-        if self.items.is_empty() && self.items.capacity() > 1 {
-            self.items = VecDeque::new();
-        }
         n
+    }
+
+    /// Gives back the room of an empty queue beyond one item (grown by a
+    /// burst that is long gone). Called when a connection is pinged, so
+    /// that a busy connection keeps its room and an idle one gets small.
+    pub(crate) fn trim(&mut self) {
+        if self.items.is_empty() && self.items.capacity() > 1 {
+            self.items.shrink_to(1);
+        }
     }
 
     /// The disconnect decided for this connection, if any. Once set, the IO
@@ -303,6 +308,33 @@ mod tests {
         // After draining, a new publication of `a` queues again at the back.
         o.push_publication(b("a3"), &a, 1000, SlowConsumerPolicy::LatestOnly);
         assert_eq!(o.pop(), Some(b("a3")));
+    }
+
+    #[test]
+    fn room_is_sized_to_what_is_queued_and_trimmed_when_idle() {
+        let mut o = Outbox::default();
+        o.push_control(b("one"), 1000);
+        assert_eq!(o.items.capacity(), 1, "one item, room for one");
+        let mut out = Vec::new();
+        o.drain_into(&mut out, usize::MAX);
+        assert_eq!(out.capacity(), 1, "the taker's room fits what it took");
+        for reply in ["r1", "r2", "r3"] {
+            o.push_control(b(reply), 1000);
+        }
+        o.trim();
+        assert!(
+            o.items.capacity() >= 3,
+            "a queue that holds items keeps them"
+        );
+        out.clear();
+        o.drain_into(&mut out, usize::MAX);
+        assert_eq!(out, vec![b("r1"), b("r2"), b("r3")]);
+        o.trim();
+        assert_eq!(
+            o.items.capacity(),
+            1,
+            "an idle queue gives back the burst's room"
+        );
     }
 
     #[test]

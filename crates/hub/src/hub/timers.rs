@@ -113,6 +113,9 @@ impl Hub {
                     if !c.transport.is_unidirectional() {
                         c.pong_deadline = Some(now + cfg.pong_timeout);
                     }
+                    // A ping is the one push an idle connection gets:
+                    // the moment to give back room a burst left behind.
+                    c.outbox.trim();
                     self.send(conn, bytes::Bytes::from_static(reply::PING));
                 }
             }

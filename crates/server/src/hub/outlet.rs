@@ -26,10 +26,10 @@ use crate::task::lock;
 pub(crate) const OUTLET_BUDGET: usize = 64 << 10;
 
 /// Queue capacity (in messages) a connection keeps between batches; a
-/// larger one, grown by a burst or a backlog, is freed once written, so
-/// that idle connections stay small. (Queues are sized to what they take,
-/// so a connection that gets one message at a time allocates nothing.)
-const KEPT_CAPACITY: usize = 1;
+/// larger one, grown by a backlog, is freed once written, so that idle
+/// connections stay small. (Queues are sized to what they first take: a
+/// connection that gets one message at a time holds room for one.)
+const KEPT_CAPACITY: usize = 16;
 
 /// How a connection ends, told by the hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
