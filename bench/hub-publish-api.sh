@@ -5,6 +5,8 @@
 # keep-alive HTTP/1.1 connections with one request in flight each, 100 B of
 # data, no subscribers; `pushwire serve` pinned to one core (CPU 0), the
 # generator on CPU 1. Target: >= 100,000 publications/s through /api/publish.
+# Beside it, Bun's minimal publish API (peers/node/bun-api.js): the same
+# requests and answers on the fastest HTTP server here, the floor of the job.
 #
 #   bench/hub-publish-api.sh              5 runs; results in bench/results/hub-api/
 #   bench/hub-publish-api.sh --quick      a few seconds
@@ -19,5 +21,5 @@ if [ "$quick" = 1 ]; then
 else
   out=${OUT:-$BENCH/results/hub-api}
 fi
-"$BENCH/run.sh" run hub-api-publish hub-api-batch-100 --peers pushwire-hub \
+"$BENCH/run.sh" run hub-api-publish hub-api-batch-100 --peers pushwire-hub,bun \
   --runs "${RUNS:-5}" --out "$out" "$@"

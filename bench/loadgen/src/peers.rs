@@ -63,8 +63,12 @@ pub enum ServerRole {
     /// server in its own protocol ([`PubSubProtocol`]): the broadcast
     /// servers, the hub, Socket.IO.
     PubSub,
-    /// What only the hub has (its server API, its connection stages).
+    /// What only the hub has (its connection stages).
     HubOnly,
+    /// `POST /api/publish` and `POST /api/batch` with the hub's request
+    /// and answer shapes: the hub, and Bun's minimal publish API
+    /// (`bun-api.js`) as the floor of the job.
+    PublishApi,
     /// The hub as one process: a recovery storm's memory and CPU are one
     /// server's (and its setup needs a batch applied in order, which the
     /// hub on Redis does not do: its batch's publications run
@@ -201,13 +205,19 @@ impl Peer {
         if self.launcher == Launcher::PushwireHub {
             return matches!(
                 role,
-                ServerRole::PubSub | ServerRole::HubOnly | ServerRole::HubAlone
+                ServerRole::PubSub
+                    | ServerRole::HubOnly
+                    | ServerRole::HubAlone
+                    | ServerRole::PublishApi
             );
         }
         if self.launcher == Launcher::PushwireHubRedis {
             return matches!(
                 role,
-                ServerRole::PubSub | ServerRole::HubOnly | ServerRole::HubEngine
+                ServerRole::PubSub
+                    | ServerRole::HubOnly
+                    | ServerRole::HubEngine
+                    | ServerRole::PublishApi
             );
         }
         if self.launcher == Launcher::SocketIo {
@@ -221,6 +231,7 @@ impl Peer {
             ),
             ServerRole::HttpPush => self.launcher == Launcher::Pushwire,
             ServerRole::EventStream => matches!(self.launcher, Launcher::Pushwire | Launcher::Bun),
+            ServerRole::PublishApi => self.launcher == Launcher::Bun,
             ServerRole::HubOnly | ServerRole::HubAlone | ServerRole::HubEngine => false,
         }
     }
@@ -325,7 +336,8 @@ impl Peer {
                     | ServerRole::EventStream
                     | ServerRole::HubOnly
                     | ServerRole::HubAlone
-                    | ServerRole::HubEngine => {
+                    | ServerRole::HubEngine
+                    | ServerRole::PublishApi => {
                         command.args([
                             "serve",
                             "--listen",
@@ -414,6 +426,7 @@ impl Peer {
                 let script = match role {
                     ServerRole::Broadcast | ServerRole::PubSub => "bun-broadcast.js",
                     ServerRole::EventStream => "bun-sse.js",
+                    ServerRole::PublishApi => "bun-api.js",
                     _ => "bun-echo.js",
                 };
                 let mut command = Command::new(bin);

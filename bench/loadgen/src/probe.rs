@@ -21,7 +21,7 @@ use crate::wire::rng::Rng;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the probe learned.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ProbeReport {
     /// The agreed permessage-deflate parameters, if any.
     pub deflate: Option<DeflateParams>,

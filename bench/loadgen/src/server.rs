@@ -90,7 +90,10 @@ impl ServerProcess {
         let protocol = peer.pubsub_protocol();
         let token = if matches!(
             role,
-            ServerRole::PubSub | ServerRole::HubOnly | ServerRole::HubAlone
+            ServerRole::PubSub
+                | ServerRole::HubOnly
+                | ServerRole::HubAlone
+                | ServerRole::PublishApi
         ) && protocol == PubSubProtocol::Hub
         {
             Some(peer.hub_token(paths).map_err(BenchError::Setup)?)
@@ -112,7 +115,8 @@ impl ServerProcess {
                 ServerRole::HttpPush => "-push",
                 ServerRole::EventStream => "-sse",
                 ServerRole::PubSub => "-pubsub",
-                ServerRole::HubOnly => "-api",
+                ServerRole::HubOnly => "-hub",
+                ServerRole::PublishApi => "-api",
                 ServerRole::HubAlone => "-alone",
                 ServerRole::HubEngine => "-engine",
             },

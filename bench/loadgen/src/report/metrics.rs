@@ -104,7 +104,8 @@ pub fn targets(report: &RunReport) -> String {
 
 /// Issue 19's hub fan-out targets, from the same run: deliveries/s ≥ 0.9×
 /// `pushwire echo --broadcast`'s and ≥ 1.0× Bun's, p99 ≤ 1.2× the
-/// broadcast endpoint's.
+/// broadcast endpoint's; and the publish API's ≥ 100,000 publications/s,
+/// with its ratio to Bun's minimal publish API.
 pub fn hub_targets(report: &RunReport) -> String {
     let mut out = String::new();
     let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
@@ -139,6 +140,26 @@ pub fn hub_targets(report: &RunReport) -> String {
                 verdict(r <= 1.2)
             );
         }
+    }
+    for scenario in report
+        .scenarios
+        .iter()
+        .filter(|s| s.spec.id == "hub-api-publish")
+    {
+        let Some(hub) = scenario.cell(PUSHWIRE_HUB).and_then(|c| c.median()) else {
+            continue;
+        };
+        let _ = write!(
+            out,
+            "- publish API, {}: hub {}/s (target ≥ 100,000/s): {}",
+            scenario.spec.title,
+            crate::report::format::count(hub),
+            verdict(hub >= 100_000.0)
+        );
+        if let Some(r) = scenario.ratio(PUSHWIRE_HUB, BUN) {
+            let _ = write!(out, "; {r:.2}× Bun's minimal publish API in the same run");
+        }
+        out.push('\n');
     }
     out
 }

@@ -4,8 +4,10 @@
 //! per request) and through `POST /api/batch` (100 publish commands per
 //! request), over keep-alive HTTP/1.1 from 50 connections with one request
 //! in flight each ([`ApiLoad`]), the server on one core. 100 B of data
-//! per publication; no subscribers. The hub alone (the other peers have
-//! no such API).
+//! per publication; no subscribers. Beside the hub, Bun's minimal publish
+//! API (`bench/peers/node/bun-api.js`: the same requests and answers, a
+//! toy history): what the fastest HTTP server here spends on the
+//! exchange itself, the floor under any publish API on this machine.
 
 use pushwire_proto::Message;
 
@@ -82,15 +84,34 @@ impl Scenario for HubApi {
     }
 
     fn server_role(&self) -> ServerRole {
-        ServerRole::HubOnly
+        ServerRole::PublishApi
     }
 
+    /// A hub is probed through its client protocol; every peer then by
+    /// one request of the scenario's, answered as the hub answers.
     fn probe(&self, server: &ServerProcess) -> Result<ProbeReport, BenchError> {
-        let token = server
-            .token
-            .as_deref()
-            .ok_or_else(|| BenchError::Setup(format!("{} has no token", server.peer)))?;
-        hub::probe_nodes(&server.nodes, token, DATA_SIZE)
+        let report = match server.token.as_deref() {
+            Some(token) => hub::probe_nodes(&server.nodes, token, DATA_SIZE)?,
+            None => ProbeReport::default(),
+        };
+        let mut load = ApiLoad::open(
+            server.addr,
+            1,
+            hub::HISTORY_CHANNEL,
+            DATA_SIZE,
+            self.batch,
+            std::time::Duration::from_secs(5),
+        )?;
+        let (answered, _) = load.run(std::time::Duration::from_millis(50));
+        if answered == 0 || load.counters.errors() > 0 {
+            return Err(BenchError::Peer(format!(
+                "{}: no good answer to {}: {}",
+                server.peer,
+                if self.batch == 0 { "/api/publish" } else { "/api/batch" },
+                load.counters.last_error.as_deref().unwrap_or("none")
+            )));
+        }
+        Ok(report)
     }
 
     fn measure(
