@@ -21,6 +21,8 @@ pub mod api_load;
 pub mod chunked;
 pub mod http_conn;
 pub mod hub;
+pub mod hub_http;
+pub mod hub_http_wire;
 mod hub_lines;
 pub mod hub_resub;
 pub mod hub_storm;
