@@ -154,7 +154,12 @@ impl HubHttpClient {
         let subscribe: Vec<String> = channels
             .iter()
             .enumerate()
-            .map(|(i, channel)| format!(r#"{{"id":{},"subscribe":{{"channel":"{channel}"}}}}"#, i + 2))
+            .map(|(i, channel)| {
+                format!(
+                    r#"{{"id":{},"subscribe":{{"channel":"{channel}"}}}}"#,
+                    i + 2
+                )
+            })
             .collect();
         let poll = Poll::new().map_err(|e| BenchError::io("creating the epoll instance", e))?;
         let mut sources = SourceAddresses::default();
@@ -279,7 +284,11 @@ impl HubHttpClient {
         };
         let token = Token(FIRST_SESSION + self.sessions.len());
         let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(e) = self.poll.registry().register(&mut conn.stream, token, interest) {
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut conn.stream, token, interest)
+        {
             self.counters.connect_errors += 1;
             self.counters.note(format!("registering a socket: {e}"));
             return;
@@ -529,7 +538,10 @@ impl HubHttpClient {
             return self.gone(session);
         }
         let now = self.clock.now_ns();
-        let mut lines = response.body.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+        let mut lines = response
+            .body
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty());
         let Some(first) = lines.next() else {
             // Empty: the hold ran out; poll again.
             return self.poll_again(session);
@@ -665,7 +677,8 @@ impl HubHttpClient {
             self.stats.closed_by_server += 1;
         } else if session.phase != Phase::Gone {
             self.counters.unexpected_closes += 1;
-            self.counters.note(format!("{why} while {:?}", session.phase));
+            self.counters
+                .note(format!("{why} while {:?}", session.phase));
         }
         self.gone(session);
     }

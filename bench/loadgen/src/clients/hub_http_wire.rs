@@ -292,7 +292,10 @@ pub fn number_field(line: &[u8], key: &[u8]) -> Option<u64> {
     needle.extend_from_slice(b"\":");
     let at = line.windows(needle.len()).position(|w| w == needle)? + needle.len();
     let digits = line[at..].iter().take_while(|b| b.is_ascii_digit()).count();
-    std::str::from_utf8(&line[at..at + digits]).ok()?.parse().ok()
+    std::str::from_utf8(&line[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -328,7 +331,9 @@ mod tests {
                          transfer-encoding: chunked\r\n\r\n"
             .to_vec();
         wire.extend(chunk(b"{\"id\":1,\"connect\":{}}\n"));
-        wire.extend(chunk(b"{}\n{\"push\":{\"channel\":\"a\",\"pub\":{\"data\":\"x\"}}}\n"));
+        wire.extend(chunk(
+            b"{}\n{\"push\":{\"channel\":\"a\",\"pub\":{\"data\":\"x\"}}}\n",
+        ));
         wire.extend(b"0\r\n\r\n");
         for piece in [1, 2, 5, 13, wire.len()] {
             assert_eq!(
@@ -364,7 +369,10 @@ mod tests {
     fn a_refused_stream_is_an_error() {
         let mut reader = StreamReader::new(false);
         assert!(reader
-            .feed(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n", |_| {})
+            .feed(
+                b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n",
+                |_| {}
+            )
             .is_err());
     }
 
@@ -374,8 +382,11 @@ mod tests {
         let text = String::from_utf8(sse).unwrap();
         assert!(text.starts_with("GET /connection/sse?cf_connect=%7B%22id%22%3A1%7D HTTP/1.1\r\n"));
         let post = String::from_utf8(emulation_request("h", "s.1", "n", "{}\n{}")).unwrap();
-        assert!(post.ends_with(r#"{"session":"s.1","node":"n","data":"{}\n{}"}"#), "{post}");
-        assert!(post.contains("Content-Length: 41\r\n"), "{post}");
+        assert!(
+            post.ends_with(r#"{"session":"s.1","node":"n","data":"{}\n{}"}"#),
+            "{post}"
+        );
+        assert!(post.contains("Content-Length: 44\r\n"), "{post}");
         let line = br#"{"id":1,"connect":{"pong":true,"session":"ab.cd","node":"ab"}}"#;
         assert_eq!(string_field(line, b"session"), Some("ab.cd"));
         assert_eq!(string_field(line, b"node"), Some("ab"));

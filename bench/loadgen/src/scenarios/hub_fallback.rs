@@ -49,13 +49,13 @@ pub const IDLE: Group = Group {
 /// Fan-out to 1,000 subscribers, by transport.
 pub const FANOUT_FEW: Group = Group {
     id: "hub-fallback-fanout-few",
-    title: "Fan-out through the hub by transport, 1,000 subscribers (deliveries/s)",
+    title: "Fan-out through the hub by transport, 1,000 subscribers (quick: 50; deliveries/s)",
 };
 
 /// Fan-out to 10,000 subscribers, by transport.
 pub const FANOUT_MANY: Group = Group {
     id: "hub-fallback-fanout-many",
-    title: "Fan-out through the hub by transport, 10,000 subscribers (deliveries/s)",
+    title: "Fan-out through the hub by transport, 10,000 subscribers (quick: 200; deliveries/s)",
 };
 
 /// Bytes on the wire per delivered message, by transport.
