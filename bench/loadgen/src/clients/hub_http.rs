@@ -16,22 +16,22 @@
 //! answered with a pong posted to `/emulation`.
 //!
 //! `/emulation` posts go out on [`EMULATORS`] keep-alive connections
-//! shared by every session, one request in flight on each (a browser
-//! would open one per page; the bytes counted are the same, the
-//! generator's sockets fewer). The bytes on the wire counted are every
+//! shared by every session, one request in flight on each
+//! ([`super::hub_emulation`]; a browser would open one per page: the
+//! bytes counted are the same, the generator's sockets fewer). The bytes on the wire counted are every
 //! byte the sessions' connections and the emulation connections read and
 //! wrote while sessions were open (HTTP heads included), not the
 //! publisher's, which is the same whatever the transport.
 
-use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::net::{SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
-use super::http_conn::{ConnPhase, HttpConn, Response};
+use super::http_conn::{HttpConn, Response};
 use super::hub::{API_KEY, PUBLISHERS};
+use super::hub_emulation::Emulators;
 use super::hub_http_wire::{
     emulation_request, number_field, poll_request, string_field, HttpTransport, StreamItem,
     StreamReader,
@@ -78,12 +78,6 @@ struct Session {
     pong: bool,
 }
 
-/// One `/emulation` connection.
-struct Emulator {
-    conn: HttpConn,
-    busy: bool,
-}
-
 /// What the client measured since the last [`DeliveryClient::reset`].
 #[derive(Debug, Default, Clone)]
 pub struct HubHttpStats {
@@ -97,13 +91,12 @@ pub struct HubHttpStats {
     pub pings: u64,
     /// Polls answered (long polling).
     pub polls: u64,
-    /// `/emulation` posts answered.
-    pub emulation_posts: u64,
     /// Sessions the server ended (disconnect push, end of the stream).
     pub closed_by_server: u64,
-    /// Bytes read by the sessions' and the emulation connections.
+    /// Bytes read by the sessions' connections while open (the
+    /// emulation connections' are added in [`DeliveryClient::bytes_down`]).
     pub bytes_in: u64,
-    /// Bytes written by them.
+    /// Bytes written by them (the same).
     pub bytes_out: u64,
 }
 
@@ -116,9 +109,10 @@ pub struct HubHttpClient {
     events: Events,
     publishers: Vec<Publisher>,
     due: u64,
-    emulators: Vec<Option<Emulator>>,
-    /// `/emulation` requests waiting for an idle emulation connection.
-    queue: VecDeque<Vec<u8>>,
+    emulation: Emulators,
+    /// The emulation connections' totals at the last reset (bytes in,
+    /// bytes out, posts).
+    emulation_base: (u64, u64, u64),
     sessions: Vec<Option<Session>>,
     /// The connect command.
     connect: String,
@@ -177,20 +171,8 @@ impl HubHttpClient {
             .map_err(|e| BenchError::io(format!("connecting a publisher from {source}"), e))?;
             publishers.push(publisher);
         }
-        let mut emulators = Vec::with_capacity(EMULATORS);
-        for i in 0..EMULATORS {
-            let source = SocketAddr::V4(SocketAddrV4::new(sources.next_addr(), 0));
-            let mut conn = HttpConn::connect(source, addr)
-                .map_err(|e| BenchError::io(format!("connecting from {source}"), e))?;
-            poll.registry()
-                .register(
-                    &mut conn.stream,
-                    Token(PUBLISHERS + i),
-                    Interest::READABLE | Interest::WRITABLE,
-                )
-                .map_err(|e| BenchError::io("registering a socket", e))?;
-            emulators.push(Some(Emulator { conn, busy: false }));
-        }
+        let emulation = Emulators::connect(addr, poll.registry(), PUBLISHERS, EMULATORS)
+            .map_err(|e| BenchError::io("connecting for /emulation", e))?;
         Ok(HubHttpClient {
             transport,
             addr,
@@ -199,8 +181,8 @@ impl HubHttpClient {
             events: Events::with_capacity(4096),
             publishers,
             due: 0,
-            emulators,
-            queue: VecDeque::new(),
+            emulation,
+            emulation_base: (0, 0, 0),
             sessions: Vec::new(),
             connect: format!(r#"{{"id":1,"connect":{{"token":"{token}"}}}}"#),
             last_id: 1 + subscribe.len() as u64,
@@ -255,6 +237,11 @@ impl HubHttpClient {
         self.open
     }
 
+    /// `/emulation` posts answered since the last reset.
+    pub fn emulation_posts(&self) -> u64 {
+        self.emulation.posts - self.emulation_base.2
+    }
+
     /// Serves the sessions (pings, polls) for `duration` without publishing.
     pub fn idle(&mut self, duration: Duration) {
         let end = Instant::now() + duration;
@@ -264,12 +251,7 @@ impl HubHttpClient {
     }
 
     fn connected(&self) -> bool {
-        self.publishers.iter().all(Publisher::is_connected)
-            && self
-                .emulators
-                .iter()
-                .flatten()
-                .all(|e| e.conn.phase == ConnPhase::Ready)
+        self.publishers.iter().all(Publisher::is_connected) && self.emulation.connected()
     }
 
     fn start_session(&mut self) {
@@ -329,33 +311,10 @@ impl HubHttpClient {
         }
     }
 
-    /// Queues `commands` for `session` on `/emulation`.
+    /// Posts `commands` for `session` to `/emulation`.
     fn emulate(&mut self, session: &Session, commands: &str) {
         let request = emulation_request(&self.host, &session.session, &session.node, commands);
-        self.queue.push_back(request);
-        self.pump();
-    }
-
-    /// Hands queued `/emulation` requests to idle emulation connections.
-    fn pump(&mut self) {
-        for slot in &mut self.emulators {
-            let Some(emulator) = slot else { continue };
-            if emulator.busy || emulator.conn.phase != ConnPhase::Ready {
-                continue;
-            }
-            let Some(request) = self.queue.pop_front() else {
-                return;
-            };
-            emulator.busy = true;
-            let before = emulator.conn.bytes_out;
-            let result = emulator.conn.send(&request);
-            self.stats.bytes_out += emulator.conn.bytes_out - before;
-            if let Err(e) = result {
-                self.counters.io_errors += 1;
-                self.counters.note(format!("/emulation write: {e}"));
-                *slot = None;
-            }
-        }
+        self.emulation.post(request, &mut self.counters);
     }
 
     fn turn(&mut self, timeout: Duration) {
@@ -373,69 +332,28 @@ impl HubHttpClient {
             let index = event.token().0;
             if let Some(publisher) = self.publishers.get_mut(index) {
                 publisher.drive(readable, writable, &mut self.scratch, &mut self.counters);
-            } else if index < FIRST_SESSION {
-                if let Some(at) = index.checked_sub(PUBLISHERS) {
-                    self.drive_emulator(at, readable, writable);
-                }
-            } else if let Some(mut session) = self
-                .sessions
-                .get_mut(index - FIRST_SESSION)
-                .and_then(Option::take)
-            {
+            } else if let Some(at) = self.emulation.index(index) {
+                self.emulation.drive(
+                    at,
+                    readable,
+                    writable,
+                    self.poll.registry(),
+                    &mut self.scratch,
+                    &mut self.counters,
+                );
+            } else if let Some(at) = index.checked_sub(FIRST_SESSION) {
+                let Some(mut session) = self.sessions.get_mut(at).and_then(Option::take) else {
+                    continue;
+                };
                 self.drive(&mut session, readable, writable);
                 if session.phase != Phase::Gone {
-                    self.sessions[index - FIRST_SESSION] = Some(session);
+                    self.sessions[at] = Some(session);
                 }
             }
         }
         self.events = events;
-        if !self.queue.is_empty() {
-            self.pump();
-        }
-    }
-
-    fn drive_emulator(&mut self, at: usize, readable: bool, writable: bool) {
-        let Some(Some(emulator)) = self.emulators.get_mut(at) else {
-            return;
-        };
-        let conn = &mut emulator.conn;
-        let (before_in, before_out) = (conn.bytes_in, conn.bytes_out);
-        let result = (|| {
-            if conn.phase == ConnPhase::Connecting
-                && (!(readable || writable) || !conn.check_connected()?)
-            {
-                return Ok(Vec::new());
-            }
-            conn.flush()?;
-            if readable {
-                conn.read_responses(&mut self.scratch)
-            } else {
-                Ok(Vec::new())
-            }
-        })();
-        self.stats.bytes_in += conn.bytes_in - before_in;
-        self.stats.bytes_out += conn.bytes_out - before_out;
-        match result {
-            Ok(responses) => {
-                for response in responses {
-                    emulator.busy = false;
-                    self.stats.emulation_posts += 1;
-                    if response.status != 204 {
-                        self.counters.protocol_errors += 1;
-                        self.counters.note(format!(
-                            "POST /emulation answered {} {}",
-                            response.status,
-                            String::from_utf8_lossy(&response.body[..response.body.len().min(200)])
-                        ));
-                    }
-                }
-            }
-            Err(e) => {
-                self.counters.io_errors += 1;
-                self.counters.note(format!("/emulation connection: {e}"));
-                let _ = self.poll.registry().deregister(&mut emulator.conn.stream);
-                self.emulators[at] = None;
-            }
+        if self.emulation.waiting() {
+            self.emulation.pump(&mut self.counters);
         }
     }
 
@@ -712,6 +630,8 @@ impl HubHttpClient {
 impl DeliveryClient for HubHttpClient {
     fn reset(&mut self) {
         self.stats = HubHttpStats::default();
+        let e = &self.emulation;
+        self.emulation_base = (e.bytes_in, e.bytes_out, e.posts);
     }
 
     fn run(&mut self, rate: f64, duration: Duration) {
@@ -746,11 +666,11 @@ impl DeliveryClient for HubHttpClient {
     }
 
     fn bytes_up(&self) -> u64 {
-        self.stats.bytes_out
+        self.stats.bytes_out + self.emulation.bytes_out - self.emulation_base.1
     }
 
     fn bytes_down(&self) -> u64 {
-        self.stats.bytes_in
+        self.stats.bytes_in + self.emulation.bytes_in - self.emulation_base.0
     }
 
     fn requests(&self) -> u64 {

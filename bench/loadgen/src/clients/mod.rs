@@ -21,6 +21,7 @@ pub mod api_load;
 pub mod chunked;
 pub mod http_conn;
 pub mod hub;
+mod hub_emulation;
 pub mod hub_http;
 pub mod hub_http_wire;
 mod hub_lines;

@@ -220,7 +220,7 @@ impl Scenario for Idle {
                     client.counters.clone(),
                     vec![Metric::new(
                         "/emulation posts",
-                        client.stats.emulation_posts as f64,
+                        client.emulation_posts() as f64,
                     )],
                 )
             }
