@@ -11,6 +11,7 @@ mod echo;
 mod fanout;
 mod handshake_rate;
 mod hub_api;
+mod hub_fallback;
 mod hub_idle;
 mod hub_recovery;
 mod hub_resubscribe;
@@ -200,6 +201,7 @@ pub fn all(settings: &Settings) -> Vec<Box<dyn Scenario>> {
     list.extend(hub_api::variants(settings));
     list.extend(hub_recovery::variants(settings));
     list.extend(hub_resubscribe::variants(settings));
+    list.extend(hub_fallback::variants(settings));
     list.extend(old_vs_new::variants(settings));
     list
 }
