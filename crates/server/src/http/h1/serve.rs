@@ -586,8 +586,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 if self.poll_watch(cx)?.is_ready() {
                     return Poll::Ready(Err(Interrupted::Gone));
                 }
-                // Until the body has more, the queue keeps no memory.
-                self.write.release();
+                // Until the body has more, the buffers keep no memory (the
+                // read buffer, once the request body it held is taken).
+                self.release();
             }
             if !progressed {
                 return Poll::Pending;
