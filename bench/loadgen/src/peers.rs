@@ -167,7 +167,8 @@ pub fn all() -> Vec<Peer> {
         },
         Peer {
             name: BUN,
-            description: "Bun.serve websocket handler (uWebSockets), npm package `bun`",
+            description: "Bun.serve (uWebSockets), npm package `bun`: its websocket handler; in the \
+                          publish-API scenarios a minimal publish API (bun-api.js)",
             supports_deflate: true,
             launcher: Launcher::Bun,
         },
