@@ -5,6 +5,7 @@
 //! through [`upgrade_slot`], which the upgrade layer above picks up.
 
 pub(crate) mod body;
+pub(crate) mod client_tls;
 pub(crate) mod connection;
 pub(crate) mod date;
 pub(crate) mod h1;

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 
 use super::{Negotiated, WebSocket, WebSocketConfig};
 use crate::error::Error;
+use crate::http::client_tls::client_config;
 
 /// A client connection's stream: plain TCP or TLS.
 #[derive(Debug)]
@@ -147,22 +148,7 @@ impl ClientBuilder {
     }
 
     fn tls_config(&self) -> Result<rustls::ClientConfig, Error> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path)?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                roots.add(cert?).map_err(Error::tls)?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(Error::tls)?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(config)
+        client_config(self.ca_file.as_deref(), vec![b"http/1.1".to_vec()])
     }
 }
 

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 
 use super::endpoint::Endpoint;
 use super::{ClientError, History};
+use crate::http::client_tls::client_config;
 
 /// The largest response read (a long history).
 const MAX_RESPONSE: usize = 64 << 20;
@@ -169,24 +170,8 @@ impl ApiClient {
     }
 
     fn tls_config(&self) -> Result<rustls::ClientConfig, ClientError> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path)?;
-            for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                roots
-                    .add(cert?)
-                    .map_err(|e| ClientError::Protocol(format!("{}: {e}", path.display())))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| ClientError::Protocol(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(config)
+        client_config(self.ca_file.as_deref(), vec![b"http/1.1".to_vec()])
+            .map_err(ClientError::Transport)
     }
 }
 

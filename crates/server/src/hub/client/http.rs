@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 
 use super::endpoint::Endpoint;
 use super::{ClientError, ClientOptions};
+use crate::http::client_tls::client_config;
 use crate::ws::ClientStream;
 
 /// How often the client looks whether the server's SETTINGS allowed
@@ -182,21 +183,5 @@ pub(super) fn tls_config(
     options: &ClientOptions,
     alpn: Vec<Vec<u8>>,
 ) -> Result<rustls::ClientConfig, ClientError> {
-    let tls = |e: rustls::Error| ClientError::Transport(crate::Error::tls(e));
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = &options.ca_file {
-        let pem = std::fs::read(path)?;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            roots.add(cert?).map_err(tls)?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(tls)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn;
-    Ok(config)
+    client_config(options.ca_file.as_deref(), alpn).map_err(ClientError::Transport)
 }
