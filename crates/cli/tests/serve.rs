@@ -89,17 +89,23 @@ async fn sighup_closes_websockets_with_1012_and_exits() {
     ws.send(Message::text("hello")).await.unwrap();
     let echoed = tokio::time::timeout(LIMIT, ws.recv()).await.unwrap();
     assert_eq!(echoed.unwrap().unwrap(), Message::text("hello"));
+    // A hub connection learns of the restart the same way.
+    let mut hub = pushwire::connect(&format!("ws://{addr}/connection/websocket"))
+        .await
+        .unwrap();
     let killed = Command::new("kill")
         .args(["-HUP", &serve.child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    match tokio::time::timeout(LIMIT, ws.recv()).await.unwrap() {
-        Some(Ok(Message::Close(Some(frame)))) => {
-            assert_eq!(frame.code, pushwire::CloseCode::SERVICE_RESTART);
-            assert_eq!(frame.reason.as_str(), "server restarting");
+    for ws in [&mut ws, &mut hub] {
+        match tokio::time::timeout(LIMIT, ws.recv()).await.unwrap() {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(frame.code, pushwire::CloseCode::SERVICE_RESTART);
+                assert_eq!(frame.reason.as_str(), "server restarting");
+            }
+            other => panic!("expected close 1012, got {other:?}"),
         }
-        other => panic!("expected close 1012, got {other:?}"),
     }
     let status = common::exit_status(&mut serve.child, LIMIT).await;
     assert!(status.success(), "{status:?}");

@@ -17,6 +17,7 @@ use super::outlet::{self, Close, Taken};
 use super::proxy::ConnMeta;
 use super::HubHandle;
 use crate::http::connection::ConnectionInfo;
+use crate::http::shutdown::Shutdown;
 use crate::upgrade::UpgradedStream;
 use crate::ws::WebSocket;
 
@@ -60,7 +61,6 @@ pub(crate) fn serve(
         // Polled in place: an `async` block around it would be laid out
         // twice in this future (rust-lang/rust#62958).
         let mut shutdown = pin!(info.as_ref().map(ConnectionInfo::shutting_down));
-        drop(info);
         let mut connected = false;
         let mut messages = Vec::new();
         loop {
@@ -78,7 +78,7 @@ pub(crate) fn serve(
             .await;
             match next {
                 Next::Shutdown => {
-                    close(&mut ws, shutting_down()).await;
+                    close(&mut ws, server_closing(info.as_ref())).await;
                     break;
                 }
                 Next::ToSend(taken) => {
@@ -186,4 +186,14 @@ fn close_frame(close: &Close) -> CloseFrame {
 /// The hub stopped: clients reconnect (3001 shutdown).
 fn shutting_down() -> CloseFrame {
     CloseFrame::new(CloseCode::from(3001), "shutdown")
+}
+
+/// How the server's shutdown closes a hub WebSocket: a restart (SIGHUP)
+/// with 1012 (Service Restart), which clients, centrifuge-js among them,
+/// take as "reconnect"; a stop with the hub's 3001 (shutdown).
+fn server_closing(info: Option<&ConnectionInfo>) -> CloseFrame {
+    match info.and_then(ConnectionInfo::shutdown) {
+        Some(Shutdown::Restart) => Shutdown::Restart.close_frame(),
+        _ => shutting_down(),
+    }
 }
