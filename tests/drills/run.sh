@@ -67,7 +67,7 @@ fi
 
 failed=()
 if [ "$mode" = quick ]; then
-  run_drill slow --subs 500 --rate 200 --seconds 6 --pad 1000 --p99-ms 1000 || failed+=(slow)
+  run_drill slow --subs 500 --rate 100 --seconds 12 --pad 8000 --p99-ms 1000 || failed+=(slow)
   run_drill dead --clients 20 --ping 2 --pong 1 --hold 2 --session-timeout 4 || failed+=(dead)
   run_drill restart --clients 500 --rate 100 --before 2 || failed+=(restart)
   run_drill slowloris --connections 1000 || failed+=(slowloris)

@@ -148,7 +148,7 @@ pub async fn run(args: &Args) -> bool {
         let _ = tokio::time::timeout(Duration::from_secs(1), s.read_to_end(&mut got)).await;
         let text = String::from_utf8_lossy(&got);
         let told = match text.find("\"disconnect\":{\"code\":") {
-            Some(i) => format!("{kind} disconnect {}", &text[i + 22..(i + 26).min(text.len())]),
+            Some(i) => format!("{kind} disconnect {}", &text[i + 21..(i + 25).min(text.len())]),
             None if kind == "long_poll" => format!("{kind}: held poll answered, session expired"),
             None => format!("{kind}: no disconnect push"),
         };

@@ -73,7 +73,7 @@ pub const CONNECT: &str = r#"{"id":1,"connect":{"name":"drill"}}"#;
 pub enum Line {
     /// A server ping `{}`.
     Ping,
-    /// A publication push: its offset and stamp (`"t"` in its data).
+    /// A publication push: its offset and stamp (`"at"` in its data, which sorts before the padding).
     Pub {
         /// The publication's offset (0 without history).
         offset: u64,
@@ -90,18 +90,16 @@ pub enum Line {
     Other,
 }
 
-/// The unsigned integer after the last `key` in `line`.
-fn number_after(line: &[u8], key: &[u8], last: bool) -> Option<u64> {
-    let mut found = None;
-    let mut from = 0;
-    while let Some(i) = line[from..].windows(key.len()).position(|w| w == key) {
-        found = Some(from + i + key.len());
-        if !last {
-            break;
-        }
-        from += i + 1;
-    }
-    let digits: &[u8] = &line[found?..];
+/// The unsigned integer after the first `key` in the first `within`
+/// bytes of `line`, or after the last `key` in `line` when `last`
+/// (searched from the end: a publication's offset follows its data).
+fn number_after(line: &[u8], key: &[u8], last: bool, within: usize) -> Option<u64> {
+    let found = if last {
+        line.windows(key.len()).rposition(|w| w == key)
+    } else {
+        line[..line.len().min(within)].windows(key.len()).position(|w| w == key)
+    }? + key.len();
+    let digits: &[u8] = &line[found..];
     let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
     std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
 }
@@ -113,10 +111,11 @@ pub fn parse_line(line: &[u8]) -> Line {
     if line == b"{}" {
         return Line::Ping;
     }
-    if line.starts_with(br#"{"push""#) && line.windows(7).any(|w| w == br#""pub":{"#) {
+    let head = &line[..line.len().min(300)];
+    if line.starts_with(br#"{"push""#) && head.windows(7).any(|w| w == br#""pub":{"#) {
         return Line::Pub {
-            offset: number_after(line, br#""offset":"#, true).unwrap_or(0),
-            stamp: number_after(line, br#""t":"#, false),
+            offset: number_after(line, br#""offset":"#, true, 0).unwrap_or(0),
+            stamp: number_after(line, br#""at":"#, false, 300),
         };
     }
     let Ok(v) = serde_json::from_slice::<Value>(line) else {
@@ -210,7 +209,7 @@ mod tests {
 
     #[test]
     fn reads_the_hub_lines() {
-        let p = br#"{"push":{"channel":"a:b","pub":{"data":{"t":77,"p":"xx"},"offset":12}}}"#;
+        let p = br#"{"push":{"channel":"a:b","pub":{"data":{"at":77,"p":"xx"},"offset":12}}}"#;
         assert_eq!(parse_line(p), Line::Pub { offset: 12, stamp: Some(77) });
         assert_eq!(parse_line(b"{}"), Line::Ping);
         assert_eq!(

@@ -1,6 +1,6 @@
 //! A backend publishing at a fixed rate through the server API
 //! (`POST /api/publish`), over a few keep-alive connections each with one
-//! request in flight. Each publication's data is `{"t":<stamp>,"n":<seq>,
+//! request in flight. Each publication's data is `{"at":<stamp>,"n":<seq>,
 //! "p":"<padding>"}`; what the API accepted is kept with its offset and
 //! epoch, so a drill can check what subscribers received against it.
 
@@ -66,7 +66,7 @@ pub async fn run(
                 let sent_us = now_us();
                 let body = json!({
                     "channel": channel,
-                    "data": {"t": sent_us, "n": n * CONNECTIONS as u64 + k as u64, "p": &*padding},
+                    "data": {"at": sent_us, "n": n * CONNECTIONS as u64 + k as u64, "p": &*padding},
                 })
                 .to_string();
                 let headers = [("X-API-Key", API_KEY), ("Content-Type", "application/json")];

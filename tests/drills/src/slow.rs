@@ -78,7 +78,7 @@ async fn one(
     let mut checks = Checks::default();
     let ns = if policy == "disconnect" { "slow" } else { "lag" };
     let config = hub::config(
-        vec![hub::namespace(ns, 100_000, queue, policy)],
+        vec![hub::namespace(ns, 100, queue, policy)],
         "120s",
         "60s",
         serde_json::json!({}),
@@ -250,7 +250,7 @@ async fn one(
         format!("every reader got every publication ({complete} of {})", readers.len()),
     );
     checks.check(
-        p99 as f64 / 1e3 < p99_ms,
+        !lat.is_empty() && (p99 as f64 / 1e3) < p99_ms,
         format!("readers' p99 {:.1} ms < {p99_ms} ms", p99 as f64 / 1e3),
     );
     checks.check(silent == 0, format!("no silent gap in any subscriber's offsets ({silent})"));

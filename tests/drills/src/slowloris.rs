@@ -90,13 +90,13 @@ pub async fn run(args: &Args) -> bool {
     let real_ok = matches!(real, Ok(Ok(_)));
     let real_ms = match &real {
         Ok(Ok(ms)) => *ms,
-        _ => 0,
+        _ => 0.0,
     };
     let attack_left = Duration::from_secs_f64(timeout).saturating_sub(started.elapsed());
     checks.check(
         real_ok,
         format!(
-            "a real client (WebSocket connect + subscribe + a publication received) was served during the attack in {real_ms} ms{}",
+            "a real client (WebSocket connect + subscribe + a publication received) was served during the attack in {real_ms:.1} ms{}",
             if let Ok(Err(e)) = &real { format!(": {e}") } else { String::new() }
         ),
     );
@@ -157,7 +157,7 @@ pub async fn run(args: &Args) -> bool {
 
 /// Connects, subscribes, publishes through the API and waits for the
 /// publication; returns the milliseconds it took.
-async fn real_client(addr: std::net::SocketAddr) -> std::io::Result<u64> {
+async fn real_client(addr: std::net::SocketAddr) -> std::io::Result<f64> {
     let t = Instant::now();
     let localhost = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     let mut c = hub::subscribe(addr, localhost, "sl:real", None, None).await?;
@@ -173,7 +173,7 @@ async fn real_client(addr: std::net::SocketAddr) -> std::io::Result<u64> {
         match c.ws.recv().await? {
             Incoming::Text(m) => {
                 if hub::lines(&m).any(|l| matches!(hub::parse_line(l), Line::Pub { .. })) {
-                    return Ok(t.elapsed().as_millis() as u64);
+                    return Ok(t.elapsed().as_secs_f64() * 1e3);
                 }
             }
             Incoming::Close(code, reason) => return Err(std::io::Error::other(format!("closed {code} {reason}"))),
