@@ -69,7 +69,9 @@ pub async fn run(args: &Args) -> bool {
                 match tokio::time::timeout(Duration::from_secs(60), c.ws.recv()).await {
                     Ok(Ok(Incoming::Text(m))) => {
                         for line in hub::lines(&m) {
-                            if hub::parse_line(line) == Line::Ping && c.ws.send_text("{}").await.is_err() {
+                            if hub::parse_line(line) == Line::Ping
+                                && c.ws.send_text("{}").await.is_err()
+                            {
                                 return false;
                             }
                         }
@@ -106,7 +108,10 @@ pub async fn run(args: &Args) -> bool {
         ("long_poll", per),
     ] {
         let now = crate::http::metric(&metrics, &gauge(t)).unwrap_or(-1.0);
-        checks.check(now as usize == want, format!("{t}: {now} open, {want} expected"));
+        checks.check(
+            now as usize == want,
+            format!("{t}: {now} open, {want} expected"),
+        );
         expected.push((t, if t == "websocket" { healthy } else { 0 }));
     }
     let deadline = Duration::from_secs_f64(hold + session + ping + pong + 10.0);
@@ -123,8 +128,17 @@ pub async fn run(args: &Args) -> bool {
     }
     for (k, (t, want)) in expected.iter().enumerate() {
         match freed_at[k] {
-            Some(s) => checks.check(true, format!("{t}: silent clients closed, gauge back to {want} within {s:.1} s")),
-            None => checks.check(false, format!("{t}: gauge not back to {want} within {:.0} s", deadline.as_secs_f64())),
+            Some(s) => checks.check(
+                true,
+                format!("{t}: silent clients closed, gauge back to {want} within {s:.1} s"),
+            ),
+            None => checks.check(
+                false,
+                format!(
+                    "{t}: gauge not back to {want} within {:.0} s",
+                    deadline.as_secs_f64()
+                ),
+            ),
         }
     }
     let text = server.metrics().await.unwrap_or_default();
@@ -132,7 +146,9 @@ pub async fn run(args: &Args) -> bool {
     let subs = crate::http::metric(&text, "pushwire_subscriptions").unwrap_or(-1.0);
     checks.check(
         conns as usize == healthy && subs as usize == healthy,
-        format!("hub connections {conns} and subscriptions {subs} back to the {healthy} healthy ones"),
+        format!(
+            "hub connections {conns} and subscriptions {subs} back to the {healthy} healthy ones"
+        ),
     );
     // What the silent clients were told, read now.
     let mut codes: std::collections::BTreeMap<String, usize> = Default::default();
@@ -148,7 +164,10 @@ pub async fn run(args: &Args) -> bool {
         let _ = tokio::time::timeout(Duration::from_secs(1), s.read_to_end(&mut got)).await;
         let text = String::from_utf8_lossy(&got);
         let told = match text.find("\"disconnect\":{\"code\":") {
-            Some(i) => format!("{kind} disconnect {}", &text[i + 21..(i + 25).min(text.len())]),
+            Some(i) => format!(
+                "{kind} disconnect {}",
+                &text[i + 21..(i + 25).min(text.len())]
+            ),
             None if kind == "long_poll" => format!("{kind}: held poll answered, session expired"),
             None => format!("{kind}: no disconnect push"),
         };
@@ -164,7 +183,10 @@ pub async fn run(args: &Args) -> bool {
             alive += 1;
         }
     }
-    checks.check(alive == healthy, format!("{alive} of {healthy} healthy clients still connected"));
+    checks.check(
+        alive == healthy,
+        format!("{alive} of {healthy} healthy clients still connected"),
+    );
     checks.finish("dead")
 }
 
@@ -197,7 +219,9 @@ async fn open_silent(addr: SocketAddr, i: usize, kind: &str) -> io::Result<TcpSt
     s.write_all(request.as_bytes()).await?;
     let got = read_until(&mut s, b"\"connect\":{").await?;
     if !got.starts_with(b"HTTP/1.1 200") {
-        return Err(io::Error::other(String::from_utf8_lossy(&got[..got.len().min(60)]).into_owned()));
+        return Err(io::Error::other(
+            String::from_utf8_lossy(&got[..got.len().min(60)]).into_owned(),
+        ));
     }
     if kind != "long_poll" {
         return Ok(s);
@@ -243,7 +267,9 @@ async fn read_until(s: &mut TcpStream, needle: &[u8]) -> io::Result<Vec<u8>> {
 pub fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -127,18 +127,19 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> 
 /// One `GET` on a fresh connection, bounded by `timeout`.
 pub async fn get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<Response> {
     let mut conn = Conn::new(addr);
-    tokio::time::timeout(timeout, conn.request("GET", path, &[("Connection", "close")], b""))
-        .await
-        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+    tokio::time::timeout(
+        timeout,
+        conn.request("GET", path, &[("Connection", "close")], b""),
+    )
+    .await
+    .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
 }
 
 /// The value of the Prometheus sample `name` (with its labels, e.g.
 /// `pushwire_transport_connections{transport="sse"}`) in `text`.
 pub fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| {
-            let (k, v) = l.rsplit_once(' ')?;
-            (k == name).then(|| v.parse().ok()).flatten()
-        })
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (k, v) = l.rsplit_once(' ')?;
+        (k == name).then(|| v.parse().ok()).flatten()
+    })
 }

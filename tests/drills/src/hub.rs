@@ -97,10 +97,15 @@ fn number_after(line: &[u8], key: &[u8], last: bool, within: usize) -> Option<u6
     let found = if last {
         line.windows(key.len()).rposition(|w| w == key)
     } else {
-        line[..line.len().min(within)].windows(key.len()).position(|w| w == key)
+        line[..line.len().min(within)]
+            .windows(key.len())
+            .position(|w| w == key)
     }? + key.len();
     let digits: &[u8] = &line[found..];
-    let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
     std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
 }
 
@@ -176,7 +181,9 @@ pub async fn subscribe(
     loop {
         match ws.recv().await? {
             Incoming::Close(code, reason) => {
-                return Err(io::Error::other(format!("closed {code} {reason} while joining")))
+                return Err(io::Error::other(format!(
+                    "closed {code} {reason} while joining"
+                )))
             }
             Incoming::Text(message) => {
                 let mut subscribed = None;
@@ -190,13 +197,19 @@ pub async fn subscribe(
                         Line::Reply(..) => {}
                         other if subscribed.is_some() => early.push(other),
                         Line::Disconnect(code) => {
-                            return Err(io::Error::other(format!("disconnect {code} while joining")))
+                            return Err(io::Error::other(format!(
+                                "disconnect {code} while joining"
+                            )))
                         }
                         _ => {}
                     }
                 }
                 if let Some(subscribed) = subscribed {
-                    return Ok(HubWs { ws, subscribed, early });
+                    return Ok(HubWs {
+                        ws,
+                        subscribed,
+                        early,
+                    });
                 }
             }
         }
@@ -210,7 +223,13 @@ mod tests {
     #[test]
     fn reads_the_hub_lines() {
         let p = br#"{"push":{"channel":"a:b","pub":{"data":{"at":77,"p":"xx"},"offset":12}}}"#;
-        assert_eq!(parse_line(p), Line::Pub { offset: 12, stamp: Some(77) });
+        assert_eq!(
+            parse_line(p),
+            Line::Pub {
+                offset: 12,
+                stamp: Some(77)
+            }
+        );
         assert_eq!(parse_line(b"{}"), Line::Ping);
         assert_eq!(
             parse_line(br#"{"push":{"channel":"a","unsubscribe":{"code":2500,"reason":"x"}}}"#),
@@ -220,6 +239,9 @@ mod tests {
             parse_line(br#"{"push":{"disconnect":{"code":3012,"reason":"no pong"}}}"#),
             Line::Disconnect(3012)
         );
-        assert!(matches!(parse_line(br#"{"id":2,"subscribe":{}}"#), Line::Reply(2, _)));
+        assert!(matches!(
+            parse_line(br#"{"id":2,"subscribe":{}}"#),
+            Line::Reply(2, _)
+        ));
     }
 }

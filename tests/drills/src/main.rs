@@ -32,7 +32,9 @@ impl Args {
         let mut map = HashMap::new();
         let mut it = items.iter();
         while let Some(k) = it.next() {
-            let key = k.strip_prefix("--").ok_or_else(|| format!("expected --key, got {k:?}"))?;
+            let key = k
+                .strip_prefix("--")
+                .ok_or_else(|| format!("expected --key, got {k:?}"))?;
             let v = it.next().ok_or_else(|| format!("--{key} needs a value"))?;
             map.insert(key.to_owned(), v.clone());
         }
@@ -46,17 +48,26 @@ impl Args {
 
     /// A count option.
     pub fn usize(&self, k: &str, default: usize) -> usize {
-        self.0.get(k).and_then(|v| v.parse().ok()).unwrap_or(default)
+        self.0
+            .get(k)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 
     /// An integer option.
     pub fn u64(&self, k: &str, default: u64) -> u64 {
-        self.0.get(k).and_then(|v| v.parse().ok()).unwrap_or(default)
+        self.0
+            .get(k)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 
     /// A number option.
     pub fn f64(&self, k: &str, default: f64) -> f64 {
-        self.0.get(k).and_then(|v| v.parse().ok()).unwrap_or(default)
+        self.0
+            .get(k)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     }
 }
 

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::hub::{now_us, API_KEY};
 use crate::http::Conn;
+use crate::hub::{now_us, API_KEY};
 
 /// Keep-alive connections the publisher uses.
 const CONNECTIONS: usize = 8;
@@ -97,6 +97,7 @@ pub async fn run(
         all.accepted.extend(part.accepted);
         all.failed += part.failed;
     }
-    all.accepted.sort_by(|a, b| (a.epoch.as_str(), a.offset).cmp(&(b.epoch.as_str(), b.offset)));
+    all.accepted
+        .sort_by(|a, b| (a.epoch.as_str(), a.offset).cmp(&(b.epoch.as_str(), b.offset)));
     all
 }

@@ -92,7 +92,12 @@ async fn one(args: &Args, engine: &str) -> bool {
         None => json!({}),
     };
     let spec = ServerSpec {
-        config: hub::config(vec![hub::namespace(NS, 100_000, 1 << 20, "disconnect")], "25s", "8s", extra),
+        config: hub::config(
+            vec![hub::namespace(NS, 100_000, 1 << 20, "disconnect")],
+            "25s",
+            "8s",
+            extra,
+        ),
         name: format!("restart-{engine}"),
         args: vec![],
     };
@@ -113,12 +118,19 @@ async fn one(args: &Args, engine: &str) -> bool {
     let gate = Arc::new(Semaphore::new(128));
     let mut tasks = JoinSet::new();
     for i in 0..clients {
-        let (channel, stop, sighup_us, joined, back, gate) =
-            (channel.clone(), stop.clone(), sighup_us.clone(), joined.clone(), back.clone(), gate.clone());
+        let (channel, stop, sighup_us, joined, back, gate) = (
+            channel.clone(),
+            stop.clone(),
+            sighup_us.clone(),
+            joined.clone(),
+            back.clone(),
+            gate.clone(),
+        );
         tasks.spawn(async move {
             let mut out = Outcome::default();
             let permit = gate.acquire_owned().await;
-            let Ok(mut conn) = hub::subscribe(addr, hub::source(i), &channel, None, None).await else {
+            let Ok(mut conn) = hub::subscribe(addr, hub::source(i), &channel, None, None).await
+            else {
                 return out;
             };
             drop(permit);
@@ -140,17 +152,21 @@ async fn one(args: &Args, engine: &str) -> bool {
                         }
                         if let Ok(Incoming::Close(code, reason)) = other {
                             out.close = Some((code, reason));
-                            out.handshake = conn.ws.finish_close(code, Duration::from_secs(5)).await;
+                            out.handshake =
+                                conn.ws.finish_close(code, Duration::from_secs(5)).await;
                         }
                         drop(conn);
                         // Reconnect as centrifuge-js does.
                         let mut step = 0;
                         conn = loop {
-                            tokio::time::sleep(Duration::from_millis(backoff(step, min, max))).await;
+                            tokio::time::sleep(Duration::from_millis(backoff(step, min, max)))
+                                .await;
                             step += 1;
                             out.attempts = step;
                             let since = Some((offset, epoch.as_str()));
-                            if let Ok(c) = hub::subscribe(addr, hub::source(i), &channel, since, None).await {
+                            if let Ok(c) =
+                                hub::subscribe(addr, hub::source(i), &channel, since, None).await
+                            {
                                 break c;
                             }
                             if step > 12 {
@@ -202,14 +218,26 @@ async fn one(args: &Args, engine: &str) -> bool {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let n_joined = joined.load(Ordering::Relaxed);
-    checks.check(n_joined == clients, format!("{n_joined} of {clients} clients joined"));
-    let publishing = tokio::spawn(publisher::run(addr, channel.clone(), rate, 100, stop.clone()));
+    checks.check(
+        n_joined == clients,
+        format!("{n_joined} of {clients} clients joined"),
+    );
+    let publishing = tokio::spawn(publisher::run(
+        addr,
+        channel.clone(),
+        rate,
+        100,
+        stop.clone(),
+    ));
     tokio::time::sleep(Duration::from_secs_f64(before)).await;
     sighup_us.store(now_us(), Ordering::Relaxed);
     let _ = server.signal("HUP");
     let exited = server.wait_exit(Duration::from_secs(30)).await;
     let down_ms = (now_us() - sighup_us.load(Ordering::Relaxed)) / 1000;
-    checks.check(exited, format!("the server exited {down_ms} ms after SIGHUP"));
+    checks.check(
+        exited,
+        format!("the server exited {down_ms} ms after SIGHUP"),
+    );
     drop(server);
     let mut restarted = None;
     for _ in 0..50 {
@@ -222,7 +250,10 @@ async fn one(args: &Args, engine: &str) -> bool {
         }
     }
     let up_ms = (now_us() - sighup_us.load(Ordering::Relaxed)) / 1000;
-    checks.check(restarted.is_some(), format!("a new server answered on the same port {up_ms} ms after SIGHUP"));
+    checks.check(
+        restarted.is_some(),
+        format!("a new server answered on the same port {up_ms} ms after SIGHUP"),
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     while back.load(Ordering::Relaxed) < n_joined && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -238,7 +269,14 @@ async fn one(args: &Args, engine: &str) -> bool {
     }
     drop(restarted);
     drop(redis);
-    report(&mut checks, engine, &outcomes, &published.accepted, published.failed, n_joined);
+    report(
+        &mut checks,
+        engine,
+        &outcomes,
+        &published.accepted,
+        published.failed,
+        n_joined,
+    );
     checks.finish(&format!("restart/{engine}"))
 }
 
@@ -262,12 +300,22 @@ fn report(
     for (k, v) in &codes {
         println!("  {v} × {k}");
     }
-    let reconnect_code = |c: u16| c == 1012 || c == 1001 || (3000..3500).contains(&c) || (4000..4500).contains(&c);
-    let hinted = joined.iter().filter(|o| o.close.as_ref().is_some_and(|(c, _)| reconnect_code(*c))).count();
-    checks.check(hinted == n, format!("{hinted} of {n} got a close code that says reconnect"));
+    let reconnect_code =
+        |c: u16| c == 1012 || c == 1001 || (3000..3500).contains(&c) || (4000..4500).contains(&c);
+    let hinted = joined
+        .iter()
+        .filter(|o| o.close.as_ref().is_some_and(|(c, _)| reconnect_code(*c)))
+        .count();
+    checks.check(
+        hinted == n,
+        format!("{hinted} of {n} got a close code that says reconnect"),
+    );
     let hs = joined.iter().filter(|o| o.handshake).count();
     let frac = hs as f64 / n.max(1) as f64;
-    checks.check(frac >= 0.99, format!("{:.1}% finished the close handshake (≥ 99%)", frac * 100.0));
+    checks.check(
+        frac >= 0.99,
+        format!("{:.1}% finished the close handshake (≥ 99%)", frac * 100.0),
+    );
     let times: Vec<u64> = joined.iter().filter_map(|o| o.reconnect_ms).collect();
     let hist = per_second(&times);
     let line: Vec<String> = hist.iter().map(|(s, c)| format!("{s}s:{c}")).collect();
@@ -278,14 +326,20 @@ fn report(
         "  peak {peak} in one second = {:.1}% of clients (issue 22 asks ≤ 10%; the server's share is the lead's); most attempts by one client {attempts}",
         peak as f64 * 100.0 / n.max(1) as f64
     );
-    checks.check(times.len() == n, format!("{} of {n} reconnected", times.len()));
+    checks.check(
+        times.len() == n,
+        format!("{} of {n} reconnected", times.len()),
+    );
     // Every accepted publication after a client's start, against what it got.
     let mut by_epoch: HashMap<&str, Vec<u64>> = HashMap::new();
     for a in accepted {
         by_epoch.entry(a.epoch.as_str()).or_default().push(a.offset);
     }
     let epochs: Vec<&str> = {
-        let mut e: Vec<(&str, u64)> = accepted.iter().map(|a| (a.epoch.as_str(), a.sent_us)).collect();
+        let mut e: Vec<(&str, u64)> = accepted
+            .iter()
+            .map(|a| (a.epoch.as_str(), a.sent_us))
+            .collect();
         e.sort_by_key(|x| x.1);
         let mut seen = Vec::new();
         for (ep, _) in e {
@@ -334,7 +388,13 @@ fn report(
         format!("every recovered client got every accepted publication exactly once, in order ({exact_recovered} of {recovered})"),
     );
     if engine == "redis" {
-        checks.check(recovered == n, format!("on Redis every client recovered ({recovered} of {n})"));
-        checks.check(lost == 0 && dup == 0 && disorder == 0, "on Redis no accepted publication was lost, duplicated or reordered");
+        checks.check(
+            recovered == n,
+            format!("on Redis every client recovered ({recovered} of {n})"),
+        );
+        checks.check(
+            lost == 0 && dup == 0 && disorder == 0,
+            "on Redis no accepted publication was lost, duplicated or reordered",
+        );
     }
 }

@@ -25,7 +25,9 @@ pub fn temp_dir() -> PathBuf {
 
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
 }
 
 /// A running `pushwire serve`.
@@ -75,13 +77,18 @@ impl Server {
             .arg("--config")
             .arg(&config)
             .args(&spec.args)
-            .env("RUST_LOG", std::env::var("DRILLS_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("DRILLS_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true);
         let mut child = cmd.spawn()?;
-        let pid = child.id().ok_or_else(|| io::Error::other("server exited at once"))?;
+        let pid = child
+            .id()
+            .ok_or_else(|| io::Error::other("server exited at once"))?;
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(r) = http::get(addr, "/healthz", Duration::from_secs(2)).await {
@@ -93,7 +100,9 @@ impl Server {
                 return Err(io::Error::other(format!("pushwire serve exited: {status}")));
             }
             if Instant::now() > deadline {
-                return Err(io::Error::other("pushwire serve did not answer /healthz in 20 s"));
+                return Err(io::Error::other(
+                    "pushwire serve did not answer /healthz in 20 s",
+                ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -171,7 +180,14 @@ impl Redis {
         let dir = temp_dir();
         let log = std::fs::File::create(dir.join("redis.log"))?;
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .args(["--appendonly", "no", "--dir"])
             .arg(&dir)
             .stdin(Stdio::null())
@@ -187,6 +203,9 @@ impl Redis {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(Redis { addr, _child: child })
+        Ok(Redis {
+            addr,
+            _child: child,
+        })
     }
 }

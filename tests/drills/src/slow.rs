@@ -76,7 +76,11 @@ async fn one(
     policy: &str,
 ) -> bool {
     let mut checks = Checks::default();
-    let ns = if policy == "disconnect" { "slow" } else { "lag" };
+    let ns = if policy == "disconnect" {
+        "slow"
+    } else {
+        "lag"
+    };
     let config = hub::config(
         vec![hub::namespace(ns, 100, queue, policy)],
         "120s",
@@ -106,8 +110,13 @@ async fn one(
     for i in 0..subs {
         let reader = i % 10 != 9;
         let measuring = reader && i % measure_every == 0;
-        let (channel, stop, resume, joined, gate) =
-            (channel.clone(), stop.clone(), resume.clone(), joined.clone(), gate.clone());
+        let (channel, stop, resume, joined, gate) = (
+            channel.clone(),
+            stop.clone(),
+            resume.clone(),
+            joined.clone(),
+            gate.clone(),
+        );
         tasks.spawn(async move {
             let mut out = Outcome {
                 reader,
@@ -115,11 +124,11 @@ async fn one(
             };
             let permit = gate.acquire_owned().await;
             let rcvbuf = (!reader).then_some(NON_READER_RCVBUF);
-            let mut conn =
-                match hub::subscribe(addr, hub::source(i), &channel, None, rcvbuf).await {
-                    Ok(c) => c,
-                    Err(_) => return out,
-                };
+            let mut conn = match hub::subscribe(addr, hub::source(i), &channel, None, rcvbuf).await
+            {
+                Ok(c) => c,
+                Err(_) => return out,
+            };
             drop(permit);
             out.joined = true;
             joined.fetch_add(1, Ordering::Relaxed);
@@ -173,11 +182,20 @@ async fn one(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let n_joined = joined.load(Ordering::Relaxed);
-    checks.check(n_joined == subs, format!("{n_joined} of {subs} subscribers joined"));
+    checks.check(
+        n_joined == subs,
+        format!("{n_joined} of {subs} subscribers joined"),
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = server.rss();
     let metrics_before = server.metrics().await.unwrap_or_default();
-    let publishing = tokio::spawn(publisher::run(addr, channel.clone(), rate, pad, stop.clone()));
+    let publishing = tokio::spawn(publisher::run(
+        addr,
+        channel.clone(),
+        rate,
+        pad,
+        stop.clone(),
+    ));
     let mut max_rss = baseline;
     let until = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
     while tokio::time::Instant::now() < until {
@@ -203,7 +221,10 @@ async fn one(
     let accepted = published.accepted.len() as u64;
     let readers: Vec<&Outcome> = outcomes.iter().filter(|o| o.reader && o.joined).collect();
     let slow: Vec<&Outcome> = outcomes.iter().filter(|o| !o.reader && o.joined).collect();
-    let mut lat: Vec<u64> = readers.iter().flat_map(|o| o.latencies.iter().copied()).collect();
+    let mut lat: Vec<u64> = readers
+        .iter()
+        .flat_map(|o| o.latencies.iter().copied())
+        .collect();
     let (p50, p99, pmax) = (
         percentile(&mut lat, 50.0),
         percentile(&mut lat, 99.0),
@@ -242,29 +263,53 @@ async fn one(
         "  non-readers: {} — close 3008 seen {closed3008}, connection ended {ended}, unsubscribe 2500 seen {unsub2500}; metrics: slow_disconnects +{slow_disc}, queue_drops +{drops}",
         slow.len()
     );
-    checks.check(accepted > 0, format!("the API accepted {accepted} publications"));
-    checks.check(max_rss <= bound, "RSS stayed under baseline + connections × queue bound");
-    checks.check(readers_cut == 0, format!("no reader was cut off ({readers_cut})"));
+    checks.check(
+        accepted > 0,
+        format!("the API accepted {accepted} publications"),
+    );
+    checks.check(
+        max_rss <= bound,
+        "RSS stayed under baseline + connections × queue bound",
+    );
+    checks.check(
+        readers_cut == 0,
+        format!("no reader was cut off ({readers_cut})"),
+    );
     checks.check(
         complete == readers.len(),
-        format!("every reader got every publication ({complete} of {})", readers.len()),
+        format!(
+            "every reader got every publication ({complete} of {})",
+            readers.len()
+        ),
     );
     checks.check(
         !lat.is_empty() && (p99 as f64 / 1e3) < p99_ms,
         format!("readers' p99 {:.1} ms < {p99_ms} ms", p99 as f64 / 1e3),
     );
-    checks.check(silent == 0, format!("no silent gap in any subscriber's offsets ({silent})"));
+    checks.check(
+        silent == 0,
+        format!("no silent gap in any subscriber's offsets ({silent})"),
+    );
     if policy == "disconnect" {
         checks.check(
             slow_disc as usize >= slow.len() && ended == slow.len(),
-            format!("every non-reader was disconnected (3008 counted {slow_disc}, ended {ended} of {})", slow.len()),
+            format!(
+                "every non-reader was disconnected (3008 counted {slow_disc}, ended {ended} of {})",
+                slow.len()
+            ),
         );
     } else {
         checks.check(
             unsub2500 == slow.len(),
-            format!("every non-reader got unsubscribe 2500 ({unsub2500} of {})", slow.len()),
+            format!(
+                "every non-reader got unsubscribe 2500 ({unsub2500} of {})",
+                slow.len()
+            ),
         );
-        checks.check(ended == 0, format!("no non-reader was disconnected ({ended})"));
+        checks.check(
+            ended == 0,
+            format!("no non-reader was disconnected ({ended})"),
+        );
     }
     checks.finish(&format!("slow/{policy}"))
 }

@@ -31,7 +31,12 @@ pub async fn run(args: &Args) -> bool {
     println!("== slowloris: {n} connections that never finish a request head; header timeout {timeout} s");
     let mut checks = Checks::default();
     let spec = ServerSpec {
-        config: hub::config(vec![hub::namespace("sl", 10, 1 << 20, "disconnect")], "25s", "8s", serde_json::json!({})),
+        config: hub::config(
+            vec![hub::namespace("sl", 10, 1 << 20, "disconnect")],
+            "25s",
+            "8s",
+            serde_json::json!({}),
+        ),
         name: "slowloris".into(),
         args: vec![],
     };
@@ -55,7 +60,8 @@ pub async fn run(args: &Args) -> bool {
             let Ok(mut s) = ws::tcp(addr, hub::source(i), None).await else {
                 return None;
             };
-            let head = format!("GET /connection/websocket HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: slow");
+            let head =
+                format!("GET /connection/websocket HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: slow");
             if s.write_all(head.as_bytes()).await.is_err() {
                 return None;
             }
@@ -74,7 +80,12 @@ pub async fn run(args: &Args) -> bool {
             })
             .await;
             let waited = sent.elapsed().as_millis() as u64;
-            Some((waited, answer.ok().map(|g| String::from_utf8_lossy(&g[..g.len().min(12)]).into_owned())))
+            Some((
+                waited,
+                answer
+                    .ok()
+                    .map(|g| String::from_utf8_lossy(&g[..g.len().min(12)]).into_owned()),
+            ))
         });
     }
     while opened.load(Ordering::Relaxed) < n && started.elapsed() < Duration::from_secs(60) {
@@ -82,7 +93,10 @@ pub async fn run(args: &Args) -> bool {
     }
     let open_s = started.elapsed().as_secs_f64();
     let n_open = opened.load(Ordering::Relaxed);
-    checks.check(n_open == n, format!("{n_open} of {n} attacking connections opened in {open_s:.1} s"));
+    checks.check(
+        n_open == n,
+        format!("{n_open} of {n} attacking connections opened in {open_s:.1} s"),
+    );
     let held = server.metric("pushwire_http_open_connections").await;
     let rss_attack = server.rss();
     // A real client, served during the attack.
@@ -100,7 +114,10 @@ pub async fn run(args: &Args) -> bool {
             if let Ok(Err(e)) = &real { format!(": {e}") } else { String::new() }
         ),
     );
-    checks.check(!attack_left.is_zero() || !real_ok, "the real client ran while the attack held its connections");
+    checks.check(
+        !attack_left.is_zero() || !real_ok,
+        "the real client ran while the attack held its connections",
+    );
     let mut max_rss = rss_attack;
     let mut waits = Vec::new();
     let mut answers: std::collections::BTreeMap<String, usize> = Default::default();
@@ -140,18 +157,41 @@ pub async fn run(args: &Args) -> bool {
         mib(max_rss),
         growth as f64 / n.max(1) as f64
     );
-    println!("  closed after min {:.1} s, median {:.1} s, max {:.1} s", p0 as f64 / 1e3, p50 as f64 / 1e3, p100 as f64 / 1e3);
-    checks.check(waits.len() == n_open, format!("all {} attacking connections were closed by the server", waits.len()));
+    println!(
+        "  closed after min {:.1} s, median {:.1} s, max {:.1} s",
+        p0 as f64 / 1e3,
+        p50 as f64 / 1e3,
+        p100 as f64 / 1e3
+    );
+    checks.check(
+        waits.len() == n_open,
+        format!(
+            "all {} attacking connections were closed by the server",
+            waits.len()
+        ),
+    );
     checks.check(
         p0 as f64 >= timeout * 1e3 - 1000.0 && p100 as f64 <= timeout * 1e3 + 5000.0,
         format!("each closed at the header timeout ({timeout} s, −1 s/+5 s)"),
     );
     checks.check(
         growth <= n as u64 * per_conn_kib * 1024,
-        format!("memory bounded: +{:.1} MiB ≤ {n} × {per_conn_kib} KiB", mib(growth)),
+        format!(
+            "memory bounded: +{:.1} MiB ≤ {n} × {per_conn_kib} KiB",
+            mib(growth)
+        ),
     );
-    let after = server.metric("pushwire_http_open_connections").await;
-    println!("  http connections after the attack: {after}");
+    // Every attacking connection's slot must be given back.
+    let mut after = server.metric("pushwire_http_open_connections").await;
+    let settle = Instant::now();
+    while after > 1.0 && settle.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        after = server.metric("pushwire_http_open_connections").await;
+    }
+    checks.check(
+        after <= 1.0,
+        format!("open HTTP connections back to the metrics request alone ({after}) within 5 s"),
+    );
     checks.finish("slowloris")
 }
 
@@ -164,10 +204,18 @@ async fn real_client(addr: std::net::SocketAddr) -> std::io::Result<f64> {
     let mut api = crate::http::Conn::new(addr);
     let body = br#"{"channel":"sl:real","data":{"t":1}}"#;
     let r = api
-        .request("POST", "/api/publish", &[("X-API-Key", API_KEY), ("Content-Type", "application/json")], body)
+        .request(
+            "POST",
+            "/api/publish",
+            &[("X-API-Key", API_KEY), ("Content-Type", "application/json")],
+            body,
+        )
         .await?;
     if r.status != 200 {
-        return Err(std::io::Error::other(format!("publish answered {}", r.status)));
+        return Err(std::io::Error::other(format!(
+            "publish answered {}",
+            r.status
+        )));
     }
     loop {
         match c.ws.recv().await? {
@@ -176,7 +224,9 @@ async fn real_client(addr: std::net::SocketAddr) -> std::io::Result<f64> {
                     return Ok(t.elapsed().as_secs_f64() * 1e3);
                 }
             }
-            Incoming::Close(code, reason) => return Err(std::io::Error::other(format!("closed {code} {reason}"))),
+            Incoming::Close(code, reason) => {
+                return Err(std::io::Error::other(format!("closed {code} {reason}")))
+            }
         }
     }
 }

@@ -30,7 +30,12 @@ pub async fn run(args: &Args) -> bool {
     println!("== soak: {minutes} min, {subs} subscribers reconnecting every 10–60 s, {rate} publications/s, samples every {sample} s");
     let mut checks = Checks::default();
     let spec = ServerSpec {
-        config: hub::config(vec![hub::namespace("soak", 100, 1 << 20, "disconnect")], "25s", "8s", serde_json::json!({})),
+        config: hub::config(
+            vec![hub::namespace("soak", 100, 1 << 20, "disconnect")],
+            "25s",
+            "8s",
+            serde_json::json!({}),
+        ),
         name: "soak".into(),
         args: vec![],
     };
@@ -49,8 +54,13 @@ pub async fn run(args: &Args) -> bool {
     let gate = Arc::new(Semaphore::new(64));
     let mut tasks = JoinSet::new();
     for i in 0..subs {
-        let (stop, received, reconnects, failures, gate) =
-            (stop.clone(), received.clone(), reconnects.clone(), failures.clone(), gate.clone());
+        let (stop, received, reconnects, failures, gate) = (
+            stop.clone(),
+            received.clone(),
+            reconnects.clone(),
+            failures.clone(),
+            gate.clone(),
+        );
         tasks.spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let permit = gate.acquire().await;
@@ -88,7 +98,13 @@ pub async fn run(args: &Args) -> bool {
             }
         });
     }
-    let publishing = tokio::spawn(publisher::run(addr, "soak:c".into(), rate, 200, stop.clone()));
+    let publishing = tokio::spawn(publisher::run(
+        addr,
+        "soak:c".into(),
+        rate,
+        200,
+        stop.clone(),
+    ));
     let start = Instant::now();
     let total = Duration::from_secs_f64(minutes * 60.0);
     let mut samples: Vec<(f64, u64, usize)> = Vec::new();
@@ -110,11 +126,17 @@ pub async fn run(args: &Args) -> bool {
     tasks.abort_all();
     let q = samples.len() / 4;
     if q == 0 {
-        checks.check(false, "enough samples for quarters (run longer or sample more often)");
+        checks.check(
+            false,
+            "enough samples for quarters (run longer or sample more often)",
+        );
         return checks.finish("soak");
     }
     let max_of = |s: &[(f64, u64, usize)]| s.iter().map(|x| x.1).max().unwrap_or(0);
-    let (q2, q4) = (max_of(&samples[q..2 * q]), max_of(&samples[samples.len() - q..]));
+    let (q2, q4) = (
+        max_of(&samples[q..2 * q]),
+        max_of(&samples[samples.len() - q..]),
+    );
     let fd_warm = samples[q - 1].2;
     let fd_last = samples[samples.len() - 1].2;
     println!(
@@ -124,11 +146,20 @@ pub async fn run(args: &Args) -> bool {
         mib(q2),
         mib(q4)
     );
-    checks.check(q4 as f64 <= 1.1 * q2 as f64, format!("RSS flat: last quarter max ≤ 1.1 × second quarter max ({:.3}×)", q4 as f64 / q2.max(1) as f64));
+    checks.check(
+        q4 as f64 <= 1.1 * q2 as f64,
+        format!(
+            "RSS flat: last quarter max ≤ 1.1 × second quarter max ({:.3}×)",
+            q4 as f64 / q2.max(1) as f64
+        ),
+    );
     checks.check(
         fd_last as f64 <= fd_warm as f64 * 1.02 + 16.0,
         format!("no descriptor growth ({fd_warm} → {fd_last})"),
     );
-    checks.check(received.load(Ordering::Relaxed) > 0 && published.accepted.len() > 0, "publications flowed");
+    checks.check(
+        received.load(Ordering::Relaxed) > 0 && !published.accepted.is_empty(),
+        "publications flowed",
+    );
     checks.finish("soak")
 }

@@ -47,7 +47,11 @@ impl Checks {
             println!("{drill}: all {} checks passed", self.passed);
             true
         } else {
-            println!("{drill}: {} of {} checks FAILED", self.failed.len(), self.failed.len() + self.passed);
+            println!(
+                "{drill}: {} of {} checks FAILED",
+                self.failed.len(),
+                self.failed.len() + self.passed
+            );
             false
         }
     }

@@ -71,7 +71,10 @@ impl Ws {
             let mut chunk = [0u8; 2048];
             let n = stream.read(&mut chunk).await?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "closed during upgrade"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "closed during upgrade",
+                ));
             }
             buf.extend_from_slice(&chunk[..n]);
             if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -167,7 +170,10 @@ impl Ws {
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
                     let s = self.start;
-                    (u16::from_be_bytes([self.buf[s + 2], self.buf[s + 3]]) as usize, 4)
+                    (
+                        u16::from_be_bytes([self.buf[s + 2], self.buf[s + 3]]) as usize,
+                        4,
+                    )
                 }
                 127 => {
                     if !self.fill(10).await? {
