@@ -67,12 +67,12 @@ fi
 
 failed=()
 if [ "$mode" = quick ]; then
-  run_drill slow --subs 500 --rate 100 --seconds 12 --pad 8000 --p99-ms 1000 || failed+=(slow)
+  run_drill slow --subs 500 --rate 200 --seconds 6 --pad 1000 --p99-ms 1000 || failed+=(slow)
   run_drill dead --clients 20 --ping 2 --pong 1 --hold 2 --session-timeout 4 || failed+=(dead)
   run_drill restart --clients 500 --rate 100 --before 2 || failed+=(restart)
   run_drill slowloris --connections 1000 || failed+=(slowloris)
 else
-  run_drill slow --subs 10000 --rate 1000 --seconds 30 --pad 200 --p99-ms 50 || failed+=(slow)
+  run_drill slow --subs 10000 --rate 50 --seconds 30 --pad 500 --p99-ms 50 || failed+=(slow)
   run_drill dead --clients 200 --ping 5 --pong 2 --hold 5 --session-timeout 10 || failed+=(dead)
   run_drill restart --clients 10000 --rate 1000 --before 5 || failed+=(restart)
   run_drill slowloris --connections 10000 || failed+=(slowloris)

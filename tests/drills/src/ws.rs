@@ -21,12 +21,21 @@ const MAX_MESSAGE: usize = 16 << 20;
 
 /// Opens a TCP connection from `source` (port chosen by the kernel).
 /// With `rcvbuf`, the socket's receive buffer is set that small first
-/// (a client that stops reading then stops the server's writes soon).
+/// and its MSS to Ethernet's 1,460 bytes: a client that stops reading
+/// then stops the server's writes about as soon as on a real network
+/// (on loopback the MSS is 64 KiB, and the server's send buffer grows
+/// with it to 4 MiB before the hub's queue is ever used).
 pub async fn tcp(server: SocketAddr, source: IpAddr, rcvbuf: Option<u32>) -> io::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    if let Some(size) = rcvbuf {
-        socket.set_recv_buffer_size(size)?;
-    }
+    let socket = match rcvbuf {
+        Some(size) => {
+            let raw = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+            raw.set_nonblocking(true)?;
+            raw.set_recv_buffer_size(size as usize)?;
+            raw.set_tcp_mss(1460)?;
+            TcpSocket::from_std_stream(std::net::TcpStream::from(raw))
+        }
+        None => TcpSocket::new_v4()?,
+    };
     socket.bind(SocketAddr::new(source, 0))?;
     let stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;
