@@ -154,6 +154,19 @@ impl Server {
     }
 }
 
+/// CPU seconds (user + system, all threads) `pid` has used; "self" for
+/// this process. Assumes Linux's 100 clock ticks a second.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 /// Resident memory of `pid` in bytes (0 when unreadable).
 pub fn rss_of(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

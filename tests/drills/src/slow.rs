@@ -189,6 +189,11 @@ async fn one(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = server.rss();
     let metrics_before = server.metrics().await.unwrap_or_default();
+    let cpu_at = (
+        crate::server::cpu_seconds(&server.pid.to_string()),
+        crate::server::cpu_seconds("self"),
+        std::time::Instant::now(),
+    );
     let publishing = tokio::spawn(publisher::run(
         addr,
         channel.clone(),
@@ -203,6 +208,9 @@ async fn one(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     stop.store(true, Ordering::Relaxed);
+    let wall = cpu_at.2.elapsed().as_secs_f64();
+    let server_cpu = (crate::server::cpu_seconds(&server.pid.to_string()) - cpu_at.0) / wall;
+    let drill_cpu = (crate::server::cpu_seconds("self") - cpu_at.1) / wall;
     let published = publishing.await.unwrap_or_default();
     max_rss = max_rss.max(server.rss());
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -244,6 +252,11 @@ async fn one(
         mib(max_rss.saturating_sub(baseline)),
         max_rss.saturating_sub(baseline) as f64 / n_joined.max(1) as f64,
         mib(bound)
+    );
+    println!(
+        "  while publishing: server CPU {:.0}%, the drill's clients {:.0}% (near 100% the clients are the bottleneck and the latency is theirs too)",
+        server_cpu * 100.0,
+        drill_cpu * 100.0
     );
     println!(
         "  readers: {} with all {accepted} publications, latency p50 {:.1} ms p99 {:.1} ms max {:.1} ms ({} samples)",
