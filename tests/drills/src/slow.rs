@@ -136,7 +136,7 @@ async fn one(
                 resume.notified().await;
             }
             let mut last = conn.subscribed["offset"].as_u64().unwrap_or(0);
-            let quiet = Duration::from_secs(if reader { 1 } else { 3 });
+            let quiet = Duration::from_secs(if reader { 5 } else { 3 });
             loop {
                 let next = tokio::time::timeout(quiet, conn.ws.recv()).await;
                 let message = match next {
