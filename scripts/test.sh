@@ -75,6 +75,9 @@ scripts/http2-peers.sh
 step "hub on Redis: many nodes"
 scripts/redis/run.sh
 
+step "load and fault drills, quick form (tests/drills/run.sh for the full sizes)"
+tests/drills/run.sh --quick
+
 step "benchmarks compile and run once"
 cargo bench -p pushwire-proto --bench codec -- --test >/dev/null
 if [[ ${SKIP_BENCH:-} != 1 ]]; then

@@ -24,7 +24,10 @@ if [ "${1:-}" = --quick ]; then mode=quick; shift; fi
 if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then drill=$1; shift; fi
 
 say "building pushwire (release)"
-(cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" cargo build --release --quiet -p pushwire-cli)
+# The same build as bench/run.sh's and conformance/autobahn.sh's (the
+# examples turn on features of the library): one release build for all.
+(cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" \
+  cargo build --release --quiet -p pushwire-cli -p pushwire --examples --bins)
 say "building the drills (release)"
 (cd "$DRILLS" && CARGO_TARGET_DIR="$DRILLS/target" cargo build --release --quiet)
 
