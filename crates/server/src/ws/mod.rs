@@ -106,6 +106,33 @@ struct Rare<S> {
     buffers: Option<FindBuffers<S>>,
 }
 
+/// A WebSocket's two timeouts in whole milliseconds (rounded up), 8 bytes
+/// where two `Duration`s take 32: every connection holds them.
+#[derive(Debug, Clone, Copy)]
+struct Timeouts {
+    close_ms: u32,
+    /// 0: no message timeout.
+    message_ms: u32,
+}
+
+impl Timeouts {
+    fn new(close: Duration, message: Option<Duration>) -> Self {
+        let ms = |d: Duration| u32::try_from(d.as_nanos().div_ceil(1_000_000)).unwrap_or(u32::MAX);
+        Timeouts {
+            close_ms: ms(close),
+            message_ms: message.map_or(0, |d| ms(d).max(1)),
+        }
+    }
+
+    fn close(self) -> Duration {
+        Duration::from_millis(self.close_ms.into())
+    }
+
+    fn message(self) -> Option<Duration> {
+        (self.message_ms > 0).then(|| Duration::from_millis(self.message_ms.into()))
+    }
+}
+
 impl<S> Default for Rare<S> {
     fn default() -> Self {
         Rare {
@@ -158,11 +185,11 @@ pub struct WebSocket<S> {
     write: WriteQueue,
     sender: Sender,
     max_write_buffer: usize,
-    close_timeout: Duration,
-    /// How long a data message may take to arrive whole
-    /// ([`WebSocketConfig::message_timeout`]); its timer lives in `rare`,
-    /// made by the first message that waits for more bytes.
-    message_timeout: Option<Duration>,
+    /// The close and message timeouts
+    /// ([`WebSocketConfig::close_timeout`], [`WebSocketConfig::message_timeout`]);
+    /// the message timer lives in `rare`, made by the first message that
+    /// waits for more bytes.
+    timeouts: Timeouts,
     /// `None` when nothing was negotiated (no subprotocol, no extension).
     negotiated: Option<Box<Negotiated>>,
     rare: Option<Box<Rare<S>>>,
@@ -198,8 +225,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             write: WriteQueue::default(),
             sender: Sender::new(role, deflater, min_compress),
             max_write_buffer: config.max_write_buffer,
-            close_timeout: config.close_timeout,
-            message_timeout: config.message_timeout,
+            timeouts: Timeouts::new(config.close_timeout, config.message_timeout),
             negotiated: (negotiated != NOTHING_NEGOTIATED).then(|| Box::new(negotiated)),
             rare,
             state: State::Open,
@@ -492,7 +518,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// a message timeout is set: armed when the message is first found
     /// waiting for more bytes, disarmed when it arrives whole.
     fn poll_message_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(timeout) = self.message_timeout else {
+        let Some(timeout) = self.timeouts.message() else {
             return Poll::Pending;
         };
         if !self.read.message_in_progress() {
@@ -515,7 +541,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Polls the close deadline, arming it on first use.
     fn poll_close_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let timeout = self.close_timeout;
+        let timeout = self.timeouts.close();
         self.rare()
             .close_timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)))
@@ -680,9 +706,7 @@ mod tests {
     fn websocket_stays_small() {
         use tokio::net::TcpStream;
         let own = std::mem::size_of::<WebSocket<TcpStream>>() - std::mem::size_of::<TcpStream>();
-        // The message timeout is kept here (16 B) rather than in `Rare`,
-        // which a connection without keepalive then never allocates.
-        assert!(own <= 256, "WebSocket<S> adds {own} bytes to S");
+        assert!(own <= 240, "WebSocket<S> adds {own} bytes to S");
         assert!(std::mem::size_of::<Option<Box<Rare<TcpStream>>>>() == 8);
         // With the default keepalive every connection holds one, besides
         // its ping timer's `Sleep`.
