@@ -31,6 +31,14 @@ const KNOWN_KEYS: &[&str] = &[
     "websocket.message_size_limit",
     "long_poll.hold",
     "long_poll.session_timeout",
+    // The engine: `..._ADDRESS` and `..._CLUSTER_ADDRESS` take a comma list.
+    "engine.type",
+    "engine.redis.address",
+    "engine.redis.cluster_address",
+    "engine.redis.prefix",
+    "engine.redis.connect_timeout",
+    "engine.redis.io_timeout",
+    "engine.redis.presence_ttl",
     // The backend proxy: `..._HTTP_HEADERS` take a comma list,
     // `..._HTTP_STATIC_HEADERS` a JSON object, `..._STATUS_TO_CODE_TRANSFORMS`
     // a JSON array.
@@ -190,10 +198,12 @@ fn collect_paths(value: &Value, prefix: String, out: &mut Vec<String>) {
 }
 
 /// A variable's value: JSON when it reads as JSON (numbers, booleans,
-/// arrays), a comma list for `allowed_origins` and `http_headers`, a
-/// string otherwise.
+/// arrays), a comma list for `allowed_origins`, `http_headers` and the
+/// Redis addresses, a string otherwise.
 fn parse_env_value(path: &str, value: &str) -> Value {
-    let list = path.ends_with("allowed_origins") || path.ends_with("http_headers");
+    let list = path.ends_with("allowed_origins")
+        || path.ends_with("http_headers")
+        || path.ends_with("address");
     if list && !value.trim_start().starts_with('[') {
         return Value::Array(
             value
@@ -360,6 +370,35 @@ mod tests {
         assert_eq!(config.long_poll.hold, std::time::Duration::from_secs(10));
         assert!(!loaded.development);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_engine_is_configured_from_the_environment() {
+        let loaded = load(
+            None,
+            env(&[
+                ("PUSHWIRE_ENGINE_TYPE", "redis"),
+                (
+                    "PUSHWIRE_ENGINE_REDIS_ADDRESS",
+                    "redis://127.0.0.1:7001, redis://127.0.0.1:7002",
+                ),
+                ("PUSHWIRE_ENGINE_REDIS_PREFIX", "app"),
+                ("PUSHWIRE_ENGINE_REDIS_IO_TIMEOUT", "250ms"),
+            ]),
+        )
+        .unwrap();
+        let config = typed(&loaded.tree, "the defaults").unwrap();
+        let engine = &config.engine;
+        assert_eq!(engine.kind, pushwire::hub::EngineKind::Redis);
+        assert_eq!(
+            engine.redis.address.0,
+            ["redis://127.0.0.1:7001", "redis://127.0.0.1:7002"]
+        );
+        assert_eq!(engine.redis.prefix, "app");
+        assert_eq!(
+            engine.redis.io_timeout,
+            std::time::Duration::from_millis(250)
+        );
     }
 
     #[test]
