@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# pushwire in a real browser: installs Debian chromium and the npm test tools
-# when missing, builds `pushwire` (unless PUSHWIRE_BIN names one), and runs
+# pushwire in a real browser: installs Debian chromium, redis-server and the
+# npm test tools when missing, builds `pushwire` (unless PUSHWIRE_BIN names one), and runs
 # the Node test files here against `pushwire serve`.
 #
 #   scripts/browser/run.sh
@@ -13,6 +13,10 @@ ROOT=$(cd "$HERE/../.." && pwd)
 # shellcheck source=../lib/browser.sh
 source "$ROOT/scripts/lib/browser.sh"
 ensure_browser_tools
+# restart.test.mjs runs the hub on a real redis-server.
+# shellcheck source=../lib/redis.sh
+source "$ROOT/scripts/lib/redis.sh"
+ensure_redis_server >/dev/null
 
 if [[ -z ${PUSHWIRE_BIN:-} ]]; then
   (cd "$ROOT" && cargo build --quiet -p pushwire-cli)
