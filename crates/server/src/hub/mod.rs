@@ -238,12 +238,6 @@ impl Hub {
 
     /// Serves `req` if its path is one of the hub's (see the module
     /// doc); gives it back otherwise, for the rest of the application.
-    ///
-    /// Each endpoint's future is boxed: the future of a request is as
-    /// large as the largest it may await, and a held long poll (or any
-    /// request of the connection's task that awaits this) would otherwise
-    /// keep room for the largest of them all, laid out again at every
-    /// level of `.await` (rust-lang/rust#62958).
     pub async fn route(
         &self,
         mut req: Request<RequestBody>,
@@ -252,7 +246,7 @@ impl Hub {
         let hub = self.handle.clone();
         if let Some(method) = path.strip_prefix("/api/") {
             let method = method.to_string();
-            return Ok(Box::pin(api::serve(&hub, &method, req)).await);
+            return Ok(api::serve(&hub, &method, req).await);
         }
         let response = match path {
             "/connection/websocket" => websocket_route(&mut req, hub, Transport::websocket()),
@@ -260,30 +254,16 @@ impl Hub {
                 websocket_route(&mut req, hub, Transport::uni_websocket())
             }
             "/connection/http_stream" => {
-                Box::pin(stream_route(
-                    req,
-                    hub,
-                    Framing::Lines,
-                    Transport::emulation(),
-                ))
-                .await
+                stream_route(req, hub, Framing::Lines, Transport::emulation()).await
             }
-            "/connection/sse" => {
-                Box::pin(stream_route(req, hub, Framing::Sse, Transport::emulation())).await
-            }
-            "/emulation" => Box::pin(emulation::serve(req, hub)).await,
-            "/connection/long_poll" => Box::pin(self.long_poll.serve(req)).await,
+            "/connection/sse" => stream_route(req, hub, Framing::Sse, Transport::emulation()).await,
+            "/emulation" => emulation::serve(req, hub).await,
+            "/connection/long_poll" => self.long_poll.serve(req).await,
             "/connection/uni_sse" => {
-                Box::pin(stream_route(req, hub, Framing::Sse, Transport::uni_sse())).await
+                stream_route(req, hub, Framing::Sse, Transport::uni_sse()).await
             }
             "/connection/uni_http_stream" => {
-                Box::pin(stream_route(
-                    req,
-                    hub,
-                    Framing::Lines,
-                    Transport::uni_http_stream(),
-                ))
-                .await
+                stream_route(req, hub, Framing::Lines, Transport::uni_http_stream()).await
             }
             _ => return Err(req),
         };
