@@ -51,6 +51,7 @@ use pushwire_proto::Message;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::latency::Histogram;
+use super::pace::Pace;
 use super::publisher::{Publisher, Route};
 use super::stamp::{self, Clock};
 use super::DeliveryClient;
@@ -384,21 +385,11 @@ impl DeliveryClient for HubClient {
     /// Publishes `rate` messages per second for `duration` while the
     /// subscribers read.
     fn run(&mut self, rate: f64, duration: Duration) {
-        let start = Instant::now();
-        let end = start + duration;
-        let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-        let mut next = start;
-        loop {
-            let now = Instant::now();
-            if now >= end {
-                return;
-            }
-            while next <= now {
-                self.due += 1;
-                next += interval;
-            }
+        let mut pace = Pace::new(rate, duration);
+        while let Some(tick) = pace.tick() {
+            self.due += tick.due;
             self.publish_due();
-            self.turn((next.min(end) - now).min(POLL_SLICE));
+            self.turn(tick.wait(POLL_SLICE));
         }
     }
 

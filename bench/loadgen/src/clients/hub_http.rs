@@ -37,6 +37,7 @@ use super::hub_http_wire::{
     StreamReader,
 };
 use super::latency::Histogram;
+use super::pace::Pace;
 use super::publisher::{Publisher, Route};
 use super::stamp::{self, Clock};
 use super::DeliveryClient;
@@ -635,21 +636,11 @@ impl DeliveryClient for HubHttpClient {
     }
 
     fn run(&mut self, rate: f64, duration: Duration) {
-        let start = Instant::now();
-        let end = start + duration;
-        let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-        let mut next = start;
-        loop {
-            let now = Instant::now();
-            if now >= end {
-                return;
-            }
-            while next <= now {
-                self.due += 1;
-                next += interval;
-            }
+        let mut pace = Pace::new(rate, duration);
+        while let Some(tick) = pace.tick() {
+            self.due += tick.due;
             self.publish_due();
-            self.turn((next.min(end) - now).min(POLL_SLICE));
+            self.turn(tick.wait(POLL_SLICE));
         }
     }
 

@@ -29,6 +29,7 @@ pub mod hub_resub;
 pub mod hub_storm;
 pub mod latency;
 pub mod metrics_scrape;
+pub mod pace;
 pub mod poll;
 pub mod poll_probe;
 pub mod publisher;

@@ -17,6 +17,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::http_conn::{ConnPhase, HttpConn, Response};
 use super::latency::Histogram;
+use super::pace::Pace;
 use super::stamp::{self, Clock};
 use super::DeliveryClient;
 use crate::engine::Counters;
@@ -174,27 +175,16 @@ impl DeliveryClient for PollClient {
 
     /// Publishes `rate` messages per second for `duration` while polling.
     fn run(&mut self, rate: f64, duration: Duration) {
-        let start = Instant::now();
-        let end = start + duration;
-        let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-        let mut next = start;
-        loop {
-            let now = Instant::now();
-            if now >= end {
-                return;
-            }
-            while next <= now {
-                self.publications_due += 1;
-                next += interval;
-            }
+        let mut pace = Pace::new(rate, duration);
+        while let Some(mut tick) = pace.tick() {
+            self.publications_due += tick.due;
             self.publish_if_idle();
-            let mut wake = next.min(end);
             for index in 0..self.pollers.len() {
-                if let Some(at) = self.maybe_poll(index, now) {
-                    wake = wake.min(at);
+                if let Some(at) = self.maybe_poll(index, tick.now) {
+                    tick.until = tick.until.min(at);
                 }
             }
-            self.turn(wake.saturating_duration_since(now).min(POLL_SLICE));
+            self.turn(tick.wait(POLL_SLICE));
         }
     }
 

@@ -16,6 +16,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::http_conn::{ConnPhase, HttpConn};
 use super::latency::Histogram;
+use super::pace::Pace;
 use super::publisher::Publisher;
 use super::sse_reader::{SseItem, SseReader};
 use super::stamp::Clock;
@@ -151,18 +152,10 @@ impl DeliveryClient for SseClient {
     /// Publishes `rate` messages per second for `duration` while reading
     /// the streams.
     fn run(&mut self, rate: f64, duration: Duration) {
-        let start = Instant::now();
-        let end = start + duration;
-        let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-        let mut next = start;
-        loop {
-            let now = Instant::now();
-            if now >= end {
-                return;
-            }
-            while next <= now {
+        let mut pace = Pace::new(rate, duration);
+        while let Some(tick) = pace.tick() {
+            for _ in 0..tick.due {
                 self.publisher.add_due();
-                next += interval;
             }
             if self
                 .publisher
@@ -170,7 +163,7 @@ impl DeliveryClient for SseClient {
             {
                 self.stats.published += 1;
             }
-            self.turn((next.min(end) - now).min(POLL_SLICE));
+            self.turn(tick.wait(POLL_SLICE));
         }
     }
 

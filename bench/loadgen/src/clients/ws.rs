@@ -18,6 +18,7 @@ use pushwire_proto::Message;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::latency::Histogram;
+use super::pace::Pace;
 use super::stamp::{self, Clock};
 use super::stamp_reader::{FrameEvent, StampReader};
 use super::DeliveryClient;
@@ -172,20 +173,12 @@ impl DeliveryClient for WsClient {
     /// Publishes `rate` messages per second for `duration` while serving
     /// the subscribers.
     fn run(&mut self, rate: f64, duration: Duration) {
-        let start = Instant::now();
-        let end = start + duration;
-        let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-        let mut next = start;
-        loop {
-            let now = Instant::now();
-            if now >= end {
-                return;
-            }
-            while next <= now {
+        let mut pace = Pace::new(rate, duration);
+        while let Some(tick) = pace.tick() {
+            for _ in 0..tick.due {
                 self.publish();
-                next += interval;
             }
-            self.turn((next.min(end) - now).min(POLL_SLICE));
+            self.turn(tick.wait(POLL_SLICE));
         }
     }
 
