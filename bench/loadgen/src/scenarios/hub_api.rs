@@ -107,7 +107,11 @@ impl Scenario for HubApi {
             return Err(BenchError::Peer(format!(
                 "{}: no good answer to {}: {}",
                 server.peer,
-                if self.batch == 0 { "/api/publish" } else { "/api/batch" },
+                if self.batch == 0 {
+                    "/api/publish"
+                } else {
+                    "/api/batch"
+                },
                 load.counters.last_error.as_deref().unwrap_or("none")
             )));
         }
