@@ -51,7 +51,7 @@ for target in "${targets[@]}"; do
         -max_total_time="$seconds" \
         -max_len=65536 \
         -timeout=10 \
-        -rss_limit_mb=1024 \
+        -rss_limit_mb=512 \
         -malloc_limit_mb=256 \
         -print_final_stats=1 \
         -artifact_prefix="$here/artifacts/$target/"; then
