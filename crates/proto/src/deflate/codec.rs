@@ -272,11 +272,15 @@ fn inflate_with(
             let capacity = (out.capacity() * 2).clamp(out.len() + room, limit.saturating_add(1));
             out.reserve_exact(capacity - out.len());
         }
-        let status = state
-            .decompress_vec(&input[consumed_before..], out, FlushDecompress::Sync)
-            .map_err(|_| ProtocolError::InvalidCompressedData)?;
-        if out.len() > limit {
+        let status = state.decompress_vec(&input[consumed_before..], out, FlushDecompress::Sync);
+        // Over the limit is cut back before anything is returned, an error
+        // in the compressed data included: `out` never holds more.
+        let over = out.len() > limit;
+        if over {
             out.truncate(limit);
+        }
+        let status = status.map_err(|_| ProtocolError::InvalidCompressedData)?;
+        if over {
             return Err(ProtocolError::MessageTooBig);
         }
         let consumed = (state.total_in() - start) as usize;
@@ -392,6 +396,32 @@ mod tests {
             i.inflate(packed, &mut out, 100).unwrap();
             i.finish_message(&mut out, 100).unwrap();
             assert_eq!(&out[..], b"Hello");
+        }
+    }
+
+    /// Found by the `inflater` fuzz target: data that turns invalid right
+    /// after the byte past the limit left that byte in `out`.
+    #[test]
+    fn invalid_data_past_the_limit_leaves_no_more_than_the_limit() {
+        let mut payload = vec![242];
+        payload.extend([1; 14]);
+        payload.extend([138, 31, 7, 0]);
+        let limit = 16;
+        for piece in [1, payload.len()] {
+            let mut inflater = Inflater::new(true);
+            let mut out = Vec::new();
+            let mut failed = false;
+            for chunk in payload.chunks(piece) {
+                failed = inflater.inflate(chunk, &mut out, limit).is_err();
+                assert!(out.len() <= limit, "{} bytes out of {limit}", out.len());
+                if failed {
+                    break;
+                }
+            }
+            if !failed {
+                let _ = inflater.finish_message(&mut out, limit);
+                assert!(out.len() <= limit, "{} bytes out of {limit}", out.len());
+            }
         }
     }
 
