@@ -114,7 +114,7 @@ pub(crate) fn serve(
                     };
                     // Waiting for room in the driver's queue is rare: boxed.
                     if let Err(command) = hub.try_send(command) {
-                        Box::pin(hub.send(command)).await;
+                        let _ = Box::pin(hub.commands.send(command)).await;
                     }
                 }
                 Next::Received(Some(Err(e))) => {
