@@ -67,6 +67,17 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Before any other thread: taking them edits the environment.
+    let inherited = match &cli.command {
+        Command::Serve(_) => match serve::Inherited::from_env() {
+            Ok(inherited) => Some(inherited),
+            Err(e) => {
+                eprintln!("pushwire: the sockets passed in LISTEN_FDS: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,7 +92,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Echo(args) => echo::run(args).await,
             Command::Connect(args) => connect::run(args).await,
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(args, inherited.unwrap_or_default()).await,
             Command::Token(args) => token::run(args),
             Command::Subscribe(args) => subscribe::run(args).await,
             Command::Publish(args) => publish::publish(args).await,

@@ -10,11 +10,17 @@
 //! subscribe over the hub's transports (WebSocket, `uni_sse`, …).
 
 mod assets;
+#[cfg(unix)]
+mod handover;
+
+#[cfg(unix)]
+pub use handover::Inherited;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::service::service_fn;
@@ -85,7 +91,22 @@ pub struct ServeArgs {
     /// JSON and exit.
     #[arg(long)]
     print_config: bool,
+    /// On SIGHUP, start a new `pushwire serve` with the same arguments on
+    /// this one's listening socket, then end this one's connections over
+    /// the restart spread: a restart that refuses no connection and
+    /// spreads the reconnects (Unix). Without it, SIGHUP ends the process
+    /// (WebSockets closed with 1012) for a process manager to start again.
+    #[arg(long)]
+    handover: bool,
+    /// Over how many seconds a restart spreads the end of WebSockets,
+    /// event streams and held polls [default: 15 with --handover, else 0].
+    #[arg(long, value_name = "SECONDS")]
+    restart_spread: Option<f64>,
 }
+
+/// The restart spread when `--handover` is given: clients reconnect
+/// over it, about 1/15 of them in any one second.
+const HANDOVER_SPREAD: Duration = Duration::from_secs(15);
 
 struct App {
     hub: pushwire::hub::Hub,
@@ -129,7 +150,25 @@ fn limit(value: usize) -> Option<usize> {
     (value > 0).then_some(value)
 }
 
-pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
+/// The sockets a process manager (or a handing-over `pushwire serve`)
+/// passed; none where they cannot be passed.
+#[cfg(not(unix))]
+#[derive(Default)]
+pub struct Inherited;
+
+#[cfg(not(unix))]
+impl Inherited {
+    /// None: sockets are passed on Unix only.
+    pub fn from_env() -> std::io::Result<Self> {
+        Ok(Inherited)
+    }
+}
+
+pub async fn run(args: ServeArgs, inherited: Inherited) -> Result<(), pushwire::Error> {
+    #[cfg(unix)]
+    let mut inherited = inherited;
+    #[cfg(not(unix))]
+    let _ = inherited;
     let mut loaded =
         hub_config::load(args.config.as_deref(), std::env::vars()).map_err(config_error)?;
     hub_config::allow_origins(&mut loaded.tree, &args.allow_origins).map_err(config_error)?;
@@ -150,8 +189,24 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
         .map_err(|e| config_error(format!("{origin}: {e}")))?;
     let tls = tls(&args)?;
     crate::open_files::raise_for(limit(args.max_connections));
-    let mut server = Server::bind(args.listen)
-        .await?
+    #[cfg(unix)]
+    let server = match inherited.take_listener() {
+        Some(listener) => {
+            listener.set_nonblocking(true)?;
+            Server::from_listener(tokio::net::TcpListener::from_std(listener)?)
+        }
+        None => Server::bind(args.listen).await?,
+    };
+    #[cfg(not(unix))]
+    let server = Server::bind(args.listen).await?;
+    let spread = match args.restart_spread {
+        Some(seconds) => Duration::try_from_secs_f64(seconds)
+            .map_err(|e| config_error(format!("--restart-spread {seconds}: {e}")))?,
+        None if args.handover => HANDOVER_SPREAD,
+        None => Duration::ZERO,
+    };
+    let mut server = server
+        .restart_spread(spread)
         .max_connections(limit(args.max_connections))
         .max_connections_per_ip(limit(args.max_connections_per_ip))
         .server_names(args.server_names.iter().cloned());
@@ -176,11 +231,48 @@ pub async fn run(args: ServeArgs) -> Result<(), pushwire::Error> {
         "pushwire serving {scheme}://{addr}/ (HTTP/1.1 and HTTP/2; the hub at /connection/websocket, its API at /api; WebSocket echo at /echo)"
     );
     let service = service_fn(move |req| route(req, app.clone()));
-    server
-        .serve_with_shutdown(service, pushwire::server::shutdown_signal())
-        .await?;
+    #[cfg(unix)]
+    let signal = {
+        let handover = match args.handover {
+            true => Some(handover::Handover::new(
+                &server.listener_fd(),
+                generated_secrets(&loaded),
+            )?),
+            false => None,
+        };
+        inherited.tell_ready();
+        handover::shutdown_signal(handover)
+    };
+    #[cfg(not(unix))]
+    let signal = {
+        if args.handover {
+            return Err(config_error("--handover needs Unix".into()));
+        }
+        pushwire::server::shutdown_signal()
+    };
+    server.serve_with_shutdown(service, signal).await?;
     tracing::info!("pushwire stopped");
     Ok(())
+}
+
+/// The secrets the development defaults generated, as the environment
+/// variables that set them: the next process of a hand-over keeps them.
+#[cfg(unix)]
+fn generated_secrets(loaded: &hub_config::Loaded) -> Vec<(String, String)> {
+    if !loaded.development {
+        return Vec::new();
+    }
+    let tree = &loaded.tree;
+    [
+        ("PUSHWIRE_HTTP_API_KEY", &tree["http_api"]["key"]),
+        (
+            "PUSHWIRE_CLIENT_TOKEN_HMAC_SECRET_KEY",
+            &tree["client"]["token"]["hmac_secret_key"],
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name.to_string(), value.as_str()?.to_string())))
+    .collect()
 }
 
 fn config_error(why: String) -> pushwire::Error {

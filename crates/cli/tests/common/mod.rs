@@ -13,6 +13,9 @@ pub struct Running {
     pub addr: String,
     /// Its log up to the line that announced the address, that one included.
     pub log: Vec<String>,
+    /// The log lines after those, as they come (also those of processes
+    /// it started that write to the same stderr).
+    pub later: std::sync::mpsc::Receiver<String>,
 }
 
 impl Drop for Running {
@@ -48,8 +51,18 @@ pub fn start(args: &[&str], announce: &str) -> Running {
         }
     };
     // Keep draining the log so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Running { child, addr, log }
+    let (send, later) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = send.send(line);
+        }
+    });
+    Running {
+        child,
+        addr,
+        log,
+        later,
+    }
 }
 
 /// `pushwire serve` on a free port, with more arguments.
@@ -57,6 +70,20 @@ pub fn serve(args: &[&str]) -> Running {
     let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
     all.extend_from_slice(args);
     start(&all, "serving http://")
+}
+
+/// Waits up to `limit` for a log line after the start that contains
+/// `needle`, and returns it.
+pub fn wait_for_line(running: &Running, needle: &str, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match running.later.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no log line with {needle:?}: {e}"),
+        }
+    }
 }
 
 /// Waits up to `limit` for the process to exit by itself.

@@ -110,15 +110,17 @@ impl ConnectionInfo {
         self.inner.server.lifecycle.draining.is_cancelled()
     }
 
-    /// Resolves when the server begins shutting down: a long-lived
-    /// handler (a WebSocket, an event stream) should then finish, e.g.
-    /// close its WebSocket with [`ConnectionInfo::shutdown`]'s close frame
-    /// (1001, or 1012 for a restart), before the server's deadline.
+    /// Resolves when a long-lived handler (a WebSocket, an event stream)
+    /// on this connection should finish, e.g. close its WebSocket with
+    /// [`ConnectionInfo::shutdown`]'s close frame (1001, or 1012 for a
+    /// restart), before the server's deadline: when a stop begins, or at
+    /// this connection's turn within a restart's
+    /// [spread](crate::Server::restart_spread).
     pub fn shutting_down(&self) -> impl Future<Output = ()> + Send + 'static {
         self.inner
             .server
             .lifecycle
-            .draining
+            .turn_of(self.inner.remote_addr)
             .clone()
             .cancelled_owned()
     }

@@ -46,6 +46,7 @@ use super::tls::Tls;
 /// | [`max_connections`](Server::max_connections) | no limit (the process's open-file limit) |
 /// | [`max_connections_per_ip`](Server::max_connections_per_ip) | no limit |
 /// | [`shutdown_timeout`](Server::shutdown_timeout) | 10 s |
+/// | [`restart_spread`](Server::restart_spread) | none: all at once |
 ///
 /// ```no_run
 /// use std::convert::Infallible;
@@ -77,6 +78,7 @@ pub struct Server {
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     shutdown_timeout: Duration,
+    restart_spread: Duration,
     shared: Arc<ServerShared>,
 }
 
@@ -110,6 +112,7 @@ impl Server {
             max_connections: None,
             max_connections_per_ip: None,
             shutdown_timeout: Duration::from_secs(10),
+            restart_spread: Duration::ZERO,
             shared: Arc::default(),
         }
     }
@@ -117,6 +120,14 @@ impl Server {
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The listening socket, e.g. to hand it to the process that takes
+    /// over at a restart.
+    #[cfg(unix)]
+    pub fn listener_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.listener.as_fd()
     }
 
     /// Serves TLS only (ALPN `h2` and `http/1.1`).
@@ -202,6 +213,19 @@ impl Server {
         self
     }
 
+    /// Over how long a restart ([`Shutdown::Restart`]) spreads the end
+    /// of long-lived connections (WebSockets, event streams, held polls;
+    /// see [`ConnectionInfo::shutting_down`]), so that their clients do
+    /// not all reconnect in the same second; the
+    /// [`shutdown_timeout`](Server::shutdown_timeout) counts from the end
+    /// of the spread. Worth it when the clients have somewhere to go
+    /// meanwhile: another node, or a new process that took this one's
+    /// listening socket over. Zero (the default) ends them all at once.
+    pub fn restart_spread(mut self, spread: Duration) -> Self {
+        self.restart_spread = spread;
+        self
+    }
+
     /// The host names pages reach this server by, for the same-origin
     /// rule of [`OriginPolicy`](crate::OriginPolicy) (against DNS
     /// rebinding). A request's `Host` (or `:authority`) is taken for the
@@ -266,6 +290,7 @@ impl Server {
         let Server {
             listener,
             shutdown_timeout,
+            restart_spread,
             shared,
             ..
         } = self;
@@ -307,7 +332,11 @@ impl Server {
         tracing::info!(
             "shutting down ({reason:?}): waiting up to {shutdown_timeout:?} for open connections"
         );
-        if !shared.lifecycle.shut_down(reason, shutdown_timeout).await {
+        if !shared
+            .lifecycle
+            .shut_down(reason, restart_spread, shutdown_timeout)
+            .await
+        {
             tracing::warn!("shutdown deadline passed: dropped the connections still open");
         }
         Ok(())

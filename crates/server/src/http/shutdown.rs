@@ -1,21 +1,33 @@
 //! Graceful shutdown: stop accepting, let connections finish, then a
-//! deadline after which whatever is left is dropped.
+//! deadline after which whatever is left is dropped. A restart may
+//! spread the long-lived connections' ends over a window, so that their
+//! clients do not all reconnect in the same second.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use pushwire_proto::{CloseCode, CloseFrame};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
-/// The tasks of one server and the two moments of its shutdown.
-#[derive(Debug, Default)]
+/// How many turns a restart's spread is cut into: a connection takes
+/// the turn its client's port falls on.
+const TURNS: usize = 64;
+
+/// The tasks of one server and the moments of its shutdown.
+#[derive(Debug)]
 pub(crate) struct Lifecycle {
     /// Cancelled when shutdown begins: connections finish their requests,
-    /// HTTP/2 sends GOAWAY, WebSocket handlers may close with 1001.
+    /// HTTP/2 sends GOAWAY.
     pub(crate) draining: CancellationToken,
+    /// When long-lived handlers (WebSockets, event streams, held polls)
+    /// are told to finish: all with `draining` on a stop, one turn after
+    /// another over the spread on a restart.
+    turns: Box<[CancellationToken]>,
     /// Cancelled when the deadline passes: every task is dropped.
     kill: CancellationToken,
     tracker: TaskTracker,
@@ -68,7 +80,25 @@ impl From<()> for Shutdown {
     }
 }
 
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            draining: CancellationToken::new(),
+            turns: (0..TURNS).map(|_| CancellationToken::new()).collect(),
+            kill: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            reason: OnceLock::new(),
+        }
+    }
+}
+
 impl Lifecycle {
+    /// The token that tells the handlers of the client at `remote`
+    /// to finish.
+    pub(crate) fn turn_of(&self, remote: SocketAddr) -> &CancellationToken {
+        &self.turns[usize::from(remote.port()) % TURNS]
+    }
+
     /// Spawns a task that shutdown waits for, dropped at the deadline.
     pub(crate) fn spawn<F>(&self, task: F)
     where
@@ -85,12 +115,24 @@ impl Lifecycle {
         self.reason.get().copied()
     }
 
-    /// Begins draining, waits up to `deadline` for every task, then drops
-    /// the rest. Returns whether everything finished in time.
-    pub(crate) async fn shut_down(&self, reason: Shutdown, deadline: std::time::Duration) -> bool {
+    /// Begins draining, tells the long-lived handlers to finish (a
+    /// restart: turn by turn over `spread`), waits up to `deadline` more
+    /// for every task, then drops the rest. Returns whether everything
+    /// finished in time.
+    pub(crate) async fn shut_down(
+        &self,
+        reason: Shutdown,
+        spread: Duration,
+        deadline: Duration,
+    ) -> bool {
         let _ = self.reason.set(reason);
         self.draining.cancel();
         self.tracker.close();
+        let spread = match reason {
+            Shutdown::Restart => spread,
+            Shutdown::Stop => Duration::ZERO,
+        };
+        self.take_turns(spread).await;
         if tokio::time::timeout(deadline, self.tracker.wait())
             .await
             .is_ok()
@@ -100,6 +142,22 @@ impl Lifecycle {
         self.kill.cancel();
         self.tracker.wait().await;
         false
+    }
+
+    /// Ends the turns one after another over `spread` (at once when it is
+    /// zero, or when no task is left to tell).
+    async fn take_turns(&self, spread: Duration) {
+        let step = spread / TURNS as u32;
+        for (i, turn) in self.turns.iter().enumerate() {
+            if i > 0 && !step.is_zero() {
+                tokio::select! {
+                    () = self.tracker.wait() => break,
+                    () = tokio::time::sleep(step) => {}
+                }
+            }
+            turn.cancel();
+        }
+        self.turns.iter().for_each(CancellationToken::cancel);
     }
 }
 
