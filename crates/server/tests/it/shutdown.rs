@@ -117,3 +117,65 @@ async fn a_restart_closes_websockets_with_1012() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_request_begun_as_draining_starts_is_answered_with_connection_close() {
+    let mut server = TestServer::start(|s| s.shutdown_timeout(Duration::from_secs(5))).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_head(&mut tcp).await.starts_with("HTTP/1.1 200 "));
+    let mut body = [0; 2];
+    tcp.read_exact(&mut body).await.unwrap();
+    // The next request's first line is in when the server begins to drain.
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.stop();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tcp.write_all(b"Host: x\r\n\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(LIMIT, tcp.read_to_end(&mut rest))
+        .await
+        .expect("answered, then closed")
+        .unwrap();
+    let rest = String::from_utf8_lossy(&rest).to_ascii_lowercase();
+    assert!(rest.starts_with("http/1.1 200 "), "{rest}");
+    assert!(rest.contains("\r\nconnection: close\r\n"), "{rest}");
+    assert!(rest.ends_with("\r\n\r\nok"), "{rest}");
+}
+
+#[tokio::test]
+async fn a_restart_spreads_the_closes_over_the_restart_spread() {
+    let spread = Duration::from_millis(1_000);
+    let mut server = TestServer::start(|s| s.restart_spread(spread)).await;
+    let mut sockets = Vec::new();
+    for _ in 0..16 {
+        let mut ws = pushwire::connect(&format!("ws://{}/echo", server.addr))
+            .await
+            .unwrap();
+        round_trip(&mut ws, "spread").await;
+        sockets.push(ws);
+    }
+    let started = Instant::now();
+    server.shut_down(Shutdown::Restart);
+    let mut closed_at = Vec::new();
+    for ws in &mut sockets {
+        assert_eq!(next_close(ws).await, CloseCode::SERVICE_RESTART);
+        closed_at.push(started.elapsed());
+    }
+    let first = *closed_at.iter().min().unwrap();
+    let last = *closed_at.iter().max().unwrap();
+    // 16 clients on (usually) consecutive ports take 16 of the 64 turns:
+    // a quarter of the spread between the first and the last close.
+    assert!(
+        last - first >= spread / 8,
+        "closed between {first:?} and {last:?}: not spread"
+    );
+    assert!(last < spread + LIMIT, "{last:?}");
+    tokio::time::timeout(LIMIT, &mut server.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

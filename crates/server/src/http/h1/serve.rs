@@ -133,8 +133,17 @@ where
     let idle = conn.read.is_empty();
     let timeout = settings.header_read_timeout;
     let head = tokio::select! {
+        // The head first: a request that arrives as the server begins
+        // draining is read (and answered with `Connection: close`), not
+        // cut off with its bytes unread.
+        biased;
         head = tokio::time::timeout(timeout, conn.read_head()) => head,
-        () = draining.cancelled(), if idle => return None,
+        () = draining.cancelled(), if idle => {
+            if conn.read.is_empty() {
+                return None;
+            }
+            tokio::time::timeout(timeout, conn.read_head()).await
+        }
     };
     let remote_addr = conn.info.remote_addr();
     let head = match head {
