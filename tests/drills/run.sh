@@ -72,7 +72,7 @@ failed=()
 if [ "$mode" = quick ]; then
   run_drill slow --subs 500 --rate 200 --seconds 6 --pad 1000 --p99-ms 1000 || failed+=(slow)
   run_drill dead --clients 20 --ping 2 --pong 1 --hold 2 --session-timeout 4 || failed+=(dead)
-  run_drill restart --clients 500 --rate 100 --before 2 || failed+=(restart)
+  run_drill restart --clients 500 --rate 100 --before 2 --spread 3 || failed+=(restart)
   run_drill slowloris --connections 1000 || failed+=(slowloris)
 else
   run_drill slow --subs 10000 --rate 50 --seconds 30 --pad 500 --p99-ms 50 || failed+=(slow)

@@ -1,7 +1,11 @@
 //! Drill 3, graceful restart: N WebSocket clients subscribed with
 //! recovery to one channel that a backend keeps publishing into through
-//! the API; the server gets SIGHUP, and once it has exited a new
-//! `pushwire serve` starts on the same port. The clients behave as
+//! the API; the server gets SIGHUP. With `--restart handover` (the
+//! default) it runs with `--handover`: a new `pushwire serve` takes the
+//! listening socket over at once and the old one ends its connections
+//! over the restart spread (`--spread`, seconds, default 15). With
+//! `--restart exit` a new `pushwire serve` is started on the same port
+//! once the old one has exited. The clients behave as
 //! centrifuge-js 5.x does: they answer the server's close frame, then
 //! reconnect after its backoff (`backoff(step, min, max)` in its
 //! `build/index.js`: `min + randomInt(0, min(max, min·2^step))`, capped at
@@ -91,6 +95,15 @@ async fn one(args: &Args, engine: &str) -> bool {
         Some(r) => json!({"engine": {"type": "redis", "redis": {"address": r.addr.to_string()}}}),
         None => json!({}),
     };
+    let handover = match args.str("restart", "handover").as_str() {
+        "handover" => true,
+        "exit" => false,
+        other => {
+            checks.check(false, format!("--restart is handover or exit, not {other}"));
+            return checks.finish("restart");
+        }
+    };
+    let spread = args.f64("spread", 15.0);
     let spec = ServerSpec {
         config: hub::config(
             vec![hub::namespace(NS, 100_000, 1 << 20, "disconnect")],
@@ -99,10 +112,17 @@ async fn one(args: &Args, engine: &str) -> bool {
             extra,
         ),
         name: format!("restart-{engine}"),
-        args: vec![],
+        args: match handover {
+            true => vec![
+                "--handover".into(),
+                "--restart-spread".into(),
+                spread.to_string(),
+            ],
+            false => vec![],
+        },
     };
     let port = free_port().unwrap_or(0);
-    let mut server = match Server::start(&spec, port).await {
+    let server = match Server::start(&spec, port).await {
         Ok(s) => s,
         Err(e) => {
             checks.check(false, format!("server starts: {e}"));
@@ -232,28 +252,15 @@ async fn one(args: &Args, engine: &str) -> bool {
     tokio::time::sleep(Duration::from_secs_f64(before)).await;
     sighup_us.store(now_us(), Ordering::Relaxed);
     let _ = server.signal("HUP");
-    let exited = server.wait_exit(Duration::from_secs(30)).await;
-    let down_ms = (now_us() - sighup_us.load(Ordering::Relaxed)) / 1000;
-    checks.check(
-        exited,
-        format!("the server exited {down_ms} ms after SIGHUP"),
-    );
-    drop(server);
-    let mut restarted = None;
-    for _ in 0..50 {
-        match Server::start(&spec, port).await {
-            Ok(s) => {
-                restarted = Some(s);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    let up_ms = (now_us() - sighup_us.load(Ordering::Relaxed)) / 1000;
-    checks.check(
-        restarted.is_some(),
-        format!("a new server answered on the same port {up_ms} ms after SIGHUP"),
-    );
+    // Held until the end, then stopped by its drop.
+    let restarted: Option<Box<dyn Send>> = match handover {
+        true => handed_over(&mut checks, server, &spec, spread, &sighup_us)
+            .await
+            .map(|s| Box::new(s) as Box<dyn Send>),
+        false => restarted(&mut checks, server, &spec, port, &sighup_us)
+            .await
+            .map(|s| Box::new(s) as Box<dyn Send>),
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     while back.load(Ordering::Relaxed) < n_joined && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -269,6 +276,13 @@ async fn one(args: &Args, engine: &str) -> bool {
     }
     drop(restarted);
     drop(redis);
+    // Reconnects spread over the restart spread: about 1/spread of the
+    // clients in any one second, 10% at most (the issue's bound) for a
+    // spread of 15 s; everyone within a second or two without one.
+    let per_second_bound = match handover {
+        true => (1.5 / spread.max(1.0)).max(0.10),
+        false => 1.0,
+    };
     report(
         &mut checks,
         engine,
@@ -276,8 +290,100 @@ async fn one(args: &Args, engine: &str) -> bool {
         &published.accepted,
         published.failed,
         n_joined,
+        per_second_bound,
     );
     checks.finish(&format!("restart/{engine}"))
+}
+
+/// The old server exits by itself once the new one serves and its own
+/// connections are closed; returns the new one.
+async fn handed_over(
+    checks: &mut Checks,
+    mut server: Server,
+    spec: &ServerSpec,
+    spread: f64,
+    sighup_us: &AtomicU64,
+) -> Option<Successor> {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let served = crate::http::get(server.addr, "/healthz", Duration::from_secs(2))
+        .await
+        .is_ok_and(|r| r.status == 200);
+    checks.check(served, "the port answered 500 ms after SIGHUP".to_string());
+    let exited = server
+        .wait_exit(Duration::from_secs_f64(30.0 + spread))
+        .await;
+    let down_ms = (now_us() - sighup_us.load(Ordering::Relaxed)) / 1000;
+    checks.check(
+        exited,
+        format!("the old server exited {down_ms} ms after SIGHUP"),
+    );
+    let successor = Successor::find(spec);
+    checks.check(
+        successor.is_some(),
+        "the new server runs (pgrep found it)".to_string(),
+    );
+    successor
+}
+
+/// Waits for the old server to exit, then starts a new one on its port.
+async fn restarted(
+    checks: &mut Checks,
+    mut server: Server,
+    spec: &ServerSpec,
+    port: u16,
+    sighup_us: &AtomicU64,
+) -> Option<Server> {
+    let exited = server.wait_exit(Duration::from_secs(30)).await;
+    let down_ms = (now_us() - sighup_us.load(Ordering::Relaxed)) / 1000;
+    checks.check(
+        exited,
+        format!("the server exited {down_ms} ms after SIGHUP"),
+    );
+    drop(server);
+    let mut restarted = None;
+    for _ in 0..50 {
+        match Server::start(spec, port).await {
+            Ok(s) => {
+                restarted = Some(s);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let up_ms = (now_us() - sighup_us.load(Ordering::Relaxed)) / 1000;
+    checks.check(
+        restarted.is_some(),
+        format!("a new server answered on the same port {up_ms} ms after SIGHUP"),
+    );
+    restarted
+}
+
+/// The `pushwire serve` a hand-over started (found by its config file's
+/// path on its command line); killed when dropped.
+struct Successor(u32);
+
+impl Successor {
+    fn find(spec: &ServerSpec) -> Option<Successor> {
+        let config = crate::server::config_path(spec);
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", &format!("serve .*--config {}", config.display())])
+            .output()
+            .ok()?;
+        let pids = String::from_utf8_lossy(&out.stdout);
+        // taskset execs pushwire: one process, whichever was started.
+        pids.split_whitespace()
+            .filter_map(|pid| pid.parse().ok())
+            .next()
+            .map(Successor)
+    }
+}
+
+impl Drop for Successor {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(self.0.to_string())
+            .status();
+    }
 }
 
 fn report(
@@ -287,6 +393,7 @@ fn report(
     accepted: &[Accepted],
     failed: u64,
     n: usize,
+    per_second_bound: f64,
 ) {
     let joined: Vec<&Outcome> = outcomes.iter().filter(|o| o.joined).collect();
     let mut codes: BTreeMap<String, usize> = BTreeMap::new();
@@ -322,9 +429,15 @@ fn report(
     println!("  reconnects per second after SIGHUP: {}", line.join(" "));
     let peak = hist.values().copied().max().unwrap_or(0);
     let attempts: u32 = joined.iter().map(|o| o.attempts).max().unwrap_or(0);
-    println!(
-        "  peak {peak} in one second = {:.1}% of clients (issue 22 asks ≤ 10%; the server's share is the lead's); most attempts by one client {attempts}",
-        peak as f64 * 100.0 / n.max(1) as f64
+    let share = peak as f64 / n.max(1) as f64;
+    println!("  most attempts by one client {attempts}");
+    checks.check(
+        share <= per_second_bound,
+        format!(
+            "peak {peak} reconnects in one second = {:.1}% of clients (≤ {:.0}%)",
+            share * 100.0,
+            per_second_bound * 100.0
+        ),
     );
     checks.check(
         times.len() == n,

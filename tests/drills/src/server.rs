@@ -23,6 +23,11 @@ pub fn temp_dir() -> PathBuf {
     dir
 }
 
+/// Where a server's config file is written.
+pub fn config_path(spec: &ServerSpec) -> PathBuf {
+    temp_dir().join(format!("{}.json", spec.name))
+}
+
 /// A free TCP port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
@@ -55,7 +60,7 @@ impl Server {
     /// answers (at most 20 s).
     pub async fn start(spec: &ServerSpec, port: u16) -> io::Result<Server> {
         let dir = temp_dir();
-        let config = dir.join(format!("{}.json", spec.name));
+        let config = config_path(spec);
         std::fs::write(&config, &spec.config)?;
         let log = std::fs::OpenOptions::new()
             .create(true)

@@ -11,7 +11,6 @@
 //! The same `LISTEN_FDS` convention lets a process manager hand
 //! `pushwire serve` a socket it opened itself.
 
-use std::ffi::OsString;
 use std::io;
 use std::net::TcpListener;
 use std::os::fd::{AsFd, OwnedFd};
@@ -135,7 +134,7 @@ impl Handover {
 /// replaced on disk is the one that runs next), else this executable.
 fn program() -> io::Result<PathBuf> {
     match std::env::args_os().next() {
-        Some(arg0) if arg0 != OsString::new() => Ok(PathBuf::from(arg0)),
+        Some(arg0) if !arg0.is_empty() => Ok(PathBuf::from(arg0)),
         _ => std::env::current_exe(),
     }
 }
