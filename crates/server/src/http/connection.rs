@@ -4,7 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::shutdown::{Lifecycle, Shutdown};
+use super::shutdown::{Lifecycle, Shutdown, Turn};
 use super::stats::ServerStats;
 
 /// The connection a request arrived on, and the server serving it.
@@ -29,6 +29,9 @@ struct Inner {
     remote_addr: SocketAddr,
     local_addr: SocketAddr,
     tls: bool,
+    /// When its long-lived handlers are told to finish within a
+    /// restart's spread.
+    turn: Turn,
     alpn: Option<Vec<u8>>,
     server: Arc<ServerShared>,
 }
@@ -47,7 +50,17 @@ impl ConnectionInfo {
     pub(crate) fn new(
         remote_addr: SocketAddr,
         local_addr: SocketAddr,
+        server: Arc<ServerShared>,
+    ) -> Self {
+        let turn = server.lifecycle.next_turn();
+        ConnectionInfo::with(remote_addr, local_addr, false, turn, None, server)
+    }
+
+    fn with(
+        remote_addr: SocketAddr,
+        local_addr: SocketAddr,
         tls: bool,
+        turn: Turn,
         alpn: Option<Vec<u8>>,
         server: Arc<ServerShared>,
     ) -> Self {
@@ -56,6 +69,7 @@ impl ConnectionInfo {
                 remote_addr,
                 local_addr,
                 tls,
+                turn,
                 alpn,
                 server,
             }),
@@ -65,10 +79,11 @@ impl ConnectionInfo {
     /// The same connection, found to be TLS with `alpn` agreed on.
     pub(crate) fn over_tls(&self, alpn: Option<Vec<u8>>) -> Self {
         let inner = &self.inner;
-        ConnectionInfo::new(
+        ConnectionInfo::with(
             inner.remote_addr,
             inner.local_addr,
             true,
+            inner.turn,
             alpn,
             inner.server.clone(),
         )
@@ -120,7 +135,7 @@ impl ConnectionInfo {
         self.inner
             .server
             .lifecycle
-            .turn_of(self.inner.remote_addr)
+            .turn(self.inner.turn)
             .clone()
             .cancelled_owned()
     }

@@ -312,7 +312,7 @@ impl Server {
                     }
                 }
             };
-            let info = ConnectionInfo::new(remote_addr, local_addr, false, None, shared.clone());
+            let info = ConnectionInfo::new(remote_addr, local_addr, shared.clone());
             match conn.limits.admit(remote_addr.ip()) {
                 Ok(admission) => shared.lifecycle.spawn(conn.clone().serve_tcp(
                     tcp,

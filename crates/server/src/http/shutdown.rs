@@ -4,8 +4,8 @@
 //! clients do not all reconnect in the same second.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -14,9 +14,14 @@ use pushwire_proto::{CloseCode, CloseFrame};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::TaskTracker;
 
-/// How many turns a restart's spread is cut into: a connection takes
-/// the turn its client's port falls on.
-const TURNS: usize = 64;
+/// How many turns a restart's spread is cut into.
+const TURNS: u8 = 64;
+
+/// A connection's turn within a restart's spread: connections take them
+/// in the order they were accepted, round and round, so every turn ends
+/// about as many.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Turn(u8);
 
 /// The tasks of one server and the moments of its shutdown.
 #[derive(Debug)]
@@ -28,6 +33,8 @@ pub(crate) struct Lifecycle {
     /// are told to finish: all with `draining` on a stop, one turn after
     /// another over the spread on a restart.
     turns: Box<[CancellationToken]>,
+    /// The turn the next connection takes.
+    next_turn: AtomicU8,
     /// Cancelled when the deadline passes: every task is dropped.
     kill: CancellationToken,
     tracker: TaskTracker,
@@ -85,6 +92,7 @@ impl Default for Lifecycle {
         Lifecycle {
             draining: CancellationToken::new(),
             turns: (0..TURNS).map(|_| CancellationToken::new()).collect(),
+            next_turn: AtomicU8::new(0),
             kill: CancellationToken::new(),
             tracker: TaskTracker::new(),
             reason: OnceLock::new(),
@@ -93,10 +101,21 @@ impl Default for Lifecycle {
 }
 
 impl Lifecycle {
-    /// The token that tells the handlers of the client at `remote`
-    /// to finish.
-    pub(crate) fn turn_of(&self, remote: SocketAddr) -> &CancellationToken {
-        &self.turns[usize::from(remote.port()) % TURNS]
+    /// The turn of a connection accepted now.
+    pub(crate) fn next_turn(&self) -> Turn {
+        let turn = self
+            .next_turn
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some((t + 1) % TURNS)
+            })
+            .unwrap_or_default();
+        Turn(turn)
+    }
+
+    /// The token that tells the handlers of connections of `turn` to
+    /// finish.
+    pub(crate) fn turn(&self, turn: Turn) -> &CancellationToken {
+        &self.turns[usize::from(turn.0)]
     }
 
     /// Spawns a task that shutdown waits for, dropped at the deadline.
@@ -147,7 +166,7 @@ impl Lifecycle {
     /// Ends the turns one after another over `spread` (at once when it is
     /// zero, or when no task is left to tell).
     async fn take_turns(&self, spread: Duration) {
-        let step = spread / TURNS as u32;
+        let step = spread / u32::from(TURNS);
         for (i, turn) in self.turns.iter().enumerate() {
             if i > 0 && !step.is_zero() {
                 tokio::select! {
