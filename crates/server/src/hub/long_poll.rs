@@ -9,8 +9,13 @@
 //!
 //! # Wire format
 //!
-//! Every response is `200`, `application/json`, not cacheable, and
-//! complete (it has a length); its body is newline-delimited JSON:
+//! Every response is `200`, `application/json` and not cacheable, and
+//! holds one complete answer; its body is newline-delimited JSON. An
+//! answer ready when the request arrives has a length; a poll that is
+//! held gets its head at once and its body when the wait ends, so on
+//! HTTP/1.1 that response is chunked (one chunk, or none when empty).
+//! A client reads each response to its end, as it would any other. The
+//! bodies:
 //!
 //! * **empty**: nothing new (the hold timed out, or a newer poll took
 //!   over). Poll again with the same `ack`.
@@ -36,8 +41,9 @@
 //!   way) gets the same batch again, so nothing is lost or duplicated
 //!   between two polls. Once up to date, the poll is held until
 //!   something is queued, or for the hold timeout (25 s), then answered
-//!   empty. One poll is held per session: a newer one replaces it, and
-//!   the replaced one answers empty. An `ack` older than one already
+//!   empty (its head goes at once, see above). One poll is held per
+//!   session: a newer one replaces it, and the replaced one answers
+//!   empty. An `ack` older than one already
 //!   seen (a late request) is answered empty and changes nothing.
 //! * **Close**: `POST /connection/long_poll?session=<id>&close`: the
 //!   client leaves; the session ends at once (`204`).
@@ -69,15 +75,20 @@
 //! What a session holds while idle: its hub connection and outlet (as a
 //! WebSocket does), a small state, and its last batch until confirmed (at
 //! most one outlet budget, 64 KiB); the backlog beyond waits in the hub,
-//! under the namespace's slow-consumer policy.
+//! under the namespace's slow-consumer policy. A held poll adds its
+//! HTTP connection, which waits as under an event stream: the request
+//! that was answered is gone, and the body to come holds the session,
+//! a timer and the server's shutdown signal (`held.rs`).
 
 mod cursor;
 mod forward;
+mod held;
 mod session;
 
 pub(crate) use forward::{serve_forwarded_polls, ForwardedPoll};
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -88,6 +99,7 @@ use pushwire_hub::Transport;
 use serde::Deserialize;
 
 use self::cursor::{disconnect_push, final_body};
+use self::held::Deferred;
 use self::session::{Held, Polled, Session, SHUTDOWN_PUSH};
 use super::cors::Cors;
 use super::metrics::TransportKind;
@@ -209,7 +221,7 @@ impl LongPoll {
         let session = String::from_utf8_lossy(&session).into_owned();
         if query_param(query, "close").is_some() {
             if let Some(node) = self.elsewhere(&session) {
-                return self.forward(node, &session, None).await;
+                return self.forward_close(node, &session).await;
             }
             self.remove(&session);
             return plain(StatusCode::NO_CONTENT, "");
@@ -223,10 +235,10 @@ impl LongPoll {
             );
         };
         if let Some(node) = self.elsewhere(&session) {
-            return self.forward(node, &session, Some(ack)).await;
+            return self.forward_poll(node, &session, ack);
         }
-        let info = req.extensions().get::<ConnectionInfo>().cloned();
-        self.poll(&session, ack, info.as_ref()).await
+        let info = req.extensions().get::<ConnectionInfo>();
+        self.poll(&session, ack, info)
     }
 
     /// Opens a session with the connect command in the body.
@@ -278,8 +290,10 @@ impl LongPoll {
         batch_response(body)
     }
 
-    /// A poll of `session` that has batch `ack`.
-    async fn poll(&self, id: &str, ack: u64, info: Option<&ConnectionInfo>) -> Response<Body> {
+    /// A poll of `session` that has batch `ack`. Answered at once; a poll
+    /// that has to wait gets its head now and its body (the batch, or
+    /// nothing) when the wait ends (see `held.rs`).
+    fn poll(self: &Arc<Self>, id: &str, ack: u64, info: Option<&ConnectionInfo>) -> Response<Body> {
         let session = lock(&self.sessions).get(id).cloned();
         let Some(session) = session else {
             return lost_state("long poll session expired or unknown");
@@ -288,33 +302,60 @@ impl LongPoll {
         if refill {
             self.hub.refill_soon(session.conn);
         }
-        let turn = match polled {
-            Polled::Now(body) => return batch_response(body),
-            Polled::Stale => return batch_response(Bytes::new()),
+        match polled {
+            Polled::Now(body) => batch_response(body),
+            Polled::Stale => batch_response(Bytes::new()),
             Polled::Over => {
                 self.remove(id);
-                return lost_state("long poll session ended");
+                lost_state("long poll session ended")
             }
             Polled::Ahead => {
                 self.remove(id);
-                return lost_state("long poll ack ahead of the batches sent");
+                lost_state("long poll ack ahead of the batches sent")
             }
-            Polled::Hold(turn) => turn,
-        };
-        let held = tokio::select! {
-            held = tokio::time::timeout(self.config.hold, session.hold(turn)) => held,
-            () = shut_down(info) => {
-                self.remove(id);
-                return batch_response(final_body(&[], Some(SHUTDOWN_PUSH)));
+            Polled::Hold(turn) => {
+                let shutdown = info.map(ConnectionInfo::shutting_down);
+                let held = self.clone().held(id.into(), session, turn, shutdown);
+                batch_response(Deferred::new(held))
             }
-        };
-        match held {
-            Ok(Held::Batch(body)) => batch_response(body),
-            Ok(Held::Over(body)) => {
-                self.remove(id);
-                batch_response(body)
+        }
+    }
+
+    /// What poll `turn` of session `id` answers once its wait ends: the
+    /// next batch; the session's final body; nothing when the hold timed
+    /// out or a newer poll took over; a 3001 push when the server shuts
+    /// down. (A function returning an `async move` block, so that its
+    /// arguments are kept once.)
+    #[allow(clippy::manual_async_fn)] // an `async fn` doubles the future
+    fn held(
+        self: Arc<Self>,
+        id: Box<str>,
+        session: Arc<Session>,
+        turn: u64,
+        shutdown: Option<impl Future<Output = ()> + Send + 'static>,
+    ) -> impl Future<Output = Bytes> + Send + 'static {
+        async move {
+            let shutdown = async {
+                match shutdown {
+                    Some(shutdown) => shutdown.await,
+                    None => std::future::pending().await,
+                }
+            };
+            let held = tokio::select! {
+                held = tokio::time::timeout(self.config.hold, session.hold(turn)) => held,
+                () = shutdown => {
+                    self.remove(&id);
+                    return final_body(&[], Some(SHUTDOWN_PUSH));
+                }
+            };
+            match held {
+                Ok(Held::Batch(body)) => body,
+                Ok(Held::Over(body)) => {
+                    self.remove(&id);
+                    body
+                }
+                Ok(Held::Replaced) | Err(_) => Bytes::new(),
             }
-            Ok(Held::Replaced) | Err(_) => batch_response(Bytes::new()),
         }
     }
 
@@ -377,12 +418,18 @@ async fn shut_down(info: Option<&ConnectionInfo>) {
 
 /// The final answer for a session the hub cannot serve.
 fn lost_state(reason: &str) -> Response<Body> {
-    batch_response(final_body(&[], Some(&disconnect_push(LOST_STATE, reason))))
+    batch_response(lost_state_body(reason))
 }
 
-/// A `200` carrying `body` (a batch, a final body, or nothing).
-fn batch_response(body: Bytes) -> Response<Body> {
-    let mut response = Response::new(Body::from(body));
+/// The final body for a session the hub cannot serve.
+fn lost_state_body(reason: &str) -> Bytes {
+    final_body(&[], Some(&disconnect_push(LOST_STATE, reason)))
+}
+
+/// A `200` carrying `body` (a batch, a final body, or nothing; or one
+/// of them to come, [`Deferred`]).
+fn batch_response(body: impl Into<Body>) -> Response<Body> {
+    let mut response = Response::new(body.into());
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(

@@ -5,7 +5,8 @@
 //! the one before (no loss, no duplicate); a held poll answers as soon as
 //! something is queued; a session left without polls expires and frees
 //! its hub connection; an unknown session gets a disconnect push the
-//! client reconnects on. Over HTTP/1.1 and HTTP/2.
+//! client reconnects on. A held poll gets its response head at once and
+//! its body (one chunk) when the wait ends. Over HTTP/1.1 and HTTP/2.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use pushwire::hub::{Config, Hub, LongPollConfig};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 
-use crate::common::http1::{Conn, Read, Resp};
+use crate::common::http1::{Chunk, Conn, Framing, Resp};
 use crate::common::http2::{h2_handshake, h2_response};
 use crate::common::hub::serve;
 use crate::common::server::TestServer;
@@ -191,6 +192,30 @@ impl Client {
     }
 }
 
+/// The head of a held poll's answer, which comes at once: a chunked
+/// `200` whose body does not come for `wait`.
+async fn held(conn: &mut Conn, wait: Duration) -> Resp {
+    let mut head = conn.head().await.expect("the held poll's head");
+    assert_eq!(head.status, 200, "{head:?}");
+    assert!(head.has_token("transfer-encoding", "chunked"), "{head:?}");
+    head.framing = Framing::Chunked;
+    conn.assert_quiet(wait).await;
+    head
+}
+
+/// The rest of a held poll's answer: its body, through the last chunk.
+async fn rest(conn: &mut Conn, mut head: Resp) -> Resp {
+    loop {
+        match conn.chunk().await.expect("the body through its last chunk") {
+            Chunk::Data(data) => head.body.extend_from_slice(&data),
+            Chunk::End(trailers) => {
+                assert!(trailers.is_empty(), "{trailers:?}");
+                return head;
+            }
+        }
+    }
+}
+
 async fn publish(hub: &Hub, channel: &str, n: u64) {
     let body = json!({"channel": channel, "data": {"n": n}}).to_string();
     assert_eq!(hub.api("publish", body.into()).await.status, 200);
@@ -300,10 +325,10 @@ async fn a_held_poll_answers_when_a_publication_comes() {
     client.subscribe("live").await;
     let path = client.poll_path(client.ack);
     client.polls.send(poll_request(&path)).await;
-    client.polls.assert_quiet(Duration::from_millis(200)).await;
+    let head = held(&mut client.polls, Duration::from_millis(200)).await;
     publish(&hub, "live", 7).await;
     // Well within the 60 s hold.
-    let batch = answer(&client.polls.response().await);
+    let batch = answer(&rest(&mut client.polls, head).await);
     assert_eq!(batch.poll.unwrap()["seq"], client.ack + 1);
     assert_eq!(published(&batch.messages), [7]);
 }
@@ -316,15 +341,21 @@ async fn a_newer_poll_replaces_the_held_one() {
     client.subscribe("twice").await;
     let path = client.poll_path(client.ack);
     client.polls.send(poll_request(&path)).await;
-    client.polls.assert_quiet(Duration::from_millis(100)).await;
+    let head = held(&mut client.polls, Duration::from_millis(100)).await;
     let mut newer = server.http1().await;
     newer.send(poll_request(&path)).await;
-    let replaced = client.polls.response().await;
+    let newer_head = held(&mut newer, Duration::from_millis(50)).await;
+    let replaced = rest(&mut client.polls, head).await;
     assert_eq!(replaced.status, 200);
     assert!(replaced.body.is_empty(), "{replaced:?}");
     publish(&hub, "twice", 1).await;
-    let batch = answer(&newer.response().await);
+    let batch = answer(&rest(&mut newer, newer_head).await);
     assert_eq!(published(&batch.messages), [1]);
+    // The replaced poll's connection goes on: the next poll on it acks
+    // the batch the newer one got.
+    client.ack += 1;
+    publish(&hub, "twice", 2).await;
+    assert_eq!(published(&client.next_batch().await), [2]);
 }
 
 #[tokio::test]
@@ -470,12 +501,9 @@ async fn a_shutdown_ends_a_held_poll_with_a_3001_push() {
     let mut client = Client::open(&server).await;
     let path = client.poll_path(1);
     client.polls.send(poll_request(&path)).await;
-    client.polls.assert_quiet(Duration::from_millis(100)).await;
+    let head = held(&mut client.polls, Duration::from_millis(100)).await;
     server.stop();
-    let last = match client.polls.read("POST").await {
-        Read::Response(resp) => answer(&resp),
-        other => panic!("expected the 3001 push, got {other:?}"),
-    };
+    let last = answer(&rest(&mut client.polls, head).await);
     assert_eq!(
         last.messages,
         [json!({"push":{"disconnect":{"code":3001,"reason":"shutdown"}}})]
@@ -486,6 +514,62 @@ async fn a_shutdown_ends_a_held_poll_with_a_3001_push() {
         .unwrap()
         .unwrap();
     connections(&hub, 0).await;
+}
+
+#[tokio::test]
+async fn a_session_the_hub_ends_ends_its_held_poll() {
+    let hub = start_hub(long_hold());
+    let server = serve(&hub).await;
+    let mut client = Client::open(&server).await;
+    client.subscribe("ended").await;
+    let path = client.poll_path(client.ack);
+    client.polls.send(poll_request(&path)).await;
+    let head = held(&mut client.polls, Duration::from_millis(100)).await;
+    let disconnect = json!({
+        "user": "", "session": client.session,
+        "disconnect": {"code": 3011, "reason": "test"}
+    });
+    assert_eq!(
+        hub.api("disconnect", disconnect.to_string().into())
+            .await
+            .status,
+        200
+    );
+    // The held poll ends with the last batch: the disconnect push.
+    let last = answer(&rest(&mut client.polls, head).await);
+    assert_eq!(last.poll.unwrap()["seq"], client.ack + 1);
+    assert_eq!(
+        last.messages,
+        [json!({"push":{"disconnect":{"code":3011,"reason":"test"}}})]
+    );
+    connections(&hub, 0).await;
+    // Confirmed, the session is over.
+    let over = answer(&client.poll_raw(client.ack + 1).await);
+    assert_eq!(over.poll, None);
+    assert_eq!(over.messages[0]["push"]["disconnect"]["code"], 3010);
+    assert_eq!(open_sessions(&hub).await, 0);
+}
+
+#[tokio::test]
+async fn a_client_gone_during_a_held_poll_leaves_the_session_to_expire() {
+    let config = timeouts(Duration::from_secs(60), Duration::from_millis(300));
+    let hub = start_hub(config);
+    let server = serve(&hub).await;
+    let mut client = Client::open(&server).await;
+    client.subscribe("left").await;
+    let mut doomed = server.http1().await;
+    doomed
+        .send(poll_request(&client.poll_path(client.ack)))
+        .await;
+    held(&mut doomed, Duration::from_millis(50)).await;
+    // While its poll is held the session does not expire.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    connections(&hub, 1).await;
+    // The client goes away: its body is dropped, the session is idle
+    // from then on, and expires.
+    drop(doomed);
+    connections(&hub, 0).await;
+    assert_eq!(open_sessions(&hub).await, 0);
 }
 
 /// One HTTP/2 POST: its status and whole body.

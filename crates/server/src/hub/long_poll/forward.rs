@@ -7,7 +7,7 @@
 //! On the engine, a forwarded request is `<session>\n<ack>` (or
 //! `<session>\nclose`) and its answer `<status>\n<body>`.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,7 +15,8 @@ use http::{Response, StatusCode};
 use http_body_util::BodyExt;
 use tokio::sync::mpsc;
 
-use super::{batch_response, lock, plain, LongPoll};
+use super::held::Deferred;
+use super::{batch_response, lock, lost_state_body, plain, LongPoll};
 use crate::http::body::Body;
 
 /// How much longer than a held poll a forwarded one may take.
@@ -58,32 +59,53 @@ impl LongPoll {
         (node != own && !lock(&self.sessions).contains_key(session)).then_some(node)
     }
 
-    /// Sends a poll (`ack`) or close (`None`) to the node holding the
-    /// session and answers with what it answered. A node that does not
-    /// answer in time gets the client an empty batch (it polls again).
-    pub(super) async fn forward(
-        &self,
-        node: &str,
-        session: &str,
-        ack: Option<u64>,
-    ) -> Response<Body> {
+    /// Sends a close to the node holding `session` and answers with what
+    /// it answered.
+    pub(super) async fn forward_close(&self, node: &str, session: &str) -> Response<Body> {
         let wait = self.config.hold + FORWARD_MARGIN;
         let answer = self
             .hub
-            .forward_poll(node, request(session, ack), wait)
+            .forward_poll(node, request(session, None), wait)
             .await;
         match answer.as_ref().and_then(parse_answer) {
-            Some((StatusCode::OK, body)) => batch_response(body),
             Some((status, body)) => plain_bytes(status, body),
-            None if ack.is_none() => plain(StatusCode::NO_CONTENT, ""),
-            None => batch_response(Bytes::new()),
+            None => plain(StatusCode::NO_CONTENT, ""),
         }
     }
 
+    /// Sends a poll with `ack` to the node holding `session`. Its answer
+    /// is a `200` at once, whose body (as for a poll held here, see
+    /// `held.rs`) is what that node answered: a node that does not answer
+    /// in time gets the client an empty batch (it polls again), an answer
+    /// that is not a `200` (a request that node could not take) the
+    /// final body of an unknown session.
+    pub(super) fn forward_poll(
+        self: &Arc<Self>,
+        node: &str,
+        session: &str,
+        ack: u64,
+    ) -> Response<Body> {
+        let long_poll = self.clone();
+        let node = node.to_owned();
+        let request = request(session, Some(ack));
+        batch_response(Deferred::new(async move {
+            let wait = long_poll.config.hold + FORWARD_MARGIN;
+            let answer = long_poll.hub.forward_poll(&node, request, wait).await;
+            match answer.as_ref().and_then(parse_answer) {
+                Some((StatusCode::OK, body)) => body,
+                Some((status, _)) => {
+                    tracing::debug!(%status, node = %node, "a forwarded long poll was refused");
+                    lost_state_body("long poll session expired or unknown")
+                }
+                None => Bytes::new(),
+            }
+        }))
+    }
+
     /// Runs a request another node forwarded here; gives its answer.
-    async fn serve_forwarded(&self, request: &[u8]) -> Bytes {
+    async fn serve_forwarded(self: &Arc<Self>, request: &[u8]) -> Bytes {
         let response = match parse_request(request) {
-            Some((session, Some(ack))) => self.poll(session, ack, None).await,
+            Some((session, Some(ack))) => self.poll(session, ack, None),
             Some((session, None)) => {
                 self.remove(session);
                 plain(StatusCode::NO_CONTENT, "")
