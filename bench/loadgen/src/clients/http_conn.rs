@@ -1,14 +1,16 @@
 //! One keep-alive HTTP/1.1 client connection on mio: requests are queued
-//! as bytes, responses parsed (status, `Content-Length` body) as they
-//! complete, and every byte each way counted — the bytes-on-the-wire
-//! numbers of the polling scenarios come from here (HTTP heads included,
-//! TCP/IP headers not).
+//! as bytes, responses parsed (status, a `Content-Length` or chunked
+//! body) as they complete, and every byte each way counted — the
+//! bytes-on-the-wire numbers of the polling scenarios come from here
+//! (HTTP heads included, TCP/IP headers not).
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 use socket2::{Domain, Protocol, Socket, Type};
+
+use super::chunked::ChunkedDecoder;
 
 /// Linux's EINPROGRESS: a non-blocking connect has started.
 const EINPROGRESS: i32 = 115;
@@ -164,6 +166,7 @@ impl HttpConn {
             .and_then(|code| code.parse::<u16>().ok())
             .ok_or_else(|| invalid("bad status line"))?;
         let mut length = 0usize;
+        let mut chunked = false;
         for line in lines {
             let Some((name, value)) = line.split_once(':') else {
                 continue;
@@ -174,8 +177,14 @@ impl HttpConn {
                     .parse()
                     .map_err(|_| invalid("bad Content-Length"))?;
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                return Err(invalid("chunked responses are not expected here"));
+                if !value.trim().eq_ignore_ascii_case("chunked") {
+                    return Err(invalid("a transfer coding other than chunked"));
+                }
+                chunked = true;
             }
+        }
+        if chunked {
+            return self.take_chunked(status, head_end + 4);
         }
         let total = head_end + 4 + length;
         if self.input.len() < total {
@@ -183,6 +192,27 @@ impl HttpConn {
         }
         let body = self.input[head_end + 4..total].to_vec();
         self.input.drain(..total);
+        Ok(Some(Response { status, body }))
+    }
+
+    /// A chunked body starting at `start` of the input (a held long poll's
+    /// answer, whose head comes before its body): the response once its
+    /// last chunk is in. Fed a byte at a time up to its end, as the next
+    /// response may follow it in the input.
+    fn take_chunked(&mut self, status: u16, start: usize) -> io::Result<Option<Response>> {
+        let mut decoder = ChunkedDecoder::default();
+        let mut body = Vec::new();
+        let mut at = start;
+        while !decoder.is_done() {
+            let Some(byte) = self.input.get(at..at + 1) else {
+                return Ok(None);
+            };
+            decoder
+                .feed(byte, |data| body.extend_from_slice(data))
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.0))?;
+            at += 1;
+        }
+        self.input.drain(..at);
         Ok(Some(Response { status, body }))
     }
 }
