@@ -44,6 +44,10 @@ use closed::{ClosedBy, ClosedStreams};
 use field_block::PartialBlock;
 use stream::{Stream, StreamMap};
 
+/// The `http` crate whose types this API speaks (`Request`,
+/// `HeaderMap`, `StatusCode`).
+pub use http;
+
 pub use config::ConnectionConfig;
 pub use head_writer::HeadWriter;
 pub use output::OutputQueue;

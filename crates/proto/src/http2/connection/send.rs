@@ -47,8 +47,8 @@ impl Connection {
     }
 
     /// Queues the response head of stream `stream_id`; `end_stream`
-    /// when it has no body. Dropped if the stream was reset or the
-    /// connection ended.
+    /// when it has no body. Dropped if the stream was reset or ended
+    /// already, or the connection ended.
     pub fn send_head(
         &mut self,
         stream_id: u32,
@@ -56,10 +56,12 @@ impl Connection {
         headers: &HeaderMap,
         end_stream: bool,
     ) {
+        // A head after the stream's end (or its reset) would break the
+        // protocol: it is dropped.
         let open = self
             .streams
             .get(&stream_id)
-            .is_some_and(|s| s.reset.is_none());
+            .is_some_and(|s| s.reset.is_none() && !s.send_ended && !s.end_requested);
         if !open || self.ended.is_some() {
             return;
         }

@@ -184,3 +184,26 @@ fn a_body_that_keeps_coming_is_not_reset() {
         "then stalled"
     );
 }
+
+/// Found by the `http2_connection` fuzz target: a head asked for after
+/// the stream's END_STREAM went out after it.
+#[test]
+fn a_head_after_the_streams_end_is_dropped() {
+    let mut d = Driver::default_config();
+    d.open(&get(1));
+    d.conn.add_ref(1);
+    d.conn
+        .send_data(1, Bytes::from_static(b"body"), true, None)
+        .unwrap();
+    d.sent();
+    d.conn
+        .send_head(1, http::StatusCode::OK, &http::HeaderMap::new(), false);
+    assert!(d.sent().is_empty(), "nothing after END_STREAM");
+    d.open(&get(3));
+    d.conn
+        .send_head(3, http::StatusCode::OK, &http::HeaderMap::new(), true);
+    d.sent();
+    d.conn
+        .send_head(3, http::StatusCode::OK, &http::HeaderMap::new(), true);
+    assert!(d.sent().is_empty(), "one head");
+}
