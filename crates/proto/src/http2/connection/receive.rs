@@ -185,6 +185,12 @@ impl Connection {
         if stream_id > self.last_served_id || self.ended.is_some() {
             return Ok(None);
         }
+        if self.closed.by(stream_id).is_some() {
+            // Reset while idle (a malformed PRIORITY frame): the client
+            // learns of it from the RST_STREAM; the request is not
+            // served on a stream the server already closed.
+            return Ok(None);
+        }
         let Ok(fields) = fields else {
             self.refuse_too_large(stream_id, end_stream);
             return Ok(None);

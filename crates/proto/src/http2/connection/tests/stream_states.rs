@@ -172,3 +172,28 @@ fn a_request_with_fields_beyond_the_list_size_is_answered_431() {
     ));
     assert!(d.conn.ended().is_none());
 }
+
+/// Found by the `http2_connection` fuzz target: a malformed PRIORITY
+/// frame on an idle stream resets it (RST_STREAM, `FRAME_SIZE_ERROR`, as
+/// h2spec expects); HEADERS on it afterwards opened a stream the server
+/// had closed, and its response followed the reset.
+#[test]
+fn a_stream_reset_while_idle_is_not_opened_later() {
+    let mut d = Driver::default_config();
+    let mut wire = Vec::new();
+    super::super::super::frame::put_header(
+        &mut wire,
+        super::super::super::frame::kind::PRIORITY,
+        0,
+        1,
+        4,
+    );
+    wire.extend_from_slice(&[0; 4]);
+    d.feed(&wire);
+    assert_eq!(d.resets(), [(1, ErrorCode::FRAME_SIZE_ERROR)]);
+    assert!(d.feed(&post(1)).is_empty(), "not opened");
+    assert!(d.sent().is_empty());
+    assert!(d.conn.ended().is_none());
+    // The next stream opens as usual.
+    d.open(&get(3));
+}
