@@ -5,8 +5,11 @@
 //! - [`Settings`]: SETTINGS parameters;
 //! - [`ErrorCode`]: the codes of RST_STREAM and GOAWAY;
 //! - [`Window`], [`RecvWindow`]: flow-control windows;
-//! - [`hpack`]: header compression (RFC 7541).
+//! - [`hpack`]: header compression (RFC 7541);
+//! - [`connection`]: a served connection's state: streams, flow
+//!   control, the frames to write (waker-free: the driver wakes).
 
+pub mod connection;
 mod error_code;
 pub mod frame;
 pub mod hpack;

@@ -8,7 +8,7 @@ mod write_queue;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub(crate) use stack_read::poll_read_on_stack;
-pub(crate) use write_queue::WriteQueue;
+pub(crate) use write_queue::{poll_flush_output, WriteQueue};
 
 /// A connection's byte stream, whatever is under it (TCP, TLS).
 pub(crate) trait ByteStream: AsyncRead + AsyncWrite + Send + Unpin {}

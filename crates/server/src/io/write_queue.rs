@@ -1,196 +1,85 @@
 //! Bytes waiting to be written to a connection, queued as they come and
 //! written in as few system calls as possible: the one write queue of
-//! HTTP/1.1 responses, HTTP/2 frames and WebSocket frames.
+//! HTTP/1.1 responses, HTTP/2 frames and WebSocket frames. The queue
+//! itself is `pushwire-proto`'s [`OutputQueue`] (an HTTP/2 connection's
+//! state queues its frames there, sans IO); this is its writing.
 
-use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use pushwire_proto::http2::connection::OutputQueue;
 use tokio::io::AsyncWrite;
-
-/// Pieces up to this size are copied next to what came before them
-/// ("corked"), so a burst of small frames goes out in one write; larger
-/// pieces are queued by reference and never copied.
-const CORK_LIMIT: usize = 1024;
 
 /// The most buffers handed to one vectored write.
 const MAX_IOVECS: usize = 64;
 
-/// Bytes waiting to be written, in order: the `segments`, then the `cork`.
-///
-/// Small (40 bytes) and empty while idle: a burst of small frames needs
-/// only the cork, and the segment list is allocated only when a large
-/// piece is queued. Once everything is written it holds no memory.
+/// Bytes waiting to be written, in order: small pieces corked together,
+/// large ones queued by reference (see [`OutputQueue`]).
 #[derive(Debug, Default)]
-pub(crate) struct WriteQueue {
-    /// Small frames gathered after the last segment.
-    cork: BytesMut,
-    /// Large payloads queued by reference, with the corked bytes that came
-    /// before each of them.
-    segments: Option<Box<Segments>>,
+pub(crate) struct WriteQueue(OutputQueue);
+
+impl Deref for WriteQueue {
+    type Target = OutputQueue;
+
+    fn deref(&self) -> &OutputQueue {
+        &self.0
+    }
 }
 
-/// Sealed buffers written before the cork.
-#[derive(Debug, Default)]
-struct Segments {
-    queue: VecDeque<Bytes>,
-    /// Bytes in `queue`.
-    len: usize,
+impl DerefMut for WriteQueue {
+    fn deref_mut(&mut self) -> &mut OutputQueue {
+        &mut self.0
+    }
 }
 
 impl WriteQueue {
-    /// Bytes accepted but not yet written to the socket.
-    pub(crate) fn buffered(&self) -> usize {
-        self.cork.len() + self.segments.as_ref().map_or(0, |s| s.len)
-    }
-
-    /// Whether nothing waits.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.buffered() == 0
-    }
-
-    /// Queues `piece`: copied after what is queued if small, queued by
-    /// reference if not.
-    pub(crate) fn push(&mut self, piece: Bytes) {
-        self.push_parts(&[], piece);
-    }
-
-    /// Queues `header`, then `payload`: copied next to it if small,
-    /// queued by reference if not.
-    pub(crate) fn push_parts(&mut self, header: &[u8], payload: Bytes) {
-        let corked = payload.len() <= CORK_LIMIT;
-        // One allocation for the header and a corked payload, rather
-        // than one and then a reallocation.
-        self.cork
-            .reserve(header.len() + if corked { payload.len() } else { 0 });
-        self.cork.extend_from_slice(header);
-        if corked {
-            self.cork.extend_from_slice(&payload);
-        } else {
-            let segments = self.segments.get_or_insert_with(Box::default);
-            if !self.cork.is_empty() {
-                let corked = self.cork.split().freeze();
-                segments.len += corked.len();
-                segments.queue.push_back(corked);
-            }
-            segments.len += payload.len();
-            segments.queue.push_back(payload);
-        }
-    }
-
-    /// The buffer that small writes are appended to, after everything
-    /// queued so far.
-    pub(crate) fn cork(&mut self) -> &mut BytesMut {
-        &mut self.cork
-    }
-
     /// Writes everything queued, then flushes `io`.
     pub(crate) fn poll_flush<W: AsyncWrite + Unpin>(
         &mut self,
         cx: &mut Context<'_>,
         io: &mut W,
     ) -> Poll<io::Result<()>> {
-        loop {
-            let written = match &self.segments {
-                Some(_) if !io.is_write_vectored() => {
-                    // One write (one TLS record) rather than one per piece.
-                    self.merge();
-                    continue;
-                }
-                Some(segments) => {
-                    let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-                    let mut count = 0;
-                    let cork = (!self.cork.is_empty()).then_some(&self.cork[..]);
-                    for (slice, buf) in slices
-                        .iter_mut()
-                        .zip(segments.queue.iter().map(|b| &b[..]).chain(cork))
-                    {
-                        *slice = IoSlice::new(buf);
-                        count += 1;
-                    }
-                    if count == 0 {
-                        break;
-                    }
-                    ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?
-                }
-                None if self.cork.is_empty() => break,
-                None => ready!(Pin::new(&mut *io).poll_write(cx, &self.cork))?,
-            };
-            if written == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-            }
-            self.consume(written);
-        }
-        // Nothing in flight: give the memory back.
-        self.cork = BytesMut::new();
-        self.segments = None;
-        Pin::new(io).poll_flush(cx)
+        poll_flush_output(&mut self.0, cx, io)
     }
+}
 
-    /// Takes the next buffer to write, whole: for a transport that takes
-    /// buffers rather than bytes (an HTTP/2 stream).
-    pub(crate) fn pop_front(&mut self) -> Option<Bytes> {
-        if let Some(segments) = &mut self.segments {
-            if let Some(buf) = segments.queue.pop_front() {
-                segments.len -= buf.len();
-                return Some(buf);
-            }
-        }
-        if self.cork.is_empty() {
-            self.release();
-            return None;
-        }
-        Some(self.cork.split().freeze())
-    }
-
-    /// Frees the queue's memory once nothing waits.
-    pub(crate) fn release(&mut self) {
-        if self.is_empty() {
-            self.cork = BytesMut::new();
-            self.segments = None;
-        }
-    }
-
-    /// Gathers everything queued into the cork.
-    fn merge(&mut self) {
-        let Some(segments) = self.segments.take() else {
-            return;
+/// Writes everything `queue` holds to `io`, then flushes it; the queue
+/// gives its memory back once it is empty.
+pub(crate) fn poll_flush_output<W: AsyncWrite + Unpin>(
+    queue: &mut OutputQueue,
+    cx: &mut Context<'_>,
+    io: &mut W,
+) -> Poll<io::Result<()>> {
+    while !queue.is_empty() {
+        let written = if queue.is_segmented() && !io.is_write_vectored() {
+            // One write (one TLS record) rather than one per piece.
+            queue.merge();
+            continue;
+        } else if queue.is_segmented() {
+            let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+            let count = queue.chunks_vectored(&mut slices);
+            ready!(Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count]))?
+        } else {
+            let mut slices = [IoSlice::new(&[]); 1];
+            queue.chunks_vectored(&mut slices);
+            ready!(Pin::new(&mut *io).poll_write(cx, &slices[0]))?
         };
-        let mut merged = BytesMut::with_capacity(segments.len + self.cork.len());
-        for buf in &segments.queue {
-            merged.extend_from_slice(buf);
+        if written == 0 {
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
         }
-        merged.extend_from_slice(&self.cork);
-        self.cork = merged;
+        queue.advance(written);
     }
-
-    /// Drops `written` bytes from the front: segments first, then the cork.
-    fn consume(&mut self, mut written: usize) {
-        if let Some(segments) = &mut self.segments {
-            while written > 0 {
-                let Some(front) = segments.queue.front_mut() else {
-                    break;
-                };
-                let n = written.min(front.len());
-                written -= n;
-                segments.len -= n;
-                if n == front.len() {
-                    segments.queue.pop_front();
-                } else {
-                    front.advance(n);
-                }
-            }
-        }
-        assert!(written <= self.cork.len(), "wrote more than queued");
-        self.cork.advance(written);
-    }
+    // Nothing in flight: give the memory back.
+    queue.release();
+    Pin::new(io).poll_flush(cx)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use pushwire_proto::{EncodedFrame, Message, Role, Sender};
     use tokio::io::AsyncReadExt;
 
@@ -227,7 +116,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(queue.buffered(), 0);
-        assert!(queue.segments.is_none() && queue.cork.capacity() == 0);
+        assert!(queue.holds_no_memory());
         assert_eq!(read.await.unwrap(), expected);
     }
 
@@ -291,7 +180,7 @@ mod tests {
     fn writes_everything_in_order_through_partial_writes() {
         for vectored in [true, false] {
             let mut queue = WriteQueue::default();
-            let large = Bytes::from(vec![b'x'; 2 * CORK_LIMIT]);
+            let large = Bytes::from(vec![b'x'; 2048]);
             for piece in ["head\r\n", "", "a", "bcdefgh", "\r\n"] {
                 queue.push(Bytes::from(piece));
             }

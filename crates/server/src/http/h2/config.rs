@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use pushwire_proto::http2::connection::ConnectionConfig;
+
 /// Settings of every HTTP/2 connection a [`Server`](crate::Server)
 /// serves (RFC 9113). The defaults suit WebSocket and event-stream
 /// traffic; [`Server::http2`](crate::Server::http2) sets them.
@@ -185,6 +187,21 @@ impl Http2Config {
     pub fn settings_timeout(mut self, settings_timeout: Duration) -> Self {
         self.settings_timeout = settings_timeout;
         self
+    }
+
+    /// What a connection's state enforces, with `max_header_list_size`.
+    pub(crate) fn connection_config(&self, max_header_list_size: u32) -> ConnectionConfig {
+        ConnectionConfig {
+            max_concurrent_streams: self.max_concurrent_streams,
+            stream_window: self.stream_window,
+            connection_window: self.connection_window,
+            max_frame_size: self.max_frame_size,
+            max_header_list_size,
+            output_limit: self.output_limit,
+            max_continuations: self.max_continuations,
+            reset_allowance: self.reset_allowance,
+        }
+        .clamped()
     }
 
     /// The values brought within what RFC 9113 allows.

@@ -5,28 +5,27 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Method, Request};
+use pushwire_proto::http2::connection::{Connection, Opened};
 use pushwire_proto::http2::frame::{Frame, FrameError};
 use pushwire_proto::http2::ErrorCode;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 
 use super::config::Http2Config;
-use super::conn::{Conn, ConnLimits, Opened};
 use super::read::FrameReader;
 use super::respond::Respond;
-use super::stream::{SharedConn, StreamRef};
+use super::stream::{lock_conn as lock, Driven, SharedConn, StreamRef};
 use super::tasks::{StreamSpawner, StreamTask, StreamTasks};
 use super::timeouts::ConnTimeouts;
 use crate::http::request_body::RequestBody;
 use crate::http::service::HttpService;
 use crate::http::upgrade_slot::upgrade_slot;
-use crate::task::lock;
+use crate::io::poll_flush_output;
 use crate::task::ping_timer::{Due, PingTimer};
 use crate::task::poll_rounds::PollRounds;
 use crate::task::wake_flag::WakeFlag;
@@ -62,11 +61,8 @@ where
 {
     let rounds = PollRounds::new();
     let config = settings.config.clamped();
-    let limits = ConnLimits {
-        config,
-        max_header_list_size: settings.max_header_list_size,
-    };
-    let shared: SharedConn = Arc::new(Mutex::new(Conn::new(limits, rounds.waker().clone())));
+    let state = Connection::new(config.connection_config(settings.max_header_list_size));
+    let shared: SharedConn = Driven::new(state, rounds.waker().clone());
     let mut reader = FrameReader::new(prefix, config.max_frame_size);
     let preface = poll_fn(|cx| reader.poll_preface(cx, &mut io));
     match tokio::time::timeout(settings.handshake_timeout, preface).await {
@@ -81,9 +77,9 @@ where
                     ErrorCode::PROTOCOL_ERROR,
                     "the preface is not followed by SETTINGS",
                 ));
-                std::mem::take(&mut conn.out)
+                std::mem::take(conn.output())
             };
-            let flush = poll_fn(|cx| out.poll_flush(cx, &mut io));
+            let flush = poll_fn(|cx| poll_flush_output(&mut out, cx, &mut io));
             let _ = tokio::time::timeout(settings.handshake_timeout, flush).await;
             return Err(e);
         }
@@ -156,18 +152,17 @@ where
             }
             tasks.run_ready();
             let mut conn = lock(&shared);
-            if conn.keep_alive_answered {
-                conn.keep_alive_answered = false;
+            if conn.take_keep_alive_answered() {
                 if let Some(keep_alive) = keep_alive.as_mut() {
                     keep_alive.answered();
                     controls.waker().wake_by_ref();
                 }
             }
-            if conn.drain_answered {
+            if conn.drain_answered() {
                 conn.finish_shutdown();
             }
             if writing {
-                match conn.out.poll_flush(cx, &mut io) {
+                match poll_flush_output(conn.output(), cx, &mut io) {
                     Poll::Ready(Ok(())) => {
                         conn.output_drained();
                         if paused {
@@ -185,7 +180,7 @@ where
             }
             // An ended connection tried to write its GOAWAY above; it
             // does not wait for a client that stopped reading.
-            let flushed = !writing || conn.out.buffered() == 0 || conn.ended().is_some();
+            let flushed = !writing || conn.output().is_empty() || conn.ended().is_some();
             if conn.is_done() && flushed && tasks.is_empty() {
                 return Poll::Ready(std::mem::replace(&mut outcome, Ok(())));
             }
@@ -229,8 +224,8 @@ fn read_frames<I: AsyncRead + Unpin>(
             while let Some(next) = reader.next_frame() {
                 let handled =
                     next.and_then(|(header, payload)| match Frame::decode(header, payload) {
-                        Ok(frame) => conn.receive(frame).map(|new| opened.extend(new)),
-                        Err(e) => conn.on_stream_error(header.kind, e),
+                        Ok(frame) => conn.handle_frame(frame).map(|new| opened.extend(new)),
+                        Err(e) => conn.handle_decode_error(header.kind, e),
                     });
                 if let Err(e) = handled {
                     tracing::debug!("HTTP/2 connection failed: {e}");
@@ -273,8 +268,12 @@ fn dispatch<S: HttpService>(
 ) -> StreamTask {
     let (mut parts, ()) = opened.request.into_parts();
     let head_only = parts.method == Method::HEAD;
-    let is_tunnel =
-        parts.method == Method::CONNECT && parts.extensions.get::<h2::ext::Protocol>().is_some();
+    let is_tunnel = parts.method == Method::CONNECT && opened.protocol.is_some();
+    if let Some(protocol) = &opened.protocol {
+        parts
+            .extensions
+            .insert(h2::ext::Protocol::from(protocol.as_str()));
+    }
     let (body, tunnel) = if is_tunnel {
         let (tunnel, slot) = upgrade_slot(Some(stream_tasks));
         parts.extensions.insert(slot);

@@ -15,7 +15,7 @@ use pushwire_proto::http2::ErrorCode;
 use tokio::time::{Instant, Sleep};
 
 use super::config::Http2Config;
-use super::conn::Conn;
+use pushwire_proto::http2::connection::Connection as Conn;
 
 /// How often, per period of a timeout, the connection is looked at: a
 /// timeout takes effect within a quarter of its period after it is due.
@@ -112,7 +112,12 @@ impl ConnTimeouts {
             }
         }
         if let Some(timeout) = self.body_read_timeout {
-            conn.expire_stalled_bodies(now, timeout);
+            let expired = conn.expire_stalled_bodies(now.into_std(), timeout);
+            if expired > 0 {
+                tracing::debug!(
+                    "{expired} HTTP/2 stream(s) reset: request body stalled for {timeout:?}"
+                );
+            }
         }
     }
 

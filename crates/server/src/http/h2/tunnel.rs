@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 #[cfg(feature = "h2")]
 use super::h2_halves::H2Halves;
-use super::stream::{StreamError, StreamRef};
+use super::stream::{stream_error, StreamError, StreamRef};
 
 /// One HTTP/2 stream as an `AsyncRead + AsyncWrite` byte stream: what a
 /// WebSocket runs on over HTTP/2 (RFC 8441), on either side.
@@ -100,7 +100,7 @@ impl Http2Stream {
                     | Some(Err(StreamError::Reset(ErrorCode::NO_ERROR | ErrorCode::CANCEL))) => {
                         Ok(None)
                     }
-                    Some(Err(e)) => Err(e.into()),
+                    Some(Err(e)) => Err(stream_error(e)),
                 },
                 #[cfg(feature = "h2")]
                 Halves::H2(halves) => ready!(halves.poll_data(cx)),

@@ -1,27 +1,31 @@
-//! An HTTP/2 request's header fields as an `http::Request`, and a
-//! response's head as header fields (RFC 9113 section 8.3).
+//! An HTTP/2 request's header fields as an `http::Request` (RFC 9113
+//! section 8.3), and a trailer section's as a `HeaderMap`.
 
-use bytes::{Bytes, BytesMut};
+use super::super::hpack::Header;
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST};
 use http::uri::{Authority, PathAndQuery};
-use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
-use pushwire_proto::http2::frame;
-use pushwire_proto::http2::hpack::{Encoder, Field, Header};
+use http::{HeaderMap, Method, Request, Uri, Version};
 
 /// A request decoded from its field block, and the body length it
 /// announced.
-pub(crate) struct DecodedRequest {
-    pub(crate) request: Request<()>,
+#[derive(Debug)]
+pub struct DecodedRequest {
+    /// The request's head.
+    pub request: Request<()>,
     /// `content-length`, which the DATA frames must add up to.
-    pub(crate) content_length: Option<u64>,
+    pub content_length: Option<u64>,
+    /// `:protocol` of an extended CONNECT (RFC 8441), such as
+    /// `websocket`.
+    pub protocol: Option<String>,
 }
 
 /// Why a request is malformed: its stream is reset with
 /// `PROTOCOL_ERROR` (section 8.1.1).
-pub(crate) type Malformed = &'static str;
+pub type Malformed = &'static str;
 
 /// The request that a HEADERS block's `fields` make.
-pub(crate) fn request_from_fields(fields: Vec<Header>) -> Result<DecodedRequest, Malformed> {
+pub fn request_from_fields(fields: Vec<Header>) -> Result<DecodedRequest, Malformed> {
     let mut method = None;
     let mut scheme = None;
     let mut authority = None;
@@ -95,15 +99,18 @@ pub(crate) fn request_from_fields(fields: Vec<Header>) -> Result<DecodedRequest,
     *request.uri_mut() = uri.build().map_err(|_| "bad request target")?;
     *request.version_mut() = Version::HTTP_2;
     *request.headers_mut() = headers;
-    if let Some(protocol) = protocol {
-        let protocol = std::str::from_utf8(&protocol).map_err(|_| "bad :protocol")?;
-        request
-            .extensions_mut()
-            .insert(h2::ext::Protocol::from(protocol));
-    }
+    let protocol = match protocol {
+        Some(protocol) => Some(
+            std::str::from_utf8(&protocol)
+                .map_err(|_| "bad :protocol")?
+                .to_owned(),
+        ),
+        None => None,
+    };
     Ok(DecodedRequest {
         request,
         content_length,
+        protocol,
     })
 }
 
@@ -152,7 +159,7 @@ fn parse_authority(authority: Bytes) -> Result<Authority, Malformed> {
 }
 
 /// A trailer section's fields: regular fields only.
-pub(crate) fn trailers_from_fields(fields: Vec<Header>) -> Result<HeaderMap, Malformed> {
+pub fn trailers_from_fields(fields: Vec<Header>) -> Result<HeaderMap, Malformed> {
     let mut trailers = HeaderMap::with_capacity(fields.len());
     for field in fields {
         if field.name.starts_with(b":") {
@@ -201,74 +208,6 @@ fn is_connection_specific(name: &HeaderName, value: &Bytes) -> bool {
     }
 }
 
-/// Writes response heads and trailers as field blocks: HEADERS frames,
-/// with CONTINUATION frames where the peer's frame size makes them need.
-#[derive(Debug, Default)]
-pub(crate) struct HeadWriter {
-    encoder: Encoder,
-    /// Scratch space for the encoded block.
-    block: Vec<u8>,
-}
-
-impl HeadWriter {
-    /// The peer announced `SETTINGS_HEADER_TABLE_SIZE`.
-    pub(crate) fn set_peer_table_size(&mut self, size: usize) {
-        self.encoder.set_peer_table_size(size);
-    }
-
-    /// Writes a response's head: `:status` first, then `headers` (marked
-    /// never-indexed where their values are sensitive).
-    pub(crate) fn put_head(
-        &mut self,
-        dst: &mut BytesMut,
-        stream_id: u32,
-        status: StatusCode,
-        headers: &HeaderMap,
-        end_stream: bool,
-        max_frame_size: u32,
-    ) {
-        let status = Field {
-            name: b":status",
-            value: status.as_str().as_bytes(),
-            never_indexed: false,
-        };
-        let fields = std::iter::once(status).chain(fields(headers));
-        self.put(dst, stream_id, fields, end_stream, max_frame_size);
-    }
-
-    /// Writes a trailer section, which ends the stream.
-    pub(crate) fn put_trailers(
-        &mut self,
-        dst: &mut BytesMut,
-        stream_id: u32,
-        trailers: &HeaderMap,
-        max_frame_size: u32,
-    ) {
-        self.put(dst, stream_id, fields(trailers), true, max_frame_size);
-    }
-
-    fn put<'a>(
-        &mut self,
-        dst: &mut BytesMut,
-        stream_id: u32,
-        fields: impl Iterator<Item = Field<'a>>,
-        end_stream: bool,
-        max_frame_size: u32,
-    ) {
-        self.block.clear();
-        self.encoder.encode(fields, &mut self.block);
-        frame::put_headers(dst, stream_id, &self.block, end_stream, max_frame_size);
-    }
-}
-
-fn fields(headers: &HeaderMap) -> impl Iterator<Item = Field<'_>> {
-    headers.iter().map(|(name, value)| Field {
-        name: name.as_str().as_bytes(),
-        value: value.as_bytes(),
-        never_indexed: value.is_sensitive(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,10 +251,9 @@ mod tests {
             header(":path", "/chat"),
             header(":authority", "localhost"),
         ];
-        let request = request_from_fields(fields).unwrap().request;
-        let protocol = request.extensions().get::<h2::ext::Protocol>().unwrap();
-        assert_eq!(protocol.as_str(), "websocket");
-        assert_eq!(request.uri().path(), "/chat");
+        let decoded = request_from_fields(fields).unwrap();
+        assert_eq!(decoded.protocol.as_deref(), Some("websocket"));
+        assert_eq!(decoded.request.uri().path(), "/chat");
     }
 
     #[test]
