@@ -1,0 +1,401 @@
+//! Centrifugo-style configuration files: text in JSON, TOML or YAML with
+//! Centrifugo v6's key names, environment overrides (`PUSHWIRE_` + the key
+//! path in upper case joined by `_`), typed into a [`Config`] and
+//! validated. This is what `pushwire serve --config FILE` reads; an
+//! application embedding the hub can read the same files.
+//!
+//! Nothing here does IO: the caller reads the file and passes its text,
+//! and passes the environment as pairs (`std::env::vars()`, or fixed ones).
+//! Every error is a sentence that names the key that is wrong (and why),
+//! the environment variable, or the position in the text that does not
+//! parse.
+//!
+//! ```
+//! use pushwire::hub::config_file::{self, Format};
+//!
+//! let text = r#"
+//! [http_api]
+//! key = "api-secret"
+//!
+//! [[channel.namespaces]]
+//! name = "chat"
+//! presence = true
+//! "#;
+//! let env = [("PUSHWIRE_CLIENT_CHANNEL_LIMIT".to_string(), "20".to_string())];
+//! let config = config_file::load(text, Format::Toml, "hub.toml", env).unwrap();
+//! assert_eq!(config.http_api.key, "api-secret");
+//! assert_eq!(config.hub.client.channel_limit, 20);
+//!
+//! let e = config_file::load(r#"{"client": {"channel_limit": "many"}}"#, Format::Json, "hub.json", [])
+//!     .unwrap_err();
+//! assert!(e.starts_with("hub.json: key `client.channel_limit`"), "{e}");
+//! ```
+//!
+//! The steps are public too, for a caller that shows or changes the tree
+//! before typing it (`pushwire serve --print-config`, `--allow-origin`):
+//! [`parse`], [`apply_env`], [`set`], [`typed`].
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::Config;
+
+/// Keys that an environment variable may set even when the file leaves
+/// them out (besides every key the file has).
+const KNOWN_KEYS: &[&str] = &[
+    "client.token.hmac_secret_key",
+    "client.token.rsa_public_key",
+    "client.token.ecdsa_public_key",
+    "client.token.audience",
+    "client.token.issuer",
+    "client.allowed_origins",
+    "client.allow_anonymous_connect_without_token",
+    "client.ping_interval",
+    "client.pong_timeout",
+    "client.stale_close_delay",
+    "client.expired_close_delay",
+    "client.channel_limit",
+    "client.user_connection_limit",
+    "client.queue_max_size",
+    "client.history_max_publication_limit",
+    "client.recovery_max_publication_limit",
+    "http_api.key",
+    "http_api.insecure",
+    "websocket.message_size_limit",
+    "long_poll.hold",
+    "long_poll.session_timeout",
+    // The engine: `..._ADDRESS` and `..._CLUSTER_ADDRESS` take a comma list.
+    "engine.type",
+    "engine.redis.address",
+    "engine.redis.cluster_address",
+    "engine.redis.prefix",
+    "engine.redis.connect_timeout",
+    "engine.redis.io_timeout",
+    "engine.redis.presence_ttl",
+    // The backend proxy: `..._HTTP_HEADERS` take a comma list,
+    // `..._HTTP_STATIC_HEADERS` a JSON object, `..._STATUS_TO_CODE_TRANSFORMS`
+    // a JSON array.
+    "client.proxy.connect.enabled",
+    "client.proxy.connect.endpoint",
+    "client.proxy.connect.timeout",
+    "client.proxy.connect.http_headers",
+    "client.proxy.connect.http.static_headers",
+    "client.proxy.connect.http.status_to_code_transforms",
+    "client.proxy.connect.http.tls.server_ca_pem_file",
+    "client.proxy.refresh.enabled",
+    "client.proxy.refresh.endpoint",
+    "client.proxy.refresh.timeout",
+    "client.proxy.refresh.http_headers",
+    "client.proxy.refresh.http.static_headers",
+    "client.proxy.refresh.http.status_to_code_transforms",
+    "client.proxy.refresh.http.tls.server_ca_pem_file",
+    "client.proxy.max_pending",
+    "client.proxy.max_queued_commands",
+    "channel.proxy.subscribe.endpoint",
+    "channel.proxy.subscribe.timeout",
+    "channel.proxy.subscribe.http_headers",
+    "channel.proxy.subscribe.http.static_headers",
+    "channel.proxy.subscribe.http.status_to_code_transforms",
+    "channel.proxy.subscribe.http.tls.server_ca_pem_file",
+    "channel.proxy.publish.endpoint",
+    "channel.proxy.publish.timeout",
+    "channel.proxy.publish.http_headers",
+    "channel.proxy.publish.http.static_headers",
+    "channel.proxy.publish.http.status_to_code_transforms",
+    "channel.proxy.publish.http.tls.server_ca_pem_file",
+    "channel.proxy.sub_refresh.endpoint",
+    "channel.proxy.sub_refresh.timeout",
+    "channel.proxy.sub_refresh.http_headers",
+    "channel.proxy.sub_refresh.http.static_headers",
+    "channel.proxy.sub_refresh.http.status_to_code_transforms",
+    "channel.proxy.sub_refresh.http.tls.server_ca_pem_file",
+    "channel.without_namespace.subscribe_proxy_enabled",
+    "channel.without_namespace.publish_proxy_enabled",
+    "channel.without_namespace.sub_refresh_proxy_enabled",
+    "rpc.proxy.endpoint",
+    "rpc.proxy.timeout",
+    "rpc.proxy.http_headers",
+    "rpc.proxy.http.static_headers",
+    "rpc.proxy.http.status_to_code_transforms",
+    "rpc.proxy.http.tls.server_ca_pem_file",
+    "rpc.without_namespace.proxy_enabled",
+];
+
+/// The language of a configuration's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// JSON (`.json`, and files without an extension).
+    Json,
+    /// TOML (`.toml`).
+    Toml,
+    /// YAML (`.yaml`, `.yml`).
+    Yaml,
+}
+
+impl Format {
+    /// The format of a file, by its extension (no IO).
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use pushwire::hub::config_file::Format;
+    /// assert_eq!(Format::from_path(Path::new("hub.yml")), Ok(Format::Yaml));
+    /// assert_eq!(Format::from_path(Path::new("hub")), Ok(Format::Json));
+    /// assert!(Format::from_path(Path::new("hub.ini")).unwrap_err().contains(".ini"));
+    /// ```
+    pub fn from_path(path: &Path) -> Result<Format, String> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => Ok(Format::Toml),
+            Some("yaml" | "yml") => Ok(Format::Yaml),
+            Some("json") | None => Ok(Format::Json),
+            Some(other) => Err(format!(
+                "unknown config format .{other} (use .json, .toml or .yaml)"
+            )),
+        }
+    }
+}
+
+/// Parses `text` into the tree of keys, which must be a table. The error
+/// is the parser's, with the line and column, and does not name the file
+/// (the caller does).
+pub fn parse(text: &str, format: Format) -> Result<Value, String> {
+    let tree = match format {
+        Format::Toml => toml::from_str::<Value>(text).map_err(|e| e.to_string()),
+        Format::Yaml => serde_yaml_ng::from_str::<Value>(text).map_err(|e| e.to_string()),
+        Format::Json => serde_json::from_str::<Value>(text).map_err(|e| e.to_string()),
+    }?;
+    if !tree.is_object() {
+        return Err("the configuration must be a table of keys".into());
+    }
+    Ok(tree)
+}
+
+/// Applies the environment: `PUSHWIRE_CLIENT_TOKEN_HMAC_SECRET_KEY=…` sets
+/// `client.token.hmac_secret_key`. A variable may set any key the tree has
+/// and the keys pushwire knows; others are ignored, as are variables
+/// without the `PUSHWIRE_` prefix.
+///
+/// A value is JSON when it reads as JSON (numbers, booleans, arrays,
+/// objects), a comma list for `allowed_origins`, `http_headers` and the
+/// Redis addresses, a string otherwise. The error names the variable.
+pub fn apply_env<I>(tree: &mut Value, env: I) -> Result<(), String>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let mut paths = KNOWN_KEYS.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+    collect_paths(tree, String::new(), &mut paths);
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("PUSHWIRE_") else {
+            continue;
+        };
+        let Some(path) = paths.iter().find(|p| env_name(p) == rest) else {
+            continue;
+        };
+        set(tree, path, parse_env_value(path, &value)).map_err(|e| format!("{name}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn env_name(path: &str) -> String {
+    path.replace('.', "_").to_ascii_uppercase()
+}
+
+/// The dotted paths of the tree's leaves (arrays count as leaves).
+fn collect_paths(value: &Value, prefix: String, out: &mut Vec<String>) {
+    let Value::Object(map) = value else {
+        if !prefix.is_empty() && !out.contains(&prefix) {
+            out.push(prefix);
+        }
+        return;
+    };
+    for (key, child) in map {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        collect_paths(child, path, out);
+    }
+}
+
+/// A variable's value (see [`apply_env`]).
+fn parse_env_value(path: &str, value: &str) -> Value {
+    let list = path.ends_with("allowed_origins")
+        || path.ends_with("http_headers")
+        || path.ends_with("address");
+    if list && !value.trim_start().starts_with('[') {
+        return Value::Array(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(|v| Value::String(v.to_string()))
+                .collect(),
+        );
+    }
+    match serde_json::from_str::<Value>(value) {
+        Ok(parsed @ (Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_))) => {
+            parsed
+        }
+        _ => Value::String(value.to_string()),
+    }
+}
+
+/// Sets the key at the dotted `path` (`client.allowed_origins`), adding
+/// the tables on the way; fails when a key on the way is not a table.
+///
+/// ```
+/// let mut tree = serde_json::json!({"client": {"channel_limit": 5}});
+/// pushwire::hub::config_file::set(&mut tree, "client.token.issuer", "me".into()).unwrap();
+/// assert_eq!(tree["client"]["token"]["issuer"], "me");
+/// assert!(pushwire::hub::config_file::set(&mut tree, "client.channel_limit.x", 1.into()).is_err());
+/// ```
+pub fn set(tree: &mut Value, path: &str, value: Value) -> Result<(), String> {
+    let mut node = tree;
+    let mut keys = path.split('.').peekable();
+    while let Some(key) = keys.next() {
+        let Value::Object(map) = node else {
+            return Err(format!("{path}: not a table"));
+        };
+        if keys.peek().is_none() {
+            map.insert(key.to_string(), value);
+            return Ok(());
+        }
+        node = map
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    Ok(())
+}
+
+/// Types the tree and validates it; the error starts with `origin` (the
+/// file's name, say) and names the key and the reason.
+pub fn typed(tree: &Value, origin: &str) -> Result<Config, String> {
+    let config: Config = serde_path_error(tree).map_err(|e| format!("{origin}: {e}"))?;
+    config
+        .hub
+        .validate()
+        .map_err(|e| format!("{origin}: {e}"))?;
+    Ok(config)
+}
+
+/// The whole path from text to a validated [`Config`]: [`parse`] (its
+/// errors prefixed with `origin`), [`apply_env`], [`typed`].
+pub fn load<I>(text: &str, format: Format, origin: &str, env: I) -> Result<Config, String>
+where
+    I: IntoIterator<Item = (String, String)>,
+{
+    let mut tree = parse(text, format).map_err(|e| format!("{origin}: {e}"))?;
+    apply_env(&mut tree, env)?;
+    typed(&tree, origin)
+}
+
+/// Deserialises, naming the key that failed. The hub's part is checked
+/// on its own first: the whole config flattens it in, which hides paths.
+fn serde_path_error(tree: &Value) -> Result<Config, String> {
+    checked::<pushwire_hub::HubConfig>(tree, "")?;
+    checked::<super::HttpApiConfig>(&tree["http_api"], "http_api.")?;
+    checked::<super::WebSocketSettings>(&tree["websocket"], "websocket.")?;
+    checked(tree, "")
+}
+
+fn checked<T: serde::de::DeserializeOwned>(tree: &Value, prefix: &str) -> Result<T, String> {
+    let tree = if tree.is_null() {
+        Value::Object(Map::new())
+    } else {
+        tree.clone()
+    };
+    serde_path_to_error::deserialize(tree)
+        .map_err(|e| format!("key `{prefix}{}`: {}", e.path(), e.inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_three_formats_give_the_same_config() {
+        let json = r#"{"http_api": {"key": "k"}, "channel": {"namespaces": [{"name": "chat", "history_size": 10, "history_ttl": "30s"}]}}"#;
+        let toml = "[http_api]\nkey = \"k\"\n[[channel.namespaces]]\nname = \"chat\"\nhistory_size = 10\nhistory_ttl = \"30s\"\n";
+        let yaml = "http_api:\n  key: k\nchannel:\n  namespaces:\n    - name: chat\n      history_size: 10\n      history_ttl: 30s\n";
+        let configs = [
+            (json, Format::Json),
+            (toml, Format::Toml),
+            (yaml, Format::Yaml),
+        ]
+        .map(|(text, format)| format!("{:?}", load(text, format, "hub", []).unwrap()));
+        assert_eq!(configs[0], configs[1]);
+        assert_eq!(configs[0], configs[2]);
+    }
+
+    #[test]
+    fn parse_errors_give_the_position() {
+        let e = load("{\"client\": }", Format::Json, "hub.json", []).unwrap_err();
+        assert!(e.starts_with("hub.json: ") && e.contains("line 1"), "{e}");
+        let e = load("[client\n", Format::Toml, "hub.toml", []).unwrap_err();
+        assert!(e.starts_with("hub.toml: ") && e.contains("line 1"), "{e}");
+        let e = load("client: [\n", Format::Yaml, "hub.yaml", []).unwrap_err();
+        assert!(e.starts_with("hub.yaml: ") && e.contains("line"), "{e}");
+        let e = load("[1, 2]", Format::Json, "hub.json", []).unwrap_err();
+        assert_eq!(e, "hub.json: the configuration must be a table of keys");
+    }
+
+    #[test]
+    fn environment_overrides_file_keys_and_known_ones() {
+        let config = load(
+            "[client]\nchannel_limit = 10\n",
+            Format::Toml,
+            "hub.toml",
+            env(&[
+                ("PUSHWIRE_CLIENT_CHANNEL_LIMIT", "20"),
+                ("PUSHWIRE_HTTP_API_KEY", "k"),
+                ("PUSHWIRE_ENGINE_REDIS_ADDRESS", "redis://a:1, redis://b:2"),
+                ("PUSHWIRE_NOT_A_KEY", "x"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.hub.client.channel_limit, 20);
+        assert_eq!(config.http_api.key, "k");
+        assert_eq!(
+            config.engine.redis.address.0,
+            ["redis://a:1", "redis://b:2"]
+        );
+        let e = load(
+            r#"{"client": "none"}"#,
+            Format::Json,
+            "hub.json",
+            env(&[("PUSHWIRE_CLIENT_CHANNEL_LIMIT", "20")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "PUSHWIRE_CLIENT_CHANNEL_LIMIT: client.channel_limit: not a table"
+        );
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_key() {
+        let e = load(
+            r#"{"channel": {"namespaces": [{"name": "ok"}, {"name": "bad name!"}]}}"#,
+            Format::Json,
+            "hub.json",
+            [],
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("hub.json: channel.namespaces[1].name: "),
+            "{e}"
+        );
+        let e = load("long_poll:\n  hold: soon\n", Format::Yaml, "hub.yaml", []).unwrap_err();
+        assert!(e.starts_with("hub.yaml: key `long_poll.hold`: "), "{e}");
+    }
+}
