@@ -37,6 +37,9 @@
 
 use std::path::Path;
 
+use pushwire_hub::channel::NamespaceOptions;
+use pushwire_hub::proxy::RpcOptions;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::Config;
@@ -156,19 +159,142 @@ impl Format {
     }
 }
 
+/// How deeply tables and lists may nest (the root table is 1). A
+/// configuration needs 7; JSON parsers refuse more than 128, and every
+/// tree accepted here prints as JSON (`--print-config`) that loads again.
+pub const MAX_DEPTH: usize = 64;
+
 /// Parses `text` into the tree of keys, which must be a table. The error
-/// is the parser's, with the line and column, and does not name the file
-/// (the caller does).
+/// is the parser's, with the line and column, or names the key nested
+/// deeper than [`MAX_DEPTH`]; it does not name the file (the caller does).
 pub fn parse(text: &str, format: Format) -> Result<Value, String> {
     let tree = match format {
-        Format::Toml => toml::from_str::<Value>(text).map_err(|e| e.to_string()),
+        Format::Toml => parse_toml(text),
         Format::Yaml => serde_yaml_ng::from_str::<Value>(text).map_err(|e| e.to_string()),
         Format::Json => serde_json::from_str::<Value>(text).map_err(|e| e.to_string()),
     }?;
     if !tree.is_object() {
         return Err("the configuration must be a table of keys".into());
     }
+    check_depth(&tree)?;
     Ok(tree)
+}
+
+/// TOML nests by dotted keys as well as by brackets, and its parser
+/// bounds only the brackets and each key's length: a 13 KB file can nest
+/// 6,000 tables, which overflows the stack of the (recursive) conversion
+/// to a tree. The depth is checked on the parsed document first.
+fn parse_toml(text: &str) -> Result<Value, String> {
+    use serde::Deserialize;
+    let document = toml_edit::ImDocument::parse(text)
+        .map_err(|e| toml_edit::de::Error::from(e).to_string())?;
+    let mut path = Vec::new();
+    if toml_item_too_deep(document.as_item(), 1, &mut path) {
+        return Err(too_deep_error(&path));
+    }
+    Value::deserialize(toml_edit::de::Deserializer::from(document)).map_err(|e| e.to_string())
+}
+
+/// Whether a table or list under `item` (at `depth`) nests deeper than
+/// [`MAX_DEPTH`]; `path` then leads to it. The recursion stops there.
+fn toml_item_too_deep(item: &toml_edit::Item, depth: usize, path: &mut Vec<String>) -> bool {
+    use toml_edit::Item;
+    match item {
+        Item::Table(table) => toml_table_too_deep(table, depth, path),
+        Item::ArrayOfTables(tables) => {
+            depth > MAX_DEPTH
+                || tables.iter().enumerate().any(|(i, table)| {
+                    step(path, format!("[{i}]"), |path| {
+                        toml_table_too_deep(table, depth + 1, path)
+                    })
+                })
+        }
+        Item::Value(value) => toml_value_too_deep(value, depth, path),
+        Item::None => false,
+    }
+}
+
+fn toml_table_too_deep(table: &toml_edit::Table, depth: usize, path: &mut Vec<String>) -> bool {
+    depth > MAX_DEPTH
+        || table.iter().any(|(key, item)| {
+            step(path, key.to_string(), |path| {
+                toml_item_too_deep(item, depth + 1, path)
+            })
+        })
+}
+
+fn toml_value_too_deep(value: &toml_edit::Value, depth: usize, path: &mut Vec<String>) -> bool {
+    use toml_edit::Value as V;
+    match value {
+        V::Array(list) => {
+            depth > MAX_DEPTH
+                || list.iter().enumerate().any(|(i, value)| {
+                    step(path, format!("[{i}]"), |path| {
+                        toml_value_too_deep(value, depth + 1, path)
+                    })
+                })
+        }
+        V::InlineTable(table) => {
+            depth > MAX_DEPTH
+                || table.iter().any(|(key, value)| {
+                    step(path, key.to_string(), |path| {
+                        toml_value_too_deep(value, depth + 1, path)
+                    })
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Fails when a table or list nests deeper than [`MAX_DEPTH`], naming it.
+fn check_depth(tree: &Value) -> Result<(), String> {
+    let mut path = Vec::new();
+    if too_deep(tree, 1, &mut path) {
+        return Err(too_deep_error(&path));
+    }
+    Ok(())
+}
+
+fn too_deep(value: &Value, depth: usize, path: &mut Vec<String>) -> bool {
+    match value {
+        Value::Object(map) => {
+            depth > MAX_DEPTH
+                || map.iter().any(|(key, value)| {
+                    step(path, key.clone(), |path| too_deep(value, depth + 1, path))
+                })
+        }
+        Value::Array(list) => {
+            depth > MAX_DEPTH
+                || list.iter().enumerate().any(|(i, value)| {
+                    step(path, format!("[{i}]"), |path| {
+                        too_deep(value, depth + 1, path)
+                    })
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Runs `f` with `key` at the end of `path`, and takes it off again
+/// unless `f` found the tree too deep (then `path` leads there).
+fn step(path: &mut Vec<String>, key: String, f: impl FnOnce(&mut Vec<String>) -> bool) -> bool {
+    path.push(key);
+    let deep = f(path);
+    if !deep {
+        path.pop();
+    }
+    deep
+}
+
+fn too_deep_error(path: &[String]) -> String {
+    let mut key = String::new();
+    for part in path {
+        if !key.is_empty() && !part.starts_with('[') {
+            key.push('.');
+        }
+        key.push_str(part);
+    }
+    format!("key `{key}`: tables and lists nested more than {MAX_DEPTH} deep")
 }
 
 /// Applies the environment: `PUSHWIRE_CLIENT_TOKEN_HMAC_SECRET_KEY=…` sets
@@ -192,7 +318,9 @@ where
         let Some(path) = paths.iter().find(|p| env_name(p) == rest) else {
             continue;
         };
-        set(tree, path, parse_env_value(path, &value)).map_err(|e| format!("{name}: {e}"))?;
+        set(tree, path, parse_env_value(path, &value))
+            .and_then(|()| check_depth(tree))
+            .map_err(|e| format!("{name}: {e}"))?;
     }
     Ok(())
 }
@@ -291,23 +419,46 @@ where
     typed(&tree, origin)
 }
 
-/// Deserialises, naming the key that failed. The hub's part is checked
-/// on its own first: the whole config flattens it in, which hides paths.
+/// Deserialises, naming the key that failed. `#[serde(flatten)]` hides
+/// the paths inside what it flattens (the hub's part of the whole config,
+/// a namespace's options), so those parts are checked on their own first.
 fn serde_path_error(tree: &Value) -> Result<Config, String> {
+    each::<NamespaceOptions>(tree.pointer("/channel/namespaces"), "channel.namespaces")?;
+    each::<RpcOptions>(tree.pointer("/rpc/namespaces"), "rpc.namespaces")?;
     checked::<pushwire_hub::HubConfig>(tree, "")?;
     checked::<super::HttpApiConfig>(&tree["http_api"], "http_api.")?;
     checked::<super::WebSocketSettings>(&tree["websocket"], "websocket.")?;
     checked(tree, "")
 }
 
-fn checked<T: serde::de::DeserializeOwned>(tree: &Value, prefix: &str) -> Result<T, String> {
+/// Checks each table of the list at `at` as a `T`.
+fn each<T: DeserializeOwned>(list: Option<&Value>, at: &str) -> Result<(), String> {
+    let Some(Value::Array(items)) = list else {
+        return Ok(());
+    };
+    for (i, item) in items.iter().enumerate() {
+        if item.is_object() {
+            checked::<T>(item, &format!("{at}[{i}]."))?;
+        }
+    }
+    Ok(())
+}
+
+/// Deserialises `tree` (the keys under `prefix`, which ends with `.`).
+fn checked<T: DeserializeOwned>(tree: &Value, prefix: &str) -> Result<T, String> {
     let tree = if tree.is_null() {
         Value::Object(Map::new())
     } else {
         tree.clone()
     };
-    serde_path_to_error::deserialize(tree)
-        .map_err(|e| format!("key `{prefix}{}`: {}", e.path(), e.inner()))
+    serde_path_to_error::deserialize(tree).map_err(|e| {
+        // An empty path is the table under `prefix` itself.
+        let key = match (e.path().iter().next(), prefix.strip_suffix('.')) {
+            (None, Some(table)) => table.to_string(),
+            _ => format!("{prefix}{}", e.path()),
+        };
+        format!("key `{key}`: {}", e.inner())
+    })
 }
 
 #[cfg(test)]
@@ -397,5 +548,95 @@ mod tests {
         );
         let e = load("long_poll:\n  hold: soon\n", Format::Yaml, "hub.yaml", []).unwrap_err();
         assert!(e.starts_with("hub.yaml: key `long_poll.hold`: "), "{e}");
+    }
+
+    /// Found while writing the fuzz target's oracle: a wrong value in a
+    /// namespace named the namespace (`channel.namespaces[0]`), not its
+    /// key, because the options are flattened into it.
+    #[test]
+    fn a_wrong_namespace_option_names_its_key() {
+        let e = load(
+            r#"{"channel": {"namespaces": [{"name": "chat"}, {"name": "news", "presence": "yes"}]}}"#,
+            Format::Json,
+            "hub.json",
+            [],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "hub.json: key `channel.namespaces[1].presence`: invalid type: string \"yes\", expected a boolean"
+        );
+        let e = load(
+            "[[rpc.namespaces]]\nname = \"admin\"\nproxy_enabled = 3\n",
+            Format::Toml,
+            "hub.toml",
+            [],
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("hub.toml: key `rpc.namespaces[0].proxy_enabled`: "),
+            "{e}"
+        );
+    }
+
+    /// Found while writing the fuzz target's oracle: `http_api` or
+    /// `websocket` not a table gave the key as `http_api..`.
+    #[test]
+    fn a_section_that_is_not_a_table_is_named_once() {
+        let e = load(r#"{"http_api": "key"}"#, Format::Json, "hub.json", []).unwrap_err();
+        assert!(
+            e.starts_with("hub.json: key `http_api`: invalid type: string"),
+            "{e}"
+        );
+        let e = load("websocket: 5\n", Format::Yaml, "hub.yaml", []).unwrap_err();
+        assert!(
+            e.starts_with("hub.yaml: key `websocket`: invalid type: integer"),
+            "{e}"
+        );
+    }
+
+    /// A 13 KB TOML file nesting 6,000 tables (79-part dotted keys in 78
+    /// inline tables, the most its parser allows) overflowed the stack of
+    /// the conversion to a tree (an abort, not an error). Now the depth
+    /// is checked on the parsed document.
+    #[test]
+    fn deeply_nested_toml_is_refused_without_overflowing() {
+        let key = vec!["a"; 79].join(".");
+        let text = format!(
+            "{key} = {}1{}\n",
+            format!("{{{key} = ").repeat(78),
+            "}".repeat(78)
+        );
+        let e = load(&text, Format::Toml, "hub.toml", []).unwrap_err();
+        assert!(e.starts_with("hub.toml: key `a.a.a."), "{e}");
+        assert!(
+            e.ends_with("`: tables and lists nested more than 64 deep"),
+            "{e}"
+        );
+        // 64 deep is fine.
+        let text = format!("{} = 1\n", vec!["a"; 63].join("."));
+        load(&text, Format::Toml, "hub.toml", []).unwrap();
+    }
+
+    /// Every tree accepted prints as JSON that loads again (serde_json
+    /// refuses more than 128 levels; YAML and an environment value could
+    /// nest deeper).
+    #[test]
+    fn deeply_nested_yaml_and_environment_values_are_refused() {
+        let text = format!("a: {}{}\n", "[".repeat(100), "]".repeat(100));
+        let e = load(&text, Format::Yaml, "hub.yaml", []).unwrap_err();
+        assert!(e.starts_with("hub.yaml: key `a[0][0]"), "{e}");
+        let value = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        let e = load(
+            "{}",
+            Format::Json,
+            "hub.json",
+            env(&[("PUSHWIRE_CLIENT_TOKEN_AUDIENCE", &value)]),
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("PUSHWIRE_CLIENT_TOKEN_AUDIENCE: key `client.token.audience[0][0]"),
+            "{e}"
+        );
     }
 }
