@@ -170,7 +170,7 @@ pub const MAX_DEPTH: usize = 64;
 pub fn parse(text: &str, format: Format) -> Result<Value, String> {
     let tree = match format {
         Format::Toml => parse_toml(text),
-        Format::Yaml => serde_yaml_ng::from_str::<Value>(text).map_err(|e| e.to_string()),
+        Format::Yaml => serde_yaml_ng::from_str::<Value>(text).map_err(yaml_error),
         Format::Json => serde_json::from_str::<Value>(text).map_err(|e| e.to_string()),
     }?;
     if !tree.is_object() {
@@ -178,6 +178,19 @@ pub fn parse(text: &str, format: Format) -> Result<Value, String> {
     }
     check_depth(&tree)?;
     Ok(tree)
+}
+
+/// libyaml's message leaves the position out when the problem is at the
+/// very start of the text (its line and column 0 mean "none" there): it
+/// is put back, from the error's location.
+fn yaml_error(e: serde_yaml_ng::Error) -> String {
+    let message = e.to_string();
+    match e.location() {
+        Some(at) if !message.contains(" at line ") && !message.contains(" at position ") => {
+            format!("{message} at line {} column {}", at.line(), at.column())
+        }
+        _ => message,
+    }
 }
 
 /// TOML nests by dotted keys as well as by brackets, and its parser
@@ -637,6 +650,17 @@ mod tests {
         assert!(
             e.starts_with("PUSHWIRE_CLIENT_TOKEN_AUDIENCE: key `client.token.audience[0][0]"),
             "{e}"
+        );
+    }
+
+    /// Found by the fuzz target: a YAML error at the very start of the
+    /// text said where it was nowhere.
+    #[test]
+    fn a_yaml_error_at_the_start_has_its_position() {
+        let e = load("]tom:\n  nested: 1\n", Format::Yaml, "hub.yaml", []).unwrap_err();
+        assert_eq!(
+            e,
+            "hub.yaml: did not find expected node content, while parsing a block node at line 1 column 1"
         );
     }
 }
