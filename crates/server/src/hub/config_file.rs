@@ -195,68 +195,116 @@ fn yaml_error(e: serde_yaml_ng::Error) -> String {
 
 /// TOML nests by dotted keys as well as by brackets, and its parser
 /// bounds only the brackets and each key's length: a 13 KB file can nest
-/// 6,000 tables, which overflows the stack of the (recursive) conversion
-/// to a tree. The depth is checked on the parsed document first.
+/// 6,000 tables, whose recursive conversion to a tree, and even the
+/// parser's own drop of its document, overflow the stack. So the text is
+/// scanned first for a bound on its depth.
 fn parse_toml(text: &str) -> Result<Value, String> {
-    use serde::Deserialize;
-    let document = toml_edit::ImDocument::parse(text)
-        .map_err(|e| toml_edit::de::Error::from(e).to_string())?;
-    let mut path = Vec::new();
-    if toml_item_too_deep(document.as_item(), 1, &mut path) {
-        return Err(too_deep_error(&path));
+    if let Some(line) = toml_too_deep(text) {
+        return Err(format!(
+            "line {line}: tables and lists nested more than {MAX_DEPTH} deep"
+        ));
     }
-    Value::deserialize(toml_edit::de::Deserializer::from(document)).map_err(|e| e.to_string())
+    toml_edit::de::from_str::<Value>(text).map_err(|e| e.to_string())
 }
 
-/// Whether a table or list under `item` (at `depth`) nests deeper than
-/// [`MAX_DEPTH`]; `path` then leads to it. The recursion stops there.
-fn toml_item_too_deep(item: &toml_edit::Item, depth: usize, path: &mut Vec<String>) -> bool {
-    use toml_edit::Item;
-    match item {
-        Item::Table(table) => toml_table_too_deep(table, depth, path),
-        Item::ArrayOfTables(tables) => {
-            depth > MAX_DEPTH
-                || tables.iter().enumerate().any(|(i, table)| {
-                    step(path, format!("[{i}]"), |path| {
-                        toml_table_too_deep(table, depth + 1, path)
-                    })
-                })
+/// The line where TOML `text` may nest tables and lists deeper than
+/// [`MAX_DEPTH`]: a bound, never below the depth, that counts the parts
+/// of the table header and, in each statement, the dots of keys (and of
+/// numbers) and the open brackets, outside strings and comments.
+fn toml_too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut line = 1;
+    let mut header = 0; // containers the current table header opens
+    let mut level = 0; // those the statement opens so far
+    let mut open: Vec<usize> = Vec::new(); // `level` at each open bracket
+    let mut at_start = true; // of a statement
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if at_start && open.is_empty() && b == b'[' {
+            // A header: `[a.b]` opens 2 tables, `[[a.b]]` a list too.
+            header = 1 + usize::from(bytes.get(i + 1) == Some(&b'['));
+            at_start = false;
+            i += header;
+            while i < bytes.len() && bytes[i] != b']' && bytes[i] != b'\n' {
+                match bytes[i] {
+                    b'.' => header += 1,
+                    q @ (b'"' | b'\'') => i = skip_string(bytes, i, q, &mut line),
+                    _ => {}
+                }
+                i += 1;
+            }
+            if header > MAX_DEPTH {
+                return Some(line);
+            }
+            continue;
         }
-        Item::Value(value) => toml_value_too_deep(value, depth, path),
-        Item::None => false,
+        match b {
+            b'\n' => {
+                line += 1;
+                if open.is_empty() {
+                    level = 0;
+                    at_start = true;
+                }
+            }
+            b' ' | b'\t' | b'\r' => {}
+            b'#' => {
+                while i + 1 < bytes.len() && bytes[i + 1] != b'\n' {
+                    i += 1;
+                }
+            }
+            q @ (b'"' | b'\'') => {
+                at_start = false;
+                i = skip_string(bytes, i, q, &mut line);
+            }
+            b'.' => level += 1,
+            b'{' | b'[' => {
+                open.push(level);
+                level += 1;
+            }
+            b'}' | b']' => level = open.pop().unwrap_or(0),
+            b',' => level = open.last().map_or(0, |l| l + 1),
+            _ => at_start = false,
+        }
+        if b != b'\n' && b != b' ' && b != b'\t' && b != b'\r' && b != b'#' {
+            at_start = false;
+        }
+        if header + level + 1 > MAX_DEPTH {
+            return Some(line);
+        }
+        i += 1;
     }
+    None
 }
 
-fn toml_table_too_deep(table: &toml_edit::Table, depth: usize, path: &mut Vec<String>) -> bool {
-    depth > MAX_DEPTH
-        || table.iter().any(|(key, item)| {
-            step(path, key.to_string(), |path| {
-                toml_item_too_deep(item, depth + 1, path)
-            })
-        })
-}
-
-fn toml_value_too_deep(value: &toml_edit::Value, depth: usize, path: &mut Vec<String>) -> bool {
-    use toml_edit::Value as V;
-    match value {
-        V::Array(list) => {
-            depth > MAX_DEPTH
-                || list.iter().enumerate().any(|(i, value)| {
-                    step(path, format!("[{i}]"), |path| {
-                        toml_value_too_deep(value, depth + 1, path)
-                    })
-                })
+/// From the opening quote at `i`, the index of the closing one (or the
+/// end); counts the lines of multi-line strings.
+fn skip_string(bytes: &[u8], i: usize, quote: u8, line: &mut usize) -> usize {
+    let multi = bytes.get(i + 1) == Some(&quote) && bytes.get(i + 2) == Some(&quote);
+    let mut j = if multi { i + 3 } else { i + 1 };
+    while j < bytes.len() {
+        match bytes[j] {
+            b'\\' if quote == b'"' => j += 1,
+            b'\n' if multi => *line += 1,
+            b'\n' => return j - 1, // an unclosed string: the parser says so
+            b if b == quote => {
+                if !multi {
+                    return j;
+                }
+                if bytes.get(j + 1) == Some(&quote) && bytes.get(j + 2) == Some(&quote) {
+                    // Up to two more quotes may belong to the string.
+                    let mut end = j + 2;
+                    while bytes.get(end + 1) == Some(&quote) && end < j + 4 {
+                        end += 1;
+                    }
+                    return end;
+                }
+            }
+            _ => {}
         }
-        V::InlineTable(table) => {
-            depth > MAX_DEPTH
-                || table.iter().any(|(key, value)| {
-                    step(path, key.to_string(), |path| {
-                        toml_value_too_deep(value, depth + 1, path)
-                    })
-                })
-        }
-        _ => false,
+        j += 1;
     }
+    bytes.len()
 }
 
 /// Fails when a table or list nests deeper than [`MAX_DEPTH`], naming it.
@@ -621,14 +669,32 @@ mod tests {
             "}".repeat(78)
         );
         let e = load(&text, Format::Toml, "hub.toml", []).unwrap_err();
-        assert!(e.starts_with("hub.toml: key `a.a.a."), "{e}");
-        assert!(
-            e.ends_with("`: tables and lists nested more than 64 deep"),
-            "{e}"
+        assert_eq!(
+            e,
+            "hub.toml: line 1: tables and lists nested more than 64 deep"
         );
-        // 64 deep is fine.
-        let text = format!("{} = 1\n", vec!["a"; 63].join("."));
+        // The same with a syntax error after it: the parser's own
+        // document overflowed the stack when it was dropped (found by the
+        // fuzz target).
+        let e = load(&format!("{text}x = ="), Format::Toml, "hub.toml", []).unwrap_err();
+        assert_eq!(
+            e,
+            "hub.toml: line 1: tables and lists nested more than 64 deep"
+        );
+        // 62 deep is fine, in headers, keys, lists and inline tables;
+        // brackets and dots in strings and comments do not count.
+        let key = vec!["a"; 20].join(".");
+        let statements =
+            format!("'x.y' = \"\"\"\n.[{{\"\"\"\n{key} = [{{ {key} = [1.5, 2.5] }}]\n");
+        let text = format!("# [x.y.z] = {{ \"a.b\" }}\n[{key}]\n{statements}");
         load(&text, Format::Toml, "hub.toml", []).unwrap();
+        // 65 deep is not.
+        let text = format!("# [x.y.z] = {{ \"a.b\" }}\n[{key}.b.c.d]\n{statements}");
+        let e = load(&text, Format::Toml, "hub.toml", []).unwrap_err();
+        assert_eq!(
+            e,
+            "hub.toml: line 5: tables and lists nested more than 64 deep"
+        );
     }
 
     /// Every tree accepted prints as JSON that loads again (serde_json
