@@ -20,8 +20,8 @@ if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
     targets=(frame_decoder handshake inflater deflate_round_trip
-        http1_head http1_body http2_frames hpack sse_parser hub_command jwt)
-    targets+=(http2_connection)
+        http1_head http1_body http2_frames hpack sse_parser hub_command jwt
+        http2_connection config_loader)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -5,88 +5,8 @@
 
 use std::path::Path;
 
-use serde_json::{Map, Value};
-
-/// Keys that an environment variable may set even when the file leaves
-/// them out (besides every key the file has).
-const KNOWN_KEYS: &[&str] = &[
-    "client.token.hmac_secret_key",
-    "client.token.rsa_public_key",
-    "client.token.ecdsa_public_key",
-    "client.token.audience",
-    "client.token.issuer",
-    "client.allowed_origins",
-    "client.allow_anonymous_connect_without_token",
-    "client.ping_interval",
-    "client.pong_timeout",
-    "client.stale_close_delay",
-    "client.expired_close_delay",
-    "client.channel_limit",
-    "client.user_connection_limit",
-    "client.queue_max_size",
-    "client.history_max_publication_limit",
-    "client.recovery_max_publication_limit",
-    "http_api.key",
-    "http_api.insecure",
-    "websocket.message_size_limit",
-    "long_poll.hold",
-    "long_poll.session_timeout",
-    // The engine: `..._ADDRESS` and `..._CLUSTER_ADDRESS` take a comma list.
-    "engine.type",
-    "engine.redis.address",
-    "engine.redis.cluster_address",
-    "engine.redis.prefix",
-    "engine.redis.connect_timeout",
-    "engine.redis.io_timeout",
-    "engine.redis.presence_ttl",
-    // The backend proxy: `..._HTTP_HEADERS` take a comma list,
-    // `..._HTTP_STATIC_HEADERS` a JSON object, `..._STATUS_TO_CODE_TRANSFORMS`
-    // a JSON array.
-    "client.proxy.connect.enabled",
-    "client.proxy.connect.endpoint",
-    "client.proxy.connect.timeout",
-    "client.proxy.connect.http_headers",
-    "client.proxy.connect.http.static_headers",
-    "client.proxy.connect.http.status_to_code_transforms",
-    "client.proxy.connect.http.tls.server_ca_pem_file",
-    "client.proxy.refresh.enabled",
-    "client.proxy.refresh.endpoint",
-    "client.proxy.refresh.timeout",
-    "client.proxy.refresh.http_headers",
-    "client.proxy.refresh.http.static_headers",
-    "client.proxy.refresh.http.status_to_code_transforms",
-    "client.proxy.refresh.http.tls.server_ca_pem_file",
-    "client.proxy.max_pending",
-    "client.proxy.max_queued_commands",
-    "channel.proxy.subscribe.endpoint",
-    "channel.proxy.subscribe.timeout",
-    "channel.proxy.subscribe.http_headers",
-    "channel.proxy.subscribe.http.static_headers",
-    "channel.proxy.subscribe.http.status_to_code_transforms",
-    "channel.proxy.subscribe.http.tls.server_ca_pem_file",
-    "channel.proxy.publish.endpoint",
-    "channel.proxy.publish.timeout",
-    "channel.proxy.publish.http_headers",
-    "channel.proxy.publish.http.static_headers",
-    "channel.proxy.publish.http.status_to_code_transforms",
-    "channel.proxy.publish.http.tls.server_ca_pem_file",
-    "channel.proxy.sub_refresh.endpoint",
-    "channel.proxy.sub_refresh.timeout",
-    "channel.proxy.sub_refresh.http_headers",
-    "channel.proxy.sub_refresh.http.static_headers",
-    "channel.proxy.sub_refresh.http.status_to_code_transforms",
-    "channel.proxy.sub_refresh.http.tls.server_ca_pem_file",
-    "channel.without_namespace.subscribe_proxy_enabled",
-    "channel.without_namespace.publish_proxy_enabled",
-    "channel.without_namespace.sub_refresh_proxy_enabled",
-    "rpc.proxy.endpoint",
-    "rpc.proxy.timeout",
-    "rpc.proxy.http_headers",
-    "rpc.proxy.http.static_headers",
-    "rpc.proxy.http.status_to_code_transforms",
-    "rpc.proxy.http.tls.server_ca_pem_file",
-    "rpc.without_namespace.proxy_enabled",
-];
+use pushwire::hub::config_file::{self, Format};
+use serde_json::Value;
 
 /// The configuration as loaded, before it is typed.
 pub struct Loaded {
@@ -105,121 +25,21 @@ pub fn load(
         Some(path) => (read_file(path)?, false),
         None => (development_defaults(), true),
     };
-    apply_env(&mut tree, env)?;
+    config_file::apply_env(&mut tree, env)?;
     Ok(Loaded { tree, development })
 }
 
 /// Types the tree; the error names the key and the reason.
 pub fn typed(tree: &Value, origin: &str) -> Result<pushwire::hub::Config, String> {
-    let config: pushwire::hub::Config =
-        serde_path_error(tree).map_err(|e| format!("{origin}: {e}"))?;
-    config
-        .hub
-        .validate()
-        .map_err(|e| format!("{origin}: {e}"))?;
-    Ok(config)
+    config_file::typed(tree, origin)
 }
 
-/// Deserialises, naming the key that failed. The hub's part is checked
-/// on its own first: the whole config flattens it in, which hides paths.
-fn serde_path_error(tree: &Value) -> Result<pushwire::hub::Config, String> {
-    checked::<pushwire_hub::HubConfig>(tree, "")?;
-    checked::<pushwire::hub::HttpApiConfig>(&tree["http_api"], "http_api.")?;
-    checked::<pushwire::hub::WebSocketSettings>(&tree["websocket"], "websocket.")?;
-    checked(tree, "")
-}
-
-fn checked<T: serde::de::DeserializeOwned>(tree: &Value, prefix: &str) -> Result<T, String> {
-    let tree = if tree.is_null() {
-        Value::Object(Map::new())
-    } else {
-        tree.clone()
-    };
-    serde_path_to_error::deserialize(tree)
-        .map_err(|e| format!("key `{prefix}{}`: {}", e.path(), e.inner()))
-}
-
+/// Reads the file (the one piece of IO); the rest is the server crate's
+/// `hub::config_file`, which embedders and the fuzz target share.
 fn read_file(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let parsed = match path.extension().and_then(|e| e.to_str()) {
-        Some("toml") => toml::from_str::<Value>(&text).map_err(|e| e.to_string()),
-        Some("yaml" | "yml") => serde_yaml_ng::from_str::<Value>(&text).map_err(|e| e.to_string()),
-        Some("json") | None => serde_json::from_str::<Value>(&text).map_err(|e| e.to_string()),
-        Some(other) => Err(format!(
-            "unknown config format .{other} (use .json, .toml or .yaml)"
-        )),
-    };
-    let tree = parsed.map_err(|e| format!("{}: {e}", path.display()))?;
-    if !tree.is_object() {
-        return Err(format!(
-            "{}: the configuration must be a table of keys",
-            path.display()
-        ));
-    }
-    Ok(tree)
-}
-
-/// `PUSHWIRE_CLIENT_TOKEN_HMAC_SECRET_KEY=…` sets `client.token.hmac_secret_key`.
-fn apply_env(tree: &mut Value, env: impl Iterator<Item = (String, String)>) -> Result<(), String> {
-    let mut paths = KNOWN_KEYS.iter().map(|k| k.to_string()).collect::<Vec<_>>();
-    collect_paths(tree, String::new(), &mut paths);
-    for (name, value) in env {
-        let Some(rest) = name.strip_prefix("PUSHWIRE_") else {
-            continue;
-        };
-        let Some(path) = paths.iter().find(|p| env_name(p) == rest) else {
-            continue;
-        };
-        set_path(tree, path, parse_env_value(path, &value)).map_err(|e| format!("{name}: {e}"))?;
-    }
-    Ok(())
-}
-
-fn env_name(path: &str) -> String {
-    path.replace('.', "_").to_ascii_uppercase()
-}
-
-/// The dotted paths of the tree's leaves (arrays count as leaves).
-fn collect_paths(value: &Value, prefix: String, out: &mut Vec<String>) {
-    let Value::Object(map) = value else {
-        if !prefix.is_empty() && !out.contains(&prefix) {
-            out.push(prefix);
-        }
-        return;
-    };
-    for (key, child) in map {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        collect_paths(child, path, out);
-    }
-}
-
-/// A variable's value: JSON when it reads as JSON (numbers, booleans,
-/// arrays), a comma list for `allowed_origins`, `http_headers` and the
-/// Redis addresses, a string otherwise.
-fn parse_env_value(path: &str, value: &str) -> Value {
-    let list = path.ends_with("allowed_origins")
-        || path.ends_with("http_headers")
-        || path.ends_with("address");
-    if list && !value.trim_start().starts_with('[') {
-        return Value::Array(
-            value
-                .split(',')
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(|v| Value::String(v.to_string()))
-                .collect(),
-        );
-    }
-    match serde_json::from_str::<Value>(value) {
-        Ok(parsed @ (Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_))) => {
-            parsed
-        }
-        _ => Value::String(value.to_string()),
-    }
+    let format = Format::from_path(path)?;
+    config_file::parse(&text, format).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Adds `origins` (from `--allow-origin`) to `client.allowed_origins`.
@@ -239,25 +59,7 @@ pub fn allow_origins(tree: &mut Value, origins: &[String]) -> Result<(), String>
             allowed.push(origin);
         }
     }
-    set_path(tree, path, Value::Array(allowed))
-}
-
-fn set_path(tree: &mut Value, path: &str, value: Value) -> Result<(), String> {
-    let mut node = tree;
-    let mut keys = path.split('.').peekable();
-    while let Some(key) = keys.next() {
-        let Value::Object(map) = node else {
-            return Err(format!("{path}: not a table"));
-        };
-        if keys.peek().is_none() {
-            map.insert(key.to_string(), value);
-            return Ok(());
-        }
-        node = map
-            .entry(key.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-    }
-    Ok(())
+    config_file::set(tree, path, Value::Array(allowed))
 }
 
 /// With no configuration: a hub anyone on this machine can try. Demo

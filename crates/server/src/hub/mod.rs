@@ -79,6 +79,8 @@
 mod api;
 pub mod client;
 mod config;
+#[cfg(feature = "config-file")]
+pub mod config_file;
 mod cors;
 mod driver;
 mod emulation;
