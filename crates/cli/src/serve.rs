@@ -17,6 +17,7 @@ mod handover;
 pub use handover::Inherited;
 
 use std::convert::Infallible;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -174,7 +175,8 @@ pub async fn run(args: ServeArgs, inherited: Inherited) -> Result<(), pushwire::
     hub_config::allow_origins(&mut loaded.tree, &args.allow_origins).map_err(config_error)?;
     if args.print_config {
         let text = serde_json::to_string_pretty(&loaded.tree).unwrap_or_default();
-        println!("{text}");
+        // A reader that stops early (`| head`) is not an error.
+        let _ = writeln!(std::io::stdout(), "{text}");
         return Ok(());
     }
     let origin = args
