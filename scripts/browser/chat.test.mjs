@@ -133,10 +133,12 @@ test('the phone layout keeps the message box and the online strip on screen', { 
   }
 });
 
-test('without WebSocket the chat runs over HTTP streaming, and with that blocked too over SSE', { timeout: 30000 }, async (t) => {
-  if (!(await server.serves('/connection/http_stream')) || !(await server.serves('/connection/sse'))) {
-    t.skip('the server does not serve /connection/http_stream and /connection/sse yet');
-    return;
+test('without WebSocket the chat runs over HTTP streaming, with that blocked too over SSE, and with SSE blocked as well over long polling', { timeout: 45000 }, async (t) => {
+  for (const path of ['/connection/http_stream', '/connection/sse', '/connection/long_poll']) {
+    if (!(await server.serves(path))) {
+      t.skip(`the server does not serve ${path} yet`);
+      return;
+    }
   }
   const noWebSocket = (page) => page.addInitScript(() => {
     window.WebSocket = undefined;
@@ -145,33 +147,53 @@ test('without WebSocket the chat runs over HTTP streaming, and with that blocked
     await noWebSocket(page);
     await page.route('**/connection/http_stream', (route) => route.abort());
   };
+  const noEventStream = async (page) => {
+    await noStreaming(page);
+    await page.route('**/connection/sse**', (route) => route.abort());
+  };
   const room = `f${Date.now().toString(36)}`;
   const ws = await enter('erin', room);
   const stream = await enter('frank', room, undefined, noWebSocket);
   const sse = await enter('gina', room, undefined, noStreaming);
+  const poll = await enter('hal', room, undefined, noEventStream);
+  const all = [ws, stream, sse, poll];
   try {
     assert.match(await ws.page.textContent('#status'), /connected · websocket/);
     assert.match(await stream.page.textContent('#status'), /connected · http_stream/);
     assert.match(await sse.page.textContent('#status'), /connected · sse/);
-    for (const { page } of [ws, stream, sse]) {
-      await page.waitForFunction(() => document.querySelectorAll('#online li').length === 3);
+    assert.match(await poll.page.textContent('#status'), /connected · long_polling/);
+    for (const { page } of all) {
+      await page.waitForFunction(() => document.querySelectorAll('#online li').length === 4);
     }
-    await say(stream.page, 'sent over http_stream');
-    await say(sse.page, 'sent over sse');
-    await say(ws.page, 'sent over websocket');
-    for (const { page } of [ws, stream, sse]) {
-      await page.locator('#messages li.msg', { hasText: 'sent over websocket' }).waitFor();
-      await page.locator('#messages li.msg', { hasText: 'sent over sse' }).waitFor();
-      await page.locator('#messages li.msg', { hasText: 'sent over http_stream' }).waitFor();
+    const sent = ['http_stream', 'sse', 'long_polling', 'websocket'].map((how) => `sent over ${how}`);
+    await say(stream.page, sent[0]);
+    await say(sse.page, sent[1]);
+    await say(poll.page, sent[2]);
+    await say(ws.page, sent[3]);
+    for (const { page } of all) {
+      for (const text of sent) {
+        await page.locator('#messages li.msg', { hasText: text }).waitFor();
+      }
     }
+    // Every page got every message once, and all in the same (the
+    // channel's) order, whatever carried it.
+    const lists = [];
+    for (const { page } of all) {
+      lists.push((await messages(page)).filter((text) => text.startsWith('sent over ')));
+    }
+    assert.deepEqual([...lists[0]].sort(), [...sent].sort(), 'each message once');
+    for (const list of lists) assert.deepEqual(list, lists[0], 'the same order on every transport');
     // Typing signals ride the emulated transports' /emulation requests too.
     await sse.page.type('#text', 'typ');
     await stream.page.locator('#typing', { hasText: 'gina is typing…' }).waitFor();
-    for (const { problems } of [ws, stream, sse]) {
+    await poll.page.type('#text', 'typ');
+    // (gina may still be shown: "gina, hal are typing…")
+    await ws.page.locator('#typing', { hasText: /\bhal\b.*typing…/ }).waitFor();
+    for (const { problems } of all) {
       assert.deepEqual(problems.filter((p) => !p.includes('ERR_FAILED')), [], 'no script errors on the page');
     }
   } finally {
-    await Promise.all([ws.page.close(), stream.page.close(), sse.page.close()]);
+    await Promise.all(all.map(({ page }) => page.close()));
   }
 });
 
