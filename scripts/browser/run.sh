@@ -6,6 +6,9 @@
 #   scripts/browser/run.sh
 #   PUSHWIRE_BIN=target/release/pushwire scripts/browser/run.sh
 #   scripts/browser/run.sh --test-name-pattern=WebSocket   (extra args go to node --test)
+#
+# Screenshots of /, /chat, /support (both sides) and /admin at desktop and
+# phone sizes go to $SCREENSHOT_DIR (default: target/browser-screenshots).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +29,11 @@ fi
 PUSHWIRE_BIN=$(realpath "$PUSHWIRE_BIN")
 [[ -x $PUSHWIRE_BIN ]] || { echo "run.sh: $PUSHWIRE_BIN is not an executable" >&2; exit 1; }
 export PUSHWIRE_BIN
+
+export SCREENSHOT_DIR=${SCREENSHOT_DIR:-$ROOT/target/browser-screenshots}
+mkdir -p "$SCREENSHOT_DIR"
+SCREENSHOT_DIR=$(realpath "$SCREENSHOT_DIR")
+echo "run.sh: screenshots go to $SCREENSHOT_DIR" >&2
 
 cd "$HERE"
 exec node --test --test-timeout=60000 "$@" ./*.test.mjs
