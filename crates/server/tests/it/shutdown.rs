@@ -179,3 +179,29 @@ async fn a_restart_spreads_the_closes_over_the_restart_spread() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn at_a_restart_an_idle_keep_alive_connection_still_takes_a_request_on_its_way() {
+    let mut server = TestServer::start(|s| s.shutdown_timeout(Duration::from_secs(5))).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_head(&mut tcp).await.starts_with("HTTP/1.1 200 "));
+    let mut body = [0; 2];
+    tcp.read_exact(&mut body).await.unwrap();
+    server.shut_down(Shutdown::Restart);
+    // Sent after the restart began, before the client could know.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(LIMIT, tcp.read_to_end(&mut rest))
+        .await
+        .expect("answered, then closed")
+        .unwrap();
+    let rest = String::from_utf8_lossy(&rest).to_ascii_lowercase();
+    assert!(rest.starts_with("http/1.1 200 "), "{rest}");
+    assert!(rest.contains("\r\nconnection: close\r\n"), "{rest}");
+}

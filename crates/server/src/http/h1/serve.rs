@@ -30,8 +30,14 @@ use crate::http::body::BoxError;
 use crate::http::connection::ConnectionInfo;
 use crate::http::request_body::RequestBody;
 use crate::http::service::HttpService;
+use crate::http::shutdown::Shutdown;
 use crate::http::upgrade_slot::{upgrade_slot, Handover};
 use crate::io::{poll_read_on_stack, WriteQueue};
+
+/// How long an idle keep-alive connection stays open once a restart
+/// begins, for a request already on its way (answered with
+/// `Connection: close`); a stop closes idle connections at once.
+const RESTART_IDLE_GRACE: Duration = Duration::from_secs(1);
 
 /// How much a connection reads at a time.
 const READ_SIZE: usize = 8192;
@@ -139,6 +145,13 @@ where
         biased;
         head = tokio::time::timeout(timeout, conn.read_head()) => head,
         () = draining.cancelled(), if idle => {
+            if conn.read.is_empty() && conn.info.shutdown() == Some(Shutdown::Restart) {
+                // Another process or node serves on: a request the client
+                // sent before it could see this connection close is still
+                // taken if it arrives within the grace.
+                let first_bytes = poll_fn(|cx| conn.poll_fill(cx));
+                let _ = tokio::time::timeout(RESTART_IDLE_GRACE, first_bytes).await;
+            }
             if conn.read.is_empty() {
                 return None;
             }
