@@ -100,14 +100,14 @@ pub struct ServeArgs {
     #[arg(long)]
     handover: bool,
     /// Over how many seconds a restart spreads the end of WebSockets,
-    /// event streams and held polls [default: 15 with --handover, else 0].
+    /// event streams and held polls [default: 20 with --handover, else 0].
     #[arg(long, value_name = "SECONDS")]
     restart_spread: Option<f64>,
 }
 
 /// The restart spread when `--handover` is given: clients reconnect
-/// over it, about 1/15 of them in any one second.
-const HANDOVER_SPREAD: Duration = Duration::from_secs(15);
+/// over it, about 1/20 of them in any one second.
+const HANDOVER_SPREAD: Duration = Duration::from_secs(20);
 
 struct App {
     hub: pushwire::hub::Hub,

@@ -3,7 +3,7 @@
 //! the API; the server gets SIGHUP. With `--restart handover` (the
 //! default) it runs with `--handover`: a new `pushwire serve` takes the
 //! listening socket over at once and the old one ends its connections
-//! over the restart spread (`--spread`, seconds, default 15). With
+//! over the restart spread (`--spread`, seconds, default 20). With
 //! `--restart exit` a new `pushwire serve` is started on the same port
 //! once the old one has exited. The clients behave as
 //! centrifuge-js 5.x does: they answer the server's close frame, then
@@ -103,7 +103,7 @@ async fn one(args: &Args, engine: &str) -> bool {
             return checks.finish("restart");
         }
     };
-    let spread = args.f64("spread", 15.0);
+    let spread = args.f64("spread", 20.0);
     let spec = ServerSpec {
         config: hub::config(
             vec![hub::namespace(NS, 100_000, 1 << 20, "disconnect")],
@@ -278,7 +278,7 @@ async fn one(args: &Args, engine: &str) -> bool {
     drop(redis);
     // Reconnects spread over the restart spread: about 1/spread of the
     // clients in any one second, 10% at most (the bound) for a
-    // spread of 15 s; everyone within a second or two without one.
+    // spread of 15 s or more; everyone within a second or two without one.
     let per_second_bound = match handover {
         true => (1.5 / spread.max(1.0)).max(0.10),
         false => 1.0,
