@@ -103,13 +103,8 @@ impl Default for Lifecycle {
 impl Lifecycle {
     /// The turn of a connection accepted now.
     pub(crate) fn next_turn(&self) -> Turn {
-        let turn = self
-            .next_turn
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
-                Some((t + 1) % TURNS)
-            })
-            .unwrap_or_default();
-        Turn(turn)
+        // The counter wraps at 256, a multiple of TURNS: still round-robin.
+        Turn(self.next_turn.fetch_add(1, Ordering::Relaxed) % TURNS)
     }
 
     /// The token that tells the handlers of connections of `turn` to

@@ -121,28 +121,14 @@ async fn a_restart_closes_websockets_with_1012() {
 #[tokio::test]
 async fn a_request_begun_as_draining_starts_is_answered_with_connection_close() {
     let mut server = TestServer::start(|s| s.shutdown_timeout(Duration::from_secs(5))).await;
-    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    assert!(read_head(&mut tcp).await.starts_with("HTTP/1.1 200 "));
-    let mut body = [0; 2];
-    tcp.read_exact(&mut body).await.unwrap();
+    let mut tcp = keep_alive_after_one_request(server.addr).await;
     // The next request's first line is in when the server begins to drain.
     tcp.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     server.stop();
     tokio::time::sleep(Duration::from_millis(100)).await;
     tcp.write_all(b"Host: x\r\n\r\n").await.unwrap();
-    let mut rest = Vec::new();
-    tokio::time::timeout(LIMIT, tcp.read_to_end(&mut rest))
-        .await
-        .expect("answered, then closed")
-        .unwrap();
-    let rest = String::from_utf8_lossy(&rest).to_ascii_lowercase();
-    assert!(rest.starts_with("http/1.1 200 "), "{rest}");
-    assert!(rest.contains("\r\nconnection: close\r\n"), "{rest}");
-    assert!(rest.ends_with("\r\n\r\nok"), "{rest}");
+    answered_with_close_then_closed(&mut tcp).await;
 }
 
 #[tokio::test]
@@ -166,8 +152,9 @@ async fn a_restart_spreads_the_closes_over_the_restart_spread() {
     }
     let first = *closed_at.iter().min().unwrap();
     let last = *closed_at.iter().max().unwrap();
-    // 16 clients on (usually) consecutive ports take 16 of the 64 turns:
-    // a quarter of the spread between the first and the last close.
+    // 16 connections take 16 consecutive turns of the 64, in the order
+    // they were accepted: a quarter of the spread between the first and
+    // the last close.
     assert!(
         last - first >= spread / 8,
         "closed between {first:?} and {last:?}: not spread"
@@ -183,19 +170,31 @@ async fn a_restart_spreads_the_closes_over_the_restart_spread() {
 #[tokio::test]
 async fn at_a_restart_an_idle_keep_alive_connection_still_takes_a_request_on_its_way() {
     let mut server = TestServer::start(|s| s.shutdown_timeout(Duration::from_secs(5))).await;
-    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    assert!(read_head(&mut tcp).await.starts_with("HTTP/1.1 200 "));
-    let mut body = [0; 2];
-    tcp.read_exact(&mut body).await.unwrap();
+    let mut tcp = keep_alive_after_one_request(server.addr).await;
     server.shut_down(Shutdown::Restart);
     // Sent after the restart began, before the client could know.
     tokio::time::sleep(Duration::from_millis(200)).await;
     tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
+    answered_with_close_then_closed(&mut tcp).await;
+}
+
+/// A keep-alive connection that has had one `/healthz` answered.
+async fn keep_alive_after_one_request(addr: std::net::SocketAddr) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    assert!(read_head(&mut tcp).await.starts_with("HTTP/1.1 200 "));
+    let mut body = [0; 2];
+    tcp.read_exact(&mut body).await.unwrap();
+    tcp
+}
+
+/// Reads to the end: one `/healthz` answer with `Connection: close`,
+/// then the server's close.
+async fn answered_with_close_then_closed(tcp: &mut TcpStream) {
     let mut rest = Vec::new();
     tokio::time::timeout(LIMIT, tcp.read_to_end(&mut rest))
         .await
@@ -204,4 +203,5 @@ async fn at_a_restart_an_idle_keep_alive_connection_still_takes_a_request_on_its
     let rest = String::from_utf8_lossy(&rest).to_ascii_lowercase();
     assert!(rest.starts_with("http/1.1 200 "), "{rest}");
     assert!(rest.contains("\r\nconnection: close\r\n"), "{rest}");
+    assert!(rest.ends_with("\r\n\r\nok"), "{rest}");
 }
