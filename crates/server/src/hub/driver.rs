@@ -356,12 +356,16 @@ impl Driver {
     }
 
     /// Tells the other nodes that this one stops, and `done` once the
-    /// engine carried that out (with what else was waiting to go).
+    /// engine carried that out.
     fn leave(&mut self, done: oneshot::Sender<()>) {
         let Some(engine) = &self.engine else {
             let _ = done.send(());
             return;
         };
+        // What was waiting goes the usual way (links and unlinks in order).
+        while let Some((ticket, req)) = self.hub.poll_broker() {
+            engine.carry_out(ticket, req);
+        }
         self.hub.leave_cluster();
         let requests = std::iter::from_fn(|| self.hub.poll_broker()).collect();
         engine.carry_out_then(requests, done);

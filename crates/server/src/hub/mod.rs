@@ -296,8 +296,12 @@ impl Hub {
     /// in-memory engine.
     pub async fn leave(&self) {
         let (done, left) = oneshot::channel();
-        self.handle.send(Command::Leave { done }).await;
-        if tokio::time::timeout(LEAVE_TIMEOUT, left).await.is_err() {
+        let told = async {
+            if self.handle.send(Command::Leave { done }).await {
+                let _ = left.await;
+            }
+        };
+        if tokio::time::timeout(LEAVE_TIMEOUT, told).await.is_err() {
             tracing::debug!(
                 "the other nodes were not told this one stops within {LEAVE_TIMEOUT:?}"
             );
