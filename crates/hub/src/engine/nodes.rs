@@ -14,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::protocol::json::JsonWriter;
 use crate::time::Timestamp;
 
-/// How often a node sends its [`NodeInfo`] to every node.
+/// How often a node sends its counts (the server API's `info` entry) to
+/// every node.
 pub const NODE_INFO_INTERVAL: Duration = Duration::from_secs(3);
 
-/// How long a node counts as live after its last [`NodeInfo`]: three
+/// How long a node counts as live after its last report: three
 /// intervals, so that one or two lost reports do not drop it.
 pub const NODE_INFO_LIFETIME: Duration = Duration::from_secs(9);
 
