@@ -16,6 +16,9 @@
 #   shards.test.mjs         channels spread over two redis-servers (address list)
 #   emulation.test.mjs      http_stream/sse on A, /emulation POSTs to B
 #   long-poll.test.mjs      a long-poll session on A, polled and closed through B
+#   nodes.test.mjs          info and channels through either node cover both;
+#                           B killed: channels answers within its bound, info
+#                           drops B after the liveness window
 #
 # Installs what is missing (Debian's redis-server and redis-cli; npm ci in
 # scripts/hub, whose harness and node_modules these tests import), builds
@@ -105,7 +108,7 @@ trap 'exit 143' TERM
 
 cd "$HERE"
 files=("$@")
-[[ ${#files[@]} -gt 0 ]] || files=(two-nodes.test.mjs failover.test.mjs redis-outage.test.mjs cluster.test.mjs shards.test.mjs emulation.test.mjs long-poll.test.mjs)
+[[ ${#files[@]} -gt 0 ]] || files=(two-nodes.test.mjs failover.test.mjs redis-outage.test.mjs cluster.test.mjs shards.test.mjs emulation.test.mjs long-poll.test.mjs nodes.test.mjs)
 echo "==> many nodes on $(redis-server --version | cut -d' ' -f1-3): centrifuge-js $(node -p "require('$HUB/node_modules/centrifuge/package.json').version") against pushwire serve"
 TMPDIR=$DRILLS_TMP node --test --test-concurrency=1 --test-timeout=90000 \
   --test-reporter=spec --test-reporter-destination=stdout \

@@ -232,6 +232,7 @@ pub async fn run(args: ServeArgs, inherited: Inherited) -> Result<(), pushwire::
     tracing::info!(
         "pushwire serving {scheme}://{addr}/ (HTTP/1.1 and HTTP/2; the hub at /connection/websocket, its API at /api; WebSocket echo at /echo)"
     );
+    let stopping = app.clone();
     let service = service_fn(move |req| route(req, app.clone()));
     #[cfg(unix)]
     let signal = {
@@ -253,6 +254,8 @@ pub async fn run(args: ServeArgs, inherited: Inherited) -> Result<(), pushwire::
         pushwire::server::shutdown_signal()
     };
     server.serve_with_shutdown(service, signal).await?;
+    // The other nodes of a hub on Redis drop this one at once.
+    stopping.hub.leave().await;
     tracing::info!("pushwire stopped");
     Ok(())
 }

@@ -36,7 +36,10 @@
 //!    requests and answer each with [`Hub::handle_broker_reply`]; feed what
 //!    the engine hears to [`Hub::handle_broker_publication`] and its
 //!    siblings; call the server API through [`Hub::api_request`], whose
-//!    waiting answers come out of [`Hub::poll_api`].
+//!    waiting answers come out of [`Hub::poll_api`] (`info` and `channels`
+//!    answer for every node, see [`engine`]); log what
+//!    [`Hub::poll_cluster_notice`] tells about the other nodes, and call
+//!    [`Hub::leave_cluster`] (and carry out its request) when the node stops.
 //!
 //! ```
 //! use pushwire_hub::{Hub, HubConfig, Timestamp, Transport};

@@ -9,7 +9,10 @@ use std::collections::HashSet;
 
 use pushwire_hub::api::ApiOutcome;
 use pushwire_hub::broker::{Broker, MemoryBroker};
-use pushwire_hub::engine::{BrokerReply, BrokerRequest};
+use pushwire_hub::engine::{
+    BrokerReply, BrokerRequest, ClusterNotice, NODE_INFO_INTERVAL, NODE_INFO_LIFETIME,
+    SURVEY_TIMEOUT,
+};
 use pushwire_hub::history::{Publication, PublicationParts};
 use pushwire_hub::protocol::ErrorCode;
 use pushwire_hub::{ConnId, Hub, HubConfig, Timestamp, Transport};
@@ -23,6 +26,9 @@ struct Cluster {
     now: Timestamp,
     /// When set, link requests fail (the engine is unreachable).
     down: bool,
+    /// Nodes that are gone without a word: their requests are lost and
+    /// nothing reaches them.
+    silent: Vec<bool>,
 }
 
 impl Cluster {
@@ -40,6 +46,7 @@ impl Cluster {
             links: vec![HashSet::new(); n],
             now,
             down: false,
+            silent: vec![false; n],
         }
     }
 
@@ -50,6 +57,9 @@ impl Cluster {
             for i in 0..self.nodes.len() {
                 while let Some((t, req)) = self.nodes[i].poll_broker() {
                     any = true;
+                    if self.silent[i] {
+                        continue;
+                    }
                     if let Some(reply) = self.carry_out(i, req) {
                         self.nodes[i].handle_broker_reply(self.now, t, reply);
                     }
@@ -141,8 +151,18 @@ impl Cluster {
                 return None;
             }
             BrokerRequest::Control { message } => {
-                for n in self.nodes.iter_mut() {
-                    n.handle_broker_control(now, &message);
+                for (i, n) in self.nodes.iter_mut().enumerate() {
+                    if !self.silent[i] {
+                        n.handle_broker_control(now, &message);
+                    }
+                }
+                return None;
+            }
+            BrokerRequest::ControlTo { node, message } => {
+                for (i, n) in self.nodes.iter_mut().enumerate() {
+                    if !self.silent[i] && n.node_id() == node {
+                        n.handle_broker_control(now, &message);
+                    }
                 }
                 return None;
             }
@@ -161,6 +181,39 @@ impl Cluster {
                 n.handle_broker_publication(self.now, channel, p.clone(), epoch);
             }
         }
+    }
+
+    /// Every node that is not silent runs its timers (sending its report
+    /// when due), and the engine carries out what follows.
+    fn report(&mut self) {
+        for i in 0..self.nodes.len() {
+            if !self.silent[i] {
+                self.nodes[i].handle_timeout(self.now);
+            }
+        }
+        self.pump();
+    }
+
+    /// The ids of the nodes `info` lists on `node`, in its order.
+    fn info_uids(&mut self, node: usize) -> Vec<String> {
+        let r = self.api(node, "info", "{}");
+        json(&r)["result"]["nodes"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{r}"))
+            .iter()
+            .map(|n| n["uid"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn ids(&self, nodes: &[usize]) -> Vec<String> {
+        nodes
+            .iter()
+            .map(|&i| self.nodes[i].node_id().to_owned())
+            .collect()
+    }
+
+    fn notices(&mut self, node: usize) -> Vec<ClusterNotice> {
+        std::iter::from_fn(|| self.nodes[node].poll_cluster_notice()).collect()
     }
 
     /// A client of `node` connected as user `u1`.
@@ -520,4 +573,218 @@ fn a_parallel_batch_sends_its_commands_at_once() {
     let v = json(std::str::from_utf8(&r.body).unwrap());
     assert_eq!(v["replies"][0]["publish"]["offset"], 1, "{v}");
     assert_eq!(v["replies"][1]["publish"]["offset"], 1, "{v}");
+}
+
+/// `info` on node `me` of three: itself first, then the others by id.
+fn info_order(net: &Cluster, me: usize) -> Vec<String> {
+    let mut others: Vec<String> = (0..net.nodes.len())
+        .filter(|&i| i != me)
+        .map(|i| net.nodes[i].node_id().to_owned())
+        .collect();
+    others.sort();
+    let mut order = vec![net.nodes[me].node_id().to_owned()];
+    order.extend(others);
+    order
+}
+
+#[test]
+fn info_lists_every_live_node_and_drops_one_that_went_silent() {
+    let mut net = Cluster::new(3);
+    // Before any report a node knows only itself.
+    assert_eq!(net.info_uids(0), net.ids(&[0]));
+    net.report();
+    for me in 0..3 {
+        assert_eq!(net.info_uids(me), info_order(&net, me));
+    }
+    let joined: Vec<ClusterNotice> = net
+        .ids(&[1, 2])
+        .into_iter()
+        .map(|uid| ClusterNotice::NodeJoined { uid })
+        .collect();
+    let mut got = net.notices(0);
+    got.sort_by_key(|n| format!("{n:?}"));
+    let mut want = joined;
+    want.sort_by_key(|n| format!("{n:?}"));
+    assert_eq!(got, want);
+
+    // A client on node 2 shows in its next report.
+    net.connect(2);
+    net.now = net.now + NODE_INFO_INTERVAL;
+    net.report();
+    let r = json(&net.api(0, "info", "{}"));
+    let node2 = r["result"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["uid"] == net.nodes[2].node_id())
+        .cloned()
+        .unwrap();
+    assert_eq!(node2["num_clients"], 1, "{r}");
+    assert_eq!(node2["num_users"], 1, "{r}");
+    assert_eq!(node2["name"], "pushwire", "{r}");
+    assert!(node2["uptime"].is_u64(), "{r}");
+
+    // Node 2 goes silent: it stays listed for the lifetime after its
+    // last report, then it is gone.
+    let last_report = net.now;
+    net.silent[2] = true;
+    while net.now + NODE_INFO_INTERVAL < last_report + NODE_INFO_LIFETIME {
+        net.now = net.now + NODE_INFO_INTERVAL;
+        net.report();
+        assert_eq!(net.info_uids(0), info_order(&net, 0), "still live");
+    }
+    net.now = last_report + NODE_INFO_LIFETIME;
+    net.report();
+    assert_eq!(net.info_uids(0), net.ids(&[0, 1]));
+    assert!(
+        net.notices(0).contains(&ClusterNotice::NodeLost {
+            uid: net.nodes[2].node_id().to_owned()
+        }),
+        "node 0 tells that node 2 is lost"
+    );
+}
+
+#[test]
+fn channels_sums_the_subscribers_of_every_node() {
+    let mut net = Cluster::new(2);
+    net.report();
+    let a = net.connect(0);
+    let b = net.connect(1);
+    let b2 = net.connect(1);
+    for (node, conn, channels) in [
+        (0, a, &["chat:shared", "chat:only-a"][..]),
+        (1, b, &["chat:shared", "chat:only-b"][..]),
+        (1, b2, &["chat:shared"][..]),
+    ] {
+        for (i, ch) in channels.iter().enumerate() {
+            let id = i + 2;
+            net.send(
+                node,
+                conn,
+                &format!(r#"{{"id":{id},"subscribe":{{"channel":"{ch}"}}}}"#),
+            );
+        }
+        net.drain(node, conn);
+    }
+    for node in [0, 1] {
+        // Asked of either node: one survey, answered once the other node did.
+        let outcome = net.nodes[node].api_request(net.now, "channels", b"{}");
+        assert!(matches!(outcome, ApiOutcome::Pending(_)), "{outcome:?}");
+        net.pump();
+        let (_, r) = net.nodes[node].poll_api().expect("answered");
+        assert_eq!(
+            json(std::str::from_utf8(&r.body).unwrap()),
+            serde_json::json!({"result": {"channels": {
+                "chat:only-a": {"num_clients": 1},
+                "chat:only-b": {"num_clients": 1},
+                "chat:shared": {"num_clients": 3},
+            }}})
+        );
+    }
+    let r = net.api(0, "channels", r#"{"pattern":"chat:only-*"}"#);
+    assert_eq!(
+        json(&r),
+        serde_json::json!({"result": {"channels": {
+            "chat:only-a": {"num_clients": 1},
+            "chat:only-b": {"num_clients": 1},
+        }}})
+    );
+    // In a batch too, beside info.
+    let r = net.api(
+        1,
+        "batch",
+        r#"{"commands":[{"channels":{"pattern":"chat:s*"}},{"info":{}}]}"#,
+    );
+    let v = json(&r);
+    assert_eq!(
+        v["replies"][0]["channels"]["channels"]["chat:shared"]["num_clients"], 3,
+        "{v}"
+    );
+    assert_eq!(
+        v["replies"][1]["info"]["nodes"].as_array().unwrap().len(),
+        2
+    );
+    // A bad body is refused before any survey.
+    let bad = net.nodes[0].api_request(net.now, "channels", br#"{"pattern":1}"#);
+    let ApiOutcome::Done(bad) = bad else {
+        panic!("{bad:?}");
+    };
+    assert_eq!(bad.status, 400);
+    assert!(net.nodes[0].poll_broker().is_none());
+}
+
+#[test]
+fn channels_answers_without_a_silent_node_when_its_time_is_up() {
+    let mut net = Cluster::new(2);
+    net.report();
+    net.notices(0);
+    let a = net.connect(0);
+    net.send(0, a, r#"{"id":2,"subscribe":{"channel":"chat:x"}}"#);
+    net.silent[1] = true;
+    let outcome = net.nodes[0].api_request(net.now, "channels", b"{}");
+    let ApiOutcome::Pending(ticket) = outcome else {
+        panic!("{outcome:?}");
+    };
+    net.pump();
+    assert!(net.nodes[0].poll_api().is_none(), "waits for node 1");
+    let deadline = net.now + SURVEY_TIMEOUT;
+    assert!(net.nodes[0].poll_timeout().unwrap() <= deadline);
+    net.now = Timestamp::from_millis(deadline.as_millis() - 1);
+    net.report();
+    assert!(net.nodes[0].poll_api().is_none(), "not before its time");
+    net.now = deadline;
+    net.report();
+    let (got, r) = net.nodes[0].poll_api().expect("answered at the deadline");
+    assert_eq!(got, ticket);
+    assert_eq!(
+        json(std::str::from_utf8(&r.body).unwrap()),
+        serde_json::json!({"result": {"channels": {"chat:x": {"num_clients": 1}}}})
+    );
+    assert_eq!(
+        net.notices(0),
+        [ClusterNotice::SurveyIncomplete {
+            missing: net.ids(&[1])
+        }]
+    );
+}
+
+#[test]
+fn a_node_that_leaves_is_dropped_at_once() {
+    let mut net = Cluster::new(2);
+    net.report();
+    net.notices(0);
+    net.nodes[1].leave_cluster();
+    net.pump();
+    assert_eq!(net.info_uids(0), net.ids(&[0]));
+    assert_eq!(
+        net.notices(0),
+        [ClusterNotice::NodeLeft {
+            uid: net.nodes[1].node_id().to_owned()
+        }]
+    );
+    // No node left to ask: channels is answered at once.
+    let outcome = net.nodes[0].api_request(net.now, "channels", b"{}");
+    assert!(matches!(outcome, ApiOutcome::Done(_)), "{outcome:?}");
+}
+
+#[test]
+fn garbage_control_messages_change_nothing() {
+    let mut net = Cluster::new(2);
+    net.report();
+    let now = net.now;
+    for message in [
+        &b"node\n{"[..],
+        b"node\n{\"uid\":\"x\"}",
+        b"node-leave\n\xff",
+        b"channels-survey\nnode\nnot-a-number\n*",
+        b"channels-survey",
+        b"channels-answer\n1\nx\n[1,2]",
+        b"channels-answer\n99\nx\n{}",
+        b"\xff\n",
+        b"",
+    ] {
+        net.nodes[0].handle_broker_control(now, message);
+    }
+    assert!(net.nodes[0].poll_broker().is_none());
+    assert_eq!(net.info_uids(0), info_order(&net, 0));
 }

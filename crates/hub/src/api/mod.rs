@@ -22,11 +22,10 @@ pub(crate) use requests::SubscribeReq;
 use requests::*;
 
 use crate::broker::{PresenceEntry, PresenceStats};
-use crate::channel::glob_match;
 use crate::engine::state::Render;
 use crate::engine::BrokerRequest;
 use crate::history::{HistoryResult, PublicationParts, StreamPosition};
-use crate::hub::{ConnId, Hub, VERSION};
+use crate::hub::{ConnId, Hub};
 use crate::hub::{Held, Publishing};
 use crate::protocol::json::JsonWriter;
 use crate::protocol::reply::{self, SubscribeResult};
@@ -273,6 +272,13 @@ impl Hub {
                 out.push(self.api_read(now, method, body));
                 Shape::One
             }
+            "channels" => {
+                out.push(match parse::<ChannelsReq>(body) {
+                    Ok(r) => self.channels_piece(now, r.pattern),
+                    Err(e) => Piece::Ready(Err(e)),
+                });
+                Shape::One
+            }
             "subscribe" | "unsubscribe" | "disconnect" | "refresh" if self.remote.is_some() => {
                 // Every node acts on its own connections of the user.
                 out.push(Piece::Ready(self.api_to_every_node(method, body)));
@@ -410,45 +416,7 @@ impl Hub {
                 self.api_refresh(now, r);
                 Ok(b"{}".to_vec())
             }
-            "channels" => {
-                let r: ChannelsReq = parse(body)?;
-                let mut names: Vec<(&str, usize)> = self
-                    .channels
-                    .values()
-                    .filter(|c| r.pattern.is_empty() || glob_match(&r.pattern, &c.name))
-                    .map(|c| (&*c.name, c.subscribers.len()))
-                    .collect();
-                names.sort_unstable();
-                Ok(obj(|w| {
-                    w.open_key("channels");
-                    for (name, n) in names {
-                        w.key_escaped(name);
-                        w.open();
-                        w.u64("num_clients", n as u64);
-                        w.close();
-                    }
-                    w.close();
-                }))
-            }
-            "info" => {
-                let connected = self.users.values().map(Vec::len).sum::<usize>() as u64;
-                let uptime = now.saturating_since(self.started).as_secs();
-                Ok(obj(|w| {
-                    w.key("nodes");
-                    w.buf.push(b'[');
-                    w.open();
-                    w.str("uid", &self.node_id);
-                    w.str("name", "pushwire");
-                    w.str("version", VERSION);
-                    w.u64("num_clients", connected);
-                    w.u64("num_users", self.users.len() as u64);
-                    w.u64("num_subs", self.stats.subscriptions);
-                    w.u64("num_channels", self.channels.len() as u64);
-                    w.u64("uptime", uptime);
-                    w.close();
-                    w.buf.push(b']');
-                }))
-            }
+            "info" => Ok(self.info_result(now)),
             _ => Err(ApiError::UnknownMethod),
         }
     }
@@ -480,8 +448,9 @@ impl Hub {
         Ok(b"{}".to_vec())
     }
 
-    /// Runs a user-targeted method that another node (or this one) sent as
-    /// a control message: `<method>\n<body>`. Unknown messages are ignored.
+    /// Runs a control message that another node (or this one) sent:
+    /// `<method>\n<body>` for a user-targeted method, or a message about
+    /// the nodes and `channels` surveys. Unknown messages are ignored.
     pub fn handle_broker_control(&mut self, now: Timestamp, message: &[u8]) {
         let Some(split) = message.iter().position(|&b| b == b'\n') else {
             return;
@@ -496,7 +465,8 @@ impl Hub {
                     self.forget_mirrored_history(channel);
                 }
             }
-            _ => {}
+            Ok(kind) => self.handle_cluster_control(now, kind, body),
+            Err(_) => {}
         }
     }
 

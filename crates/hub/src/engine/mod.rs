@@ -35,13 +35,35 @@
 //! (server-side subscriptions: disconnect 3010), and they resubscribe with
 //! recovery, which reads the engine's history afresh.
 //!
+//! # The other nodes
+//!
+//! Every [`NODE_INFO_INTERVAL`] a node sends what it holds (clients, users,
+//! subscriptions, channels, uptime) to every node in a control message; a
+//! node not heard from for [`NODE_INFO_LIFETIME`] is taken for gone, and a
+//! node that stops cleanly says so ([`Hub::leave_cluster`](crate::Hub::leave_cluster)).
+//! The server API's `info` lists this node and the live others. `channels`
+//! is a survey: the node that got the call asks every node for its channels
+//! matching the pattern, each answers that node alone
+//! ([`BrokerRequest::ControlTo`]), and the call is answered with the counts
+//! summed by channel once every live node answered, or after
+//! [`SURVEY_TIMEOUT`] without the silent ones. What changes among the nodes
+//! comes out of [`Hub::poll_cluster_notice`](crate::Hub::poll_cluster_notice)
+//! for the IO layer to log.
+//!
 //! # Ordering the IO layer must keep
 //!
 //! [`BrokerRequest::Link`] and [`BrokerRequest::Unlink`] of one channel must
 //! be carried out in the order they were polled; the other requests may run
 //! concurrently.
 
+pub(crate) mod nodes;
+mod notice;
 pub(crate) mod state;
+pub(crate) mod survey;
+
+pub use nodes::{NODE_INFO_INTERVAL, NODE_INFO_LIFETIME};
+pub use notice::ClusterNotice;
+pub use survey::SURVEY_TIMEOUT;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -142,6 +164,15 @@ pub enum BrokerRequest {
     /// to [`Hub::handle_broker_control`](crate::Hub::handle_broker_control)
     /// (no reply needed).
     Control {
+        /// The message.
+        message: Bytes,
+    },
+    /// A control message for one node, which hands it to
+    /// [`Hub::handle_broker_control`](crate::Hub::handle_broker_control)
+    /// (no reply needed; a node that is gone never gets it).
+    ControlTo {
+        /// The node's id ([`Hub::node_id`](crate::Hub::node_id)).
+        node: String,
         /// The message.
         message: Bytes,
     },

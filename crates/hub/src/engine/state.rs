@@ -4,7 +4,9 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use super::{BrokerRequest, BrokerTicket};
+use super::nodes::NodeRegistry;
+use super::survey::Surveys;
+use super::{BrokerRequest, BrokerTicket, ClusterNotice};
 use crate::api::ApiResponse;
 use crate::api::ApiTicket;
 use crate::history::{MemoryStream, Publication, StreamPosition};
@@ -79,6 +81,8 @@ pub(crate) enum Render {
     Presence,
     PresenceStats,
     Empty,
+    /// A `channels` survey's merged answers (never an engine reply).
+    Survey,
 }
 
 /// Who awaits a reply.
@@ -129,6 +133,14 @@ pub(crate) struct Remote {
     pub jobs: HashMap<u64, ApiJob>,
     pub next_job: u64,
     pub answers: VecDeque<(ApiTicket, ApiResponse)>,
+    /// The other nodes, as their reports tell.
+    pub nodes: NodeRegistry,
+    /// When this node next sends its own report.
+    pub next_node_info: Timestamp,
+    /// `channels` surveys this node waits for.
+    pub surveys: Surveys,
+    /// What the IO layer has not been told yet.
+    pub notices: VecDeque<ClusterNotice>,
 }
 
 impl Remote {
@@ -141,5 +153,12 @@ impl Remote {
         }
         self.requests.push_back((t, req));
         t
+    }
+
+    /// A ticket for something other than an engine request (a survey),
+    /// distinct from every request's.
+    pub(crate) fn ticket(&mut self) -> BrokerTicket {
+        self.next_ticket += 1;
+        BrokerTicket(self.next_ticket)
     }
 }

@@ -1,5 +1,6 @@
 //! The hub: connections, channels and the broker behind one `&mut self`.
 
+mod cluster;
 mod commands;
 mod held;
 mod proxy;

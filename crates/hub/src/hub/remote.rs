@@ -71,7 +71,7 @@ impl Hub {
                 self.engine_done(now, conn);
             }
             Waiter::Api { job, index, render } => {
-                self.api_piece_done(now, job, index, render, reply)
+                self.api_piece_done(now, job, index, api::render(render, reply))
             }
             Waiter::LinkUp(channel) => self.link_up(now, channel, reply),
             Waiter::LinkLoad(channel) => self.link_loaded(now, channel, reply),
@@ -641,13 +641,14 @@ impl Hub {
         }
     }
 
-    fn api_piece_done(
+    /// One piece of a waiting server API call is ready; once all are, the
+    /// call is answered (a batch first runs its next commands).
+    pub(super) fn api_piece_done(
         &mut self,
         now: Timestamp,
         job: u64,
         index: usize,
-        render: Render,
-        reply: BrokerReply,
+        result: api::PieceResult,
     ) {
         let Some(remote) = self.remote.as_mut() else {
             return;
@@ -658,7 +659,7 @@ impl Hub {
         let Some(slot @ None) = j.results.get_mut(index) else {
             return;
         };
-        *slot = Some(api::render(render, reply));
+        *slot = Some(result);
         j.waiting -= 1;
         if j.waiting > 0 {
             return;

@@ -1,4 +1,5 @@
-//! Time-driven events: stale connections, pings and pongs, token expiry.
+//! Time-driven events: stale connections, pings and pongs, token expiry,
+//! and on a remote engine the node's reports and survey deadlines.
 
 use std::cmp::Reverse;
 
@@ -12,14 +13,18 @@ impl Hub {
     /// (it may be called earlier; nothing happens before its time).
     pub fn poll_timeout(&self) -> Option<Timestamp> {
         let conn = self.timers.peek().map(|Reverse((t, _))| *t);
-        Some(conn.map_or(self.next_broker_tick, |t| t.min(self.next_broker_tick)))
+        let next = conn.map_or(self.next_broker_tick, |t| t.min(self.next_broker_tick));
+        Some(self.cluster_deadline().map_or(next, |t| t.min(next)))
     }
 
     /// Runs everything due at `now`: closes stale connections (3502), sends
     /// pings, closes connections without pong (3012) or with an expired token
     /// past the grace (3005), ends expired subscriptions (unsubscribe 2501,
-    /// or disconnect 3006 for server-side ones), expires history.
+    /// or disconnect 3006 for server-side ones), expires history; on a
+    /// remote engine also sends this node's report to the others and
+    /// answers `channels` surveys whose time is up.
     pub fn handle_timeout(&mut self, now: Timestamp) {
+        self.cluster_timers(now);
         if now >= self.next_broker_tick {
             self.broker.handle_timeout(now);
             self.remote_timers(now);

@@ -18,7 +18,9 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use http::HeaderMap;
 use pushwire_hub::api::{ApiOutcome, ApiResponse, ApiTicket};
-use pushwire_hub::engine::{BrokerReply, BrokerTicket};
+use pushwire_hub::engine::{
+    BrokerReply, BrokerTicket, ClusterNotice, NODE_INFO_LIFETIME, SURVEY_TIMEOUT,
+};
 use pushwire_hub::proxy::{ProxyFailure, ProxyOutcome, ProxyTicket};
 use pushwire_hub::{ConnId, Hub, Stats, Timestamp, Transport};
 use pushwire_redis::EngineEvent;
@@ -82,6 +84,9 @@ pub(crate) enum Command {
     },
     /// The hub's counters.
     Stats { answer: oneshot::Sender<Stats> },
+    /// The node stops: the other nodes are told (remote engine); `done`
+    /// hears once they were, or at once without an engine.
+    Leave { done: oneshot::Sender<()> },
 }
 
 /// The current time as the hub counts it.
@@ -167,6 +172,7 @@ pub(crate) async fn run(
             driver.hub.handle_timeout(now);
         }
         driver.send_to_engine();
+        driver.log_cluster_notices();
         driver.start_proxy_calls();
         driver.deliver(now);
         driver.answer();
@@ -344,6 +350,41 @@ impl Driver {
             }
             Command::Stats { answer } => {
                 let _ = answer.send(self.hub.stats().clone());
+            }
+            Command::Leave { done } => self.leave(done),
+        }
+    }
+
+    /// Tells the other nodes that this one stops, and `done` once the
+    /// engine carried that out.
+    fn leave(&mut self, done: oneshot::Sender<()>) {
+        let Some(engine) = &self.engine else {
+            let _ = done.send(());
+            return;
+        };
+        // What was waiting goes the usual way (links and unlinks in order).
+        while let Some((ticket, req)) = self.hub.poll_broker() {
+            engine.carry_out(ticket, req);
+        }
+        self.hub.leave_cluster();
+        let requests = std::iter::from_fn(|| self.hub.poll_broker()).collect();
+        engine.carry_out_then(requests, done);
+    }
+
+    /// Logs what the hub learnt about the other nodes.
+    fn log_cluster_notices(&mut self) {
+        while let Some(notice) = self.hub.poll_cluster_notice() {
+            match notice {
+                ClusterNotice::NodeJoined { uid } => tracing::info!("node {uid} joined"),
+                ClusterNotice::NodeLeft { uid } => tracing::info!("node {uid} left"),
+                ClusterNotice::NodeLost { uid } => {
+                    tracing::warn!("node {uid} lost: no report from it for {NODE_INFO_LIFETIME:?}")
+                }
+                ClusterNotice::SurveyIncomplete { missing } => tracing::warn!(
+                    "channels: answered without node(s) {} (no answer within {SURVEY_TIMEOUT:?})",
+                    missing.join(", ")
+                ),
+                other => tracing::debug!("{other:?}"),
             }
         }
     }

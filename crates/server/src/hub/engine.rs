@@ -9,7 +9,7 @@
 
 use pushwire_hub::engine::{BrokerReply, BrokerRequest, BrokerTicket};
 use pushwire_redis::{EngineEvent, RedisConfig, RedisEngine};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::config::RedisSettings;
 
@@ -86,6 +86,25 @@ impl EngineIo {
             if let Err(e) = engine.publish_control_to(&node, message).await {
                 tracing::debug!("redis: forwarding to node {node}: {e}");
             }
+        });
+    }
+
+    /// Carries out `requests` one after another on a task of their own,
+    /// then tells `done` (each request bounded by the command timeout).
+    pub(crate) fn carry_out_then(
+        &self,
+        requests: Vec<(BrokerTicket, BrokerRequest)>,
+        done: oneshot::Sender<()>,
+    ) {
+        let engine = self.engine.clone();
+        let replies = self.replies.clone();
+        tokio::spawn(async move {
+            for (ticket, req) in requests {
+                if let Some(reply) = run(&engine, req).await {
+                    let _ = replies.send((ticket, reply));
+                }
+            }
+            let _ = done.send(());
         });
     }
 
@@ -186,6 +205,10 @@ async fn run(engine: &RedisEngine, req: BrokerRequest) -> Option<BrokerReply> {
         }
         BrokerRequest::Control { message } => {
             done(engine.publish_control(message).await);
+            return None;
+        }
+        BrokerRequest::ControlTo { node, message } => {
+            done(engine.publish_control_to(&node, message).await);
             return None;
         }
         _ => return None,

@@ -287,4 +287,27 @@ impl Hub {
         self.handle.send(Command::Stats { answer }).await;
         stats.await.ok()
     }
+
+    /// Tells the other nodes (Redis engine) that this one stops, so that
+    /// the server API's `info` drops it and `channels` stops waiting for
+    /// it at once; call it when the node stops serving. Resolves once
+    /// Redis took the message, or after [`LEAVE_TIMEOUT`] (a Redis that
+    /// does not answer delays the stop no longer); at once on the
+    /// in-memory engine.
+    pub async fn leave(&self) {
+        let (done, left) = oneshot::channel();
+        let told = async {
+            if self.handle.send(Command::Leave { done }).await {
+                let _ = left.await;
+            }
+        };
+        if tokio::time::timeout(LEAVE_TIMEOUT, told).await.is_err() {
+            tracing::debug!(
+                "the other nodes were not told this one stops within {LEAVE_TIMEOUT:?}"
+            );
+        }
+    }
 }
+
+/// The longest [`Hub::leave`] waits for Redis.
+pub const LEAVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
