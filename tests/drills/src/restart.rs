@@ -244,7 +244,7 @@ async fn one(args: &Args, engine: &str) -> bool {
     );
     let publishing = tokio::spawn(publisher::run(
         addr,
-        channel.clone(),
+        vec![channel.clone()],
         rate,
         100,
         stop.clone(),

@@ -1,7 +1,9 @@
-//! Drill 1, slow consumers: N subscribers of one channel, a tenth of
+//! Drill 1, slow consumers: N subscribers of one channel (or spread over
+//! `--channels` rooms, ten consecutive subscribers to a room), a tenth of
 //! which stop reading their socket (with a small receive buffer, so the
 //! backlog lands in the server soon), while a backend publishes at a
-//! fixed rate through the API. Run once per slow-consumer policy:
+//! fixed rate through the API, round the rooms. Run once per
+//! slow-consumer policy:
 //!
 //! * `disconnect`: the non-readers are closed with 3008 (counted by
 //!   `pushwire_slow_disconnects_total`, and seen as close 3008 or the end
@@ -11,7 +13,8 @@
 //!
 //! Either way the server's RSS must stay under its baseline (all
 //! subscribed, nothing published) plus connections × the namespace's
-//! queue bound, and the readers must receive every publication with p99
+//! queue bound plus the history it keeps (channels × up to
+//! [`HISTORY_SIZE`] publications), and the readers must receive every publication with p99
 //! publish-to-receive under the given bound. Pings are set far apart
 //! (120 s) so that only the queue bound acts on the non-readers.
 
@@ -32,9 +35,18 @@ use crate::Args;
 /// The receive buffer of a non-reader's socket.
 const NON_READER_RCVBUF: u32 = 4096;
 
+/// Publications kept in each channel's history.
+const HISTORY_SIZE: usize = 100;
+
+/// What the hub keeps per publication besides its data (JSON framing,
+/// offsets, the history entry): a generous allowance for the bound.
+const PUBLICATION_OVERHEAD: usize = 512;
+
 #[derive(Default)]
 struct Outcome {
     reader: bool,
+    /// The index of its channel.
+    channel: usize,
     joined: bool,
     /// Publications received.
     pubs: u64,
@@ -50,6 +62,7 @@ struct Outcome {
 /// Runs the drill; false when a check failed.
 pub async fn run(args: &Args) -> bool {
     let subs = args.usize("subs", 500);
+    let channels = args.usize("channels", 1).max(1);
     let rate = args.f64("rate", 200.0);
     let secs = args.f64("seconds", 8.0);
     let pad = args.usize("pad", 1000);
@@ -58,23 +71,38 @@ pub async fn run(args: &Args) -> bool {
     let mut ok = true;
     for policy in args.str("policy", "disconnect,drop_oldest").split(',') {
         println!(
-            "== slow consumers: {subs} subscribers ({} never read), {rate}/s × {pad} B for {secs} s, queue {queue} B, policy {policy}",
+            "== slow consumers: {subs} subscribers ({} never read) in {channels} channel(s), {rate}/s × {pad} B for {secs} s, queue {queue} B, policy {policy}",
             subs / 10
         );
-        ok &= one(subs, rate, secs, pad, queue, p99_ms, policy).await;
+        let load = Load {
+            subs,
+            channels,
+            rate,
+            secs,
+            pad,
+        };
+        ok &= one(&load, queue, p99_ms, policy).await;
     }
     ok
 }
 
-async fn one(
+/// Who subscribes and what is published.
+struct Load {
     subs: usize,
+    channels: usize,
     rate: f64,
     secs: f64,
     pad: usize,
-    queue: usize,
-    p99_ms: f64,
-    policy: &str,
-) -> bool {
+}
+
+async fn one(load: &Load, queue: usize, p99_ms: f64, policy: &str) -> bool {
+    let Load {
+        subs,
+        channels,
+        rate,
+        secs,
+        pad,
+    } = *load;
     let mut checks = Checks::default();
     let ns = if policy == "disconnect" {
         "slow"
@@ -82,7 +110,7 @@ async fn one(
         "lag"
     };
     let config = hub::config(
-        vec![hub::namespace(ns, 100, queue, policy)],
+        vec![hub::namespace(ns, HISTORY_SIZE, queue, policy)],
         "120s",
         "60s",
         serde_json::json!({}),
@@ -100,7 +128,11 @@ async fn one(
         }
     };
     let addr = server.addr;
-    let channel = format!("{ns}:drill");
+    let names: Vec<String> = if channels == 1 {
+        vec![format!("{ns}:drill")]
+    } else {
+        (0..channels).map(|c| format!("{ns}:room{c}")).collect()
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let resume = Arc::new(Notify::new());
     let joined = Arc::new(AtomicUsize::new(0));
@@ -110,8 +142,9 @@ async fn one(
     for i in 0..subs {
         let reader = i % 10 != 9;
         let measuring = reader && i % measure_every == 0;
+        let index = (i / 10) % channels;
         let (channel, stop, resume, joined, gate) = (
-            channel.clone(),
+            names[index].clone(),
             stop.clone(),
             resume.clone(),
             joined.clone(),
@@ -120,6 +153,7 @@ async fn one(
         tasks.spawn(async move {
             let mut out = Outcome {
                 reader,
+                channel: index,
                 ..Outcome::default()
             };
             let permit = gate.acquire_owned().await;
@@ -194,13 +228,7 @@ async fn one(
         crate::server::cpu_seconds("self"),
         std::time::Instant::now(),
     );
-    let publishing = tokio::spawn(publisher::run(
-        addr,
-        channel.clone(),
-        rate,
-        pad,
-        stop.clone(),
-    ));
+    let publishing = tokio::spawn(publisher::run(addr, names.clone(), rate, pad, stop.clone()));
     let mut max_rss = baseline;
     let until = tokio::time::Instant::now() + Duration::from_secs_f64(secs);
     while tokio::time::Instant::now() < until {
@@ -227,6 +255,10 @@ async fn one(
             - crate::http::metric(&metrics_before, name).unwrap_or(0.0)
     };
     let accepted = published.accepted.len() as u64;
+    let mut accepted_in = vec![0u64; channels];
+    for a in &published.accepted {
+        accepted_in[a.channel] += 1;
+    }
     let readers: Vec<&Outcome> = outcomes.iter().filter(|o| o.reader && o.joined).collect();
     let slow: Vec<&Outcome> = outcomes.iter().filter(|o| !o.reader && o.joined).collect();
     let mut lat: Vec<u64> = readers
@@ -238,20 +270,28 @@ async fn one(
         percentile(&mut lat, 99.0),
         percentile(&mut lat, 100.0),
     );
-    let complete = readers.iter().filter(|o| o.pubs == accepted).count();
+    let complete = readers
+        .iter()
+        .filter(|o| o.pubs == accepted_in[o.channel])
+        .count();
     let readers_cut = readers
         .iter()
         .filter(|o| o.close.is_some() || o.unsubscribe.is_some() || o.disconnect.is_some())
         .count();
-    let bound = baseline + (n_joined * queue) as u64;
+    let history: usize = accepted_in
+        .iter()
+        .map(|&n| (n as usize).min(HISTORY_SIZE) * (pad + PUBLICATION_OVERHEAD))
+        .sum();
+    let bound = baseline + (n_joined * queue + history) as u64;
     println!(
-        "  published {accepted} (failed {}), rss baseline {:.1} MiB, max {:.1} MiB (+{:.1} MiB, {:.0} B per connection), bound {:.1} MiB",
+        "  published {accepted} (failed {}), rss baseline {:.1} MiB, max {:.1} MiB (+{:.1} MiB, {:.0} B per connection), bound {:.1} MiB (history {:.1} MiB)",
         published.failed,
         mib(baseline),
         mib(max_rss),
         mib(max_rss.saturating_sub(baseline)),
         max_rss.saturating_sub(baseline) as f64 / n_joined.max(1) as f64,
-        mib(bound)
+        mib(bound),
+        mib(history as u64)
     );
     println!(
         "  while publishing: server CPU {:.0}%, the drill's clients {:.0}% (near 100% the clients are the bottleneck and the latency is theirs too)",
@@ -259,7 +299,7 @@ async fn one(
         drill_cpu * 100.0
     );
     println!(
-        "  readers: {} with all {accepted} publications, latency p50 {:.1} ms p99 {:.1} ms max {:.1} ms ({} samples)",
+        "  readers: {} with all of their channel's publications, latency p50 {:.1} ms p99 {:.1} ms max {:.1} ms ({} samples)",
         complete,
         p50 as f64 / 1e3,
         p99 as f64 / 1e3,
@@ -282,7 +322,7 @@ async fn one(
     );
     checks.check(
         max_rss <= bound,
-        "RSS stayed under baseline + connections × queue bound",
+        "RSS stayed under baseline + connections × queue bound + history",
     );
     checks.check(
         readers_cut == 0,

@@ -100,7 +100,7 @@ pub async fn run(args: &Args) -> bool {
     }
     let publishing = tokio::spawn(publisher::run(
         addr,
-        "soak:c".into(),
+        vec!["soak:c".into()],
         rate,
         200,
         stop.clone(),
