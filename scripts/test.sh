@@ -58,6 +58,9 @@ redis-server --version
 # clippy above has compiled every target without it.
 step "unit, property and integration tests"
 cargo test --workspace --features pushwire/axum
+# The suites below run the `pushwire` binary this build made (a build of
+# their own, without the axum feature, would compile the server again).
+export PUSHWIRE_BIN=$ROOT/target/debug/pushwire
 
 if [[ ${SKIP_BROWSER:-} != 1 ]]; then
   step "browser tests: headless Chromium against pushwire serve"
