@@ -11,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pushwire_proto::deflate::{Deflater, Inflater};
+use pushwire_proto::ws::deflate::{Deflater, Inflater};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&config, mut rest)) = data.split_first() else {

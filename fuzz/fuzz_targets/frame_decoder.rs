@@ -16,8 +16,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use pushwire_proto::bytes::BytesMut;
-use pushwire_proto::deflate::Inflater;
-use pushwire_proto::frame::MAX_CONTROL_PAYLOAD;
+use pushwire_proto::ws::deflate::Inflater;
+use pushwire_proto::ws::frame::MAX_CONTROL_PAYLOAD;
 use pushwire_proto::{Limits, Message, ProtocolError, Receiver, Role};
 
 /// The receiver reserves at most this much ahead of the data that came

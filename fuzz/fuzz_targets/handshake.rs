@@ -12,10 +12,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pushwire_proto::deflate::{
+use pushwire_proto::ws::deflate::{
     accept_offer, parse_extensions, validate_response, DeflateConfig, DeflateParams,
 };
-use pushwire_proto::handshake::{parse_request, parse_response, ClientOffer, ClientRequest};
+use pushwire_proto::ws::handshake::{parse_request, parse_response, ClientOffer, ClientRequest};
 
 const MAX_HEAD: usize = 4096;
 

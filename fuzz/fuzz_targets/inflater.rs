@@ -14,7 +14,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pushwire_proto::deflate::Inflater;
+use pushwire_proto::ws::deflate::Inflater;
 
 /// Piece sizes: a small xorshift stream seeded by the input.
 struct Pieces {

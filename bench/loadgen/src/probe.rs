@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use pushwire_proto::bytes::BytesMut;
-use pushwire_proto::deflate::{DeflateParams, Inflater};
+use pushwire_proto::ws::deflate::{DeflateParams, Inflater};
 use pushwire_proto::{Limits, Message, Receiver, Role};
 
 use crate::error::BenchError;

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use pushwire_proto::deflate::{Deflater, Inflater};
-use pushwire_proto::mask::{apply_mask, apply_mask_bytewise};
-use pushwire_proto::utf8::Utf8Validator;
+use pushwire_proto::ws::deflate::{Deflater, Inflater};
+use pushwire_proto::ws::mask::{apply_mask, apply_mask_bytewise};
+use pushwire_proto::ws::utf8::Utf8Validator;
 use pushwire_proto::{Limits, Message, Receiver, Role, Sender};
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];

@@ -1,19 +1,22 @@
-//! Sans-IO WebSocket protocol core for pushwire.
+//! Sans-IO protocol cores for pushwire, one folder per protocol.
 //!
 //! Everything here is pure computation on byte buffers: no sockets, no
 //! async runtime, no clock. The IO layer (the `pushwire` crate) feeds
-//! received bytes to a [`Receiver`] and writes what a [`Sender`] encodes.
+//! the bytes it receives to these state machines and writes out what
+//! they encode.
 //!
-//! - [`frame`]: frame headers (RFC 6455 section 5.2);
-//! - [`mask`]: payload masking;
-//! - [`utf8`]: incremental UTF-8 validation;
-//! - [`close`]: close codes and payloads;
-//! - [`handshake`]: the opening handshake, both roles;
-//! - [`http1`]: HTTP/1.x request heads (RFC 9112);
-//! - [`deflate`]: permessage-deflate (RFC 7692);
+//! - [`ws`]: WebSocket (RFC 6455): frames, masking, UTF-8 validation,
+//!   close codes, the opening handshake, permessage-deflate (RFC 7692),
+//!   and the [`Receiver`] / [`Sender`] state machines;
+//! - [`http1`]: HTTP/1.x request heads and bodies (RFC 9112);
+//! - [`http2`]: HTTP/2 frames, SETTINGS, HPACK and a served
+//!   connection's state (RFC 9113);
 //! - [`sse`]: Server-Sent Events, encoder and incremental parser;
-//! - [`http2`]: HTTP/2 frames, SETTINGS and HPACK;
-//! - [`Receiver`] / [`Sender`]: the protocol state machines.
+//! - [`OutputQueue`]: the bytes a connection has queued for its peer,
+//!   whatever the protocol.
+//!
+//! The WebSocket types most users need are re-exported here, so
+//! `pushwire_proto::Message` names [`ws::Message`]:
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -28,27 +31,15 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod close;
-mod config;
-pub mod deflate;
-mod error;
-pub mod frame;
-pub mod handshake;
 pub mod http1;
 pub mod http2;
-pub mod mask;
-mod message;
-mod receiver;
-mod role;
-mod sender;
+mod output_queue;
 pub mod sse;
-pub mod utf8;
+pub mod ws;
 
 pub use bytes;
-pub use close::{CloseCode, CloseFrame};
-pub use config::Limits;
-pub use error::ProtocolError;
-pub use message::{Message, Utf8Bytes};
-pub use receiver::Receiver;
-pub use role::Role;
-pub use sender::{EncodedFrame, Sender};
+pub use output_queue::OutputQueue;
+pub use ws::{
+    CloseCode, CloseFrame, EncodedFrame, Limits, Message, ProtocolError, Receiver, Role, Sender,
+    Utf8Bytes,
+};

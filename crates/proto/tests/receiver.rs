@@ -2,9 +2,9 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use pushwire_proto::deflate::{Deflater, Inflater};
-use pushwire_proto::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
-use pushwire_proto::mask::apply_mask;
+use pushwire_proto::ws::deflate::{Deflater, Inflater};
+use pushwire_proto::ws::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
+use pushwire_proto::ws::mask::apply_mask;
 use pushwire_proto::{CloseCode, CloseFrame, Limits, Message, ProtocolError, Receiver, Role};
 
 /// Encodes one frame as a client sends it (masked).

@@ -5,7 +5,7 @@
 //! the fuzzing server asks for no context takeover only from clients that
 //! offer it (cases 13.2, 13.5, 13.6), and the other cases accept the offer.
 
-use pushwire::proto::deflate::DeflateConfig;
+use pushwire::proto::ws::deflate::DeflateConfig;
 use pushwire::proto::Limits;
 use pushwire::{connect, ClientBuilder, Message, WebSocketConfig};
 

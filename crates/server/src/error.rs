@@ -1,6 +1,6 @@
 //! The error type of the pushwire IO layer.
 
-use pushwire_proto::handshake::HandshakeError;
+use pushwire_proto::ws::handshake::HandshakeError;
 use pushwire_proto::{CloseCode, ProtocolError};
 
 /// An error from a WebSocket connection or handshake.

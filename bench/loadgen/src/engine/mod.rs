@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use mio::event::Event;
 use mio::{Events, Interest, Poll, Token};
-use pushwire_proto::deflate::DeflateParams;
+use pushwire_proto::ws::deflate::DeflateParams;
 use pushwire_proto::Message;
 
 use crate::error::BenchError;

@@ -2,8 +2,8 @@
 //! handshake module: a request per connection (fresh key) and a strict
 //! check of the response (status 101, `Sec-WebSocket-Accept`, extensions).
 
-use pushwire_proto::deflate::{DeflateConfig, DeflateParams};
-use pushwire_proto::handshake::{generate_key, parse_response, ClientRequest};
+use pushwire_proto::ws::deflate::{DeflateConfig, DeflateParams};
+use pushwire_proto::ws::handshake::{generate_key, parse_response, ClientRequest};
 
 use super::rng::Rng;
 

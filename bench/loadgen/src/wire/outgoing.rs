@@ -8,7 +8,7 @@
 //! messages and stays valid whether or not the server keeps its
 //! decompression context between messages.
 
-use pushwire_proto::deflate::{DeflateParams, Deflater};
+use pushwire_proto::ws::deflate::{DeflateParams, Deflater};
 use pushwire_proto::{CloseCode, CloseFrame, Message, Role, Sender};
 
 /// zlib level for client frames (encoded once, so the level costs nothing
@@ -45,7 +45,7 @@ pub fn close_frame(key: [u8; 4]) -> Vec<u8> {
 mod tests {
     use super::*;
     use pushwire_proto::bytes::BytesMut;
-    use pushwire_proto::deflate::Inflater;
+    use pushwire_proto::ws::deflate::Inflater;
     use pushwire_proto::{Limits, Receiver};
 
     fn params() -> DeflateParams {

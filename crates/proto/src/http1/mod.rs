@@ -16,7 +16,7 @@
 //! This is the parser of a server's requests; the lenient one of a
 //! WebSocket handshake on a raw stream, which keeps header names as sent
 //! and asks for nothing but HTTP/1.1, is
-//! [`handshake::parse_request`](crate::handshake::parse_request).
+//! [`handshake::parse_request`](crate::ws::handshake::parse_request).
 //!
 //! ```
 //! use pushwire_proto::http1::{self, Framing};

@@ -119,7 +119,7 @@ use stream::Framing;
 use crate::http::body::Body;
 use crate::http::request_body::RequestBody;
 use crate::ws::WebSocketConfig;
-use pushwire_proto::deflate::DeflateConfig;
+use pushwire_proto::ws::deflate::DeflateConfig;
 
 /// Commands that may wait for the driver at once; beyond, transports
 /// wait (and so do their clients).

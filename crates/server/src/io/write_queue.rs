@@ -9,7 +9,7 @@ use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use pushwire_proto::http2::connection::OutputQueue;
+use pushwire_proto::OutputQueue;
 use tokio::io::AsyncWrite;
 
 /// The most buffers handed to one vectored write.

@@ -25,7 +25,7 @@ use http::header::{
 };
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
-use pushwire_proto::handshake::{ClientOffer, HandshakeError};
+use pushwire_proto::ws::handshake::{ClientOffer, HandshakeError};
 use pushwire_proto::Role;
 
 use crate::error::Error;

@@ -3,8 +3,8 @@
 //! (RFC 8441 section 4).
 
 use http::{HeaderMap, Method, Request, Version};
-use pushwire_proto::deflate::parse_extensions;
-use pushwire_proto::handshake::{list_items, ClientOffer, HandshakeError};
+use pushwire_proto::ws::deflate::parse_extensions;
+use pushwire_proto::ws::handshake::{list_items, ClientOffer, HandshakeError};
 
 /// `Ok(None)`: the request asks for no WebSocket.
 pub(super) fn read_offer<B>(req: &Request<B>) -> Result<Option<ClientOffer>, HandshakeError> {

@@ -2,7 +2,7 @@
 
 use http::header::{ALLOW, CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_VERSION, UPGRADE};
 use http::{HeaderValue, Response, StatusCode, Version};
-use pushwire_proto::handshake::HandshakeError;
+use pushwire_proto::ws::handshake::HandshakeError;
 
 use crate::http::body::Body;
 

@@ -1,7 +1,7 @@
 //! The server side of the opening handshake on a raw byte stream.
 
 use bytes::BytesMut;
-use pushwire_proto::handshake::{parse_request, ClientOffer, HandshakeError, RequestHead};
+use pushwire_proto::ws::handshake::{parse_request, ClientOffer, HandshakeError, RequestHead};
 use pushwire_proto::Role;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 

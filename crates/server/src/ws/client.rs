@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use pushwire_proto::handshake::{generate_key, parse_response, ClientRequest, HandshakeError};
+use pushwire_proto::ws::handshake::{generate_key, parse_response, ClientRequest, HandshakeError};
 use pushwire_proto::Role;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pushwire_proto::deflate::DeflateConfig;
+use pushwire_proto::ws::deflate::DeflateConfig;
 use pushwire_proto::Limits;
 
 /// Settings of a WebSocket connection.

@@ -18,7 +18,7 @@ use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use pushwire_proto::deflate::{DeflateConfig, DeflateParams, Deflater, Inflater};
+use pushwire_proto::ws::deflate::{DeflateConfig, DeflateParams, Deflater, Inflater};
 use pushwire_proto::{CloseCode, CloseFrame, Message, Receiver, Role, Sender};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;

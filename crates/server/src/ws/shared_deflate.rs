@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use bytes::Bytes;
-use pushwire_proto::deflate::Deflater;
+use pushwire_proto::ws::deflate::Deflater;
 
 /// The last message compressed on this thread, and what it became. The
 /// message itself is kept, so its buffer cannot be freed and reused for

@@ -373,7 +373,7 @@ async fn close_gives_up_on_a_peer_that_never_replies() {
             .lines()
             .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
             .unwrap();
-        let accept = pushwire::proto::handshake::accept_key(key.trim().as_bytes());
+        let accept = pushwire::proto::ws::handshake::accept_key(key.trim().as_bytes());
         let response = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
         tcp.write_all(response.as_bytes()).await.unwrap();
         // Read everything, answer nothing.

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pushwire::proto::deflate::Deflater;
+use pushwire::proto::ws::deflate::Deflater;
 
 use pushwire::{accept, WebSocketConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};

@@ -6,8 +6,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use pushwire::proto::bytes::BytesMut;
-use pushwire::proto::deflate::DeflateConfig;
-use pushwire::proto::handshake::{generate_key, parse_response, ClientRequest};
+use pushwire::proto::ws::deflate::DeflateConfig;
+use pushwire::proto::ws::handshake::{generate_key, parse_response, ClientRequest};
 use pushwire::proto::Role;
 use pushwire::ws::Negotiated;
 use pushwire::{Message, WebSocket, WebSocketConfig};

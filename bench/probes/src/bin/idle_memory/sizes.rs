@@ -36,8 +36,8 @@ pub fn print_sizes() {
         accept_size(&pushwire::accept::<TcpStream>)
     );
     println!(
-        "size_of proto::handshake::RequestHead = {}",
-        std::mem::size_of::<pushwire::proto::handshake::RequestHead>()
+        "size_of proto::ws::handshake::RequestHead = {}",
+        std::mem::size_of::<pushwire::proto::ws::handshake::RequestHead>()
     );
     {
         let (io, _peer) = tokio::io::duplex(64);
@@ -55,7 +55,7 @@ pub fn print_sizes() {
         println!("size_of WebSocket::send() future      = {send}");
     }
     // Parts of the WebSocket struct (its private fields hold these).
-    use pushwire::proto::deflate::{Deflater, Inflater};
+    use pushwire::proto::ws::deflate::{Deflater, Inflater};
     macro_rules! sizes {
         ($($t:ty),* $(,)?) => {$(
             println!("size_of {:<31} = {}", stringify!($t), std::mem::size_of::<$t>());

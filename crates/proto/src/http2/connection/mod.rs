@@ -23,7 +23,6 @@ mod closed;
 mod config;
 mod field_block;
 mod head_writer;
-mod output;
 mod receive;
 mod request;
 mod send;
@@ -40,6 +39,7 @@ use http::{HeaderMap, Request};
 use super::frame::{self, FrameError};
 use super::hpack::Decoder;
 use super::{ErrorCode, RecvWindow, Settings, Window};
+use crate::OutputQueue;
 use closed::{ClosedBy, ClosedStreams};
 use field_block::PartialBlock;
 use stream::{Stream, StreamMap};
@@ -50,7 +50,6 @@ pub use http;
 
 pub use config::ConnectionConfig;
 pub use head_writer::HeadWriter;
-pub use output::OutputQueue;
 pub use request::{request_from_fields, trailers_from_fields, DecodedRequest, Malformed};
 pub use stream::StreamIdHasher;
 

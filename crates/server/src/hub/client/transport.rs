@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 use http_body_util::Full;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use pushwire_proto::deflate::{client_offer, parse_extensions, validate_response};
+use pushwire_proto::ws::deflate::{client_offer, parse_extensions, validate_response};
 use pushwire_proto::Role;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};

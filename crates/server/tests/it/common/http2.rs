@@ -6,7 +6,7 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
 use http::{Method, Request, Response};
-use pushwire::proto::deflate::{parse_extensions, validate_response, DeflateConfig};
+use pushwire::proto::ws::deflate::{parse_extensions, validate_response, DeflateConfig};
 use pushwire::proto::Role;
 use pushwire::upgrade::Http2Stream;
 use pushwire::ws::Negotiated;
@@ -113,7 +113,7 @@ pub fn websocket_headers(offer: &str) -> [(&'static str, &str); 3] {
 /// and permessage-deflate.
 pub async fn h2_websocket(client: &mut SendRequest<Bytes>, path: &str) -> WebSocket<Http2Stream> {
     let deflate = DeflateConfig::default();
-    let offer = pushwire::proto::deflate::client_offer(&deflate);
+    let offer = pushwire::proto::ws::deflate::client_offer(&deflate);
     let (parts, send, recv) = h2_connect(client, path, &websocket_headers(&offer)).await;
     assert_eq!(parts.status, 200, "{parts:?}");
     assert!(parts.headers.get("sec-websocket-accept").is_none());

@@ -25,7 +25,7 @@ pub use negotiate::{
 /// What this endpoint asks for or accepts when negotiating permessage-deflate.
 ///
 /// ```
-/// use pushwire_proto::deflate::DeflateConfig;
+/// use pushwire_proto::ws::deflate::DeflateConfig;
 /// let config = DeflateConfig::default().server_max_window_bits(10);
 /// assert_eq!(config.compression_level, 1);
 /// ```
@@ -130,7 +130,7 @@ impl DeflateParams {
     /// The `Sec-WebSocket-Extensions` value that announces these parameters.
     ///
     /// ```
-    /// use pushwire_proto::deflate::DeflateParams;
+    /// use pushwire_proto::ws::deflate::DeflateParams;
     /// let p = DeflateParams { server_no_context_takeover: true, client_no_context_takeover: false,
     ///                         server_max_window_bits: 10, client_max_window_bits: 15 };
     /// assert_eq!(p.to_header(), "permessage-deflate; server_no_context_takeover; server_max_window_bits=10");

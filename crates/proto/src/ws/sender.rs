@@ -2,11 +2,11 @@
 
 use bytes::Bytes;
 
-use crate::deflate::Deflater;
-use crate::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
-use crate::mask::apply_mask;
-use crate::message::Message;
-use crate::role::Role;
+use crate::ws::deflate::Deflater;
+use crate::ws::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
+use crate::ws::mask::apply_mask;
+use crate::ws::message::Message;
+use crate::ws::role::Role;
 
 /// One encoded frame as it goes on the wire: [`header()`](Self::header),
 /// then [`payload`](Self::payload).

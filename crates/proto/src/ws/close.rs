@@ -8,7 +8,7 @@ pub const MAX_REASON_BYTES: usize = 123;
 /// A close status code.
 ///
 /// ```
-/// use pushwire_proto::close::CloseCode;
+/// use pushwire_proto::ws::close::CloseCode;
 /// assert!(CloseCode::NORMAL.is_sendable());
 /// assert!(!CloseCode(1005).is_sendable()); // reserved: never on the wire
 /// assert!(CloseCode(4000).is_sendable());  // application range

@@ -2,15 +2,15 @@
 
 use bytes::{Buf, BytesMut};
 
-use crate::close::{parse_close_payload, ClosePayloadError};
-use crate::config::Limits;
-use crate::deflate::Inflater;
-use crate::error::ProtocolError;
-use crate::frame::{FrameHeader, OpCode};
-use crate::mask::apply_mask;
-use crate::message::{Message, Utf8Bytes};
-use crate::role::Role;
-use crate::utf8::Utf8Validator;
+use crate::ws::close::{parse_close_payload, ClosePayloadError};
+use crate::ws::config::Limits;
+use crate::ws::deflate::Inflater;
+use crate::ws::error::ProtocolError;
+use crate::ws::frame::{FrameHeader, OpCode};
+use crate::ws::mask::apply_mask;
+use crate::ws::message::{Message, Utf8Bytes};
+use crate::ws::role::Role;
+use crate::ws::utf8::Utf8Validator;
 
 /// How much room is reserved ahead for a frame still arriving: the buffer
 /// grows with the data that comes, not with the length a header claims.

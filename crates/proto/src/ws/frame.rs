@@ -1,6 +1,6 @@
 //! The frame header (RFC 6455 section 5.2): parsing and encoding.
 
-use crate::error::ProtocolError;
+use crate::ws::error::ProtocolError;
 
 /// The largest frame header: 2 bytes, 8 of extended length, 4 of mask key.
 pub const MAX_HEADER_LEN: usize = 14;
@@ -85,7 +85,7 @@ impl FrameHeader {
     /// most significant bit clear, in the fewest bytes).
     ///
     /// ```
-    /// use pushwire_proto::frame::{FrameHeader, OpCode};
+    /// use pushwire_proto::ws::frame::{FrameHeader, OpCode};
     /// let (h, len) = FrameHeader::parse(&[0x81, 0x05, b'H']).unwrap().unwrap();
     /// assert_eq!((h.opcode, h.fin, h.payload_len, len), (OpCode::Text, true, 5, 2));
     /// assert!(FrameHeader::parse(&[0x81]).unwrap().is_none());
@@ -162,7 +162,7 @@ impl FrameHeader {
     /// The length uses the shortest encoding, as the RFC requires.
     ///
     /// ```
-    /// use pushwire_proto::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
+    /// use pushwire_proto::ws::frame::{FrameHeader, OpCode, MAX_HEADER_LEN};
     /// let h = FrameHeader { fin: true, rsv1: false, rsv2: false, rsv3: false,
     ///                       opcode: OpCode::Binary, mask: None, payload_len: 300 };
     /// let mut out = [0u8; MAX_HEADER_LEN];

@@ -1,6 +1,6 @@
 //! Protocol violations, each mapped to the close code that answers it.
 
-use crate::close::CloseCode;
+use crate::ws::close::CloseCode;
 
 /// A violation of the WebSocket protocol by the peer, or of a configured
 /// limit. [`ProtocolError::close_code`] gives the code to close with.
@@ -47,7 +47,7 @@ impl ProtocolError {
     /// The close code to answer this violation with.
     ///
     /// ```
-    /// use pushwire_proto::{close::CloseCode, ProtocolError};
+    /// use pushwire_proto::{ws::close::CloseCode, ProtocolError};
     /// assert_eq!(ProtocolError::InvalidUtf8.close_code(), CloseCode::INVALID_DATA);
     /// assert_eq!(ProtocolError::MessageTooBig.close_code(), CloseCode::TOO_BIG);
     /// ```

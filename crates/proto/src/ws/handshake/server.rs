@@ -3,7 +3,7 @@
 use base64::Engine;
 
 use super::{accept_key, list_items, HandshakeError, MAX_HEADERS};
-use crate::deflate::{accept_offer, parse_extensions, DeflateConfig, DeflateParams, Extension};
+use crate::ws::deflate::{accept_offer, parse_extensions, DeflateConfig, DeflateParams, Extension};
 
 /// A parsed HTTP/1.1 request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,7 @@ impl RequestHead {
 /// through [`http1::parse`](crate::http1::parse).
 ///
 /// ```
-/// use pushwire_proto::handshake::parse_request;
+/// use pushwire_proto::ws::handshake::parse_request;
 /// let raw = b"GET /chat HTTP/1.1\r\nHost: x\r\n\r\nrest";
 /// let (head, used) = parse_request(raw, 1024).unwrap().unwrap();
 /// assert_eq!((head.method.as_str(), head.target.as_str(), used), ("GET", "/chat", raw.len() - 4));
@@ -91,7 +91,7 @@ impl ClientOffer {
     /// Validates an HTTP/1.1 upgrade request from its method and headers.
     ///
     /// ```
-    /// use pushwire_proto::handshake::{ClientOffer, HandshakeError};
+    /// use pushwire_proto::ws::handshake::{ClientOffer, HandshakeError};
     /// let headers = [("Upgrade", &b"websocket"[..]), ("Connection", b"keep-alive, Upgrade"),
     ///                ("Sec-WebSocket-Version", b"13"), ("Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ==")];
     /// let offer = ClientOffer::from_headers("GET", headers).unwrap();
@@ -196,7 +196,7 @@ impl ServerAccept {
     /// The `101 Switching Protocols` response, with `extra` headers.
     ///
     /// ```
-    /// use pushwire_proto::handshake::ServerAccept;
+    /// use pushwire_proto::ws::handshake::ServerAccept;
     /// let accept = ServerAccept { accept_key: "k".into(), protocol: None, deflate: None };
     /// let response = String::from_utf8(accept.to_response(&[])).unwrap();
     /// assert!(response.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));

@@ -10,7 +10,7 @@
 /// arrives. This is the fast path: it works on 16 bytes at a time.
 ///
 /// ```
-/// use pushwire_proto::mask::apply_mask;
+/// use pushwire_proto::ws::mask::apply_mask;
 /// let key = [1, 2, 3, 4];
 /// let mut data = *b"hello, world";
 /// apply_mask(&mut data, key, 0);

@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 
-use crate::close::CloseFrame;
-use crate::utf8::InvalidUtf8;
+use crate::ws::close::CloseFrame;
+use crate::ws::utf8::InvalidUtf8;
 
 /// Bytes that are valid UTF-8: the payload of a text message.
 ///

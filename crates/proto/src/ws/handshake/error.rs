@@ -26,7 +26,7 @@ impl HandshakeError {
     /// The HTTP status a server answers this failure with.
     ///
     /// ```
-    /// use pushwire_proto::handshake::HandshakeError;
+    /// use pushwire_proto::ws::handshake::HandshakeError;
     /// assert_eq!(HandshakeError::UnsupportedVersion.status(), 426);
     /// ```
     pub fn status(&self) -> u16 {

@@ -3,14 +3,14 @@
 use base64::Engine;
 
 use super::{accept_key, list_items, HandshakeError, MAX_HEADERS};
-use crate::deflate::{
+use crate::ws::deflate::{
     client_offer, parse_extensions, validate_response, DeflateConfig, DeflateParams,
 };
 
 /// Encodes 16 random bytes as a `Sec-WebSocket-Key`.
 ///
 /// ```
-/// use pushwire_proto::handshake::generate_key;
+/// use pushwire_proto::ws::handshake::generate_key;
 /// assert_eq!(generate_key([0; 16]), "AAAAAAAAAAAAAAAAAAAAAA==");
 /// ```
 pub fn generate_key(nonce: [u8; 16]) -> String {
@@ -38,7 +38,7 @@ impl ClientRequest {
     /// The request head as bytes.
     ///
     /// ```
-    /// use pushwire_proto::handshake::ClientRequest;
+    /// use pushwire_proto::ws::handshake::ClientRequest;
     /// let req = ClientRequest { host: "example.com".into(), target: "/chat".into(),
     ///     key: "dGhlIHNhbXBsZSBub25jZQ==".into(), protocols: vec![], deflate: None, headers: vec![] };
     /// let text = String::from_utf8(req.encode()).unwrap();

@@ -20,7 +20,7 @@ pub const MAX_HEADERS: usize = 64;
 /// Computes `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key`.
 ///
 /// ```
-/// use pushwire_proto::handshake::accept_key;
+/// use pushwire_proto::ws::handshake::accept_key;
 /// assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &[u8]) -> String {
@@ -34,7 +34,7 @@ pub fn accept_key(key: &[u8]) -> String {
 /// elements (RFC 9110 section 5.6.1).
 ///
 /// ```
-/// let items: Vec<&str> = pushwire_proto::handshake::list_items(" a, ,b ;x=1").collect();
+/// let items: Vec<&str> = pushwire_proto::ws::handshake::list_items(" a, ,b ;x=1").collect();
 /// assert_eq!(items, ["a", "b ;x=1"]);
 /// ```
 pub fn list_items(value: &str) -> impl Iterator<Item = &str> {

@@ -28,7 +28,7 @@ impl std::error::Error for NegotiationError {}
 /// `None` if the syntax is invalid.
 ///
 /// ```
-/// use pushwire_proto::deflate::parse_extensions;
+/// use pushwire_proto::ws::deflate::parse_extensions;
 /// let exts = parse_extensions("permessage-deflate; client_max_window_bits, x-foo; a=\"1\"").unwrap();
 /// assert_eq!(exts.len(), 2);
 /// assert_eq!(exts[0].params, vec![("client_max_window_bits".to_string(), None)]);
@@ -119,7 +119,7 @@ fn window_bits(value: &str) -> Result<u8, String> {
 /// parameters; [`DeflateParams::to_header`] gives the response value.
 ///
 /// ```
-/// use pushwire_proto::deflate::{accept_offer, parse_extensions, DeflateConfig};
+/// use pushwire_proto::ws::deflate::{accept_offer, parse_extensions, DeflateConfig};
 /// let offers = parse_extensions("permessage-deflate; server_max_window_bits=10; client_max_window_bits").unwrap();
 /// let p = accept_offer(&DeflateConfig::default(), &offers).unwrap();
 /// assert_eq!(p.server_max_window_bits, 10);
@@ -154,7 +154,7 @@ pub fn accept_offer(config: &DeflateConfig, offers: &[Extension]) -> Option<Defl
 /// Client side: the offer to send in `Sec-WebSocket-Extensions`.
 ///
 /// ```
-/// use pushwire_proto::deflate::{client_offer, DeflateConfig};
+/// use pushwire_proto::ws::deflate::{client_offer, DeflateConfig};
 /// assert_eq!(client_offer(&DeflateConfig::default()), "permessage-deflate; client_max_window_bits");
 /// ```
 pub fn client_offer(config: &DeflateConfig) -> String {

@@ -17,7 +17,7 @@ impl std::error::Error for InvalidUtf8 {}
 /// pieces: it never waits for the end of the message to reject it.
 ///
 /// ```
-/// use pushwire_proto::utf8::Utf8Validator;
+/// use pushwire_proto::ws::utf8::Utf8Validator;
 /// let bytes = "κόσμε".as_bytes();
 /// let mut v = Utf8Validator::default();
 /// v.feed(&bytes[..1]).unwrap();  // half of 'κ': fine so far

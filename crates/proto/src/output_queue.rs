@@ -3,6 +3,11 @@
 //! reference and never copied. The driver takes them as buffers
 //! ([`OutputQueue::pop_front`]) or as vectored slices
 //! ([`OutputQueue::chunks_vectored`] then [`OutputQueue::advance`]).
+//!
+//! Protocol-independent: it holds bytes, not frames. An HTTP/2
+//! [`Connection`](crate::http2::connection::Connection) queues its frames
+//! in one, and an IO layer may queue HTTP/1.1 responses, WebSocket frames
+//! or SSE events in another.
 
 use std::collections::VecDeque;
 use std::io::IoSlice;

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 use super::quick;
-use crate::error::ProtocolError;
+use crate::ws::error::ProtocolError;
 
 /// The four bytes a sync flush ends with; stripped before sending and
 /// appended again before inflating.
@@ -62,7 +62,7 @@ impl Deflater {
     /// once.
     ///
     /// ```
-    /// use pushwire_proto::deflate::Deflater;
+    /// use pushwire_proto::ws::deflate::Deflater;
     /// let (mut a, mut b) = (Deflater::new(1, 15, true), Deflater::new(1, 15, true));
     /// assert_eq!(a.stateless_key(), Some((1, 15)));
     /// assert_eq!(a.compress(b"same same same"), b.compress(b"same same same"));
@@ -76,7 +76,7 @@ impl Deflater {
     /// Compresses one whole message payload.
     ///
     /// ```
-    /// use pushwire_proto::deflate::{Deflater, Inflater};
+    /// use pushwire_proto::ws::deflate::{Deflater, Inflater};
     /// let mut d = Deflater::new(1, 15, false);
     /// let mut i = Inflater::new(false);
     /// let packed = d.compress(b"hello hello hello hello");
