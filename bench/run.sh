@@ -33,8 +33,7 @@ say "building pushwire (release)"
 
 say "building the load generator and the Rust peers (release)"
 (cd "$BENCH" && export CARGO_TARGET_DIR="$BENCH/target" \
-  && cargo build --release --quiet -p pushwire-bench -p fastwebsockets-echo -p tungstenite-echo \
-  && cargo build --release --quiet -p pushwire-probes --bin push_server)
+  && cargo build --release --quiet -p pushwire-bench -p fastwebsockets-echo -p tungstenite-echo)
 
 node_dir="$BENCH/peers/node"
 if command -v npm >/dev/null 2>&1; then

@@ -15,6 +15,9 @@ pub struct Paths {
     pub pushwire_bin: PathBuf,
     /// The bench workspace's release binaries.
     pub bench_bin: PathBuf,
+    /// The library's `push_server` example (`cargo build --release -p
+    /// pushwire --examples`, in the repository's `target/`).
+    pub push_server_bin: PathBuf,
     /// `bench/peers/node` (package.json, node_modules, the two scripts).
     pub node_dir: PathBuf,
 }
@@ -32,6 +35,7 @@ impl Paths {
             .unwrap_or_else(|| bench.join("target"));
         Paths {
             pushwire_bin: pushwire_bin.unwrap_or_else(|| repo.join("target/release/pushwire")),
+            push_server_bin: repo.join("target/release/examples/push_server"),
             bench_bin: target.join("release"),
             node_dir: bench.join("peers/node"),
             bench,
@@ -42,7 +46,7 @@ impl Paths {
 /// What a scenario needs the server to do. Every peer is an echo server;
 /// some also have a broadcast server (every message any client sends goes
 /// to every connection, the sender included), pushwire has its HTTP push
-/// routes (the library's `longpoll` and `sse` in `push_server`:
+/// routes (the library's `longpoll` and `sse` in its `push_server` example:
 /// `/publish`, `/poll`), and pushwire and Bun have an event stream fed by
 /// `/publish` (`/events`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -54,7 +58,7 @@ pub enum ServerRole {
     /// A WebSocket broadcast server.
     Broadcast,
     /// `POST /publish`, long polling on `GET /poll` (pushwire's
-    /// `push_server` probe).
+    /// `push_server` example).
     HttpPush,
     /// `POST /publish` streamed to every `GET /events` as SSE events
     /// `id: <cursor>`, `data: <message>`.
@@ -310,10 +314,10 @@ impl Peer {
                 if matches!(role, ServerRole::HttpPush | ServerRole::EventStream) =>
             {
                 // The library's long poll and event stream, without the
-                // hub's protocol around them (probes/src/bin/push_server.rs).
+                // hub's protocol around them (crates/server/examples/push_server.rs).
                 let bin = existing(
-                    paths.bench_bin.join("push_server"),
-                    "cargo build --release -p pushwire-probes --bin push_server (in bench/)",
+                    paths.push_server_bin.clone(),
+                    "cargo build --release -p pushwire --examples",
                 )?;
                 let mut command = Command::new(bin);
                 command.args(["--listen", &addr.to_string()]);

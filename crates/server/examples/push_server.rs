@@ -1,9 +1,9 @@
-//! The library's push endpoints, for the harness's long-poll and SSE
-//! scenarios: pushwire's `longpoll` and `sse` modules on a
-//! [`pushwire::Server`], without the hub's protocol around them.
+//! The library's push endpoints without the hub's protocol around them:
+//! pushwire's `longpoll` and `sse` modules on a [`pushwire::Server`]. The
+//! benchmark harness's long-poll and SSE scenarios run it (`bench/`).
 //!
 //! ```text
-//! push_server [--listen 127.0.0.1:0]
+//! cargo run --release --example push_server -- [--listen 127.0.0.1:0]
 //! ```
 //!
 //! - `POST /publish`: appends the body (UTF-8, at most 64 KiB, else 413)
