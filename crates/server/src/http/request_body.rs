@@ -32,9 +32,14 @@ pub struct RequestBody {
 
 enum Kind {
     Empty,
+    /// A body that arrived whole with its head: its bytes until read.
+    Whole(Option<Bytes>),
     Hyper(hyper::body::Incoming),
     Http1(BodyReceiver),
-    Http2 { stream: StreamRef, data_done: bool },
+    Http2 {
+        stream: StreamRef,
+        data_done: bool,
+    },
 }
 
 impl RequestBody {
@@ -42,6 +47,15 @@ impl RequestBody {
     /// until it is accepted as a tunnel).
     pub fn empty() -> Self {
         RequestBody { kind: Kind::Empty }
+    }
+
+    /// A body already received in full (an HTTP/1.1 request whose
+    /// content came in the same reads as its head): handed over as one
+    /// piece, with no channel to the connection.
+    pub(crate) fn whole(bytes: Bytes) -> Self {
+        RequestBody {
+            kind: Kind::Whole(Some(bytes)),
+        }
     }
 
     /// The body of a request received on an HTTP/1.1 connection.
@@ -74,6 +88,7 @@ impl std::fmt::Debug for RequestBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self.kind {
             Kind::Empty => "empty",
+            Kind::Whole(_) => "whole",
             Kind::Hyper(_) => "hyper",
             Kind::Http1(_) => "http1",
             Kind::Http2 { .. } => "http2",
@@ -92,6 +107,7 @@ impl http_body::Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.kind {
             Kind::Empty => Poll::Ready(None),
+            Kind::Whole(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Kind::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Kind::Http1(body) => body.poll_frame(cx),
             Kind::Http2 { stream, data_done } => {
@@ -111,6 +127,7 @@ impl http_body::Body for RequestBody {
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Empty => true,
+            Kind::Whole(bytes) => bytes.is_none(),
             Kind::Hyper(body) => body.is_end_stream(),
             Kind::Http1(body) => body.is_end_stream(),
             Kind::Http2 { stream, .. } => stream.is_end_stream(),
@@ -120,6 +137,9 @@ impl http_body::Body for RequestBody {
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Empty => SizeHint::with_exact(0),
+            Kind::Whole(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
             Kind::Hyper(body) => body.size_hint(),
             Kind::Http1(body) => body.size_hint(),
             Kind::Http2 { .. } => SizeHint::default(),

@@ -6,6 +6,7 @@
 //! small response parser, so these tests hold for any HTTP/1.1
 //! implementation behind `Server`.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -79,6 +80,8 @@ fn status(code: u16, body: Body) -> Response<Body> {
 /// - `/slow/<ms>/<word>`: `<word>` after `<ms>` milliseconds;
 /// - `/echo`: the request body, read whole; its trailers, if the server
 ///   passed any on, in `x-trailers` as `name=value` pairs joined by `&`;
+/// - `/echo-ready`: the request body if it can be read whole at once,
+///   without waiting for the connection to feed it; else `not ready`;
 /// - `/ignore`: `ignored`, the body left unread;
 /// - `/status/<code>`: that status, an empty body of known length;
 /// - `/status-stream/<code>`: that status, an empty body of unknown length;
@@ -124,6 +127,15 @@ async fn route(req: Request<RequestBody>, state: Arc<State>) -> Result<Response<
             }
             Err(e) => status(400, Body::from(format!("bad body: {e}"))),
         },
+        ["echo-ready"] => {
+            let mut collect = std::pin::pin!(req.into_body().collect());
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            match collect.as_mut().poll(&mut cx) {
+                Poll::Ready(Ok(collected)) => Response::new(Body::from(collected.to_bytes())),
+                Poll::Ready(Err(e)) => status(400, Body::from(format!("bad body: {e}"))),
+                Poll::Pending => Response::new(Body::from("not ready")),
+            }
+        }
         ["ignore"] => Response::new(Body::from("ignored")),
         ["status", code] => status(code.parse()?, Body::empty()),
         ["status-stream", code] => status(code.parse()?, stream_of(&[], None)),
@@ -324,6 +336,22 @@ async fn content_length_bodies_are_echoed() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     conn.send("later").await;
     conn.response().await.assert_ok("later");
+}
+
+#[tokio::test]
+async fn a_body_sent_with_its_head_is_ready_when_the_service_is_called() {
+    let server = start().await;
+    let mut conn = server.http1().await;
+    // Head and body in one write: the service reads the body at once.
+    conn.exchange(post("/echo-ready", "all here"))
+        .await
+        .assert_ok("all here");
+    // Pipelined behind another request, the same.
+    conn.send([post("/echo-ready", "one"), post("/echo-ready", "two")].concat())
+        .await;
+    conn.response().await.assert_ok("one");
+    conn.response().await.assert_ok("two");
+    conn.exchange(get("/hello")).await.assert_ok("hello world");
 }
 
 #[tokio::test]

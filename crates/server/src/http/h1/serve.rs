@@ -393,6 +393,13 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         };
         let (body, mut feed) = match framing {
             Framing::Empty => (RequestBody::empty(), None),
+            // The whole body came with the head (a small POST, as API
+            // calls are): the service takes it as it is, with no channel,
+            // no body clock and no wake-ups of the connection to feed it.
+            Framing::Length(len) if !expect_continue && self.read.len() as u64 >= len => {
+                let body = self.read.split_to(len as usize).freeze();
+                (RequestBody::whole(body), None)
+            }
             Framing::Length(_) | Framing::Chunked => {
                 let (sender, receiver) = body_channel(size_hint(framing));
                 let feed = Feed {
