@@ -27,6 +27,7 @@ use pushwire_redis::EngineEvent;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::deadline::DeadlineTimer;
 use super::engine::{EngineInbox, EngineIo};
 use super::long_poll::ForwardedPoll;
 use super::metrics::Metrics;
@@ -135,8 +136,9 @@ pub(crate) async fn run(
     let mut replies = Vec::with_capacity(BATCH);
     let mut events = Vec::with_capacity(BATCH);
     let mut outcomes: Vec<ProxyReply> = Vec::new();
+    let mut deadline = DeadlineTimer::new();
     loop {
-        let deadline = driver.hub.poll_timeout().map(instant_of);
+        deadline.set(driver.hub.poll_timeout());
         tokio::select! {
             received = commands.recv_many(&mut batch, BATCH) => {
                 if received == 0 {
@@ -152,7 +154,7 @@ pub(crate) async fn run(
                 }
             }
             _ = proxy_outcomes.recv_many(&mut outcomes, BATCH) => {}
-            () = sleep_until(deadline) => {}
+            () = deadline.fired() => {}
         }
         let started = Instant::now();
         let now = now();
@@ -228,19 +230,6 @@ fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
 fn forwarded_frame(message: &Bytes) -> Option<(&str, Bytes)> {
     let (session, frame) = split_line(message.strip_prefix(FORWARD)?)?;
     Some((std::str::from_utf8(session).ok()?, message.slice_ref(frame)))
-}
-
-/// Sleeps until `deadline`; forever without one.
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The runtime's instant at which the wall clock reads `at`.
-fn instant_of(at: Timestamp) -> Instant {
-    Instant::now() + at.saturating_since(now())
 }
 
 struct Driver {

@@ -82,6 +82,7 @@ mod config;
 #[cfg(feature = "config-file")]
 pub mod config_file;
 mod cors;
+mod deadline;
 mod driver;
 mod emulation;
 mod engine;
