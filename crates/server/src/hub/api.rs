@@ -17,7 +17,7 @@ const MAX_BODY: usize = 1 << 20;
 /// Answers one API request; `method` is the path after `/api/`.
 pub(crate) async fn serve(
     hub: &HubHandle,
-    method: &str,
+    method: String,
     req: Request<RequestBody>,
 ) -> Response<Body> {
     if req.method() != Method::POST {

@@ -191,10 +191,10 @@ impl HubHandle {
         self.send_soon(Command::Closed(conn));
     }
 
-    pub(super) async fn api(&self, method: &str, body: Bytes) -> Option<ApiResponse> {
+    pub(super) async fn api(&self, method: String, body: Bytes) -> Option<ApiResponse> {
         let (answer, response) = oneshot::channel();
         let command = Command::Api {
-            method: method.to_string(),
+            method,
             body,
             answer,
         };

@@ -249,24 +249,42 @@ impl Hub {
         let hub = self.handle.clone();
         if let Some(method) = path.strip_prefix("/api/") {
             let method = method.to_string();
-            return Ok(api::serve(&hub, &method, req).await);
+            return Ok(api::serve(&hub, method, req).await);
         }
+        // The streaming and polling transports' futures are boxed: the
+        // future of every request, a server API call's included, is as
+        // large as the largest route's, and a connection's task allocates
+        // and copies it for each request.
         let response = match path {
             "/connection/websocket" => websocket_route(&mut req, hub, Transport::websocket()),
             "/connection/uni_websocket" => {
                 websocket_route(&mut req, hub, Transport::uni_websocket())
             }
             "/connection/http_stream" => {
-                stream_route(req, hub, Framing::Lines, Transport::emulation()).await
+                Box::pin(stream_route(
+                    req,
+                    hub,
+                    Framing::Lines,
+                    Transport::emulation(),
+                ))
+                .await
             }
-            "/connection/sse" => stream_route(req, hub, Framing::Sse, Transport::emulation()).await,
-            "/emulation" => emulation::serve(req, hub).await,
-            "/connection/long_poll" => self.long_poll.serve(req).await,
+            "/connection/sse" => {
+                Box::pin(stream_route(req, hub, Framing::Sse, Transport::emulation())).await
+            }
+            "/emulation" => Box::pin(emulation::serve(req, hub)).await,
+            "/connection/long_poll" => Box::pin(self.long_poll.serve(req)).await,
             "/connection/uni_sse" => {
-                stream_route(req, hub, Framing::Sse, Transport::uni_sse()).await
+                Box::pin(stream_route(req, hub, Framing::Sse, Transport::uni_sse())).await
             }
             "/connection/uni_http_stream" => {
-                stream_route(req, hub, Framing::Lines, Transport::uni_http_stream()).await
+                Box::pin(stream_route(
+                    req,
+                    hub,
+                    Framing::Lines,
+                    Transport::uni_http_stream(),
+                ))
+                .await
             }
             _ => return Err(req),
         };
@@ -276,6 +294,7 @@ impl Hub {
     /// Calls the server API in process, as `POST /api/<method>` would
     /// without the key: `publish`, `broadcast`, `presence`, `history`…
     pub async fn api(&self, method: &str, body: Bytes) -> ApiResponse {
+        let method = method.to_owned();
         self.handle.api(method, body).await.unwrap_or(ApiResponse {
             status: 503,
             body: Bytes::from_static(b"the hub is stopping"),
