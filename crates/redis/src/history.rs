@@ -62,20 +62,23 @@ impl RedisEngine {
         let history = opts.history_size > 0 && !opts.history_ttl.is_zero() && !opts.skip_history;
         let keys = ChannelKeys::new(&self.inner.cfg.prefix, channel);
         let body = encode_body(&data, info.as_deref(), tags.as_ref());
+        let meta = keys.meta();
+        // Without an idempotency key the script never reads KEYS[3]; the
+        // position key stands in (same slot).
         let (idem_key, idem_ttl) = match &opts.idempotency_key {
-            Some(k) => (format!("{}{k}", keys.idem_prefix), ms(IDEMPOTENCY_WINDOW)),
-            None => (keys.idem_prefix.clone(), 0),
+            Some(k) => (Some(keys.idem(k)), ms(IDEMPOTENCY_WINDOW)),
+            None => (None, 0),
         };
         let mut inv = scripts::PUBLISH.prepare_invoke();
-        inv.key(&keys.stream)
-            .key(&keys.meta)
-            .key(&idem_key)
+        inv.key(keys.stream())
+            .key(&meta)
+            .key(idem_key.as_ref().unwrap_or(&meta))
             .arg(body)
             .arg(if history { opts.history_size } else { 0 })
             .arg(ms(opts.history_ttl).max(1))
             .arg(ms(opts.history_meta_ttl))
             .arg(Self::new_epoch())
-            .arg(&keys.pubsub)
+            .arg(keys.pubsub())
             .arg(self.publish_command())
             .arg(idem_ttl);
         let shard = self.shard(channel);
@@ -124,8 +127,8 @@ impl RedisEngine {
             .limit
             .map_or(String::new(), |l| l.min(i64::MAX as usize).to_string());
         let mut inv = scripts::HISTORY.prepare_invoke();
-        inv.key(&keys.stream)
-            .key(&keys.meta)
+        inv.key(keys.stream())
+            .key(keys.meta())
             .arg(Self::new_epoch())
             .arg(ms(meta_ttl))
             .arg(&since_epoch)
@@ -167,7 +170,7 @@ impl RedisEngine {
     pub async fn remove_history(&self, channel: &str) -> Result<(), EngineError> {
         let keys = ChannelKeys::new(&self.inner.cfg.prefix, channel);
         let mut cmd = redis::cmd("del");
-        cmd.arg(&keys.stream);
+        cmd.arg(keys.stream());
         self.bounded("remove history", self.shard(channel).cmd.query::<i64>(&cmd))
             .await
             .map(drop)

@@ -8,7 +8,7 @@
 //! | what | name |
 //! |---|---|
 //! | publications (a Redis stream) | `<prefix>.stream.{ch}` |
-//! | position (hash: `e` epoch, `s` top offset) | `<prefix>.meta.{ch}` |
+//! | position (hash: `e` epoch, `s` top offset, `n` history size) | `<prefix>.meta.{ch}` |
 //! | idempotency result (hash) | `<prefix>.idem.{ch}.<key>` |
 //! | presence: client → info (hash) | `<prefix>.presence.{ch}` |
 //! | presence: client → expiry ms (sorted set) | `<prefix>.presence.exp.{ch}` |
@@ -26,36 +26,83 @@ fn tagged(channel: &str) -> String {
     if channel.is_empty() || channel.contains(['{', '}']) {
         format!("{{#{:016x}}}{channel}", fnv1a(channel.as_bytes()))
     } else {
-        format!("{{{channel}}}")
+        let mut t = String::with_capacity(channel.len() + 2);
+        t.push('{');
+        t.push_str(channel);
+        t.push('}');
+        t
     }
 }
 
-/// The names of one channel's keys.
+/// The names of one channel's keys, each made when asked for (a publish
+/// needs three of the eight; they are built with one exact allocation
+/// each, no formatting machinery, as this runs on every publish).
 #[derive(Debug, Clone)]
-pub(crate) struct ChannelKeys {
-    pub stream: String,
-    pub meta: String,
-    pub idem_prefix: String,
-    pub presence: String,
-    pub presence_exp: String,
-    pub presence_cu: String,
-    pub presence_users: String,
-    pub pubsub: String,
+pub(crate) struct ChannelKeys<'a> {
+    prefix: &'a str,
+    tagged: String,
 }
 
-impl ChannelKeys {
-    pub(crate) fn new(prefix: &str, channel: &str) -> Self {
-        let t = tagged(channel);
+impl<'a> ChannelKeys<'a> {
+    pub(crate) fn new(prefix: &'a str, channel: &str) -> Self {
         ChannelKeys {
-            stream: format!("{prefix}.stream.{t}"),
-            meta: format!("{prefix}.meta.{t}"),
-            idem_prefix: format!("{prefix}.idem.{t}."),
-            presence: format!("{prefix}.presence.{t}"),
-            presence_exp: format!("{prefix}.presence.exp.{t}"),
-            presence_cu: format!("{prefix}.presence.cu.{t}"),
-            presence_users: format!("{prefix}.presence.users.{t}"),
-            pubsub: pubsub_name(prefix, channel),
+            prefix,
+            tagged: tagged(channel),
         }
+    }
+
+    /// `<prefix><kind><tagged><suffix>`.
+    fn name(&self, kind: &str, suffix: &str) -> String {
+        let mut n = String::with_capacity(
+            self.prefix.len() + kind.len() + self.tagged.len() + suffix.len(),
+        );
+        n.push_str(self.prefix);
+        n.push_str(kind);
+        n.push_str(&self.tagged);
+        n.push_str(suffix);
+        n
+    }
+
+    /// The publications (a Redis stream).
+    pub(crate) fn stream(&self) -> String {
+        self.name(".stream.", "")
+    }
+
+    /// The position hash.
+    pub(crate) fn meta(&self) -> String {
+        self.name(".meta.", "")
+    }
+
+    /// The idempotency result of one key.
+    pub(crate) fn idem(&self, key: &str) -> String {
+        let mut n = self.name(".idem.", ".");
+        n.push_str(key);
+        n
+    }
+
+    /// Presence: client → info.
+    pub(crate) fn presence(&self) -> String {
+        self.name(".presence.", "")
+    }
+
+    /// Presence: client → expiry ms.
+    pub(crate) fn presence_exp(&self) -> String {
+        self.name(".presence.exp.", "")
+    }
+
+    /// Presence: client → user.
+    pub(crate) fn presence_cu(&self) -> String {
+        self.name(".presence.cu.", "")
+    }
+
+    /// Presence: user → clients.
+    pub(crate) fn presence_users(&self) -> String {
+        self.name(".presence.users.", "")
+    }
+
+    /// The channel's pub/sub.
+    pub(crate) fn pubsub(&self) -> String {
+        self.name(".pub.", "")
     }
 }
 
@@ -115,17 +162,21 @@ mod tests {
     #[test]
     fn tags_share_a_slot_even_with_braces() {
         let k = ChannelKeys::new("pw", "chat");
-        assert_eq!(k.stream, "pw.stream.{chat}");
-        assert_eq!(k.pubsub, "pw.pub.{chat}");
+        assert_eq!(k.stream(), "pw.stream.{chat}");
+        assert_eq!(k.meta(), "pw.meta.{chat}");
+        assert_eq!(k.idem("x"), "pw.idem.{chat}.x");
+        assert_eq!(k.presence_users(), "pw.presence.users.{chat}");
+        assert_eq!(k.pubsub(), "pw.pub.{chat}");
+        assert_eq!(k.pubsub(), pubsub_name("pw", "chat"));
         let k = ChannelKeys::new("pw", "a}b{c");
         let tag = |s: &str| {
             let open = s.find('{').unwrap();
             let close = open + s[open..].find('}').unwrap();
             s[open + 1..close].to_owned()
         };
-        assert_eq!(tag(&k.stream), tag(&k.meta));
-        assert_eq!(tag(&k.stream), tag(&k.pubsub));
-        assert!(tag(&k.stream).starts_with('#') && tag(&k.stream).len() == 17);
+        assert_eq!(tag(&k.stream()), tag(&k.meta()));
+        assert_eq!(tag(&k.stream()), tag(&k.pubsub()));
+        assert!(tag(&k.stream()).starts_with('#') && tag(&k.stream()).len() == 17);
     }
 
     #[test]

@@ -9,11 +9,11 @@ use crate::error::EngineError;
 use crate::keys::ChannelKeys;
 use crate::scripts;
 
-fn presence_keys<'a>(inv: &mut redis::ScriptInvocation<'a>, k: &ChannelKeys) {
-    inv.key(&k.presence)
-        .key(&k.presence_exp)
-        .key(&k.presence_cu)
-        .key(&k.presence_users);
+fn presence_keys(inv: &mut redis::ScriptInvocation<'_>, k: &ChannelKeys<'_>) {
+    inv.key(k.presence())
+        .key(k.presence_exp())
+        .key(k.presence_cu())
+        .key(k.presence_users());
 }
 
 impl RedisEngine {

@@ -6,13 +6,21 @@
 //! without persistence): the caller's fresh epoch is taken, offsets restart
 //! from 1 and any publications left in the stream are dropped, so a stream
 //! never mixes two epochs. Stream entry ids are `<offset>-0`.
+//!
+//! Trimming: the stream is capped with `XADD MAXLEN ~` (whole listpack
+//! nodes dropped, far cheaper than exact trimming, which walks the oldest
+//! node on every append), so it may hold a few more entries than the
+//! history size. The publish script keeps that size in the position hash
+//! (`n`) and the history script never reads past the newest `n` offsets,
+//! so clients see exactly `history_size` publications, as with exact
+//! trimming.
 
 use std::sync::LazyLock;
 
 use redis::Script;
 
 /// Publish: idempotency check, next offset, append to the capped stream with
-/// TTL, publish to the channel's pub/sub with offset and epoch, remember the
+/// TTL (remembering the history size in the position hash), publish to the channel's pub/sub with offset and epoch, remember the
 /// idempotency result.
 ///
 /// KEYS: stream, meta, idempotency result.
@@ -33,11 +41,14 @@ end
 local offset = '0'
 local epoch = ''
 if ARGV[2] ~= '0' then
-  epoch = redis.call('hget', KEYS[2], 'e')
+  local m = redis.call('hmget', KEYS[2], 'e', 'n')
+  epoch = m[1]
   if not epoch then
     epoch = ARGV[5]
     redis.call('del', KEYS[1])
-    redis.call('hset', KEYS[2], 'e', epoch, 's', 0)
+    redis.call('hset', KEYS[2], 'e', epoch, 's', 0, 'n', ARGV[2])
+  elseif m[2] ~= ARGV[2] then
+    redis.call('hset', KEYS[2], 'n', ARGV[2])
   end
   offset = tostring(redis.call('hincrby', KEYS[2], 's', 1))
   local meta_ttl = tonumber(ARGV[4])
@@ -47,7 +58,7 @@ if ARGV[2] ~= '0' then
       redis.call('pexpire', KEYS[2], meta_ttl)
     end
   end
-  redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[2], offset .. '-0', 'd', ARGV[1])
+  redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[2], offset .. '-0', 'd', ARGV[1])
   redis.call('pexpire', KEYS[1], ARGV[3])
 end
 if ARGV[6] ~= '' then
@@ -63,7 +74,8 @@ return {offset, epoch, 0}
 });
 
 /// History: the position (created with the given epoch if lost) and a range
-/// of the stream.
+/// of the stream, bounded to the newest `n` offsets (the history size the
+/// last publish gave).
 ///
 /// KEYS: stream, meta.
 /// ARGV: epoch to use if the position is lost, meta ttl ms (0 = none),
@@ -83,23 +95,44 @@ if not epoch then
     redis.call('pexpire', KEYS[2], meta_ttl)
   end
 end
-local top = redis.call('hget', KEYS[2], 's') or '0'
+local m = redis.call('hmget', KEYS[2], 's', 'n')
+local top = m[1] or '0'
 if ARGV[3] ~= '' and ARGV[3] ~= epoch then
   return {top, epoch, 'mismatch'}
+end
+-- The oldest offset within the history size: the stream may hold older
+-- entries (approximate trimming), never shown.
+local low = nil
+if m[2] then
+  local l = tonumber(top) - tonumber(m[2]) + 1
+  if l > 1 then
+    low = l
+  end
+end
+local function bound(b)
+  if low and (b == '-' or tonumber(b) < low) then
+    return tostring(low)
+  end
+  return b
 end
 local entries = {}
 local mode = ARGV[4]
 if mode == 'fwd' then
+  local first = bound(ARGV[5])
   if ARGV[7] ~= '' then
-    entries = redis.call('xrange', KEYS[1], ARGV[5], ARGV[6], 'COUNT', ARGV[7])
+    entries = redis.call('xrange', KEYS[1], first, ARGV[6], 'COUNT', ARGV[7])
   else
-    entries = redis.call('xrange', KEYS[1], ARGV[5], ARGV[6])
+    entries = redis.call('xrange', KEYS[1], first, ARGV[6])
   end
 elseif mode == 'rev' then
+  local last = bound(ARGV[6])
+  if low and ARGV[5] ~= '+' and tonumber(ARGV[5]) < low then
+    return {top, epoch, entries}
+  end
   if ARGV[7] ~= '' then
-    entries = redis.call('xrevrange', KEYS[1], ARGV[5], ARGV[6], 'COUNT', ARGV[7])
+    entries = redis.call('xrevrange', KEYS[1], ARGV[5], last, 'COUNT', ARGV[7])
   else
-    entries = redis.call('xrevrange', KEYS[1], ARGV[5], ARGV[6])
+    entries = redis.call('xrevrange', KEYS[1], ARGV[5], last)
   end
 end
 return {top, epoch, entries}

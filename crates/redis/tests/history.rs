@@ -280,3 +280,55 @@ async fn history_queries_since_limit_reverse_and_112() {
     assert_eq!(err.error_code().code, 112);
     assert!(!err.is_temporary());
 }
+
+/// The stream is trimmed approximately (whole nodes), yet every read shows
+/// exactly the newest `history_size` publications, whatever the query, and
+/// a smaller size takes effect at the next publish.
+#[tokio::test]
+async fn history_is_exactly_the_history_size() {
+    let server = RedisServer::start();
+    let (e, _rx) = engine(config(vec![server.url()]), "n1").await;
+    let o = opts(100, 60_000, 60_000);
+    let mut epoch = String::new();
+    for n in 1..=250 {
+        epoch = publish(&e, "big", n, &o).await.1;
+    }
+    let all = e
+        .history("big", &HistoryQuery::default(), META)
+        .await
+        .unwrap();
+    assert_eq!(all.position.offset, 250);
+    assert_eq!(offsets(&all), (151..=250).collect::<Vec<_>>());
+    let q = |since: Option<u64>, limit: Option<usize>, reverse: bool| HistoryQuery {
+        limit,
+        since: since.map(|offset| StreamPosition {
+            offset,
+            epoch: epoch.clone(),
+        }),
+        reverse,
+    };
+    let get = |q: HistoryQuery| {
+        let e = e.clone();
+        async move { offsets(&e.history("big", &q, META).await.unwrap()) }
+    };
+    assert_eq!(
+        get(q(None, None, true)).await,
+        (151..=250).rev().collect::<Vec<_>>()
+    );
+    assert_eq!(get(q(None, Some(2), false)).await, vec![151, 152]);
+    assert_eq!(get(q(None, Some(2), true)).await, vec![250, 249]);
+    // Recovery from before the window starts at the window (the gap shows).
+    assert_eq!(get(q(Some(120), Some(2), false)).await, vec![151, 152]);
+    assert_eq!(get(q(Some(200), Some(2), false)).await, vec![201, 202]);
+    assert_eq!(
+        get(q(Some(155), None, true)).await,
+        vec![154, 153, 152, 151]
+    );
+    assert_eq!(get(q(Some(140), None, true)).await, Vec::<u64>::new());
+    // A smaller size shows at once.
+    publish(&e, "big", 251, &opts(10, 60_000, 60_000)).await;
+    assert_eq!(
+        get(q(None, None, false)).await,
+        (242..=251).collect::<Vec<_>>()
+    );
+}
