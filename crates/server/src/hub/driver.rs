@@ -347,17 +347,17 @@ impl Driver {
     /// Tells the other nodes that this one stops, and `done` once the
     /// engine carried that out.
     fn leave(&mut self, done: oneshot::Sender<()>) {
-        let Some(engine) = &self.engine else {
+        if self.engine.is_none() {
             let _ = done.send(());
             return;
-        };
-        // What was waiting goes the usual way (links and unlinks in order).
-        while let Some((ticket, req)) = self.hub.poll_broker() {
-            engine.carry_out(ticket, req);
         }
+        // What was waiting goes the usual way (links and unlinks in order).
+        self.send_broker_requests();
         self.hub.leave_cluster();
         let requests = std::iter::from_fn(|| self.hub.poll_broker()).collect();
-        engine.carry_out_then(requests, done);
+        if let Some(engine) = &self.engine {
+            engine.carry_out_then(requests, done);
+        }
     }
 
     /// Logs what the hub learnt about the other nodes.
@@ -471,14 +471,19 @@ impl Driver {
         engine.forward(node, message.into());
     }
 
-    /// Sends the hub's broker requests to the engine, and collects the
-    /// server API answers that were waiting for it.
-    fn send_to_engine(&mut self) {
+    /// Hands the engine the hub's broker requests, in the order made.
+    fn send_broker_requests(&mut self) {
         if let Some(engine) = &self.engine {
             while let Some((ticket, req)) = self.hub.poll_broker() {
                 engine.carry_out(ticket, req);
             }
         }
+    }
+
+    /// Sends the hub's broker requests to the engine, and collects the
+    /// server API answers that were waiting for it.
+    fn send_to_engine(&mut self) {
+        self.send_broker_requests();
         while let Some((ticket, response)) = self.hub.poll_api() {
             if let Some(answer) = self.pending_api.remove(&ticket) {
                 self.answers.push((answer, response));
