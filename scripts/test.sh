@@ -40,9 +40,11 @@ cargo --version
 step "format"
 cargo fmt --all -- --check
 
-step "lint, without and with the axum feature"
-cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy -p pushwire --all-targets --features axum -- -D warnings
+# Once with the axum feature (features only add code), then the library
+# alone without it, for what the feature leaves unused.
+step "lint, with and without the axum feature"
+cargo clippy --workspace --all-targets --features pushwire/axum -- -D warnings
+cargo clippy -p pushwire --lib -- -D warnings
 
 step "docs build without warnings (broken links, missing docs)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --features pushwire/axum
@@ -55,7 +57,7 @@ ensure_redis_server
 redis-server --version
 
 # One build of the test binaries, with axum on: features only add code, and
-# clippy above has compiled every target without it.
+# clippy above has checked the library without it.
 step "unit, property and integration tests"
 cargo test --workspace --features pushwire/axum
 # The suites below run the `pushwire` binary this build made (a build of
@@ -82,7 +84,9 @@ step "load and fault drills, quick form (tests/drills/run.sh for the full sizes)
 tests/drills/run.sh --quick
 
 step "benchmarks compile and run once"
-cargo bench -p pushwire-proto --bench codec -- --test >/dev/null
+# In the test profile, with the test build's features: criterion runs each
+# benchmark once, and only criterion and the benchmarks are compiled.
+cargo test --workspace --features pushwire/axum --bench codec >/dev/null
 if [[ ${SKIP_BENCH:-} != 1 ]]; then
   step "side-by-side benchmarks, quick smoke run (bench/run.sh --quick)"
   bench/run.sh --quick >/dev/null
