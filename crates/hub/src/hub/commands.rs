@@ -140,8 +140,11 @@ impl Hub {
         now: Timestamp,
         conn: ConnId,
         id: u32,
-        req: ConnectRequest,
+        mut req: ConnectRequest,
     ) -> Result<(), Fail> {
+        if let Some(headers) = req.headers.take() {
+            self.proxy_keep_headers(conn, headers);
+        }
         let token = req.token.unwrap_or_default();
         let auth = if !token.is_empty() {
             let claims = self.verifier.verify_connection(&token, now)?;

@@ -56,6 +56,9 @@ struct ProxyConn {
     /// refreshes the connection, not the client.
     server_refresh: bool,
     meta: Option<RawJson>,
+    /// The connect command's `headers` that some endpoint forwards
+    /// (`emulated_headers`), names in lower case.
+    emulated: Vec<(String, String)>,
     /// Subscriptions from the subscribe proxy that the hub refreshes.
     server_sub_refresh: HashSet<Arc<str>>,
 }
@@ -138,6 +141,31 @@ impl Hub {
         }
     }
 
+    /// Keeps the headers of `conn`'s connect command that some endpoint
+    /// forwards (`emulated_headers`); the others are dropped.
+    pub(crate) fn proxy_keep_headers(&mut self, conn: ConnId, headers: HashMap<String, String>) {
+        if !self.proxy_on {
+            return;
+        }
+        let wanted = |name: &str| {
+            ProxyKind::ALL.iter().any(|&kind| {
+                self.cfg
+                    .proxy_endpoint(kind)
+                    .emulated_headers
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(name))
+            })
+        };
+        let kept: Vec<(String, String)> = headers
+            .into_iter()
+            .filter(|(name, _)| wanted(name))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
+        if !kept.is_empty() {
+            self.proxy_conn(conn).emulated = kept;
+        }
+    }
+
     /// Proxy calls waiting for their backend.
     pub fn proxy_pending(&self) -> usize {
         self.proxy.pending.len()
@@ -203,7 +231,11 @@ impl Hub {
             data: extra.data,
             channels: extra.channels,
             user: None,
+            b64data: None,
         };
+        if self.cfg.proxy_endpoint(kind).binary_encoding {
+            req.binary_encoding();
+        }
         if kind != ProxyKind::Connect {
             req.user = Some(&c.user);
         }
@@ -211,6 +243,16 @@ impl Hub {
             req.transport = "websocket";
         }
         let body = req.encode();
+        let forwarded = &self.cfg.proxy_endpoint(kind).emulated_headers;
+        let emulated_headers = p
+            .map(|p| {
+                p.emulated
+                    .iter()
+                    .filter(|(name, _)| forwarded.iter().any(|n| n.eq_ignore_ascii_case(name)))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
         self.proxy.next_ticket += 1;
         let t = self.proxy.next_ticket;
         self.proxy.pending.insert(
@@ -233,6 +275,7 @@ impl Hub {
             conn,
             kind,
             body,
+            emulated_headers,
         });
         Some(ProxyTicket(t))
     }
@@ -540,7 +583,7 @@ impl Hub {
     /// The backend's answer to a command's call: its result (`Default`
     /// when it has none), or `None` once an error or disconnect it chose
     /// was passed on; an undecodable answer is error 100.
-    fn command_verdict<T: Default + for<'de> serde::Deserialize<'de>>(
+    fn command_verdict<T: Default + for<'de> serde::Deserialize<'de> + wire::Base64Fields>(
         &mut self,
         conn: ConnId,
         id: u32,

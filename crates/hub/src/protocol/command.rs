@@ -105,6 +105,9 @@ pub struct ConnectRequest {
     pub name: Option<String>,
     /// Client version.
     pub version: Option<String>,
+    /// Emulated headers: those a proxy endpoint lists in
+    /// `emulated_headers` are forwarded with its calls.
+    pub headers: Option<HashMap<String, String>>,
 }
 
 /// A position a client asks to recover from, in connect `subs`.

@@ -37,11 +37,21 @@ pub struct ProxyEndpoint {
     /// Headers of the client's HTTP request forwarded to the backend
     /// (e.g. `Cookie`, `Authorization`); matched case-insensitively.
     pub http_headers: Vec<String>,
+    /// Headers the client itself sets in its connect command (`headers`,
+    /// centrifuge-js's `headers` option) forwarded to the backend; matched
+    /// case-insensitively. The client controls them: a backend must not
+    /// take them as proof of identity. A header the request itself
+    /// forwards (`http_headers`) or a static header of the same name wins.
+    pub emulated_headers: Vec<String>,
     /// `http.*`: headers added to every call, and HTTP statuses mapped to
     /// errors or disconnects.
     pub http: ProxyHttp,
     /// pushwire: the same as `http.static_headers` (which wins on a clash).
     pub static_headers: BTreeMap<String, String>,
+    /// Send the client's `data` as `b64data` (base64 of its JSON text), as
+    /// Centrifugo does for a backend written for binary clients. Answers
+    /// may use `b64data`/`b64info` whether or not this is on.
+    pub binary_encoding: bool,
     /// Send the connection's `meta` (from the connect proxy's result)
     /// with each call (not for connect, which has none yet).
     pub include_connection_meta: bool,
@@ -54,8 +64,10 @@ impl Default for ProxyEndpoint {
             endpoint: String::new(),
             timeout: Duration::from_secs(1),
             http_headers: Vec::new(),
+            emulated_headers: Vec::new(),
             http: ProxyHttp::default(),
             static_headers: BTreeMap::new(),
+            binary_encoding: false,
             include_connection_meta: false,
         }
     }

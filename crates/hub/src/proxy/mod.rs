@@ -103,6 +103,11 @@ pub struct ProxyCall {
     pub kind: ProxyKind,
     /// The request JSON.
     pub body: Bytes,
+    /// Headers the client set in its connect command that this endpoint
+    /// forwards (`emulated_headers`), names in lower case. Client
+    /// controlled: sent only where the request's own or a static header
+    /// of the same name is absent.
+    pub emulated_headers: Vec<(String, String)>,
 }
 
 /// How a call ended.

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -33,6 +35,10 @@ pub(crate) struct Request<'a> {
     pub method: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<&'a RawValue>,
+    /// `data` in base64, instead of `data`, for an endpoint with
+    /// `binary_encoding`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub b64data: Option<String>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub channels: &'a [String],
 }
@@ -50,6 +56,14 @@ pub(crate) struct Extra<'a> {
 }
 
 impl Request<'_> {
+    /// Sends `data` as `b64data` (the bytes of its JSON text in base64),
+    /// as an endpoint with `binary_encoding` wants it.
+    pub(crate) fn binary_encoding(&mut self) {
+        if let Some(data) = self.data.take() {
+            self.b64data = Some(BASE64.encode(data.get()));
+        }
+    }
+
     pub(crate) fn encode(&self) -> Bytes {
         // Only strings and validated raw JSON: serialising cannot fail.
         Bytes::from(serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec()))
@@ -83,7 +97,9 @@ pub(crate) enum Verdict<T> {
 
 /// Decodes a body; `None` when it is not a valid answer (the client then
 /// gets error 100, as for a backend that is down).
-pub(crate) fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Option<Verdict<T>> {
+pub(crate) fn decode<T: for<'de> Deserialize<'de> + Base64Fields>(
+    body: &[u8],
+) -> Option<Verdict<T>> {
     // An object only (serde would also take a struct from an array).
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
@@ -93,7 +109,8 @@ pub(crate) fn decode<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Option<Verdic
         Verdict::Disconnect(d.into_disconnect())
     } else if let Some(e) = a.error {
         Verdict::Error(e)
-    } else if let Some(r) = a.result {
+    } else if let Some(mut r) = a.result {
+        r.resolve_base64().ok()?;
         Verdict::Result(r)
     } else {
         Verdict::Empty
@@ -146,7 +163,9 @@ pub(crate) struct ConnectResult {
     pub user: String,
     pub expire_at: i64,
     pub info: Option<RawJson>,
+    pub b64info: Option<String>,
     pub data: Option<RawJson>,
+    pub b64data: Option<String>,
     pub channels: Vec<String>,
     pub subs: HashMap<String, SubOptions>,
     pub meta: Option<RawJson>,
@@ -157,7 +176,9 @@ pub(crate) struct ConnectResult {
 #[serde(default)]
 pub(crate) struct SubOptions {
     pub info: Option<RawJson>,
+    pub b64info: Option<String>,
     pub data: Option<RawJson>,
+    pub b64data: Option<String>,
 }
 
 /// `result` of a refresh or sub_refresh call.
@@ -167,6 +188,7 @@ pub(crate) struct RefreshResult {
     pub expired: bool,
     pub expire_at: i64,
     pub info: Option<RawJson>,
+    pub b64info: Option<String>,
 }
 
 /// `result` of a subscribe call.
@@ -174,7 +196,9 @@ pub(crate) struct RefreshResult {
 #[serde(default)]
 pub(crate) struct SubscribeResult {
     pub info: Option<RawJson>,
+    pub b64info: Option<String>,
     pub data: Option<RawJson>,
+    pub b64data: Option<String>,
     pub expire_at: i64,
 }
 
@@ -183,6 +207,7 @@ pub(crate) struct SubscribeResult {
 #[serde(default)]
 pub(crate) struct PublishResult {
     pub data: Option<RawJson>,
+    pub b64data: Option<String>,
     pub skip_history: bool,
     pub tags: Option<BTreeMap<String, String>>,
     pub idempotency_key: Option<String>,
@@ -193,6 +218,64 @@ pub(crate) struct PublishResult {
 #[serde(default)]
 pub(crate) struct RpcResult {
     pub data: Option<RawJson>,
+    pub b64data: Option<String>,
+}
+
+/// A `b64info` or `b64data` the backend sent could not be used.
+#[derive(Debug)]
+pub(crate) struct BadBase64;
+
+/// Results with `b64…` forms of their JSON fields (as a backend written
+/// for binary clients answers): the base64 form, when present, replaces
+/// the JSON one. Its bytes must be JSON, since clients of the JSON
+/// protocol get them as they are.
+pub(crate) trait Base64Fields {
+    fn resolve_base64(&mut self) -> Result<(), BadBase64>;
+}
+
+/// Puts the JSON that `b64` holds in `json`, when `b64` is present.
+fn from_base64(json: &mut Option<RawJson>, b64: &mut Option<String>) -> Result<(), BadBase64> {
+    if let Some(text) = b64.take() {
+        let bytes = BASE64.decode(text.as_bytes()).map_err(|_| BadBase64)?;
+        *json = Some(serde_json::from_slice(&bytes).map_err(|_| BadBase64)?);
+    }
+    Ok(())
+}
+
+impl Base64Fields for ConnectResult {
+    fn resolve_base64(&mut self) -> Result<(), BadBase64> {
+        from_base64(&mut self.info, &mut self.b64info)?;
+        from_base64(&mut self.data, &mut self.b64data)?;
+        self.subs.values_mut().try_for_each(|s| {
+            from_base64(&mut s.info, &mut s.b64info)?;
+            from_base64(&mut s.data, &mut s.b64data)
+        })
+    }
+}
+
+impl Base64Fields for RefreshResult {
+    fn resolve_base64(&mut self) -> Result<(), BadBase64> {
+        from_base64(&mut self.info, &mut self.b64info)
+    }
+}
+
+impl Base64Fields for SubscribeResult {
+    fn resolve_base64(&mut self) -> Result<(), BadBase64> {
+        from_base64(&mut self.info, &mut self.b64info)?;
+        from_base64(&mut self.data, &mut self.b64data)
+    }
+}
+
+impl Base64Fields for PublishResult {
+    fn resolve_base64(&mut self) -> Result<(), BadBase64> {
+        from_base64(&mut self.data, &mut self.b64data)
+    }
+}
+
+impl Base64Fields for RpcResult {
+    fn resolve_base64(&mut self) -> Result<(), BadBase64> {
+        from_base64(&mut self.data, &mut self.b64data)
+    }
 }
 
 /// Raw JSON as bytes, `null` as absent.
@@ -222,6 +305,33 @@ mod tests {
         assert!(decode::<ConnectResult>(b"<html>").is_none());
         assert!(decode::<ConnectResult>(br#"{"result":{"user":5}}"#).is_none());
         assert!(decode::<ConnectResult>(b"[]").is_none());
+    }
+
+    #[test]
+    fn base64_fields_replace_the_json_ones_and_must_hold_json() {
+        // {"a":1} and "hi"
+        let body = br#"{"result":{"user":"u","info":{"x":1},"b64info":"eyJhIjoxfQ==",
+            "subs":{"news":{"b64data":"ImhpIg=="}}}}"#;
+        match decode::<ConnectResult>(body) {
+            Some(Verdict::Result(r)) => {
+                assert_eq!(r.info.unwrap().get(), r#"{"a":1}"#);
+                assert_eq!(r.subs["news"].data.as_ref().unwrap().get(), r#""hi""#);
+            }
+            _ => panic!("not a result"),
+        }
+        // Not base64, or base64 of something that is not JSON: invalid.
+        assert!(decode::<RpcResult>(br#"{"result":{"b64data":"%%%"}}"#).is_none());
+        assert!(decode::<RpcResult>(br#"{"result":{"b64data":"AAEC"}}"#).is_none());
+        // Requests of a binary_encoding endpoint carry b64data.
+        let data: RawJson = serde_json::from_str(r#"{"a":1}"#).unwrap();
+        let mut req = Request {
+            data: Some(&data),
+            ..Request::default()
+        };
+        req.binary_encoding();
+        let v: serde_json::Value = serde_json::from_slice(&req.encode()).unwrap();
+        assert_eq!(v["b64data"], "eyJhIjoxfQ==");
+        assert!(v.get("data").is_none());
     }
 
     #[test]

@@ -76,13 +76,15 @@ const KNOWN_KEYS: &[&str] = &[
     "engine.redis.connect_timeout",
     "engine.redis.io_timeout",
     "engine.redis.presence_ttl",
-    // The backend proxy: `..._HTTP_HEADERS` take a comma list,
+    // The backend proxy: `..._HTTP_HEADERS` and `..._EMULATED_HEADERS` take a comma list,
     // `..._HTTP_STATIC_HEADERS` a JSON object, `..._STATUS_TO_CODE_TRANSFORMS`
     // a JSON array.
     "client.proxy.connect.enabled",
     "client.proxy.connect.endpoint",
     "client.proxy.connect.timeout",
     "client.proxy.connect.http_headers",
+    "client.proxy.connect.emulated_headers",
+    "client.proxy.connect.binary_encoding",
     "client.proxy.connect.http.static_headers",
     "client.proxy.connect.http.status_to_code_transforms",
     "client.proxy.connect.http.tls.server_ca_pem_file",
@@ -90,6 +92,8 @@ const KNOWN_KEYS: &[&str] = &[
     "client.proxy.refresh.endpoint",
     "client.proxy.refresh.timeout",
     "client.proxy.refresh.http_headers",
+    "client.proxy.refresh.emulated_headers",
+    "client.proxy.refresh.binary_encoding",
     "client.proxy.refresh.http.static_headers",
     "client.proxy.refresh.http.status_to_code_transforms",
     "client.proxy.refresh.http.tls.server_ca_pem_file",
@@ -98,18 +102,24 @@ const KNOWN_KEYS: &[&str] = &[
     "channel.proxy.subscribe.endpoint",
     "channel.proxy.subscribe.timeout",
     "channel.proxy.subscribe.http_headers",
+    "channel.proxy.subscribe.emulated_headers",
+    "channel.proxy.subscribe.binary_encoding",
     "channel.proxy.subscribe.http.static_headers",
     "channel.proxy.subscribe.http.status_to_code_transforms",
     "channel.proxy.subscribe.http.tls.server_ca_pem_file",
     "channel.proxy.publish.endpoint",
     "channel.proxy.publish.timeout",
     "channel.proxy.publish.http_headers",
+    "channel.proxy.publish.emulated_headers",
+    "channel.proxy.publish.binary_encoding",
     "channel.proxy.publish.http.static_headers",
     "channel.proxy.publish.http.status_to_code_transforms",
     "channel.proxy.publish.http.tls.server_ca_pem_file",
     "channel.proxy.sub_refresh.endpoint",
     "channel.proxy.sub_refresh.timeout",
     "channel.proxy.sub_refresh.http_headers",
+    "channel.proxy.sub_refresh.emulated_headers",
+    "channel.proxy.sub_refresh.binary_encoding",
     "channel.proxy.sub_refresh.http.static_headers",
     "channel.proxy.sub_refresh.http.status_to_code_transforms",
     "channel.proxy.sub_refresh.http.tls.server_ca_pem_file",
@@ -119,6 +129,8 @@ const KNOWN_KEYS: &[&str] = &[
     "rpc.proxy.endpoint",
     "rpc.proxy.timeout",
     "rpc.proxy.http_headers",
+    "rpc.proxy.emulated_headers",
+    "rpc.proxy.binary_encoding",
     "rpc.proxy.http.static_headers",
     "rpc.proxy.http.status_to_code_transforms",
     "rpc.proxy.http.tls.server_ca_pem_file",
@@ -364,8 +376,8 @@ fn too_deep_error(path: &[String]) -> String {
 /// without the `PUSHWIRE_` prefix.
 ///
 /// A value is JSON when it reads as JSON (numbers, booleans, arrays,
-/// objects), a comma list for `allowed_origins`, `http_headers` and the
-/// Redis addresses, a string otherwise. The error names the variable.
+/// objects), a comma list for `allowed_origins`, `http_headers`,
+/// `emulated_headers` and the Redis addresses, a string otherwise. The error names the variable.
 pub fn apply_env<I>(tree: &mut Value, env: I) -> Result<(), String>
 where
     I: IntoIterator<Item = (String, String)>,
@@ -412,6 +424,7 @@ fn collect_paths(value: &Value, prefix: String, out: &mut Vec<String>) {
 fn parse_env_value(path: &str, value: &str) -> Value {
     let list = path.ends_with("allowed_origins")
         || path.ends_with("http_headers")
+        || path.ends_with("emulated_headers")
         || path.ends_with("address");
     if list && !value.trim_start().starts_with('[') {
         return Value::Array(

@@ -654,3 +654,110 @@ async fn long_poll_and_sse_connections_forward_their_request_headers() {
     assert_eq!(transports, [&json!("long_poll"), &json!("sse")]);
     assert!(calls.iter().all(|c| c.headers["cookie"] == "session=alice"));
 }
+
+#[tokio::test]
+async fn emulated_headers_are_forwarded_where_listed_and_never_over_real_ones() {
+    let backend = Backend::start(app).await;
+    let config = json!({
+        "client": {"proxy": {"connect": {
+            "enabled": true, "endpoint": backend.url("/connect"),
+            "http_headers": ["Cookie"], "emulated_headers": ["Cookie", "X-Tenant"],
+            "http": {"static_headers": {"X-Hub": "pushwire"}}}}},
+        "rpc": {
+            "proxy": {"endpoint": backend.url("/rpc"), "emulated_headers": ["x-tenant", "x-hub"]},
+            "without_namespace": {"proxy_enabled": true}
+        }
+    });
+    let hub = Hub::start(serde_json::from_value(config).unwrap()).unwrap();
+    let server = serve(&hub).await;
+    let headers = json!({"cookie": "session=banned", "X-Tenant": "blue",
+                         "X-Other": "dropped", "X-Hub": "forged"});
+
+    // The upgrade's own cookie wins over the emulated one.
+    let mut alice = Conn::open(&server, Some("session=alice")).await;
+    let reply = alice
+        .call(1, json!({"connect": {"headers": headers}}))
+        .await
+        .unwrap();
+    assert_eq!(
+        reply["connect"]["data"],
+        json!({"hello": "alice"}),
+        "{reply}"
+    );
+    let call = &backend.calls("/connect")[0];
+    assert_eq!(call.headers["cookie"], "session=alice");
+    assert_eq!(call.headers["x-tenant"], "blue");
+    assert!(call.headers.get("x-other").is_none(), "{:?}", call.headers);
+    assert_eq!(call.headers["x-hub"], "pushwire");
+
+    // Each endpoint forwards its own list: the RPC endpoint takes the
+    // tenant and, without a static header of that name, the client's X-Hub.
+    alice
+        .call(2, json!({"rpc": {"method": "whoami"}}))
+        .await
+        .unwrap();
+    let call = &backend.calls("/rpc")[0];
+    assert_eq!(call.headers["x-tenant"], "blue");
+    assert_eq!(call.headers["x-hub"], "forged");
+    assert!(call.headers.get("cookie").is_none(), "{:?}", call.headers);
+
+    // Without a cookie on the upgrade, the emulated one is sent, since the
+    // endpoint lists it.
+    let mut mallory = Conn::open(&server, None).await;
+    assert_eq!(
+        mallory
+            .call(
+                1,
+                json!({"connect": {"headers": {"Cookie": "session=banned"}}})
+            )
+            .await,
+        Err(4501)
+    );
+    assert_eq!(
+        backend.calls("/connect")[1].headers["cookie"],
+        "session=banned"
+    );
+
+    // Headers that are not strings: the connect is a bad request (3501).
+    let mut odd = Conn::open(&server, None).await;
+    let reply = odd
+        .call(1, json!({"connect": {"headers": {"X-Tenant": 5}}}))
+        .await;
+    assert_eq!(reply, Err(3501), "{reply:?}");
+}
+
+#[tokio::test]
+async fn a_binary_encoding_backend_gets_and_gives_base64() {
+    // Answers with the JSON `{"echo": <what the client sent>}` in base64.
+    let backend = Backend::start(|_path: &str, body: &Value, _: &HeaderMap| {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let sent = b64
+            .decode(body["b64data"].as_str().unwrap_or_default())
+            .unwrap_or_default();
+        let sent: Value = serde_json::from_slice(&sent).unwrap_or(Value::Null);
+        let answer = json!({"echo": sent}).to_string();
+        Answer::Json(json!({"result": {"b64data": b64.encode(answer)}}))
+    })
+    .await;
+    let config = json!({
+        "client": {"allow_anonymous_connect_without_token": true},
+        "rpc": {
+            "proxy": {"endpoint": backend.url("/rpc"), "binary_encoding": true},
+            "without_namespace": {"proxy_enabled": true}}});
+    let hub = Hub::start(serde_json::from_value(config).unwrap()).unwrap();
+    let server = serve(&hub).await;
+    let mut conn = Conn::open(&server, None).await;
+    conn.call(1, json!({"connect": {}})).await.unwrap();
+    let reply = conn
+        .call(2, json!({"rpc": {"method": "m", "data": {"n": [1, 2]}}}))
+        .await
+        .unwrap();
+    assert_eq!(
+        reply["rpc"]["data"],
+        json!({"echo": {"n": [1, 2]}}),
+        "{reply}"
+    );
+    let call = &backend.calls("/rpc")[0];
+    assert!(call.body.get("data").is_none(), "{}", call.body);
+}

@@ -9,7 +9,8 @@
 //! `Authorization`) are captured from the HTTP request that opened the
 //! connection — the WebSocket upgrade, the streaming request, the long
 //! poll's first POST — and sent with each of its calls, with the
-//! endpoint's `static_headers`.
+//! endpoint's `static_headers`. The headers a client sets in its connect
+//! command (`emulated_headers`) fill only names neither of those set.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -279,6 +280,17 @@ impl ProxyClient {
         }
         for (name, value) in &endpoint.fixed {
             h.append(name.clone(), value.clone());
+        }
+        for (name, value) in &call.emulated_headers {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(value.as_str()),
+            ) else {
+                continue;
+            };
+            if !h.contains_key(&name) {
+                h.insert(name, value);
+            }
         }
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let exchange = async {
