@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::join_all;
 use rand::Rng;
 use redis::aio::ConnectionManagerConfig;
 use redis::cluster::ClusterClientBuilder;
@@ -18,6 +19,10 @@ use crate::error::{EngineError, ErrorKind};
 use crate::event::EngineEvent;
 use crate::keys::{control_all, control_node, pubsub_name, shard_of};
 use crate::pubsub::{Connector, Shared, SubShard, Target};
+
+/// A shard's subscriber and the pub/sub names (with their channels) of
+/// one call that it holds.
+type ShardNames<'e, 'c> = (&'e Arc<SubShard>, Vec<(String, &'c str)>);
 
 /// One shard: a command connection and a subscriber connection.
 pub(crate) struct Shard {
@@ -192,25 +197,70 @@ impl RedisEngine {
     /// confirmed it, so a history read after it cannot miss a publication.
     /// Idempotent.
     pub async fn subscribe(&self, channel: &str) -> Result<(), EngineError> {
-        let name = pubsub_name(&self.inner.cfg.prefix, channel);
-        let sub = &self.shard(channel).sub;
-        let new = sub.register(&name, Target::Channel(Arc::from(channel)));
-        let r = self
-            .bounded("subscribe", sub.subscribe(std::slice::from_ref(&name)))
-            .await;
-        if r.is_err() && new {
-            sub.deregister(&name);
-        }
-        r
+        self.subscribe_many(&[channel]).await
+    }
+
+    /// Subscribes this node to every channel of `channels`, with one
+    /// command per shard (shards in parallel); resolves once Redis
+    /// confirmed them all. On an error none of those this call added stays
+    /// registered. Idempotent.
+    pub async fn subscribe_many(&self, channels: &[&str]) -> Result<(), EngineError> {
+        let by_shard = self.names_by_shard(channels);
+        let each = by_shard.iter().map(|(sub, names)| async move {
+            let added: Vec<&String> = names
+                .iter()
+                .filter(|(name, channel)| sub.register(name, Target::Channel(Arc::from(*channel))))
+                .map(|(name, _)| name)
+                .collect();
+            let names: Vec<String> = names.iter().map(|(name, _)| name.clone()).collect();
+            let r = self.bounded("subscribe", sub.subscribe(&names)).await;
+            if r.is_err() {
+                for name in added {
+                    sub.deregister(name);
+                }
+            }
+            r
+        });
+        join_all(each).await.into_iter().collect()
     }
 
     /// Unsubscribes this node from the channel's pub/sub. Idempotent.
     pub async fn unsubscribe(&self, channel: &str) -> Result<(), EngineError> {
-        let name = pubsub_name(&self.inner.cfg.prefix, channel);
-        let sub = &self.shard(channel).sub;
-        sub.deregister(&name);
-        self.bounded("unsubscribe", sub.unsubscribe(std::slice::from_ref(&name)))
-            .await
+        self.unsubscribe_many(&[channel]).await
+    }
+
+    /// Unsubscribes this node from every channel of `channels`, with one
+    /// command per shard. Idempotent.
+    pub async fn unsubscribe_many(&self, channels: &[&str]) -> Result<(), EngineError> {
+        let by_shard = self.names_by_shard(channels);
+        let each = by_shard.iter().map(|(sub, names)| async move {
+            let names: Vec<String> = names
+                .iter()
+                .map(|(name, _)| {
+                    sub.deregister(name);
+                    name.clone()
+                })
+                .collect();
+            self.bounded("unsubscribe", sub.unsubscribe(&names)).await
+        });
+        join_all(each).await.into_iter().collect()
+    }
+
+    /// The pub/sub names of `channels`, with their channels, grouped by
+    /// the shard that holds them.
+    fn names_by_shard<'c>(&self, channels: &[&'c str]) -> Vec<ShardNames<'_, 'c>> {
+        let mut by_shard: Vec<Vec<(String, &'c str)>> = vec![Vec::new(); self.inner.shards.len()];
+        for &channel in channels {
+            let name = pubsub_name(&self.inner.cfg.prefix, channel);
+            by_shard[shard_of(channel, self.inner.shards.len())].push((name, channel));
+        }
+        self.inner
+            .shards
+            .iter()
+            .zip(by_shard)
+            .filter(|(_, names)| !names.is_empty())
+            .map(|(shard, names)| (&shard.sub, names))
+            .collect()
     }
 
     async fn publish_raw(&self, shard: &Shard, name: &str, msg: &[u8]) -> Result<(), EngineError> {

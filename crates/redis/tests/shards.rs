@@ -22,12 +22,13 @@ fn history_opts() -> PublishOptions {
     }
 }
 
-/// `a` subscribes to `n` channels, `b` publishes twice to each; `a` gets
-/// every one with its offset and reads it back from history.
+/// `a` subscribes to `n` channels in one call, `b` publishes twice to
+/// each; `a` gets every one with its offset and reads it back from
+/// history.
 async fn cross(a: &RedisEngine, rx_a: &mut mpsc::Receiver<EngineEvent>, b: &RedisEngine, n: usize) {
-    for i in 0..n {
-        a.subscribe(&format!("ch{i}")).await.unwrap();
-    }
+    let channels: Vec<String> = (0..n).map(|i| format!("ch{i}")).collect();
+    let names: Vec<&str> = channels.iter().map(String::as_str).collect();
+    a.subscribe_many(&names).await.unwrap();
     for round in 1..=2u64 {
         for i in 0..n {
             let ch = format!("ch{i}");
@@ -62,6 +63,28 @@ async fn cross(a: &RedisEngine, rx_a: &mut mpsc::Receiver<EngineEvent>, b: &Redi
     }
 }
 
+/// After [`cross`]: `a` unsubscribes from the `n` channels in one call and
+/// gets none of `b`'s next publications.
+async fn uncross(
+    a: &RedisEngine,
+    rx_a: &mut mpsc::Receiver<EngineEvent>,
+    b: &RedisEngine,
+    n: usize,
+) {
+    let channels: Vec<String> = (0..n).map(|i| format!("ch{i}")).collect();
+    let names: Vec<&str> = channels.iter().map(String::as_str).collect();
+    a.unsubscribe_many(&names).await.unwrap();
+    for ch in &channels {
+        b.publish(ch, Bytes::from_static(b"3"), None, None, &history_opts())
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while let Ok(ev) = rx_a.try_recv() {
+        assert!(!matches!(ev, EngineEvent::Publication { .. }), "{ev:?}");
+    }
+}
+
 fn meta_keys(s: &RedisServer) -> HashSet<String> {
     s.cli(&["--raw", "keys", "t.meta.*"])
         .lines()
@@ -88,6 +111,7 @@ async fn channels_spread_over_two_instances() {
         matches!(ev, EngineEvent::Control(_)).then_some(())
     })
     .await;
+    uncross(&a, &mut rx_a, &b, 20).await;
 }
 
 #[tokio::test]
@@ -146,6 +170,7 @@ async fn redis_cluster_with_sharded_pubsub() {
     })
     .await;
     assert_eq!(&m[..], b"to-b");
+    uncross(&a, &mut rx_a, &b, 12).await;
 }
 
 #[tokio::test]

@@ -2,10 +2,11 @@
 //! carried out with a [`RedisEngine`], and the replies and engine events
 //! fed back to the driver.
 //!
-//! Link and unlink requests run one after another on one task, in the
-//! order the hub made them (a channel unlinked and linked again must end
-//! linked); every other request runs on a task of its own, bounded in time
-//! by the engine's command timeout.
+//! Link and unlink requests run on one task, in the order the hub made
+//! them (a channel unlinked and linked again must end linked), those
+//! waiting together batched into one command per shard; every other
+//! request runs on a task of its own, bounded in time by the engine's
+//! command timeout.
 
 use pushwire_hub::engine::{BrokerReply, BrokerRequest, BrokerTicket};
 use pushwire_redis::{EngineEvent, RedisConfig, RedisEngine};
@@ -127,16 +128,52 @@ impl EngineIo {
     }
 }
 
-/// Links and unlinks, in order.
+/// Most link and unlink requests carried out together.
+const LINK_BATCH: usize = 512;
+
+/// Links and unlinks, in order: those waiting when the worker is free are
+/// taken together, and each run of links (or of unlinks) between the
+/// others is one subscribe (or unsubscribe) command per shard.
 async fn link_worker(
     engine: RedisEngine,
     mut requests: mpsc::UnboundedReceiver<(BrokerTicket, BrokerRequest)>,
     replies: mpsc::UnboundedSender<(BrokerTicket, BrokerReply)>,
 ) {
-    while let Some((ticket, req)) = requests.recv().await {
-        if let Some(reply) = run(&engine, req).await {
-            let _ = replies.send((ticket, reply));
+    let mut waiting = Vec::new();
+    while requests.recv_many(&mut waiting, LINK_BATCH).await > 0 {
+        let mut rest = waiting.as_slice();
+        while let Some((_, first)) = rest.first() {
+            let link = matches!(first, BrokerRequest::Link { .. });
+            let run = rest
+                .iter()
+                .take_while(|(_, r)| matches!(r, BrokerRequest::Link { .. }) == link)
+                .count();
+            let (now, later) = rest.split_at(run);
+            rest = later;
+            let mut channels: Vec<&str> = now
+                .iter()
+                .filter_map(|(_, r)| match r {
+                    BrokerRequest::Link { channel } | BrokerRequest::Unlink { channel } => {
+                        Some(&**channel)
+                    }
+                    _ => None,
+                })
+                .collect();
+            channels.sort_unstable();
+            channels.dedup();
+            if !link {
+                if let Err(e) = engine.unsubscribe_many(&channels).await {
+                    tracing::debug!("redis: {e}");
+                }
+                continue;
+            }
+            let result = engine.subscribe_many(&channels).await;
+            for (ticket, _) in now {
+                let reply = BrokerReply::Done(result.clone().map_err(|e| e.error_code()));
+                let _ = replies.send((*ticket, reply));
+            }
         }
+        waiting.clear();
     }
 }
 
