@@ -516,40 +516,58 @@ fn a_connection_closed_while_it_waits_leaves_nothing_behind() {
 }
 
 #[test]
-fn a_batch_runs_its_commands_one_after_another() {
+fn a_batch_runs_its_commands_one_after_another_and_its_consecutive_publishes_together() {
     let mut net = Cluster::new(1);
     let body = r#"{"commands":[
         {"publish":{"channel":"chat:b","data":{"n":1}}},
         {"info":{}},
         {"publish":{"channel":"chat:b","data":{"n":2}}},
-        {"publish":{"channel":"chat:b","data":{"n":3}}}]}"#;
+        {"publish":{"channel":"chat:b","data":{"n":3}}},
+        {"presence_stats":{"channel":"chat:b"}},
+        {"publish":{"channel":"chat:b","data":{"n":4}}}]}"#;
     let outcome = net.nodes[0].api_request(net.now, "batch", body.as_bytes());
     let ApiOutcome::Pending(ticket) = outcome else {
         panic!("{outcome:?}");
     };
-    // One publish at a time: the next is sent once the engine answered.
-    let mut sent = 0;
-    while let Some((t, req)) = net.nodes[0].poll_broker() {
-        assert!(
-            net.nodes[0].poll_broker().is_none(),
-            "more than one request out"
-        );
-        sent += 1;
-        let reply = net.carry_out(0, req).expect("a reply");
-        net.nodes[0].handle_broker_reply(net.now, t, reply);
+    // Each round sends what may go before the engine answers: a publish
+    // alone when another command follows it, consecutive publishes together
+    // (the engine carries them out in order).
+    let mut rounds = Vec::new();
+    loop {
+        let out: Vec<_> = std::iter::from_fn(|| net.nodes[0].poll_broker()).collect();
+        if out.is_empty() {
+            break;
+        }
+        let kinds: Vec<&str> = out
+            .iter()
+            .map(|(_, req)| match req {
+                BrokerRequest::Publish { .. } => "publish",
+                BrokerRequest::PresenceStats { .. } => "presence_stats",
+                _ => "other",
+            })
+            .collect();
+        rounds.push(kinds.join("+"));
+        for (t, req) in out {
+            let reply = net.carry_out(0, req).expect("a reply");
+            net.nodes[0].handle_broker_reply(net.now, t, reply);
+        }
     }
-    assert_eq!(sent, 3);
+    assert_eq!(
+        rounds,
+        ["publish", "publish+publish", "presence_stats", "publish"]
+    );
     let (got, r) = net.nodes[0].poll_api().expect("the answer");
     assert_eq!(got, ticket);
     let v = json(std::str::from_utf8(&r.body).unwrap());
     let replies = v["replies"].as_array().unwrap();
-    assert_eq!(replies.len(), 4, "{v}");
-    let offsets: Vec<u64> = [0, 2, 3]
+    assert_eq!(replies.len(), 6, "{v}");
+    let offsets: Vec<u64> = [0, 2, 3, 5]
         .iter()
         .map(|&i| replies[i]["publish"]["offset"].as_u64().unwrap())
         .collect();
-    assert_eq!(offsets, [1, 2, 3], "{v}");
+    assert_eq!(offsets, [1, 2, 3, 4], "{v}");
     assert!(replies[1]["info"].is_object(), "{v}");
+    assert!(replies[4]["presence_stats"].is_object(), "{v}");
 }
 
 #[test]

@@ -26,6 +26,17 @@ impl CmdConn {
         }
     }
 
+    /// Runs a pipeline.
+    pub(crate) async fn pipeline<T: FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> RedisResult<T> {
+        match self {
+            CmdConn::Single(c) => pipe.query_async(&mut c.clone()).await,
+            CmdConn::Cluster(c) => pipe.query_async(&mut c.clone()).await,
+        }
+    }
+
     /// Runs a command.
     pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> RedisResult<T> {
         match self {

@@ -1,9 +1,10 @@
 //! Publish with offsets, history reads and removal.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::join_all;
 use pushwire_hub::broker::{PublishOptions, PublishResult};
 use pushwire_hub::history::{
     HistoryQuery, HistoryResult, Publication, PublicationParts, StreamPosition,
@@ -13,7 +14,7 @@ use redis::Value;
 use crate::codec::{decode_body, encode_body};
 use crate::engine::RedisEngine;
 use crate::error::{EngineError, ErrorKind};
-use crate::keys::ChannelKeys;
+use crate::keys::{shard_of, ChannelKeys};
 use crate::scripts;
 
 /// How long an idempotency key suppresses a repeated publish (as the memory
@@ -59,9 +60,122 @@ impl RedisEngine {
         tags: Option<BTreeMap<String, String>>,
         opts: &PublishOptions,
     ) -> Result<PublishResult, EngineError> {
+        let publish = Publish {
+            channel,
+            data,
+            info,
+            tags,
+            opts,
+        };
+        let inv = self.publish_invocation(&publish);
+        let answer = self
+            .bounded("publish", self.shard(channel).cmd.script(&inv))
+            .await?;
+        publish.result(answer)
+    }
+
+    /// Publishes each of `publishes` as [`publish`](Self::publish) does,
+    /// in order: those of one channel get their offsets in the order
+    /// given. On one Redis (or each of several) they go as one pipeline
+    /// per instance, one round trip; on a Redis Cluster the channels go in
+    /// parallel, each channel's publishes one after another (a pipeline
+    /// there may span nodes, and its order with them). The results
+    /// are in the order of `publishes`.
+    pub async fn publish_many(
+        &self,
+        publishes: &[Publish<'_>],
+    ) -> Vec<Result<PublishResult, EngineError>> {
+        // Which publishes go together, in order: by instance, or by channel
+        // on a cluster.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut group_of: HashMap<usize, usize> = HashMap::new();
+        for (i, p) in publishes.iter().enumerate() {
+            let key = if self.inner.cfg.cluster {
+                publishes
+                    .iter()
+                    .position(|q| q.channel == p.channel)
+                    .unwrap_or(i)
+            } else {
+                shard_of(p.channel, self.inner.shards.len())
+            };
+            let g = *group_of.entry(key).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(i);
+        }
+        let each = groups.iter().map(|group| async move {
+            let answers = if self.inner.cfg.cluster || group.len() == 1 {
+                let mut answers = Vec::with_capacity(group.len());
+                for &i in group {
+                    let p = &publishes[i];
+                    let inv = self.publish_invocation(p);
+                    answers.push(
+                        self.bounded("publish", self.shard(p.channel).cmd.script(&inv))
+                            .await,
+                    );
+                }
+                answers
+            } else {
+                self.publish_pipeline(group.iter().map(|&i| &publishes[i]))
+                    .await
+            };
+            group.iter().copied().zip(answers).collect::<Vec<_>>()
+        });
+        let mut results: Vec<Option<Result<PublishResult, EngineError>>> =
+            (0..publishes.len()).map(|_| None).collect();
+        for (i, answer) in join_all(each).await.into_iter().flatten() {
+            results[i] = Some(answer.and_then(|a| publishes[i].result(a)));
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(bad("publish"))))
+            .collect()
+    }
+
+    /// One pipeline of publishes into channels of one instance: the script
+    /// loaded first (so no `EVALSHA` meets `NOSCRIPT`), then each publish.
+    async fn publish_pipeline<'p>(
+        &self,
+        publishes: impl Iterator<Item = &'p Publish<'p>>,
+    ) -> Vec<Result<PublishAnswer, EngineError>> {
+        let publishes: Vec<&Publish<'_>> = publishes.collect();
+        let Some(first) = publishes.first() else {
+            return Vec::new();
+        };
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors().load_script(&scripts::PUBLISH);
+        let invocations: Vec<_> = publishes
+            .iter()
+            .map(|p| self.publish_invocation(p))
+            .collect();
+        for inv in &invocations {
+            pipe.invoke_script(inv);
+        }
+        let shard = self.shard(first.channel);
+        let answers: Result<Vec<Value>, EngineError> =
+            self.bounded("publish", shard.cmd.pipeline(&pipe)).await;
+        match answers {
+            // Past the script's hash, each publish's answer or error.
+            Ok(answers) if answers.len() == publishes.len() + 1 => answers
+                .into_iter()
+                .skip(1)
+                .map(|a| {
+                    let a = a.extract_error().map_err(EngineError::from)?;
+                    redis::from_redis_value(a).map_err(|_| bad("publish"))
+                })
+                .collect(),
+            Ok(_) => publishes.iter().map(|_| Err(bad("publish"))).collect(),
+            Err(e) => publishes.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    /// The publish script's invocation for `p`.
+    fn publish_invocation<'s>(&self, p: &Publish<'_>) -> redis::ScriptInvocation<'s> {
+        let opts = p.opts;
         let history = opts.history_size > 0 && !opts.history_ttl.is_zero() && !opts.skip_history;
-        let keys = ChannelKeys::new(&self.inner.cfg.prefix, channel);
-        let body = encode_body(&data, info.as_deref(), tags.as_ref());
+        let keys = ChannelKeys::new(&self.inner.cfg.prefix, p.channel);
+        let body = encode_body(&p.data, p.info.as_deref(), p.tags.as_ref());
         let meta = keys.meta();
         // Without an idempotency key the script never reads KEYS[3]; the
         // position key stands in (same slot).
@@ -81,21 +195,7 @@ impl RedisEngine {
             .arg(keys.pubsub())
             .arg(self.publish_command())
             .arg(idem_ttl);
-        let shard = self.shard(channel);
-        let (offset, epoch, suppressed): (String, String, i64) =
-            self.bounded("publish", shard.cmd.script(&inv)).await?;
-        let offset: u64 = offset.parse().map_err(|_| bad("publish"))?;
-        let parts = PublicationParts {
-            channel,
-            data: &data,
-            info: info.as_deref(),
-            tags: tags.as_ref(),
-        };
-        Ok(PublishResult {
-            publication: parts.encode(offset),
-            position: (!epoch.is_empty()).then_some(StreamPosition { offset, epoch }),
-            suppressed: suppressed != 0,
-        })
+        inv
     }
 
     /// Reads history: the stream's position (created with a new epoch if
@@ -174,6 +274,45 @@ impl RedisEngine {
         self.bounded("remove history", self.shard(channel).cmd.query::<i64>(&cmd))
             .await
             .map(drop)
+    }
+}
+
+/// One publication to make with [`RedisEngine::publish_many`].
+#[derive(Debug)]
+pub struct Publish<'a> {
+    /// The channel.
+    pub channel: &'a str,
+    /// The data (JSON).
+    pub data: Bytes,
+    /// The publisher's ClientInfo JSON.
+    pub info: Option<Bytes>,
+    /// Tags.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// How the channel keeps history, and the idempotency key.
+    pub opts: &'a PublishOptions,
+}
+
+/// The publish script's answer: offset (as text), epoch, suppressed.
+type PublishAnswer = (String, String, i64);
+
+impl Publish<'_> {
+    /// The result of the publish from the script's answer.
+    fn result(
+        &self,
+        (offset, epoch, suppressed): PublishAnswer,
+    ) -> Result<PublishResult, EngineError> {
+        let offset: u64 = offset.parse().map_err(|_| bad("publish"))?;
+        let parts = PublicationParts {
+            channel: self.channel,
+            data: &self.data,
+            info: self.info.as_deref(),
+            tags: self.tags.as_ref(),
+        };
+        Ok(PublishResult {
+            publication: parts.encode(offset),
+            position: (!epoch.is_empty()).then_some(StreamPosition { offset, epoch }),
+            suppressed: suppressed != 0,
+        })
     }
 }
 

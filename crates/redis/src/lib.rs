@@ -44,4 +44,4 @@ pub use config::RedisConfig;
 pub use engine::RedisEngine;
 pub use error::{EngineError, ErrorKind};
 pub use event::EngineEvent;
-pub use history::IDEMPOTENCY_WINDOW;
+pub use history::{Publish, IDEMPOTENCY_WINDOW};

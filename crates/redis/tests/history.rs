@@ -10,7 +10,7 @@ use bytes::Bytes;
 use common::{config, engine, RedisServer};
 use pushwire_hub::broker::PublishOptions;
 use pushwire_hub::history::{HistoryQuery, StreamPosition};
-use pushwire_redis::{ErrorKind, RedisEngine};
+use pushwire_redis::{ErrorKind, Publish, RedisEngine};
 
 fn opts(size: usize, ttl_ms: u64, meta_ms: u64) -> PublishOptions {
     PublishOptions {
@@ -330,5 +330,95 @@ async fn history_is_exactly_the_history_size() {
     assert_eq!(
         get(q(None, None, false)).await,
         (242..=251).collect::<Vec<_>>()
+    );
+}
+
+/// `publish_many`: one call for the publishes of a batch, the results in
+/// their order, each channel's offsets in the order given, idempotency
+/// within the call, and a Redis that lost its scripts.
+async fn publish_many_in_order(e: &RedisEngine, channels: [&str; 2]) {
+    let o = opts(100, 60_000, 60_000);
+    let keyed = PublishOptions {
+        idempotency_key: Some("k".into()),
+        ..opts(100, 60_000, 60_000)
+    };
+    let publishes: Vec<Publish> = (0..40u32)
+        .map(|i| Publish {
+            channel: channels[(i % 2) as usize],
+            data: Bytes::from(format!("{{\"n\":{i}}}")),
+            info: None,
+            tags: None,
+            opts: if i == 10 || i == 30 { &keyed } else { &o },
+        })
+        .collect();
+    let results = e.publish_many(&publishes).await;
+    let got: Vec<(u64, bool)> = results
+        .iter()
+        .map(|r| {
+            let r = r.as_ref().unwrap();
+            (r.position.as_ref().unwrap().offset, r.suppressed)
+        })
+        .collect();
+    // Channel 0 takes the even ones: 0, 2, … 38 → offsets 1..=20, except
+    // that 30 repeats 10's key: suppressed, with 10's offset (6), and the
+    // ones after it take one offset less.
+    let want: Vec<(u64, bool)> = (0..40u64)
+        .map(|i| match i {
+            30 => (6, true),
+            i if i % 2 == 0 && i > 30 => (i / 2, false),
+            i => (i / 2 + 1, false),
+        })
+        .collect();
+    assert_eq!(got, want);
+    for ch in channels {
+        let h = e.history(ch, &HistoryQuery::default(), META).await.unwrap();
+        let texts: Vec<String> = h
+            .publications
+            .iter()
+            .map(|p| String::from_utf8_lossy(&p.json).into_owned())
+            .collect();
+        let first = if ch == channels[0] { 0 } else { 1 };
+        let want: Vec<String> = (first..40)
+            .step_by(2)
+            .filter(|&i| i != 30)
+            .enumerate()
+            .map(|(k, i)| format!("{{\"data\":{{\"n\":{i}}},\"offset\":{}}}", k + 1))
+            .collect();
+        assert_eq!(texts, want);
+    }
+}
+
+#[tokio::test]
+async fn publish_many_keeps_the_order_in_one_round_trip() {
+    let server = RedisServer::start();
+    let (e, _rx) = engine(config(vec![server.url()]), "a").await;
+    publish_many_in_order(&e, ["pm:a", "pm:b"]).await;
+    // Scripts flushed (as after a restart): the pipeline loads it first.
+    server.cli(&["script", "flush"]);
+    let o = opts(100, 60_000, 60_000);
+    let publishes: Vec<Publish> = (0..3)
+        .map(|_| Publish {
+            channel: "pm:a",
+            data: Bytes::from_static(b"1"),
+            info: None,
+            tags: None,
+            opts: &o,
+        })
+        .collect();
+    let offsets: Vec<u64> = e
+        .publish_many(&publishes)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().position.unwrap().offset)
+        .collect();
+    assert_eq!(offsets, [20, 21, 22]);
+    // Redis gone: every publish of the call fails, none hangs.
+    drop(server);
+    let results = e.publish_many(&publishes).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_err_and(|e| e.is_temporary())),
+        "{results:?}"
     );
 }

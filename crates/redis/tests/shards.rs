@@ -10,7 +10,7 @@ use bytes::Bytes;
 use common::{config, engine, next_pub, wait_for, RedisCluster, RedisServer};
 use pushwire_hub::broker::{PresenceEntry, PublishOptions};
 use pushwire_hub::history::HistoryQuery;
-use pushwire_redis::{EngineEvent, RedisEngine};
+use pushwire_redis::{EngineEvent, Publish, RedisEngine};
 use tokio::sync::mpsc;
 
 fn history_opts() -> PublishOptions {
@@ -170,6 +170,24 @@ async fn redis_cluster_with_sharded_pubsub() {
     })
     .await;
     assert_eq!(&m[..], b"to-b");
+    // Several publishes at once: each channel's in the order given.
+    let o = history_opts();
+    let publishes: Vec<Publish> = (0..6)
+        .map(|i| Publish {
+            channel: ["pm0", "pm1"][i % 2],
+            data: Bytes::from(format!("{i}")),
+            info: None,
+            tags: None,
+            opts: &o,
+        })
+        .collect();
+    let offsets: Vec<u64> = b
+        .publish_many(&publishes)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().position.unwrap().offset)
+        .collect();
+    assert_eq!(offsets, [1, 1, 2, 2, 3, 3]);
     uncross(&a, &mut rx_a, &b, 12).await;
 }
 

@@ -36,6 +36,13 @@ pub(crate) enum Piece {
 #[derive(Debug)]
 pub(crate) struct BatchCommand(pub Option<(String, crate::protocol::RawJson)>);
 
+impl BatchCommand {
+    /// Whether the command is a `publish`.
+    pub(crate) fn is_publish(&self) -> bool {
+        matches!(&self.0, Some((method, _)) if method == "publish")
+    }
+}
+
 impl From<std::collections::BTreeMap<String, crate::protocol::RawJson>> for BatchCommand {
     fn from(cmd: std::collections::BTreeMap<String, crate::protocol::RawJson>) -> Self {
         BatchCommand(cmd.into_iter().next())

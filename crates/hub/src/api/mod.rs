@@ -471,9 +471,11 @@ impl Hub {
     }
 
     /// Runs a batch's commands in order until one waits for the engine
-    /// (the rest then runs once it is answered: a batch is sequential, so
-    /// publications into one channel get their offsets in its order), or
-    /// all of them at once when `parallel`.
+    /// (the rest then runs once it is answered: a batch is sequential), or
+    /// all of them at once when `parallel`. Consecutive publishes are the
+    /// exception: they go to the engine together, which carries them out
+    /// in order, so publications into one channel still get their offsets
+    /// in the batch's order; the first other command waits for them.
     pub(crate) fn batch_step(
         &mut self,
         now: Timestamp,
@@ -482,7 +484,12 @@ impl Hub {
         out: &mut Vec<Piece>,
         parallel: bool,
     ) {
+        let mut publishes_waiting = false;
         while let Some(cmd) = rest.pop_front() {
+            if publishes_waiting && !cmd.is_publish() {
+                rest.push_front(cmd);
+                return;
+            }
             let first = out.len();
             let Some((method, params)) = cmd.0 else {
                 out.push(Piece::Ready(Err(ErrorCode::BAD_REQUEST.into())));
@@ -495,9 +502,14 @@ impl Hub {
             } else {
                 self.api_call(now, &method, params.get().as_bytes(), out)
             };
+            let waits = out[first..].iter().any(|p| matches!(p, Piece::Wait(..)));
+            let publish = method == "publish";
             items.push((method, shape));
-            if !parallel && out[first..].iter().any(|p| matches!(p, Piece::Wait(..))) {
-                return;
+            if !parallel && waits {
+                if !publish {
+                    return;
+                }
+                publishes_waiting = true;
             }
         }
     }

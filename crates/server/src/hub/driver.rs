@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use pushwire_hub::api::{ApiOutcome, ApiResponse, ApiTicket};
 use pushwire_hub::engine::{
-    BrokerReply, BrokerTicket, ClusterNotice, NODE_INFO_LIFETIME, SURVEY_TIMEOUT,
+    BrokerReply, BrokerRequest, BrokerTicket, ClusterNotice, NODE_INFO_LIFETIME, SURVEY_TIMEOUT,
 };
 use pushwire_hub::proxy::{ProxyFailure, ProxyOutcome, ProxyTicket};
 use pushwire_hub::{ConnId, Hub, Stats, Timestamp, Transport};
@@ -36,6 +36,9 @@ use super::proxy::{ConnMeta, ProxyClient};
 
 /// Commands the driver takes in one go before it delivers.
 const BATCH: usize = 256;
+
+/// Most publishes sent to the engine as one pipeline.
+const PUBLISH_PIPELINE: usize = 256;
 
 /// What transports and the server API ask of the hub.
 pub(crate) enum Command {
@@ -474,9 +477,19 @@ impl Driver {
     /// Hands the engine the hub's broker requests, in the order made.
     fn send_broker_requests(&mut self) {
         if let Some(engine) = &self.engine {
+            // The round's publishes go together: one pipeline, in order.
+            let mut publishes = Vec::new();
             while let Some((ticket, req)) = self.hub.poll_broker() {
-                engine.carry_out(ticket, req);
+                if matches!(req, BrokerRequest::Publish { .. }) {
+                    publishes.push((ticket, req));
+                    if publishes.len() == PUBLISH_PIPELINE {
+                        engine.carry_out_publishes(std::mem::take(&mut publishes));
+                    }
+                } else {
+                    engine.carry_out(ticket, req);
+                }
             }
+            engine.carry_out_publishes(publishes);
         }
     }
 

@@ -9,7 +9,7 @@
 //! command timeout.
 
 use pushwire_hub::engine::{BrokerReply, BrokerRequest, BrokerTicket};
-use pushwire_redis::{EngineEvent, RedisConfig, RedisEngine};
+use pushwire_redis::{EngineEvent, Publish, RedisConfig, RedisEngine};
 use tokio::sync::{mpsc, oneshot};
 
 use super::config::RedisSettings;
@@ -106,6 +106,44 @@ impl EngineIo {
                 }
             }
             let _ = done.send(());
+        });
+    }
+
+    /// Starts carrying out publish requests together, on one task, in
+    /// order (see [`RedisEngine::publish_many`]).
+    pub(crate) fn carry_out_publishes(&self, requests: Vec<(BrokerTicket, BrokerRequest)>) {
+        if requests.is_empty() {
+            return;
+        }
+        let engine = self.engine.clone();
+        let replies = self.replies.clone();
+        tokio::spawn(async move {
+            let mut tickets = Vec::with_capacity(requests.len());
+            let mut publishes = Vec::with_capacity(requests.len());
+            for (ticket, req) in &requests {
+                if let BrokerRequest::Publish {
+                    channel,
+                    data,
+                    info,
+                    tags,
+                    opts,
+                } = req
+                {
+                    tickets.push(*ticket);
+                    publishes.push(Publish {
+                        channel,
+                        data: data.clone(),
+                        info: info.clone(),
+                        tags: tags.clone(),
+                        opts,
+                    });
+                }
+            }
+            let results = engine.publish_many(&publishes).await;
+            for (ticket, result) in tickets.into_iter().zip(results) {
+                let reply = BrokerReply::Published(result.map_err(|e| e.error_code()));
+                let _ = replies.send((ticket, reply));
+            }
         });
     }
 
