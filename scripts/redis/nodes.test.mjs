@@ -79,9 +79,11 @@ describe('info and channels over the nodes of one Redis', () => {
       for (const key of ['num_clients', 'num_users', 'num_subs', 'num_channels', 'uptime']) {
         assert.equal(typeof n[key], 'number', `${key} of ${JSON.stringify(n)}`);
       }
-      assert.equal(n.name, 'pushwire');
       assert.match(n.version, /^\d+\.\d+\.\d+/);
     }
+    // Named <host name>_<port> by default: A first through A.
+    assert.ok(nodes[0].name.endsWith(`_${a.port}`), JSON.stringify(nodes));
+    assert.equal(new Set(nodes.map((n) => n.name)).size, 2, JSON.stringify(nodes));
     figure(t, `nodes: info through A and through B lists both nodes ${seen} ms after they started`);
   });
 

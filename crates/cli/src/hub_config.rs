@@ -62,6 +62,24 @@ pub fn allow_origins(tree: &mut Value, origins: &[String]) -> Result<(), String>
     config_file::set(tree, path, Value::Array(allowed))
 }
 
+/// Names the node `<host name>_<port>` (as Centrifugo does) unless
+/// `node.name` is set.
+pub fn default_node_name(tree: &mut Value, port: u16) -> Result<(), String> {
+    if tree
+        .pointer("/node/name")
+        .is_some_and(|n| n.as_str() != Some(""))
+    {
+        return Ok(());
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "pushwire".into());
+    config_file::set(tree, "node.name", Value::String(format!("{host}_{port}")))
+}
+
 /// With no configuration: a hub anyone on this machine can try. Demo
 /// namespaces that anonymous clients may use (`chat`, `support`, and
 /// channels without a namespace), with history, recovery and presence;

@@ -173,6 +173,7 @@ pub async fn run(args: ServeArgs, inherited: Inherited) -> Result<(), pushwire::
     let mut loaded =
         hub_config::load(args.config.as_deref(), std::env::vars()).map_err(config_error)?;
     hub_config::allow_origins(&mut loaded.tree, &args.allow_origins).map_err(config_error)?;
+    hub_config::default_node_name(&mut loaded.tree, args.listen.port()).map_err(config_error)?;
     if args.print_config {
         let text = serde_json::to_string_pretty(&loaded.tree).unwrap_or_default();
         // A reader that stops early (`| head`) is not an error.

@@ -30,6 +30,18 @@ pub struct HubConfig {
     pub channel: ChannelConfig,
     /// `rpc.*`: client RPC calls answered by a backend proxy.
     pub rpc: crate::proxy::RpcConfig,
+    /// `node.*`: this node among the others.
+    pub node: NodeConfig,
+}
+
+/// `node.*`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct NodeConfig {
+    /// The node's name in the server API's `info` (`pushwire` when empty;
+    /// `pushwire serve` makes it `<host name>_<port>`, as Centrifugo does).
+    pub name: String,
 }
 
 /// `client.*`.

@@ -165,6 +165,10 @@ fn subscribe_unsubscribe_disconnect_refresh_by_api() {
     assert_eq!(node["num_subs"], 1);
     assert_eq!(node["num_channels"], 1);
     assert_eq!(node["name"], "pushwire");
+    let mut named = config_json();
+    named["node"] = json!({"name": "edge-1"});
+    let v = json(&Driver::with_config(named).api("info", "{}").1);
+    assert_eq!(v["result"]["nodes"][0]["name"], "edge-1", "{v}");
 
     d.api(
         "disconnect",

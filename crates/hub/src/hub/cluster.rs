@@ -26,7 +26,10 @@ impl Hub {
     fn own_node_info(&self, now: Timestamp) -> NodeInfo {
         NodeInfo {
             uid: self.node_id.clone(),
-            name: "pushwire".into(),
+            name: match self.cfg.node.name.as_str() {
+                "" => "pushwire".into(),
+                name => name.into(),
+            },
             version: VERSION.into(),
             num_clients: self.users.values().map(Vec::len).sum::<usize>() as u64,
             num_users: self.users.len() as u64,

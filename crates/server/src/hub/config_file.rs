@@ -63,6 +63,7 @@ const KNOWN_KEYS: &[&str] = &[
     "client.queue_max_size",
     "client.history_max_publication_limit",
     "client.recovery_max_publication_limit",
+    "node.name",
     "http_api.key",
     "http_api.insecure",
     "websocket.message_size_limit",
