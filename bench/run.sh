@@ -25,11 +25,10 @@ done
 
 say() { echo "bench/run.sh: $*" >&2; }
 
-# The same build as conformance/autobahn.sh's (the examples turn on the
-# library's `h2` feature), so that one release build serves both.
 say "building pushwire (release)"
-(cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" \
-  cargo build --release --quiet -p pushwire-cli -p pushwire --examples --bins)
+# shellcheck source=../scripts/lib/release-build.sh
+source "$ROOT/scripts/lib/release-build.sh"
+build_pushwire_release --quiet
 
 say "building the load generator and the Rust peers (release)"
 (cd "$BENCH" && export CARGO_TARGET_DIR="$BENCH/target" \

@@ -29,7 +29,8 @@ if [[ $ROLE != server && $ROLE != client ]]; then
   exit 2
 fi
 
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+# The release build every script shares (scripts/lib/release-build.sh).
+TARGET_DIR=$ROOT/target
 RUN_TIMEOUT=${RUN_TIMEOUT:-1800}
 OUT=$ROOT/conformance/reports/$ROLE
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pushwire-autobahn.XXXXXX")
@@ -79,7 +80,9 @@ add_select -x "${CASES_EXCLUDE:-}"
 
 ensure_kosoku
 if [[ ${SKIP_BUILD:-} != 1 ]]; then
-  cargo build --release -p pushwire-cli -p pushwire --examples --bins
+  # shellcheck source=../scripts/lib/release-build.sh
+  source "$ROOT/scripts/lib/release-build.sh"
+  build_pushwire_release
 fi
 rm -rf "$OUT"
 PORT=$(free_port)

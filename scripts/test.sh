@@ -80,6 +80,11 @@ scripts/http2-peers.sh
 step "hub on Redis: many nodes"
 scripts/redis/run.sh
 
+# The smoke forms from here on (drills, benchmarks, Autobahn) need
+# optimised code, not the shipped profile's link-time optimisation, which
+# only lengthens their builds; run alone, their scripts build with it.
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+
 step "load and fault drills, quick form (tests/drills/run.sh for the full sizes)"
 tests/drills/run.sh --quick
 

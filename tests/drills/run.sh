@@ -25,10 +25,9 @@ if [ "${1:-}" = --quick ]; then mode=quick; shift; fi
 if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then drill=$1; shift; fi
 
 say "building pushwire (release)"
-# The same build as bench/run.sh's and conformance/autobahn.sh's (the
-# examples turn on features of the library): one release build for all.
-(cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" \
-  cargo build --release --quiet -p pushwire-cli -p pushwire --examples --bins)
+# shellcheck source=../../scripts/lib/release-build.sh
+source "$ROOT/scripts/lib/release-build.sh"
+build_pushwire_release --quiet
 say "building the drills (release)"
 (cd "$DRILLS" && CARGO_TARGET_DIR="$DRILLS/target" cargo build --release --quiet)
 

@@ -202,18 +202,32 @@ impl RedisEngine {
 
     /// Subscribes this node to every channel of `channels`, with one
     /// command per shard (shards in parallel); resolves once Redis
-    /// confirmed them all. On an error none of those this call added stays
+    /// confirmed them all. While a shard's subscriber connection is being
+    /// reopened the call waits for the new one, all within the command
+    /// timeout. On an error none of those this call added stays
     /// registered. Idempotent.
     pub async fn subscribe_many(&self, channels: &[&str]) -> Result<(), EngineError> {
         let by_shard = self.names_by_shard(channels);
+        let deadline = tokio::time::Instant::now() + self.inner.cfg.command_timeout;
         let each = by_shard.iter().map(|(sub, names)| async move {
+            // Registered only once a connection is open, so a channel is
+            // never reported lost before it was subscribed.
+            if tokio::time::timeout_at(deadline, sub.opened())
+                .await
+                .is_err()
+            {
+                return Err(EngineError::timeout("subscribe"));
+            }
             let added: Vec<&String> = names
                 .iter()
                 .filter(|(name, channel)| sub.register(name, Target::Channel(Arc::from(*channel))))
                 .map(|(name, _)| name)
                 .collect();
             let names: Vec<String> = names.iter().map(|(name, _)| name.clone()).collect();
-            let r = self.bounded("subscribe", sub.subscribe(&names)).await;
+            let r = match tokio::time::timeout_at(deadline, sub.subscribe(&names)).await {
+                Ok(r) => r.map_err(EngineError::from),
+                Err(_) => Err(EngineError::timeout("subscribe")),
+            };
             if r.is_err() {
                 for name in added {
                     sub.deregister(name);

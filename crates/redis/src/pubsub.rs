@@ -149,6 +149,8 @@ pub(crate) struct SubShard {
     generation: AtomicU64,
     names: Mutex<HashMap<String, Target>>,
     broken: Notify,
+    /// Told when a fresh subscriber connection is in place.
+    reopened: Notify,
     shared: Arc<Shared>,
 }
 
@@ -160,6 +162,7 @@ impl SubShard {
             generation: AtomicU64::new(0),
             names: Mutex::new(HashMap::new()),
             broken: Notify::new(),
+            reopened: Notify::new(),
             shared,
         })
     }
@@ -203,6 +206,7 @@ impl SubShard {
         };
         if self.generation.load(Ordering::SeqCst) == generation {
             *lock(&self.conn) = Some(conn);
+            self.reopened.notify_waiters();
         }
         Ok(())
     }
@@ -224,6 +228,21 @@ impl SubShard {
     /// Removes `name` from the registry.
     pub(crate) fn deregister(&self, name: &str) -> bool {
         lock(&self.names).remove(name).is_some()
+    }
+
+    /// Waits until a subscriber connection is open: at once, or when the
+    /// supervisor has opened a fresh one (the caller bounds the wait).
+    pub(crate) async fn opened(&self) {
+        loop {
+            let reopened = self.reopened.notified();
+            tokio::pin!(reopened);
+            // Listening before looking, so a reopening in between is seen.
+            reopened.as_mut().enable();
+            if lock(&self.conn).is_some() {
+                return;
+            }
+            reopened.await;
+        }
     }
 
     /// Subscribes to `names` on this shard's connection (an error while the
