@@ -2,7 +2,8 @@
 # The hub's publish API rate (issue 19): publications/s into a channel with
 # history (100 kept, 300 s, recovery forced) through POST /api/publish (one
 # publication per request) and POST /api/batch (100 per request), 50
-# keep-alive HTTP/1.1 connections with one request in flight each, 100 B of
+# keep-alive HTTP/1.1 connections with one request in flight each, and
+# POST /api/publish with 16 in flight each (HTTP/1.1 pipelining), 100 B of
 # data, no subscribers; `pushwire serve` pinned to one core (CPU 0), the
 # generator on CPU 1. Target: >= 100,000 publications/s through /api/publish.
 # Beside it, Bun's minimal publish API (peers/node/bun-api.js): the same
@@ -21,5 +22,5 @@ if [ "$quick" = 1 ]; then
 else
   out=${OUT:-$BENCH/results/hub-api}
 fi
-"$BENCH/run.sh" run hub-api-publish hub-api-batch-100 --peers pushwire-hub,bun \
+"$BENCH/run.sh" run hub-api-publish hub-api-batch-100 hub-api-publish-pipelined16 --peers pushwire-hub,bun \
   --runs "${RUNS:-5}" --out "$out" "$@"

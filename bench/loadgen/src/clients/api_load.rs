@@ -1,5 +1,6 @@
 //! Load on the hub's server API: K keep-alive HTTP/1.1 connections, each
-//! with one request in flight (a closed loop, as `wrk` does), posting
+//! with one request in flight (a closed loop, as `wrk` does) or N
+//! (HTTP/1.1 pipelining: a new request each time an answer arrives), posting
 //! `POST /api/publish` (one publication per request) or `POST /api/batch`
 //! (`{"commands":[{"publish":{…}},…]}`, B publications per request) into
 //! one channel, with `X-API-Key`. Every answer must be `200` with a
@@ -29,6 +30,8 @@ pub struct ApiLoad {
     request: Vec<u8>,
     /// Publications per request.
     per_request: u64,
+    /// Requests in flight per connection.
+    in_flight: usize,
     batch: bool,
     scratch: Vec<u8>,
     /// Answered requests.
@@ -40,10 +43,12 @@ pub struct ApiLoad {
 impl ApiLoad {
     /// `connections` connections to the hub at `addr` publishing
     /// `data_size`-byte data (a JSON string) into `channel`, `batch`
-    /// publications per request through `/api/batch` (0: `/api/publish`).
+    /// publications per request through `/api/batch` (0: `/api/publish`),
+    /// `in_flight` requests at a time on each.
     pub fn open(
         addr: SocketAddr,
         connections: usize,
+        in_flight: usize,
         channel: &str,
         data_size: usize,
         batch: usize,
@@ -73,6 +78,7 @@ impl ApiLoad {
             conns: Vec::with_capacity(connections),
             request,
             per_request: batch.max(1) as u64,
+            in_flight: in_flight.max(1),
             batch: batch > 0,
             scratch: vec![0; 64 * 1024],
             answered: 0,
@@ -111,15 +117,17 @@ impl ApiLoad {
         self.per_request
     }
 
-    /// Every connection posts, one request in flight each, for
-    /// `duration`; returns the requests answered and the time they took.
-    /// The requests still in flight then are awaited, uncounted, so the
-    /// next run starts on idle connections.
+    /// Every connection posts, its requests in flight, for `duration`;
+    /// returns the requests answered and the time they took. The requests
+    /// still in flight then are awaited, uncounted, so the next run starts
+    /// on idle connections.
     pub fn run(&mut self, duration: Duration) -> (u64, Duration) {
         let before = self.answered;
         let started = Instant::now();
         for i in 0..self.conns.len() {
-            self.send(i);
+            for _ in 0..self.in_flight {
+                self.send(i);
+            }
         }
         let end = started + duration;
         while Instant::now() < end {
@@ -128,7 +136,8 @@ impl ApiLoad {
         let wall = started.elapsed();
         let answered = self.answered;
         let drain_end = Instant::now() + Duration::from_secs(5);
-        while self.answered - answered < self.conns.len() as u64 && Instant::now() < drain_end {
+        let outstanding = (self.conns.len() * self.in_flight) as u64;
+        while self.answered - answered < outstanding && Instant::now() < drain_end {
             self.turn(false);
         }
         (answered - before, wall)

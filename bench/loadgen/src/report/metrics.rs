@@ -144,7 +144,7 @@ pub fn hub_targets(report: &RunReport) -> String {
     for scenario in report
         .scenarios
         .iter()
-        .filter(|s| s.spec.id == "hub-api-publish")
+        .filter(|s| s.spec.id.starts_with("hub-api-publish"))
     {
         let Some(hub) = scenario.cell(PUSHWIRE_HUB).and_then(|c| c.median()) else {
             continue;

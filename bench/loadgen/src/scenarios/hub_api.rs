@@ -3,7 +3,8 @@
 //! 300 s, recovery forced) through `POST /api/publish` (one publication
 //! per request) and through `POST /api/batch` (100 publish commands per
 //! request), over keep-alive HTTP/1.1 from 50 connections with one request
-//! in flight each ([`ApiLoad`]), the server on one core. 100 B of data
+//! in flight each ([`ApiLoad`]), and `/api/publish` again with 16 requests
+//! in flight on each (HTTP/1.1 pipelining), the server on one core. 100 B of data
 //! per publication; no subscribers. Beside the hub, Bun's minimal publish
 //! API (`bench/peers/node/bun-api.js`: the same requests and answers, a
 //! toy history): what the fastest HTTP server here spends on the
@@ -31,6 +32,8 @@ pub const HUB_API: Group = Group {
 const CONNECTIONS: usize = 50;
 /// Publish commands per batch request.
 const BATCH: usize = 100;
+/// Requests in flight per connection in the pipelined variant.
+const PIPELINED: usize = 16;
 /// Bytes of data per publication.
 const DATA_SIZE: usize = 100;
 
@@ -39,14 +42,23 @@ pub struct HubApi {
     spec: ScenarioSpec,
     /// Publications per request through `/api/batch`; 0: `/api/publish`.
     batch: usize,
+    /// Requests in flight per connection.
+    in_flight: usize,
 }
 
-/// `POST /api/publish` and `POST /api/batch` of 100.
+/// `POST /api/publish` (one and 16 in flight) and `POST /api/batch` of 100.
 pub fn variants(_: &Settings) -> Vec<Box<dyn Scenario>> {
-    [0, BATCH]
+    [(0, 1), (BATCH, 1), (0, PIPELINED)]
         .into_iter()
-        .map(|batch| {
-            let (id, title) = if batch == 0 {
+        .map(|(batch, in_flight)| {
+            let (id, title) = if in_flight > 1 {
+                (
+                    format!("hub-api-publish-pipelined{in_flight}"),
+                    format!(
+                        "POST /api/publish, {CONNECTIONS} keep-alive connections, {in_flight} in flight each"
+                    ),
+                )
+            } else if batch == 0 {
                 (
                     "hub-api-publish".to_owned(),
                     format!("POST /api/publish, {CONNECTIONS} keep-alive connections"),
@@ -69,6 +81,7 @@ pub fn variants(_: &Settings) -> Vec<Box<dyn Scenario>> {
                     fresh_server_per_run: false,
                 },
                 batch,
+                in_flight,
             }) as Box<dyn Scenario>
         })
         .collect()
@@ -97,6 +110,7 @@ impl Scenario for HubApi {
         let mut load = ApiLoad::open(
             server.addr,
             1,
+            self.in_flight,
             hub::HISTORY_CHANNEL,
             DATA_SIZE,
             self.batch,
@@ -126,6 +140,7 @@ impl Scenario for HubApi {
         let mut load = ApiLoad::open(
             server.addr,
             CONNECTIONS,
+            self.in_flight,
             hub::HISTORY_CHANNEL,
             DATA_SIZE,
             self.batch,
