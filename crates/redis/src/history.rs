@@ -89,12 +89,10 @@ impl RedisEngine {
         // on a cluster.
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut group_of: HashMap<usize, usize> = HashMap::new();
+        let mut first_of_channel: HashMap<&str, usize> = HashMap::new();
         for (i, p) in publishes.iter().enumerate() {
             let key = if self.inner.cfg.cluster {
-                publishes
-                    .iter()
-                    .position(|q| q.channel == p.channel)
-                    .unwrap_or(i)
+                *first_of_channel.entry(p.channel).or_insert(i)
             } else {
                 shard_of(p.channel, self.inner.shards.len())
             };
