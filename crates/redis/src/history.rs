@@ -67,10 +67,7 @@ impl RedisEngine {
             tags,
             opts,
         };
-        let inv = self.publish_invocation(&publish);
-        let answer = self
-            .bounded("publish", self.shard(channel).cmd.script(&inv))
-            .await?;
+        let answer = self.publish_one(&publish).await?;
         publish.result(answer)
     }
 
@@ -87,57 +84,50 @@ impl RedisEngine {
     ) -> Vec<Result<PublishResult, EngineError>> {
         // Which publishes go together, in order: by instance, or by channel
         // on a cluster.
-        let mut groups: Vec<Vec<usize>> = Vec::new();
-        let mut group_of: HashMap<usize, usize> = HashMap::new();
-        let mut first_of_channel: HashMap<&str, usize> = HashMap::new();
+        let cluster = self.inner.cfg.cluster;
+        let mut groups: HashMap<(usize, &str), Vec<usize>> = HashMap::new();
         for (i, p) in publishes.iter().enumerate() {
-            let key = if self.inner.cfg.cluster {
-                *first_of_channel.entry(p.channel).or_insert(i)
+            let key = if cluster {
+                (0, p.channel)
             } else {
-                shard_of(p.channel, self.inner.shards.len())
+                (shard_of(p.channel, self.inner.shards.len()), "")
             };
-            let g = *group_of.entry(key).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[g].push(i);
+            groups.entry(key).or_default().push(i);
         }
-        let each = groups.iter().map(|group| async move {
-            let answers = if self.inner.cfg.cluster || group.len() == 1 {
+        let each = groups.into_values().map(|group| async move {
+            let group_publishes: Vec<&Publish<'_>> = group.iter().map(|&i| &publishes[i]).collect();
+            let answers = if cluster || group.len() == 1 {
                 let mut answers = Vec::with_capacity(group.len());
-                for &i in group {
-                    let p = &publishes[i];
-                    let inv = self.publish_invocation(p);
-                    answers.push(
-                        self.bounded("publish", self.shard(p.channel).cmd.script(&inv))
-                            .await,
-                    );
+                for p in &group_publishes {
+                    answers.push(self.publish_one(p).await);
                 }
                 answers
             } else {
-                self.publish_pipeline(group.iter().map(|&i| &publishes[i]))
-                    .await
+                self.publish_pipeline(&group_publishes).await
             };
-            group.iter().copied().zip(answers).collect::<Vec<_>>()
+            group.into_iter().zip(answers).collect::<Vec<_>>()
         });
-        let mut results: Vec<Option<Result<PublishResult, EngineError>>> =
-            (0..publishes.len()).map(|_| None).collect();
+        let mut results: Vec<Result<PublishResult, EngineError>> =
+            publishes.iter().map(|_| Err(bad("publish"))).collect();
         for (i, answer) in join_all(each).await.into_iter().flatten() {
-            results[i] = Some(answer.and_then(|a| publishes[i].result(a)));
+            results[i] = answer.and_then(|a| publishes[i].result(a));
         }
         results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(bad("publish"))))
-            .collect()
+    }
+
+    /// One publish: the script on the channel's instance.
+    async fn publish_one(&self, p: &Publish<'_>) -> Result<PublishAnswer, EngineError> {
+        let inv = self.publish_invocation(p);
+        self.bounded("publish", self.shard(p.channel).cmd.script(&inv))
+            .await
     }
 
     /// One pipeline of publishes into channels of one instance: the script
     /// loaded first (so no `EVALSHA` meets `NOSCRIPT`), then each publish.
-    async fn publish_pipeline<'p>(
+    async fn publish_pipeline(
         &self,
-        publishes: impl Iterator<Item = &'p Publish<'p>>,
+        publishes: &[&Publish<'_>],
     ) -> Vec<Result<PublishAnswer, EngineError>> {
-        let publishes: Vec<&Publish<'_>> = publishes.collect();
         let Some(first) = publishes.first() else {
             return Vec::new();
         };

@@ -179,15 +179,9 @@ async fn link_worker(
 ) {
     let mut waiting = Vec::new();
     while requests.recv_many(&mut waiting, LINK_BATCH).await > 0 {
-        let mut rest = waiting.as_slice();
-        while let Some((_, first)) = rest.first() {
-            let link = matches!(first, BrokerRequest::Link { .. });
-            let run = rest
-                .iter()
-                .take_while(|(_, r)| matches!(r, BrokerRequest::Link { .. }) == link)
-                .count();
-            let (now, later) = rest.split_at(run);
-            rest = later;
+        let is_link = |r: &BrokerRequest| matches!(r, BrokerRequest::Link { .. });
+        for now in waiting.chunk_by(|(_, a), (_, b)| is_link(a) == is_link(b)) {
+            let link = is_link(&now[0].1);
             let mut channels: Vec<&str> = now
                 .iter()
                 .filter_map(|(_, r)| match r {
