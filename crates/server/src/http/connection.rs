@@ -4,6 +4,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio_util::task::task_tracker::TaskTrackerToken;
+
 use super::shutdown::{Lifecycle, Shutdown, Turn};
 use super::stats::ServerStats;
 
@@ -22,6 +24,13 @@ use super::stats::ServerStats;
 #[derive(Debug, Clone)]
 pub struct ConnectionInfo {
     inner: Arc<Inner>,
+}
+
+/// Names a server's shutdown turn; see [`ConnectionInfo::turn_key`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TurnKey {
+    server: usize,
+    turn: u8,
 }
 
 #[derive(Debug)]
@@ -152,6 +161,22 @@ impl ConnectionInfo {
     /// ```
     pub fn shutdown(&self) -> Option<Shutdown> {
         self.inner.server.lifecycle.reason()
+    }
+
+    /// Which server and turn [`ConnectionInfo::shutting_down`] waits for:
+    /// equal for the connections it ends together.
+    pub(crate) fn turn_key(&self) -> TurnKey {
+        TurnKey {
+            server: Arc::as_ptr(&self.inner.server) as usize,
+            turn: self.inner.turn.index(),
+        }
+    }
+
+    /// Keeps the server's graceful shutdown waiting, like a task of its
+    /// own, for as long as it is held: for work on this connection that
+    /// runs on some other task.
+    pub(crate) fn hold(&self) -> TaskTrackerToken {
+        self.inner.server.lifecycle.token()
     }
 
     /// Spawns a task the server's shutdown waits for (and drops at its

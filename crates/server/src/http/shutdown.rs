@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use pushwire_proto::{CloseCode, CloseFrame};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::TaskTracker;
 
 /// How many turns a restart's spread is cut into.
@@ -87,6 +88,13 @@ impl From<()> for Shutdown {
     }
 }
 
+impl Turn {
+    /// Its number, 0 to 63.
+    pub(crate) fn index(self) -> u8 {
+        self.0
+    }
+}
+
 impl Default for Lifecycle {
     fn default() -> Self {
         Lifecycle {
@@ -111,6 +119,11 @@ impl Lifecycle {
     /// finish.
     pub(crate) fn turn(&self, turn: Turn) -> &CancellationToken {
         &self.turns[usize::from(turn.0)]
+    }
+
+    /// Counts as a task that shutdown waits for while it is held.
+    pub(crate) fn token(&self) -> TaskTrackerToken {
+        self.tracker.token()
     }
 
     /// Spawns a task that shutdown waits for, dropped at the deadline.

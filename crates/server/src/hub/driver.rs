@@ -1,7 +1,9 @@
 //! The task that owns the sans-IO [`pushwire_hub::Hub`]: transports and
-//! the server API send it [`Command`]s; after each batch of them it moves
-//! what each connection is to send into that connection's [`Outlet`],
-//! and it sleeps until the hub's next deadline (pings, expiries).
+//! the server API send it [`Command`]s, and it polls the hub's WebSockets
+//! itself ([`Sockets`]); after each batch of them it writes what each
+//! WebSocket is to send, moves what each streaming response is to send
+//! into that response's [`Outlet`], and it sleeps until the hub's next
+//! deadline (pings, expiries).
 //!
 //! One task, so every hub operation is atomic: a recovering subscribe
 //! cannot miss or duplicate a publication made meanwhile.
@@ -12,7 +14,9 @@
 //! woke.
 
 use std::collections::HashMap;
+use std::future::poll_fn;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -23,6 +27,7 @@ use pushwire_hub::engine::{
 };
 use pushwire_hub::proxy::{ProxyFailure, ProxyOutcome, ProxyTicket};
 use pushwire_hub::{ConnId, Hub, Stats, Timestamp, Transport};
+use pushwire_proto::{CloseCode, CloseFrame};
 use pushwire_redis::EngineEvent;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -30,9 +35,13 @@ use tokio::time::Instant;
 use super::deadline::DeadlineTimer;
 use super::engine::{EngineInbox, EngineIo};
 use super::long_poll::ForwardedPoll;
-use super::metrics::Metrics;
+use super::metrics::{Metrics, TransportKind};
 use super::outlet::{Close, Outlet};
 use super::proxy::{ConnMeta, ProxyClient};
+use super::sockets::{SocketEvent, Sockets};
+use crate::http::connection::ConnectionInfo;
+use crate::upgrade::UpgradedStream;
+use crate::ws::WebSocket;
 
 /// Commands the driver takes in one go before it delivers.
 const BATCH: usize = 256;
@@ -42,7 +51,18 @@ const PUBLISH_PIPELINE: usize = 256;
 
 /// What transports and the server API ask of the hub.
 pub(crate) enum Command {
-    /// A transport opened: the hub answers with the connection's handle.
+    /// A WebSocket upgraded on `/connection/websocket` or
+    /// `/connection/uni_websocket`: the driver polls it from now on.
+    Adopt {
+        ws: Box<WebSocket<UpgradedStream>>,
+        transport: Transport,
+        /// The transport's name and the client headers the proxy forwards.
+        meta: ConnMeta,
+        /// The HTTP connection, when a pushwire server accepted it.
+        info: Option<ConnectionInfo>,
+    },
+    /// A streaming transport opened: the hub answers with the
+    /// connection's handle.
     Open {
         transport: Transport,
         /// The transport's name and the client headers the proxy forwards.
@@ -124,6 +144,8 @@ pub(crate) async fn run(
         hub,
         metrics: metrics.clone(),
         outlets: Vec::new(),
+        sockets: Sockets::new(metrics.clone()),
+        socket_events: Vec::new(),
         ready: Vec::new(),
         answers: Vec::new(),
         pending_api: HashMap::new(),
@@ -157,6 +179,7 @@ pub(crate) async fn run(
                 }
             }
             _ = proxy_outcomes.recv_many(&mut outcomes, BATCH) => {}
+            () = poll_fn(|cx| driver.sockets.poll_wait(cx)) => {}
             () = deadline.fired() => {}
         }
         let started = Instant::now();
@@ -173,6 +196,7 @@ pub(crate) async fn run(
         for command in batch.drain(..) {
             driver.handle(now, command);
         }
+        driver.poll_sockets(now);
         if driver.hub.poll_timeout().is_some_and(|due| due <= now) {
             driver.hub.handle_timeout(now);
         }
@@ -182,10 +206,31 @@ pub(crate) async fn run(
         driver.deliver(now);
         driver.answer();
         metrics.round(started.elapsed());
+        // The driver writes to every hub WebSocket: it lets the other
+        // tasks of its thread (server API requests among them) run
+        // between its rounds.
+        yield_once().await;
     }
-    for (_, outlet) in driver.outlets.iter().flatten() {
-        outlet.end();
+    for (_, sink) in driver.outlets.iter().flatten() {
+        if let Sink::Outlet(outlet) = sink {
+            outlet.end();
+        }
     }
+    driver.sockets.close_all();
+}
+
+/// Lets the runtime run the tasks waiting behind this one, then goes on.
+async fn yield_once() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await;
 }
 
 /// The engine's next replies; never, without an engine.
@@ -235,11 +280,23 @@ fn forwarded_frame(message: &Bytes) -> Option<(&str, Bytes)> {
     Some((std::str::from_utf8(session).ok()?, message.slice_ref(frame)))
 }
 
+/// Where a connection's output goes.
+enum Sink {
+    /// A streaming response's outlet.
+    Outlet(Arc<Outlet>),
+    /// A WebSocket of [`Sockets`], by index.
+    Socket(u32),
+}
+
 struct Driver {
     hub: Hub,
     metrics: Arc<Metrics>,
-    /// Each open connection's outlet, at its slot.
-    outlets: Vec<Option<(ConnId, Arc<Outlet>)>>,
+    /// Where each open connection's output goes, at its slot.
+    outlets: Vec<Option<(ConnId, Sink)>>,
+    /// The hub's WebSockets.
+    sockets: Sockets,
+    /// What polling them brought this round, reused.
+    socket_events: Vec<SocketEvent>,
     /// Connections with output, reused between rounds.
     ready: Vec<ConnId>,
     /// Server API answers of this round, sent after its deliveries.
@@ -263,38 +320,61 @@ struct Driver {
 }
 
 impl Driver {
+    /// Opens a hub connection of `transport`, whose output goes to `sink`.
+    fn open(&mut self, now: Timestamp, transport: Transport, meta: ConnMeta) -> ConnId {
+        let conn = self.hub.open(now, transport);
+        self.hub.set_transport_name(conn, meta.name);
+        if let Some(headers) = meta.headers {
+            self.proxy_headers.insert(conn, headers);
+        }
+        conn
+    }
+
+    fn set_sink(&mut self, conn: ConnId, sink: Sink) {
+        let slot = conn.slot();
+        if self.outlets.len() <= slot {
+            self.outlets.resize_with(slot + 1, || None);
+        }
+        self.outlets[slot] = Some((conn, sink));
+    }
+
+    fn handle_frame(&mut self, now: Timestamp, conn: ConnId, frame: &[u8]) {
+        let times = &self.metrics.commands.client;
+        let mut last = Instant::now();
+        self.hub.handle_frame_with(now, conn, frame, |method| {
+            let done = Instant::now();
+            times.observe(method, done - last);
+            last = done;
+        });
+    }
+
     fn handle(&mut self, now: Timestamp, command: Command) {
         match command {
+            Command::Adopt {
+                ws,
+                transport,
+                meta,
+                info,
+            } => {
+                let conn = self.open(now, transport, meta);
+                let kind = TransportKind::websocket(&transport);
+                let index = self.sockets.adopt(*ws, conn, kind, info);
+                self.set_sink(conn, Sink::Socket(index));
+            }
             Command::Open {
                 transport,
                 meta,
                 outlet,
                 opened,
             } => {
-                let conn = self.hub.open(now, transport);
-                self.hub.set_transport_name(conn, meta.name);
-                if let Some(headers) = meta.headers {
-                    self.proxy_headers.insert(conn, headers);
-                }
+                let conn = self.open(now, transport, meta);
                 if opened.send(conn).is_ok() {
-                    let slot = conn.slot();
-                    if self.outlets.len() <= slot {
-                        self.outlets.resize_with(slot + 1, || None);
-                    }
-                    self.outlets[slot] = Some((conn, outlet));
+                    self.set_sink(conn, Sink::Outlet(outlet));
                 } else {
                     self.hub.close(now, conn);
                 }
             }
-            Command::Frame { conn, frame } => {
-                let times = &self.metrics.commands.client;
-                let mut last = Instant::now();
-                self.hub.handle_frame_with(now, conn, &frame, |method| {
-                    let done = Instant::now();
-                    times.observe(method, done - last);
-                    last = done;
-                });
-            }
+            Command::Frame { conn, frame } => self.handle_frame(now, conn, &frame),
             Command::SessionFrame {
                 session,
                 node,
@@ -317,11 +397,7 @@ impl Driver {
                     engine.forward(&origin, message.into());
                 }
             }
-            Command::Closed(conn) => {
-                if self.remove_outlet(conn).is_some() {
-                    self.hub.close(now, conn);
-                }
-            }
+            Command::Closed(conn) => self.closed(now, conn),
             Command::Api {
                 method,
                 body,
@@ -504,10 +580,35 @@ impl Driver {
         }
     }
 
-    fn remove_outlet(&mut self, conn: ConnId) -> Option<Arc<Outlet>> {
+    /// The transport of `conn` ended.
+    fn closed(&mut self, now: Timestamp, conn: ConnId) {
+        if self.remove_sink(conn).is_some() {
+            self.hub.close(now, conn);
+        }
+    }
+
+    fn remove_sink(&mut self, conn: ConnId) -> Option<Sink> {
         self.proxy_headers.remove(&conn);
-        outlet_of(&self.outlets, conn)?;
-        self.outlets[conn.slot()].take().map(|(_, outlet)| outlet)
+        sink_of(&self.outlets, conn)?;
+        self.outlets[conn.slot()].take().map(|(_, sink)| sink)
+    }
+
+    /// Hands the hub what its WebSockets read, and ends the connections
+    /// whose WebSocket ended.
+    fn poll_sockets(&mut self, now: Timestamp) {
+        let mut events = std::mem::take(&mut self.socket_events);
+        self.sockets.poll_woken(&mut events);
+        for event in events.drain(..) {
+            match event {
+                SocketEvent::Frame { conn, frame } => self.handle_frame(now, conn, &frame),
+                SocketEvent::UniConnect { conn, request } => {
+                    self.hub.handle_uni_connect(now, conn, &request)
+                }
+                SocketEvent::Refill(conn) => self.flush(now, conn),
+                SocketEvent::Ended(conn) => self.closed(now, conn),
+            }
+        }
+        self.socket_events = events;
     }
 
     /// Moves output into the outlets of the connections that have some.
@@ -550,34 +651,46 @@ impl Driver {
         }
     }
 
-    /// Moves what fits of `conn`'s outbox into its outlet; once the hub
-    /// has decided to disconnect it and nothing is left, ends it.
+    /// Moves what fits of `conn`'s outbox to its WebSocket or outlet;
+    /// once the hub has decided to disconnect it and nothing is left,
+    /// ends it.
     fn flush(&mut self, now: Timestamp, conn: ConnId) {
-        let Some(outlet) = outlet_of(&self.outlets, conn) else {
+        let Some(sink) = sink_of(&self.outlets, conn) else {
             return;
         };
         let Some(outbox) = self.hub.outbox(conn) else {
             return;
         };
-        if outlet.fill(outbox) {
+        let more = match sink {
+            Sink::Outlet(outlet) => outlet.fill(outbox),
+            Sink::Socket(index) => self.sockets.fill(*index, outbox),
+        };
+        if more {
             return;
         }
         let Some(disconnect) = outbox.disconnect() else {
             return;
         };
-        outlet.close(Close {
-            code: u16::try_from(disconnect.code).unwrap_or(3000),
-            reason: disconnect.reason.clone(),
-        });
-        self.remove_outlet(conn);
+        let code = u16::try_from(disconnect.code).unwrap_or(3000);
+        match sink {
+            Sink::Outlet(outlet) => outlet.close(Close {
+                code,
+                reason: disconnect.reason.clone(),
+            }),
+            Sink::Socket(index) => {
+                let frame = CloseFrame::new(CloseCode::from(code), disconnect.reason.clone());
+                self.sockets.close(*index, frame);
+            }
+        }
+        self.remove_sink(conn);
         self.hub.close(now, conn);
     }
 }
 
-/// The outlet of `conn`, if it is still open.
-fn outlet_of(outlets: &[Option<(ConnId, Arc<Outlet>)>], conn: ConnId) -> Option<&Arc<Outlet>> {
+/// Where the output of `conn` goes, if it is still open.
+fn sink_of(outlets: &[Option<(ConnId, Sink)>], conn: ConnId) -> Option<&Sink> {
     match outlets.get(conn.slot()) {
-        Some(Some((open, outlet))) if *open == conn => Some(outlet),
+        Some(Some((open, sink))) if *open == conn => Some(sink),
         _ => None,
     }
 }

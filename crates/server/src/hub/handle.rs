@@ -99,16 +99,6 @@ impl HubHandle {
         }
     }
 
-    /// Sends unless the driver's queue is full, which gives the command
-    /// back (to [`HubHandle::send`]). When the hub has stopped the
-    /// command is dropped: the connection learns so from its outlet.
-    pub(super) fn try_send(&self, command: Command) -> Result<(), Command> {
-        match self.commands.try_send(command) {
-            Err(mpsc::error::TrySendError::Full(command)) => Err(command),
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
-        }
-    }
-
     /// Sends from where nothing can wait (a drop, a poll).
     pub(super) fn send_soon(&self, command: Command) {
         if let Err(mpsc::error::TrySendError::Full(command)) = self.commands.try_send(command) {

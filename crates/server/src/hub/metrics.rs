@@ -114,16 +114,6 @@ impl Metrics {
         self.open[kind as usize].fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Counts a transport as open until the guard drops (also when its
-    /// task is cancelled).
-    pub(crate) fn open(&self, kind: TransportKind) -> Open<'_> {
-        self.opened(kind);
-        Open {
-            metrics: self,
-            kind,
-        }
-    }
-
     /// Connections of `kind` open now.
     pub(crate) fn open_now(&self, kind: TransportKind) -> u64 {
         self.open[kind as usize].load(Ordering::Relaxed)
@@ -146,19 +136,6 @@ impl Metrics {
     }
 }
 
-/// A transport counted as open while this lives.
-#[derive(Debug)]
-pub(crate) struct Open<'a> {
-    metrics: &'a Metrics,
-    kind: TransportKind,
-}
-
-impl Drop for Open<'_> {
-    fn drop(&mut self) {
-        self.metrics.closed(self.kind);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,7 +143,7 @@ mod tests {
     #[test]
     fn transports_are_counted_while_open() {
         let metrics = Metrics::default();
-        let ws = metrics.open(TransportKind::WebSocket);
+        metrics.opened(TransportKind::WebSocket);
         let uni = pushwire_hub::Transport::uni_sse();
         let emulation = pushwire_hub::Transport::emulation();
         metrics.opened(TransportKind::stream(Framing::Sse, &uni));
@@ -174,7 +151,7 @@ mod tests {
         assert_eq!(metrics.open_now(TransportKind::WebSocket), 1);
         assert_eq!(metrics.open_now(TransportKind::UniSse), 1);
         assert_eq!(metrics.open_now(TransportKind::HttpStream), 1);
-        drop(ws);
+        metrics.closed(TransportKind::WebSocket);
         metrics.closed(TransportKind::UniSse);
         metrics.closed(TransportKind::HttpStream);
         for kind in TransportKind::ALL {

@@ -94,6 +94,7 @@ mod outlet;
 mod prometheus;
 mod proxy;
 mod routes;
+mod sockets;
 mod stream;
 mod websocket;
 
@@ -215,14 +216,17 @@ impl Hub {
             }
             None => (None, None),
         };
-        tokio::spawn(driver::run(
+        // Unconstrained: the driver does the I/O of every hub WebSocket,
+        // far more than the runtime's budget for one task's poll; it
+        // yields between its rounds instead.
+        tokio::spawn(tokio::task::unconstrained(driver::run(
             hub,
             receiver,
             metrics.clone(),
             engine,
             proxy,
             poll_server,
-        ));
+        )));
         let settings = Settings::new(&config, websocket);
         let handle = HubHandle {
             commands,

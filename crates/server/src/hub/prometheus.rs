@@ -315,7 +315,7 @@ mod tests {
         stats.publications_total = 7;
         stats.slow_disconnects_total = 1;
         let metrics = Metrics::default();
-        let _open = metrics.open(TransportKind::UniSse);
+        metrics.opened(TransportKind::UniSse);
         metrics.round(Duration::from_micros(40));
         let server = StatsSnapshot {
             h1_requests: 3,
