@@ -19,7 +19,9 @@
 //!   `insufficient state` for it (the hub ends that subscription), so the SDK
 //!   resubscribes from the last publication it processed and recovers. The
 //!   queue never holds a later publication of a channel whose earlier one was
-//!   dropped: no silent gap.
+//!   dropped: no silent gap. Only publications of `drop_oldest` and
+//!   `latest_only` channels are dropped so; when the rest fills the queue,
+//!   the connection is disconnected with 3008.
 //! * `latest_only`: a queued publication of a channel is replaced in place by
 //!   the newer one; the subscriber sees the newest value, skipping stale ones.
 
@@ -38,7 +40,8 @@ pub const ITEM_OVERHEAD: usize = 48;
 struct Item {
     seq: u64,
     bytes: Bytes,
-    /// The channel of a publication; `None` for replies and other pushes.
+    /// The channel of a publication that may be dropped or replaced
+    /// (`drop_oldest`, `latest_only`); `None` for the rest.
     channel: Option<Arc<str>>,
 }
 
@@ -228,7 +231,9 @@ impl Outbox {
                 if self.bytes + need > bound {
                     return Queued::Overflow;
                 }
-                self.push_back(bytes, Some(channel.clone()));
+                // Never dropped by channel: queued without its name, like a
+                // reply, which spares a reference count per delivery.
+                self.push_back(bytes, None);
                 Queued::Yes
             }
             SlowConsumerPolicy::DropOldest => {

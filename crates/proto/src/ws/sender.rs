@@ -103,6 +103,29 @@ impl Sender {
             Message::Close(None) => (OpCode::Close, Bytes::new()),
             Message::Close(Some(frame)) => (OpCode::Close, frame.encode()),
         };
+        self.encode_payload(opcode, payload, mask_key, compress)
+    }
+
+    /// [`Sender::encode_with`] for a text message given as its bytes,
+    /// which the caller vouches are UTF-8 (they are not checked again: a
+    /// server sending the same text to many connections checks it once,
+    /// or made it itself).
+    pub fn encode_text_with(
+        &mut self,
+        text: Bytes,
+        mask_key: [u8; 4],
+        compress: impl FnOnce(&mut Deflater, &Bytes) -> Bytes,
+    ) -> EncodedFrame {
+        self.encode_payload(OpCode::Text, text, mask_key, compress)
+    }
+
+    fn encode_payload(
+        &mut self,
+        opcode: OpCode,
+        payload: Bytes,
+        mask_key: [u8; 4],
+        compress: impl FnOnce(&mut Deflater, &Bytes) -> Bytes,
+    ) -> EncodedFrame {
         let (payload, compressed) = match &mut self.deflater {
             Some(d) if !opcode.is_control() && payload.len() >= self.min_compress_size => {
                 (compress(d, &payload), true)

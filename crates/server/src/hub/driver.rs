@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -204,12 +203,13 @@ pub(crate) async fn run(
         driver.log_cluster_notices();
         driver.start_proxy_calls();
         driver.deliver(now);
+        driver.write_sockets(now);
         driver.answer();
         metrics.round(started.elapsed());
-        // The driver writes to every hub WebSocket: it lets the other
-        // tasks of its thread (server API requests among them) run
-        // between its rounds.
-        yield_once().await;
+        // The driver reads and writes every hub WebSocket: between its
+        // rounds it lets the other tasks of its thread run, and the
+        // runtime look for I/O (server API requests among it).
+        tokio::task::yield_now().await;
     }
     for (_, sink) in driver.outlets.iter().flatten() {
         if let Sink::Outlet(outlet) = sink {
@@ -217,20 +217,6 @@ pub(crate) async fn run(
         }
     }
     driver.sockets.close_all();
-}
-
-/// Lets the runtime run the tasks waiting behind this one, then goes on.
-async fn yield_once() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await;
 }
 
 /// The engine's next replies; never, without an engine.
@@ -598,6 +584,20 @@ impl Driver {
     fn poll_sockets(&mut self, now: Timestamp) {
         let mut events = std::mem::take(&mut self.socket_events);
         self.sockets.poll_woken(&mut events);
+        self.socket_events = events;
+        self.handle_socket_events(now);
+    }
+
+    /// Writes the next WebSockets due for a write.
+    fn write_sockets(&mut self, now: Timestamp) {
+        let mut events = std::mem::take(&mut self.socket_events);
+        self.sockets.write_due(&mut events);
+        self.socket_events = events;
+        self.handle_socket_events(now);
+    }
+
+    fn handle_socket_events(&mut self, now: Timestamp) {
+        let mut events = std::mem::take(&mut self.socket_events);
         for event in events.drain(..) {
             match event {
                 SocketEvent::Frame { conn, frame } => self.handle_frame(now, conn, &frame),

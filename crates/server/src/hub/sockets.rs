@@ -5,12 +5,17 @@
 //! and `pushwire echo --broadcast` write).
 //!
 //! Each socket has a waker of its own that puts it on a ready list and
-//! wakes the driver; the driver then polls only the sockets that woke:
-//! it reads their commands into the hub, and writes what the hub queued
-//! for them, at most [`WRITE_BUDGET`] bytes ahead of the client, so that a
-//! slow client's backlog stays in the hub, under its namespace's policy.
+//! wakes the driver; the driver then polls only the sockets that woke and
+//! reads their commands into the hub. What the hub queues for a socket is
+//! encoded into its write buffer, at most [`WRITE_BUDGET`] bytes ahead of
+//! the client, so that a slow client's backlog stays in the hub, under
+//! its namespace's policy; the socket is then due for a write. Due
+//! sockets are written [`WRITE_CHUNK`] at a time, in the order they became
+//! due, one chunk per round of the driver: commands (new publications,
+//! server API requests) get in between, and a socket whose write is
+//! still due when more arrives for it sends all of it with one write.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +26,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use pushwire_hub::{ConnId, Outbox};
-use pushwire_proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
+use pushwire_proto::{CloseCode, CloseFrame, Message};
 use tokio::time::{Instant, Sleep};
 use tokio_util::task::task_tracker::TaskTrackerToken;
 
@@ -49,6 +54,9 @@ const STALL_SWEEP: Duration = Duration::from_secs(5);
 /// Messages read from one socket before the driver moves on to the
 /// others (the socket is polled again in the next round).
 const READ_BUDGET: usize = 32;
+
+/// Sockets written in one round of the driver.
+const WRITE_CHUNK: usize = 512;
 
 /// What polling the sockets brought, for the driver to hand to the hub.
 #[derive(Debug)]
@@ -83,6 +91,8 @@ struct Socket {
     phase: Phase,
     /// The hub holds more for it than was written: ask once flushed.
     refill: bool,
+    /// On the list of sockets due for a write.
+    due: bool,
     /// Since when a write waits for the client.
     stalled_since: Option<Instant>,
     /// The HTTP connection under it, when a pushwire server accepted it:
@@ -139,6 +149,8 @@ pub(crate) struct Sockets {
     list: Arc<ReadyList>,
     /// The sockets of this round, reused.
     woken: Vec<u32>,
+    /// The sockets with queued output, in the order it came.
+    due: VecDeque<u32>,
     turns: Vec<TurnKey>,
     /// The shutdown turns watched already.
     watched: HashSet<TurnKey>,
@@ -154,6 +166,7 @@ impl Sockets {
             free: Vec::new(),
             list: Arc::default(),
             woken: Vec::new(),
+            due: VecDeque::new(),
             turns: Vec::new(),
             watched: HashSet::new(),
             stall_sweep: None,
@@ -191,6 +204,7 @@ impl Sockets {
             kind,
             phase: Phase::Open { connected: false },
             refill: false,
+            due: false,
             stalled_since: None,
             _hold: info.as_ref().map(ConnectionInfo::hold),
             info,
@@ -211,9 +225,12 @@ impl Sockets {
         }
     }
 
-    /// Ready when some socket woke, a shutdown turn came or stalled
-    /// writes are due for a look.
+    /// Ready when some socket woke or is due for a write, a shutdown turn
+    /// came or stalled writes are due for a look.
     pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.due.is_empty() {
+            return Poll::Ready(());
+        }
         if let Some(sweep) = &mut self.stall_sweep {
             if sweep.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(());
@@ -319,9 +336,10 @@ impl Sockets {
         }
     }
 
-    /// Writes what fits of `outbox` to socket `index`; returns whether the
-    /// outbox still holds more (a [`SocketEvent::Refill`] comes once the
-    /// socket has written what it has).
+    /// Queues what fits of `outbox` on socket `index`, which is then due
+    /// for a write; returns whether the outbox still holds more (a
+    /// [`SocketEvent::Refill`] comes once the socket has written what it
+    /// has).
     pub(crate) fn fill(&mut self, index: u32, outbox: &mut Outbox) -> bool {
         let Some(socket) = self.table.get_mut(index as usize).and_then(Option::as_mut) else {
             return false;
@@ -335,23 +353,42 @@ impl Sockets {
                 break;
             };
             // The hub writes JSON from validated input: always UTF-8.
-            if let Ok(text) = Utf8Bytes::try_from_bytes(message) {
-                if socket.ws.start_send_shared(Message::text(text)).is_err() {
-                    break;
-                }
-                sent = true;
+            if socket.ws.start_send_text_shared(message).is_err() {
+                break;
             }
+            sent = true;
         }
         socket.refill = !outbox.is_empty();
-        if sent {
+        if sent && !socket.due {
+            socket.due = true;
+            self.due.push_back(index);
+        }
+        socket.refill
+    }
+
+    /// Writes the next [`WRITE_CHUNK`] sockets due for a write. A socket
+    /// that wrote everything and has more waiting in the hub asks for it
+    /// in `events`.
+    pub(crate) fn write_due(&mut self, events: &mut Vec<SocketEvent>) {
+        for _ in 0..WRITE_CHUNK {
+            let Some(index) = self.due.pop_front() else {
+                break;
+            };
+            let Some(socket) = self.table.get_mut(index as usize).and_then(Option::as_mut) else {
+                continue;
+            };
+            socket.due = false;
             let waker = Waker::from(socket.waker.clone());
             let mut cx = Context::from_waker(&waker);
             if flush(socket, &mut cx, &mut self.stall_sweep).is_err() {
-                // Ended at its next poll, where the read side learns why.
-                waker.wake_by_ref();
+                self.remove(index, events);
+                continue;
+            }
+            if socket.refill && socket.ws.buffered_amount() == 0 {
+                socket.refill = false;
+                events.push(SocketEvent::Refill(socket.conn));
             }
         }
-        socket.refill
     }
 
     /// Closes socket `index` with `frame` after what it has queued; its

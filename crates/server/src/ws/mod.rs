@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use pushwire_proto::ws::deflate::{DeflateConfig, DeflateParams, Deflater, Inflater};
 use pushwire_proto::{CloseCode, CloseFrame, Message, Receiver, Role, Sender};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -281,17 +281,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.start_send(message)
     }
 
-    /// [`WebSocket::start_send`] for a message many connections send alike
-    /// (a publication to a channel's subscribers): with permessage-deflate
-    /// without context takeover, it is compressed once per thread for
-    /// all of them. Server role only; after [`WebSocket::poll_ready`].
-    pub(crate) fn start_send_shared(&mut self, message: Message) -> Result<(), Error> {
-        if !matches!(self.state, State::Open) || !message.is_data() {
-            return self.start_send(message);
+    /// Queues a text message that many connections send alike (a
+    /// publication to a channel's subscribers), given as bytes the caller
+    /// vouches are UTF-8: with permessage-deflate without context
+    /// takeover, it is compressed once per thread for all of them. Server
+    /// role only; the write buffer's bound is the caller's to keep.
+    pub(crate) fn start_send_text_shared(&mut self, text: Bytes) -> Result<(), Error> {
+        if !matches!(self.state, State::Open) {
+            return Err(Error::closed());
         }
         let mut frame = self
             .sender
-            .encode_with(&message, [0; 4], shared_deflate::compress);
+            .encode_text_with(text, [0; 4], shared_deflate::compress);
         let payload = std::mem::take(&mut frame.payload);
         self.write.push_parts(frame.header(), payload);
         Ok(())
