@@ -37,7 +37,7 @@ use super::long_poll::ForwardedPoll;
 use super::metrics::{Metrics, TransportKind};
 use super::outlet::{Close, Outlet};
 use super::proxy::{ConnMeta, ProxyClient};
-use super::sockets::{SocketEvent, Sockets};
+use super::sockets::{SocketEvent, Sockets, WRITE_CHUNK};
 use crate::http::connection::ConnectionInfo;
 use crate::upgrade::UpgradedStream;
 use crate::ws::WebSocket;
@@ -145,6 +145,7 @@ pub(crate) async fn run(
         outlets: Vec::new(),
         sockets: Sockets::new(metrics.clone()),
         socket_events: Vec::new(),
+        due: Vec::new(),
         ready: Vec::new(),
         answers: Vec::new(),
         pending_api: HashMap::new(),
@@ -283,6 +284,8 @@ struct Driver {
     sockets: Sockets,
     /// What polling them brought this round, reused.
     socket_events: Vec<SocketEvent>,
+    /// The sockets written this round, reused.
+    due: Vec<u32>,
     /// Connections with output, reused between rounds.
     ready: Vec<ConnId>,
     /// Server API answers of this round, sent after its deliveries.
@@ -582,41 +585,50 @@ impl Driver {
     /// Hands the hub what its WebSockets read, and ends the connections
     /// whose WebSocket ended.
     fn poll_sockets(&mut self, now: Timestamp) {
-        let mut events = std::mem::take(&mut self.socket_events);
-        self.sockets.poll_woken(&mut events);
-        self.socket_events = events;
+        self.sockets.poll_woken();
         self.handle_socket_events(now);
     }
 
-    /// Writes the next WebSockets due for a write.
+    /// Writes the next WebSockets due for a write, each with what its
+    /// outbox holds.
     fn write_sockets(&mut self, now: Timestamp) {
-        let mut events = std::mem::take(&mut self.socket_events);
-        self.sockets.write_due(&mut events);
-        self.socket_events = events;
+        let mut due = std::mem::take(&mut self.due);
+        self.sockets.take_due(WRITE_CHUNK, &mut due);
+        for index in due.drain(..) {
+            if let Some(conn) = self.sockets.conn(index) {
+                self.flush(now, conn);
+            }
+        }
+        self.due = due;
         self.handle_socket_events(now);
     }
 
     fn handle_socket_events(&mut self, now: Timestamp) {
         let mut events = std::mem::take(&mut self.socket_events);
+        self.sockets.take_events(&mut events);
         for event in events.drain(..) {
             match event {
                 SocketEvent::Frame { conn, frame } => self.handle_frame(now, conn, &frame),
                 SocketEvent::UniConnect { conn, request } => {
                     self.hub.handle_uni_connect(now, conn, &request)
                 }
-                SocketEvent::Refill(conn) => self.flush(now, conn),
                 SocketEvent::Ended(conn) => self.closed(now, conn),
             }
         }
         self.socket_events = events;
     }
 
-    /// Moves output into the outlets of the connections that have some.
+    /// Moves output into the outlets of the connections that have some;
+    /// WebSockets with output are due for a write, in turn.
     fn deliver(&mut self, now: Timestamp) {
         self.hub.poll_ready(&mut self.ready);
         let mut ready = std::mem::take(&mut self.ready);
         for conn in ready.drain(..) {
-            self.flush(now, conn);
+            match sink_of(&self.outlets, conn) {
+                Some(Sink::Socket(index)) => self.sockets.mark_due(*index),
+                Some(Sink::Outlet(_)) => self.flush(now, conn),
+                None => {}
+            }
         }
         self.ready = ready;
     }
@@ -665,10 +677,10 @@ impl Driver {
             Sink::Outlet(outlet) => outlet.fill(outbox),
             Sink::Socket(index) => self.sockets.fill(*index, outbox),
         };
-        if more {
-            return;
-        }
-        let Some(disconnect) = outbox.disconnect() else {
+        let Some(disconnect) = outbox.disconnect().filter(|_| !more) else {
+            if let Sink::Socket(index) = sink {
+                self.sockets.write(*index);
+            }
             return;
         };
         let code = u16::try_from(disconnect.code).unwrap_or(3000);

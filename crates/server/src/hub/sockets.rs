@@ -6,14 +6,14 @@
 //!
 //! Each socket has a waker of its own that puts it on a ready list and
 //! wakes the driver; the driver then polls only the sockets that woke and
-//! reads their commands into the hub. What the hub queues for a socket is
-//! encoded into its write buffer, at most [`WRITE_BUDGET`] bytes ahead of
-//! the client, so that a slow client's backlog stays in the hub, under
-//! its namespace's policy; the socket is then due for a write. Due
-//! sockets are written [`WRITE_CHUNK`] at a time, in the order they became
-//! due, one chunk per round of the driver: commands (new publications,
-//! server API requests) get in between, and a socket whose write is
-//! still due when more arrives for it sends all of it with one write.
+//! reads their commands into the hub. A socket the hub queued output for
+//! is due for a write. The driver writes due sockets [`WRITE_CHUNK`] at a
+//! time, in the order they became due, one chunk per round: commands (new
+//! publications, server API requests) get in between, and a socket sends
+//! everything that came for it meanwhile with one write. What it sends is
+//! taken from the hub's outbox only then, at most [`WRITE_BUDGET`] bytes
+//! ahead of the client, so that a slow client's backlog stays in the hub,
+//! under its namespace's policy.
 
 use std::collections::{HashSet, VecDeque};
 use std::future::Future;
@@ -56,7 +56,7 @@ const STALL_SWEEP: Duration = Duration::from_secs(5);
 const READ_BUDGET: usize = 32;
 
 /// Sockets written in one round of the driver.
-const WRITE_CHUNK: usize = 512;
+pub(crate) const WRITE_CHUNK: usize = 512;
 
 /// What polling the sockets brought, for the driver to hand to the hub.
 #[derive(Debug)]
@@ -65,8 +65,6 @@ pub(crate) enum SocketEvent {
     Frame { conn: ConnId, frame: Bytes },
     /// A unidirectional socket's first message: its connect request.
     UniConnect { conn: ConnId, request: Bytes },
-    /// The socket wrote what it had and has room for more of its backlog.
-    Refill(ConnId),
     /// The connection is over: the client closed or vanished, or the
     /// server is shutting down.
     Ended(ConnId),
@@ -89,10 +87,8 @@ struct Socket {
     conn: ConnId,
     kind: TransportKind,
     phase: Phase,
-    /// The hub holds more for it than was written: ask once flushed.
+    /// The hub holds more for it than it took: due again once written.
     refill: bool,
-    /// On the list of sockets due for a write.
-    due: bool,
     /// Since when a write waits for the client.
     stalled_since: Option<Instant>,
     /// The HTTP connection under it, when a pushwire server accepted it:
@@ -149,13 +145,17 @@ pub(crate) struct Sockets {
     list: Arc<ReadyList>,
     /// The sockets of this round, reused.
     woken: Vec<u32>,
-    /// The sockets with queued output, in the order it came.
+    /// The sockets due for a write, in the order they became due.
     due: VecDeque<u32>,
+    /// Whether each socket is on `due`, by index.
+    is_due: Vec<bool>,
     turns: Vec<TurnKey>,
     /// The shutdown turns watched already.
     watched: HashSet<TurnKey>,
     /// Armed while some write is stalled.
     stall_sweep: Option<Pin<Box<Sleep>>>,
+    /// What the driver is to hand to the hub.
+    events: Vec<SocketEvent>,
     metrics: Arc<Metrics>,
 }
 
@@ -167,9 +167,11 @@ impl Sockets {
             list: Arc::default(),
             woken: Vec::new(),
             due: VecDeque::new(),
+            is_due: Vec::new(),
             turns: Vec::new(),
             watched: HashSet::new(),
             stall_sweep: None,
+            events: Vec::new(),
             metrics,
         }
     }
@@ -185,6 +187,7 @@ impl Sockets {
     ) -> u32 {
         let index = self.free.pop().unwrap_or_else(|| {
             self.table.push(None);
+            self.is_due.push(false);
             u32::try_from(self.table.len() - 1).expect("fewer than 2^32 sockets")
         });
         if let Some(info) = &info {
@@ -204,7 +207,6 @@ impl Sockets {
             kind,
             phase: Phase::Open { connected: false },
             refill: false,
-            due: false,
             stalled_since: None,
             _hold: info.as_ref().map(ConnectionInfo::hold),
             info,
@@ -245,9 +247,14 @@ impl Sockets {
         }
     }
 
+    /// Moves what the sockets brought (see [`SocketEvent`]) into `out`.
+    pub(crate) fn take_events(&mut self, out: &mut Vec<SocketEvent>) {
+        out.append(&mut self.events);
+    }
+
     /// Polls the sockets that woke: what they read, and the connections
-    /// that ended, go into `events`.
-    pub(crate) fn poll_woken(&mut self, events: &mut Vec<SocketEvent>) {
+    /// that ended, are taken with [`Sockets::take_events`].
+    pub(crate) fn poll_woken(&mut self) {
         {
             let mut woken = lock(&self.list.state);
             std::mem::swap(&mut woken.sockets, &mut self.woken);
@@ -255,22 +262,22 @@ impl Sockets {
         }
         let mut woken = std::mem::take(&mut self.woken);
         for index in woken.drain(..) {
-            self.poll_socket(index, events);
+            self.poll_socket(index);
         }
         self.woken = woken;
         if !self.turns.is_empty() {
-            self.shut_down_turns(events);
+            self.shut_down_turns();
         }
         if self
             .stall_sweep
             .as_mut()
             .is_some_and(|sweep| sweep.is_elapsed())
         {
-            self.sweep_stalled(events);
+            self.sweep_stalled();
         }
     }
 
-    fn poll_socket(&mut self, index: u32, events: &mut Vec<SocketEvent>) {
+    fn poll_socket(&mut self, index: u32) {
         let Some(socket) = self.table.get_mut(index as usize).and_then(Option::as_mut) else {
             return;
         };
@@ -306,40 +313,64 @@ impl Sockets {
                 Message::Close(_) => {
                     // The WebSocket answers it; the hub connection is over.
                     socket.phase = Phase::Closing;
-                    events.push(SocketEvent::Ended(conn));
+                    self.events.push(SocketEvent::Ended(conn));
                     continue;
                 }
             };
             if socket.kind == TransportKind::WebSocket {
-                events.push(SocketEvent::Frame { conn, frame });
+                self.events.push(SocketEvent::Frame { conn, frame });
             } else if !*connected {
                 // Only the first message counts: the connect request.
                 *connected = true;
-                events.push(SocketEvent::UniConnect {
+                self.events.push(SocketEvent::UniConnect {
                     conn,
                     request: frame,
                 });
             }
         };
         if ended {
-            self.remove(index, events);
+            self.remove(index);
             return;
         }
         if socket.ws.buffered_amount() > 0 && flush(socket, &mut cx, &mut self.stall_sweep).is_err()
         {
-            self.remove(index, events);
+            self.remove(index);
             return;
         }
         if socket.refill && socket.ws.buffered_amount() == 0 {
             socket.refill = false;
-            events.push(SocketEvent::Refill(conn));
+            self.mark_due(index);
         }
     }
 
-    /// Queues what fits of `outbox` on socket `index`, which is then due
-    /// for a write; returns whether the outbox still holds more (a
-    /// [`SocketEvent::Refill`] comes once the socket has written what it
-    /// has).
+    /// The hub queued output for socket `index`: it is written in turn.
+    pub(crate) fn mark_due(&mut self, index: u32) {
+        if let Some(due) = self.is_due.get_mut(index as usize) {
+            if !*due {
+                *due = true;
+                self.due.push_back(index);
+            }
+        }
+    }
+
+    /// Moves the next `max` sockets due for a write into `out`.
+    pub(crate) fn take_due(&mut self, max: usize, out: &mut Vec<u32>) {
+        let n = max.min(self.due.len());
+        for index in self.due.drain(..n) {
+            self.is_due[index as usize] = false;
+            out.push(index);
+        }
+    }
+
+    /// The hub connection of socket `index`, while it carries one.
+    pub(crate) fn conn(&self, index: u32) -> Option<ConnId> {
+        let socket = self.table.get(index as usize)?.as_ref()?;
+        matches!(socket.phase, Phase::Open { .. }).then_some(socket.conn)
+    }
+
+    /// Queues what fits of `outbox` on socket `index`; returns whether the
+    /// outbox still holds more (the socket is due again once it has
+    /// written what it took).
     pub(crate) fn fill(&mut self, index: u32, outbox: &mut Outbox) -> bool {
         let Some(socket) = self.table.get_mut(index as usize).and_then(Option::as_mut) else {
             return false;
@@ -347,7 +378,6 @@ impl Sockets {
         if socket.phase == (Phase::Closing) {
             return false;
         }
-        let mut sent = false;
         while socket.ws.buffered_amount() < WRITE_BUDGET {
             let Some(message) = outbox.pop() else {
                 break;
@@ -356,38 +386,26 @@ impl Sockets {
             if socket.ws.start_send_text_shared(message).is_err() {
                 break;
             }
-            sent = true;
         }
         socket.refill = !outbox.is_empty();
-        if sent && !socket.due {
-            socket.due = true;
-            self.due.push_back(index);
-        }
         socket.refill
     }
 
-    /// Writes the next [`WRITE_CHUNK`] sockets due for a write. A socket
-    /// that wrote everything and has more waiting in the hub asks for it
-    /// in `events`.
-    pub(crate) fn write_due(&mut self, events: &mut Vec<SocketEvent>) {
-        for _ in 0..WRITE_CHUNK {
-            let Some(index) = self.due.pop_front() else {
-                break;
-            };
-            let Some(socket) = self.table.get_mut(index as usize).and_then(Option::as_mut) else {
-                continue;
-            };
-            socket.due = false;
-            let waker = Waker::from(socket.waker.clone());
-            let mut cx = Context::from_waker(&waker);
-            if flush(socket, &mut cx, &mut self.stall_sweep).is_err() {
-                self.remove(index, events);
-                continue;
-            }
-            if socket.refill && socket.ws.buffered_amount() == 0 {
-                socket.refill = false;
-                events.push(SocketEvent::Refill(socket.conn));
-            }
+    /// Writes what socket `index` has queued; a socket whose client
+    /// vanished ends, in `events`.
+    pub(crate) fn write(&mut self, index: u32) {
+        let Some(socket) = self.table.get_mut(index as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let waker = Waker::from(socket.waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        if flush(socket, &mut cx, &mut self.stall_sweep).is_err() {
+            self.remove(index);
+            return;
+        }
+        if socket.refill && socket.ws.buffered_amount() == 0 {
+            socket.refill = false;
+            self.mark_due(index);
         }
     }
 
@@ -406,7 +424,7 @@ impl Sockets {
 
     /// Closes the open sockets whose shutdown turn came: 1012 for a
     /// restart (clients reconnect), else the hub's 3001 (shutdown).
-    fn shut_down_turns(&mut self, events: &mut Vec<SocketEvent>) {
+    fn shut_down_turns(&mut self) {
         let turns = std::mem::take(&mut self.turns);
         let closing: Vec<(u32, CloseFrame)> = self
             .table
@@ -418,7 +436,7 @@ impl Sockets {
                 if socket.phase == Phase::Closing || !turns.contains(&info.turn_key()) {
                     return None;
                 }
-                events.push(SocketEvent::Ended(socket.conn));
+                self.events.push(SocketEvent::Ended(socket.conn));
                 let frame = match info.shutdown() {
                     Some(Shutdown::Restart) => Shutdown::Restart.close_frame(),
                     _ => shutting_down(),
@@ -433,7 +451,7 @@ impl Sockets {
 
     /// Drops the sockets whose client took nothing for
     /// [`WRITE_STALL_TIMEOUT`]; keeps the sweep armed while others wait.
-    fn sweep_stalled(&mut self, events: &mut Vec<SocketEvent>) {
+    fn sweep_stalled(&mut self) {
         let now = Instant::now();
         let mut still_stalled = false;
         let mut gone = Vec::new();
@@ -451,18 +469,18 @@ impl Sockets {
             tracing::debug!(
                 "hub WebSocket dropped: its client took nothing for {WRITE_STALL_TIMEOUT:?}"
             );
-            self.remove(index, events);
+            self.remove(index);
         }
         self.stall_sweep = still_stalled.then(|| Box::pin(tokio::time::sleep(STALL_SWEEP)));
     }
 
     /// Forgets socket `index`; its hub connection ends if it was open.
-    fn remove(&mut self, index: u32, events: &mut Vec<SocketEvent>) {
+    fn remove(&mut self, index: u32) {
         let Some(socket) = self.table.get_mut(index as usize).and_then(Option::take) else {
             return;
         };
         if socket.phase != Phase::Closing {
-            events.push(SocketEvent::Ended(socket.conn));
+            self.events.push(SocketEvent::Ended(socket.conn));
         }
         self.metrics.closed(socket.kind);
         self.free.push(index);
@@ -475,11 +493,10 @@ impl Sockets {
             self.close(index as u32, shutting_down());
         }
         tokio::spawn(async move {
-            let mut events = Vec::new();
             std::future::poll_fn(|cx| {
                 self.list.driver.register(cx.waker());
-                self.poll_woken(&mut events);
-                events.clear();
+                self.poll_woken();
+                self.events.clear();
                 if self.table.iter().all(Option::is_none) {
                     Poll::Ready(())
                 } else {
