@@ -11,8 +11,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::driver::Command;
 use super::metrics::Metrics;
-use super::outlet::{self, Outlet};
+use super::outlet::Outlet;
 use super::proxy::{ConnMeta, HeaderCapture};
+use super::sockets;
 use super::{api, Config};
 use crate::upgrade::OriginPolicy;
 use crate::ws::WebSocketConfig;
@@ -39,11 +40,11 @@ impl Settings {
             .limits
             .max_message_size(config.websocket.message_size_limit)
             .max_frame_size(config.websocket.message_size_limit);
-        // What a connection has taken from its outlet waits in the
-        // WebSocket's buffer until written: no more than the outlet
-        // holds, so the backlog of a slow client stays in the hub, under
+        // What the driver takes from a connection's outbox waits in the
+        // WebSocket's buffer until written: no more than its write
+        // budget, so the backlog of a slow client stays in the hub, under
         // its namespace's policy.
-        let max_write_buffer = websocket.max_write_buffer.min(outlet::OUTLET_BUDGET);
+        let max_write_buffer = websocket.max_write_buffer.min(sockets::WRITE_BUDGET);
         Settings {
             api_key: config.http_api.key.clone(),
             insecure_api: config.http_api.insecure,

@@ -4,9 +4,10 @@
 //!
 //! The protocol and the hub's state live in the sans-IO
 //! [`pushwire_hub`] crate; this module runs them: one task owns the hub
-//! (`driver`), the transports (`websocket`, `stream`, `emulation`,
+//! (`driver`) and polls every hub WebSocket itself (`sockets`: no task
+//! per WebSocket); the streaming transports (`stream`, `emulation`,
 //! `long_poll`) and the server API (`api`) talk to it by message, and
-//! each connection takes what it is to send from its `outlet`.
+//! each stream takes what it is to send from its `outlet`.
 //!
 //! | endpoint | what |
 //! |---|---|

@@ -1,5 +1,7 @@
-//! Where the hub's driver leaves what one connection is to send, and
-//! where that connection's task (or its response body) picks it up.
+//! Where the hub's driver leaves what one streaming connection (an
+//! emulation or unidirectional stream, a long-poll session) is to send,
+//! and where its response body picks it up. (WebSockets are written by
+//! the driver itself, see `sockets`.)
 //!
 //! The hub's own outbox holds a connection's backlog, bounded, under its
 //! namespace's slow-consumer policy. The driver moves at most
@@ -8,10 +10,9 @@
 //! client that does not read leaves its backlog in the hub, where the
 //! policy applies, not in buffers here.
 //!
-//! A publication reaches every subscriber through here, so the hand-over
-//! costs one lock on each side and no allocation once warm: the driver
-//! drains the outbox straight into the outlet's queue, and the connection
-//! swaps that queue with its own emptied one.
+//! The hand-over costs one lock on each side and no allocation once
+//! warm: the driver drains the outbox straight into the outlet's queue,
+//! and the stream swaps that queue with its own emptied one.
 
 use std::sync::Mutex;
 use std::task::{Context, Poll};

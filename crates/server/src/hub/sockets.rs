@@ -332,8 +332,10 @@ impl Sockets {
             self.remove(index);
             return;
         }
-        if socket.ws.buffered_amount() > 0 && flush(socket, &mut cx, &mut self.stall_sweep).is_err()
-        {
+        // Reading may have written what was queued, too.
+        if socket.ws.buffered_amount() == 0 {
+            socket.stalled_since = None;
+        } else if flush(socket, &mut cx, &mut self.stall_sweep).is_err() {
             self.remove(index);
             return;
         }
@@ -456,7 +458,11 @@ impl Sockets {
         let mut still_stalled = false;
         let mut gone = Vec::new();
         for (index, socket) in self.table.iter().enumerate() {
-            let Some(since) = socket.as_ref().and_then(|s| s.stalled_since) else {
+            let Some(since) = socket
+                .as_ref()
+                .filter(|s| s.ws.buffered_amount() > 0)
+                .and_then(|s| s.stalled_since)
+            else {
                 continue;
             };
             if now.duration_since(since) >= WRITE_STALL_TIMEOUT {
