@@ -1,8 +1,7 @@
 //! The hub's WebSockets, polled by the driver task itself rather than by a
 //! task each: an idle connection is its WebSocket and a few words here, and
-//! a publication reaches its subscribers with one write each, without a
-//! lock, a queue hand-over or a task wake-up in between (as uWebSockets
-//! and `pushwire echo --broadcast` write).
+//! a publication reaches its subscribers' sockets without a lock, a queue
+//! hand-over or a task wake-up in between (uWebSockets writes so too).
 //!
 //! Each socket has a waker of its own that puts it on a ready list and
 //! wakes the driver; the driver then polls only the sockets that woke and
@@ -377,7 +376,7 @@ impl Sockets {
         let Some(socket) = self.table.get_mut(index as usize).and_then(Option::as_mut) else {
             return false;
         };
-        if socket.phase == (Phase::Closing) {
+        if socket.phase == Phase::Closing {
             return false;
         }
         while socket.ws.buffered_amount() < WRITE_BUDGET {
@@ -394,7 +393,7 @@ impl Sockets {
     }
 
     /// Writes what socket `index` has queued; a socket whose client
-    /// vanished ends, in `events`.
+    /// vanished ends (see [`Sockets::take_events`]).
     pub(crate) fn write(&mut self, index: u32) {
         let Some(socket) = self.table.get_mut(index as usize).and_then(Option::as_mut) else {
             return;
