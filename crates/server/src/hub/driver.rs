@@ -309,7 +309,7 @@ struct Driver {
 }
 
 impl Driver {
-    /// Opens a hub connection of `transport`, whose output goes to `sink`.
+    /// Opens a hub connection of `transport` named and headed by `meta`.
     fn open(&mut self, now: Timestamp, transport: Transport, meta: ConnMeta) -> ConnId {
         let conn = self.hub.open(now, transport);
         self.hub.set_transport_name(conn, meta.name);

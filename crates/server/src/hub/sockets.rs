@@ -329,18 +329,8 @@ impl Sockets {
         };
         if ended {
             self.remove(index);
-            return;
-        }
-        // Reading may have written what was queued, too.
-        if socket.ws.buffered_amount() == 0 {
-            socket.stalled_since = None;
-        } else if flush(socket, &mut cx, &mut self.stall_sweep).is_err() {
-            self.remove(index);
-            return;
-        }
-        if socket.refill && socket.ws.buffered_amount() == 0 {
-            socket.refill = false;
-            self.mark_due(index);
+        } else {
+            self.write(index);
         }
     }
 
@@ -398,11 +388,21 @@ impl Sockets {
         let Some(socket) = self.table.get_mut(index as usize).and_then(Option::as_mut) else {
             return;
         };
-        let waker = Waker::from(socket.waker.clone());
-        let mut cx = Context::from_waker(&waker);
-        if flush(socket, &mut cx, &mut self.stall_sweep).is_err() {
-            self.remove(index);
-            return;
+        // What was queued may have gone out already (reading writes too).
+        if socket.ws.buffered_amount() == 0 {
+            socket.stalled_since = None;
+        } else {
+            let waker = Waker::from(socket.waker.clone());
+            if flush(
+                socket,
+                &mut Context::from_waker(&waker),
+                &mut self.stall_sweep,
+            )
+            .is_err()
+            {
+                self.remove(index);
+                return;
+            }
         }
         if socket.refill && socket.ws.buffered_amount() == 0 {
             socket.refill = false;
