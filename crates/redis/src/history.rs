@@ -107,12 +107,16 @@ impl RedisEngine {
             };
             group.into_iter().zip(answers).collect::<Vec<_>>()
         });
-        let mut results: Vec<Result<PublishResult, EngineError>> =
-            publishes.iter().map(|_| Err(bad("publish"))).collect();
+        let mut results: Vec<Option<Result<PublishResult, EngineError>>> =
+            publishes.iter().map(|_| None).collect();
         for (i, answer) in join_all(each).await.into_iter().flatten() {
-            results[i] = answer.and_then(|a| publishes[i].result(a));
+            results[i] = Some(answer.and_then(|a| publishes[i].result(a)));
         }
+        // Every publish has its answer; the error is only made if not.
         results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(bad("publish"))))
+            .collect()
     }
 
     /// One publish: the script on the channel's instance.
