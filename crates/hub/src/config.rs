@@ -158,8 +158,11 @@ impl HubConfig {
                 "must be shorter than client.ping_interval",
             ));
         }
-        if c.queue_max_size == 0 {
-            return Err(ConfigError::new("client.queue_max_size", "must be > 0"));
+        if c.queue_max_size == 0 || c.queue_max_size > crate::outbox::MAX_BOUND {
+            return Err(ConfigError::new(
+                "client.queue_max_size",
+                format!("must be > 0 and at most {}", crate::outbox::MAX_BOUND),
+            ));
         }
         if self.channel.max_length == 0 {
             return Err(ConfigError::new("channel.max_length", "must be > 0"));

@@ -62,18 +62,37 @@ pub(crate) enum Queued {
 }
 
 /// A connection's outgoing queue. See the module doc.
+///
+/// The hub keeps every connection's outbox in one table apart from the
+/// rest of the connection's state, and a publication to N subscribers
+/// touches N outboxes: so an outbox is one cache line, and what a
+/// delivery reads (the queue, its byte count, whether the connection is
+/// already in the hub's ready list, how its pushes are framed) is in it.
 #[derive(Debug, Default)]
+#[repr(align(64))]
 pub struct Outbox {
     items: VecDeque<Item>,
     next_seq: u64,
-    bytes: usize,
     /// `latest_only` channels → seq of their queued publication; made
     /// by the first `latest_only` publication, as most connections have
     /// none and every connection holds an outbox.
     #[allow(clippy::box_collection)] // one pointer in every outbox, not a map's 48 B
     latest: Option<Box<HashMap<Arc<str>, u64>>>,
-    disconnect: Option<Disconnect>,
+    disconnect: Option<Box<Disconnect>>,
+    /// Counted bytes; bounds are at most [`MAX_BOUND`].
+    bytes: u32,
+    /// In the hub's ready list: the IO layer is yet to hear of this
+    /// outbox's new items.
+    pub(crate) ready: bool,
+    /// Pushes are queued bare, without their `{"push":..}` wrapper
+    /// (unidirectional transports).
+    pub(crate) bare: bool,
 }
+
+/// The largest queue bound (`client.queue_max_size`, a namespace's
+/// `queue_max_size`): 2 GiB, far beyond any sensible one, which
+/// leaves the count room for forced pushes past it.
+pub const MAX_BOUND: usize = 1 << 31;
 
 impl Outbox {
     /// Whether nothing is queued.
@@ -88,13 +107,26 @@ impl Outbox {
 
     /// Bytes counted against the bound (lengths plus per-item overhead).
     pub fn queued_bytes(&self) -> usize {
-        self.bytes
+        self.bytes as usize
+    }
+
+    /// An empty outbox; `bare` for a unidirectional transport.
+    pub(crate) fn new(bare: bool) -> Self {
+        Outbox {
+            bare,
+            ..Outbox::default()
+        }
+    }
+
+    /// Whether `need` more bytes fit `bound`.
+    fn fits(&self, need: usize, bound: usize) -> bool {
+        self.bytes as usize + need <= bound
     }
 
     /// Takes the next item.
     pub fn pop(&mut self) -> Option<Bytes> {
         let item = self.items.pop_front()?;
-        self.bytes -= item.bytes.len() + ITEM_OVERHEAD;
+        self.bytes = self.bytes.saturating_sub(counted(&item.bytes));
         // Only `latest_only` channels have slots: other publications skip
         // hashing their channel's name.
         if let (Some(c), Some(latest)) = (&item.channel, self.latest.as_mut()) {
@@ -141,7 +173,7 @@ impl Outbox {
     /// layer writes what is still queued (the disconnect push on transports
     /// that have one) and then closes with this code and reason.
     pub fn disconnect(&self) -> Option<&Disconnect> {
-        self.disconnect.as_ref()
+        self.disconnect.as_deref()
     }
 
     pub(crate) fn set_disconnect(&mut self, d: Disconnect, discard: bool) {
@@ -151,14 +183,14 @@ impl Outbox {
             self.bytes = 0;
         }
         if self.disconnect.is_none() {
-            self.disconnect = Some(d);
+            self.disconnect = Some(Box::new(d));
         }
     }
 
     fn push_back(&mut self, bytes: Bytes, channel: Option<Arc<str>>) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.bytes += bytes.len() + ITEM_OVERHEAD;
+        self.bytes = self.bytes.saturating_add(counted(&bytes));
         // The queue is drained as the connection writes, so most hold one
         // item at a time: the first allocation is for one (a growing
         // queue still doubles), not the four `VecDeque` starts with, which
@@ -179,7 +211,7 @@ impl Outbox {
         if self.disconnect.is_some() {
             return true;
         }
-        if self.bytes + bytes.len() + ITEM_OVERHEAD > bound {
+        if !self.fits(bytes.len() + ITEM_OVERHEAD, bound) {
             return false;
         }
         self.push_back(bytes, None);
@@ -209,16 +241,17 @@ impl Outbox {
                 if let Some(&seq) = self.latest.as_ref().and_then(|l| l.get(channel)) {
                     if let Ok(i) = self.items.binary_search_by_key(&seq, |it| it.seq) {
                         let item = &mut self.items[i];
-                        let old = item.bytes.len();
-                        if self.bytes - old + bytes.len() > bound {
+                        let old = counted(&item.bytes);
+                        let rest = self.bytes.saturating_sub(old);
+                        if rest as usize + bytes.len() + ITEM_OVERHEAD > bound {
                             return Queued::Overflow;
                         }
-                        self.bytes = self.bytes - old + bytes.len();
+                        self.bytes = rest.saturating_add(counted(&bytes));
                         item.bytes = bytes;
                         return Queued::Yes;
                     }
                 }
-                if self.bytes + need > bound {
+                if !self.fits(need, bound) {
                     return Queued::Overflow;
                 }
                 let seq = self.push_back(bytes, Some(channel.clone()));
@@ -228,7 +261,7 @@ impl Outbox {
                 Queued::Yes
             }
             SlowConsumerPolicy::Disconnect => {
-                if self.bytes + need > bound {
+                if !self.fits(need, bound) {
                     return Queued::Overflow;
                 }
                 // Never dropped by channel: queued without its name, like a
@@ -238,7 +271,7 @@ impl Outbox {
             }
             SlowConsumerPolicy::DropOldest => {
                 let mut dropped: Vec<Arc<str>> = Vec::new();
-                while self.bytes + need > bound {
+                while !self.fits(need, bound) {
                     let Some(oldest) = self.items.iter().find_map(|it| it.channel.clone()) else {
                         return Queued::Overflow;
                     };
@@ -264,15 +297,15 @@ impl Outbox {
     /// Removes every queued publication of `channel`; returns how many.
     pub(crate) fn drop_channel(&mut self, channel: &Arc<str>) -> usize {
         let before = self.items.len();
-        let mut freed = 0;
+        let mut freed = 0u32;
         self.items.retain(|it| {
             let hit = it.channel.as_ref() == Some(channel);
             if hit {
-                freed += it.bytes.len() + ITEM_OVERHEAD;
+                freed = freed.saturating_add(counted(&it.bytes));
             }
             !hit
         });
-        self.bytes -= freed;
+        self.bytes = self.bytes.saturating_sub(freed);
         self.forget_latest(channel);
         before - self.items.len()
     }
@@ -286,12 +319,22 @@ impl Outbox {
     }
 }
 
+/// What an item counts against the bound.
+fn counted(bytes: &Bytes) -> u32 {
+    u32::try_from(bytes.len() + ITEM_OVERHEAD).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn b(s: &str) -> Bytes {
         Bytes::from(s.to_owned())
+    }
+
+    #[test]
+    fn an_outbox_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Outbox>(), 64);
     }
 
     #[test]

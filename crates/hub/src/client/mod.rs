@@ -1,5 +1,6 @@
-//! Per-connection state: the connection's lifecycle, its subscriptions, its
-//! timers and its outbox.
+//! Per-connection state: the connection's lifecycle, its subscriptions and
+//! its timers. (Its outbox is in a table of the hub's own, see
+//! [`crate::Outbox`].)
 
 mod subs;
 
@@ -8,7 +9,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::channel::NamespaceOptions;
-use crate::outbox::Outbox;
 use crate::protocol::reply;
 use crate::time::Timestamp;
 pub(crate) use subs::Subs;
@@ -135,9 +135,6 @@ pub(crate) struct Client {
     pub subs: Subs,
     pub next_ping: Option<Timestamp>,
     pub pong_deadline: Option<Timestamp>,
-    pub outbox: Outbox,
-    /// In the hub's ready list.
-    pub ready: bool,
     /// The deadline currently in the hub's timer heap.
     pub scheduled: Option<Timestamp>,
 }
@@ -156,8 +153,6 @@ impl Client {
             subs: Subs::default(),
             next_ping: None,
             pong_deadline: None,
-            outbox: Outbox::default(),
-            ready: false,
             scheduled: None,
         }
     }

@@ -67,6 +67,9 @@ pub struct Hub {
     pub(crate) broker: Box<dyn Broker>,
     rng: StdRng,
     slots: Vec<Option<Client>>,
+    /// Each slot's outbox, apart from the slots so that a publication's
+    /// delivery walks a dense table (see [`Outbox`]).
+    outboxes: Vec<Outbox>,
     generations: Vec<u32>,
     free: Vec<u32>,
     /// Connected users → their connections.
@@ -165,6 +168,7 @@ impl Hub {
             broker,
             rng,
             slots: Vec::new(),
+            outboxes: Vec::new(),
             generations: Vec::new(),
             free: Vec::new(),
             users: HashMap::new(),
@@ -228,10 +232,12 @@ impl Hub {
             Some(i) => i,
             None => {
                 self.slots.push(None);
+                self.outboxes.push(Outbox::default());
                 self.generations.push(0);
                 (self.slots.len() - 1) as u32
             }
         };
+        self.outboxes[index as usize] = Outbox::new(transport.is_unidirectional());
         let conn = ConnId {
             index,
             generation: self.generations[index as usize],
@@ -328,7 +334,8 @@ impl Hub {
 
     /// The outbox of a connection: drain it when the socket is writable.
     pub fn outbox(&mut self, conn: ConnId) -> Option<&mut Outbox> {
-        self.client_mut(conn).map(|c| &mut c.outbox)
+        self.client(conn)?;
+        self.outboxes.get_mut(conn.index as usize)
     }
 
     /// The client id of a connection.
@@ -346,11 +353,10 @@ impl Hub {
     /// disconnect since the last call; the IO layer wakes their writers.
     pub fn poll_ready(&mut self, out: &mut Vec<ConnId>) {
         for conn in self.ready.drain(..) {
-            if let Some(Some(c)) = self.slots.get_mut(conn.index as usize) {
-                if self.generations[conn.index as usize] == conn.generation {
-                    c.ready = false;
-                    out.push(conn);
-                }
+            let i = conn.index as usize;
+            if self.generations[i] == conn.generation && self.slots[i].is_some() {
+                self.outboxes[i].ready = false;
+                out.push(conn);
             }
         }
     }
@@ -370,6 +376,7 @@ impl Hub {
                 self.by_session.remove(&c.session);
             }
         }
+        self.outboxes[i] = Outbox::default();
         self.generations[i] = self.generations[i].wrapping_add(1);
         self.free.push(conn.index);
         self.stats.connections -= 1;
@@ -401,17 +408,19 @@ impl Hub {
             return;
         };
         c.state = State::Closed;
+        let disconnect_push = c.transport.has_disconnect_push();
+        let outbox = &mut self.outboxes[conn.index as usize];
         if discard {
-            c.outbox.set_disconnect(d.clone(), true);
+            outbox.set_disconnect(d.clone(), true);
         }
-        if c.transport.has_disconnect_push() {
+        if disconnect_push {
             let mut p = reply::push_disconnect(&d);
-            if c.transport.is_unidirectional() {
+            if outbox.bare {
                 p = reply::unwrap_push(&p);
             }
-            c.outbox.push_forced(p);
+            outbox.push_forced(p);
         }
-        c.outbox.set_disconnect(d, false);
+        outbox.set_disconnect(d, false);
         self.mark_ready(conn);
     }
 
@@ -460,12 +469,13 @@ impl Hub {
     }
 
     pub(crate) fn mark_ready(&mut self, conn: ConnId) {
-        let i = conn.index as usize;
-        if let Some(Some(c)) = self.slots.get_mut(i) {
-            if !c.ready {
-                c.ready = true;
-                self.ready.push(conn);
-            }
+        if self.client(conn).is_none() {
+            return;
+        }
+        let outbox = &mut self.outboxes[conn.index as usize];
+        if !outbox.ready {
+            outbox.ready = true;
+            self.ready.push(conn);
         }
     }
 
@@ -473,15 +483,15 @@ impl Hub {
     /// disconnected with 3008.
     pub(crate) fn send(&mut self, conn: ConnId, bytes: Bytes) {
         let bound = self.cfg.client.queue_max_size;
-        let Some(c) = self.client_mut(conn) else {
+        let Some(outbox) = self.outbox(conn) else {
             return;
         };
-        let bytes = if c.transport.is_unidirectional() {
+        let bytes = if outbox.bare {
             reply::unwrap_push(&bytes)
         } else {
             bytes
         };
-        if c.outbox.push_control(bytes, bound) {
+        if outbox.push_control(bytes, bound) {
             self.mark_ready(conn);
         } else {
             self.disconnect(conn, Disconnect::SLOW, true);
@@ -508,17 +518,15 @@ impl Hub {
         let mut slow: Vec<ConnId> = Vec::new();
         let mut dropped: Vec<(ConnId, Vec<Arc<str>>)> = Vec::new();
         let mut delivered = 0u64;
+        // Subscribers are open connections: their slots and outboxes exist.
         for &conn in ch.subscribers.keys() {
-            let i = conn.index as usize;
-            let Some(Some(c)) = self.slots.get_mut(i) else {
-                continue;
-            };
-            let bytes = if c.transport.is_unidirectional() {
+            let outbox = &mut self.outboxes[conn.index as usize];
+            let bytes = if outbox.bare {
                 bare.clone()
             } else {
                 push.clone()
             };
-            match c.outbox.push_publication(bytes, &name, bound, policy) {
+            match outbox.push_publication(bytes, &name, bound, policy) {
                 Queued::Yes => delivered += 1,
                 Queued::Overflow => slow.push(conn),
                 Queued::Dropped { channels, queued } => {
@@ -526,8 +534,8 @@ impl Hub {
                     dropped.push((conn, channels));
                 }
             }
-            if !c.ready {
-                c.ready = true;
+            if !outbox.ready {
+                outbox.ready = true;
                 self.ready.push(conn);
             }
         }

@@ -315,11 +315,12 @@ impl Hub {
             .join_leave
             .then(|| c.info_with(sub.chan_info.as_deref()));
         self.proxy_unsubscribed(conn, channel);
-        let Some(c) = self.client_mut(conn) else {
+        let Some(client_id) = self.client(conn).map(|c| c.id.clone()) else {
             return;
         };
-        c.outbox.forget_latest(channel);
-        let client_id = c.id.clone();
+        if let Some(outbox) = self.outbox(conn) {
+            outbox.forget_latest(channel);
+        }
         self.stats.subscriptions = self.stats.subscriptions.saturating_sub(1);
         let mut empty = false;
         if let Some(ch) = self.channels.get_mut(channel) {
@@ -334,12 +335,12 @@ impl Hub {
             self.remove_presence(channel, &client_id);
         }
         if let Some(code) = code {
-            if let Some(c) = self.client_mut(conn) {
+            if let Some(outbox) = self.outbox(conn) {
                 let mut p = reply::push_unsubscribe(channel, code);
-                if c.transport.is_unidirectional() {
+                if outbox.bare {
                     p = reply::unwrap_push(&p);
                 }
-                c.outbox.push_forced(p);
+                outbox.push_forced(p);
                 self.mark_ready(conn);
             }
         }

@@ -120,7 +120,9 @@ impl Hub {
                     }
                     // A ping is the one push an idle connection gets:
                     // the moment to give back room a burst left behind.
-                    c.outbox.trim();
+                    if let Some(outbox) = self.outbox(conn) {
+                        outbox.trim();
+                    }
                     self.send(conn, bytes::Bytes::from_static(reply::PING));
                 }
             }
