@@ -186,6 +186,42 @@ fn subscribe_unsubscribe_disconnect_refresh_by_api() {
 }
 
 #[test]
+fn a_user_with_many_connections_keeps_the_open_ones_reachable_as_others_close() {
+    let mut d = Driver::new();
+    let conns: Vec<_> = (0..12).map(|_| d.connect("many")).collect();
+    let anonymous: Vec<_> = (0..5).map(|_| d.connect("")).collect();
+    // Close every third, from the middle out, then the first and the last.
+    let gone: Vec<usize> = vec![6, 3, 9, 0, 11];
+    for &i in &gone {
+        d.hub.close(d.now, conns[i]);
+    }
+    d.hub.close(d.now, anonymous[2]);
+    let v = json(&d.api("info", "{}").1);
+    assert_eq!(
+        v["result"]["nodes"][0]["num_clients"],
+        12 - 5 + 5 - 1,
+        "{v}"
+    );
+    assert_eq!(v["result"]["nodes"][0]["num_users"], 2, "{v}");
+    d.api("disconnect", r#"{"user":"many"}"#);
+    for (i, &c) in conns.iter().enumerate() {
+        let expected = (!gone.contains(&i)).then_some(3503);
+        assert_eq!(d.closed(c), expected, "connection {i}");
+    }
+    for &c in &anonymous {
+        assert_eq!(d.closed(c), None, "another user's connections stay");
+    }
+    for (i, &c) in conns.iter().enumerate() {
+        if !gone.contains(&i) {
+            d.hub.close(d.now, c);
+        }
+    }
+    let v = json(&d.api("info", "{}").1);
+    assert_eq!(v["result"]["nodes"][0]["num_clients"], 4, "{v}");
+    assert_eq!(v["result"]["nodes"][0]["num_users"], 1, "{v}");
+}
+
+#[test]
 fn unidirectional_sse_client() {
     let mut d = Driver::new();
     let c = d.open_with(Transport::uni_sse());

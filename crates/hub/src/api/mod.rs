@@ -516,10 +516,9 @@ impl Hub {
 
     /// The connections of `user`, narrowed to one client id or session when given.
     fn targets(&self, user: &str, client: &str, session: &str) -> Vec<ConnId> {
-        let Some(list) = self.users.get(user) else {
-            return Vec::new();
-        };
-        list.iter()
+        self.users
+            .get(user)
+            .iter()
             .copied()
             .filter(|&c| {
                 let Some(cl) = self.client(c) else {

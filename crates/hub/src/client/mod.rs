@@ -128,6 +128,8 @@ pub(crate) struct Client {
     pub transport: Transport,
     pub state: State,
     pub user: Arc<str>,
+    /// Its place among its user's connections (see `Hub::users`).
+    pub user_place: usize,
     pub conn_info: Option<Bytes>,
     pub opened: Timestamp,
     /// Connection expiry (token `exp`/`expire_at`).
@@ -147,6 +149,7 @@ impl Client {
             transport,
             state: State::Connecting,
             user: Arc::from(""),
+            user_place: 0,
             conn_info: None,
             opened: now,
             expires: None,

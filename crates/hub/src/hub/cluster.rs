@@ -31,7 +31,7 @@ impl Hub {
                 name => name.into(),
             },
             version: VERSION.into(),
-            num_clients: self.users.values().map(Vec::len).sum::<usize>() as u64,
+            num_clients: self.users.connections() as u64,
             num_users: self.users.len() as u64,
             num_subs: self.stats.subscriptions,
             num_channels: self.channels.len() as u64,

@@ -253,8 +253,7 @@ impl Hub {
             return Ok(());
         }
         let limit = self.cfg.client.user_connection_limit;
-        if limit > 0 && !user.is_empty() && self.users.get(&*user).is_some_and(|l| l.len() >= limit)
-        {
+        if limit > 0 && !user.is_empty() && self.users.get(&user).len() >= limit {
             return Err(Fail::Disconnect(Disconnect::CONNECTION_LIMIT));
         }
 
@@ -273,7 +272,10 @@ impl Hub {
         c.next_ping = Some(first_ping);
         let client_id = c.id.to_string();
         let session = c.session.clone();
-        self.users.entry(user).or_default().push(conn);
+        let place = self.users.add(user, conn);
+        if let Some(c) = self.client_mut(conn) {
+            c.user_place = place;
+        }
         self.stats.connects_total += 1;
 
         let mut result = ConnectResult {

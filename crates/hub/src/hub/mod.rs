@@ -7,6 +7,7 @@ mod proxy;
 mod remote;
 mod subscribe;
 mod timers;
+mod users;
 
 pub(crate) use commands::{history_query, ttl_secs};
 pub(crate) use held::Held;
@@ -72,8 +73,7 @@ pub struct Hub {
     outboxes: Vec<Outbox>,
     generations: Vec<u32>,
     free: Vec<u32>,
-    /// Connected users → their connections.
-    pub(crate) users: HashMap<Arc<str>, Vec<ConnId>>,
+    pub(crate) users: users::Users,
     /// Client ids and sessions → connection.
     pub(crate) by_client: HashMap<Arc<str>, ConnId>,
     pub(crate) by_session: HashMap<String, ConnId>,
@@ -171,7 +171,7 @@ impl Hub {
             outboxes: Vec::new(),
             generations: Vec::new(),
             free: Vec::new(),
-            users: HashMap::new(),
+            users: users::Users::default(),
             by_client: HashMap::new(),
             by_session: HashMap::new(),
             channels: HashMap::new(),
@@ -434,16 +434,15 @@ impl Hub {
             return;
         }
         let channels: Vec<Arc<str>> = c.subs.keys().cloned().collect();
-        let user = c.user.clone();
+        let (user, place) = (c.user.clone(), c.user_place);
         let connected = c.state == State::Connected;
         for ch in channels {
             self.remove_subscription(conn, &ch, None);
         }
         if connected {
-            if let Some(list) = self.users.get_mut(&user) {
-                list.retain(|&x| x != conn);
-                if list.is_empty() {
-                    self.users.remove(&user);
+            if let Some(moved) = self.users.remove(&user, conn, place) {
+                if let Some(c) = self.client_mut(moved) {
+                    c.user_place = place;
                 }
             }
         }
