@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio_util::task::task_tracker::TaskTrackerToken;
@@ -29,8 +30,21 @@ pub struct ConnectionInfo {
 /// Names a server's shutdown turn; see [`ConnectionInfo::turn_key`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct TurnKey {
-    server: usize,
+    server: ServerId,
     turn: u8,
+}
+
+/// Tells a server apart from every other of the process, including one
+/// made after it was dropped (which its address would not). Each
+/// `default()` is a new id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct ServerId(u64);
+
+impl Default for ServerId {
+    fn default() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        ServerId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 #[derive(Debug)]
@@ -48,6 +62,7 @@ struct Inner {
 /// What every connection of one server shares.
 #[derive(Debug, Default)]
 pub(crate) struct ServerShared {
+    pub(crate) id: ServerId,
     pub(crate) stats: Arc<ServerStats>,
     pub(crate) lifecycle: Lifecycle,
     /// The host names the server answers to, besides IP literals and
@@ -167,7 +182,7 @@ impl ConnectionInfo {
     /// equal for the connections it ends together.
     pub(crate) fn turn_key(&self) -> TurnKey {
         TurnKey {
-            server: Arc::as_ptr(&self.inner.server) as usize,
+            server: self.inner.server.id,
             turn: self.inner.turn.index(),
         }
     }

@@ -149,7 +149,9 @@ pub(crate) struct Sockets {
     /// Whether each socket is on `due`, by index.
     is_due: Vec<bool>,
     turns: Vec<TurnKey>,
-    /// The shutdown turns watched already.
+    /// The shutdown turns watched and yet to come. A turn that came is
+    /// forgotten: a socket adopted after it gets a watcher that fires at
+    /// once.
     watched: HashSet<TurnKey>,
     /// Armed while some write is stalled.
     stall_sweep: Option<Pin<Box<Sleep>>>,
@@ -427,6 +429,9 @@ impl Sockets {
     /// restart (clients reconnect), else the hub's 3001 (shutdown).
     fn shut_down_turns(&mut self) {
         let turns = std::mem::take(&mut self.turns);
+        for turn in &turns {
+            self.watched.remove(turn);
+        }
         let closing: Vec<(u32, CloseFrame)> = self
             .table
             .iter()

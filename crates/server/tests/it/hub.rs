@@ -163,16 +163,54 @@ async fn shutdown_closes_hub_websockets_with_3001() {
     let mut server = serve(&hub).await;
     let mut ws = subscriber(&server, "ticker:2").await;
     server.stop();
-    let closed = tokio::time::timeout(LIMIT, async {
+    assert_eq!(close_code(&mut ws).await, Some(3001));
+}
+
+/// Reads until a close frame arrives; returns its code.
+async fn close_code(ws: &mut WebSocket<ClientStream>) -> Option<u16> {
+    tokio::time::timeout(LIMIT, async {
         loop {
             match ws.recv().await {
-                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.0),
                 Some(Ok(_)) => continue,
                 other => panic!("no close frame: {other:?}"),
             }
         }
     })
     .await
-    .unwrap();
-    assert_eq!(closed.map(|f| f.code.0), Some(3001));
+    .unwrap()
+}
+
+/// One hub served by several servers, one after another and at once:
+/// each server's shutdown closes its own hub WebSockets, and only those.
+#[tokio::test]
+async fn each_server_of_a_shared_hub_closes_its_own_websockets() {
+    let hub = hub(TICKER);
+    let mut first = serve(&hub).await;
+    let mut ws = subscriber(&first, "ticker:1").await;
+    first.stop();
+    assert_eq!(close_code(&mut ws).await, Some(3001));
+    drop(first);
+
+    for _ in 0..2 {
+        let mut stopping = serve(&hub).await;
+        let mut staying = serve(&hub).await;
+        let mut gone = subscriber(&stopping, "ticker:1").await;
+        let mut kept = subscriber(&staying, "ticker:1").await;
+        stopping.stop();
+        assert_eq!(close_code(&mut gone).await, Some(3001));
+        let body = r#"{"channel":"ticker:1","data":{"n":1}}"#;
+        let answer = hub
+            .api("publish", Bytes::from_static(body.as_bytes()))
+            .await;
+        assert_eq!(answer.status, 200);
+        let publication = tokio::time::timeout(LIMIT, kept.recv()).await.unwrap();
+        let publication = publication.unwrap().unwrap();
+        assert!(
+            publication.as_text().unwrap().contains("{\"n\":1}"),
+            "{publication:?}"
+        );
+        staying.stop();
+        assert_eq!(close_code(&mut kept).await, Some(3001));
+    }
 }
