@@ -74,6 +74,14 @@ fn validation_names_the_key() {
             serde_json::json!({"channel": {"namespaces": [{"name": "ns", "slow_consumer_policy": "maybe"}]}}),
             "unknown variant",
         ),
+        (
+            serde_json::json!({"client": {"queue_max_size": 4_294_967_296_u64}}),
+            "client.queue_max_size: must be > 0 and at most 2147483648",
+        ),
+        (
+            serde_json::json!({"channel": {"namespaces": [{"name": "ns", "queue_max_size": 0}]}}),
+            "channel.namespaces[0].queue_max_size: must be > 0",
+        ),
     ];
     for (v, want) in cases {
         let err = load(v.clone()).unwrap_err();
