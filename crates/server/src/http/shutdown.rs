@@ -108,6 +108,17 @@ impl Default for Lifecycle {
     }
 }
 
+/// A server gone without a shutdown (dropped, with no connection left)
+/// ends its turns: whatever still waits for one, such as the hub's
+/// watcher of a turn, finishes instead of waiting forever.
+impl Drop for Lifecycle {
+    fn drop(&mut self) {
+        for turn in self.turns.iter() {
+            turn.cancel();
+        }
+    }
+}
+
 impl Lifecycle {
     /// The turn of a connection accepted now.
     pub(crate) fn next_turn(&self) -> Turn {
@@ -247,5 +258,19 @@ impl<F: Future<Output = ()>> Future for UntilKilled<F> {
             return Poll::Ready(());
         }
         me.task.poll(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_lifecycle_ends_its_turns() {
+        let lifecycle = Lifecycle::default();
+        let turn = lifecycle.turn(lifecycle.next_turn()).clone();
+        assert!(!turn.is_cancelled());
+        drop(lifecycle);
+        assert!(turn.is_cancelled());
     }
 }
