@@ -186,12 +186,7 @@ async fn close_code(ws: &mut WebSocket<ClientStream>) -> Option<u16> {
 #[tokio::test]
 async fn each_server_of_a_shared_hub_closes_its_own_websockets() {
     let hub = hub(TICKER);
-    let mut first = serve(&hub).await;
-    let mut ws = subscriber(&first, "ticker:1").await;
-    first.stop();
-    assert_eq!(close_code(&mut ws).await, Some(3001));
-    drop(first);
-
+    // The second pair comes after the first is stopped and dropped.
     for _ in 0..2 {
         let mut stopping = serve(&hub).await;
         let mut staying = serve(&hub).await;
