@@ -334,7 +334,9 @@ impl Hub {
 
     /// The outbox of a connection: drain it when the socket is writable.
     pub fn outbox(&mut self, conn: ConnId) -> Option<&mut Outbox> {
-        self.client(conn)?;
+        if !self.is_open(conn) {
+            return None;
+        }
         self.outboxes.get_mut(conn.index as usize)
     }
 
@@ -354,7 +356,7 @@ impl Hub {
     pub fn poll_ready(&mut self, out: &mut Vec<ConnId>) {
         for conn in self.ready.drain(..) {
             let i = conn.index as usize;
-            if self.generations[i] == conn.generation && self.slots[i].is_some() {
+            if self.generations[i] == conn.generation {
                 self.outboxes[i].ready = false;
                 out.push(conn);
             }
@@ -451,6 +453,13 @@ impl Hub {
         }
     }
 
+    /// Whether `conn` is open: a slot's generation moves on when its
+    /// connection closes, so an older handle never matches it. (Asks
+    /// nothing of the slot itself, which a delivery does not touch.)
+    fn is_open(&self, conn: ConnId) -> bool {
+        self.generations.get(conn.index as usize) == Some(&conn.generation)
+    }
+
     pub(crate) fn client(&self, conn: ConnId) -> Option<&Client> {
         let i = conn.index as usize;
         if self.generations.get(i) != Some(&conn.generation) {
@@ -468,7 +477,7 @@ impl Hub {
     }
 
     pub(crate) fn mark_ready(&mut self, conn: ConnId) {
-        if self.client(conn).is_none() {
+        if !self.is_open(conn) {
             return;
         }
         let outbox = &mut self.outboxes[conn.index as usize];
