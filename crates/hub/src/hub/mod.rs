@@ -355,10 +355,11 @@ impl Hub {
     /// disconnect since the last call; the IO layer wakes their writers.
     pub fn poll_ready(&mut self, out: &mut Vec<ConnId>) {
         for conn in self.ready.drain(..) {
-            let i = conn.index as usize;
-            if self.generations[i] == conn.generation {
-                self.outboxes[i].ready = false;
-                out.push(conn);
+            if let Some(outbox) = self.outboxes.get_mut(conn.index as usize) {
+                if self.generations[conn.index as usize] == conn.generation {
+                    outbox.ready = false;
+                    out.push(conn);
+                }
             }
         }
     }
@@ -526,9 +527,10 @@ impl Hub {
         let mut slow: Vec<ConnId> = Vec::new();
         let mut dropped: Vec<(ConnId, Vec<Arc<str>>)> = Vec::new();
         let mut delivered = 0u64;
-        // Subscribers are open connections: their slots and outboxes exist.
         for &conn in ch.subscribers.keys() {
-            let outbox = &mut self.outboxes[conn.index as usize];
+            let Some(outbox) = self.outboxes.get_mut(conn.index as usize) else {
+                continue;
+            };
             let bytes = if outbox.bare {
                 bare.clone()
             } else {
