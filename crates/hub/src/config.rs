@@ -158,11 +158,8 @@ impl HubConfig {
                 "must be shorter than client.ping_interval",
             ));
         }
-        if c.queue_max_size == 0 || c.queue_max_size > crate::outbox::MAX_BOUND {
-            return Err(ConfigError::new(
-                "client.queue_max_size",
-                format!("must be > 0 and at most {}", crate::outbox::MAX_BOUND),
-            ));
+        if let Some(reason) = crate::outbox::bound_error(c.queue_max_size) {
+            return Err(ConfigError::new("client.queue_max_size", reason));
         }
         if self.channel.max_length == 0 {
             return Err(ConfigError::new("channel.max_length", "must be > 0"));

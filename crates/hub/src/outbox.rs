@@ -94,6 +94,12 @@ pub struct Outbox {
 /// leaves the count room for forced pushes past it.
 pub const MAX_BOUND: usize = 1 << 31;
 
+/// Why `bound` cannot bound a queue (0, or past [`MAX_BOUND`]), if so: the
+/// reason a config key gets.
+pub(crate) fn bound_error(bound: usize) -> Option<String> {
+    (bound == 0 || bound > MAX_BOUND).then(|| format!("must be > 0 and at most {MAX_BOUND}"))
+}
+
 impl Outbox {
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {

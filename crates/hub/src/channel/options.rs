@@ -172,11 +172,8 @@ impl NamespaceOptions {
         if !self.channel_regex.is_empty() {
             return Err(err("channel_regex", "not supported by pushwire yet"));
         }
-        if self.queue_max_size == 0 || self.queue_max_size > crate::outbox::MAX_BOUND {
-            return Err(err(
-                "queue_max_size",
-                &format!("must be > 0 and at most {}", crate::outbox::MAX_BOUND),
-            ));
+        if let Some(reason) = crate::outbox::bound_error(self.queue_max_size) {
+            return Err(err("queue_max_size", &reason));
         }
         Ok(())
     }
