@@ -354,14 +354,14 @@ impl Hub {
     /// Moves into `out` the connections whose outbox got items or a
     /// disconnect since the last call; the IO layer wakes their writers.
     pub fn poll_ready(&mut self, out: &mut Vec<ConnId>) {
-        for conn in self.ready.drain(..) {
-            if let Some(outbox) = self.outboxes.get_mut(conn.index as usize) {
-                if self.generations[conn.index as usize] == conn.generation {
-                    outbox.ready = false;
-                    out.push(conn);
-                }
+        let mut ready = std::mem::take(&mut self.ready);
+        for conn in ready.drain(..) {
+            if let Some(outbox) = self.outbox(conn) {
+                outbox.ready = false;
+                out.push(conn);
             }
         }
+        self.ready = ready;
     }
 
     /// The transport is gone (closed by the peer, or by the IO layer after
@@ -462,26 +462,23 @@ impl Hub {
     }
 
     pub(crate) fn client(&self, conn: ConnId) -> Option<&Client> {
-        let i = conn.index as usize;
-        if self.generations.get(i) != Some(&conn.generation) {
+        if !self.is_open(conn) {
             return None;
         }
-        self.slots.get(i)?.as_ref()
+        self.slots.get(conn.index as usize)?.as_ref()
     }
 
     pub(crate) fn client_mut(&mut self, conn: ConnId) -> Option<&mut Client> {
-        let i = conn.index as usize;
-        if self.generations.get(i) != Some(&conn.generation) {
+        if !self.is_open(conn) {
             return None;
         }
-        self.slots.get_mut(i)?.as_mut()
+        self.slots.get_mut(conn.index as usize)?.as_mut()
     }
 
     pub(crate) fn mark_ready(&mut self, conn: ConnId) {
-        if !self.is_open(conn) {
+        let Some(outbox) = self.outbox(conn) else {
             return;
-        }
-        let outbox = &mut self.outboxes[conn.index as usize];
+        };
         if !outbox.ready {
             outbox.ready = true;
             self.ready.push(conn);
