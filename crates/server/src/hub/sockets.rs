@@ -462,11 +462,7 @@ impl Sockets {
         let mut still_stalled = false;
         let mut gone = Vec::new();
         for (index, socket) in self.table.iter().enumerate() {
-            let Some(since) = socket
-                .as_ref()
-                .filter(|s| s.ws.buffered_amount() > 0)
-                .and_then(|s| s.stalled_since)
-            else {
+            let Some(since) = socket.as_ref().and_then(|s| s.stalled_since) else {
                 continue;
             };
             if now.duration_since(since) >= WRITE_STALL_TIMEOUT {
