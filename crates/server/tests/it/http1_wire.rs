@@ -321,6 +321,33 @@ async fn pipelined_requests_are_answered_in_order() {
 }
 
 #[tokio::test]
+async fn an_answer_held_for_the_next_pipelined_one_goes_out_when_that_one_waits() {
+    let server = start().await;
+    let mut conn = server.http1().await;
+    let soon = Duration::from_millis(500);
+    // The answer to the first could go out with the second's, but the
+    // second takes two seconds: the first is not kept that long.
+    conn.send([get("/say/first"), get("/slow/2000/second")].concat())
+        .await;
+    let first = tokio::time::timeout(soon, conn.response()).await;
+    first
+        .expect("the first answer waited for the slow one")
+        .assert_ok("first");
+    conn.response().await.assert_ok("second");
+    // The next head is here, its body not yet: the first answer is not
+    // kept until the client sends it.
+    let head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n";
+    conn.send([get("/say/third"), head.to_owned()].concat())
+        .await;
+    let third = tokio::time::timeout(soon, conn.response()).await;
+    third
+        .expect("the answer waited for the next body")
+        .assert_ok("third");
+    conn.send("body").await;
+    conn.response().await.assert_ok("body");
+}
+
+#[tokio::test]
 async fn content_length_bodies_are_echoed() {
     let server = start().await;
     let mut conn = server.http1().await;

@@ -1,7 +1,8 @@
 //! Serving an HTTP/1.1 connection: requests read one after another
-//! (pipelined ones kept until their turn), each answered by the service,
-//! bodies streamed both ways, a `101` handing the connection to the
-//! [`Upgrade`](crate::Upgrade) that accepted it.
+//! (pipelined ones kept until their turn, their answers written
+//! together), each answered by the service, bodies streamed both ways, a
+//! `101` handing the connection to the [`Upgrade`](crate::Upgrade) that
+//! accepted it.
 //!
 //! A connection waiting long (an event stream, a held poll, keep-alive)
 //! holds no buffers: it watches for the client's next bytes or its
@@ -53,6 +54,9 @@ const DRAIN_LIMIT: u64 = 256 << 10;
 /// How long a closing connection keeps reading (and dropping) what the
 /// client still sends, so that its response is not lost to a TCP reset.
 const LINGER: Duration = Duration::from_secs(1);
+/// How long the answers to pipelined requests may wait for the answer
+/// after them, to go out in one write, while that answer is awaited.
+const PIPELINE_HOLD: Duration = Duration::from_millis(1);
 
 /// What a request body must deliver within the body-read timeout, once
 /// the service asks for more of it (unless it ends first): a body that
@@ -325,6 +329,16 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         self.write.poll_flush(cx, &mut self.io)
     }
 
+    /// Whether a response just queued may wait for the next one: the
+    /// whole head of the next request is read already (the client
+    /// pipelines), the request before it was read to its end, and the
+    /// queue is under a write's worth.
+    fn holds_next_request(&self, feed: Option<&Feed>) -> bool {
+        feed.map_or(true, |feed| feed.decoder.is_ended())
+            && self.write.buffered() < WRITE_BATCH
+            && http1::is_complete(&self.read, 0)
+    }
+
     /// Frees the buffers that are empty, before a wait that may be long.
     fn release(&mut self) {
         if self.read.is_empty() {
@@ -355,6 +369,12 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 return Err(HeadFailure::Refused(HeadError::TooLarge));
             }
             scanned = self.read.len();
+            if !self.write.is_empty() {
+                // Answers held for a pipelined request go before any wait.
+                poll_fn(|cx| self.poll_flush(cx))
+                    .await
+                    .map_err(HeadFailure::Io)?;
+            }
             let n = poll_fn(|cx| self.poll_fill(cx))
                 .await
                 .map_err(HeadFailure::Io)?;
@@ -420,7 +440,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         });
         self.release();
         let mut answer = pin!(service.call(Request::from_parts(parts, body)));
-        let response = poll_fn(|cx| self.poll_answer(cx, answer.as_mut(), &mut feed)).await?;
+        let mut hold = None;
+        let response =
+            poll_fn(|cx| self.poll_answer(cx, answer.as_mut(), &mut feed, &mut hold)).await?;
         Ok(match response {
             Ok(response) => Ok(Answered {
                 response,
@@ -521,12 +543,15 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     }
 
     /// Polls the service's answer, meanwhile feeding it the request body
-    /// it asks for, or else watching the connection.
+    /// it asks for, or else watching the connection. Answers held for
+    /// this one (pipelined requests before it) are written once it has
+    /// kept them [`PIPELINE_HOLD`], timed by `hold`.
     fn poll_answer<F, T, E>(
         &mut self,
         cx: &mut Context<'_>,
         mut answer: Pin<&mut F>,
         feed: &mut Option<Feed>,
+        hold: &mut Option<Pin<Box<tokio::time::Sleep>>>,
     ) -> Poll<Result<Result<T, E>, Interrupted>>
     where
         F: Future<Output = Result<T, E>>,
@@ -534,6 +559,14 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
         loop {
             if let Poll::Ready(answered) = answer.as_mut().poll(cx) {
                 return Poll::Ready(Ok(answered));
+            }
+            if !self.write.is_empty() {
+                let held = hold.get_or_insert_with(|| Box::pin(tokio::time::sleep(PIPELINE_HOLD)));
+                if held.as_mut().poll(cx).is_ready() {
+                    if let Poll::Ready(Err(e)) = self.poll_flush(cx) {
+                        return Poll::Ready(Err(e.into()));
+                    }
+                }
             }
             match feed.as_mut().filter(|feed| feed.is_open()) {
                 Some(feed) => {
@@ -604,6 +637,11 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                         }
                     }
                 }
+            }
+            if encoder.is_done() && self.holds_next_request(feed.as_ref()) {
+                // The client pipelines: this answer goes out with the next
+                // one, in one write.
+                return Poll::Ready(Ok(()));
             }
             if let Poll::Ready(flushed) = self.poll_flush(cx) {
                 flushed?;
