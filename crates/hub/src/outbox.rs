@@ -36,13 +36,23 @@ use crate::protocol::Disconnect;
 /// Bytes counted per queued item on top of its length.
 pub const ITEM_OVERHEAD: usize = 48;
 
-#[derive(Debug)]
-struct Item {
-    seq: u64,
-    bytes: Bytes,
-    /// The channel of a publication that may be dropped or replaced
-    /// (`drop_oldest`, `latest_only`); `None` for the rest.
-    channel: Option<Arc<str>>,
+/// What an outbox knows of its queued publications that may be dropped or
+/// replaced (`drop_oldest`, `latest_only`): made by the first of them, as
+/// most connections never queue one. Items are known by their number in
+/// queue order (the front item's is [`Outbox::front`]), so that an item
+/// itself is only its bytes.
+#[derive(Debug, Default)]
+struct Tags {
+    /// Number and channel of each such publication, in queue order.
+    channels: VecDeque<(u64, Arc<str>)>,
+    /// `latest_only` channels → number of their queued publication.
+    latest: HashMap<Arc<str>, u64>,
+}
+
+impl Tags {
+    fn is_empty(&self) -> bool {
+        self.channels.is_empty() && self.latest.is_empty()
+    }
 }
 
 /// The outcome of queueing a publication.
@@ -71,13 +81,10 @@ pub(crate) enum Queued {
 #[derive(Debug, Default)]
 #[repr(align(64))]
 pub struct Outbox {
-    items: VecDeque<Item>,
-    next_seq: u64,
-    /// `latest_only` channels → seq of their queued publication; made
-    /// by the first `latest_only` publication, as most connections have
-    /// none and every connection holds an outbox.
-    #[allow(clippy::box_collection)] // one pointer in every outbox, not a map's 48 B
-    latest: Option<Box<HashMap<Arc<str>, u64>>>,
+    items: VecDeque<Bytes>,
+    /// The number of the front item; the next ones follow in order.
+    front: u64,
+    tags: Option<Box<Tags>>,
     disconnect: Option<Box<Disconnect>>,
     /// Counted bytes; bounds are at most [`MAX_BOUND`].
     bytes: u32,
@@ -132,15 +139,21 @@ impl Outbox {
     /// Takes the next item.
     pub fn pop(&mut self) -> Option<Bytes> {
         let item = self.items.pop_front()?;
-        self.bytes = self.bytes.saturating_sub(counted(&item.bytes));
-        // Only `latest_only` channels have slots: other publications skip
-        // hashing their channel's name.
-        if let (Some(c), Some(latest)) = (&item.channel, self.latest.as_mut()) {
-            if !latest.is_empty() && latest.get(c) == Some(&item.seq) {
-                latest.remove(c);
+        let number = self.front;
+        self.front += 1;
+        self.bytes = self.bytes.saturating_sub(counted(&item));
+        if let Some(tags) = self.tags.as_mut() {
+            if tags.channels.front().is_some_and(|&(n, _)| n == number) {
+                if let Some((_, c)) = tags.channels.pop_front() {
+                    // Only `latest_only` channels have slots: other
+                    // publications skip hashing their channel's name.
+                    if !tags.latest.is_empty() && tags.latest.get(&c) == Some(&number) {
+                        tags.latest.remove(&c);
+                    }
+                }
             }
         }
-        Some(item.bytes)
+        Some(item)
     }
 
     /// Moves items into `out` until about `max_bytes` of payload are taken
@@ -154,10 +167,10 @@ impl Outbox {
         let mut n = 0;
         let mut taken = 0;
         while let Some(front) = self.items.front() {
-            if n > 0 && taken + front.bytes.len() > max_bytes {
+            if n > 0 && taken + front.len() > max_bytes {
                 break;
             }
-            taken += front.bytes.len();
+            taken += front.len();
             if let Some(b) = self.pop() {
                 out.push(b);
                 n += 1;
@@ -173,6 +186,9 @@ impl Outbox {
         if self.items.is_empty() && self.items.capacity() > 1 {
             self.items.shrink_to(1);
         }
+        if self.tags.as_ref().is_some_and(|tags| tags.is_empty()) {
+            self.tags = None;
+        }
     }
 
     /// The disconnect decided for this connection, if any. Once set, the IO
@@ -184,8 +200,9 @@ impl Outbox {
 
     pub(crate) fn set_disconnect(&mut self, d: Disconnect, discard: bool) {
         if discard {
+            self.front += self.items.len() as u64;
             self.items.clear();
-            self.latest = None;
+            self.tags = None;
             self.bytes = 0;
         }
         if self.disconnect.is_none() {
@@ -193,9 +210,8 @@ impl Outbox {
         }
     }
 
-    fn push_back(&mut self, bytes: Bytes, channel: Option<Arc<str>>) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
+    /// Queues `bytes` at the back; returns its number.
+    fn push_back(&mut self, bytes: Bytes) -> u64 {
         self.bytes = self.bytes.saturating_add(counted(&bytes));
         // The queue is drained as the connection writes, so most hold one
         // item at a time: the first allocation is for one (a growing
@@ -204,12 +220,17 @@ impl Outbox {
         if self.items.capacity() == 0 {
             self.items.reserve_exact(1);
         }
-        self.items.push_back(Item {
-            seq,
-            bytes,
-            channel,
-        });
-        seq
+        self.items.push_back(bytes);
+        self.front + self.items.len() as u64 - 1
+    }
+
+    /// Queues a publication of `channel` that may be dropped or replaced;
+    /// returns its number.
+    fn push_tagged(&mut self, bytes: Bytes, channel: &Arc<str>) -> u64 {
+        let number = self.push_back(bytes);
+        let tags = self.tags.get_or_insert_with(Box::default);
+        tags.channels.push_back((number, channel.clone()));
+        number
     }
 
     /// Queues a reply or control push; false when it does not fit `bound`.
@@ -220,14 +241,14 @@ impl Outbox {
         if !self.fits(bytes.len() + ITEM_OVERHEAD, bound) {
             return false;
         }
-        self.push_back(bytes, None);
+        self.push_back(bytes);
         true
     }
 
     /// Queues a push that must go out whatever the bound (an unsubscribe
     /// 2500 after a drop, a disconnect push): a handful of small items.
     pub(crate) fn push_forced(&mut self, bytes: Bytes) {
-        self.push_back(bytes, None);
+        self.push_back(bytes);
     }
 
     /// Queues a publication of `channel` under its namespace's policy.
@@ -244,26 +265,24 @@ impl Outbox {
         let need = bytes.len() + ITEM_OVERHEAD;
         match policy {
             SlowConsumerPolicy::LatestOnly => {
-                if let Some(&seq) = self.latest.as_ref().and_then(|l| l.get(channel)) {
-                    if let Ok(i) = self.items.binary_search_by_key(&seq, |it| it.seq) {
-                        let item = &mut self.items[i];
-                        let old = counted(&item.bytes);
-                        let rest = self.bytes.saturating_sub(old);
-                        if rest as usize + bytes.len() + ITEM_OVERHEAD > bound {
-                            return Queued::Overflow;
-                        }
-                        self.bytes = rest.saturating_add(counted(&bytes));
-                        item.bytes = bytes;
-                        return Queued::Yes;
+                let queued = self.tags.as_ref().and_then(|t| t.latest.get(channel));
+                let place = queued.and_then(|&n| n.checked_sub(self.front));
+                if let Some(item) = place.and_then(|i| self.items.get_mut(i as usize)) {
+                    let rest = self.bytes.saturating_sub(counted(item));
+                    if rest as usize + need > bound {
+                        return Queued::Overflow;
                     }
+                    self.bytes = rest.saturating_add(counted(&bytes));
+                    *item = bytes;
+                    return Queued::Yes;
                 }
                 if !self.fits(need, bound) {
                     return Queued::Overflow;
                 }
-                let seq = self.push_back(bytes, Some(channel.clone()));
-                self.latest
-                    .get_or_insert_with(Box::default)
-                    .insert(channel.clone(), seq);
+                let number = self.push_tagged(bytes, channel);
+                if let Some(tags) = self.tags.as_mut() {
+                    tags.latest.insert(channel.clone(), number);
+                }
                 Queued::Yes
             }
             SlowConsumerPolicy::Disconnect => {
@@ -272,25 +291,26 @@ impl Outbox {
                 }
                 // Never dropped by channel: queued without its name, like a
                 // reply, which spares a reference count per delivery.
-                self.push_back(bytes, None);
+                self.push_back(bytes);
                 Queued::Yes
             }
             SlowConsumerPolicy::DropOldest => {
                 let mut dropped: Vec<Arc<str>> = Vec::new();
                 while !self.fits(need, bound) {
-                    let Some(oldest) = self.items.iter().find_map(|it| it.channel.clone()) else {
+                    let oldest = self.tags.as_ref().and_then(|t| t.channels.front());
+                    let Some(oldest) = oldest.map(|(_, c)| c.clone()) else {
                         return Queued::Overflow;
                     };
                     self.drop_channel(&oldest);
                     dropped.push(oldest);
                 }
                 if dropped.is_empty() {
-                    self.push_back(bytes, Some(channel.clone()));
+                    self.push_tagged(bytes, channel);
                     return Queued::Yes;
                 }
                 let queued = !dropped.iter().any(|c| c == channel);
                 if queued {
-                    self.push_back(bytes, Some(channel.clone()));
+                    self.push_tagged(bytes, channel);
                 }
                 Queued::Dropped {
                     channels: dropped,
@@ -302,25 +322,48 @@ impl Outbox {
 
     /// Removes every queued publication of `channel`; returns how many.
     pub(crate) fn drop_channel(&mut self, channel: &Arc<str>) -> usize {
-        let before = self.items.len();
-        let mut freed = 0u32;
-        self.items.retain(|it| {
-            let hit = it.channel.as_ref() == Some(channel);
+        let Some(tags) = self.tags.as_mut() else {
+            return 0;
+        };
+        let mut gone = Vec::new();
+        tags.channels.retain(|(n, c)| {
+            let hit = c == channel;
             if hit {
-                freed = freed.saturating_add(counted(&it.bytes));
+                gone.push(*n);
+            }
+            !hit
+        });
+        tags.latest.remove(channel);
+        if gone.is_empty() {
+            return 0;
+        }
+        // The items after a dropped one move up: so do their numbers.
+        let moved_up = |n: u64| n - gone.partition_point(|&g| g < n) as u64;
+        for (n, _) in tags.channels.iter_mut() {
+            *n = moved_up(*n);
+        }
+        for n in tags.latest.values_mut() {
+            *n = moved_up(*n);
+        }
+        let mut number = self.front;
+        let mut freed = 0u32;
+        self.items.retain(|item| {
+            let hit = gone.binary_search(&number).is_ok();
+            number += 1;
+            if hit {
+                freed = freed.saturating_add(counted(item));
             }
             !hit
         });
         self.bytes = self.bytes.saturating_sub(freed);
-        self.forget_latest(channel);
-        before - self.items.len()
+        gone.len()
     }
 
     /// Forgets the `latest_only` slot of `channel` (on unsubscribe), so a
     /// later subscription's publications queue after its subscribe reply.
     pub(crate) fn forget_latest(&mut self, channel: &str) {
-        if let Some(latest) = self.latest.as_mut() {
-            latest.remove(channel);
+        if let Some(tags) = self.tags.as_mut() {
+            tags.latest.remove(channel);
         }
     }
 }
@@ -412,6 +455,36 @@ mod tests {
         let mut out = Vec::new();
         o.drain_into(&mut out, usize::MAX);
         assert_eq!(out, vec![b("c1"), b("c2"), b("c3")]);
+    }
+
+    #[test]
+    fn a_dropped_channel_leaves_the_others_in_their_places() {
+        let mut o = Outbox::default();
+        let (a, l, m): (Arc<str>, Arc<str>, Arc<str>) = ("a".into(), "l".into(), "m".into());
+        let (drop, latest) = (
+            SlowConsumerPolicy::DropOldest,
+            SlowConsumerPolicy::LatestOnly,
+        );
+        o.push_control(b("r1"), 1000);
+        o.push_publication(b("a1"), &a, 1000, drop);
+        o.push_publication(b("l1"), &l, 1000, latest);
+        o.push_publication(b("a2"), &a, 1000, drop);
+        o.push_publication(b("m1"), &m, 1000, latest);
+        o.push_control(b("r2"), 1000);
+        assert_eq!(o.pop(), Some(b("r1")));
+        assert_eq!(o.drop_channel(&a), 2);
+        assert_eq!(o.queued_bytes(), 3 * (2 + ITEM_OVERHEAD));
+        // Each `latest_only` slot still names its own publication.
+        o.push_publication(b("m2"), &m, 1000, latest);
+        o.push_publication(b("l2"), &l, 1000, latest);
+        assert_eq!(o.pop(), Some(b("l2")));
+        o.push_publication(b("l3"), &l, 1000, latest);
+        let mut out = Vec::new();
+        o.drain_into(&mut out, usize::MAX);
+        assert_eq!(out, vec![b("m2"), b("r2"), b("l3")]);
+        assert_eq!(o.queued_bytes(), 0);
+        o.trim();
+        assert!(o.tags.is_none(), "an empty outbox keeps no tags");
     }
 
     #[test]
