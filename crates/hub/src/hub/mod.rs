@@ -6,6 +6,7 @@ mod held;
 mod proxy;
 mod remote;
 mod subscribe;
+mod subscribers;
 mod timers;
 mod users;
 
@@ -33,6 +34,7 @@ use crate::outbox::{Outbox, Queued};
 use crate::protocol::{reply, split_frame, Command, Disconnect, ErrorCode, UnsubscribeCode};
 use crate::stats::Stats;
 use crate::time::Timestamp;
+use subscribers::Subscribers;
 
 /// A connection's handle. Stale handles (of closed connections) are ignored
 /// by every method.
@@ -56,8 +58,7 @@ impl ConnId {
 pub(crate) struct ChannelSubs {
     pub name: Arc<str>,
     pub opts: Arc<NamespaceOptions>,
-    /// Subscriber → whether it gets join/leave pushes.
-    pub subscribers: HashMap<ConnId, bool>,
+    pub subscribers: Subscribers,
 }
 
 /// The sans-IO hub. See the crate doc for how an IO layer drives it.
@@ -515,7 +516,7 @@ impl Hub {
     /// Delivers an encoded publication to the channel's subscribers on this
     /// node: the push is encoded once and the same bytes queued for each.
     pub(crate) fn deliver(&mut self, channel: &str, push: &Bytes) {
-        let Some(ch) = self.channels.get(channel) else {
+        let Some(ch) = self.channels.get_mut(channel) else {
             return;
         };
         let bare = reply::unwrap_push(push);
@@ -524,7 +525,7 @@ impl Hub {
         let mut slow: Vec<ConnId> = Vec::new();
         let mut dropped: Vec<(ConnId, Vec<Arc<str>>)> = Vec::new();
         let mut delivered = 0u64;
-        for &conn in ch.subscribers.keys() {
+        for conn in ch.subscribers.in_slot_order() {
             let Some(outbox) = self.outboxes.get_mut(conn.index as usize) else {
                 continue;
             };
@@ -582,8 +583,8 @@ impl Hub {
         let targets: Vec<ConnId> = ch
             .subscribers
             .iter()
-            .filter(|(&c, &jl)| want(c, jl))
-            .map(|(&c, _)| c)
+            .filter(|&(c, jl)| want(c, jl))
+            .map(|(c, _)| c)
             .collect();
         for conn in targets {
             self.send(conn, push.clone());

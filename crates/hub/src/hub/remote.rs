@@ -352,7 +352,7 @@ impl Hub {
         let subscribers: Vec<ConnId> = self
             .channels
             .get(channel)
-            .map(|ch| ch.subscribers.keys().copied().collect())
+            .map(|ch| ch.subscribers.conns().collect())
             .unwrap_or_default();
         for conn in subscribers {
             let server_side = self
@@ -566,8 +566,8 @@ impl Hub {
             let entries: Vec<PresenceEntry> = match self.channels.get(&channel) {
                 Some(ch) if ch.opts.presence => ch
                     .subscribers
-                    .keys()
-                    .filter_map(|&conn| {
+                    .conns()
+                    .filter_map(|conn| {
                         let c = self.client(conn)?;
                         let sub = c.subs.get(&channel)?;
                         Some(PresenceEntry {

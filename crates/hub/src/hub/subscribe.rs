@@ -1,12 +1,11 @@
 //! Subscriptions: permission checks, recovery, presence and join/leave.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::commands::ttl_secs;
-use super::{ChannelSubs, ConnId, Fail, Hub};
+use super::{ChannelSubs, ConnId, Fail, Hub, Subscribers};
 use crate::broker::PresenceEntry;
 use crate::channel::{ChannelName, NamespaceOptions};
 use crate::client::{State, Sub};
@@ -231,7 +230,7 @@ impl Hub {
                     ChannelSubs {
                         name: name.clone(),
                         opts: opts.clone(),
-                        subscribers: HashMap::new(),
+                        subscribers: Subscribers::default(),
                     },
                 );
                 self.stats.channels = self.channels.len() as u64;
@@ -324,7 +323,7 @@ impl Hub {
         self.stats.subscriptions = self.stats.subscriptions.saturating_sub(1);
         let mut empty = false;
         if let Some(ch) = self.channels.get_mut(channel) {
-            ch.subscribers.remove(&conn);
+            ch.subscribers.remove(conn);
             empty = ch.subscribers.is_empty();
         }
         if empty {
