@@ -53,6 +53,43 @@ impl Tags {
     fn is_empty(&self) -> bool {
         self.channels.is_empty() && self.latest.is_empty()
     }
+
+    /// The item numbered `number` left the front of the queue.
+    fn popped(&mut self, number: u64) {
+        if !self.channels.front().is_some_and(|&(n, _)| n == number) {
+            return;
+        }
+        let Some((_, channel)) = self.channels.pop_front() else {
+            return;
+        };
+        // Only `latest_only` channels have slots: other publications skip
+        // hashing their channel's name.
+        if !self.latest.is_empty() && self.latest.get(&channel) == Some(&number) {
+            self.latest.remove(&channel);
+        }
+    }
+
+    /// Forgets the publications of `channel`: the numbers they had, in
+    /// order. The items after them move up, and so do their numbers here.
+    fn drop_channel(&mut self, channel: &Arc<str>) -> Vec<u64> {
+        let mut gone = Vec::new();
+        self.channels.retain(|(n, c)| {
+            let hit = c == channel;
+            if hit {
+                gone.push(*n);
+            }
+            !hit
+        });
+        self.latest.remove(channel);
+        let moved_up = |n: u64| n - gone.partition_point(|&g| g < n) as u64;
+        for (n, _) in self.channels.iter_mut() {
+            *n = moved_up(*n);
+        }
+        for n in self.latest.values_mut() {
+            *n = moved_up(*n);
+        }
+        gone
+    }
 }
 
 /// The outcome of queueing a publication.
@@ -143,15 +180,7 @@ impl Outbox {
         self.front += 1;
         self.bytes = self.bytes.saturating_sub(counted(&item));
         if let Some(tags) = self.tags.as_mut() {
-            if tags.channels.front().is_some_and(|&(n, _)| n == number) {
-                if let Some((_, c)) = tags.channels.pop_front() {
-                    // Only `latest_only` channels have slots: other
-                    // publications skip hashing their channel's name.
-                    if !tags.latest.is_empty() && tags.latest.get(&c) == Some(&number) {
-                        tags.latest.remove(&c);
-                    }
-                }
-            }
+            tags.popped(number);
         }
         Some(item)
     }
@@ -224,13 +253,15 @@ impl Outbox {
         self.front + self.items.len() as u64 - 1
     }
 
-    /// Queues a publication of `channel` that may be dropped or replaced;
-    /// returns its number.
-    fn push_tagged(&mut self, bytes: Bytes, channel: &Arc<str>) -> u64 {
+    /// Queues a publication of `channel` that may be dropped, or with
+    /// `latest`, replaced by the channel's next one.
+    fn push_tagged(&mut self, bytes: Bytes, channel: &Arc<str>, latest: bool) {
         let number = self.push_back(bytes);
         let tags = self.tags.get_or_insert_with(Box::default);
         tags.channels.push_back((number, channel.clone()));
-        number
+        if latest {
+            tags.latest.insert(channel.clone(), number);
+        }
     }
 
     /// Queues a reply or control push; false when it does not fit `bound`.
@@ -279,10 +310,7 @@ impl Outbox {
                 if !self.fits(need, bound) {
                     return Queued::Overflow;
                 }
-                let number = self.push_tagged(bytes, channel);
-                if let Some(tags) = self.tags.as_mut() {
-                    tags.latest.insert(channel.clone(), number);
-                }
+                self.push_tagged(bytes, channel, true);
                 Queued::Yes
             }
             SlowConsumerPolicy::Disconnect => {
@@ -305,12 +333,12 @@ impl Outbox {
                     dropped.push(oldest);
                 }
                 if dropped.is_empty() {
-                    self.push_tagged(bytes, channel);
+                    self.push_tagged(bytes, channel, false);
                     return Queued::Yes;
                 }
                 let queued = !dropped.iter().any(|c| c == channel);
                 if queued {
-                    self.push_tagged(bytes, channel);
+                    self.push_tagged(bytes, channel, false);
                 }
                 Queued::Dropped {
                     channels: dropped,
@@ -325,25 +353,9 @@ impl Outbox {
         let Some(tags) = self.tags.as_mut() else {
             return 0;
         };
-        let mut gone = Vec::new();
-        tags.channels.retain(|(n, c)| {
-            let hit = c == channel;
-            if hit {
-                gone.push(*n);
-            }
-            !hit
-        });
-        tags.latest.remove(channel);
+        let gone = tags.drop_channel(channel);
         if gone.is_empty() {
             return 0;
-        }
-        // The items after a dropped one move up: so do their numbers.
-        let moved_up = |n: u64| n - gone.partition_point(|&g| g < n) as u64;
-        for (n, _) in tags.channels.iter_mut() {
-            *n = moved_up(*n);
-        }
-        for n in tags.latest.values_mut() {
-            *n = moved_up(*n);
         }
         let mut number = self.front;
         let mut freed = 0u32;
